@@ -1,0 +1,60 @@
+//! Domain errors. The server maps each to exactly one HTTP answer.
+
+use crate::password::{HashError, PasswordError};
+use crate::store::StoreError;
+use crate::username::UsernameError;
+
+/// Why a refresh token was refused; each maps to one `error_description` of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RefreshError {
+    /// Never issued by this server.
+    #[error("Invalid refresh token")]
+    Invalid,
+    /// Its session was revoked.
+    #[error("Refresh token has been revoked")]
+    Revoked,
+    /// Its session passed its idle or absolute end.
+    #[error("Refresh token has expired")]
+    Expired,
+    /// A spent token came back after the grace window; the session is now revoked.
+    #[error("Refresh token reuse detected")]
+    ReuseDetected,
+}
+
+/// Everything a [`crate::Baton`] operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The username is not acceptable.
+    #[error(transparent)]
+    Username(#[from] UsernameError),
+    /// The password is not acceptable.
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    /// Someone already has this username.
+    #[error("username is taken")]
+    UsernameTaken,
+    /// Registration is closed by configuration.
+    #[error("registration is closed")]
+    RegistrationClosed,
+    /// Wrong password or unknown user; deliberately indistinguishable.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// A refresh token was refused.
+    #[error(transparent)]
+    Refresh(#[from] RefreshError),
+    /// No such session among the caller's live ones.
+    #[error("session not found")]
+    SessionNotFound,
+    /// No such user.
+    #[error("user not found")]
+    UserNotFound,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Hashing failed.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    /// Signing or another internal step failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}

@@ -1,0 +1,146 @@
+//! The refresh-token rotation rules of RFC 9700 §4.14.2 as a pure decision. Each storage backend
+//! loads the presented token and its session inside one transaction, asks [`decide`], and applies
+//! the answer before committing.
+
+use crate::error::RefreshError;
+use time::{Duration, OffsetDateTime};
+
+/// What storage knows about the presented token.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenState {
+    /// When it was spent (rotated away), if it was.
+    pub spent_at: Option<OffsetDateTime>,
+}
+
+/// What storage knows about the token's session.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionState {
+    /// Revoked by logout, reuse detection or user deletion.
+    pub revoked: bool,
+    /// End of the idle timeout, moved forward by every refresh.
+    pub idle_expires_at: OffsetDateTime,
+    /// End of the absolute lifetime, fixed at login.
+    pub absolute_expires_at: OffsetDateTime,
+}
+
+impl SessionState {
+    /// The moment the session stops refreshing if unused.
+    pub fn expires_at(&self) -> OffsetDateTime {
+        self.idle_expires_at.min(self.absolute_expires_at)
+    }
+}
+
+/// What to do with a presented refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Spend it and mint a successor.
+    Rotate,
+    /// Spent within the grace window: hand back its direct successor again.
+    Replay,
+    /// Spent before the grace window: revoke the whole session, answer "reuse detected".
+    RevokeForReuse,
+    /// Refuse without changing anything.
+    Reject(RefreshError),
+}
+
+/// Applies the rotation rules. `grace` of zero turns the grace window off.
+pub fn decide(
+    token: TokenState,
+    session: SessionState,
+    now: OffsetDateTime,
+    grace: Duration,
+) -> Decision {
+    if session.revoked {
+        return Decision::Reject(RefreshError::Revoked);
+    }
+    if now >= session.expires_at() {
+        return Decision::Reject(RefreshError::Expired);
+    }
+    match token.spent_at {
+        None => Decision::Rotate,
+        Some(spent) if grace > Duration::ZERO && now - spent <= grace => Decision::Replay,
+        Some(_) => Decision::RevokeForReuse,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
+
+    fn live() -> SessionState {
+        SessionState {
+            revoked: false,
+            idle_expires_at: NOW + Duration::days(7),
+            absolute_expires_at: NOW + Duration::days(30),
+        }
+    }
+
+    fn spent(ago: i64) -> TokenState {
+        TokenState {
+            spent_at: Some(NOW - Duration::seconds(ago)),
+        }
+    }
+
+    #[test]
+    fn an_unspent_token_of_a_live_session_rotates() {
+        let d = decide(
+            TokenState { spent_at: None },
+            live(),
+            NOW,
+            Duration::seconds(10),
+        );
+        assert_eq!(d, Decision::Rotate);
+    }
+
+    #[test]
+    fn a_spent_token_within_the_grace_window_replays() {
+        assert_eq!(
+            decide(spent(10), live(), NOW, Duration::seconds(10)),
+            Decision::Replay
+        );
+    }
+
+    #[test]
+    fn a_spent_token_after_the_grace_window_revokes_the_session() {
+        assert_eq!(
+            decide(spent(11), live(), NOW, Duration::seconds(10)),
+            Decision::RevokeForReuse
+        );
+    }
+
+    #[test]
+    fn a_zero_grace_window_treats_every_replay_as_reuse() {
+        assert_eq!(
+            decide(spent(0), live(), NOW, Duration::ZERO),
+            Decision::RevokeForReuse
+        );
+    }
+
+    #[test]
+    fn revoked_beats_expired_and_expired_beats_reuse() {
+        let mut s = live();
+        s.idle_expires_at = NOW - Duration::seconds(1);
+        assert_eq!(
+            decide(spent(100), s, NOW, Duration::seconds(10)),
+            Decision::Reject(RefreshError::Expired)
+        );
+        s.revoked = true;
+        assert_eq!(
+            decide(spent(100), s, NOW, Duration::seconds(10)),
+            Decision::Reject(RefreshError::Revoked)
+        );
+    }
+
+    #[test]
+    fn the_absolute_lifetime_ends_a_session_even_when_active() {
+        let mut s = live();
+        s.absolute_expires_at = NOW;
+        assert_eq!(
+            decide(TokenState { spent_at: None }, s, NOW, Duration::seconds(10)),
+            Decision::Reject(RefreshError::Expired)
+        );
+    }
+}

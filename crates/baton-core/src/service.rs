@@ -1,0 +1,426 @@
+//! [`Baton`]: the operations of the contract (register, login, refresh, logout, sessions) on top
+//! of a [`Store`], a [`PasswordHasher`], the signing keys and a [`Clock`]. The HTTP server and
+//! the CLI both call these; neither talks to storage directly.
+
+use crate::access::{self, AccessClaims, AccessError, TokenRules};
+use crate::clock::Clock;
+use crate::error::{AuthError, RefreshError};
+use crate::ids::{SessionId, UserId};
+use crate::keys::{KeyRing, SigningAlg, StoredKey};
+use crate::password::{Password, PasswordHasher};
+use crate::refresh::RefreshToken;
+use crate::store::{
+    NewSession, RotateOutcome, RotateRequest, SessionRecord, Store, StoreError, UserRecord,
+};
+use crate::username::Username;
+use std::sync::{Arc, RwLock};
+use time::{Duration, OffsetDateTime};
+
+/// The OAuth client id of sessions opened through `/auth/*`.
+pub const FIRST_PARTY_CLIENT: &str = "baton";
+
+/// The rules a deployment chose: lifetimes, issuer, audience, registration.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// `iss` of access tokens.
+    pub issuer: String,
+    /// `aud` of access tokens.
+    pub audience: String,
+    /// Access-token lifetime.
+    pub access_ttl: Duration,
+    /// A session ends after this long without a refresh.
+    pub refresh_idle_ttl: Duration,
+    /// A session ends this long after login, whatever happens.
+    pub refresh_absolute_ttl: Duration,
+    /// A spent refresh token may come back this long after being spent; zero turns it off.
+    pub refresh_grace: Duration,
+    /// Tolerance on `exp` when baton checks its own access tokens.
+    pub clock_leeway: Duration,
+    /// Shortest acceptable new password, in characters.
+    pub password_min_length: usize,
+    /// Whether `/auth/register` is open.
+    pub registration_open: bool,
+    /// Algorithm of newly generated signing keys.
+    pub signing_alg: SigningAlg,
+}
+
+/// Where a login came from, recorded on the session.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// `User-Agent` header.
+    pub user_agent: Option<String>,
+    /// Client IP.
+    pub ip: Option<String>,
+}
+
+/// Tokens handed out by a login or a refresh.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// Signed access token.
+    pub access_token: String,
+    /// Its lifetime in seconds.
+    pub expires_in: u64,
+    /// The new (or, in the grace window, the same successor) refresh token.
+    pub refresh_token: RefreshToken,
+    /// Whole seconds until the session ends if unused.
+    pub refresh_expires_in: u64,
+    /// The session.
+    pub session_id: SessionId,
+}
+
+/// The token service.
+pub struct Baton {
+    store: Arc<dyn Store>,
+    hasher: PasswordHasher,
+    clock: Arc<dyn Clock>,
+    policy: Policy,
+    rules: TokenRules,
+    keys: RwLock<Arc<KeyRing>>,
+}
+
+impl std::fmt::Debug for Baton {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Baton")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Baton {
+    /// Loads the signing keys (generating the first one, or a new one when the configured
+    /// algorithm changed) and returns a ready service.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        hasher: PasswordHasher,
+        clock: Arc<dyn Clock>,
+        policy: Policy,
+    ) -> Result<Self, AuthError> {
+        let rules = TokenRules {
+            issuer: policy.issuer.clone(),
+            audience: policy.audience.clone(),
+            leeway_secs: policy.clock_leeway.whole_seconds(),
+        };
+        let ring = load_or_create_keys(store.as_ref(), clock.now(), &policy, false).await?;
+        Ok(Self {
+            store,
+            hasher,
+            clock,
+            policy,
+            rules,
+            keys: RwLock::new(Arc::new(ring)),
+        })
+    }
+
+    /// The configured policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The current time by the service's clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// The storage behind the service.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn ring(&self) -> Arc<KeyRing> {
+        match self.keys.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Generates a new active signing key; the old one stays published until its tokens expire.
+    pub async fn rotate_signing_key(&self) -> Result<String, AuthError> {
+        let ring = load_or_create_keys(self.store.as_ref(), self.now(), &self.policy, true).await?;
+        let kid = ring.active.kid.clone();
+        self.install(ring);
+        Ok(kid)
+    }
+
+    /// Rereads the keys from storage (to pick up a rotation done elsewhere).
+    pub async fn reload_signing_keys(&self) -> Result<(), AuthError> {
+        let ring =
+            load_or_create_keys(self.store.as_ref(), self.now(), &self.policy, false).await?;
+        self.install(ring);
+        Ok(())
+    }
+
+    fn install(&self, ring: KeyRing) {
+        match self.keys.write() {
+            Ok(mut g) => *g = Arc::new(ring),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(ring),
+        }
+    }
+
+    /// The RFC 7517 JWKS of every published key.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.ring().jwks()
+    }
+
+    /// Checks an access token issued by this service.
+    pub fn verify_access(&self, token: &str) -> Result<AccessClaims, AccessError> {
+        access::verify(&self.ring(), &self.rules, token, self.now())
+    }
+
+    /// Registers a user through the public endpoint (refused when registration is closed).
+    pub async fn register(
+        &self,
+        username: &str,
+        password: String,
+    ) -> Result<UserRecord, AuthError> {
+        if !self.policy.registration_open {
+            return Err(AuthError::RegistrationClosed);
+        }
+        self.add_user(username, password).await
+    }
+
+    /// Adds a user whatever the registration setting (the operator's `baton user add`).
+    pub async fn add_user(
+        &self,
+        username: &str,
+        password: String,
+    ) -> Result<UserRecord, AuthError> {
+        let username = Username::parse(username)?;
+        let password = Password::new(password, self.policy.password_min_length)?;
+        if self.store.user_by_key(username.key()).await?.is_some() {
+            return Err(AuthError::UsernameTaken);
+        }
+        let record = UserRecord {
+            id: UserId::generate(),
+            username: username.as_str().to_owned(),
+            username_key: username.key().to_owned(),
+            password_hash: self.hasher.hash(&password).await?,
+            created_at: self.now(),
+        };
+        match self.store.insert_user(&record).await {
+            Ok(()) => Ok(record),
+            Err(StoreError::Conflict(_)) => Err(AuthError::UsernameTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// All users.
+    pub async fn users(&self) -> Result<Vec<UserRecord>, AuthError> {
+        Ok(self.store.users().await?)
+    }
+
+    /// Deletes a user by name and revokes every session they had.
+    pub async fn delete_user(&self, username: &str) -> Result<(), AuthError> {
+        let username = Username::parse(username)?;
+        let user = self
+            .store
+            .user_by_key(username.key())
+            .await?
+            .ok_or(AuthError::UserNotFound)?;
+        if self.store.delete_user(&user.id, self.now()).await? {
+            Ok(())
+        } else {
+            Err(AuthError::UserNotFound)
+        }
+    }
+
+    /// Checks a username and password; the same error, after the same work, for an unknown user
+    /// and a wrong password.
+    pub async fn authenticate(
+        &self,
+        username: &str,
+        password: String,
+    ) -> Result<UserRecord, AuthError> {
+        let password = Password::presented(password);
+        let user = match Username::parse(username) {
+            Ok(name) => self.store.user_by_key(name.key()).await?,
+            Err(_) => None,
+        };
+        let verified = self
+            .hasher
+            .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
+            .await?;
+        let user = match user {
+            Some(u) if verified.ok => u,
+            _ => return Err(AuthError::InvalidCredentials),
+        };
+        if verified.needs_rehash {
+            let phc = self.hasher.hash(&password).await?;
+            if let Err(e) = self.store.set_password_hash(&user.id, &phc).await {
+                tracing::warn!(error = %e, "could not store a rehashed password");
+            }
+        }
+        Ok(user)
+    }
+
+    /// Logs in: checks the password, opens a session, issues both tokens.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: String,
+        client: ClientInfo,
+    ) -> Result<Issued, AuthError> {
+        let user = self.authenticate(username, password).await?;
+        self.open_session(&user, FIRST_PARTY_CLIENT, client).await
+    }
+
+    /// Opens a session for an already authenticated user.
+    pub async fn open_session(
+        &self,
+        user: &UserRecord,
+        client_id: &str,
+        client: ClientInfo,
+    ) -> Result<Issued, AuthError> {
+        let now = self.now();
+        let session = NewSession {
+            id: SessionId::generate(),
+            user_id: user.id.clone(),
+            client_id: client_id.to_owned(),
+            created_at: now,
+            idle_expires_at: now + self.policy.refresh_idle_ttl,
+            absolute_expires_at: now + self.policy.refresh_absolute_ttl,
+            user_agent: client.user_agent,
+            ip: client.ip,
+        };
+        let token = RefreshToken::generate().map_err(|e| AuthError::Internal(e.to_string()))?;
+        self.store.create_session(&session, &token.hash()).await?;
+        let record = SessionRecord {
+            id: session.id,
+            user_id: session.user_id,
+            username: user.username.clone(),
+            client_id: session.client_id,
+            created_at: now,
+            last_used_at: now,
+            idle_expires_at: session.idle_expires_at,
+            absolute_expires_at: session.absolute_expires_at,
+            user_agent: session.user_agent,
+            ip: session.ip,
+            revoked_at: None,
+        };
+        self.issue(&record, token, now)
+    }
+
+    /// Rotates a refresh token per the rules in [`crate::rotation`].
+    pub async fn refresh(&self, presented: &str) -> Result<Issued, AuthError> {
+        let presented = RefreshToken::presented(presented);
+        let successor = RefreshToken::generate().map_err(|e| AuthError::Internal(e.to_string()))?;
+        let sealed = presented
+            .seal(&successor)
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        let now = self.now();
+        let outcome = self
+            .store
+            .rotate(&RotateRequest {
+                presented: presented.hash(),
+                successor: successor.hash(),
+                sealed_successor: sealed,
+                now,
+                idle_ttl: self.policy.refresh_idle_ttl,
+                grace: self.policy.refresh_grace,
+            })
+            .await?;
+        match outcome {
+            RotateOutcome::Rotated(session) => self.issue(&session, successor, now),
+            RotateOutcome::Replayed(session, sealed) => {
+                let same = presented.open(&sealed).ok_or(RefreshError::Invalid)?;
+                self.issue(&session, same, now)
+            }
+            RotateOutcome::Refused(reason) => Err(reason.into()),
+        }
+    }
+
+    /// Revokes the session of a refresh token, spent or not; unknown tokens are ignored.
+    pub async fn logout(&self, presented: &str) -> Result<Option<SessionId>, AuthError> {
+        let token = RefreshToken::presented(presented);
+        Ok(self
+            .store
+            .revoke_by_token(&token.hash(), self.now())
+            .await?)
+    }
+
+    /// Revokes every session of a user.
+    pub async fn logout_all(&self, user: &UserId) -> Result<u64, AuthError> {
+        Ok(self.store.revoke_all_sessions(user, self.now()).await?)
+    }
+
+    /// The user's live sessions, newest first.
+    pub async fn sessions(&self, user: &UserId) -> Result<Vec<SessionRecord>, AuthError> {
+        Ok(self.store.live_sessions(user, self.now()).await?)
+    }
+
+    /// Revokes one of the user's own live sessions.
+    pub async fn revoke_session(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+    ) -> Result<(), AuthError> {
+        if self.store.revoke_session(user, session, self.now()).await? {
+            Ok(())
+        } else {
+            Err(AuthError::SessionNotFound)
+        }
+    }
+
+    /// Deletes sessions that ended more than `retention` ago.
+    pub async fn purge_expired(&self, retention: Duration) -> Result<u64, AuthError> {
+        Ok(self.store.purge_sessions(self.now() - retention).await?)
+    }
+
+    fn issue(
+        &self,
+        session: &SessionRecord,
+        refresh_token: RefreshToken,
+        now: OffsetDateTime,
+    ) -> Result<Issued, AuthError> {
+        let iat = now.unix_timestamp();
+        let claims = AccessClaims {
+            iss: self.policy.issuer.clone(),
+            sub: session.user_id.to_string(),
+            aud: self.policy.audience.clone(),
+            exp: iat + self.policy.access_ttl.whole_seconds(),
+            iat,
+            jti: uuid::Uuid::new_v4().to_string(),
+            client_id: session.client_id.clone(),
+            sid: session.id.to_string(),
+            preferred_username: session.username.clone(),
+        };
+        let access_token =
+            access::mint(&self.ring(), &claims).map_err(|e| AuthError::Internal(e.to_string()))?;
+        let remaining = (session.expires_at() - now).whole_seconds().max(0);
+        Ok(Issued {
+            access_token,
+            expires_in: u64::try_from(self.policy.access_ttl.whole_seconds()).unwrap_or(0),
+            refresh_token,
+            refresh_expires_in: u64::try_from(remaining).unwrap_or(0),
+            session_id: session.id.clone(),
+        })
+    }
+}
+
+async fn load_or_create_keys(
+    store: &dyn Store,
+    now: OffsetDateTime,
+    policy: &Policy,
+    force_new: bool,
+) -> Result<KeyRing, AuthError> {
+    let internal = |e: crate::keys::KeyError| AuthError::Internal(e.to_string());
+    let mut keys = store.signing_keys().await?;
+    let usable = |keys: &[StoredKey]| {
+        keys.iter()
+            .filter(|k| k.retired_at.is_none() && k.alg == policy.signing_alg)
+            .max_by_key(|k| k.created_at)
+            .cloned()
+    };
+    let active = match usable(&keys) {
+        Some(k) if !force_new => k,
+        _ => {
+            let fresh = StoredKey::generate(policy.signing_alg, now).map_err(internal)?;
+            store
+                .activate_signing_key(&fresh, now + policy.access_ttl)
+                .await?;
+            tracing::info!(kid = %fresh.kid, alg = %fresh.alg, "generated a new signing key");
+            keys = store.signing_keys().await?;
+            fresh
+        }
+    };
+    KeyRing::build(&active, &keys, now).map_err(internal)
+}

@@ -1,0 +1,197 @@
+//! The storage seam. One trait, one implementation per backend (in `baton-store`); the rotation
+//! rules themselves stay in [`crate::rotation`] so every backend applies the same ones.
+
+use crate::error::RefreshError;
+use crate::ids::{SessionId, UserId};
+use crate::keys::StoredKey;
+use crate::refresh::{SealedSuccessor, TokenHash};
+use crate::rotation::SessionState;
+use async_trait::async_trait;
+use time::{Duration, OffsetDateTime};
+
+/// A user as stored.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    /// Stable id.
+    pub id: UserId,
+    /// Normalised username, case kept.
+    pub username: String,
+    /// Case-folded comparison key; unique among live users.
+    pub username_key: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Registration time.
+    pub created_at: OffsetDateTime,
+}
+
+/// A session to create at login, with its first refresh token.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// Session id.
+    pub id: SessionId,
+    /// Owner.
+    pub user_id: UserId,
+    /// OAuth client the session was opened for.
+    pub client_id: String,
+    /// Login time.
+    pub created_at: OffsetDateTime,
+    /// End of the idle timeout.
+    pub idle_expires_at: OffsetDateTime,
+    /// End of the absolute lifetime.
+    pub absolute_expires_at: OffsetDateTime,
+    /// `User-Agent` at login.
+    pub user_agent: Option<String>,
+    /// Client IP at login.
+    pub ip: Option<String>,
+}
+
+/// A session as stored, with its owner's username.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    /// Session id.
+    pub id: SessionId,
+    /// Owner.
+    pub user_id: UserId,
+    /// Owner's username.
+    pub username: String,
+    /// OAuth client.
+    pub client_id: String,
+    /// Login time.
+    pub created_at: OffsetDateTime,
+    /// Last login or refresh.
+    pub last_used_at: OffsetDateTime,
+    /// End of the idle timeout.
+    pub idle_expires_at: OffsetDateTime,
+    /// End of the absolute lifetime.
+    pub absolute_expires_at: OffsetDateTime,
+    /// `User-Agent` at login.
+    pub user_agent: Option<String>,
+    /// Client IP at login.
+    pub ip: Option<String>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl SessionRecord {
+    /// The part of the record the rotation rules look at.
+    pub fn state(&self) -> SessionState {
+        SessionState {
+            revoked: self.revoked_at.is_some(),
+            idle_expires_at: self.idle_expires_at,
+            absolute_expires_at: self.absolute_expires_at,
+        }
+    }
+
+    /// When the session stops refreshing if unused.
+    pub fn expires_at(&self) -> OffsetDateTime {
+        self.state().expires_at()
+    }
+}
+
+/// One refresh, as the service asks storage to carry it out in a single transaction.
+#[derive(Debug, Clone)]
+pub struct RotateRequest {
+    /// Hash of the presented token.
+    pub presented: TokenHash,
+    /// Hash of the successor to store if the token rotates.
+    pub successor: TokenHash,
+    /// The successor sealed under the presented token, kept for the grace window.
+    pub sealed_successor: SealedSuccessor,
+    /// The current time.
+    pub now: OffsetDateTime,
+    /// How far a rotation pushes the idle end.
+    pub idle_ttl: Duration,
+    /// The reuse grace window.
+    pub grace: Duration,
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone)]
+pub enum RotateOutcome {
+    /// Spent the token and stored the successor; the session as updated.
+    Rotated(SessionRecord),
+    /// Within the grace window: the session and the successor sealed at the first rotation.
+    Replayed(SessionRecord, SealedSuccessor),
+    /// Refused; for reuse, the session has already been revoked and committed.
+    Refused(RefreshError),
+}
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken (a taken username).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database cannot be reached or is overloaded; worth retrying later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else.
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+/// Everything baton keeps. Implementations must make [`Store::rotate`] atomic: two concurrent
+/// calls with the same presented token never both rotate.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Adds a user; [`StoreError::Conflict`] when the username key is taken.
+    async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+    /// A live user by case-folded username key.
+    async fn user_by_key(&self, username_key: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// All live users, oldest first.
+    async fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
+    /// Replaces a password hash (rehash on login).
+    async fn set_password_hash(&self, id: &UserId, phc: &str) -> Result<(), StoreError>;
+    /// Deletes a user and revokes all their sessions; `false` if there was no such live user.
+    async fn delete_user(&self, id: &UserId, now: OffsetDateTime) -> Result<bool, StoreError>;
+
+    /// Opens a session with its first refresh token.
+    async fn create_session(
+        &self,
+        session: &NewSession,
+        first_token: &TokenHash,
+    ) -> Result<(), StoreError>;
+    /// Applies [`crate::rotation::decide`] to the presented token in one transaction.
+    async fn rotate(&self, request: &RotateRequest) -> Result<RotateOutcome, StoreError>;
+    /// Revokes the session of any of its tokens, spent or not; its id, if the token was known.
+    async fn revoke_by_token(
+        &self,
+        token: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionId>, StoreError>;
+    /// Revokes one live session of `user`; `false` if it is not theirs, unknown or not live.
+    async fn revoke_session(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Revokes every session of `user`; how many were live.
+    async fn revoke_all_sessions(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+    /// The live sessions of `user`, newest first.
+    async fn live_sessions(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// Every stored signing key.
+    async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
+    /// Stores `key` as the active key; every other active key is retired at `key.created_at`
+    /// and stays published until `publish_until`.
+    async fn activate_signing_key(
+        &self,
+        key: &StoredKey,
+        publish_until: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes sessions (and their tokens) that ended before `before`; how many.
+    async fn purge_sessions(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+}

@@ -1,0 +1,178 @@
+//! Wire types of baton's public HTTP contract (`shared/API.md`): request and response bodies and
+//! the JSON error body. Nothing here knows about HTTP frameworks or storage.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /auth/register` body.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RegisterRequest {
+    /// Requested username, normalised by the server.
+    pub username: String,
+    /// Plain password; hashed by the server and never stored.
+    pub password: String,
+}
+
+/// A user as the API shows it.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct UserResponse {
+    /// Stable user id; the `sub` of access tokens.
+    pub id: String,
+    /// Normalised username.
+    pub username: String,
+}
+
+/// How a login or refresh hands back the refresh token.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    /// In the JSON body (native apps).
+    #[default]
+    Body,
+    /// In the httpOnly `baton_refresh` cookie (browser apps).
+    Cookie,
+}
+
+/// `POST /auth/login` body.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct LoginRequest {
+    /// Username as typed; compared after normalisation and case folding.
+    pub username: String,
+    /// Password as typed.
+    pub password: String,
+    /// Where the refresh token goes; `body` when absent.
+    #[serde(default)]
+    pub delivery: Delivery,
+}
+
+/// `POST /auth/refresh` and `POST /auth/logout` body; the token may come by cookie instead.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct RefreshRequest {
+    /// The refresh token, when delivered in the body.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+/// Successful login or refresh.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct TokenResponse {
+    /// Signed JWT access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// The refresh token; absent when delivered by cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Seconds until the session can no longer refresh if unused.
+    pub refresh_expires_in: u64,
+}
+
+/// `GET /api/me` answer.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct MeResponse {
+    /// User id.
+    pub sub: String,
+    /// Username at the time the token was issued.
+    pub username: String,
+    /// Session the token belongs to.
+    pub session_id: String,
+}
+
+/// One live session in `GET /auth/sessions`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct SessionView {
+    /// Session id (the `sid` claim).
+    pub id: String,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// RFC 3339 time of the last login or refresh.
+    pub last_used_at: String,
+    /// RFC 3339 time at which the session ends if not refreshed.
+    pub expires_at: String,
+    /// `User-Agent` seen at login.
+    pub user_agent: Option<String>,
+    /// Client IP seen at login.
+    pub ip: Option<String>,
+    /// Whether the calling access token belongs to this session.
+    pub current: bool,
+}
+
+/// `GET /auth/sessions` answer.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct SessionList {
+    /// Live sessions, newest first.
+    pub sessions: Vec<SessionView>,
+}
+
+/// Machine-readable error codes used in [`ErrorBody::error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Malformed or missing input.
+    InvalidRequest,
+    /// Wrong username or password.
+    InvalidCredentials,
+    /// Bad, expired, revoked or reused token.
+    InvalidToken,
+    /// No bearer token at all.
+    MissingToken,
+    /// Username already registered.
+    UsernameTaken,
+    /// Registration is closed.
+    RegistrationClosed,
+    /// Cookie request without the CSRF proof.
+    CsrfRejected,
+    /// Too many failed attempts.
+    TooManyRequests,
+    /// Body is not JSON.
+    UnsupportedMediaType,
+    /// Body over the limit.
+    PayloadTooLarge,
+    /// No such resource.
+    NotFound,
+    /// Method not allowed on this path.
+    MethodNotAllowed,
+    /// The database cannot be reached.
+    Unavailable,
+    /// An unexpected server fault.
+    ServerError,
+}
+
+/// The JSON body of every error answer.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ErrorBody {
+    /// Error code.
+    pub error: ErrorCode,
+    /// Human-readable detail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_defaults_to_body_and_rejects_unknown_values() {
+        let req: LoginRequest =
+            serde_json::from_str(r#"{"username":"a","password":"b"}"#).expect("valid json");
+        assert_eq!(req.delivery, Delivery::Body);
+        let bad = serde_json::from_str::<LoginRequest>(
+            r#"{"username":"a","password":"b","delivery":"pigeon"}"#,
+        );
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn error_codes_serialise_in_snake_case() {
+        let body = ErrorBody {
+            error: ErrorCode::UnsupportedMediaType,
+            error_description: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&body).expect("serialisable"),
+            r#"{"error":"unsupported_media_type"}"#
+        );
+    }
+}

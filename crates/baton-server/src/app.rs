@@ -1,0 +1,185 @@
+//! Startup and shutdown: [`Application::build`] binds the listener (port 0 works, for tests),
+//! opens and migrates the database, loads the keys; [`Application::run_until`] serves until the
+//! shutdown future resolves, letting requests in flight finish.
+
+use crate::config::Config;
+use crate::cookie::origin_of;
+use crate::metrics::Metrics;
+use crate::routes;
+use crate::state::AppState;
+use anyhow::Context as _;
+use axum::Router;
+use baton_core::password::PasswordHasher;
+use baton_core::{Baton, Clock, Policy, SystemClock};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Ended sessions are kept this long before the purge deletes them, so that a late refresh
+/// still hears "expired" or "revoked" rather than "invalid".
+const PURGE_RETENTION: time::Duration = time::Duration::days(1);
+
+/// A bound, ready server.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+fn to_time(d: std::time::Duration) -> anyhow::Result<time::Duration> {
+    time::Duration::try_from(d).context("duration out of range")
+}
+
+impl Application {
+    /// Builds the server on the system clock.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Builds the server with the given clock (tests move time with a manual one).
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let issuer = config
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        let baton = open_service(&config, &issuer, clock).await?;
+        if !config.cookie_secure {
+            tracing::warn!(
+                "BATON_COOKIE_SECURE=false: the refresh cookie is sent over plain HTTP. \
+                 Use this only for local development, never in production."
+            );
+        }
+        let state = AppState {
+            baton: Arc::new(baton),
+            issuer_origin: origin_of(&issuer).into(),
+            issuer: issuer.into(),
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::new()),
+        };
+        Ok(Self { listener, state })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The shared state (tests reach the service through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The router, for serving it some other way.
+    pub fn router(&self) -> Router {
+        routes::router(self.state.clone())
+    }
+
+    /// Serves until `shutdown` resolves, then waits for requests in flight.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = self.router();
+        let purge = tokio::spawn(purge_loop(self.state.clone()));
+        tracing::info!(
+            address = %self.listener.local_addr()?,
+            issuer = %self.state.issuer,
+            "baton listening"
+        );
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        purge.abort();
+        served.context("server error")
+    }
+}
+
+async fn purge_loop(state: AppState) {
+    let mut tick = tokio::time::interval(state.config.purge_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match state.baton.purge_expired(PURGE_RETENTION).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
+            Err(e) => tracing::warn!(error = %e, "session purge failed"),
+        }
+    }
+}
+
+/// Opens and migrates the database and starts the token service (for the server and the CLI).
+pub async fn open_service(
+    config: &Config,
+    issuer: &str,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Baton> {
+    let store = baton_store::open(&config.database_url)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&config.database_url)))?;
+    let hasher = PasswordHasher::new(PasswordHasher::owasp_params(), config.hash_concurrency)?;
+    let policy = Policy {
+        issuer: issuer.to_owned(),
+        audience: config.audience.clone(),
+        access_ttl: to_time(config.access_ttl)?,
+        refresh_idle_ttl: to_time(config.refresh_idle_ttl)?,
+        refresh_absolute_ttl: to_time(config.refresh_absolute_ttl)?,
+        refresh_grace: to_time(config.refresh_grace)?,
+        clock_leeway: to_time(config.clock_leeway)?,
+        password_min_length: config.password_min_length,
+        registration_open: config.registration_open,
+        signing_alg: config.signing_alg,
+    };
+    Ok(Baton::start(store, hasher, clock, policy).await?)
+}
+
+/// The issuer a configuration implies when none is set: `http://` + the listen address.
+pub fn default_issuer(config: &Config) -> String {
+    config
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen))
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down; finishing requests in flight");
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}://{}:***{}", &url[..scheme_end], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,369 @@
+//! Configuration: every setting can come from a flag, a `BATON_*` environment variable or the
+//! `--config` TOML file, in that order of precedence, and ends up in one validated [`Config`].
+
+use anyhow::{anyhow, bail, Context as _};
+use baton_core::keys::SigningAlg;
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The raw settings as flags and environment give them; every one optional.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Settings {
+    /// Address to listen on [default: 127.0.0.1:4000]
+    #[arg(long, env = "BATON_LISTEN")]
+    pub listen: Option<String>,
+    /// Database URL, sqlite://… [default: sqlite://baton.db]
+    #[arg(long, env = "BATON_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Issuer (`iss`) [default: http:// + the listen address]
+    #[arg(long, env = "BATON_ISSUER")]
+    pub issuer: Option<String>,
+    /// Audience (`aud`) [default: baton]
+    #[arg(long, env = "BATON_AUDIENCE")]
+    pub audience: Option<String>,
+    /// Access-token lifetime, seconds or 15m, 1h … [default: 900]
+    #[arg(long, env = "BATON_ACCESS_TTL")]
+    pub access_ttl: Option<String>,
+    /// Refresh idle timeout [default: 7d]
+    #[arg(long, env = "BATON_REFRESH_IDLE_TTL")]
+    pub refresh_idle_ttl: Option<String>,
+    /// Refresh absolute lifetime [default: 30d]
+    #[arg(long, env = "BATON_REFRESH_ABSOLUTE_TTL")]
+    pub refresh_absolute_ttl: Option<String>,
+    /// Refresh reuse grace window, 0 turns it off [default: 10]
+    #[arg(long, env = "BATON_REFRESH_GRACE")]
+    pub refresh_grace: Option<String>,
+    /// `open` or `closed` [default: open]
+    #[arg(long, env = "BATON_REGISTRATION")]
+    pub registration: Option<String>,
+    /// EdDSA, ES256 or RS256 [default: EdDSA]
+    #[arg(long, env = "BATON_SIGNING_ALG")]
+    pub signing_alg: Option<String>,
+    /// Minimum password length [default: 8]
+    #[arg(long, env = "BATON_PASSWORD_MIN_LENGTH")]
+    pub password_min_length: Option<String>,
+    /// Origins allowed for cookie requests, comma-separated [default: none]
+    #[arg(long, env = "BATON_ALLOWED_ORIGINS")]
+    pub allowed_origins: Option<String>,
+    /// `Secure` attribute on the refresh cookie [default: true]
+    #[arg(long, env = "BATON_COOKIE_SECURE")]
+    pub cookie_secure: Option<String>,
+    /// Clock leeway for baton's own token checks [default: 0]
+    #[arg(long, env = "BATON_CLOCK_LEEWAY")]
+    pub clock_leeway: Option<String>,
+    /// Failed logins per username per 5 minutes before 429 [default: 10]
+    #[arg(long, env = "BATON_LOGIN_LIMIT_USER")]
+    pub login_limit_user: Option<String>,
+    /// Failed logins per client IP per 5 minutes before 429 [default: 30]
+    #[arg(long, env = "BATON_LOGIN_LIMIT_IP")]
+    pub login_limit_ip: Option<String>,
+    /// Header holding the client IP when behind a proxy, e.g. X-Forwarded-For [default: none]
+    #[arg(long, env = "BATON_TRUSTED_PROXY_HEADER")]
+    pub trusted_proxy_header: Option<String>,
+    /// Password hashes computed at once [default: number of CPUs]
+    #[arg(long, env = "BATON_HASH_CONCURRENCY")]
+    pub hash_concurrency: Option<String>,
+    /// How often expired sessions are purged [default: 10m]
+    #[arg(long, env = "BATON_PURGE_INTERVAL")]
+    pub purge_interval: Option<String>,
+    /// Log format, `text` or `json` [default: text]
+    #[arg(long, env = "BATON_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// TOML file with any of these settings (snake_case keys)
+    #[arg(long = "config", env = "BATON_CONFIG")]
+    pub config_file: Option<PathBuf>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to bind.
+    pub listen: String,
+    /// Database URL.
+    pub database_url: String,
+    /// Explicit issuer; `None` follows the bound address.
+    pub issuer: Option<String>,
+    /// Audience.
+    pub audience: String,
+    /// Access-token lifetime.
+    pub access_ttl: Duration,
+    /// Refresh idle timeout.
+    pub refresh_idle_ttl: Duration,
+    /// Refresh absolute lifetime.
+    pub refresh_absolute_ttl: Duration,
+    /// Reuse grace window.
+    pub refresh_grace: Duration,
+    /// Whether `/auth/register` is open.
+    pub registration_open: bool,
+    /// Signing algorithm.
+    pub signing_alg: SigningAlg,
+    /// Minimum password length.
+    pub password_min_length: usize,
+    /// Origins allowed to make credentialed (cookie) requests.
+    pub allowed_origins: Vec<String>,
+    /// Whether the refresh cookie is `Secure`.
+    pub cookie_secure: bool,
+    /// Leeway on `exp` for baton's own checks.
+    pub clock_leeway: Duration,
+    /// Failed logins per username per window.
+    pub login_limit_user: u32,
+    /// Failed logins per IP per window.
+    pub login_limit_ip: u32,
+    /// Header carrying the client IP, if behind a trusted proxy.
+    pub trusted_proxy_header: Option<String>,
+    /// Concurrent password hashes.
+    pub hash_concurrency: usize,
+    /// Purge interval for ended sessions.
+    pub purge_interval: Duration,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Resolves settings: flags and environment (already merged by clap) beat the config file,
+    /// which beats the defaults.
+    pub fn resolve(settings: &Settings) -> anyhow::Result<Self> {
+        let file = match &settings.config_file {
+            Some(path) => read_file(path)?,
+            None => toml::Table::new(),
+        };
+        let get = |flag: &Option<String>, key: &str| -> anyhow::Result<Option<String>> {
+            if let Some(v) = flag {
+                return Ok(Some(v.clone()));
+            }
+            match file.get(key) {
+                None => Ok(None),
+                Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+                Some(toml::Value::Integer(i)) => Ok(Some(i.to_string())),
+                Some(toml::Value::Boolean(b)) => Ok(Some(b.to_string())),
+                Some(toml::Value::Array(items)) => Ok(Some(
+                    items
+                        .iter()
+                        .map(|v| {
+                            v.as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| v.to_string())
+                        })
+                        .collect::<Vec<_>>()
+                        .join(","),
+                )),
+                Some(other) => bail!("config file: {key} has an unsupported value {other}"),
+            }
+        };
+        let s = settings;
+        let dur =
+            |flag: &Option<String>, key: &str, default: Duration| -> anyhow::Result<Duration> {
+                get(flag, key)?
+                    .map(|v| parse_duration(&v).with_context(|| format!("invalid {key}")))
+                    .transpose()
+                    .map(|v| v.unwrap_or(default))
+            };
+        let num = |flag: &Option<String>, key: &str, default: u64| -> anyhow::Result<u64> {
+            get(flag, key)?
+                .map(|v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .with_context(|| format!("invalid {key}: {v:?} is not a whole number"))
+                })
+                .transpose()
+                .map(|v| v.unwrap_or(default))
+        };
+
+        let registration_open = match get(&s.registration, "registration")?.as_deref() {
+            None | Some("open") => true,
+            Some("closed") => false,
+            Some(other) => bail!("invalid registration: {other:?} (use open or closed)"),
+        };
+        let cookie_secure = get(&s.cookie_secure, "cookie_secure")?
+            .map(|v| parse_bool(&v).with_context(|| "invalid cookie_secure"))
+            .transpose()?
+            .unwrap_or(true);
+        let signing_alg = get(&s.signing_alg, "signing_alg")?
+            .map(|v| v.parse::<SigningAlg>().map_err(|e| anyhow!(e)))
+            .transpose()?
+            .unwrap_or(SigningAlg::EdDSA);
+        let log_format = match get(&s.log_format, "log_format")?.as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => bail!("invalid log_format: {other:?} (use text or json)"),
+        };
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let config = Self {
+            listen: get(&s.listen, "listen")?.unwrap_or_else(|| "127.0.0.1:4000".into()),
+            database_url: get(&s.database_url, "database_url")?
+                .unwrap_or_else(|| "sqlite://baton.db".into()),
+            issuer: get(&s.issuer, "issuer")?.map(|i| i.trim_end_matches('/').to_owned()),
+            audience: get(&s.audience, "audience")?.unwrap_or_else(|| "baton".into()),
+            access_ttl: dur(&s.access_ttl, "access_ttl", Duration::from_secs(900))?,
+            refresh_idle_ttl: dur(&s.refresh_idle_ttl, "refresh_idle_ttl", days(7))?,
+            refresh_absolute_ttl: dur(&s.refresh_absolute_ttl, "refresh_absolute_ttl", days(30))?,
+            refresh_grace: dur(&s.refresh_grace, "refresh_grace", Duration::from_secs(10))?,
+            registration_open,
+            signing_alg,
+            password_min_length: usize::try_from(num(
+                &s.password_min_length,
+                "password_min_length",
+                8,
+            )?)?,
+            allowed_origins: get(&s.allowed_origins, "allowed_origins")?
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            cookie_secure,
+            clock_leeway: dur(&s.clock_leeway, "clock_leeway", Duration::ZERO)?,
+            login_limit_user: u32::try_from(num(&s.login_limit_user, "login_limit_user", 10)?)?,
+            login_limit_ip: u32::try_from(num(&s.login_limit_ip, "login_limit_ip", 30)?)?,
+            trusted_proxy_header: get(&s.trusted_proxy_header, "trusted_proxy_header")?
+                .filter(|h| !h.trim().is_empty()),
+            hash_concurrency: usize::try_from(num(
+                &s.hash_concurrency,
+                "hash_concurrency",
+                cpus as u64,
+            )?)?,
+            purge_interval: dur(
+                &s.purge_interval,
+                "purge_interval",
+                Duration::from_secs(600),
+            )?,
+            log_format,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.access_ttl.is_zero() {
+            bail!("access_ttl must be positive");
+        }
+        if self.refresh_idle_ttl.is_zero() || self.refresh_absolute_ttl.is_zero() {
+            bail!("refresh lifetimes must be positive");
+        }
+        if !(1..=1024).contains(&self.password_min_length) {
+            bail!("password_min_length must be between 1 and 1024");
+        }
+        if self.hash_concurrency == 0 {
+            bail!("hash_concurrency must be at least 1");
+        }
+        if self.purge_interval.is_zero() {
+            bail!("purge_interval must be positive");
+        }
+        Ok(())
+    }
+}
+
+fn days(n: u64) -> Duration {
+    Duration::from_secs(n * 86_400)
+}
+
+fn read_file(path: &Path) -> anyhow::Result<toml::Table> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .with_context(|| format!("invalid TOML in {}", path.display()))?;
+    Ok(table)
+}
+
+/// Parses `900`, `15m`, `1h 30m`, `7d`: a bare number is seconds.
+pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s).map_err(|e| anyhow!("{s:?} is not a duration: {e}"))
+}
+
+fn parse_bool(s: &str) -> anyhow::Result<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        other => bail!("{other:?} is not true or false"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = Config::resolve(&Settings::default()).expect("defaults are valid");
+        assert_eq!(c.listen, "127.0.0.1:4000");
+        assert_eq!(c.database_url, "sqlite://baton.db");
+        assert_eq!(c.audience, "baton");
+        assert_eq!(c.access_ttl, Duration::from_secs(900));
+        assert_eq!(c.refresh_idle_ttl, days(7));
+        assert_eq!(c.refresh_absolute_ttl, days(30));
+        assert_eq!(c.refresh_grace, Duration::from_secs(10));
+        assert!(c.registration_open);
+        assert_eq!(c.signing_alg, SigningAlg::EdDSA);
+        assert_eq!(c.password_min_length, 8);
+        assert!(c.allowed_origins.is_empty());
+        assert!(c.cookie_secure);
+        assert_eq!(c.clock_leeway, Duration::ZERO);
+        assert_eq!((c.login_limit_user, c.login_limit_ip), (10, 30));
+    }
+
+    #[test]
+    fn durations_take_seconds_or_units() {
+        assert_eq!(parse_duration("900").expect("ok"), Duration::from_secs(900));
+        assert_eq!(parse_duration("15m").expect("ok"), Duration::from_secs(900));
+        assert_eq!(parse_duration("1h").expect("ok"), Duration::from_secs(3600));
+        assert_eq!(parse_duration("7d").expect("ok"), days(7));
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        writeln!(
+            file,
+            "access_ttl = \"1h\"\naudience = \"from-file\"\ncookie_secure = false\n\
+             allowed_origins = [\"https://a.example\", \"https://b.example/\"]"
+        )
+        .expect("write");
+        let settings = Settings {
+            audience: Some("from-flag".into()),
+            config_file: Some(file.path().to_owned()),
+            ..Settings::default()
+        };
+        let c = Config::resolve(&settings).expect("valid");
+        assert_eq!(c.audience, "from-flag");
+        assert_eq!(c.access_ttl, Duration::from_secs(3600));
+        assert!(!c.cookie_secure);
+        assert_eq!(
+            c.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_setting_named() {
+        let settings = Settings {
+            access_ttl: Some("soon".into()),
+            ..Settings::default()
+        };
+        let err = Config::resolve(&settings).expect_err("invalid");
+        assert!(format!("{err:#}").contains("access_ttl"));
+        let settings = Settings {
+            signing_alg: Some("HS256".into()),
+            ..Settings::default()
+        };
+        assert!(Config::resolve(&settings).is_err());
+    }
+}

@@ -1,0 +1,144 @@
+//! The `baton_refresh` cookie and the CSRF rule for requests that rely on it.
+
+use crate::error::ApiError;
+use axum::http::{header, HeaderMap, HeaderValue};
+
+/// Name of the refresh-token cookie.
+pub const COOKIE_NAME: &str = "baton_refresh";
+
+/// The `Set-Cookie` value carrying `token` for `max_age` seconds (`None` clears it).
+pub fn set_cookie(token: Option<&str>, max_age: u64, secure: bool) -> HeaderValue {
+    let secure = if secure { " Secure;" } else { "" };
+    let value = format!(
+        "{COOKIE_NAME}={}; HttpOnly;{secure} SameSite=Strict; Path=/auth; Max-Age={}",
+        token.unwrap_or(""),
+        if token.is_some() { max_age } else { 0 }
+    );
+    // Tokens are base64url, so the value is always a valid header; fall back to clearing.
+    HeaderValue::from_str(&value).unwrap_or_else(|_| {
+        HeaderValue::from_static("baton_refresh=; HttpOnly; SameSite=Strict; Path=/auth; Max-Age=0")
+    })
+}
+
+/// The refresh token from the request's cookies, if any.
+pub fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE_NAME)
+        .map(|(_, value)| value.trim().trim_matches('"').to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The origin (`scheme://host[:port]`) of a URL.
+pub fn origin_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    format!(
+        "{}://{}",
+        scheme.to_ascii_lowercase(),
+        authority.to_ascii_lowercase()
+    )
+}
+
+/// A request relying on the cookie must carry `X-Requested-With: baton` or an allowed
+/// `Origin`; an `Origin` that is neither the issuer's own nor allowed is always refused.
+pub fn check_csrf(
+    headers: &HeaderMap,
+    issuer_origin: &str,
+    allowed: &[String],
+) -> Result<(), ApiError> {
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("\u{0}"));
+    if let Some(origin) = origin {
+        let origin = origin.trim_end_matches('/');
+        if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+            return Ok(());
+        }
+        if !origin.eq_ignore_ascii_case(issuer_origin) {
+            return Err(ApiError::CsrfRejected);
+        }
+    }
+    let marked = headers
+        .get("x-requested-with")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "baton");
+    if marked {
+        Ok(())
+    } else {
+        Err(ApiError::CsrfRejected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.append(*k, HeaderValue::from_static(v));
+        }
+        m
+    }
+
+    const ISSUER: &str = "http://127.0.0.1:4000";
+
+    #[test]
+    fn cookie_attributes_are_exactly_the_contracts() {
+        assert_eq!(
+            set_cookie(Some("tok"), 604800, true),
+            "baton_refresh=tok; HttpOnly; Secure; SameSite=Strict; Path=/auth; Max-Age=604800"
+        );
+        assert_eq!(
+            set_cookie(None, 99, false),
+            "baton_refresh=; HttpOnly; SameSite=Strict; Path=/auth; Max-Age=0"
+        );
+    }
+
+    #[test]
+    fn the_refresh_cookie_is_found_among_others() {
+        let m = h(&[("cookie", "a=1; baton_refresh=xyz; b=2")]);
+        assert_eq!(refresh_cookie(&m).as_deref(), Some("xyz"));
+        assert_eq!(refresh_cookie(&h(&[("cookie", "a=1")])), None);
+    }
+
+    #[test]
+    fn csrf_needs_the_header_or_an_allowed_origin() {
+        let allowed = vec!["https://app.example".to_owned()];
+        assert!(check_csrf(&h(&[]), ISSUER, &allowed).is_err());
+        assert!(check_csrf(&h(&[("x-requested-with", "baton")]), ISSUER, &allowed).is_ok());
+        assert!(check_csrf(&h(&[("origin", "https://app.example")]), ISSUER, &allowed).is_ok());
+        assert!(check_csrf(
+            &h(&[("origin", ISSUER), ("x-requested-with", "baton")]),
+            ISSUER,
+            &allowed
+        )
+        .is_ok());
+        assert!(check_csrf(&h(&[("origin", ISSUER)]), ISSUER, &allowed).is_err());
+    }
+
+    #[test]
+    fn a_foreign_origin_is_refused_whatever_else_is_sent() {
+        let m = h(&[
+            ("origin", "https://evil.example"),
+            ("x-requested-with", "baton"),
+        ]);
+        assert!(check_csrf(&m, ISSUER, &[]).is_err());
+        let m = h(&[("origin", "null"), ("x-requested-with", "baton")]);
+        assert!(check_csrf(&m, ISSUER, &[]).is_err());
+    }
+
+    #[test]
+    fn origins_are_scheme_and_authority() {
+        assert_eq!(
+            origin_of("http://127.0.0.1:4000/x"),
+            "http://127.0.0.1:4000"
+        );
+        assert_eq!(origin_of("HTTPS://Auth.Example"), "https://auth.example");
+    }
+}

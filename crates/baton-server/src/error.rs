@@ -1,0 +1,188 @@
+//! [`ApiError`]: the one error type at the HTTP edge. Every failure becomes a JSON
+//! [`ErrorBody`]; 5xx log their cause and show a generic message; 401s for bearer tokens carry
+//! `WWW-Authenticate` as RFC 6750 §3 asks.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use baton_core::access::AccessError;
+use baton_core::store::StoreError;
+use baton_core::{AuthError, RefreshError};
+use baton_proto::{ErrorBody, ErrorCode};
+
+/// An error answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed or invalid input.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Wrong password or unknown user.
+    #[error("Invalid username or password")]
+    InvalidCredentials,
+    /// A refused refresh token.
+    #[error(transparent)]
+    Refresh(RefreshError),
+    /// Neither body nor cookie carried a refresh token.
+    #[error("No refresh token")]
+    NoRefreshToken,
+    /// No bearer token.
+    #[error("No token provided")]
+    MissingToken,
+    /// A refused bearer token.
+    #[error(transparent)]
+    Access(AccessError),
+    /// Username already registered.
+    #[error("Username is already taken")]
+    UsernameTaken,
+    /// Registration closed.
+    #[error("Registration is closed")]
+    RegistrationClosed,
+    /// Cookie request without CSRF proof.
+    #[error("Cookie requests need X-Requested-With: baton or an allowed Origin")]
+    CsrfRejected,
+    /// Rate limited.
+    #[error("Too many failed attempts")]
+    TooManyRequests {
+        /// Seconds until a retry may succeed.
+        retry_after: u64,
+    },
+    /// Not JSON.
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
+    /// Over 64 KiB.
+    #[error("Request body is larger than 64 KiB")]
+    PayloadTooLarge,
+    /// Unknown path or resource.
+    #[error("Not found")]
+    NotFound,
+    /// Known path, wrong method.
+    #[error("Method not allowed")]
+    MethodNotAllowed,
+    /// The database cannot be reached.
+    #[error("Service temporarily unavailable")]
+    Unavailable,
+    /// Anything unexpected; the cause is logged, not shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+const REALM: &str = "Bearer realm=\"baton\"";
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidCredentials
+            | Self::Refresh(_)
+            | Self::NoRefreshToken
+            | Self::MissingToken
+            | Self::Access(_) => StatusCode::UNAUTHORIZED,
+            Self::UsernameTaken => StatusCode::CONFLICT,
+            Self::RegistrationClosed | Self::CsrfRejected => StatusCode::FORBIDDEN,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidRequest(_) | Self::NoRefreshToken => ErrorCode::InvalidRequest,
+            Self::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Self::Refresh(_) | Self::Access(_) => ErrorCode::InvalidToken,
+            Self::MissingToken => ErrorCode::MissingToken,
+            Self::UsernameTaken => ErrorCode::UsernameTaken,
+            Self::RegistrationClosed => ErrorCode::RegistrationClosed,
+            Self::CsrfRejected => ErrorCode::CsrfRejected,
+            Self::TooManyRequests { .. } => ErrorCode::TooManyRequests,
+            Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            Self::NotFound => ErrorCode::NotFound,
+            Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            Self::Unavailable => ErrorCode::Unavailable,
+            Self::Internal(_) => ErrorCode::ServerError,
+        }
+    }
+
+    fn description(&self) -> Option<String> {
+        match self {
+            Self::UsernameTaken
+            | Self::RegistrationClosed
+            | Self::CsrfRejected
+            | Self::TooManyRequests { .. }
+            | Self::UnsupportedMediaType
+            | Self::PayloadTooLarge
+            | Self::Unavailable => None,
+            Self::Internal(_) => Some("Internal server error".into()),
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let Self::Internal(cause) = &self {
+            tracing::error!(%cause, "request failed");
+        }
+        let body = ErrorBody {
+            error: self.code(),
+            error_description: self.description(),
+        };
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Self::MissingToken => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(REALM));
+            }
+            Self::Access(e) => {
+                let value = format!("{REALM}, error=\"invalid_token\", error_description=\"{e}\"");
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    headers.insert(header::WWW_AUTHENTICATE, v);
+                }
+            }
+            Self::TooManyRequests { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            Self::Unavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            _ => {}
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(%cause, "database unavailable");
+                Self::Unavailable
+            }
+            StoreError::Conflict(cause) | StoreError::Other(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Username(e) => Self::InvalidRequest(format!("Invalid username: {e}")),
+            AuthError::Password(e) => Self::InvalidRequest(format!("Invalid password: {e}")),
+            AuthError::UsernameTaken => Self::UsernameTaken,
+            AuthError::RegistrationClosed => Self::RegistrationClosed,
+            AuthError::InvalidCredentials => Self::InvalidCredentials,
+            AuthError::Refresh(r) => Self::Refresh(r),
+            AuthError::SessionNotFound | AuthError::UserNotFound => Self::NotFound,
+            AuthError::Store(s) => s.into(),
+            AuthError::Hash(h) => Self::Internal(h.to_string()),
+            AuthError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}

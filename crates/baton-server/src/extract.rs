@@ -1,0 +1,195 @@
+//! Extractors: JSON bodies whose every rejection is an [`ApiError`], the bearer-token
+//! [`Authenticated`] caller, and where a request came from.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use baton_core::access::AccessClaims;
+use baton_core::service::ClientInfo;
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+
+/// A JSON body; wrong content type → 415, too large → 413, malformed → 400.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+/// A JSON body that may be absent (empty), as for cookie-mode refresh and logout.
+#[derive(Debug)]
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<(bool, Bytes), ApiError> {
+    let json = is_json(req.headers());
+    let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::InvalidRequest("Could not read the request body".into())
+        }
+    })?;
+    Ok((json, bytes))
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::InvalidRequest(format!("Invalid JSON body: {e}")))
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (json, bytes) = read_body(req, state).await?;
+        if !json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        parse(&bytes).map(Self)
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (json, bytes) = read_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        if !json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        parse(&bytes).map(|v| Self(Some(v)))
+    }
+}
+
+/// A caller that presented a valid access token.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub AccessClaims);
+
+/// The bearer token of a request: `None` when there is no `Authorization` header, another
+/// scheme, or an empty token.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+impl<S> FromRequestParts<S> for Authenticated
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let token = bearer_token(&parts.headers).ok_or(ApiError::MissingToken)?;
+        state
+            .baton
+            .verify_access(token)
+            .map(Self)
+            .map_err(ApiError::Access)
+    }
+}
+
+/// Who is calling: `User-Agent` and client IP (the socket peer, or the trusted proxy header).
+#[derive(Debug, Clone)]
+pub struct Client(pub ClientInfo);
+
+impl<S> FromRequestParts<S> for Client
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        Ok(Self(client_info(
+            parts,
+            state.config.trusted_proxy_header.as_deref(),
+        )))
+    }
+}
+
+fn client_info(parts: &Parts, proxy_header: Option<&str>) -> ClientInfo {
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(512).collect());
+    let from_proxy = proxy_header
+        .and_then(|h| parts.headers.get(h))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|ip| ip.trim().chars().take(64).collect::<String>())
+        .filter(|ip| !ip.is_empty());
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    ClientInfo {
+        user_agent,
+        ip: from_proxy.or(peer),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(auth: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(auth).expect("ascii"),
+        );
+        h
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token(&headers("Bearer abc")), Some("abc"));
+        assert_eq!(bearer_token(&headers("bEaReR abc")), Some("abc"));
+    }
+
+    #[test]
+    fn other_schemes_and_empty_tokens_are_no_token() {
+        assert_eq!(bearer_token(&headers("Basic abc")), None);
+        assert_eq!(bearer_token(&headers("Bearer ")), None);
+        assert_eq!(bearer_token(&headers("Bearer")), None);
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn json_content_types_are_recognised() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        assert!(is_json(&h));
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert!(!is_json(&h));
+    }
+}

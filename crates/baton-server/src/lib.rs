@@ -1,0 +1,17 @@
+//! baton's HTTP server: configuration, startup, routes, extractors, the `ApiError` edge,
+//! telemetry and graceful shutdown. The binary in `crates/baton` is a thin CLI over this.
+
+pub mod app;
+pub mod config;
+pub mod cookie;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+mod routes;
+pub mod state;
+pub mod telemetry;
+
+pub use app::{default_issuer, open_service, shutdown_signal, Application};
+pub use config::{Config, Settings};
+pub use error::ApiError;
+pub use routes::BODY_LIMIT;

@@ -1,0 +1,149 @@
+//! Prometheus metrics, held in the app state (no global registry): request counts and latencies
+//! by route and status, and the token events operators watch (logins, refreshes, reuse).
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// All of baton's metrics and the registry that renders them.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    logins: Family<OutcomeLabels, Counter>,
+    refreshes: Family<OutcomeLabels, Counter>,
+    reuse: Counter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("baton");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register("http_requests", "HTTP requests answered", requests.clone());
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(
+                [
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ]
+                .into_iter(),
+            )
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            latency.clone(),
+        );
+        let logins = Family::<OutcomeLabels, Counter>::default();
+        registry.register("logins", "Login attempts by outcome", logins.clone());
+        let refreshes = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "refreshes",
+            "Refresh attempts by outcome",
+            refreshes.clone(),
+        );
+        let reuse = Counter::default();
+        registry.register(
+            "refresh_reuse_detected",
+            "Spent refresh tokens presented after the grace window (sessions revoked)",
+            reuse.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            logins,
+            refreshes,
+            reuse,
+        }
+    }
+
+    /// Counts a login by outcome (`success`, `invalid_credentials`, `rate_limited`, `error`).
+    pub fn login(&self, outcome: &'static str) {
+        self.logins.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// Counts a refresh by outcome.
+    pub fn refresh(&self, outcome: &'static str) {
+        self.refreshes
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+        if outcome == "reuse_detected" {
+            self.reuse.inc();
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// Middleware recording every request's count and latency under its route template.
+pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let start = Instant::now();
+    let response = next.run(req).await;
+    metrics
+        .latency
+        .get_or_create(&RouteLabels {
+            method: method.clone(),
+            route: route.clone(),
+        })
+        .observe(start.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method,
+            route,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}

@@ -1,0 +1,139 @@
+//! `/auth/register`, `/auth/login`, `/auth/refresh`, `/auth/logout`.
+
+use crate::cookie::{check_csrf, refresh_cookie, set_cookie};
+use crate::error::ApiError;
+use crate::extract::{Client, JsonBody, OptionalJsonBody};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use baton_core::service::Issued;
+use baton_core::{AuthError, RefreshError};
+use baton_proto::{
+    Delivery, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserResponse,
+};
+
+pub(super) async fn register(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<RegisterRequest>,
+) -> Result<(StatusCode, Json<UserResponse>), ApiError> {
+    let user = state.baton.register(&req.username, req.password).await?;
+    tracing::info!(user_id = %user.id, "user registered");
+    Ok((
+        StatusCode::CREATED,
+        Json(UserResponse {
+            id: user.id.to_string(),
+            username: user.username,
+        }),
+    ))
+}
+
+pub(super) async fn login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    JsonBody(req): JsonBody<LoginRequest>,
+) -> Result<Response, ApiError> {
+    match state.baton.login(&req.username, req.password, client).await {
+        Ok(issued) => {
+            state.metrics.login("success");
+            tracing::info!(session_id = %issued.session_id, "login");
+            Ok(token_response(&state, issued, req.delivery))
+        }
+        Err(AuthError::InvalidCredentials) => {
+            state.metrics.login("invalid_credentials");
+            Err(ApiError::InvalidCredentials)
+        }
+        Err(e) => {
+            state.metrics.login("error");
+            Err(e.into())
+        }
+    }
+}
+
+/// Where the refresh token came from: the body wins over the cookie.
+fn presented_token(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Option<RefreshRequest>,
+) -> Result<Option<(String, Delivery)>, ApiError> {
+    if let Some(token) = body.and_then(|b| b.refresh_token).filter(|t| !t.is_empty()) {
+        return Ok(Some((token, Delivery::Body)));
+    }
+    let Some(token) = refresh_cookie(headers) else {
+        return Ok(None);
+    };
+    check_csrf(headers, &state.issuer_origin, &state.config.allowed_origins)?;
+    Ok(Some((token, Delivery::Cookie)))
+}
+
+pub(super) async fn refresh(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OptionalJsonBody(body): OptionalJsonBody<RefreshRequest>,
+) -> Result<Response, ApiError> {
+    let (token, delivery) =
+        presented_token(&state, &headers, body)?.ok_or(ApiError::NoRefreshToken)?;
+    match state.baton.refresh(&token).await {
+        Ok(issued) => {
+            state.metrics.refresh("success");
+            Ok(token_response(&state, issued, delivery))
+        }
+        Err(AuthError::Refresh(reason)) => {
+            state.metrics.refresh(match reason {
+                RefreshError::Invalid => "invalid",
+                RefreshError::Revoked => "revoked",
+                RefreshError::Expired => "expired",
+                RefreshError::ReuseDetected => "reuse_detected",
+            });
+            let mut response = ApiError::Refresh(reason).into_response();
+            if delivery == Delivery::Cookie {
+                let clear = set_cookie(None, 0, state.config.cookie_secure);
+                response.headers_mut().insert(header::SET_COOKIE, clear);
+            }
+            Ok(response)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OptionalJsonBody(body): OptionalJsonBody<RefreshRequest>,
+) -> Result<Response, ApiError> {
+    if let Some((token, _)) = presented_token(&state, &headers, body)? {
+        if let Some(session) = state.baton.logout(&token).await? {
+            tracing::info!(session_id = %session, "logout");
+        }
+    }
+    let clear = set_cookie(None, 0, state.config.cookie_secure);
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
+}
+
+/// The login/refresh answer, with the refresh token in the body or in the cookie.
+fn token_response(state: &AppState, issued: Issued, delivery: Delivery) -> Response {
+    let in_body = delivery == Delivery::Body;
+    let body = TokenResponse {
+        access_token: issued.access_token,
+        token_type: "Bearer".into(),
+        expires_in: issued.expires_in,
+        refresh_token: in_body.then(|| issued.refresh_token.expose().to_owned()),
+        refresh_expires_in: issued.refresh_expires_in,
+    };
+    let mut response = Json(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    if !in_body {
+        headers.insert(
+            header::SET_COOKIE,
+            set_cookie(
+                Some(issued.refresh_token.expose()),
+                issued.refresh_expires_in,
+                state.config.cookie_secure,
+            ),
+        );
+    }
+    response
+}

@@ -1,0 +1,81 @@
+//! The router: every path of the contract, the JSON 404/405 answers, and the layers around them.
+
+mod account;
+mod auth;
+mod discovery;
+mod ops;
+
+use crate::error::ApiError;
+use crate::metrics;
+use crate::state::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, Method};
+use axum::routing::{delete, get, post};
+use axum::{middleware, Router};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+/// Largest accepted request body.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Builds the whole application router.
+pub fn router(state: AppState) -> Router {
+    let mut app = Router::new()
+        .route("/", get(ops::index))
+        .route("/auth/register", post(auth::register))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/logout-all", post(account::logout_all))
+        .route("/auth/sessions", get(account::sessions))
+        .route("/auth/sessions/{id}", delete(account::revoke_session))
+        .route("/api/me", get(account::me))
+        .route("/.well-known/jwks.json", get(discovery::jwks))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::metadata),
+        )
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ));
+    if let Some(cors) = cors(&state.config.allowed_origins) {
+        app = app.layer(cors);
+    }
+    app.layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::Internal(
+                "handler panicked".into(),
+            ))
+        }))
+        .with_state(state)
+}
+
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_credentials(true)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::AUTHORIZATION,
+                header::HeaderName::from_static("x-requested-with"),
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}

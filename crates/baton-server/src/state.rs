@@ -1,0 +1,21 @@
+//! The application state shared by every handler: no globals, so each test can build its own.
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use baton_core::Baton;
+use std::sync::Arc;
+
+/// Shared state.
+#[derive(Clone)]
+pub struct AppState {
+    /// The token service.
+    pub baton: Arc<Baton>,
+    /// Resolved configuration (with the issuer filled in).
+    pub config: Arc<Config>,
+    /// The issuer URL in effect.
+    pub issuer: Arc<str>,
+    /// Origin (scheme://host:port) of the issuer, for the CSRF rule.
+    pub issuer_origin: Arc<str>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+}

@@ -1,0 +1,135 @@
+//! The `baton` command: `serve` (the default), `migrate`, `user …` and `keys …`.
+
+use anyhow::{bail, Context as _};
+use baton_core::SystemClock;
+use baton_server::{default_issuer, open_service, shutdown_signal, Application, Config, Settings};
+use clap::{Parser, Subcommand};
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::sync::Arc;
+
+/// baton: a self-hosted authentication token service with rotating refresh tokens.
+#[derive(Debug, Parser)]
+#[command(name = "baton", version, about)]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from a prompt, or from standard input when piped.
+    Add {
+        /// Username.
+        name: String,
+    },
+    /// List users.
+    List,
+    /// Delete a user and revoke all their sessions.
+    Delete {
+        /// Username.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Generate a new signing key; the old one stays published until its tokens expire.
+    Rotate,
+    /// List the published keys.
+    List,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::resolve(&cli.settings)?;
+    baton_server::telemetry::init(config.log_format);
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Serve = command {
+        let app = Application::build(config).await?;
+        eprintln!("baton listening on http://{}", app.local_addr()?);
+        return app.run_until(shutdown_signal()).await;
+    }
+    let baton = open_service(&config, &default_issuer(&config), Arc::new(SystemClock)).await?;
+    let mut out = std::io::stdout().lock();
+    match command {
+        Command::Serve | Command::Migrate => {
+            writeln!(out, "database is up to date")?;
+        }
+        Command::User(UserCommand::Add { name }) => {
+            let password = read_password()?;
+            let user = baton.add_user(&name, password).await?;
+            writeln!(out, "added user {} ({})", user.username, user.id)?;
+        }
+        Command::User(UserCommand::List) => {
+            for user in baton.users().await? {
+                writeln!(out, "{}\t{}", user.id, user.username)?;
+            }
+        }
+        Command::User(UserCommand::Delete { name }) => {
+            baton.delete_user(&name).await?;
+            writeln!(out, "deleted user {name}; their sessions are revoked")?;
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let kid = baton.rotate_signing_key().await?;
+            writeln!(out, "new signing key {kid} is active")?;
+        }
+        Command::Keys(KeysCommand::List) => {
+            let jwks = baton.jwks();
+            for key in jwks["keys"].as_array().into_iter().flatten() {
+                writeln!(
+                    out,
+                    "{}\t{}",
+                    key["kid"].as_str().unwrap_or("?"),
+                    key["alg"].as_str().unwrap_or("?")
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a password from the terminal (twice, to confirm) or one line of piped standard input.
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Repeat password: ")?;
+        if first != second {
+            bail!("the passwords do not match");
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    Ok(password.strip_suffix('\r').unwrap_or(password).to_owned())
+}
