@@ -1,0 +1,15 @@
+//! Integration tests: each test starts the real server on port 0 with its own temporary SQLite
+//! database and a manual clock, and talks HTTP to it.
+
+mod helpers;
+
+mod bad_input;
+mod cookies;
+mod discovery;
+mod login;
+mod me;
+mod operations;
+mod refresh;
+mod register;
+mod sessions;
+mod storage;
