@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use crate::cookie::origin_of;
+use crate::limiter::LoginLimiter;
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::state::AppState;
@@ -53,12 +54,14 @@ impl Application {
                  Use this only for local development, never in production."
             );
         }
+        let config_limits = (config.login_limit_user, config.login_limit_ip);
         let state = AppState {
             baton: Arc::new(baton),
             issuer_origin: origin_of(&issuer).into(),
             issuer: issuer.into(),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
+            limiter: Arc::new(LoginLimiter::new(config_limits.0, config_limits.1)),
         };
         Ok(Self { listener, state })
     }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod cookie;
 pub mod error;
 pub mod extract;
+pub mod limiter;
 pub mod metrics;
 mod routes;
 pub mod state;

@@ -1,6 +1,7 @@
 //! The application state shared by every handler: no globals, so each test can build its own.
 
 use crate::config::Config;
+use crate::limiter::LoginLimiter;
 use crate::metrics::Metrics;
 use baton_core::Baton;
 use std::sync::Arc;
@@ -16,6 +17,8 @@ pub struct AppState {
     pub issuer: Arc<str>,
     /// Origin (scheme://host:port) of the issuer, for the CSRF rule.
     pub issuer_origin: Arc<str>,
+    /// Failed-login limits.
+    pub limiter: Arc<LoginLimiter>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
 }

@@ -8,8 +8,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use baton_core::service::Issued;
-use baton_core::{AuthError, RefreshError};
+use baton_core::service::{Issued, FIRST_PARTY_CLIENT};
+use baton_core::store::UserRecord;
+use baton_core::{AuthError, RefreshError, Username};
 use baton_proto::{
     Delivery, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserResponse,
 };
@@ -34,13 +35,38 @@ pub(super) async fn login(
     Client(client): Client,
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    match state.baton.login(&req.username, req.password, client).await {
-        Ok(issued) => {
-            state.metrics.login("success");
-            tracing::info!(session_id = %issued.session_id, "login");
-            Ok(token_response(&state, issued, req.delivery))
+    let user =
+        checked_authenticate(&state, &req.username, req.password, client.ip.as_deref()).await?;
+    let issued = state
+        .baton
+        .open_session(&user, FIRST_PARTY_CLIENT, client)
+        .await?;
+    state.metrics.login("success");
+    tracing::info!(session_id = %issued.session_id, user_id = %user.id, "login");
+    Ok(token_response(&state, issued, req.delivery))
+}
+
+/// Checks a password under the failed-login limits shared by every password login.
+pub(crate) async fn checked_authenticate(
+    state: &AppState,
+    username: &str,
+    password: String,
+    ip: Option<&str>,
+) -> Result<UserRecord, ApiError> {
+    let key =
+        Username::parse(username).map_or_else(|_| username.to_owned(), |u| u.key().to_owned());
+    let now = state.baton.now();
+    if let Some(retry_after) = state.limiter.check(&key, ip, now) {
+        state.metrics.login("rate_limited");
+        return Err(ApiError::TooManyRequests { retry_after });
+    }
+    match state.baton.authenticate(username, password).await {
+        Ok(user) => {
+            state.limiter.succeeded(&key);
+            Ok(user)
         }
         Err(AuthError::InvalidCredentials) => {
+            state.limiter.failed(&key, ip, now);
             state.metrics.login("invalid_credentials");
             Err(ApiError::InvalidCredentials)
         }

@@ -1,0 +1,83 @@
+//! Failed-login limits: per username and per client IP, over a five-minute window.
+
+use crate::helpers::*;
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn ten_failures_lock_the_username_even_for_the_right_password() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    for _ in 0..10 {
+        assert_eq!(app.login("alice", "wrong password").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = app.login("ALICE", PASSWORD).await;
+    let retry: u64 = r.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    assert!((1..=300).contains(&retry), "Retry-After {retry}");
+    assert_error(r, StatusCode::TOO_MANY_REQUESTS, "too_many_requests", None).await;
+    app.create_user("bob").await;
+    app.login_ok("bob").await;
+    app.advance(300);
+    app.login_ok("alice").await;
+}
+
+#[tokio::test]
+async fn a_success_resets_the_username_count() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    for _ in 0..9 {
+        app.login("alice", "wrong password").await;
+    }
+    app.login_ok("alice").await;
+    for _ in 0..9 {
+        assert_eq!(app.login("alice", "wrong password").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    app.login_ok("alice").await;
+}
+
+#[tokio::test]
+async fn unknown_users_count_against_the_client_ip() {
+    let app = TestApp::spawn_with(|s| s.login_limit_ip = Some("5".into())).await;
+    app.create_user("alice").await;
+    for i in 0..5 {
+        let r = app.login(&format!("ghost{i}"), "whatever password").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = app.login("alice", PASSWORD).await;
+    assert_error(r, StatusCode::TOO_MANY_REQUESTS, "too_many_requests", None).await;
+}
+
+#[tokio::test]
+async fn malformed_requests_do_not_count() {
+    let app = TestApp::spawn_with(|s| s.login_limit_user = Some("2".into())).await;
+    app.create_user("alice").await;
+    for _ in 0..5 {
+        let r = app.post_json("/auth/login", &serde_json::json!({"username": "alice"})).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
+    app.login_ok("alice").await;
+}
+
+#[tokio::test]
+async fn the_trusted_proxy_header_names_the_client_ip() {
+    let app = TestApp::spawn_with(|s| {
+        s.login_limit_ip = Some("2".into());
+        s.trusted_proxy_header = Some("X-Forwarded-For".into());
+    })
+    .await;
+    app.create_user("alice").await;
+    let attempt = |ip: &'static str, password: &'static str| {
+        app.client
+            .post(app.url("/auth/login"))
+            .header("x-forwarded-for", ip)
+            .json(&serde_json::json!({"username": "alice", "password": password}))
+            .send()
+    };
+    attempt("203.0.113.7", "wrong one").await.expect("request");
+    attempt("203.0.113.7, 10.0.0.1", "wrong two").await.expect("request");
+    let blocked = attempt("203.0.113.7", PASSWORD).await.expect("request");
+    assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
+    let other = attempt("198.51.100.1", PASSWORD).await.expect("request");
+    assert_eq!(other.status(), StatusCode::OK);
+    let t = Tokens::from(body(other).await);
+    assert_eq!(app.sessions(&t.access).await[0]["ip"], "198.51.100.1");
+}
