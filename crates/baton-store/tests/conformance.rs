@@ -1,0 +1,245 @@
+//! Conformance tests of the `Store` contract. Every backend runs the same functions; each test
+//! takes a fresh, migrated, empty store.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use baton_core::keys::{SigningAlg, StoredKey};
+use baton_core::refresh::RefreshToken;
+use baton_core::store::{NewSession, RotateOutcome, RotateRequest, Store, StoreError, UserRecord};
+use baton_core::{RefreshError, SessionId, UserId};
+use std::sync::Arc;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const T0: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
+
+struct Fresh {
+    store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+async fn sqlite() -> Fresh {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    Fresh {
+        store: baton_store::open(&url).await.expect("opens"),
+        _dir: dir,
+    }
+}
+
+macro_rules! conformance {
+    ($backend:ident: $($test:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let fresh = super::$backend().await;
+                    super::$test(fresh.store).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(sqlite:
+    usernames_are_unique_among_live_users,
+    concurrent_rotations_of_one_token_store_one_successor,
+    reuse_revokes_the_session_and_the_revocation_is_committed,
+    deleting_a_user_revokes_their_sessions_and_frees_the_name,
+    revoking_one_session_needs_its_owner,
+    purge_deletes_only_sessions_that_ended_before_the_cutoff,
+    activating_a_key_retires_the_previous_one,
+);
+
+fn user(name: &str) -> UserRecord {
+    UserRecord {
+        id: UserId::generate(),
+        username: name.to_owned(),
+        username_key: name.to_lowercase(),
+        password_hash: "$argon2id$placeholder".into(),
+        created_at: T0,
+    }
+}
+
+async fn session_for(store: &dyn Store, user: &UserRecord) -> (SessionId, RefreshToken) {
+    let id = SessionId::generate();
+    let token = RefreshToken::generate().expect("rng");
+    store
+        .create_session(
+            &NewSession {
+                id: id.clone(),
+                user_id: user.id.clone(),
+                client_id: "baton".into(),
+                created_at: T0,
+                idle_expires_at: T0 + Duration::days(7),
+                absolute_expires_at: T0 + Duration::days(30),
+                user_agent: Some("test".into()),
+                ip: Some("127.0.0.1".into()),
+            },
+            &token.hash(),
+        )
+        .await
+        .expect("session");
+    (id, token)
+}
+
+fn rotation(presented: &RefreshToken, now: OffsetDateTime) -> (RotateRequest, RefreshToken) {
+    let next = RefreshToken::generate().expect("rng");
+    let req = RotateRequest {
+        presented: presented.hash(),
+        successor: next.hash(),
+        sealed_successor: presented.seal(&next).expect("seal"),
+        now,
+        idle_ttl: Duration::days(7),
+        grace: Duration::seconds(10),
+    };
+    (req, next)
+}
+
+async fn usernames_are_unique_among_live_users(store: Arc<dyn Store>) {
+    store.insert_user(&user("alice")).await.expect("first");
+    let again = store.insert_user(&user("alice")).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert!(store.user_by_key("alice").await.expect("query").is_some());
+    assert!(store.user_by_key("bob").await.expect("query").is_none());
+}
+
+async fn concurrent_rotations_of_one_token_store_one_successor(store: Arc<dyn Store>) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (_, token) = session_for(store.as_ref(), &alice).await;
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (store, req) = (store.clone(), rotation(&token, T0 + Duration::seconds(1)).0);
+            tokio::spawn(async move { store.rotate(&req).await.expect("rotate") })
+        })
+        .collect();
+    let outcomes: Vec<RotateOutcome> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.expect("join"))
+        .collect();
+    let rotated = outcomes
+        .iter()
+        .filter(|o| matches!(o, RotateOutcome::Rotated(_)))
+        .count();
+    let replayed: Vec<_> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            RotateOutcome::Replayed(_, sealed) => Some(token.open(sealed).expect("opens")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rotated, 1, "exactly one rotation");
+    assert_eq!(replayed.len(), 15, "the rest replay");
+    assert!(replayed.windows(2).all(|w| w[0] == w[1]), "one successor");
+}
+
+async fn reuse_revokes_the_session_and_the_revocation_is_committed(store: Arc<dyn Store>) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (id, first) = session_for(store.as_ref(), &alice).await;
+    let (req, second) = rotation(&first, T0);
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    let (late, _) = rotation(&first, T0 + Duration::seconds(11));
+    assert!(matches!(
+        store.rotate(&late).await.expect("rotate"),
+        RotateOutcome::Refused(RefreshError::ReuseDetected)
+    ));
+    let (next, _) = rotation(&second, T0 + Duration::seconds(12));
+    assert!(matches!(
+        store.rotate(&next).await.expect("rotate"),
+        RotateOutcome::Refused(RefreshError::Revoked)
+    ));
+    let live = store
+        .live_sessions(&alice.id, T0 + Duration::seconds(12))
+        .await
+        .expect("list");
+    assert!(live.iter().all(|s| s.id != id));
+}
+
+async fn deleting_a_user_revokes_their_sessions_and_frees_the_name(store: Arc<dyn Store>) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (_, token) = session_for(store.as_ref(), &alice).await;
+    assert!(store.delete_user(&alice.id, T0).await.expect("delete"));
+    assert!(!store
+        .delete_user(&alice.id, T0)
+        .await
+        .expect("delete twice"));
+    let (req, _) = rotation(&token, T0);
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Refused(RefreshError::Revoked)
+    ));
+    store
+        .insert_user(&user("alice"))
+        .await
+        .expect("name is free again");
+}
+
+async fn revoking_one_session_needs_its_owner(store: Arc<dyn Store>) {
+    let alice = user("alice");
+    let bob = user("bob");
+    store.insert_user(&alice).await.expect("user");
+    store.insert_user(&bob).await.expect("user");
+    let (id, _) = session_for(store.as_ref(), &alice).await;
+    assert!(!store
+        .revoke_session(&bob.id, &id, T0)
+        .await
+        .expect("revoke"));
+    assert!(store
+        .revoke_session(&alice.id, &id, T0)
+        .await
+        .expect("revoke"));
+    assert!(!store
+        .revoke_session(&alice.id, &id, T0)
+        .await
+        .expect("again"));
+}
+
+async fn purge_deletes_only_sessions_that_ended_before_the_cutoff(store: Arc<dyn Store>) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (_, old) = session_for(store.as_ref(), &alice).await;
+    let purged = store
+        .purge_sessions(T0 + Duration::days(6))
+        .await
+        .expect("purge");
+    assert_eq!(purged, 0);
+    let purged = store
+        .purge_sessions(T0 + Duration::days(8))
+        .await
+        .expect("purge");
+    assert_eq!(purged, 1);
+    let (req, _) = rotation(&old, T0);
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Refused(RefreshError::Invalid)
+    ));
+}
+
+async fn activating_a_key_retires_the_previous_one(store: Arc<dyn Store>) {
+    let first = StoredKey::generate(SigningAlg::EdDSA, T0).expect("key");
+    store.activate_signing_key(&first, T0).await.expect("first");
+    let later = T0 + Duration::hours(1);
+    let second = StoredKey::generate(SigningAlg::ES256, later).expect("key");
+    store
+        .activate_signing_key(&second, later + Duration::seconds(900))
+        .await
+        .expect("second");
+    let keys = store.signing_keys().await.expect("keys");
+    assert_eq!(keys.len(), 2);
+    let old = keys
+        .iter()
+        .find(|k| k.kid == first.kid)
+        .expect("old key kept");
+    assert_eq!(old.retired_at, Some(later));
+    assert_eq!(old.publish_until, Some(later + Duration::seconds(900)));
+    let new = keys.iter().find(|k| k.kid == second.kid).expect("new key");
+    assert_eq!(new.retired_at, None);
+    assert_eq!(new.pkcs8, second.pkcs8);
+}
