@@ -11,67 +11,67 @@ use std::time::Duration;
 #[derive(Debug, Clone, Default, Args)]
 pub struct Settings {
     /// Address to listen on [default: 127.0.0.1:4000]
-    #[arg(long, env = "BATON_LISTEN")]
+    #[arg(long, global = true, env = "BATON_LISTEN")]
     pub listen: Option<String>,
     /// Database URL, sqlite://… [default: sqlite://baton.db]
-    #[arg(long, env = "BATON_DATABASE_URL")]
+    #[arg(long, global = true, env = "BATON_DATABASE_URL")]
     pub database_url: Option<String>,
     /// Issuer (`iss`) [default: http:// + the listen address]
-    #[arg(long, env = "BATON_ISSUER")]
+    #[arg(long, global = true, env = "BATON_ISSUER")]
     pub issuer: Option<String>,
     /// Audience (`aud`) [default: baton]
-    #[arg(long, env = "BATON_AUDIENCE")]
+    #[arg(long, global = true, env = "BATON_AUDIENCE")]
     pub audience: Option<String>,
     /// Access-token lifetime, seconds or 15m, 1h … [default: 900]
-    #[arg(long, env = "BATON_ACCESS_TTL")]
+    #[arg(long, global = true, env = "BATON_ACCESS_TTL")]
     pub access_ttl: Option<String>,
     /// Refresh idle timeout [default: 7d]
-    #[arg(long, env = "BATON_REFRESH_IDLE_TTL")]
+    #[arg(long, global = true, env = "BATON_REFRESH_IDLE_TTL")]
     pub refresh_idle_ttl: Option<String>,
     /// Refresh absolute lifetime [default: 30d]
-    #[arg(long, env = "BATON_REFRESH_ABSOLUTE_TTL")]
+    #[arg(long, global = true, env = "BATON_REFRESH_ABSOLUTE_TTL")]
     pub refresh_absolute_ttl: Option<String>,
     /// Refresh reuse grace window, 0 turns it off [default: 10]
-    #[arg(long, env = "BATON_REFRESH_GRACE")]
+    #[arg(long, global = true, env = "BATON_REFRESH_GRACE")]
     pub refresh_grace: Option<String>,
     /// `open` or `closed` [default: open]
-    #[arg(long, env = "BATON_REGISTRATION")]
+    #[arg(long, global = true, env = "BATON_REGISTRATION")]
     pub registration: Option<String>,
     /// EdDSA, ES256 or RS256 [default: EdDSA]
-    #[arg(long, env = "BATON_SIGNING_ALG")]
+    #[arg(long, global = true, env = "BATON_SIGNING_ALG")]
     pub signing_alg: Option<String>,
     /// Minimum password length [default: 8]
-    #[arg(long, env = "BATON_PASSWORD_MIN_LENGTH")]
+    #[arg(long, global = true, env = "BATON_PASSWORD_MIN_LENGTH")]
     pub password_min_length: Option<String>,
     /// Origins allowed for cookie requests, comma-separated [default: none]
-    #[arg(long, env = "BATON_ALLOWED_ORIGINS")]
+    #[arg(long, global = true, env = "BATON_ALLOWED_ORIGINS")]
     pub allowed_origins: Option<String>,
     /// `Secure` attribute on the refresh cookie [default: true]
-    #[arg(long, env = "BATON_COOKIE_SECURE")]
+    #[arg(long, global = true, env = "BATON_COOKIE_SECURE")]
     pub cookie_secure: Option<String>,
     /// Clock leeway for baton's own token checks [default: 0]
-    #[arg(long, env = "BATON_CLOCK_LEEWAY")]
+    #[arg(long, global = true, env = "BATON_CLOCK_LEEWAY")]
     pub clock_leeway: Option<String>,
     /// Failed logins per username per 5 minutes before 429 [default: 10]
-    #[arg(long, env = "BATON_LOGIN_LIMIT_USER")]
+    #[arg(long, global = true, env = "BATON_LOGIN_LIMIT_USER")]
     pub login_limit_user: Option<String>,
     /// Failed logins per client IP per 5 minutes before 429 [default: 30]
-    #[arg(long, env = "BATON_LOGIN_LIMIT_IP")]
+    #[arg(long, global = true, env = "BATON_LOGIN_LIMIT_IP")]
     pub login_limit_ip: Option<String>,
     /// Header holding the client IP when behind a proxy, e.g. X-Forwarded-For [default: none]
-    #[arg(long, env = "BATON_TRUSTED_PROXY_HEADER")]
+    #[arg(long, global = true, env = "BATON_TRUSTED_PROXY_HEADER")]
     pub trusted_proxy_header: Option<String>,
     /// Password hashes computed at once [default: number of CPUs]
-    #[arg(long, env = "BATON_HASH_CONCURRENCY")]
+    #[arg(long, global = true, env = "BATON_HASH_CONCURRENCY")]
     pub hash_concurrency: Option<String>,
     /// How often expired sessions are purged [default: 10m]
-    #[arg(long, env = "BATON_PURGE_INTERVAL")]
+    #[arg(long, global = true, env = "BATON_PURGE_INTERVAL")]
     pub purge_interval: Option<String>,
     /// Log format, `text` or `json` [default: text]
-    #[arg(long, env = "BATON_LOG_FORMAT")]
+    #[arg(long, global = true, env = "BATON_LOG_FORMAT")]
     pub log_format: Option<String>,
     /// TOML file with any of these settings (snake_case keys)
-    #[arg(long = "config", env = "BATON_CONFIG")]
+    #[arg(long = "config", global = true, env = "BATON_CONFIG")]
     pub config_file: Option<PathBuf>,
 }
 

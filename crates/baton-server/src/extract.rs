@@ -49,6 +49,13 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<(bool, Byt
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Request bodies are JSON objects; serde would otherwise also read a struct from an array.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(ApiError::InvalidRequest(
+            "The request body must be a JSON object".into(),
+        ));
+    }
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::InvalidRequest(format!("Invalid JSON body: {e}")))
 }
