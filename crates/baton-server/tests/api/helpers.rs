@@ -30,7 +30,10 @@ pub struct TestApp {
 pub fn settings_in(dir: &TempDir) -> Settings {
     Settings {
         listen: Some("127.0.0.1:0".into()),
-        database_url: Some(format!("sqlite://{}", dir.path().join("baton.db").display())),
+        database_url: Some(format!(
+            "sqlite://{}",
+            dir.path().join("baton.db").display()
+        )),
         ..Settings::default()
     }
 }
@@ -192,8 +195,14 @@ pub struct Tokens {
 impl From<Value> for Tokens {
     fn from(json: Value) -> Self {
         Self {
-            access: json["access_token"].as_str().expect("access_token").to_owned(),
-            refresh: json["refresh_token"].as_str().unwrap_or_default().to_owned(),
+            access: json["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+            refresh: json["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             json,
         }
     }

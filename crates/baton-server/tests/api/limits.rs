@@ -8,10 +8,17 @@ async fn ten_failures_lock_the_username_even_for_the_right_password() {
     let app = TestApp::spawn().await;
     app.create_user("alice").await;
     for _ in 0..10 {
-        assert_eq!(app.login("alice", "wrong password").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            app.login("alice", "wrong password").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
     let r = app.login("ALICE", PASSWORD).await;
-    let retry: u64 = r.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
     assert!((1..=300).contains(&retry), "Retry-After {retry}");
     assert_error(r, StatusCode::TOO_MANY_REQUESTS, "too_many_requests", None).await;
     app.create_user("bob").await;
@@ -29,7 +36,10 @@ async fn a_success_resets_the_username_count() {
     }
     app.login_ok("alice").await;
     for _ in 0..9 {
-        assert_eq!(app.login("alice", "wrong password").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            app.login("alice", "wrong password").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
     app.login_ok("alice").await;
 }
@@ -51,7 +61,9 @@ async fn malformed_requests_do_not_count() {
     let app = TestApp::spawn_with(|s| s.login_limit_user = Some("2".into())).await;
     app.create_user("alice").await;
     for _ in 0..5 {
-        let r = app.post_json("/auth/login", &serde_json::json!({"username": "alice"})).await;
+        let r = app
+            .post_json("/auth/login", &serde_json::json!({"username": "alice"}))
+            .await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     }
     app.login_ok("alice").await;
@@ -73,7 +85,9 @@ async fn the_trusted_proxy_header_names_the_client_ip() {
             .send()
     };
     attempt("203.0.113.7", "wrong one").await.expect("request");
-    attempt("203.0.113.7, 10.0.0.1", "wrong two").await.expect("request");
+    attempt("203.0.113.7, 10.0.0.1", "wrong two")
+        .await
+        .expect("request");
     let blocked = attempt("203.0.113.7", PASSWORD).await.expect("request");
     assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
     let other = attempt("198.51.100.1", PASSWORD).await.expect("request");

@@ -6,6 +6,7 @@ mod helpers;
 mod bad_input;
 mod cookies;
 mod discovery;
+mod limits;
 mod login;
 mod me;
 mod operations;

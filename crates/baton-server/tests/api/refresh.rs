@@ -60,7 +60,11 @@ async fn within_the_grace_window_a_spent_token_returns_the_same_successor() {
     let again = app.refresh_ok(&first.refresh).await;
     assert_eq!(again.refresh, second.refresh);
     let third = app.refresh_ok(&second.refresh).await;
-    assert_eq!(app.sessions(&third.access).await.len(), 1, "session stays alive");
+    assert_eq!(
+        app.sessions(&third.access).await.len(),
+        1,
+        "session stays alive"
+    );
 }
 
 #[tokio::test]
@@ -122,8 +126,19 @@ async fn an_unknown_token_is_invalid_and_a_missing_one_is_an_invalid_request() {
         Some("No refresh token"),
     )
     .await;
-    let r = app.client.post(app.url("/auth/refresh")).send().await.expect("request");
-    assert_error(r, StatusCode::UNAUTHORIZED, "invalid_request", Some("No refresh token")).await;
+    let r = app
+        .client
+        .post(app.url("/auth/refresh"))
+        .send()
+        .await
+        .expect("request");
+    assert_error(
+        r,
+        StatusCode::UNAUTHORIZED,
+        "invalid_request",
+        Some("No refresh token"),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -133,7 +148,10 @@ async fn an_idle_session_expires_and_activity_keeps_it_alive() {
     assert_eq!(t.json["refresh_expires_in"], 60);
     app.advance(50);
     let t = app.refresh_ok(&t.refresh).await;
-    assert_eq!(t.json["refresh_expires_in"], 60, "a refresh restarts the idle timer");
+    assert_eq!(
+        t.json["refresh_expires_in"], 60,
+        "a refresh restarts the idle timer"
+    );
     app.advance(59);
     let t = app.refresh_ok(&t.refresh).await;
     app.advance(60);
@@ -156,7 +174,10 @@ async fn the_absolute_lifetime_ends_even_an_active_session() {
     let t = app.user_session("alice").await;
     app.advance(50);
     let t = app.refresh_ok(&t.refresh).await;
-    assert_eq!(t.json["refresh_expires_in"], 50, "the nearer of idle and absolute end");
+    assert_eq!(
+        t.json["refresh_expires_in"], 50,
+        "the nearer of idle and absolute end"
+    );
     app.advance(50);
     assert_error(
         app.refresh(&t.refresh).await,
@@ -173,7 +194,10 @@ async fn a_logged_out_session_refuses_every_token_as_revoked() {
     let first = app.user_session("alice").await;
     let second = app.refresh_ok(&first.refresh).await;
     let r = app
-        .post_json("/auth/logout", &serde_json::json!({"refresh_token": first.refresh}))
+        .post_json(
+            "/auth/logout",
+            &serde_json::json!({"refresh_token": first.refresh}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     for token in [&first.refresh, &second.refresh] {
