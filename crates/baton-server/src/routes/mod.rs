@@ -10,6 +10,7 @@ use crate::metrics;
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Method};
+use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::{middleware, Router};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -23,6 +24,9 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .route("/", get(ops::index))
+        .route("/assets/demo.css", get(ops::demo_css))
+        .route("/assets/demo.js", get(ops::demo_js))
+        .route("/assets/client.js", get(ops::client_js))
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
@@ -55,7 +59,23 @@ pub fn router(state: AppState) -> Router {
                 "handler panicked".into(),
             ))
         }))
+        .layer(middleware::map_response(json_charset))
         .with_state(state)
+}
+
+/// The contract declares every JSON body as `application/json; charset=utf-8`.
+async fn json_charset(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    if headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v == "application/json")
+    {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+    }
+    response
 }
 
 fn cors(origins: &[String]) -> Option<CorsLayer> {

@@ -1,0 +1,103 @@
+/**
+ * @baton/client — the browser side of baton.
+ *
+ * The access token lives only in memory; the refresh token lives only in baton's httpOnly
+ * `baton_refresh` cookie, which page scripts cannot read. However many requests fail at once,
+ * and however many tabs are open, one refresh goes out and everyone waits for it: within a tab
+ * through a shared promise, across tabs of one origin through the Web Locks API, with the new
+ * access token shared over a BroadcastChannel. Nothing is written to localStorage or
+ * sessionStorage; a reload signs back in silently through the cookie.
+ *
+ * No runtime dependencies.
+ */
+/** Options of {@link createClient}. */
+export interface ClientOptions {
+    /** Where baton answers, e.g. `https://auth.example.com`; empty for the page's own origin. */
+    baseUrl?: string;
+    /** Seconds before the access token expires at which it is renewed in the background
+     *  (at most a quarter of its lifetime). Default 30. */
+    refreshMargin?: number;
+    /** Renew the access token before it expires. Default true. */
+    proactiveRefresh?: boolean;
+    /** Coordinate refreshes and logouts with other tabs of this origin. Default true. */
+    crossTab?: boolean;
+    /** Name of the Web Lock and the BroadcastChannel. Default `baton`. */
+    channelName?: string;
+    /** The `fetch` to use; defaults to the global one. */
+    fetch?: typeof fetch;
+    /** Milliseconds since the epoch; defaults to `Date.now`. */
+    now?: () => number;
+}
+/** The signed-in user, as the access token describes it. */
+export interface User {
+    /** Stable user id (the token's `sub`). */
+    id: string;
+    /** Username. */
+    username: string;
+    /** Session (the token's `sid`). */
+    sessionId: string;
+}
+/** Login state. */
+export type AuthState = {
+    status: "signed-in";
+    user: User;
+    accessTokenExpiresAt: number;
+} | {
+    status: "signed-out";
+};
+/** Why the state changed. */
+export type ChangeReason = "login" | "refresh" | "logout" | "expired";
+/** A listener of {@link BatonClient.onChange}. */
+export type ChangeListener = (state: AuthState, reason: ChangeReason) => void;
+/** One live session, from `GET /auth/sessions`. */
+export interface Session {
+    id: string;
+    created_at: string;
+    last_used_at: string;
+    expires_at: string;
+    user_agent: string | null;
+    ip: string | null;
+    current: boolean;
+}
+/** An error answer of baton (`{"error": …, "error_description": …}`). */
+export declare class BatonError extends Error {
+    /** HTTP status. */
+    readonly status: number;
+    /** The `error` code, e.g. `invalid_credentials`. */
+    readonly code: string;
+    /** The `error_description`, if any. */
+    readonly description: string | undefined;
+    constructor(status: number, code: string, description?: string);
+}
+/** The client. */
+export interface BatonClient {
+    /** The current login state. */
+    readonly state: AuthState;
+    /** Creates an account. Does not log in. */
+    register(username: string, password: string): Promise<{
+        id: string;
+        username: string;
+    }>;
+    /** Logs in; the refresh token goes to the httpOnly cookie. */
+    login(username: string, password: string): Promise<User>;
+    /** Signs back in from the refresh cookie (call on page load). True when signed in. */
+    restore(): Promise<boolean>;
+    /** Revokes this session and signs out every tab. */
+    logout(): Promise<void>;
+    /** Revokes every session of the user and signs out every tab. */
+    logoutAll(): Promise<void>;
+    /** The user's live sessions. */
+    sessions(): Promise<Session[]>;
+    /** Revokes one session; revoking the current one signs out. */
+    revokeSession(id: string): Promise<void>;
+    /** A valid access token (renewed if needed), or null when signed out. */
+    getAccessToken(): Promise<string | null>;
+    /** `fetch` with the bearer token; on a 401 `invalid_token` it refreshes once and retries once. */
+    fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+    /** Subscribes to state changes; returns the unsubscribe function. */
+    onChange(listener: ChangeListener): () => void;
+    /** Stops timers and leaves the cross-tab channel. */
+    close(): void;
+}
+/** Creates a client. One per page is enough. */
+export declare function createClient(options?: ClientOptions): BatonClient;

@@ -1,0 +1,297 @@
+/**
+ * @baton/client — the browser side of baton.
+ *
+ * The access token lives only in memory; the refresh token lives only in baton's httpOnly
+ * `baton_refresh` cookie, which page scripts cannot read. However many requests fail at once,
+ * and however many tabs are open, one refresh goes out and everyone waits for it: within a tab
+ * through a shared promise, across tabs of one origin through the Web Locks API, with the new
+ * access token shared over a BroadcastChannel. Nothing is written to localStorage or
+ * sessionStorage; a reload signs back in silently through the cookie.
+ *
+ * No runtime dependencies.
+ */
+/** An error answer of baton (`{"error": …, "error_description": …}`). */
+export class BatonError extends Error {
+    /** HTTP status. */
+    status;
+    /** The `error` code, e.g. `invalid_credentials`. */
+    code;
+    /** The `error_description`, if any. */
+    description;
+    constructor(status, code, description) {
+        super(description ? `${code}: ${description}` : code);
+        this.name = "BatonError";
+        this.status = status;
+        this.code = code;
+        this.description = description;
+    }
+}
+const REFRESH_HEADERS = { "X-Requested-With": "baton" };
+function decodeClaims(token) {
+    const part = token.split(".")[1];
+    if (!part)
+        throw new BatonError(0, "invalid_token", "Malformed access token");
+    const base64 = part.replace(/-/g, "+").replace(/_/g, "/");
+    const padded = base64 + "=".repeat((4 - (base64.length % 4)) % 4);
+    const bytes = Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes));
+}
+function userOf(token) {
+    const c = decodeClaims(token);
+    return {
+        id: String(c.sub ?? ""),
+        username: String(c.preferred_username ?? ""),
+        sessionId: String(c.sid ?? ""),
+    };
+}
+async function errorOf(res) {
+    try {
+        const body = (await res.json());
+        return new BatonError(res.status, body.error ?? "http_error", body.error_description);
+    }
+    catch {
+        return new BatonError(res.status, "http_error", res.statusText || undefined);
+    }
+}
+/** Whether a 401 answer means "this access token is bad or expired" (so a refresh may help). */
+async function isInvalidToken(res) {
+    if (res.status !== 401)
+        return false;
+    const challenge = res.headers.get("WWW-Authenticate") ?? "";
+    if (/error="invalid_token"/.test(challenge))
+        return true;
+    try {
+        const body = (await res.clone().json());
+        return body.error === "invalid_token";
+    }
+    catch {
+        return false;
+    }
+}
+/** Creates a client. One per page is enough. */
+export function createClient(options = {}) {
+    const base = (options.baseUrl ?? "").replace(/\/+$/, "");
+    const doFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    const now = options.now ?? Date.now;
+    const marginMs = Math.max(0, (options.refreshMargin ?? 30) * 1000);
+    const proactive = options.proactiveRefresh ?? true;
+    const name = options.channelName ?? "baton";
+    const crossTab = options.crossTab ?? true;
+    const locks = crossTab && typeof navigator !== "undefined" ? navigator.locks : undefined;
+    const channel = crossTab && typeof BroadcastChannel !== "undefined" ? new BroadcastChannel(name) : undefined;
+    let held = null;
+    let inflight = null;
+    let timer;
+    const listeners = new Set();
+    const url = (path) => `${base}${path}`;
+    const state = () => held
+        ? { status: "signed-in", user: held.user, accessTokenExpiresAt: held.expiresAt }
+        : { status: "signed-out" };
+    const emit = (reason) => {
+        const s = state();
+        for (const l of [...listeners]) {
+            try {
+                l(s, reason);
+            }
+            catch (e) {
+                console.error("baton: a change listener threw", e);
+            }
+        }
+    };
+    const schedule = () => {
+        if (timer !== undefined)
+            clearTimeout(timer);
+        timer = undefined;
+        if (!held || !proactive)
+            return;
+        const lifetime = Math.max(0, held.expiresAt - now());
+        const lead = Math.min(marginMs, lifetime / 4);
+        const stale = held.token;
+        timer = setTimeout(() => {
+            refresh(stale).catch(() => {
+                /* a failed background refresh signs out or is retried by the next call */
+            });
+        }, Math.max(0, lifetime - lead));
+    };
+    const hold = (token, expiresAt, reason) => {
+        held = { token, expiresAt, user: userOf(token) };
+        schedule();
+        emit(reason);
+    };
+    const accept = (answer, reason) => {
+        const expiresAt = now() + answer.expires_in * 1000;
+        hold(answer.access_token, expiresAt, reason);
+        channel?.postMessage({ type: "token", token: answer.access_token, expiresAt });
+        return answer.access_token;
+    };
+    const drop = (reason, tellOthers) => {
+        const was = held !== null;
+        held = null;
+        schedule();
+        if (tellOthers)
+            channel?.postMessage({ type: "logout" });
+        if (was)
+            emit(reason);
+    };
+    channel?.addEventListener("message", (event) => {
+        const msg = event.data;
+        if (msg?.type === "token") {
+            if (!held || msg.expiresAt > held.expiresAt)
+                hold(msg.token, msg.expiresAt, "refresh");
+        }
+        else if (msg?.type === "logout") {
+            drop("logout", false);
+        }
+    });
+    /** The held token, if it has more than a second left. */
+    const freshToken = (h) => h !== null && h.expiresAt - now() > 1000 ? h.token : null;
+    /** Refreshes unless someone else already replaced `stale`. Single flight per tab, and per
+     *  origin through the Web Lock. */
+    const refresh = (stale) => {
+        if (inflight)
+            return inflight;
+        const run = async () => {
+            // While this tab waited for the lock, another one may have refreshed and told us.
+            const current = freshToken(held);
+            if (current !== null && current !== stale)
+                return current;
+            const res = await doFetch(url("/auth/refresh"), {
+                method: "POST",
+                credentials: "include",
+                headers: REFRESH_HEADERS,
+            });
+            if (!res.ok) {
+                const err = await errorOf(res);
+                if (res.status === 401 || res.status === 403)
+                    drop("expired", true);
+                throw err;
+            }
+            return accept((await res.json()), "refresh");
+        };
+        // The lock is held until `run` settles; other tabs queue behind it.
+        const p = locks
+            ? new Promise((resolve, reject) => {
+                locks.request(`${name}:refresh`, () => run().then(resolve, reject)).catch(reject);
+            })
+            : run();
+        const shared = p.finally(() => {
+            inflight = null;
+        });
+        inflight = shared;
+        return shared;
+    };
+    const getAccessToken = async () => {
+        const current = freshToken(held);
+        if (current !== null)
+            return current;
+        try {
+            return await refresh(held?.token ?? null);
+        }
+        catch {
+            return null;
+        }
+    };
+    const authorized = async (input, init) => {
+        const template = new Request(input, init);
+        const send = (token) => {
+            const req = template.clone();
+            const headers = new Headers(req.headers);
+            if (token)
+                headers.set("Authorization", `Bearer ${token}`);
+            return doFetch(new Request(req, { headers }));
+        };
+        const token = await getAccessToken();
+        const first = await send(token);
+        if (!(await isInvalidToken(first)))
+            return first;
+        let renewed;
+        try {
+            renewed = await refresh(token);
+        }
+        catch {
+            return first;
+        }
+        return send(renewed);
+    };
+    const json = async (res) => {
+        if (!res.ok)
+            throw await errorOf(res);
+        return (await res.json());
+    };
+    const postJson = (path, body) => doFetch(url(path), {
+        method: "POST",
+        credentials: "include",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+    });
+    return {
+        get state() {
+            return state();
+        },
+        async register(username, password) {
+            return json(await postJson("/auth/register", { username, password }));
+        },
+        async login(username, password) {
+            const answer = await json(await postJson("/auth/login", { username, password, delivery: "cookie" }));
+            accept(answer, "login");
+            return userOf(answer.access_token);
+        },
+        async restore() {
+            if (freshToken(held) !== null)
+                return true;
+            try {
+                await refresh(null);
+                return true;
+            }
+            catch {
+                return false;
+            }
+        },
+        async logout() {
+            try {
+                await doFetch(url("/auth/logout"), {
+                    method: "POST",
+                    credentials: "include",
+                    headers: REFRESH_HEADERS,
+                });
+            }
+            finally {
+                drop("logout", true);
+            }
+        },
+        async logoutAll() {
+            const res = await authorized(url("/auth/logout-all"), { method: "POST" });
+            if (!res.ok && res.status !== 401)
+                throw await errorOf(res);
+            await this.logout();
+        },
+        async sessions() {
+            const body = await json(await authorized(url("/auth/sessions")));
+            return body.sessions;
+        },
+        async revokeSession(id) {
+            const res = await authorized(url(`/auth/sessions/${encodeURIComponent(id)}`), {
+                method: "DELETE",
+            });
+            if (!res.ok)
+                throw await errorOf(res);
+            if (held && held.user.sessionId === id)
+                await this.logout();
+        },
+        getAccessToken,
+        fetch: authorized,
+        onChange(listener) {
+            listeners.add(listener);
+            return () => {
+                listeners.delete(listener);
+            };
+        },
+        close() {
+            if (timer !== undefined)
+                clearTimeout(timer);
+            timer = undefined;
+            channel?.close();
+            listeners.clear();
+        },
+    };
+}

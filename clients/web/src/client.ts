@@ -1,0 +1,405 @@
+/**
+ * @baton/client — the browser side of baton.
+ *
+ * The access token lives only in memory; the refresh token lives only in baton's httpOnly
+ * `baton_refresh` cookie, which page scripts cannot read. However many requests fail at once,
+ * and however many tabs are open, one refresh goes out and everyone waits for it: within a tab
+ * through a shared promise, across tabs of one origin through the Web Locks API, with the new
+ * access token shared over a BroadcastChannel. Nothing is written to localStorage or
+ * sessionStorage; a reload signs back in silently through the cookie.
+ *
+ * No runtime dependencies.
+ */
+
+/** Options of {@link createClient}. */
+export interface ClientOptions {
+  /** Where baton answers, e.g. `https://auth.example.com`; empty for the page's own origin. */
+  baseUrl?: string;
+  /** Seconds before the access token expires at which it is renewed in the background
+   *  (at most a quarter of its lifetime). Default 30. */
+  refreshMargin?: number;
+  /** Renew the access token before it expires. Default true. */
+  proactiveRefresh?: boolean;
+  /** Coordinate refreshes and logouts with other tabs of this origin. Default true. */
+  crossTab?: boolean;
+  /** Name of the Web Lock and the BroadcastChannel. Default `baton`. */
+  channelName?: string;
+  /** The `fetch` to use; defaults to the global one. */
+  fetch?: typeof fetch;
+  /** Milliseconds since the epoch; defaults to `Date.now`. */
+  now?: () => number;
+}
+
+/** The signed-in user, as the access token describes it. */
+export interface User {
+  /** Stable user id (the token's `sub`). */
+  id: string;
+  /** Username. */
+  username: string;
+  /** Session (the token's `sid`). */
+  sessionId: string;
+}
+
+/** Login state. */
+export type AuthState =
+  | { status: "signed-in"; user: User; accessTokenExpiresAt: number }
+  | { status: "signed-out" };
+
+/** Why the state changed. */
+export type ChangeReason = "login" | "refresh" | "logout" | "expired";
+
+/** A listener of {@link BatonClient.onChange}. */
+export type ChangeListener = (state: AuthState, reason: ChangeReason) => void;
+
+/** One live session, from `GET /auth/sessions`. */
+export interface Session {
+  id: string;
+  created_at: string;
+  last_used_at: string;
+  expires_at: string;
+  user_agent: string | null;
+  ip: string | null;
+  current: boolean;
+}
+
+/** An error answer of baton (`{"error": …, "error_description": …}`). */
+export class BatonError extends Error {
+  /** HTTP status. */
+  readonly status: number;
+  /** The `error` code, e.g. `invalid_credentials`. */
+  readonly code: string;
+  /** The `error_description`, if any. */
+  readonly description: string | undefined;
+
+  constructor(status: number, code: string, description?: string) {
+    super(description ? `${code}: ${description}` : code);
+    this.name = "BatonError";
+    this.status = status;
+    this.code = code;
+    this.description = description;
+  }
+}
+
+/** The client. */
+export interface BatonClient {
+  /** The current login state. */
+  readonly state: AuthState;
+  /** Creates an account. Does not log in. */
+  register(username: string, password: string): Promise<{ id: string; username: string }>;
+  /** Logs in; the refresh token goes to the httpOnly cookie. */
+  login(username: string, password: string): Promise<User>;
+  /** Signs back in from the refresh cookie (call on page load). True when signed in. */
+  restore(): Promise<boolean>;
+  /** Revokes this session and signs out every tab. */
+  logout(): Promise<void>;
+  /** Revokes every session of the user and signs out every tab. */
+  logoutAll(): Promise<void>;
+  /** The user's live sessions. */
+  sessions(): Promise<Session[]>;
+  /** Revokes one session; revoking the current one signs out. */
+  revokeSession(id: string): Promise<void>;
+  /** A valid access token (renewed if needed), or null when signed out. */
+  getAccessToken(): Promise<string | null>;
+  /** `fetch` with the bearer token; on a 401 `invalid_token` it refreshes once and retries once. */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** Subscribes to state changes; returns the unsubscribe function. */
+  onChange(listener: ChangeListener): () => void;
+  /** Stops timers and leaves the cross-tab channel. */
+  close(): void;
+}
+
+interface Held {
+  token: string;
+  expiresAt: number;
+  user: User;
+}
+
+type TabMessage =
+  | { type: "token"; token: string; expiresAt: number }
+  | { type: "logout" };
+
+interface TokenAnswer {
+  access_token: string;
+  expires_in: number;
+}
+
+const REFRESH_HEADERS = { "X-Requested-With": "baton" } as const;
+
+function decodeClaims(token: string): Record<string, unknown> {
+  const part = token.split(".")[1];
+  if (!part) throw new BatonError(0, "invalid_token", "Malformed access token");
+  const base64 = part.replace(/-/g, "+").replace(/_/g, "/");
+  const padded = base64 + "=".repeat((4 - (base64.length % 4)) % 4);
+  const bytes = Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+  return JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+}
+
+function userOf(token: string): User {
+  const c = decodeClaims(token);
+  return {
+    id: String(c.sub ?? ""),
+    username: String(c.preferred_username ?? ""),
+    sessionId: String(c.sid ?? ""),
+  };
+}
+
+async function errorOf(res: Response): Promise<BatonError> {
+  try {
+    const body = (await res.json()) as { error?: string; error_description?: string };
+    return new BatonError(res.status, body.error ?? "http_error", body.error_description);
+  } catch {
+    return new BatonError(res.status, "http_error", res.statusText || undefined);
+  }
+}
+
+/** Whether a 401 answer means "this access token is bad or expired" (so a refresh may help). */
+async function isInvalidToken(res: Response): Promise<boolean> {
+  if (res.status !== 401) return false;
+  const challenge = res.headers.get("WWW-Authenticate") ?? "";
+  if (/error="invalid_token"/.test(challenge)) return true;
+  try {
+    const body = (await res.clone().json()) as { error?: string };
+    return body.error === "invalid_token";
+  } catch {
+    return false;
+  }
+}
+
+/** Creates a client. One per page is enough. */
+export function createClient(options: ClientOptions = {}): BatonClient {
+  const base = (options.baseUrl ?? "").replace(/\/+$/, "");
+  const doFetch: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const now = options.now ?? Date.now;
+  const marginMs = Math.max(0, (options.refreshMargin ?? 30) * 1000);
+  const proactive = options.proactiveRefresh ?? true;
+  const name = options.channelName ?? "baton";
+  const crossTab = options.crossTab ?? true;
+  const locks: LockManager | undefined =
+    crossTab && typeof navigator !== "undefined" ? navigator.locks : undefined;
+  const channel: BroadcastChannel | undefined =
+    crossTab && typeof BroadcastChannel !== "undefined" ? new BroadcastChannel(name) : undefined;
+
+  let held: Held | null = null;
+  let inflight: Promise<string> | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const listeners = new Set<ChangeListener>();
+
+  const url = (path: string) => `${base}${path}`;
+
+  const state = (): AuthState =>
+    held
+      ? { status: "signed-in", user: held.user, accessTokenExpiresAt: held.expiresAt }
+      : { status: "signed-out" };
+
+  const emit = (reason: ChangeReason) => {
+    const s = state();
+    for (const l of [...listeners]) {
+      try {
+        l(s, reason);
+      } catch (e) {
+        console.error("baton: a change listener threw", e);
+      }
+    }
+  };
+
+  const schedule = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (!held || !proactive) return;
+    const lifetime = Math.max(0, held.expiresAt - now());
+    const lead = Math.min(marginMs, lifetime / 4);
+    const stale = held.token;
+    timer = setTimeout(() => {
+      refresh(stale).catch(() => {
+        /* a failed background refresh signs out or is retried by the next call */
+      });
+    }, Math.max(0, lifetime - lead));
+  };
+
+  const hold = (token: string, expiresAt: number, reason: ChangeReason) => {
+    held = { token, expiresAt, user: userOf(token) };
+    schedule();
+    emit(reason);
+  };
+
+  const accept = (answer: TokenAnswer, reason: ChangeReason): string => {
+    const expiresAt = now() + answer.expires_in * 1000;
+    hold(answer.access_token, expiresAt, reason);
+    channel?.postMessage({ type: "token", token: answer.access_token, expiresAt } satisfies TabMessage);
+    return answer.access_token;
+  };
+
+  const drop = (reason: ChangeReason, tellOthers: boolean) => {
+    const was = held !== null;
+    held = null;
+    schedule();
+    if (tellOthers) channel?.postMessage({ type: "logout" } satisfies TabMessage);
+    if (was) emit(reason);
+  };
+
+  channel?.addEventListener("message", (event: MessageEvent<TabMessage>) => {
+    const msg = event.data;
+    if (msg?.type === "token") {
+      if (!held || msg.expiresAt > held.expiresAt) hold(msg.token, msg.expiresAt, "refresh");
+    } else if (msg?.type === "logout") {
+      drop("logout", false);
+    }
+  });
+
+  /** The held token, if it has more than a second left. */
+  const freshToken = (h: Held | null): string | null =>
+    h !== null && h.expiresAt - now() > 1000 ? h.token : null;
+
+  /** Refreshes unless someone else already replaced `stale`. Single flight per tab, and per
+   *  origin through the Web Lock. */
+  const refresh = (stale: string | null): Promise<string> => {
+    if (inflight) return inflight;
+    const run = async (): Promise<string> => {
+      // While this tab waited for the lock, another one may have refreshed and told us.
+      const current = freshToken(held);
+      if (current !== null && current !== stale) return current;
+      const res = await doFetch(url("/auth/refresh"), {
+        method: "POST",
+        credentials: "include",
+        headers: REFRESH_HEADERS,
+      });
+      if (!res.ok) {
+        const err = await errorOf(res);
+        if (res.status === 401 || res.status === 403) drop("expired", true);
+        throw err;
+      }
+      return accept((await res.json()) as TokenAnswer, "refresh");
+    };
+    // The lock is held until `run` settles; other tabs queue behind it.
+    const p: Promise<string> = locks
+      ? new Promise<string>((resolve, reject) => {
+          locks.request(`${name}:refresh`, () => run().then(resolve, reject)).catch(reject);
+        })
+      : run();
+    const shared = p.finally(() => {
+      inflight = null;
+    });
+    inflight = shared;
+    return shared;
+  };
+
+  const getAccessToken = async (): Promise<string | null> => {
+    const current = freshToken(held);
+    if (current !== null) return current;
+    try {
+      return await refresh(held?.token ?? null);
+    } catch {
+      return null;
+    }
+  };
+
+  const authorized = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const template = new Request(input, init);
+    const send = (token: string | null) => {
+      const req = template.clone();
+      const headers = new Headers(req.headers);
+      if (token) headers.set("Authorization", `Bearer ${token}`);
+      return doFetch(new Request(req, { headers }));
+    };
+    const token = await getAccessToken();
+    const first = await send(token);
+    if (!(await isInvalidToken(first))) return first;
+    let renewed: string;
+    try {
+      renewed = await refresh(token);
+    } catch {
+      return first;
+    }
+    return send(renewed);
+  };
+
+  const json = async <T>(res: Response): Promise<T> => {
+    if (!res.ok) throw await errorOf(res);
+    return (await res.json()) as T;
+  };
+
+  const postJson = (path: string, body: unknown) =>
+    doFetch(url(path), {
+      method: "POST",
+      credentials: "include",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+
+  return {
+    get state() {
+      return state();
+    },
+
+    async register(username, password) {
+      return json(await postJson("/auth/register", { username, password }));
+    },
+
+    async login(username, password) {
+      const answer = await json<TokenAnswer>(
+        await postJson("/auth/login", { username, password, delivery: "cookie" }),
+      );
+      accept(answer, "login");
+      return userOf(answer.access_token);
+    },
+
+    async restore() {
+      if (freshToken(held) !== null) return true;
+      try {
+        await refresh(null);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+
+    async logout() {
+      try {
+        await doFetch(url("/auth/logout"), {
+          method: "POST",
+          credentials: "include",
+          headers: REFRESH_HEADERS,
+        });
+      } finally {
+        drop("logout", true);
+      }
+    },
+
+    async logoutAll() {
+      const res = await authorized(url("/auth/logout-all"), { method: "POST" });
+      if (!res.ok && res.status !== 401) throw await errorOf(res);
+      await this.logout();
+    },
+
+    async sessions() {
+      const body = await json<{ sessions: Session[] }>(await authorized(url("/auth/sessions")));
+      return body.sessions;
+    },
+
+    async revokeSession(id) {
+      const res = await authorized(url(`/auth/sessions/${encodeURIComponent(id)}`), {
+        method: "DELETE",
+      });
+      if (!res.ok) throw await errorOf(res);
+      if (held && held.user.sessionId === id) await this.logout();
+    },
+
+    getAccessToken,
+
+    fetch: authorized,
+
+    onChange(listener) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+
+    close() {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      channel?.close();
+      listeners.clear();
+    },
+  };
+}

@@ -1,0 +1,184 @@
+/**
+ * The demo page served by `baton serve` at `/`: register, log in, call `/api/me`, watch the
+ * access token count down and renew itself, list and revoke sessions, log out. It uses only the
+ * public API of the client library.
+ *
+ * `?proactive=off` turns off the early renewal, so that the access token really expires and the
+ * next call renews it on its 401.
+ */
+import { BatonError, createClient, type AuthState, type Session } from "./client.js";
+
+const params = new URLSearchParams(location.search);
+const client = createClient({ proactiveRefresh: params.get("proactive") !== "off" });
+(globalThis as { batonDemo?: unknown }).batonDemo = { client };
+
+function $<T extends HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`missing #${id}`);
+  return el as T;
+}
+
+let renewals = 0;
+
+function say(text: string, kind: "ok" | "error" | "" = "") {
+  const m = $("message");
+  m.textContent = text;
+  m.className = kind;
+}
+
+function explain(e: unknown): string {
+  if (e instanceof BatonError) return e.description ?? e.code;
+  return e instanceof Error ? e.message : String(e);
+}
+
+function render(state: AuthState) {
+  $("signed-out").hidden = state.status === "signed-in";
+  $("signed-in").hidden = state.status !== "signed-in";
+  if (state.status === "signed-in") {
+    $("whoami").textContent = state.user.username;
+    $("user-id").textContent = state.user.id;
+    $("session-id").textContent = state.user.sessionId;
+  }
+  tick();
+}
+
+let lifetime = 1;
+function tick() {
+  const s = client.state;
+  if (s.status !== "signed-in") return;
+  const left = Math.max(0, s.accessTokenExpiresAt - Date.now());
+  lifetime = Math.max(lifetime, left);
+  $("ttl").textContent = `${(left / 1000).toFixed(1)} s`;
+  $("ttl-bar").style.width = `${Math.round((100 * left) / lifetime)}%`;
+  $("renewals").textContent = String(renewals);
+}
+setInterval(tick, 200);
+
+const when = (iso: string) => new Date(iso).toLocaleString();
+
+async function loadSessions() {
+  const body = $("sessions");
+  let sessions: Session[];
+  try {
+    sessions = await client.sessions();
+  } catch (e) {
+    say(`Could not list sessions: ${explain(e)}`, "error");
+    return;
+  }
+  body.replaceChildren(
+    ...sessions.map((s) => {
+      const tr = document.createElement("tr");
+      tr.className = s.current ? "current" : "";
+      tr.dataset.sessionId = s.id;
+      const cells = [when(s.created_at), when(s.last_used_at), s.user_agent ?? "—", s.ip ?? "—"];
+      cells.forEach((text, i) => {
+        const td = document.createElement("td");
+        td.textContent = text;
+        if (i === 2) {
+          td.className = "client";
+          td.title = text;
+        }
+        tr.append(td);
+      });
+      const td = document.createElement("td");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = "Revoke";
+      button.addEventListener("click", async () => {
+        try {
+          await client.revokeSession(s.id);
+          say("Session revoked.", "ok");
+          if (client.state.status === "signed-in") await loadSessions();
+        } catch (e) {
+          say(`Could not revoke: ${explain(e)}`, "error");
+        }
+      });
+      td.append(button);
+      tr.append(td);
+      return tr;
+    }),
+  );
+}
+
+function busy(form: HTMLFormElement, on: boolean) {
+  for (const b of form.querySelectorAll("button")) b.disabled = on;
+}
+
+$<HTMLFormElement>("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget as HTMLFormElement;
+  busy(form, true);
+  try {
+    const user = await client.login(
+      $<HTMLInputElement>("login-username").value,
+      $<HTMLInputElement>("login-password").value,
+    );
+    form.reset();
+    say(`Welcome, ${user.username}.`, "ok");
+  } catch (e) {
+    say(explain(e), "error");
+  } finally {
+    busy(form, false);
+  }
+});
+
+$<HTMLFormElement>("register-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget as HTMLFormElement;
+  const username = $<HTMLInputElement>("register-username").value;
+  const password = $<HTMLInputElement>("register-password").value;
+  busy(form, true);
+  try {
+    await client.register(username, password);
+    await client.login(username, password);
+    form.reset();
+    say(`Account created. Welcome, ${username}.`, "ok");
+  } catch (e) {
+    say(e instanceof BatonError && e.code === "username_taken" ? "That username is taken." : explain(e), "error");
+  } finally {
+    busy(form, false);
+  }
+});
+
+$("call-me").addEventListener("click", async () => {
+  const out = $("me-output");
+  try {
+    const res = await client.fetch("/api/me");
+    out.textContent = `${res.status} ${JSON.stringify(await res.json(), null, 2)}`;
+  } catch (e) {
+    out.textContent = `Request failed: ${explain(e)}`;
+  }
+});
+
+$("load-sessions").addEventListener("click", () => void loadSessions());
+
+$("logout").addEventListener("click", async () => {
+  await client.logout();
+  say("Logged out.", "ok");
+});
+
+$("logout-all").addEventListener("click", async () => {
+  try {
+    await client.logoutAll();
+    say("Logged out of every session.", "ok");
+  } catch (e) {
+    say(explain(e), "error");
+  }
+});
+
+client.onChange((state, reason) => {
+  if (reason === "refresh") renewals += 1;
+  if (reason === "login") renewals = 0;
+  if (reason === "login" || reason === "refresh") lifetime = 1;
+  if (state.status === "signed-out" && reason !== "logout") say("Your session has ended. Please log in again.", "error");
+  if (state.status === "signed-out" && reason === "logout") say("Logged out.", "ok");
+  render(state);
+  if (reason === "login") void loadSessions();
+});
+
+render(client.state);
+void client.restore().then((signedIn) => {
+  render(client.state);
+  if (signedIn) void loadSessions();
+  document.body.dataset.ready = "true";
+});
