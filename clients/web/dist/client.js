@@ -58,7 +58,7 @@ async function isInvalidToken(res) {
     if (res.status !== 401)
         return false;
     const challenge = res.headers.get("WWW-Authenticate") ?? "";
-    if (/error="invalid_token"/.test(challenge))
+    if (/error="?invalid_token"?/i.test(challenge))
         return true;
     try {
         const body = (await res.clone().json());
@@ -81,6 +81,9 @@ export function createClient(options = {}) {
     const channel = crossTab && typeof BroadcastChannel !== "undefined" ? new BroadcastChannel(name) : undefined;
     let held = null;
     let inflight = null;
+    /** Bumped by login and by every sign-out: a refresh answer from an older generation is ignored. */
+    let generation = 0;
+    let closed = false;
     let timer;
     const listeners = new Set();
     const url = (path) => `${base}${path}`;
@@ -102,7 +105,7 @@ export function createClient(options = {}) {
         if (timer !== undefined)
             clearTimeout(timer);
         timer = undefined;
-        if (!held || !proactive)
+        if (!held || !proactive || closed)
             return;
         const lifetime = Math.max(0, held.expiresAt - now());
         const lead = Math.min(marginMs, lifetime / 4);
@@ -121,14 +124,17 @@ export function createClient(options = {}) {
     const accept = (answer, reason) => {
         const expiresAt = now() + answer.expires_in * 1000;
         hold(answer.access_token, expiresAt, reason);
-        channel?.postMessage({ type: "token", token: answer.access_token, expiresAt });
+        if (!closed) {
+            channel?.postMessage({ type: "token", token: answer.access_token, expiresAt });
+        }
         return answer.access_token;
     };
     const drop = (reason, tellOthers) => {
         const was = held !== null;
+        generation++;
         held = null;
         schedule();
-        if (tellOthers)
+        if (tellOthers && !closed)
             channel?.postMessage({ type: "logout" });
         if (was)
             emit(reason);
@@ -155,18 +161,29 @@ export function createClient(options = {}) {
             const current = freshToken(held);
             if (current !== null && current !== stale)
                 return current;
+            const gen = generation;
             const res = await doFetch(url("/auth/refresh"), {
                 method: "POST",
                 credentials: "include",
                 headers: REFRESH_HEADERS,
             });
+            if (gen !== generation) {
+                // Logged in or out while this was on the way: its answer belongs to a state that is gone.
+                const latest = freshToken(held);
+                if (latest !== null)
+                    return latest;
+                throw new BatonError(0, "superseded", "Signed out during the refresh");
+            }
             if (!res.ok) {
                 const err = await errorOf(res);
                 if (res.status === 401 || res.status === 403)
                     drop("expired", true);
                 throw err;
             }
-            return accept((await res.json()), "refresh");
+            const answer = (await res.json());
+            if (gen !== generation)
+                throw new BatonError(0, "superseded", "Signed out during the refresh");
+            return accept(answer, "refresh");
         };
         // The lock is held until `run` settles; other tabs queue behind it.
         const p = locks
@@ -213,6 +230,18 @@ export function createClient(options = {}) {
         }
         return send(renewed);
     };
+    const logout = async () => {
+        try {
+            await doFetch(url("/auth/logout"), {
+                method: "POST",
+                credentials: "include",
+                headers: REFRESH_HEADERS,
+            });
+        }
+        finally {
+            drop("logout", true);
+        }
+    };
     const json = async (res) => {
         if (!res.ok)
             throw await errorOf(res);
@@ -233,6 +262,7 @@ export function createClient(options = {}) {
         },
         async login(username, password) {
             const answer = await json(await postJson("/auth/login", { username, password, delivery: "cookie" }));
+            generation++;
             accept(answer, "login");
             return userOf(answer.access_token);
         },
@@ -247,23 +277,12 @@ export function createClient(options = {}) {
                 return false;
             }
         },
-        async logout() {
-            try {
-                await doFetch(url("/auth/logout"), {
-                    method: "POST",
-                    credentials: "include",
-                    headers: REFRESH_HEADERS,
-                });
-            }
-            finally {
-                drop("logout", true);
-            }
-        },
+        logout,
         async logoutAll() {
             const res = await authorized(url("/auth/logout-all"), { method: "POST" });
             if (!res.ok && res.status !== 401)
                 throw await errorOf(res);
-            await this.logout();
+            await logout();
         },
         async sessions() {
             const body = await json(await authorized(url("/auth/sessions")));
@@ -276,7 +295,7 @@ export function createClient(options = {}) {
             if (!res.ok)
                 throw await errorOf(res);
             if (held && held.user.sessionId === id)
-                await this.logout();
+                await logout();
         },
         getAccessToken,
         fetch: authorized,
@@ -287,6 +306,7 @@ export function createClient(options = {}) {
             };
         },
         close() {
+            closed = true;
             if (timer !== undefined)
                 clearTimeout(timer);
             timer = undefined;

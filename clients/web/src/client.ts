@@ -156,7 +156,7 @@ async function errorOf(res: Response): Promise<BatonError> {
 async function isInvalidToken(res: Response): Promise<boolean> {
   if (res.status !== 401) return false;
   const challenge = res.headers.get("WWW-Authenticate") ?? "";
-  if (/error="invalid_token"/.test(challenge)) return true;
+  if (/error="?invalid_token"?/i.test(challenge)) return true;
   try {
     const body = (await res.clone().json()) as { error?: string };
     return body.error === "invalid_token";
@@ -181,6 +181,9 @@ export function createClient(options: ClientOptions = {}): BatonClient {
 
   let held: Held | null = null;
   let inflight: Promise<string> | null = null;
+  /** Bumped by login and by every sign-out: a refresh answer from an older generation is ignored. */
+  let generation = 0;
+  let closed = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const listeners = new Set<ChangeListener>();
 
@@ -205,7 +208,7 @@ export function createClient(options: ClientOptions = {}): BatonClient {
   const schedule = () => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
-    if (!held || !proactive) return;
+    if (!held || !proactive || closed) return;
     const lifetime = Math.max(0, held.expiresAt - now());
     const lead = Math.min(marginMs, lifetime / 4);
     const stale = held.token;
@@ -225,15 +228,18 @@ export function createClient(options: ClientOptions = {}): BatonClient {
   const accept = (answer: TokenAnswer, reason: ChangeReason): string => {
     const expiresAt = now() + answer.expires_in * 1000;
     hold(answer.access_token, expiresAt, reason);
-    channel?.postMessage({ type: "token", token: answer.access_token, expiresAt } satisfies TabMessage);
+    if (!closed) {
+      channel?.postMessage({ type: "token", token: answer.access_token, expiresAt } satisfies TabMessage);
+    }
     return answer.access_token;
   };
 
   const drop = (reason: ChangeReason, tellOthers: boolean) => {
     const was = held !== null;
+    generation++;
     held = null;
     schedule();
-    if (tellOthers) channel?.postMessage({ type: "logout" } satisfies TabMessage);
+    if (tellOthers && !closed) channel?.postMessage({ type: "logout" } satisfies TabMessage);
     if (was) emit(reason);
   };
 
@@ -258,17 +264,26 @@ export function createClient(options: ClientOptions = {}): BatonClient {
       // While this tab waited for the lock, another one may have refreshed and told us.
       const current = freshToken(held);
       if (current !== null && current !== stale) return current;
+      const gen = generation;
       const res = await doFetch(url("/auth/refresh"), {
         method: "POST",
         credentials: "include",
         headers: REFRESH_HEADERS,
       });
+      if (gen !== generation) {
+        // Logged in or out while this was on the way: its answer belongs to a state that is gone.
+        const latest = freshToken(held);
+        if (latest !== null) return latest;
+        throw new BatonError(0, "superseded", "Signed out during the refresh");
+      }
       if (!res.ok) {
         const err = await errorOf(res);
         if (res.status === 401 || res.status === 403) drop("expired", true);
         throw err;
       }
-      return accept((await res.json()) as TokenAnswer, "refresh");
+      const answer = (await res.json()) as TokenAnswer;
+      if (gen !== generation) throw new BatonError(0, "superseded", "Signed out during the refresh");
+      return accept(answer, "refresh");
     };
     // The lock is held until `run` settles; other tabs queue behind it.
     const p: Promise<string> = locks
@@ -313,6 +328,18 @@ export function createClient(options: ClientOptions = {}): BatonClient {
     return send(renewed);
   };
 
+  const logout = async (): Promise<void> => {
+    try {
+      await doFetch(url("/auth/logout"), {
+        method: "POST",
+        credentials: "include",
+        headers: REFRESH_HEADERS,
+      });
+    } finally {
+      drop("logout", true);
+    }
+  };
+
   const json = async <T>(res: Response): Promise<T> => {
     if (!res.ok) throw await errorOf(res);
     return (await res.json()) as T;
@@ -339,6 +366,7 @@ export function createClient(options: ClientOptions = {}): BatonClient {
       const answer = await json<TokenAnswer>(
         await postJson("/auth/login", { username, password, delivery: "cookie" }),
       );
+      generation++;
       accept(answer, "login");
       return userOf(answer.access_token);
     },
@@ -353,22 +381,12 @@ export function createClient(options: ClientOptions = {}): BatonClient {
       }
     },
 
-    async logout() {
-      try {
-        await doFetch(url("/auth/logout"), {
-          method: "POST",
-          credentials: "include",
-          headers: REFRESH_HEADERS,
-        });
-      } finally {
-        drop("logout", true);
-      }
-    },
+    logout,
 
     async logoutAll() {
       const res = await authorized(url("/auth/logout-all"), { method: "POST" });
       if (!res.ok && res.status !== 401) throw await errorOf(res);
-      await this.logout();
+      await logout();
     },
 
     async sessions() {
@@ -381,7 +399,7 @@ export function createClient(options: ClientOptions = {}): BatonClient {
         method: "DELETE",
       });
       if (!res.ok) throw await errorOf(res);
-      if (held && held.user.sessionId === id) await this.logout();
+      if (held && held.user.sessionId === id) await logout();
     },
 
     getAccessToken,
@@ -396,6 +414,7 @@ export function createClient(options: ClientOptions = {}): BatonClient {
     },
 
     close() {
+      closed = true;
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
       channel?.close();

@@ -1,0 +1,366 @@
+/**
+ * An in-memory stand-in for baton (and for the browser's cookie jar), to be passed as
+ * `options.fetch` to `createClient`. It follows /work/shared/API.md for /auth/register,
+ * /auth/login, /auth/refresh, /auth/logout, /auth/logout-all, /auth/sessions and /api/me, and
+ * records every request it sees.
+ *
+ * The cookie jar models a browser: the `baton_refresh` cookie is sent only with
+ * `credentials: "include"` and is stored when a response that sets it "arrives" (i.e. when the
+ * fake resolves its answer), never visible to page scripts.
+ */
+
+export interface Logged {
+  method: string;
+  url: string;
+  path: string;
+  headers: Headers;
+  credentials: RequestCredentials;
+  /** The body as UTF-8 text, and its exact bytes. */
+  body: string;
+  bytes: Uint8Array;
+}
+
+interface Session {
+  id: string;
+  userId: string;
+  username: string;
+  refresh: string;
+  /** Rotated-away refresh tokens of this session. */
+  spent: Set<string>;
+  revoked: boolean;
+  createdAt: string;
+}
+
+interface User {
+  id: string;
+  username: string;
+  password: string;
+}
+
+type Gate = { promise: Promise<void>; release: () => void; after: boolean };
+
+const enc = new TextEncoder();
+
+export function base64url(text: string): string {
+  let bin = "";
+  for (const b of enc.encode(text)) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export function decodePayload(token: string): Record<string, unknown> {
+  const part = token.split(".")[1]!;
+  const b64 = part.replace(/-/g, "+").replace(/_/g, "/");
+  const bin = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+  return JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))));
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store", ...headers },
+  });
+}
+
+function invalidToken(description: string): Response {
+  return json(
+    401,
+    { error: "invalid_token", error_description: description },
+    {
+      "WWW-Authenticate": `Bearer realm="baton", error="invalid_token", error_description="${description}"`,
+    },
+  );
+}
+
+export class FakeBaton {
+  /** Access token lifetime handed out, in seconds. */
+  accessTtl = 900;
+  /** `refresh_expires_in` handed out. */
+  refreshTtl = 604800;
+  /** The browser's `baton_refresh` cookie (page scripts cannot see it; only the fake can). */
+  cookie: string | null = null;
+  /** Every request, in arrival order. */
+  readonly log: Logged[] = [];
+  /** When set, /auth/refresh answers this 401 `invalid_token` description instead of working. */
+  refreshFailure: string | null = null;
+  /** Custom answers by path, consulted before the built-in routes. */
+  readonly overrides = new Map<string, (req: Request) => Response | Promise<Response>>();
+
+  private readonly users = new Map<string, User>();
+  private readonly sessions = new Map<string, Session>();
+  /** Access tokens /api/me accepts right now, with the session each belongs to. */
+  private readonly valid = new Map<string, string>();
+  private seq = 0;
+  private gate: Gate | null = null;
+
+  /** Bound so it can be handed over as `options.fetch`. */
+  readonly fetch: typeof fetch = (input, init) => this.handle(new Request(input, init));
+
+  /** How many requests hit `path` (optionally with `method`). */
+  count(path: string, method?: string): number {
+    return this.log.filter((r) => r.path === path && (!method || r.method === method)).length;
+  }
+
+  requests(path: string): Logged[] {
+    return this.log.filter((r) => r.path === path);
+  }
+
+  /** Makes every access token issued so far invalid on the server (as if they all expired). */
+  expireAccessTokens(): void {
+    this.valid.clear();
+  }
+
+  /**
+   * Makes /auth/refresh wait until `release()` is called. With `after`, the refresh is processed
+   * first (token rotated, session state changed) and only its answer is held back, like a slow
+   * network on the way back; the cookie jar is updated when the answer arrives.
+   */
+  holdRefresh(opts: { after?: boolean } = {}): () => void {
+    let release!: () => void;
+    const promise = new Promise<void>((r) => (release = r));
+    this.gate = { promise, release, after: opts.after ?? false };
+    return () => {
+      this.gate = null;
+      release();
+    };
+  }
+
+  /** Creates a user directly (no request logged). */
+  addUser(username: string, password: string): User {
+    const user = { id: `user-${++this.seq}`, username, password };
+    this.users.set(username.toLowerCase(), user);
+    return user;
+  }
+
+  /** A login from another device: a second session of `username`, not touching the cookie jar. */
+  loginElsewhere(username: string): string {
+    const user = this.users.get(username.toLowerCase())!;
+    return this.newSession(user).id;
+  }
+
+  sessionIds(): string[] {
+    return [...this.sessions.values()].filter((s) => !s.revoked).map((s) => s.id);
+  }
+
+  isRevoked(sid: string): boolean {
+    return this.sessions.get(sid)?.revoked ?? true;
+  }
+
+  private newSession(user: User): Session {
+    const s: Session = {
+      id: `sid-${++this.seq}`,
+      userId: user.id,
+      username: user.username,
+      refresh: `rt-${++this.seq}-${Math.random().toString(36).slice(2)}`,
+      spent: new Set(),
+      revoked: false,
+      createdAt: new Date().toISOString(),
+    };
+    this.sessions.set(s.id, s);
+    return s;
+  }
+
+  private issueAccess(s: Session): string {
+    for (const [tok, sid] of this.valid) if (sid === s.id) this.valid.delete(tok);
+    const nowS = Math.floor(Date.now() / 1000);
+    const header = base64url(JSON.stringify({ alg: "EdDSA", typ: "at+jwt", kid: "k1" }));
+    const payload = base64url(
+      JSON.stringify({
+        iss: "http://baton.test",
+        aud: "baton",
+        sub: s.userId,
+        preferred_username: s.username,
+        sid: s.id,
+        client_id: "baton",
+        iat: nowS,
+        exp: nowS + this.accessTtl,
+        jti: `jti-${++this.seq}`,
+      }),
+    );
+    const token = `${header}.${payload}.c2lnbmF0dXJl`;
+    this.valid.set(token, s.id);
+    return token;
+  }
+
+  /** The answer in the login shape; in cookie mode the refresh token goes to the jar only. */
+  private tokenAnswer(s: Session, delivery: "body" | "cookie"): { res: Response; cookie?: string } {
+    const body: Record<string, unknown> = {
+      access_token: this.issueAccess(s),
+      token_type: "Bearer",
+      expires_in: this.accessTtl,
+      refresh_expires_in: this.refreshTtl,
+    };
+    if (delivery === "body") body.refresh_token = s.refresh;
+    return delivery === "cookie" ? { res: json(200, body), cookie: s.refresh } : { res: json(200, body) };
+  }
+
+  private cookieOf(req: Request): string | null {
+    return req.credentials === "include" ? this.cookie : null;
+  }
+
+  private csrfOk(req: Request): boolean {
+    return req.headers.get("X-Requested-With") === "baton";
+  }
+
+  private bearer(req: Request): { token: string; sid: string } | Response {
+    const auth = req.headers.get("Authorization");
+    const m = auth ? /^bearer\s+(.+)$/i.exec(auth) : null;
+    if (!m) {
+      return json(
+        401,
+        { error: "missing_token", error_description: "No token provided" },
+        { "WWW-Authenticate": 'Bearer realm="baton"' },
+      );
+    }
+    const token = m[1]!;
+    const sid = this.valid.get(token);
+    if (sid === undefined) return invalidToken("Token has expired");
+    return { token, sid };
+  }
+
+  private async handle(req: Request): Promise<Response> {
+    const u = new URL(req.url);
+    const bytes = new Uint8Array(await req.clone().arrayBuffer());
+    const body = new TextDecoder().decode(bytes);
+    this.log.push({
+      method: req.method,
+      url: req.url,
+      path: u.pathname,
+      headers: new Headers(req.headers),
+      credentials: req.credentials,
+      body,
+      bytes,
+    });
+    // Like a network hop: never answer synchronously.
+    await Promise.resolve();
+
+    const override = this.overrides.get(u.pathname);
+    if (override) return override(req);
+
+    const route = `${req.method} ${u.pathname}`;
+    switch (route) {
+      case "POST /auth/register": {
+        const { username, password } = JSON.parse(body) as { username: string; password: string };
+        if (this.users.has(username.toLowerCase())) return json(409, { error: "username_taken" });
+        const user = this.addUser(username, password);
+        return json(201, { id: user.id, username: user.username });
+      }
+      case "POST /auth/login": {
+        const { username, password, delivery } = JSON.parse(body) as {
+          username: string;
+          password: string;
+          delivery?: "body" | "cookie";
+        };
+        const user = this.users.get(username.toLowerCase());
+        if (!user || user.password !== password) {
+          return json(401, {
+            error: "invalid_credentials",
+            error_description: "Invalid username or password",
+          });
+        }
+        const { res, cookie } = this.tokenAnswer(this.newSession(user), delivery ?? "body");
+        if (cookie !== undefined && req.credentials === "include") this.cookie = cookie;
+        return res;
+      }
+      case "POST /auth/refresh":
+        return this.refresh(req, body);
+      case "POST /auth/logout": {
+        const fromBody = body ? (JSON.parse(body) as { refresh_token?: string }).refresh_token : undefined;
+        if (!fromBody && !this.csrfOk(req)) return json(403, { error: "csrf_rejected" });
+        const rt = fromBody ?? this.cookieOf(req);
+        // Any token of the session, spent or not, revokes it.
+        for (const s of this.sessions.values()) if (rt && (s.refresh === rt || s.spent.has(rt))) s.revoked = true;
+        if (!fromBody) this.cookie = null;
+        return new Response(null, { status: 204 });
+      }
+      case "POST /auth/logout-all": {
+        const who = this.bearer(req);
+        if (who instanceof Response) return who;
+        const userId = this.sessions.get(who.sid)!.userId;
+        for (const s of this.sessions.values()) if (s.userId === userId) s.revoked = true;
+        return new Response(null, { status: 204 });
+      }
+      case "GET /auth/sessions": {
+        const who = this.bearer(req);
+        if (who instanceof Response) return who;
+        const userId = this.sessions.get(who.sid)!.userId;
+        const list = [...this.sessions.values()]
+          .filter((s) => s.userId === userId && !s.revoked)
+          .map((s) => ({
+            id: s.id,
+            created_at: s.createdAt,
+            last_used_at: s.createdAt,
+            expires_at: s.createdAt,
+            user_agent: null,
+            ip: null,
+            current: s.id === who.sid,
+          }));
+        return json(200, { sessions: list });
+      }
+      case "GET /api/me": {
+        const who = this.bearer(req);
+        if (who instanceof Response) return who;
+        const s = this.sessions.get(who.sid)!;
+        return json(200, { sub: s.userId, username: s.username, session_id: s.id });
+      }
+      case "POST /api/echo":
+      case "PUT /api/echo": {
+        const who = this.bearer(req);
+        if (who instanceof Response) return who;
+        return new Response(bytes, {
+          status: 200,
+          headers: { "Content-Type": req.headers.get("Content-Type") ?? "text/plain" },
+        });
+      }
+    }
+    const del = /^DELETE \/auth\/sessions\/(.+)$/.exec(route);
+    if (del) {
+      const who = this.bearer(req);
+      if (who instanceof Response) return who;
+      const userId = this.sessions.get(who.sid)!.userId;
+      const target = this.sessions.get(decodeURIComponent(del[1]!));
+      if (!target || target.revoked || target.userId !== userId) return json(404, { error: "not_found" });
+      target.revoked = true;
+      return new Response(null, { status: 204 });
+    }
+    return json(404, { error: "not_found" });
+  }
+
+  private async refresh(req: Request, body: string): Promise<Response> {
+    const gate = this.gate;
+    const jar = this.cookieOf(req); // the browser attaches the cookie when the request leaves
+    if (gate && !gate.after) await gate.promise;
+
+    let answer: Response;
+    let setCookie: string | null | undefined; // undefined: leave the jar alone
+    const fromBody = body ? (JSON.parse(body) as { refresh_token?: string }).refresh_token : undefined;
+    if (this.refreshFailure !== null) {
+      answer = json(401, { error: "invalid_token", error_description: this.refreshFailure });
+    } else if (!fromBody && !this.csrfOk(req)) {
+      answer = json(403, { error: "csrf_rejected" });
+    } else {
+      const rt = fromBody ?? jar;
+      const s = rt ? [...this.sessions.values()].find((x) => x.refresh === rt || x.spent.has(rt)) : undefined;
+      if (!rt) {
+        answer = json(401, { error: "invalid_request", error_description: "No refresh token" });
+      } else if (!s) {
+        answer = json(401, { error: "invalid_token", error_description: "Invalid refresh token" });
+      } else if (s.revoked) {
+        answer = json(401, { error: "invalid_token", error_description: "Refresh token has been revoked" });
+      } else if (s.refresh !== rt) {
+        // A spent token again (this fake has no grace window): the whole session is revoked.
+        s.revoked = true;
+        answer = json(401, { error: "invalid_token", error_description: "Refresh token reuse detected" });
+      } else {
+        s.spent.add(s.refresh);
+        s.refresh = `rt-${++this.seq}-${Math.random().toString(36).slice(2)}`; // rotation
+        const { res, cookie } = this.tokenAnswer(s, fromBody ? "body" : "cookie");
+        answer = res;
+        setCookie = cookie;
+      }
+    }
+
+    if (gate && gate.after) await gate.promise;
+    if (setCookie !== undefined) this.cookie = setCookie;
+    return answer;
+  }
+}
