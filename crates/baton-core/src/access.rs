@@ -70,6 +70,19 @@ pub fn verify(
     token: &str,
     now: OffsetDateTime,
 ) -> Result<AccessClaims, AccessError> {
+    let claims = verify_ignoring_expiry(ring, rules, token)?;
+    if now.unix_timestamp() >= claims.exp.saturating_add(rules.leeway_secs) {
+        return Err(AccessError::Expired);
+    }
+    Ok(claims)
+}
+
+/// Everything [`verify`] checks except `exp`: for revoking a token that may have expired.
+pub fn verify_ignoring_expiry(
+    ring: &KeyRing,
+    rules: &TokenRules,
+    token: &str,
+) -> Result<AccessClaims, AccessError> {
     let header = decode_header(token).map_err(|_| AccessError::Invalid)?;
     let typ_ok = header.typ.as_deref().is_some_and(|t| {
         t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
@@ -91,12 +104,9 @@ pub fn verify(
     validation.set_issuer(&[rules.issuer.as_str()]);
     validation.set_audience(&[rules.audience.as_str()]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    let data = decode::<AccessClaims>(token, &key.decoding, &validation)
-        .map_err(|_| AccessError::Invalid)?;
-    if now.unix_timestamp() >= data.claims.exp.saturating_add(rules.leeway_secs) {
-        return Err(AccessError::Expired);
-    }
-    Ok(data.claims)
+    decode::<AccessClaims>(token, &key.decoding, &validation)
+        .map(|data| data.claims)
+        .map_err(|_| AccessError::Invalid)
 }
 
 #[cfg(test)]

@@ -48,6 +48,15 @@ pub enum AuthError {
     /// No such user.
     #[error("user not found")]
     UserNotFound,
+    /// OAuth client authentication failed.
+    #[error("client authentication failed")]
+    InvalidClient,
+    /// The client id is not acceptable.
+    #[error(transparent)]
+    ClientId(#[from] crate::client::ClientIdError),
+    /// The client id is taken.
+    #[error("client id is taken")]
+    ClientTaken,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -43,13 +43,19 @@ pub enum Decision {
     Reject(RefreshError),
 }
 
-/// Applies the rotation rules. `grace` of zero turns the grace window off.
+/// Applies the rotation rules. `grace` of zero turns the grace window off. A token presented by
+/// another client than the one it was issued to (`client_matches == false`) is refused as
+/// invalid without touching anything (RFC 6749 §6).
 pub fn decide(
     token: TokenState,
     session: SessionState,
+    client_matches: bool,
     now: OffsetDateTime,
     grace: Duration,
 ) -> Decision {
+    if !client_matches {
+        return Decision::Reject(RefreshError::Invalid);
+    }
     if session.revoked {
         return Decision::Reject(RefreshError::Revoked);
     }
@@ -89,6 +95,7 @@ mod tests {
         let d = decide(
             TokenState { spent_at: None },
             live(),
+            true,
             NOW,
             Duration::seconds(10),
         );
@@ -98,7 +105,7 @@ mod tests {
     #[test]
     fn a_spent_token_within_the_grace_window_replays() {
         assert_eq!(
-            decide(spent(10), live(), NOW, Duration::seconds(10)),
+            decide(spent(10), live(), true, NOW, Duration::seconds(10)),
             Decision::Replay
         );
     }
@@ -106,7 +113,7 @@ mod tests {
     #[test]
     fn a_spent_token_after_the_grace_window_revokes_the_session() {
         assert_eq!(
-            decide(spent(11), live(), NOW, Duration::seconds(10)),
+            decide(spent(11), live(), true, NOW, Duration::seconds(10)),
             Decision::RevokeForReuse
         );
     }
@@ -114,7 +121,7 @@ mod tests {
     #[test]
     fn a_zero_grace_window_treats_every_replay_as_reuse() {
         assert_eq!(
-            decide(spent(0), live(), NOW, Duration::ZERO),
+            decide(spent(0), live(), true, NOW, Duration::ZERO),
             Decision::RevokeForReuse
         );
     }
@@ -124,14 +131,26 @@ mod tests {
         let mut s = live();
         s.idle_expires_at = NOW - Duration::seconds(1);
         assert_eq!(
-            decide(spent(100), s, NOW, Duration::seconds(10)),
+            decide(spent(100), s, true, NOW, Duration::seconds(10)),
             Decision::Reject(RefreshError::Expired)
         );
         s.revoked = true;
         assert_eq!(
-            decide(spent(100), s, NOW, Duration::seconds(10)),
+            decide(spent(100), s, true, NOW, Duration::seconds(10)),
             Decision::Reject(RefreshError::Revoked)
         );
+    }
+
+    #[test]
+    fn a_token_presented_by_another_client_is_invalid_and_left_alone() {
+        let d = decide(
+            TokenState { spent_at: None },
+            live(),
+            false,
+            NOW,
+            Duration::seconds(10),
+        );
+        assert_eq!(d, Decision::Reject(RefreshError::Invalid));
     }
 
     #[test]
@@ -139,7 +158,13 @@ mod tests {
         let mut s = live();
         s.absolute_expires_at = NOW;
         assert_eq!(
-            decide(TokenState { spent_at: None }, s, NOW, Duration::seconds(10)),
+            decide(
+                TokenState { spent_at: None },
+                s,
+                true,
+                NOW,
+                Duration::seconds(10)
+            ),
             Decision::Reject(RefreshError::Expired)
         );
     }

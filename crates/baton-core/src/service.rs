@@ -3,6 +3,7 @@
 //! the CLI both call these; neither talks to storage directly.
 
 use crate::access::{self, AccessClaims, AccessError, TokenRules};
+use crate::client::ClientRecord;
 use crate::clock::Clock;
 use crate::error::{AuthError, RefreshError};
 use crate::ids::{SessionId, UserId};
@@ -13,6 +14,7 @@ use crate::store::{
     NewSession, RotateOutcome, RotateRequest, SessionRecord, Store, StoreError, UserRecord,
 };
 use crate::username::Username;
+use baton_proto::IntrospectionResponse;
 use std::sync::{Arc, RwLock};
 use time::{Duration, OffsetDateTime};
 
@@ -301,6 +303,15 @@ impl Baton {
 
     /// Rotates a refresh token per the rules in [`crate::rotation`].
     pub async fn refresh(&self, presented: &str) -> Result<Issued, AuthError> {
+        self.refresh_for_client(presented, None).await
+    }
+
+    /// Rotates a refresh token that must have been issued to `client` (when given).
+    pub async fn refresh_for_client(
+        &self,
+        presented: &str,
+        client: Option<&str>,
+    ) -> Result<Issued, AuthError> {
         let presented = RefreshToken::presented(presented);
         let successor = RefreshToken::generate().map_err(|e| AuthError::Internal(e.to_string()))?;
         let sealed = presented
@@ -316,6 +327,7 @@ impl Baton {
                 now,
                 idle_ttl: self.policy.refresh_idle_ttl,
                 grace: self.policy.refresh_grace,
+                client_id: client.map(str::to_owned),
             })
             .await?;
         match outcome {
@@ -423,4 +435,208 @@ async fn load_or_create_keys(
         }
     };
     KeyRing::build(&active, &keys, now).map_err(internal)
+}
+
+/// What a revocation request names, per its (non-binding) hint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenHint {
+    /// `access_token`.
+    Access,
+    /// `refresh_token` or no hint.
+    Refresh,
+}
+
+impl Baton {
+    /// Adds an OAuth client; a confidential one gets a secret, returned only here.
+    pub async fn add_client(
+        &self,
+        id: &str,
+        confidential: bool,
+    ) -> Result<(ClientRecord, Option<String>), AuthError> {
+        let id = crate::client::parse_client_id(id)?;
+        let (secret, secret_hash) = if confidential {
+            let (s, h) =
+                crate::client::generate_secret().map_err(|e| AuthError::Internal(e.to_string()))?;
+            (Some(s), Some(h))
+        } else {
+            (None, None)
+        };
+        let record = ClientRecord {
+            id: id.to_owned(),
+            confidential,
+            secret_hash,
+            created_at: self.now(),
+        };
+        match self.store.insert_client(&record).await {
+            Ok(()) => Ok((record, secret)),
+            Err(StoreError::Conflict(_)) => Err(AuthError::ClientTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// All OAuth clients added by the operator.
+    pub async fn clients(&self) -> Result<Vec<ClientRecord>, AuthError> {
+        Ok(self.store.clients().await?)
+    }
+
+    /// Removes an OAuth client (its sessions stay until they end or are revoked).
+    pub async fn delete_client(&self, id: &str) -> Result<(), AuthError> {
+        if self.store.delete_client(id).await? {
+            Ok(())
+        } else {
+            Err(AuthError::InvalidClient)
+        }
+    }
+
+    /// Authenticates an OAuth client: `None` is the first-party client `baton`; a public client
+    /// gives only its id; a confidential one must give its secret.
+    pub async fn authenticate_client(
+        &self,
+        id: Option<&str>,
+        secret: Option<&str>,
+    ) -> Result<String, AuthError> {
+        let Some(id) = id else {
+            return match secret {
+                None => Ok(FIRST_PARTY_CLIENT.to_owned()),
+                Some(_) => Err(AuthError::InvalidClient),
+            };
+        };
+        if id == FIRST_PARTY_CLIENT {
+            return match secret {
+                None => Ok(FIRST_PARTY_CLIENT.to_owned()),
+                Some(_) => Err(AuthError::InvalidClient),
+            };
+        }
+        let client = self
+            .store
+            .client(id)
+            .await?
+            .ok_or(AuthError::InvalidClient)?;
+        let ok = match (client.confidential, secret) {
+            (true, Some(secret)) => client.secret_matches(secret),
+            (false, None) => true,
+            _ => false,
+        };
+        if ok {
+            Ok(client.id)
+        } else {
+            Err(AuthError::InvalidClient)
+        }
+    }
+
+    /// Authenticates a confidential client (for introspection).
+    pub async fn authenticate_confidential_client(
+        &self,
+        id: &str,
+        secret: &str,
+    ) -> Result<String, AuthError> {
+        let client = self
+            .store
+            .client(id)
+            .await?
+            .ok_or(AuthError::InvalidClient)?;
+        if client.confidential && client.secret_matches(secret) {
+            Ok(client.id)
+        } else {
+            Err(AuthError::InvalidClient)
+        }
+    }
+
+    /// RFC 7009: revokes the session of a refresh or access token. Unknown tokens, and tokens of
+    /// another client than `client` (when one authenticated), are silently ignored.
+    pub async fn revoke_token(
+        &self,
+        token: &str,
+        hint: TokenHint,
+        client: Option<&str>,
+    ) -> Result<(), AuthError> {
+        let as_refresh = async {
+            let hash = RefreshToken::presented(token).hash();
+            Ok::<_, AuthError>(
+                self.store
+                    .refresh_token(&hash)
+                    .await?
+                    .map(|t| (t.session.user_id, t.session.id, t.session.client_id)),
+            )
+        };
+        let as_access = || {
+            access::verify_ignoring_expiry(&self.ring(), &self.rules, token)
+                .ok()
+                .map(|c| {
+                    (
+                        UserId::from_trusted(c.sub),
+                        SessionId::from_trusted(c.sid),
+                        c.client_id,
+                    )
+                })
+        };
+        let found = match hint {
+            TokenHint::Access => match as_access() {
+                Some(f) => Some(f),
+                None => as_refresh.await?,
+            },
+            TokenHint::Refresh => match as_refresh.await? {
+                Some(f) => Some(f),
+                None => as_access(),
+            },
+        };
+        if let Some((user, session, owner)) = found {
+            if client.is_none_or(|c| c == owner) {
+                self.store
+                    .revoke_session(&user, &session, self.now())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// RFC 7662: whether a token is active now, and what it says.
+    pub async fn introspect(&self, token: &str) -> Result<IntrospectionResponse, AuthError> {
+        let now = self.now();
+        if let Ok(claims) = self.verify_access(token) {
+            let live = self
+                .store
+                .session(&SessionId::from_trusted(claims.sid.clone()))
+                .await?
+                .is_some_and(|s| s.revoked_at.is_none() && now < s.absolute_expires_at);
+            if !live {
+                return Ok(IntrospectionResponse::default());
+            }
+            return Ok(IntrospectionResponse {
+                active: true,
+                sub: Some(claims.sub),
+                username: Some(claims.preferred_username),
+                client_id: Some(claims.client_id),
+                token_type: Some("Bearer".into()),
+                exp: Some(claims.exp),
+                iat: Some(claims.iat),
+                iss: Some(claims.iss),
+                aud: Some(claims.aud),
+                sid: Some(claims.sid),
+                jti: Some(claims.jti),
+            });
+        }
+        let hash = RefreshToken::presented(token).hash();
+        let Some(record) = self.store.refresh_token(&hash).await? else {
+            return Ok(IntrospectionResponse::default());
+        };
+        let session = record.session;
+        if record.spent_at.is_some() || session.revoked_at.is_some() || now >= session.expires_at()
+        {
+            return Ok(IntrospectionResponse::default());
+        }
+        Ok(IntrospectionResponse {
+            active: true,
+            sub: Some(session.user_id.to_string()),
+            username: Some(session.username.clone()),
+            client_id: Some(session.client_id.clone()),
+            token_type: Some("refresh_token".into()),
+            exp: Some(session.expires_at().unix_timestamp()),
+            iat: Some(record.created_at.unix_timestamp()),
+            iss: Some(self.policy.issuer.clone()),
+            aud: Some(self.policy.audience.clone()),
+            sid: Some(session.id.to_string()),
+            jti: None,
+        })
+    }
 }

@@ -1,6 +1,7 @@
 //! The storage seam. One trait, one implementation per backend (in `baton-store`); the rotation
 //! rules themselves stay in [`crate::rotation`] so every backend applies the same ones.
 
+use crate::client::ClientRecord;
 use crate::error::RefreshError;
 use crate::ids::{SessionId, UserId};
 use crate::keys::StoredKey;
@@ -103,6 +104,19 @@ pub struct RotateRequest {
     pub idle_ttl: Duration,
     /// The reuse grace window.
     pub grace: Duration,
+    /// The client that must have been issued the token; `None` accepts any.
+    pub client_id: Option<String>,
+}
+
+/// A refresh token as storage knows it, with its session.
+#[derive(Debug, Clone)]
+pub struct RefreshTokenRecord {
+    /// When it was issued.
+    pub created_at: OffsetDateTime,
+    /// When it was spent, if it was.
+    pub spent_at: Option<OffsetDateTime>,
+    /// Its session.
+    pub session: SessionRecord,
 }
 
 /// What a rotation did.
@@ -181,6 +195,23 @@ pub trait Store: Send + Sync + 'static {
         user: &UserId,
         now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// A session by id, live or not.
+    async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError>;
+    /// A refresh token by hash, with its session.
+    async fn refresh_token(
+        &self,
+        token: &TokenHash,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError>;
+
+    /// Adds an OAuth client; [`StoreError::Conflict`] when the id is taken.
+    async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+    /// An OAuth client by id.
+    async fn client(&self, id: &str) -> Result<Option<ClientRecord>, StoreError>;
+    /// All OAuth clients.
+    async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
+    /// Removes an OAuth client; `false` if there was none.
+    async fn delete_client(&self, id: &str) -> Result<bool, StoreError>;
 
     /// Every stored signing key.
     async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError>;

@@ -61,6 +61,15 @@ pub enum ApiError {
     /// The database cannot be reached.
     #[error("Service temporarily unavailable")]
     Unavailable,
+    /// OAuth: a refused grant (RFC 6749 §5.2).
+    #[error("{0}")]
+    InvalidGrant(String),
+    /// OAuth: client authentication failed.
+    #[error("Client authentication failed")]
+    InvalidClient,
+    /// OAuth: unknown grant type.
+    #[error("Unsupported grant type")]
+    UnsupportedGrantType,
     /// Anything unexpected; the cause is logged, not shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -71,7 +80,10 @@ const REALM: &str = "Bearer realm=\"baton\"";
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidRequest(_) | Self::InvalidGrant(_) | Self::UnsupportedGrantType => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::InvalidClient => StatusCode::UNAUTHORIZED,
             Self::InvalidCredentials
             | Self::Refresh(_)
             | Self::NoRefreshToken
@@ -105,6 +117,9 @@ impl ApiError {
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::Unavailable => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::ServerError,
+            Self::InvalidGrant(_) => ErrorCode::InvalidGrant,
+            Self::InvalidClient => ErrorCode::InvalidClient,
+            Self::UnsupportedGrantType => ErrorCode::UnsupportedGrantType,
         }
     }
 
@@ -138,6 +153,15 @@ impl IntoResponse for ApiError {
         match &self {
             Self::MissingToken => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(REALM));
+            }
+            Self::InvalidClient => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"baton\""),
+                );
+            }
+            Self::InvalidGrant(_) | Self::UnsupportedGrantType => {
+                headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
             }
             Self::Access(e) => {
                 let value = format!("{REALM}, error=\"invalid_token\", error_description=\"{e}\"");
@@ -180,6 +204,9 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidCredentials => Self::InvalidCredentials,
             AuthError::Refresh(r) => Self::Refresh(r),
             AuthError::SessionNotFound | AuthError::UserNotFound => Self::NotFound,
+            AuthError::InvalidClient => Self::InvalidClient,
+            AuthError::ClientId(e) => Self::InvalidRequest(e.to_string()),
+            AuthError::ClientTaken => Self::InvalidRequest("client id is taken".into()),
             AuthError::Store(s) => s.into(),
             AuthError::Hash(h) => Self::Internal(h.to_string()),
             AuthError::Internal(cause) => Self::Internal(cause),

@@ -5,12 +5,14 @@
 
 use crate::error::map;
 use async_trait::async_trait;
+use baton_core::client::ClientRecord;
 use baton_core::clock::{from_millis, to_millis};
 use baton_core::keys::StoredKey;
 use baton_core::refresh::{SealedSuccessor, TokenHash};
 use baton_core::rotation::{decide, Decision, TokenState};
 use baton_core::store::{
-    NewSession, RotateOutcome, RotateRequest, SessionRecord, Store, StoreError, UserRecord,
+    NewSession, RefreshTokenRecord, RotateOutcome, RotateRequest, SessionRecord, Store, StoreError,
+    UserRecord,
 };
 use baton_core::{RefreshError, SessionId, UserId};
 use sqlx::sqlite::{
@@ -109,6 +111,15 @@ fn session_from_row(row: &SqliteRow) -> Result<SessionRecord, sqlx::Error> {
         user_agent: row.try_get("user_agent")?,
         ip: row.try_get("ip")?,
         revoked_at: opt_time(row, "revoked_at")?,
+    })
+}
+
+fn client_from_row(row: &SqliteRow) -> Result<ClientRecord, sqlx::Error> {
+    Ok(ClientRecord {
+        id: row.try_get("id")?,
+        confidential: row.try_get("confidential")?,
+        secret_hash: row.try_get("secret_hash")?,
+        created_at: time_col(row, "created_at")?,
     })
 }
 
@@ -275,7 +286,12 @@ impl Store for SqliteStore {
             spent_at: opt_time(&row, "token_spent_at").map_err(map)?,
         };
         let sealed: Option<Vec<u8>> = row.try_get("sealed_successor").map_err(map)?;
-        let outcome = match (decide(token, session.state(), req.now, req.grace), sealed) {
+        let client_matches = req
+            .client_id
+            .as_deref()
+            .is_none_or(|c| c == session.client_id);
+        let decision = decide(token, session.state(), client_matches, req.now, req.grace);
+        let outcome = match (decision, sealed) {
             (Decision::Rotate, _) => {
                 sqlx::query(
                     "UPDATE refresh_tokens SET spent_at = ?, sealed_successor = ? \
@@ -425,6 +441,85 @@ impl Store for SqliteStore {
             .map(session_from_row)
             .collect::<Result<_, _>>()
             .map_err(map)
+    }
+
+    async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map)?;
+        row.as_ref().map(session_from_row).transpose().map_err(map)
+    }
+
+    async fn refresh_token(
+        &self,
+        token: &TokenHash,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT t.created_at AS token_created_at, t.spent_at AS token_spent_at, \
+             {SESSION_COLUMNS} FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+             JOIN users u ON u.id = s.user_id WHERE t.hash = ?"
+        ))
+        .bind(&token.0[..])
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(RefreshTokenRecord {
+            created_at: time_col(&row, "token_created_at").map_err(map)?,
+            spent_at: opt_time(&row, "token_spent_at").map_err(map)?,
+            session: session_from_row(&row).map_err(map)?,
+        }))
+    }
+
+    async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oauth_clients (id, confidential, secret_hash, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&client.id)
+        .bind(client.confidential)
+        .bind(&client.secret_hash)
+        .bind(to_millis(client.created_at))
+        .execute(&self.writer)
+        .await
+        .map_err(map)?;
+        Ok(())
+    }
+
+    async fn client(&self, id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, confidential, secret_hash, created_at FROM oauth_clients WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map)?;
+        row.as_ref().map(client_from_row).transpose().map_err(map)
+    }
+
+    async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, confidential, secret_hash, created_at FROM oauth_clients ORDER BY id",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map)?;
+        rows.iter()
+            .map(client_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map)
+    }
+
+    async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM oauth_clients WHERE id = ?")
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {

@@ -92,6 +92,7 @@ fn rotation(presented: &RefreshToken, now: OffsetDateTime) -> (RotateRequest, Re
         now,
         idle_ttl: Duration::days(7),
         grace: Duration::seconds(10),
+        client_id: None,
     };
     (req, next)
 }

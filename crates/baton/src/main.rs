@@ -1,4 +1,4 @@
-//! The `baton` command: `serve` (the default), `migrate`, `user …` and `keys …`.
+//! The `baton` command: `serve` (the default), `migrate`, `user …`, `client …` and `keys …`.
 
 use anyhow::{bail, Context as _};
 use baton_core::SystemClock;
@@ -29,6 +29,28 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Add a client; a confidential one gets a secret, printed only this once.
+    Add {
+        /// The client_id (letters, digits, '.', '_', '-').
+        name: String,
+        /// Authenticates with a secret (HTTP Basic); needed for /oauth/introspect.
+        #[arg(long)]
+        confidential: bool,
+    },
+    /// List clients.
+    List,
+    /// Delete a client.
+    Delete {
+        /// The client_id.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +117,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCommand::Delete { name }) => {
             baton.delete_user(&name).await?;
             writeln!(out, "deleted user {name}; their sessions are revoked")?;
+        }
+        Command::Client(ClientCommand::Add { name, confidential }) => {
+            let (client, secret) = baton.add_client(&name, confidential).await?;
+            writeln!(out, "client_id: {}", client.id)?;
+            if let Some(secret) = secret {
+                writeln!(out, "client_secret: {secret}")?;
+            }
+        }
+        Command::Client(ClientCommand::List) => {
+            for c in baton.clients().await? {
+                let kind = if c.confidential {
+                    "confidential"
+                } else {
+                    "public"
+                };
+                writeln!(out, "{}\t{kind}", c.id)?;
+            }
+        }
+        Command::Client(ClientCommand::Delete { name }) => {
+            baton.delete_client(&name).await?;
+            writeln!(out, "deleted client {name}")?;
         }
         Command::Keys(KeysCommand::Rotate) => {
             let kid = baton.rotate_signing_key().await?;

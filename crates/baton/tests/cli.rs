@@ -231,3 +231,51 @@ async fn bad_configuration_is_refused_with_the_setting_named() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("access_ttl"));
 }
+
+#[tokio::test]
+async fn a_confidential_client_gets_its_secret_printed_once_and_can_introspect() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = baton(dir.path())
+        .args(["client", "add", "resource-api", "--confidential"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let id = lines[0]
+        .strip_prefix("client_id: ")
+        .expect("client_id line");
+    let secret = lines[1]
+        .strip_prefix("client_secret: ")
+        .expect("client_secret line");
+    assert_eq!(id, "resource-api");
+    let listed = baton(dir.path())
+        .args(["client", "list"])
+        .output()
+        .expect("list");
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listed.contains("resource-api") && !listed.contains(secret),
+        "{listed}"
+    );
+
+    let server = Server::start(dir.path(), &[]);
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{}/oauth/introspect", server.base))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", "not-a-token")])
+        .send()
+        .await
+        .expect("introspect");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.expect("json"),
+        json!({"active": false})
+    );
+}

@@ -47,7 +47,7 @@ pub(super) async fn login(
 }
 
 /// Checks a password under the failed-login limits shared by every password login.
-pub(crate) async fn checked_authenticate(
+pub(super) async fn checked_authenticate(
     state: &AppState,
     username: &str,
     password: String,
@@ -106,12 +106,7 @@ pub(super) async fn refresh(
             Ok(token_response(&state, issued, delivery))
         }
         Err(AuthError::Refresh(reason)) => {
-            state.metrics.refresh(match reason {
-                RefreshError::Invalid => "invalid",
-                RefreshError::Revoked => "revoked",
-                RefreshError::Expired => "expired",
-                RefreshError::ReuseDetected => "reuse_detected",
-            });
+            state.metrics.refresh(refresh_outcome(reason));
             let mut response = ApiError::Refresh(reason).into_response();
             if delivery == Delivery::Cookie {
                 let clear = set_cookie(None, 0, state.config.cookie_secure);
@@ -137,8 +132,18 @@ pub(super) async fn logout(
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
 }
 
+/// The metrics label of a refused refresh.
+pub(super) fn refresh_outcome(reason: RefreshError) -> &'static str {
+    match reason {
+        RefreshError::Invalid => "invalid",
+        RefreshError::Revoked => "revoked",
+        RefreshError::Expired => "expired",
+        RefreshError::ReuseDetected => "reuse_detected",
+    }
+}
+
 /// The login/refresh answer, with the refresh token in the body or in the cookie.
-fn token_response(state: &AppState, issued: Issued, delivery: Delivery) -> Response {
+pub(super) fn token_response(state: &AppState, issued: Issued, delivery: Delivery) -> Response {
     let in_body = delivery == Delivery::Body;
     let body = TokenResponse {
         access_token: issued.access_token,

@@ -3,6 +3,7 @@
 mod account;
 mod auth;
 mod discovery;
+mod oauth;
 mod ops;
 
 use crate::error::ApiError;
@@ -35,6 +36,9 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/sessions", get(account::sessions))
         .route("/auth/sessions/{id}", delete(account::revoke_session))
         .route("/api/me", get(account::me))
+        .route("/oauth/token", post(oauth::token))
+        .route("/oauth/revoke", post(oauth::revoke))
+        .route("/oauth/introspect", post(oauth::introspect))
         .route("/.well-known/jwks.json", get(discovery::jwks))
         .route(
             "/.well-known/oauth-authorization-server",

@@ -1,6 +1,9 @@
 //! Integration tests: each test starts the real server on port 0 with its own temporary SQLite
 //! database and a manual clock, and talks HTTP to it.
 
+// Tests state their expectations with `expect`; a failed one is the test failing.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod helpers;
 
 mod bad_input;
@@ -9,6 +12,7 @@ mod discovery;
 mod limits;
 mod login;
 mod me;
+mod oauth;
 mod operations;
 mod refresh;
 mod register;

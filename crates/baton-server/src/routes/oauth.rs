@@ -1,0 +1,159 @@
+//! The OAuth 2.0 endpoints, form-encoded, for standard client libraries: `/oauth/token`
+//! (RFC 6749 password and refresh-token grants), `/oauth/revoke` (RFC 7009) and
+//! `/oauth/introspect` (RFC 7662).
+
+use super::auth::{checked_authenticate, token_response};
+use crate::error::ApiError;
+use crate::extract::{basic_credentials, Client, FormBody};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use baton_core::service::TokenHint;
+use baton_core::AuthError;
+use baton_proto::{Delivery, OAuthTokenForm, OAuthTokenRefForm};
+
+/// Authenticates the calling client: HTTP Basic, or `client_id` (+ `client_secret`) in the form,
+/// or nobody (the first-party client `baton`).
+async fn client_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    form_id: Option<&str>,
+    form_secret: Option<&str>,
+) -> Result<String, ApiError> {
+    if let Some(basic) = basic_credentials(headers)? {
+        if form_id.is_some_and(|id| id != basic.id) {
+            return Err(ApiError::InvalidRequest(
+                "client_id differs from the authenticated client".into(),
+            ));
+        }
+        return Ok(state
+            .baton
+            .authenticate_client(Some(&basic.id), Some(&basic.secret))
+            .await?);
+    }
+    Ok(state
+        .baton
+        .authenticate_client(form_id, form_secret)
+        .await?)
+}
+
+fn required(value: Option<String>, name: &str) -> Result<String, ApiError> {
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::InvalidRequest(format!("{name} is required")))
+}
+
+pub(super) async fn token(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    FormBody(form): FormBody<OAuthTokenForm>,
+) -> Result<Response, ApiError> {
+    let grant = required(form.grant_type.clone(), "grant_type")?;
+    let client_id = client_of(
+        &state,
+        &headers,
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+    )
+    .await?;
+    let issued = match grant.as_str() {
+        "password" => {
+            let username = required(form.username, "username")?;
+            let password = required(form.password, "password")?;
+            let ip = client.ip.clone();
+            let user = checked_authenticate(&state, &username, password, ip.as_deref())
+                .await
+                .map_err(|e| match e {
+                    ApiError::InvalidCredentials => {
+                        ApiError::InvalidGrant("Invalid username or password".into())
+                    }
+                    other => other,
+                })?;
+            let issued = state.baton.open_session(&user, &client_id, client).await?;
+            state.metrics.login("success");
+            issued
+        }
+        "refresh_token" => {
+            let token = required(form.refresh_token, "refresh_token")?;
+            match state
+                .baton
+                .refresh_for_client(&token, Some(&client_id))
+                .await
+            {
+                Ok(issued) => {
+                    state.metrics.refresh("success");
+                    issued
+                }
+                Err(AuthError::Refresh(reason)) => {
+                    state.metrics.refresh(super::auth::refresh_outcome(reason));
+                    return Err(ApiError::InvalidGrant(reason.to_string()));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        _ => return Err(ApiError::UnsupportedGrantType),
+    };
+    Ok(token_response(&state, issued, Delivery::Body))
+}
+
+fn hint(form: &OAuthTokenRefForm) -> TokenHint {
+    match form.token_type_hint.as_deref() {
+        Some("access_token") => TokenHint::Access,
+        _ => TokenHint::Refresh,
+    }
+}
+
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    FormBody(form): FormBody<OAuthTokenRefForm>,
+) -> Result<Response, ApiError> {
+    let token = required(form.token.clone(), "token")?;
+    // A client that authenticates may only revoke its own tokens; an anonymous request (a
+    // first-party app holding the token) may revoke any token it holds.
+    let authenticated = basic_credentials(&headers)?.is_some() || form.client_id.is_some();
+    let client = if authenticated {
+        Some(
+            client_of(
+                &state,
+                &headers,
+                form.client_id.as_deref(),
+                form.client_secret.as_deref(),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    state
+        .baton
+        .revoke_token(&token, hint(&form), client.as_deref())
+        .await?;
+    Ok((
+        StatusCode::OK,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+    )
+        .into_response())
+}
+
+pub(super) async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    FormBody(form): FormBody<OAuthTokenRefForm>,
+) -> Result<Response, ApiError> {
+    let basic = basic_credentials(&headers)?.ok_or(ApiError::InvalidClient)?;
+    state
+        .baton
+        .authenticate_confidential_client(&basic.id, &basic.secret)
+        .await?;
+    let token = required(form.token, "token")?;
+    let answer = state.baton.introspect(&token).await?;
+    let mut response = Json(answer).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
