@@ -415,27 +415,36 @@ async fn load_or_create_keys(
     force_new: bool,
 ) -> Result<KeyRing, AuthError> {
     let internal = |e: crate::keys::KeyError| AuthError::Internal(e.to_string());
-    let mut keys = store.signing_keys().await?;
-    let usable = |keys: &[StoredKey]| {
-        keys.iter()
-            .filter(|k| k.retired_at.is_none() && k.alg == policy.signing_alg)
-            .max_by_key(|k| k.created_at)
-            .cloned()
-    };
-    let active = match usable(&keys) {
-        Some(k) if !force_new => k,
+    // A retired key stays published for one access-token lifetime plus the time other instances
+    // may take to notice the rotation and stop signing with it.
+    let publish_until = now + policy.access_ttl + KEY_RELOAD_SLACK;
+    let keys = store.signing_keys().await?;
+    let usable = keys
+        .iter()
+        .filter(|k| k.retired_at.is_none() && k.alg == policy.signing_alg)
+        .max_by_key(|k| k.created_at)
+        .cloned();
+    let (active, keys) = match usable {
+        Some(k) if !force_new => (k, keys),
         _ => {
             let fresh = StoredKey::generate(policy.signing_alg, now).map_err(internal)?;
-            store
-                .activate_signing_key(&fresh, now + policy.access_ttl)
-                .await?;
-            tracing::info!(kid = %fresh.kid, alg = %fresh.alg, "generated a new signing key");
-            keys = store.signing_keys().await?;
-            fresh
+            let active = if force_new {
+                store.activate_signing_key(&fresh, publish_until).await?;
+                fresh.clone()
+            } else {
+                store.ensure_signing_key(&fresh, publish_until).await?
+            };
+            if active.kid == fresh.kid {
+                tracing::info!(kid = %active.kid, alg = %active.alg, "new signing key is active");
+            }
+            (active, store.signing_keys().await?)
         }
     };
     KeyRing::build(&active, &keys, now).map_err(internal)
 }
+
+/// How long a retired key outlives its last tokens, for instances that have not reloaded yet.
+pub const KEY_RELOAD_SLACK: Duration = Duration::minutes(5);
 
 /// What a revocation request names, per its (non-binding) hint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -223,6 +223,15 @@ pub trait Store: Send + Sync + 'static {
         publish_until: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
+    /// Returns the active key of `candidate.alg`, or, when there is none, atomically makes
+    /// `candidate` the active key (retiring any other, published until `publish_until`).
+    /// Several instances starting at once thereby agree on one key.
+    async fn ensure_signing_key(
+        &self,
+        candidate: &StoredKey,
+        publish_until: OffsetDateTime,
+    ) -> Result<StoredKey, StoreError>;
+
     /// Deletes sessions (and their tokens) that ended before `before`; how many.
     async fn purge_sessions(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 }

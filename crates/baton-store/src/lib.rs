@@ -2,6 +2,7 @@
 //! and nowhere else; migrations are embedded from `migrations/<backend>`.
 
 mod error;
+mod sql;
 pub mod sqlite;
 
 pub use sqlite::SqliteStore;
