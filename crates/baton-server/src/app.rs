@@ -88,6 +88,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let router = self.router();
         let purge = tokio::spawn(purge_loop(self.state.clone()));
+        let reload = tokio::spawn(key_reload_loop(self.state.clone()));
         tracing::info!(
             address = %self.listener.local_addr()?,
             issuer = %self.state.issuer,
@@ -100,6 +101,7 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         purge.abort();
+        reload.abort();
         served.context("server error")
     }
 }
@@ -117,13 +119,27 @@ async fn purge_loop(state: AppState) {
     }
 }
 
+/// Rereads the signing keys now and then, so a rotation made by another instance (or by
+/// `baton keys rotate`) is signed with and published here too.
+async fn key_reload_loop(state: AppState) {
+    let mut tick = tokio::time::interval(state.config.key_reload_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.baton.reload_signing_keys().await {
+            tracing::warn!(error = %e, "could not reload the signing keys");
+        }
+    }
+}
+
 /// Opens and migrates the database and starts the token service (for the server and the CLI).
 pub async fn open_service(
     config: &Config,
     issuer: &str,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Baton> {
-    let store = baton_store::open(&config.database_url)
+    let store = baton_store::open_with(&config.database_url, config.database_pool)
         .await
         .with_context(|| format!("cannot open the database {}", redact(&config.database_url)))?;
     let hasher = PasswordHasher::new(PasswordHasher::owasp_params(), config.hash_concurrency)?;

@@ -64,6 +64,19 @@ pub struct Settings {
     /// Password hashes computed at once [default: number of CPUs]
     #[arg(long, global = true, env = "BATON_HASH_CONCURRENCY")]
     pub hash_concurrency: Option<String>,
+    /// Most open database connections (PostgreSQL) [default: 10]
+    #[arg(long, global = true, env = "BATON_DATABASE_MAX_CONNECTIONS")]
+    pub database_max_connections: Option<String>,
+    /// How long a request waits for a database connection before a 503 [default: 3s]
+    #[arg(long, global = true, env = "BATON_DATABASE_ACQUIRE_TIMEOUT")]
+    pub database_acquire_timeout: Option<String>,
+    /// Longest a database statement may run (PostgreSQL) [default: 10s]
+    #[arg(long, global = true, env = "BATON_DATABASE_STATEMENT_TIMEOUT")]
+    pub database_statement_timeout: Option<String>,
+    /// How often signing keys are reread from the database, to follow rotations made by other
+    /// instances [default: 30s]
+    #[arg(long, global = true, env = "BATON_KEY_RELOAD_INTERVAL")]
+    pub key_reload_interval: Option<String>,
     /// How often expired sessions are purged [default: 10m]
     #[arg(long, global = true, env = "BATON_PURGE_INTERVAL")]
     pub purge_interval: Option<String>,
@@ -125,6 +138,10 @@ pub struct Config {
     pub hash_concurrency: usize,
     /// Purge interval for ended sessions.
     pub purge_interval: Duration,
+    /// Database pool settings.
+    pub database_pool: baton_store::PoolSettings,
+    /// Signing-key reload interval.
+    pub key_reload_interval: Duration,
     /// Log format.
     pub log_format: LogFormat,
 }
@@ -239,6 +256,28 @@ impl Config {
                 "purge_interval",
                 Duration::from_secs(600),
             )?,
+            database_pool: baton_store::PoolSettings {
+                max_connections: u32::try_from(num(
+                    &s.database_max_connections,
+                    "database_max_connections",
+                    10,
+                )?)?,
+                acquire_timeout: dur(
+                    &s.database_acquire_timeout,
+                    "database_acquire_timeout",
+                    Duration::from_secs(3),
+                )?,
+                statement_timeout: dur(
+                    &s.database_statement_timeout,
+                    "database_statement_timeout",
+                    Duration::from_secs(10),
+                )?,
+            },
+            key_reload_interval: dur(
+                &s.key_reload_interval,
+                "key_reload_interval",
+                Duration::from_secs(30),
+            )?,
             log_format,
         };
         config.validate()?;
@@ -258,8 +297,11 @@ impl Config {
         if self.hash_concurrency == 0 {
             bail!("hash_concurrency must be at least 1");
         }
-        if self.purge_interval.is_zero() {
-            bail!("purge_interval must be positive");
+        if self.purge_interval.is_zero() || self.key_reload_interval.is_zero() {
+            bail!("purge_interval and key_reload_interval must be positive");
+        }
+        if self.database_pool.max_connections == 0 || self.database_pool.acquire_timeout.is_zero() {
+            bail!("database_max_connections and database_acquire_timeout must be positive");
         }
         Ok(())
     }

@@ -1,26 +1,33 @@
-//! baton's storage backends: [`baton_core::store::Store`] implemented with sqlx. SQL lives here
+//! baton's storage backends: [`baton_core::store::Store`] implemented with sqlx for SQLite and
+//! PostgreSQL. SQL lives here
 //! and nowhere else; migrations are embedded from `migrations/<backend>`.
 
 mod error;
+pub mod postgres;
 mod sql;
 pub mod sqlite;
+pub mod testing;
 
+pub use postgres::{PgStore, PoolSettings};
 pub use sqlite::SqliteStore;
 
 use baton_core::store::{Store, StoreError};
 use std::sync::Arc;
 
-/// Opens and migrates the database a URL names (`sqlite://…`).
+/// Opens and migrates the database a URL names (`sqlite://…` or `postgres://…`).
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(url, PoolSettings::default()).await
+}
+
+/// Like [`open`], with PostgreSQL pool settings (SQLite ignores them).
+pub async fn open_with(url: &str, pool: PoolSettings) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url).await?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Err(StoreError::Other(
-            "PostgreSQL is not supported by this build yet; use a sqlite:// URL".into(),
-        ))
+        Ok(Arc::new(PgStore::open(url, pool).await?))
     } else {
         Err(StoreError::Other(format!(
-            "unsupported database URL scheme in {:?} (expected sqlite://…)",
+            "unsupported database URL scheme in {:?} (expected sqlite://… or postgres://…)",
             url.split(':').next().unwrap_or_default()
         )))
     }

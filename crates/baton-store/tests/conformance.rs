@@ -15,16 +15,32 @@ const T0: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
 
 struct Fresh {
     store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
-async fn sqlite() -> Fresh {
+async fn sqlite() -> Option<Fresh> {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    Fresh {
+    Some(Fresh {
         store: baton_store::open(&url).await.expect("opens"),
-        _dir: dir,
-    }
+        _dir: Some(dir),
+    })
+}
+
+/// A fresh database on the test cluster; `None` (the test is skipped, with a notice) when no
+/// cluster is configured and none is required.
+async fn postgres() -> Option<Fresh> {
+    let Some(admin) = baton_store::testing::postgres_admin_url() else {
+        eprintln!("no PostgreSQL test cluster configured; skipping");
+        return None;
+    };
+    let url = baton_store::testing::fresh_postgres_database(&admin)
+        .await
+        .expect("creates a test database");
+    Some(Fresh {
+        store: baton_store::open(&url).await.expect("opens"),
+        _dir: None,
+    })
 }
 
 macro_rules! conformance {
@@ -33,15 +49,23 @@ macro_rules! conformance {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $test() {
-                    let fresh = super::$backend().await;
-                    super::$test(fresh.store).await;
+                    if let Some(fresh) = super::$backend().await {
+                        super::$test(fresh.store).await;
+                    }
                 }
             )*
         }
     };
 }
 
-conformance!(sqlite:
+macro_rules! every_backend {
+    ($($test:ident),* $(,)?) => {
+        conformance!(sqlite: $($test),*);
+        conformance!(postgres: $($test),*);
+    };
+}
+
+every_backend!(
     usernames_are_unique_among_live_users,
     concurrent_rotations_of_one_token_store_one_successor,
     reuse_revokes_the_session_and_the_revocation_is_committed,
@@ -49,6 +73,7 @@ conformance!(sqlite:
     revoking_one_session_needs_its_owner,
     purge_deletes_only_sessions_that_ended_before_the_cutoff,
     activating_a_key_retires_the_previous_one,
+    instances_starting_together_agree_on_one_signing_key,
 );
 
 fn user(name: &str) -> UserRecord {
@@ -243,4 +268,28 @@ async fn activating_a_key_retires_the_previous_one(store: Arc<dyn Store>) {
     let new = keys.iter().find(|k| k.kid == second.kid).expect("new key");
     assert_eq!(new.retired_at, None);
     assert_eq!(new.pkcs8, second.pkcs8);
+}
+
+async fn instances_starting_together_agree_on_one_signing_key(store: Arc<dyn Store>) {
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let candidate = StoredKey::generate(SigningAlg::EdDSA, T0).expect("key");
+                store
+                    .ensure_signing_key(&candidate, T0 + Duration::minutes(20))
+                    .await
+                    .expect("ensure")
+                    .kid
+            })
+        })
+        .collect();
+    let kids: std::collections::HashSet<String> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.expect("join"))
+        .collect();
+    assert_eq!(kids.len(), 1, "one active key for all: {kids:?}");
+    let keys = store.signing_keys().await.expect("keys");
+    assert_eq!(keys.len(), 1, "no key was created and retired on the way");
 }

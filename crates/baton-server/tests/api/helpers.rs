@@ -6,7 +6,6 @@ use baton_core::ManualClock;
 use baton_server::{Application, Config, Settings};
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
@@ -26,14 +25,37 @@ pub struct TestApp {
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
-/// Settings every test starts from: port 0, a database in `dir`.
-pub fn settings_in(dir: &TempDir) -> Settings {
+/// The backend the suite runs against: SQLite, or PostgreSQL when `BATON_TEST_BACKEND=postgres`
+/// (the test command runs the suite once for each).
+pub fn postgres_backend() -> bool {
+    std::env::var("BATON_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// The database of a test directory: a SQLite file in it, or a fresh PostgreSQL database whose
+/// URL is remembered in it (so a restart on the same directory finds the same data).
+pub async fn database_url_in(dir: &TempDir) -> String {
+    let marker = dir.path().join("database-url");
+    if let Ok(url) = std::fs::read_to_string(&marker) {
+        return url;
+    }
+    let url = if postgres_backend() {
+        let admin = baton_store::testing::postgres_admin_url()
+            .expect("BATON_TEST_BACKEND=postgres needs BATON_TEST_POSTGRES_URL");
+        baton_store::testing::fresh_postgres_database(&admin)
+            .await
+            .expect("a fresh PostgreSQL database")
+    } else {
+        format!("sqlite://{}", dir.path().join("baton.db").display())
+    };
+    std::fs::write(&marker, &url).expect("remember the database");
+    url
+}
+
+/// Settings every test starts from: port 0, the test directory's database.
+pub async fn settings_in(dir: &TempDir) -> Settings {
     Settings {
         listen: Some("127.0.0.1:0".into()),
-        database_url: Some(format!(
-            "sqlite://{}",
-            dir.path().join("baton.db").display()
-        )),
+        database_url: Some(database_url_in(dir).await),
         ..Settings::default()
     }
 }
@@ -52,7 +74,7 @@ impl TestApp {
 
     /// A server on an existing database directory (to test restarts).
     pub async fn spawn_in(dir: Arc<TempDir>, tweak: impl FnOnce(&mut Settings)) -> Self {
-        let mut settings = settings_in(&dir);
+        let mut settings = settings_in(&dir).await;
         tweak(&mut settings);
         let config = Config::resolve(&settings).expect("valid test config");
         let clock = ManualClock::new(real_now());
@@ -91,8 +113,59 @@ impl TestApp {
         self.dir.clone()
     }
 
-    pub fn db_path(&self) -> PathBuf {
-        self.dir.path().join("baton.db")
+    /// Stops the server and returns every byte the database holds: the SQLite files, or each
+    /// value of each PostgreSQL table (byte columns raw, others as text).
+    pub async fn stop_and_dump(self) -> Vec<u8> {
+        let dir = self.stop().await;
+        if !postgres_backend() {
+            let mut all = Vec::new();
+            for name in [
+                "baton.db",
+                "baton.db-wal",
+                "baton.db-shm",
+                "baton.db-journal",
+            ] {
+                if let Ok(bytes) = std::fs::read(dir.path().join(name)) {
+                    all.extend(bytes);
+                }
+            }
+            return all;
+        }
+        use sqlx::{Column as _, Connection as _, Row as _, TypeInfo as _};
+        let url = database_url_in(&dir).await;
+        let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("tables");
+        let mut all = Vec::new();
+        for table in tables {
+            let rows = sqlx::query(&format!("SELECT * FROM \"{table}\""))
+                .fetch_all(&mut conn)
+                .await
+                .expect("rows");
+            for row in rows {
+                for (i, col) in row.columns().iter().enumerate() {
+                    let value: Option<Vec<u8>> = match col.type_info().name() {
+                        "BYTEA" => row.try_get(i).expect("bytea"),
+                        "TEXT" | "VARCHAR" => row
+                            .try_get::<Option<String>, _>(i)
+                            .expect("text")
+                            .map(String::into_bytes),
+                        "INT8" => row
+                            .try_get::<Option<i64>, _>(i)
+                            .expect("int8")
+                            .map(|v| v.to_string().into_bytes()),
+                        _ => None,
+                    };
+                    all.extend(value.unwrap_or_default());
+                    all.push(b'|');
+                }
+            }
+        }
+        all
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -14,23 +14,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Every byte of the database directory's SQLite files (main file, WAL, shared memory).
-fn database_bytes(dir: &std::path::Path) -> Vec<u8> {
-    let mut all = Vec::new();
-    for name in [
-        "baton.db",
-        "baton.db-wal",
-        "baton.db-shm",
-        "baton.db-journal",
-    ] {
-        if let Ok(bytes) = std::fs::read(dir.join(name)) {
-            all.extend(bytes);
-        }
-    }
-    assert!(!all.is_empty(), "the database file exists");
-    all
-}
-
 fn keep(t: &Tokens, refresh: &mut Vec<String>, access: &mut Vec<String>) {
     if !t.refresh.is_empty() {
         refresh.push(t.refresh.clone());
@@ -111,8 +94,8 @@ async fn no_token_or_password_ever_reaches_the_database_in_the_clear() {
     passwords.push(PASSWORD);
     app.create_user("carol").await;
 
-    let dir = app.stop().await;
-    let db = database_bytes(dir.path());
+    let db = app.stop_and_dump().await;
+    assert!(!db.is_empty(), "the database holds data");
     for token in &refresh {
         assert!(
             !contains(&db, token.as_bytes()),
