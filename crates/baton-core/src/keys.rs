@@ -245,6 +245,8 @@ pub struct KeyRing {
     pub active: SigningKey,
     /// Verifies access tokens; the active key first.
     pub published: Vec<VerifyingKey>,
+    /// The published keys by `kid`, as `baton-verify` checks tokens against them.
+    pub key_set: baton_verify::KeySet,
 }
 
 impl KeyRing {
@@ -261,9 +263,14 @@ impl KeyRing {
         {
             published.push(VerifyingKey::load(k)?);
         }
+        let mut key_set = baton_verify::KeySet::new();
+        for k in &published {
+            key_set.insert(k.kid.clone(), k.alg.jwt(), k.decoding.clone());
+        }
         Ok(Self {
             active: SigningKey::load(active)?,
             published,
+            key_set,
         })
     }
 

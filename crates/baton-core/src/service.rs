@@ -394,6 +394,7 @@ impl Baton {
             client_id: session.client_id.clone(),
             sid: session.id.to_string(),
             preferred_username: session.username.clone(),
+            nbf: None,
         };
         let access_token =
             access::mint(&self.ring(), &claims).map_err(|e| AuthError::Internal(e.to_string()))?;

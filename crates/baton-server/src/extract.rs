@@ -162,9 +162,7 @@ pub struct Authenticated(pub AccessClaims);
 /// scheme, or an empty token.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    baton_verify::bearer_token(value)
 }
 
 impl<S> FromRequestParts<S> for Authenticated

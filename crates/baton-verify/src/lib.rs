@@ -1,0 +1,49 @@
+//! Verify baton access tokens in the services behind it.
+//!
+//! baton signs RFC 9068 access tokens (`typ: at+jwt`) with a key published in its JWKS. This
+//! crate holds the one implementation of the rules a token must pass (baton itself uses it for
+//! its own bearer-protected routes):
+//!
+//! - a `typ` of `at+jwt`, a `kid` of a published key, and that key's own algorithm in `alg`
+//!   (so `none`, symmetric algorithms and key confusion are refused);
+//! - the signature;
+//! - `iss` and `aud` as configured;
+//! - `exp` (and `nbf` when present) against the current time, with a small leeway.
+//!
+//! With the `remote` feature, [`Verifier`] discovers the JWKS from the issuer's RFC 8414
+//! metadata, caches the keys, refetches them on a schedule and when a token names an unknown
+//! `kid` (at most once per `min_refetch_interval`, so forged kids cannot hammer the issuer).
+//! With the `axum` feature, [`Bearer`] is an extractor and [`RequireBearerLayer`] a tower layer
+//! that answer RFC 6750 `401`s exactly like baton's own `/api/me`.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use baton_verify::{Bearer, Verifier};
+//! use axum::{routing::get, Router};
+//!
+//! let verifier = Verifier::new("https://auth.example.com", "baton");
+//! let app: Router = Router::new()
+//!     .route("/hello", get(|Bearer(claims): Bearer| async move { format!("hi {}", claims.sub) }))
+//!     .with_state(verifier);
+//! # Ok(()) }
+//! ```
+
+mod claims;
+mod keys;
+mod rules;
+
+#[cfg(feature = "remote")]
+mod remote;
+
+#[cfg(feature = "axum")]
+mod web;
+
+pub use claims::Claims;
+pub use keys::{KeySet, KeySetError};
+pub use rules::{bearer_token, verify, Rules, VerifyError, ACCESS_TOKEN_TYP};
+
+#[cfg(feature = "remote")]
+pub use remote::{Verifier, VerifierOptions};
+
+#[cfg(feature = "axum")]
+pub use web::{Bearer, BearerRejection, RequireBearer, RequireBearerLayer};

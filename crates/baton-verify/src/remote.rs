@@ -1,0 +1,256 @@
+//! [`Verifier`]: discovers the issuer's JWKS (RFC 8414 metadata), caches the keys, refetches them
+//! on a schedule and on an unknown `kid`, at most once per `min_refetch_interval`.
+
+use crate::claims::Claims;
+use crate::keys::KeySet;
+use crate::rules::{verify, Rules, VerifyError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// Tuning of a [`Verifier`].
+#[derive(Debug, Clone)]
+pub struct VerifierOptions {
+    /// Tolerance on `exp` and `nbf`, for clocks that disagree a little. Default 5 s.
+    pub leeway: Duration,
+    /// Keys older than this are refetched before use. Default 5 minutes.
+    pub refresh_interval: Duration,
+    /// An unknown `kid` triggers a refetch at most this often. Default 10 s.
+    pub min_refetch_interval: Duration,
+    /// The `realm` of `WWW-Authenticate` challenges. Default `baton`.
+    pub realm: String,
+    /// The HTTP client; a default one when `None`.
+    pub http: Option<reqwest::Client>,
+}
+
+impl Default for VerifierOptions {
+    fn default() -> Self {
+        Self {
+            leeway: Duration::from_secs(5),
+            refresh_interval: Duration::from_secs(300),
+            min_refetch_interval: Duration::from_secs(10),
+            realm: "baton".into(),
+            http: None,
+        }
+    }
+}
+
+struct Cached {
+    keys: Arc<KeySet>,
+    fetched_at: Instant,
+}
+
+struct Inner {
+    issuer: String,
+    rules: Rules,
+    options: VerifierOptions,
+    http: reqwest::Client,
+    jwks_uri: RwLock<Option<String>>,
+    cache: RwLock<Option<Cached>>,
+    fetch: tokio::sync::Mutex<()>,
+    fetches: AtomicU64,
+}
+
+/// Verifies access tokens of one issuer and audience. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("issuer", &self.inner.issuer)
+            .field("audience", &self.inner.rules.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Metadata {
+    issuer: String,
+    jwks_uri: String,
+}
+
+/// Seconds since the epoch by the system clock.
+#[allow(clippy::disallowed_methods)] // a resource server's verifier runs on the real clock
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl Verifier {
+    /// A verifier for tokens of `issuer` (its URL, as in `iss`) meant for `audience`.
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        Self::with_options(issuer, audience, VerifierOptions::default())
+    }
+
+    /// A verifier with explicit options.
+    pub fn with_options(
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+        options: VerifierOptions,
+    ) -> Self {
+        let issuer = issuer.into().trim_end_matches('/').to_owned();
+        let rules = Rules {
+            issuer: issuer.clone(),
+            audience: audience.into(),
+            leeway_secs: i64::try_from(options.leeway.as_secs()).unwrap_or(0),
+        };
+        let http = options.http.clone().unwrap_or_else(|| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default()
+        });
+        Self {
+            inner: Arc::new(Inner {
+                issuer,
+                rules,
+                options,
+                http,
+                jwks_uri: RwLock::new(None),
+                cache: RwLock::new(None),
+                fetch: tokio::sync::Mutex::new(()),
+                fetches: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The `realm` for `WWW-Authenticate`.
+    pub fn realm(&self) -> &str {
+        &self.inner.options.realm
+    }
+
+    /// How many times the JWKS has been fetched.
+    pub fn jwks_fetches(&self) -> u64 {
+        self.inner.fetches.load(Ordering::Relaxed)
+    }
+
+    /// Verifies a token: signature against the issuer's published keys, `typ`, `iss`, `aud`,
+    /// `exp` and `nbf`.
+    pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        let keys = self.keys().await?;
+        let outcome = verify(&keys, &self.inner.rules, token, unix_now());
+        let outcome = match outcome {
+            Err(VerifyError::UnknownKey) => match self.refetch_for_unknown_kid().await {
+                Some(fresh) => verify(&fresh, &self.inner.rules, token, unix_now()),
+                None => outcome,
+            },
+            other => other,
+        };
+        outcome.map_err(|e| match e {
+            VerifyError::UnknownKey => VerifyError::Invalid,
+            other => other,
+        })
+    }
+
+    fn cached(&self, max_age: Duration) -> Option<Arc<KeySet>> {
+        let guard = self.inner.cache.read().unwrap_or_else(|p| p.into_inner());
+        guard
+            .as_ref()
+            .filter(|c| c.fetched_at.elapsed() < max_age)
+            .map(|c| c.keys.clone())
+    }
+
+    fn stale(&self) -> Option<Arc<KeySet>> {
+        self.cached(Duration::MAX)
+    }
+
+    /// The keys, fetched when missing or older than `refresh_interval`; one fetch at a time.
+    async fn keys(&self) -> Result<Arc<KeySet>, VerifyError> {
+        if let Some(keys) = self.cached(self.inner.options.refresh_interval) {
+            return Ok(keys);
+        }
+        let _one_at_a_time = self.inner.fetch.lock().await;
+        if let Some(keys) = self.cached(self.inner.options.refresh_interval) {
+            return Ok(keys);
+        }
+        match self.fetch().await {
+            Ok(keys) => Ok(keys),
+            Err(e) => {
+                tracing::warn!(issuer = %self.inner.issuer, error = %e, "could not fetch the JWKS");
+                self.stale().ok_or(VerifyError::KeysUnavailable)
+            }
+        }
+    }
+
+    /// Refetches after an unknown `kid`, unless the keys are younger than
+    /// `min_refetch_interval` (then they are returned as they are).
+    async fn refetch_for_unknown_kid(&self) -> Option<Arc<KeySet>> {
+        let _one_at_a_time = self.inner.fetch.lock().await;
+        if let Some(keys) = self.cached(self.inner.options.min_refetch_interval) {
+            return Some(keys);
+        }
+        match self.fetch().await {
+            Ok(keys) => Some(keys),
+            Err(e) => {
+                tracing::warn!(issuer = %self.inner.issuer, error = %e, "could not refetch the JWKS");
+                None
+            }
+        }
+    }
+
+    async fn jwks_uri(&self) -> Result<String, String> {
+        if let Some(uri) = self
+            .inner
+            .jwks_uri
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            return Ok(uri);
+        }
+        let url = format!(
+            "{}/.well-known/oauth-authorization-server",
+            self.inner.issuer
+        );
+        let metadata: Metadata = self
+            .inner
+            .http
+            .get(&url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        // RFC 8414 §3.3: the metadata must name the issuer it was fetched for.
+        if metadata.issuer.trim_end_matches('/') != self.inner.issuer {
+            return Err(format!(
+                "metadata names issuer {:?}, expected {:?}",
+                metadata.issuer, self.inner.issuer
+            ));
+        }
+        *self
+            .inner
+            .jwks_uri
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(metadata.jwks_uri.clone());
+        Ok(metadata.jwks_uri)
+    }
+
+    async fn fetch(&self) -> Result<Arc<KeySet>, String> {
+        let uri = self.jwks_uri().await?;
+        self.inner.fetches.fetch_add(1, Ordering::Relaxed);
+        let body = self
+            .inner
+            .http
+            .get(&uri)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| e.to_string())?
+            .bytes()
+            .await
+            .map_err(|e| e.to_string())?;
+        let keys = Arc::new(KeySet::from_jwks(&body).map_err(|e| e.to_string())?);
+        *self.inner.cache.write().unwrap_or_else(|p| p.into_inner()) = Some(Cached {
+            keys: keys.clone(),
+            fetched_at: Instant::now(),
+        });
+        Ok(keys)
+    }
+}

@@ -1,0 +1,114 @@
+//! The rules an access token must pass, and the bearer header.
+
+use crate::claims::Claims;
+use crate::keys::KeySet;
+use jsonwebtoken::{decode, decode_header, Validation};
+
+/// The JWT `typ` of RFC 9068 access tokens.
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// Issuer, audience and leeway a token is checked against.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// Expected `iss`.
+    pub issuer: String,
+    /// Expected `aud`.
+    pub audience: String,
+    /// Seconds of tolerance on `exp` and `nbf`.
+    pub leeway_secs: i64,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// Signature, header or claims are wrong.
+    #[error("Invalid token")]
+    Invalid,
+    /// The `kid` names no known key (a refetch of the JWKS may help).
+    #[error("Invalid token")]
+    UnknownKey,
+    /// Past `exp` (plus leeway).
+    #[error("Token has expired")]
+    Expired,
+    /// Before `nbf` (minus leeway).
+    #[error("Token is not valid yet")]
+    NotYetValid,
+    /// The issuer's keys could not be fetched, so nothing can be verified.
+    #[error("The issuer's keys are unavailable")]
+    KeysUnavailable,
+}
+
+/// Checks `token` against `keys` and `rules` at `now` (seconds since the epoch).
+pub fn verify(keys: &KeySet, rules: &Rules, token: &str, now: i64) -> Result<Claims, VerifyError> {
+    let header = decode_header(token).map_err(|_| VerifyError::Invalid)?;
+    let typ_ok = header.typ.as_deref().is_some_and(|t| {
+        t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
+    });
+    if !typ_ok {
+        return Err(VerifyError::Invalid);
+    }
+    let kid = header.kid.as_deref().ok_or(VerifyError::Invalid)?;
+    let (alg, key) = keys.get(kid).ok_or(VerifyError::UnknownKey)?;
+    if header.alg != *alg {
+        return Err(VerifyError::Invalid);
+    }
+    let mut validation = Validation::new(*alg);
+    // Time is judged below, against the caller's clock.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.set_issuer(&[rules.issuer.as_str()]);
+    validation.set_audience(&[rules.audience.as_str()]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    let claims = decode::<Claims>(token, key, &validation)
+        .map_err(|_| VerifyError::Invalid)?
+        .claims;
+    if now >= claims.exp.saturating_add(rules.leeway_secs) {
+        return Err(VerifyError::Expired);
+    }
+    if claims
+        .nbf
+        .is_some_and(|nbf| now < nbf.saturating_sub(rules.leeway_secs))
+    {
+        return Err(VerifyError::NotYetValid);
+    }
+    Ok(claims)
+}
+
+/// The bearer token of an `Authorization` header value: `None` for another scheme or an empty
+/// token. The scheme name is case-insensitive (RFC 7235).
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_needs_a_token() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bEaReR abc"), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Bearer"), None);
+    }
+
+    #[test]
+    fn garbage_and_unknown_kids_are_refused() {
+        let rules = Rules {
+            issuer: "i".into(),
+            audience: "a".into(),
+            leeway_secs: 0,
+        };
+        let keys = KeySet::new();
+        assert_eq!(verify(&keys, &rules, "x.y.z", 0), Err(VerifyError::Invalid));
+        // {"typ":"at+jwt","alg":"EdDSA","kid":"k"}.{}.sig
+        let token = "eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJFZERTQSIsImtpZCI6ImsifQ.e30.c2ln";
+        assert_eq!(
+            verify(&keys, &rules, token, 0),
+            Err(VerifyError::UnknownKey)
+        );
+    }
+}
