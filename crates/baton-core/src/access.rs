@@ -21,6 +21,9 @@ pub enum AccessError {
     /// Past `exp` (plus leeway).
     #[error("Token has expired")]
     Expired,
+    /// Signed with a key this server does not (yet) know.
+    #[error("Invalid token")]
+    UnknownKey,
 }
 
 /// Issuer and audience an access token must carry.
@@ -58,6 +61,7 @@ pub fn verify(
     )
     .map_err(|e| match e {
         VerifyError::Expired => AccessError::Expired,
+        VerifyError::UnknownKey => AccessError::UnknownKey,
         _ => AccessError::Invalid,
     })
 }
@@ -95,7 +99,7 @@ mod tests {
 
     fn ring(alg: SigningAlg) -> KeyRing {
         let k = StoredKey::generate(alg, NOW).expect("key");
-        KeyRing::build(&k, std::slice::from_ref(&k), NOW).expect("ring")
+        KeyRing::build(&k, std::slice::from_ref(&k), NOW, time::Duration::ZERO).expect("ring")
     }
 
     fn rules() -> TokenRules {
@@ -158,7 +162,7 @@ mod tests {
         assert_eq!(verify(&r, &rules(), &t, NOW), Err(AccessError::Invalid));
         let other = ring(SigningAlg::EdDSA);
         let t = mint(&other, &claims()).expect("mint");
-        assert_eq!(verify(&r, &rules(), &t, NOW), Err(AccessError::Invalid));
+        assert_eq!(verify(&r, &rules(), &t, NOW), Err(AccessError::UnknownKey));
         let good = mint(&r, &claims()).expect("mint");
         let body = good.split('.').nth(1).expect("payload");
         let none_header = URL_SAFE_NO_PAD.encode(format!(

@@ -139,9 +139,18 @@ impl StoredKey {
         })
     }
 
-    /// Whether it still belongs in the JWKS at `now`.
-    pub fn is_published(&self, now: OffsetDateTime) -> bool {
-        self.publish_until.is_none_or(|until| now < until)
+    /// Whether it still belongs in the JWKS at `now`: while active, and once retired until
+    /// `publish_until` or `retired_at + window`, whichever is later (`window` being this
+    /// server's access-token lifetime plus slack, should the rotation have been made with
+    /// other settings).
+    pub fn is_published(&self, now: OffsetDateTime, window: time::Duration) -> bool {
+        match self.retired_at {
+            None => true,
+            Some(retired) => {
+                let own = retired + window;
+                now < self.publish_until.map_or(own, |until| until.max(own))
+            }
+        }
     }
 }
 
@@ -255,11 +264,12 @@ impl KeyRing {
         active: &StoredKey,
         all: &[StoredKey],
         now: OffsetDateTime,
+        window: time::Duration,
     ) -> Result<Self, KeyError> {
         let mut published = vec![VerifyingKey::load(active)?];
         for k in all
             .iter()
-            .filter(|k| k.kid != active.kid && k.is_published(now))
+            .filter(|k| k.kid != active.kid && k.is_published(now, window))
         {
             published.push(VerifyingKey::load(k)?);
         }
@@ -295,7 +305,8 @@ mod tests {
         let now = datetime!(2026-01-01 0:00 UTC);
         for alg in [SigningAlg::EdDSA, SigningAlg::ES256, SigningAlg::RS256] {
             let k = StoredKey::generate(alg, now).expect("generate");
-            let ring = KeyRing::build(&k, std::slice::from_ref(&k), now).expect("ring");
+            let ring = KeyRing::build(&k, std::slice::from_ref(&k), now, time::Duration::ZERO)
+                .expect("ring");
             let jwks = ring.jwks();
             let jwk = &jwks["keys"][0];
             assert_eq!(jwk["kid"], json!(k.kid));
@@ -314,7 +325,7 @@ mod tests {
         let new = StoredKey::generate(SigningAlg::EdDSA, now).expect("generate");
         let both = [old.clone(), new.clone()];
         assert_eq!(
-            KeyRing::build(&new, &both, now)
+            KeyRing::build(&new, &both, now, time::Duration::ZERO)
                 .expect("ring")
                 .published
                 .len(),
@@ -322,7 +333,7 @@ mod tests {
         );
         let later = now + time::Duration::seconds(900);
         assert_eq!(
-            KeyRing::build(&new, &both, later)
+            KeyRing::build(&new, &both, later, time::Duration::ZERO)
                 .expect("ring")
                 .published
                 .len(),

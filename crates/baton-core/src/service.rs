@@ -78,6 +78,7 @@ pub struct Baton {
     policy: Policy,
     rules: TokenRules,
     keys: RwLock<Arc<KeyRing>>,
+    last_unknown_key_reload: std::sync::Mutex<Option<OffsetDateTime>>,
 }
 
 impl std::fmt::Debug for Baton {
@@ -110,6 +111,7 @@ impl Baton {
             policy,
             rules,
             keys: RwLock::new(Arc::new(ring)),
+            last_unknown_key_reload: std::sync::Mutex::new(None),
         })
     }
 
@@ -163,9 +165,41 @@ impl Baton {
         self.ring().jwks()
     }
 
-    /// Checks an access token issued by this service.
+    /// Checks an access token issued by this service, with the keys in hand.
     pub fn verify_access(&self, token: &str) -> Result<AccessClaims, AccessError> {
-        access::verify(&self.ring(), &self.rules, token, self.now())
+        access::verify(&self.ring(), &self.rules, token, self.now()).map_err(|e| match e {
+            AccessError::UnknownKey => AccessError::Invalid,
+            other => other,
+        })
+    }
+
+    /// Checks an access token; a token signed by a key this instance does not know yet (another
+    /// instance just rotated) makes it reread the keys first, at most once per
+    /// [`UNKNOWN_KEY_RELOAD_INTERVAL`].
+    pub async fn verify_access_fresh(&self, token: &str) -> Result<AccessClaims, AccessError> {
+        match access::verify(&self.ring(), &self.rules, token, self.now()) {
+            Err(AccessError::UnknownKey) => {
+                let now = self.now();
+                let due = {
+                    let mut last = self
+                        .last_unknown_key_reload
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let due = last.is_none_or(|t| now - t >= UNKNOWN_KEY_RELOAD_INTERVAL);
+                    if due {
+                        *last = Some(now);
+                    }
+                    due
+                };
+                if due {
+                    if let Err(e) = self.reload_signing_keys().await {
+                        tracing::warn!(error = %e, "could not reload the signing keys");
+                    }
+                }
+                self.verify_access(token)
+            }
+            other => other,
+        }
     }
 
     /// Registers a user through the public endpoint (refused when registration is closed).
@@ -301,9 +335,12 @@ impl Baton {
         self.issue(&record, token, now)
     }
 
-    /// Rotates a refresh token per the rules in [`crate::rotation`].
+    /// Rotates a refresh token of the first-party client per the rules in [`crate::rotation`];
+    /// other clients' tokens refresh only through [`Baton::refresh_for_client`], where the
+    /// client authenticates (RFC 6749 §6).
     pub async fn refresh(&self, presented: &str) -> Result<Issued, AuthError> {
-        self.refresh_for_client(presented, None).await
+        self.refresh_for_client(presented, Some(FIRST_PARTY_CLIENT))
+            .await
     }
 
     /// Rotates a refresh token that must have been issued to `client` (when given).
@@ -441,8 +478,11 @@ async fn load_or_create_keys(
             (active, store.signing_keys().await?)
         }
     };
-    KeyRing::build(&active, &keys, now).map_err(internal)
+    KeyRing::build(&active, &keys, now, policy.access_ttl + KEY_RELOAD_SLACK).map_err(internal)
 }
+
+/// An unknown `kid` rereads the keys at most this often, so forged kids cannot hammer storage.
+pub const UNKNOWN_KEY_RELOAD_INTERVAL: Duration = Duration::seconds(5);
 
 /// How long a retired key outlives its last tokens, for instances that have not reloaded yet.
 pub const KEY_RELOAD_SLACK: Duration = Duration::minutes(5);
@@ -603,7 +643,7 @@ impl Baton {
     /// RFC 7662: whether a token is active now, and what it says.
     pub async fn introspect(&self, token: &str) -> Result<IntrospectionResponse, AuthError> {
         let now = self.now();
-        if let Ok(claims) = self.verify_access(token) {
+        if let Ok(claims) = self.verify_access_fresh(token).await {
             let live = self
                 .store
                 .session(&SessionId::from_trusted(claims.sid.clone()))

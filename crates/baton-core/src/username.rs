@@ -31,15 +31,16 @@ impl Username {
     /// Normalises and checks a username as typed.
     pub fn parse(raw: &str) -> Result<Self, UsernameError> {
         let normalised: String = raw.nfkc().collect();
+        // Before trimming, which would otherwise quietly drop a leading or trailing \n or \t.
+        if normalised.chars().any(char::is_control) {
+            return Err(UsernameError::ControlCharacter);
+        }
         let display = normalised.trim().to_owned();
         if display.is_empty() {
             return Err(UsernameError::Empty);
         }
         if display.chars().count() > MAX_USERNAME_CHARS {
             return Err(UsernameError::TooLong);
-        }
-        if display.chars().any(char::is_control) {
-            return Err(UsernameError::ControlCharacter);
         }
         let key = comparison_key(&display);
         Ok(Self { display, key })
@@ -104,6 +105,14 @@ mod tests {
         );
         assert_eq!(
             Username::parse("a\u{7}b"),
+            Err(UsernameError::ControlCharacter)
+        );
+        assert_eq!(
+            Username::parse("alice\n"),
+            Err(UsernameError::ControlCharacter)
+        );
+        assert_eq!(
+            Username::parse("\tbob"),
             Err(UsernameError::ControlCharacter)
         );
     }

@@ -39,9 +39,17 @@ pub struct LoginRequest {
     pub username: String,
     /// Password as typed.
     pub password: String,
-    /// Where the refresh token goes; `body` when absent.
-    #[serde(default)]
+    /// Where the refresh token goes; `body` when absent or null.
+    #[serde(default, deserialize_with = "null_is_default")]
     pub delivery: Delivery,
+}
+
+fn null_is_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// `POST /auth/refresh` and `POST /auth/logout` body; the token may come by cookie instead.
@@ -129,6 +137,8 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// Body over the limit.
     PayloadTooLarge,
+    /// Headers over the limit.
+    RequestHeaderFieldsTooLarge,
     /// No such resource.
     NotFound,
     /// Method not allowed on this path.

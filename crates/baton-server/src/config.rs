@@ -291,6 +291,14 @@ impl Config {
         if self.refresh_idle_ttl.is_zero() || self.refresh_absolute_ttl.is_zero() {
             bail!("refresh lifetimes must be positive");
         }
+        // Bounds that keep every `now + lifetime` far from overflowing.
+        let year = Duration::from_secs(365 * 86_400);
+        if self.access_ttl > year || self.clock_leeway > year || self.refresh_grace > year {
+            bail!("access_ttl, clock_leeway and refresh_grace must be at most a year");
+        }
+        if self.refresh_idle_ttl > 10 * year || self.refresh_absolute_ttl > 10 * year {
+            bail!("refresh lifetimes must be at most ten years");
+        }
         if !(1..=1024).contains(&self.password_min_length) {
             bail!("password_min_length must be between 1 and 1024");
         }

@@ -52,6 +52,9 @@ pub enum ApiError {
     /// Over 64 KiB.
     #[error("Request body is larger than 64 KiB")]
     PayloadTooLarge,
+    /// Headers over 32 KiB.
+    #[error("Request headers are larger than 32 KiB")]
+    HeadersTooLarge,
     /// Unknown path or resource.
     #[error("Not found")]
     NotFound,
@@ -94,6 +97,7 @@ impl ApiError {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -113,6 +117,7 @@ impl ApiError {
             Self::TooManyRequests { .. } => ErrorCode::TooManyRequests,
             Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            Self::HeadersTooLarge => ErrorCode::RequestHeaderFieldsTooLarge,
             Self::NotFound => ErrorCode::NotFound,
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::Unavailable => ErrorCode::Unavailable,
@@ -128,6 +133,7 @@ impl ApiError {
             Self::UsernameTaken
             | Self::RegistrationClosed
             | Self::CsrfRejected
+            | Self::InvalidClient
             | Self::TooManyRequests { .. }
             | Self::UnsupportedMediaType
             | Self::PayloadTooLarge

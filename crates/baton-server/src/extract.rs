@@ -177,7 +177,8 @@ where
         let token = bearer_token(&parts.headers).ok_or(ApiError::MissingToken)?;
         state
             .baton
-            .verify_access(token)
+            .verify_access_fresh(token)
+            .await
             .map(Self)
             .map_err(ApiError::Access)
     }

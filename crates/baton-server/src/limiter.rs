@@ -67,6 +67,28 @@ fn record(map: &mut HashMap<String, VecDeque<OffsetDateTime>>, key: &str, now: O
     log.push_back(now);
 }
 
+/// A login attempt in progress. It already counts as a failure, so that concurrent attempts
+/// cannot slip past the limit while their passwords are being checked; its outcome then keeps,
+/// clears or withdraws that failure.
+#[derive(Debug)]
+#[must_use = "report the attempt's outcome"]
+pub struct Attempt {
+    user_key: String,
+    ip: Option<String>,
+    at: OffsetDateTime,
+}
+
+fn withdraw(map: &mut HashMap<String, VecDeque<OffsetDateTime>>, key: &str, at: OffsetDateTime) {
+    if let Some(log) = map.get_mut(key) {
+        if let Some(i) = log.iter().rposition(|t| *t == at) {
+            log.remove(i);
+        }
+        if log.is_empty() {
+            map.remove(key);
+        }
+    }
+}
+
 impl LoginLimiter {
     /// A limiter with these limits per window (0 turns a limit off).
     pub fn new(user_limit: u32, ip_limit: u32) -> Self {
@@ -83,28 +105,54 @@ impl LoginLimiter {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// `Some(retry_after_secs)` while the username or the IP is over its limit.
-    pub fn check(&self, user_key: &str, ip: Option<&str>, now: OffsetDateTime) -> Option<u64> {
+    /// Starts an attempt, or answers `Err(retry_after_secs)` while the username or the IP is
+    /// over its limit.
+    pub fn begin(
+        &self,
+        user_key: &str,
+        ip: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Attempt, u64> {
         let mut f = self.lock();
         let user = blocked_for(&mut f.by_user, user_key, self.user_limit, now);
-        let ip = ip.and_then(|ip| blocked_for(&mut f.by_ip, ip, self.ip_limit, now));
-        user.max(ip)
-    }
-
-    /// Counts a wrong password or unknown user.
-    pub fn failed(&self, user_key: &str, ip: Option<&str>, now: OffsetDateTime) {
-        let mut f = self.lock();
+        let by_ip = ip.and_then(|ip| blocked_for(&mut f.by_ip, ip, self.ip_limit, now));
+        if let Some(retry_after) = user.max(by_ip) {
+            return Err(retry_after);
+        }
         if self.user_limit > 0 {
             record(&mut f.by_user, user_key, now);
         }
         if let (Some(ip), true) = (ip, self.ip_limit > 0) {
             record(&mut f.by_ip, ip, now);
         }
+        Ok(Attempt {
+            user_key: user_key.to_owned(),
+            ip: ip.map(str::to_owned),
+            at: now,
+        })
     }
 
-    /// A successful login clears that username's failures.
-    pub fn succeeded(&self, user_key: &str) {
-        self.lock().by_user.remove(user_key);
+    /// A wrong password or unknown user: the failure stays counted.
+    pub fn failed(&self, attempt: Attempt) {
+        drop(attempt);
+    }
+
+    /// A successful login clears the username's failures (not the IP's earlier ones).
+    pub fn succeeded(&self, attempt: Attempt) {
+        let mut f = self.lock();
+        f.by_user.remove(&attempt.user_key);
+        if let Some(ip) = &attempt.ip {
+            withdraw(&mut f.by_ip, ip, attempt.at);
+        }
+    }
+
+    /// The attempt ended for another reason (the database was away): it does not count.
+    pub fn abandoned(&self, attempt: Attempt) {
+        let mut f = self.lock();
+        withdraw(&mut f.by_user, &attempt.user_key, attempt.at);
+        if let Some(ip) = &attempt.ip {
+            withdraw(&mut f.by_ip, ip, attempt.at);
+        }
     }
 }
 
@@ -119,27 +167,49 @@ mod tests {
     fn the_user_limit_holds_for_five_minutes_after_the_oldest_failure() {
         let l = LoginLimiter::new(3, 100);
         for i in 0..3 {
-            assert_eq!(l.check("alice", Some("1.1.1.1"), T0), None);
-            l.failed("alice", Some("1.1.1.1"), T0 + Duration::seconds(i));
+            let a = l.begin("alice", Some("1.1.1.1"), T0 + Duration::seconds(i));
+            l.failed(a.expect("under the limit"));
         }
         assert_eq!(
-            l.check("alice", None, T0 + Duration::seconds(10)),
+            l.begin("alice", None, T0 + Duration::seconds(10)).err(),
             Some(290)
         );
-        assert_eq!(l.check("bob", None, T0), None, "other users are unaffected");
-        assert_eq!(l.check("alice", None, T0 + Duration::seconds(300)), None);
+        assert!(
+            l.begin("bob", None, T0).is_ok(),
+            "other users are unaffected"
+        );
+        assert!(l.begin("alice", None, T0 + Duration::seconds(300)).is_ok());
+    }
+
+    #[test]
+    fn concurrent_attempts_cannot_slip_past_the_limit() {
+        let l = LoginLimiter::new(3, 100);
+        let pending: Vec<_> = (0..3)
+            .map(|_| l.begin("alice", None, T0).expect("room"))
+            .collect();
+        assert!(
+            l.begin("alice", None, T0).is_err(),
+            "three checks in flight fill the limit"
+        );
+        for a in pending {
+            l.abandoned(a);
+        }
+        assert!(
+            l.begin("alice", None, T0).is_ok(),
+            "abandoned attempts do not count"
+        );
     }
 
     #[test]
     fn a_success_clears_the_username_but_not_the_ip() {
         let l = LoginLimiter::new(2, 3);
-        l.failed("alice", Some("ip"), T0);
-        l.failed("alice", Some("ip"), T0);
-        l.succeeded("alice");
-        assert_eq!(l.check("alice", Some("other"), T0), None);
-        l.failed("carol", Some("ip"), T0);
+        l.failed(l.begin("alice", Some("ip"), T0).expect("room"));
+        l.succeeded(l.begin("alice", Some("ip"), T0).expect("room"));
+        assert!(l.begin("alice", Some("other"), T0).is_ok());
+        l.failed(l.begin("carol", Some("ip"), T0).expect("room"));
+        l.failed(l.begin("dave", Some("ip"), T0).expect("room"));
         assert!(
-            l.check("dave", Some("ip"), T0).is_some(),
+            l.begin("erin", Some("ip"), T0).is_err(),
             "three failures from one IP"
         );
     }

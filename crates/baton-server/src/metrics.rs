@@ -108,14 +108,40 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition.
+    /// The Prometheus text exposition (format 0.0.4).
     pub fn render(&self) -> String {
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {
             out.clear();
         }
-        out
+        to_prometheus_text(&out)
     }
+}
+
+/// Rewrites OpenMetrics text as Prometheus text 0.0.4: counter families are named after their
+/// `_total` samples, and the `# EOF` and `# UNIT` lines go.
+fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
 }
 
 /// Middleware recording every request's count and latency under its route template.
@@ -143,4 +169,23 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
         })
         .inc();
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_named_after_their_samples_and_there_is_no_eof() {
+        let m = Metrics::new();
+        m.login("success");
+        let text = m.render();
+        assert!(text.contains("# TYPE baton_logins_total counter"), "{text}");
+        assert!(text.contains("# HELP baton_logins_total "), "{text}");
+        assert!(
+            text.contains("baton_logins_total{outcome=\"success\"} 1"),
+            "{text}"
+        );
+        assert!(!text.contains("# EOF"));
+    }
 }

@@ -1,5 +1,5 @@
 //! Maps sqlx errors to [`StoreError`] in one place: unique violations become conflicts, lost
-//! connections and lock timeouts become "unavailable".
+//! connections, locks and timeouts become "unavailable".
 
 use baton_core::store::StoreError;
 
@@ -8,12 +8,7 @@ pub(crate) fn map(e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             StoreError::Conflict(db.message().to_owned())
         }
-        sqlx::Error::Database(db)
-            if matches!(
-                db.code().as_deref(),
-                Some("5" | "6" | "261" | "517" | "10" | "14")
-            ) =>
-        {
+        sqlx::Error::Database(db) if db.code().as_deref().is_some_and(transient) => {
             StoreError::Unavailable(db.message().to_owned())
         }
         sqlx::Error::Io(_)
@@ -23,5 +18,41 @@ pub(crate) fn map(e: sqlx::Error) -> StoreError {
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Protocol(_) => StoreError::Unavailable(e.to_string()),
         _ => StoreError::Other(e.to_string()),
+    }
+}
+
+/// Whether a database error code means "try again later" rather than "this request is wrong".
+fn transient(code: &str) -> bool {
+    // PostgreSQL's SQLSTATEs have five characters; SQLite's extended result codes are numbers
+    // below 10000 whose low byte is the primary code: BUSY (5), LOCKED (6), IOERR (10),
+    // FULL (13), CANTOPEN (14).
+    if code.len() < 5 {
+        return code
+            .parse::<u32>()
+            .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 13 | 14));
+    }
+    // PostgreSQL SQLSTATEs: connection exceptions (08…), insufficient resources (53…), operator
+    // intervention such as shutdown or a statement timeout (57…), lock not available (55P03),
+    // serialization failure and deadlock (40001, 40P01).
+    code.starts_with("08")
+        || code.starts_with("53")
+        || code.starts_with("57")
+        || matches!(code, "55P03" | "40001" | "40P01")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transient;
+
+    #[test]
+    fn busy_io_and_connection_errors_are_transient_but_constraints_are_not() {
+        for code in [
+            "5", "261", "517", "773", "266", "14", "08006", "57P01", "57014", "53300",
+        ] {
+            assert!(transient(code), "{code}");
+        }
+        for code in ["2067", "1555", "19", "23505", "42601"] {
+            assert!(!transient(code), "{code}");
+        }
     }
 }

@@ -55,22 +55,25 @@ pub(super) async fn checked_authenticate(
 ) -> Result<UserRecord, ApiError> {
     let key =
         Username::parse(username).map_or_else(|_| username.to_owned(), |u| u.key().to_owned());
-    let now = state.baton.now();
-    if let Some(retry_after) = state.limiter.check(&key, ip, now) {
-        state.metrics.login("rate_limited");
-        return Err(ApiError::TooManyRequests { retry_after });
-    }
+    let attempt = state
+        .limiter
+        .begin(&key, ip, state.baton.now())
+        .map_err(|retry_after| {
+            state.metrics.login("rate_limited");
+            ApiError::TooManyRequests { retry_after }
+        })?;
     match state.baton.authenticate(username, password).await {
         Ok(user) => {
-            state.limiter.succeeded(&key);
+            state.limiter.succeeded(attempt);
             Ok(user)
         }
         Err(AuthError::InvalidCredentials) => {
-            state.limiter.failed(&key, ip, now);
+            state.limiter.failed(attempt);
             state.metrics.login("invalid_credentials");
             Err(ApiError::InvalidCredentials)
         }
         Err(e) => {
+            state.limiter.abandoned(attempt);
             state.metrics.login("error");
             Err(e.into())
         }

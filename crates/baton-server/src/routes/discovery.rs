@@ -27,9 +27,9 @@ pub(super) async fn metadata(State(state): State<AppState>) -> Json<serde_json::
         "introspection_endpoint": format!("{iss}/oauth/introspect"),
         "grant_types_supported": ["password", "refresh_token"],
         "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "none"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
-        "token_endpoint_auth_signing_alg_values_supported": [alg],
+        "access_token_signing_alg_values_supported": [alg],
     }))
 }

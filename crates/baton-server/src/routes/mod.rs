@@ -10,8 +10,10 @@ use crate::error::ApiError;
 use crate::metrics;
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method};
-use axum::response::Response;
+use axum::middleware::Next;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::{delete, get, post};
 use axum::{middleware, Router};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -20,6 +22,8 @@ use tower_http::trace::TraceLayer;
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// Largest accepted request head (request line and headers).
+pub const HEADER_LIMIT: usize = 32 * 1024;
 
 /// Builds the whole application router.
 pub fn router(state: AppState) -> Router {
@@ -50,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(size_guard))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
@@ -65,6 +70,29 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(middleware::map_response(json_charset))
         .with_state(state)
+}
+
+/// Refuses oversized heads (431) and bodies announced as oversized (413) on every route, also
+/// those that never read a body.
+async fn size_guard(req: Request, next: Next) -> Response {
+    let head: usize = req.uri().to_string().len()
+        + req
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum::<usize>();
+    if head > HEADER_LIMIT {
+        return ApiError::HeadersTooLarge.into_response();
+    }
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return ApiError::PayloadTooLarge.into_response();
+    }
+    next.run(req).await
 }
 
 /// The contract declares every JSON body as `application/json; charset=utf-8`.

@@ -22,21 +22,22 @@ async fn client_of(
     form_id: Option<&str>,
     form_secret: Option<&str>,
 ) -> Result<String, ApiError> {
+    // Libraries send an empty secret for public clients (`Basic base64("id:")`).
+    let present = |s: &&str| !s.is_empty();
     if let Some(basic) = basic_credentials(headers)? {
         if form_id.is_some_and(|id| id != basic.id) {
             return Err(ApiError::InvalidRequest(
                 "client_id differs from the authenticated client".into(),
             ));
         }
+        let secret = Some(basic.secret.as_str()).filter(present);
         return Ok(state
             .baton
-            .authenticate_client(Some(&basic.id), Some(&basic.secret))
+            .authenticate_client(Some(&basic.id), secret)
             .await?);
     }
-    Ok(state
-        .baton
-        .authenticate_client(form_id, form_secret)
-        .await?)
+    let secret = form_secret.filter(present);
+    Ok(state.baton.authenticate_client(form_id, secret).await?)
 }
 
 fn required(value: Option<String>, name: &str) -> Result<String, ApiError> {

@@ -385,3 +385,54 @@ async fn json_answers_are_declared_as_utf8_json() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_large_head_is_refused_with_431_and_json() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-padding", "a".repeat(40 * 1024))
+        .send()
+        .await
+        .expect("request");
+    assert_error(
+        r,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "request_header_fields_too_large",
+        None,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_even_where_no_body_is_read() {
+    let app = TestApp::spawn().await;
+    let t = app.user_session("alice").await;
+    let r = app
+        .client
+        .post(app.url("/auth/logout-all"))
+        .bearer_auth(&t.access)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 65 * 1024])
+        .send()
+        .await
+        .expect("request");
+    assert_error(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None).await;
+    assert_eq!(app.sessions(&t.access).await.len(), 1, "nothing was done");
+}
+
+#[tokio::test]
+async fn a_null_delivery_means_body() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let r = app
+        .post_json(
+            "/auth/login",
+            &serde_json::json!({"username": "alice", "password": PASSWORD, "delivery": null}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("set-cookie").is_none());
+    assert!(body(r).await["refresh_token"].is_string());
+}

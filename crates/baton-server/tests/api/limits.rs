@@ -95,3 +95,24 @@ async fn the_trusted_proxy_header_names_the_client_ip() {
     let t = Tokens::from(body(other).await);
     assert_eq!(app.sessions(&t.access).await[0]["ip"], "198.51.100.1");
 }
+
+#[tokio::test]
+async fn concurrent_wrong_passwords_cannot_slip_past_the_limit() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let attempts = (0..20).map(|_| app.login("alice", "wrong password"));
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.status())
+        .collect();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((refused, limited), (10, 10), "{statuses:?}");
+}

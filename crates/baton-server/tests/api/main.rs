@@ -9,6 +9,7 @@ mod helpers;
 mod bad_input;
 mod cookies;
 mod discovery;
+mod keys;
 mod limits;
 mod login;
 mod me;

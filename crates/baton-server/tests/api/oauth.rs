@@ -404,3 +404,80 @@ async fn every_advertised_oauth_endpoint_is_served() {
         );
     }
 }
+
+#[tokio::test]
+async fn public_clients_may_send_an_empty_secret_as_libraries_do() {
+    let app = TestApp::spawn().await;
+    app.state
+        .baton
+        .add_client("spa", false)
+        .await
+        .expect("client");
+    app.create_user("alice").await;
+    let fields = [
+        ("grant_type", "password"),
+        ("username", "alice"),
+        ("password", PASSWORD),
+    ];
+    for id in ["baton", "spa"] {
+        let r = send(app.form("/oauth/token", &fields).basic_auth(id, Some(""))).await;
+        assert_eq!(r.status(), StatusCode::OK, "{id}");
+        let t = Tokens::from(body(r).await);
+        assert_eq!(jwt_claims(&t.access)["client_id"], id);
+    }
+    let mut with_post = fields.to_vec();
+    with_post.extend([("client_id", "spa"), ("client_secret", "")]);
+    let r = send(app.form("/oauth/token", &with_post)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_failed_client_authentication_has_exactly_the_contracts_body() {
+    let app = TestApp::spawn().await;
+    app.confidential_client("api").await;
+    let r = app.introspect(("api", "wrong"), "token").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        body(r).await,
+        serde_json::json!({"error": "invalid_client"})
+    );
+}
+
+#[tokio::test]
+async fn another_clients_refresh_token_does_not_refresh_at_auth_refresh() {
+    let app = TestApp::spawn().await;
+    let secret = app.confidential_client("billing").await;
+    app.create_user("alice").await;
+    let r = send(
+        app.form(
+            "/oauth/token",
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ],
+        )
+        .basic_auth("billing", Some(&secret)),
+    )
+    .await;
+    let t = Tokens::from(body(r).await);
+    assert_error(
+        app.refresh(&t.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        Some("Invalid refresh token"),
+    )
+    .await;
+    let r = send(
+        app.form(
+            "/oauth/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &t.refresh),
+            ],
+        )
+        .basic_auth("billing", Some(&secret)),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK, "the refused try spent nothing");
+}

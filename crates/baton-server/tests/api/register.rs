@@ -37,8 +37,8 @@ async fn registering_answers_201_with_the_new_users_id_and_username() {
 #[tokio::test]
 async fn a_username_is_stored_and_returned_nfkc_normalised_and_trimmed_with_its_case_kept() {
     let app = TestApp::spawn().await;
-    // Fullwidth "Ｂ" is NFKC "B"; the "ﬁ" ligature is NFKC "fi".
-    let b = register_ok(&app, "  Ｂob\u{FB01}sh \t", PASSWORD).await;
+    // Fullwidth "Ｂ" is NFKC "B"; the "ﬁ" ligature is NFKC "fi"; the ideographic space is NFKC " ".
+    let b = register_ok(&app, "  Ｂob\u{FB01}sh \u{3000}", PASSWORD).await;
     assert_eq!(b["username"], "Bobfish");
     let t = app.login_ok("Bobfish").await;
     assert_eq!(jwt_claims(&t.access)["preferred_username"], "Bobfish");
@@ -118,6 +118,9 @@ async fn nul_and_control_characters_in_a_username_are_invalid_requests() {
         "al\u{1b}ice",
         "al\u{7f}ice",
         "al\u{9f}ice",
+        "alice\n",
+        "\talice",
+        "alice\u{85}",
     ] {
         assert_invalid_request(app.register(name, PASSWORD).await).await;
     }
