@@ -1,0 +1,264 @@
+//! baton-verify against a real `baton serve`: what it accepts and refuses, key rotation without
+//! a restart, one JWKS fetch for a thousand concurrent verifications, and the example resource
+//! server answering exactly like baton's own `/api/me`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use baton_verify::{Verifier, VerifierOptions, VerifyError};
+use common::Server;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::Duration;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A running baton with a user `alice`; returns the server and a fresh access token.
+async fn baton_with_alice(dir: &Path, extra: &[(&str, &str)]) -> (Server, String) {
+    let server = Server::start(dir, extra);
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}/auth/register", server.base))
+        .json(&json!({"username": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status(), 201);
+    let token = login(&server).await;
+    (server, token)
+}
+
+async fn login(server: &Server) -> String {
+    let body: Value = reqwest::Client::new()
+        .post(format!("{}/auth/login", server.base))
+        .json(&json!({"username": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    body["access_token"].as_str().expect("token").to_owned()
+}
+
+fn strict(options: VerifierOptions) -> VerifierOptions {
+    VerifierOptions {
+        leeway: Duration::ZERO,
+        ..options
+    }
+}
+
+fn reheader(token: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let (head, rest) = token.split_once('.').expect("jwt");
+    let mut header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(head).expect("b64")).expect("json");
+    edit(&mut header);
+    let head = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).expect("json"));
+    format!("{head}.{rest}")
+}
+
+#[tokio::test]
+async fn valid_tokens_are_accepted_and_forged_or_misdirected_ones_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (server, token) = baton_with_alice(dir.path(), &[]).await;
+    let verifier = Verifier::with_options(&server.base, "baton", strict(Default::default()));
+    let claims = verifier.verify(&token).await.expect("valid");
+    assert_eq!(claims.preferred_username, "alice");
+    assert_eq!(claims.iss, server.base);
+
+    // Another user id under the same signature.
+    let (head, rest) = token.split_once('.').expect("jwt");
+    let (payload, sig) = rest.split_once('.').expect("jwt");
+    let mut body: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("json");
+    body["sub"] = json!("someone-else");
+    let forged = format!(
+        "{head}.{}.{sig}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&body).expect("json"))
+    );
+    assert_eq!(verifier.verify(&forged).await, Err(VerifyError::Invalid));
+    let none = reheader(&token, |h| h["alg"] = json!("none"));
+    assert_eq!(verifier.verify(&none).await, Err(VerifyError::Invalid));
+    let untyped = reheader(&token, |h| h["typ"] = json!("JWT"));
+    assert_eq!(verifier.verify(&untyped).await, Err(VerifyError::Invalid));
+
+    let elsewhere = Verifier::with_options(&server.base, "billing", strict(Default::default()));
+    assert_eq!(elsewhere.verify(&token).await, Err(VerifyError::Invalid));
+    let impostor = Verifier::new("http://127.0.0.1:1", "baton");
+    assert_eq!(
+        impostor.verify(&token).await,
+        Err(VerifyError::KeysUnavailable)
+    );
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused_as_expired() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (server, token) = baton_with_alice(dir.path(), &[("BATON_ACCESS_TTL", "1")]).await;
+    let verifier = Verifier::with_options(&server.base, "baton", strict(Default::default()));
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(verifier.verify(&token).await, Err(VerifyError::Expired));
+    let lenient = Verifier::with_options(
+        &server.base,
+        "baton",
+        VerifierOptions {
+            leeway: Duration::from_secs(30),
+            ..Default::default()
+        },
+    );
+    assert!(lenient.verify(&token).await.is_ok(), "within the leeway");
+}
+
+#[tokio::test]
+async fn unknown_kids_are_refused_and_refetch_at_most_once_per_interval() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (server, token) = baton_with_alice(dir.path(), &[]).await;
+    let verifier = Verifier::with_options(&server.base, "baton", strict(Default::default()));
+    verifier.verify(&token).await.expect("valid");
+    assert_eq!(verifier.jwks_fetches(), 1);
+    for i in 0..50 {
+        let forged = reheader(&token, |h| h["kid"] = json!(format!("forged-{i}")));
+        assert_eq!(verifier.verify(&forged).await, Err(VerifyError::Invalid));
+    }
+    assert!(
+        verifier.jwks_fetches() <= 2,
+        "50 forged kids caused {} fetches",
+        verifier.jwks_fetches()
+    );
+}
+
+#[tokio::test]
+async fn a_key_rotation_is_picked_up_without_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (server, old) = baton_with_alice(dir.path(), &[("BATON_KEY_RELOAD_INTERVAL", "1s")]).await;
+    let verifier = Verifier::with_options(
+        &server.base,
+        "baton",
+        strict(VerifierOptions {
+            min_refetch_interval: Duration::ZERO,
+            ..Default::default()
+        }),
+    );
+    verifier.verify(&old).await.expect("valid");
+    let out = common::baton(dir.path())
+        .args(["keys", "rotate"])
+        .output()
+        .expect("rotate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The server picks up the new key within its reload interval.
+    let new = loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let token = login(&server).await;
+        let kid = |t: &str| {
+            let head = t.split('.').next().expect("jwt");
+            let h: Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(head).expect("b64")).expect("json");
+            h["kid"].clone()
+        };
+        if kid(&token) != kid(&old) {
+            break token;
+        }
+    };
+    let claims = verifier.verify(&new).await.expect("the new key is fetched");
+    assert_eq!(claims.preferred_username, "alice");
+    verifier
+        .verify(&old)
+        .await
+        .expect("the old key stays published");
+    assert_eq!(verifier.jwks_fetches(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_verifications_fetch_the_jwks_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (server, token) = baton_with_alice(dir.path(), &[]).await;
+    let verifier = Verifier::new(&server.base, "baton");
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let (verifier, token) = (verifier.clone(), token.clone());
+            tokio::spawn(async move { verifier.verify(&token).await.is_ok() })
+        })
+        .collect();
+    for t in futures::future::join_all(tasks).await {
+        assert!(t.expect("join"));
+    }
+    assert_eq!(verifier.jwks_fetches(), 1);
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("baton_http_requests_total") && l.contains("jwks.json"))
+        .expect("a JWKS request was counted");
+    assert!(line.ends_with(" 1"), "baton saw: {line}");
+}
+
+/// The example API behind baton-verify answers exactly as baton's own `/api/me` does.
+#[tokio::test]
+async fn the_example_resource_server_answers_like_baton() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (server, token) = baton_with_alice(dir.path(), &[("BATON_ACCESS_TTL", "1")]).await;
+    let verifier = Verifier::with_options(&server.base, "baton", strict(Default::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let api = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        axum::serve(listener, resource_server::app(verifier))
+            .await
+            .expect("serve");
+    });
+    let http = reqwest::Client::new();
+    let get = |url: String, token: Option<String>| {
+        let mut req = http.get(url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let r = req.send().await.expect("request");
+            let status = r.status();
+            let challenge = r
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().expect("ascii").to_owned());
+            let body = r.text().await.expect("body");
+            (status, challenge, body)
+        }
+    };
+
+    let hello = get(format!("{api}/hello"), Some(token.clone())).await;
+    assert_eq!((hello.0.as_u16(), hello.2.as_str()), (200, "Hello, alice!"));
+    let orders = get(format!("{api}/orders"), Some(token.clone())).await;
+    assert_eq!(orders.0, 200);
+    let orders: Value = serde_json::from_str(&orders.2).expect("json");
+    assert_eq!(orders["orders"], json!([]));
+
+    for path in ["/hello", "/orders"] {
+        let ours = get(format!("{api}{path}"), None).await;
+        let batons = get(format!("{}/api/me", server.base), None).await;
+        assert_eq!(ours, batons, "no token, {path}");
+        let ours = get(format!("{api}{path}"), Some("garbage".into())).await;
+        let batons = get(format!("{}/api/me", server.base), Some("garbage".into())).await;
+        assert_eq!(ours, batons, "a bad token, {path}");
+    }
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let ours = get(format!("{api}/hello"), Some(token.clone())).await;
+    let batons = get(format!("{}/api/me", server.base), Some(token)).await;
+    assert_eq!(ours, batons, "an expired token");
+    assert_eq!(
+        ours.1.as_deref(),
+        Some(
+            r#"Bearer realm="baton", error="invalid_token", error_description="Token has expired""#
+        )
+    );
+}
