@@ -1,0 +1,130 @@
+//! baton's access tokens verified from the JWKS alone by other stacks' standard libraries:
+//! Python's PyJWT (`PyJWKClient`) and Node's jose (`createRemoteJWKSet`), for every signing
+//! algorithm. The test command installs both (`BATON_INTEROP_PYTHON`, `BATON_INTEROP_NODE_DIR`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use common::Server;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::Command;
+
+const PASSWORD: &str = "correct horse battery";
+
+struct Stacks {
+    python: PathBuf,
+    node_dir: PathBuf,
+}
+
+fn stacks() -> Option<Stacks> {
+    match (
+        std::env::var_os("BATON_INTEROP_PYTHON"),
+        std::env::var_os("BATON_INTEROP_NODE_DIR"),
+    ) {
+        (Some(python), Some(node_dir)) => Some(Stacks {
+            python: python.into(),
+            node_dir: node_dir.into(),
+        }),
+        _ => {
+            assert!(
+                std::env::var_os("BATON_REQUIRE_INTEROP").is_none(),
+                "BATON_REQUIRE_INTEROP is set but the interop stacks are not"
+            );
+            None
+        }
+    }
+}
+
+fn interop_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop")
+}
+
+/// Runs a verifier script; its claims when it accepted the token.
+fn run(mut cmd: Command) -> Result<Value, String> {
+    let out = cmd.output().expect("verifier runs");
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).expect("claims as JSON"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn python(stacks: &Stacks, issuer: &str, token: &str) -> Result<Value, String> {
+    let mut cmd = Command::new(&stacks.python);
+    cmd.arg(interop_dir().join("python/verify_token.py"))
+        .args([issuer, "baton", token]);
+    run(cmd)
+}
+
+fn node(stacks: &Stacks, issuer: &str, token: &str) -> Result<Value, String> {
+    let mut cmd = Command::new("node");
+    cmd.current_dir(&stacks.node_dir)
+        .arg("verify_token.mjs")
+        .args([issuer, "baton", token]);
+    run(cmd)
+}
+
+fn tamper(token: &str) -> String {
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let mut claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).expect("b64")).expect("json");
+    claims["sub"] = json!("someone-else");
+    parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("json"));
+    parts.join(".")
+}
+
+#[tokio::test]
+async fn pyjwt_and_jose_verify_baton_tokens_from_the_jwks_for_every_algorithm() {
+    let Some(stacks) = stacks() else {
+        eprintln!("interop stacks not installed; skipping");
+        return;
+    };
+    for alg in ["EdDSA", "ES256", "RS256"] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let server = Server::start(dir.path(), &[("BATON_SIGNING_ALG", alg)]);
+        let http = reqwest::Client::new();
+        let creds = json!({"username": "alice", "password": PASSWORD});
+        http.post(format!("{}/auth/register", server.base))
+            .json(&creds)
+            .send()
+            .await
+            .expect("register");
+        let login: Value = http
+            .post(format!("{}/auth/login", server.base))
+            .json(&creds)
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("json");
+        let token = login["access_token"].as_str().expect("token").to_owned();
+        let issuer = server.base.clone();
+        let (stacks_ref, token_ref) = (&stacks, token.as_str());
+
+        let by_python = python(stacks_ref, &issuer, token_ref).expect("PyJWT accepts");
+        let by_node = node(stacks_ref, &issuer, token_ref).expect("jose accepts");
+        assert_eq!(by_python["preferred_username"], "alice", "{alg}");
+        assert_eq!(by_python, by_node, "{alg}: both read the same claims");
+
+        let forged = tamper(&token);
+        assert!(
+            python(stacks_ref, &issuer, &forged).is_err(),
+            "{alg}: PyJWT refuses"
+        );
+        assert!(
+            node(stacks_ref, &issuer, &forged).is_err(),
+            "{alg}: jose refuses"
+        );
+        let elsewhere = format!("{issuer}/tenant-b");
+        assert!(
+            python(stacks_ref, &elsewhere, token_ref).is_err(),
+            "{alg}: PyJWT refuses another issuer"
+        );
+        drop(server);
+    }
+}
