@@ -45,7 +45,7 @@ struct Inner {
     rules: Rules,
     options: VerifierOptions,
     http: reqwest::Client,
-    jwks_uri: RwLock<Option<String>>,
+    metadata: RwLock<Option<Metadata>>,
     cache: RwLock<Option<Cached>>,
     fetch: tokio::sync::Mutex<()>,
     fetches: AtomicU64,
@@ -66,10 +66,17 @@ impl std::fmt::Debug for Verifier {
     }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Clone, serde::Deserialize)]
 struct Metadata {
     issuer: String,
     jwks_uri: String,
+    #[serde(default)]
+    introspection_endpoint: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct Introspection {
+    active: bool,
 }
 
 /// Seconds since the epoch by the system clock.
@@ -110,7 +117,7 @@ impl Verifier {
                 rules,
                 options,
                 http,
-                jwks_uri: RwLock::new(None),
+                metadata: RwLock::new(None),
                 cache: RwLock::new(None),
                 fetch: tokio::sync::Mutex::new(()),
                 fetches: AtomicU64::new(0),
@@ -192,15 +199,15 @@ impl Verifier {
         }
     }
 
-    async fn jwks_uri(&self) -> Result<String, String> {
-        if let Some(uri) = self
+    async fn metadata(&self) -> Result<Metadata, String> {
+        if let Some(m) = self
             .inner
-            .jwks_uri
+            .metadata
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
         {
-            return Ok(uri);
+            return Ok(m);
         }
         let url = format!(
             "{}/.well-known/oauth-authorization-server",
@@ -226,14 +233,45 @@ impl Verifier {
         }
         *self
             .inner
-            .jwks_uri
+            .metadata
             .write()
-            .unwrap_or_else(|p| p.into_inner()) = Some(metadata.jwks_uri.clone());
-        Ok(metadata.jwks_uri)
+            .unwrap_or_else(|p| p.into_inner()) = Some(metadata.clone());
+        Ok(metadata)
+    }
+
+    /// Asks the issuer's introspection endpoint (RFC 7662) whether `token` is active *now*: for
+    /// routes that must honour a logout before the access token expires. Needs a confidential
+    /// client's credentials (`baton client add NAME --confidential`). Errors when the issuer
+    /// cannot be asked.
+    pub async fn introspect(
+        &self,
+        token: &str,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Result<bool, String> {
+        let endpoint = self
+            .metadata()
+            .await?
+            .introspection_endpoint
+            .ok_or("the issuer publishes no introspection endpoint")?;
+        let answer: Introspection = self
+            .inner
+            .http
+            .post(endpoint)
+            .basic_auth(client_id, Some(client_secret))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(answer.active)
     }
 
     async fn fetch(&self) -> Result<Arc<KeySet>, String> {
-        let uri = self.jwks_uri().await?;
+        let uri = self.metadata().await?.jwks_uri;
         self.inner.fetches.fetch_add(1, Ordering::Relaxed);
         let body = self
             .inner

@@ -13,8 +13,6 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Command;
 
-const PASSWORD: &str = "correct horse battery";
-
 struct Stacks {
     python: PathBuf,
     node_dir: PathBuf,
@@ -86,22 +84,8 @@ async fn pyjwt_and_jose_verify_baton_tokens_from_the_jwks_for_every_algorithm() 
     for alg in ["EdDSA", "ES256", "RS256"] {
         let dir = tempfile::tempdir().expect("temp dir");
         let server = Server::start(dir.path(), &[("BATON_SIGNING_ALG", alg)]);
-        let http = reqwest::Client::new();
-        let creds = json!({"username": "alice", "password": PASSWORD});
-        http.post(format!("{}/auth/register", server.base))
-            .json(&creds)
-            .send()
-            .await
-            .expect("register");
-        let login: Value = http
-            .post(format!("{}/auth/login", server.base))
-            .json(&creds)
-            .send()
-            .await
-            .expect("login")
-            .json()
-            .await
-            .expect("json");
+        common::register_alice(&server.base).await;
+        let login = common::login_alice(&server.base).await;
         let token = login["access_token"].as_str().expect("token").to_owned();
         let issuer = server.base.clone();
         let (stacks_ref, token_ref) = (&stacks, token.as_str());

@@ -10,8 +10,6 @@ use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-const PASSWORD: &str = "correct horse battery";
-
 async fn database() -> Option<String> {
     let admin = baton_store::testing::postgres_admin_url()?;
     Some(
@@ -71,22 +69,8 @@ async fn two_instances_share_sessions_rotation_revocation_and_keys() {
     assert_eq!(kids(&http, &a.base).await.len(), 1, "one key between them");
 
     // Registered and logged in on A; used and refreshed on B.
-    let r = post(
-        &http,
-        format!("{}/auth/register", a.base),
-        json!({"username": "alice", "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(r.status(), 201);
-    let login: Value = post(
-        &http,
-        format!("{}/auth/login", a.base),
-        json!({"username": "alice", "password": PASSWORD}),
-    )
-    .await
-    .json()
-    .await
-    .expect("json");
+    common::register_alice(&a.base).await;
+    let login = common::login_alice(&a.base).await;
     let me = http
         .get(format!("{}/api/me", b.base))
         .bearer_auth(login["access_token"].as_str().expect("token"))
@@ -166,15 +150,7 @@ async fn two_instances_share_sessions_rotation_revocation_and_keys() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // And tokens signed by B with the new key verify on A.
-    let login: Value = post(
-        &http,
-        format!("{}/auth/login", b.base),
-        json!({"username": "alice", "password": PASSWORD}),
-    )
-    .await
-    .json()
-    .await
-    .expect("json");
+    let login = common::login_alice(&b.base).await;
     let access = login["access_token"].as_str().expect("token");
     let me = http
         .get(format!("{}/api/me", a.base))

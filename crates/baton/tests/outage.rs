@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const PASSWORD: &str = "correct horse battery";
+use common::PASSWORD;
 
 fn run(shell: &str) {
     let status = Command::new("sh").args(["-c", shell]).status().expect("sh");
@@ -49,22 +49,8 @@ async fn a_database_outage_gives_503s_and_the_instance_recovers_by_itself() {
     );
     let base = server.base.clone();
     let http = reqwest::Client::new();
-    let r = http
-        .post(format!("{base}/auth/register"))
-        .json(&json!({"username": "alice", "password": PASSWORD}))
-        .send()
-        .await
-        .expect("register");
-    assert_eq!(r.status(), 201);
-    let login: Value = http
-        .post(format!("{base}/auth/login"))
-        .json(&json!({"username": "alice", "password": PASSWORD}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
+    common::register_alice(&base).await;
+    let login = common::login_alice(&base).await;
     let access = login["access_token"].as_str().expect("token").to_owned();
 
     // Light load: one client keeps refreshing its session, holding on to the newest token it got.

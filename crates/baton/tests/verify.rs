@@ -14,33 +14,16 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
 
-const PASSWORD: &str = "correct horse battery";
-
 /// A running baton with a user `alice`; returns the server and a fresh access token.
 async fn baton_with_alice(dir: &Path, extra: &[(&str, &str)]) -> (Server, String) {
     let server = Server::start(dir, extra);
-    let http = reqwest::Client::new();
-    let r = http
-        .post(format!("{}/auth/register", server.base))
-        .json(&json!({"username": "alice", "password": PASSWORD}))
-        .send()
-        .await
-        .expect("register");
-    assert_eq!(r.status(), 201);
+    common::register_alice(&server.base).await;
     let token = login(&server).await;
     (server, token)
 }
 
 async fn login(server: &Server) -> String {
-    let body: Value = reqwest::Client::new()
-        .post(format!("{}/auth/login", server.base))
-        .json(&json!({"username": "alice", "password": PASSWORD}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
+    let body = common::login_alice(&server.base).await;
     body["access_token"].as_str().expect("token").to_owned()
 }
 
@@ -207,7 +190,8 @@ async fn a_thousand_concurrent_verifications_fetch_the_jwks_once() {
 #[tokio::test]
 async fn the_example_resource_server_answers_like_baton() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (server, token) = baton_with_alice(dir.path(), &[("BATON_ACCESS_TTL", "1")]).await;
+    // Two seconds: `iat` is whole seconds, so the token surely lives for more than one.
+    let (server, token) = baton_with_alice(dir.path(), &[("BATON_ACCESS_TTL", "2")]).await;
     let verifier = Verifier::with_options(&server.base, "baton", strict(Default::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -251,7 +235,7 @@ async fn the_example_resource_server_answers_like_baton() {
         let batons = get(format!("{}/api/me", server.base), Some("garbage".into())).await;
         assert_eq!(ours, batons, "a bad token, {path}");
     }
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     let ours = get(format!("{api}/hello"), Some(token.clone())).await;
     let batons = get(format!("{}/api/me", server.base), Some(token)).await;
     assert_eq!(ours, batons, "an expired token");
@@ -261,4 +245,47 @@ async fn the_example_resource_server_answers_like_baton() {
             r#"Bearer realm="baton", error="invalid_token", error_description="Token has expired""#
         )
     );
+}
+
+#[tokio::test]
+async fn revocation_sensitive_routes_can_ask_the_introspection_endpoint() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = common::baton(dir.path())
+        .args(["client", "add", "orders-api", "--confidential"])
+        .output()
+        .expect("client add");
+    let printed = String::from_utf8(out.stdout).expect("utf-8");
+    let secret = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .expect("a secret")
+        .to_owned();
+    let server = Server::start(dir.path(), &[]);
+    common::register_alice(&server.base).await;
+    let login = common::login_alice(&server.base).await;
+    let access = login["access_token"].as_str().expect("token");
+    let verifier = Verifier::new(&server.base, "baton");
+    assert_eq!(
+        verifier.introspect(access, "orders-api", &secret).await,
+        Ok(true)
+    );
+    reqwest::Client::new()
+        .post(format!("{}/auth/logout", server.base))
+        .json(&json!({"refresh_token": login["refresh_token"]}))
+        .send()
+        .await
+        .expect("logout");
+    assert!(
+        verifier.verify(access).await.is_ok(),
+        "the token itself is still valid"
+    );
+    assert_eq!(
+        verifier.introspect(access, "orders-api", &secret).await,
+        Ok(false),
+        "but the issuer knows the session is over"
+    );
+    assert!(verifier
+        .introspect(access, "orders-api", "wrong")
+        .await
+        .is_err());
 }

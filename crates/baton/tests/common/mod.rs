@@ -82,3 +82,29 @@ pub fn add_user(dir: &Path, name: &str, password: &str) -> std::process::Output 
     writeln!(child.stdin.take().expect("stdin"), "{password}").expect("write password");
     child.wait_with_output().expect("finishes")
 }
+
+/// The password of the tests' user `alice`.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Registers `alice` on the baton at `base`.
+pub async fn register_alice(base: &str) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/auth/register"))
+        .json(&serde_json::json!({"username": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status(), 201, "register alice");
+}
+
+/// Logs `alice` in on the baton at `base` (body delivery); the token answer.
+pub async fn login_alice(base: &str) -> serde_json::Value {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/auth/login"))
+        .json(&serde_json::json!({"username": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 200, "log alice in");
+    r.json().await.expect("json")
+}
