@@ -275,7 +275,9 @@ impl KeyRing {
         }
         let mut key_set = baton_verify::KeySet::new();
         for k in &published {
-            key_set.insert(k.kid.clone(), k.alg.jwt(), k.decoding.clone());
+            key_set
+                .insert(k.kid.clone(), k.alg.jwt(), k.decoding.clone())
+                .map_err(|e| KeyError(e.to_string()))?;
         }
         Ok(Self {
             active: SigningKey::load(active)?,

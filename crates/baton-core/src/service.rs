@@ -318,7 +318,12 @@ impl Baton {
             ip: client.ip,
         };
         let token = RefreshToken::generate().map_err(|e| AuthError::Internal(e.to_string()))?;
-        self.store.create_session(&session, &token.hash()).await?;
+        match self.store.create_session(&session, &token.hash()).await {
+            Ok(()) => {}
+            // Deleted while the password was being checked.
+            Err(StoreError::Conflict(_)) => return Err(AuthError::InvalidCredentials),
+            Err(e) => return Err(e.into()),
+        }
         let record = SessionRecord {
             id: session.id,
             user_id: session.user_id,

@@ -37,7 +37,8 @@ fn transient(code: &str) -> bool {
     code.starts_with("08")
         || code.starts_with("53")
         || code.starts_with("57")
-        || matches!(code, "55P03" | "40001" | "40P01")
+        || code.starts_with("58")
+        || matches!(code, "55P03" | "40001" | "40P01" | "25006")
 }
 
 #[cfg(test)]

@@ -54,10 +54,16 @@ impl PgStore {
     pub async fn open(url: &str, settings: PoolSettings) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Other(format!("invalid PostgreSQL URL: {e}")))?
-            .options([(
-                "statement_timeout",
-                format!("{}", settings.statement_timeout.as_millis()),
-            )]);
+            .options([
+                (
+                    "statement_timeout",
+                    format!("{}", settings.statement_timeout.as_millis()),
+                ),
+                // A frozen or cut-off instance must not hold a session's row locks for long,
+                // nor may a refresh wait long behind one.
+                ("idle_in_transaction_session_timeout", "15000".into()),
+                ("lock_timeout", "3000".into()),
+            ]);
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
@@ -85,11 +91,16 @@ type Row = PgRow;
 
 /// Lock the token and its session for the whole rotation.
 const FOR_UPDATE: &str = " FOR UPDATE OF t, s";
+/// Keep the user row from being deleted while a session is created for it.
+const FOR_SHARE: &str = " FOR SHARE";
 /// Serialise key activation across instances; readers (`SELECT`) are not blocked.
 const LOCK_SIGNING_KEYS: &str = "LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE";
 
+/// READ COMMITTED whatever the server's default: a refresh that waited for another's row lock
+/// must then see that refresh's commit (and replay its successor) instead of failing.
 async fn begin_write(pool: &PgPool) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
-    pool.begin().await
+    pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+        .await
 }
 
 crate::sql::impl_store!(PgStore);

@@ -199,10 +199,14 @@ macro_rules! impl_store {
                 let mut tx = begin_write(&self.writer)
                     .await
                     .map_err(map)?;
-                sqlx::query(
+                // Only for a user that still exists: a deletion committed while the password
+                // was being checked must not leave a live session behind.
+                let created = sqlx::query(&format!(
                     "INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, \
-                     idle_expires_at, absolute_expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
+                     idle_expires_at, absolute_expires_at, user_agent, ip) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM users \
+                     WHERE id = $2 AND deleted_at IS NULL{FOR_SHARE}"
+                ))
                 .bind(session.id.as_str())
                 .bind(session.user_id.as_str())
                 .bind(&session.client_id)
@@ -215,6 +219,9 @@ macro_rules! impl_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(map)?;
+                if created.rows_affected() != 1 {
+                    return Err(StoreError::Conflict("the user no longer exists".into()));
+                }
                 sqlx::query("INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)")
                     .bind(&first_token.0[..])
                     .bind(session.id.as_str())
@@ -254,13 +261,31 @@ macro_rules! impl_store {
                 let decision = decide(token, session.state(), client_matches, req.now, req.grace);
                 let outcome = match (decision, sealed) {
                     (Decision::Rotate, _) => {
-                        sqlx::query(
+                        let spent = sqlx::query(
                             "UPDATE refresh_tokens SET spent_at = $1, sealed_successor = $2 \
                              WHERE hash = $3 AND spent_at IS NULL",
                         )
                         .bind(now)
                         .bind(&req.sealed_successor.0)
                         .bind(&req.presented.0[..])
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map)?;
+                        if spent.rows_affected() != 1 {
+                            // The row lock (or SQLite's single writer) makes this unreachable;
+                            // should it ever happen, change nothing rather than fork the chain.
+                            return Err(StoreError::Unavailable(
+                                "the refresh token changed during its rotation".into(),
+                            ));
+                        }
+                        // Successors sealed before the grace window are never handed out again;
+                        // dropping them keeps an old leaked token from unlocking the chain.
+                        sqlx::query(
+                            "UPDATE refresh_tokens SET sealed_successor = NULL \
+                             WHERE session_id = $1 AND sealed_successor IS NOT NULL AND spent_at < $2",
+                        )
+                        .bind(session.id.as_str())
+                        .bind(now - req.grace.whole_milliseconds().clamp(0, i128::from(i64::MAX)) as i64)
                         .execute(&mut *tx)
                         .await
                         .map_err(map)?;
@@ -535,29 +560,26 @@ macro_rules! impl_store {
             }
 
             async fn purge_sessions(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+                // In batches, so that the write lock is never held for long; the tokens go with
+                // their sessions (ON DELETE CASCADE).
                 let before = to_millis(before);
-                let mut tx = begin_write(&self.writer)
+                let mut purged = 0;
+                loop {
+                    let mut tx = begin_write(&self.writer).await.map_err(map)?;
+                    let done = sqlx::query(
+                        "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+                         WHERE idle_expires_at < $1 OR absolute_expires_at < $1 LIMIT 500)",
+                    )
+                    .bind(before)
+                    .execute(&mut *tx)
                     .await
                     .map_err(map)?;
-                sqlx::query(
-                    "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions \
-                     WHERE idle_expires_at < $1 OR absolute_expires_at < $2)",
-                )
-                .bind(before)
-                .bind(before)
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?;
-                let done = sqlx::query(
-                    "DELETE FROM sessions WHERE idle_expires_at < $1 OR absolute_expires_at < $2",
-                )
-                .bind(before)
-                .bind(before)
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?;
-                tx.commit().await.map_err(map)?;
-                Ok(done.rows_affected())
+                    tx.commit().await.map_err(map)?;
+                    purged += done.rows_affected();
+                    if done.rows_affected() < 500 {
+                        return Ok(purged);
+                    }
+                }
             }
         }
     };

@@ -82,6 +82,7 @@ type Row = SqliteRow;
 /// SQLite has no row locks; `BEGIN IMMEDIATE` already makes the transaction the only writer.
 const FOR_UPDATE: &str = "";
 const LOCK_SIGNING_KEYS: &str = "";
+const FOR_SHARE: &str = "";
 
 async fn begin_write(pool: &SqlitePool) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
     pool.begin_with("BEGIN IMMEDIATE").await

@@ -15,6 +15,7 @@ const T0: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
 
 struct Fresh {
     store: Arc<dyn Store>,
+    url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -23,6 +24,7 @@ async fn sqlite() -> Option<Fresh> {
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     Some(Fresh {
         store: baton_store::open(&url).await.expect("opens"),
+        url,
         _dir: Some(dir),
     })
 }
@@ -39,6 +41,7 @@ async fn postgres() -> Option<Fresh> {
         .expect("creates a test database");
     Some(Fresh {
         store: baton_store::open(&url).await.expect("opens"),
+        url,
         _dir: None,
     })
 }
@@ -50,7 +53,7 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $test() {
                     if let Some(fresh) = super::$backend().await {
-                        super::$test(fresh.store).await;
+                        super::$test(fresh.store, &fresh.url).await;
                     }
                 }
             )*
@@ -74,7 +77,28 @@ every_backend!(
     purge_deletes_only_sessions_that_ended_before_the_cutoff,
     activating_a_key_retires_the_previous_one,
     instances_starting_together_agree_on_one_signing_key,
+    no_session_is_created_for_a_deleted_user,
+    successors_sealed_before_the_grace_window_are_dropped,
 );
+
+/// Rows of `refresh_tokens` still holding a sealed successor, read with plain SQL.
+async fn sealed_successors(url: &str) -> i64 {
+    use sqlx::Connection as _;
+    let sql = "SELECT COUNT(*) FROM refresh_tokens WHERE sealed_successor IS NOT NULL";
+    if url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.expect("connect");
+        sqlx::query_scalar(sql)
+            .fetch_one(&mut c)
+            .await
+            .expect("count")
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+        sqlx::query_scalar(sql)
+            .fetch_one(&mut c)
+            .await
+            .expect("count")
+    }
+}
 
 fn user(name: &str) -> UserRecord {
     UserRecord {
@@ -122,7 +146,7 @@ fn rotation(presented: &RefreshToken, now: OffsetDateTime) -> (RotateRequest, Re
     (req, next)
 }
 
-async fn usernames_are_unique_among_live_users(store: Arc<dyn Store>) {
+async fn usernames_are_unique_among_live_users(store: Arc<dyn Store>, _url: &str) {
     store.insert_user(&user("alice")).await.expect("first");
     let again = store.insert_user(&user("alice")).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
@@ -130,7 +154,7 @@ async fn usernames_are_unique_among_live_users(store: Arc<dyn Store>) {
     assert!(store.user_by_key("bob").await.expect("query").is_none());
 }
 
-async fn concurrent_rotations_of_one_token_store_one_successor(store: Arc<dyn Store>) {
+async fn concurrent_rotations_of_one_token_store_one_successor(store: Arc<dyn Store>, _url: &str) {
     let alice = user("alice");
     store.insert_user(&alice).await.expect("user");
     let (_, token) = session_for(store.as_ref(), &alice).await;
@@ -161,7 +185,10 @@ async fn concurrent_rotations_of_one_token_store_one_successor(store: Arc<dyn St
     assert!(replayed.windows(2).all(|w| w[0] == w[1]), "one successor");
 }
 
-async fn reuse_revokes_the_session_and_the_revocation_is_committed(store: Arc<dyn Store>) {
+async fn reuse_revokes_the_session_and_the_revocation_is_committed(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
     let alice = user("alice");
     store.insert_user(&alice).await.expect("user");
     let (id, first) = session_for(store.as_ref(), &alice).await;
@@ -187,7 +214,10 @@ async fn reuse_revokes_the_session_and_the_revocation_is_committed(store: Arc<dy
     assert!(live.iter().all(|s| s.id != id));
 }
 
-async fn deleting_a_user_revokes_their_sessions_and_frees_the_name(store: Arc<dyn Store>) {
+async fn deleting_a_user_revokes_their_sessions_and_frees_the_name(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
     let alice = user("alice");
     store.insert_user(&alice).await.expect("user");
     let (_, token) = session_for(store.as_ref(), &alice).await;
@@ -207,7 +237,7 @@ async fn deleting_a_user_revokes_their_sessions_and_frees_the_name(store: Arc<dy
         .expect("name is free again");
 }
 
-async fn revoking_one_session_needs_its_owner(store: Arc<dyn Store>) {
+async fn revoking_one_session_needs_its_owner(store: Arc<dyn Store>, _url: &str) {
     let alice = user("alice");
     let bob = user("bob");
     store.insert_user(&alice).await.expect("user");
@@ -227,7 +257,10 @@ async fn revoking_one_session_needs_its_owner(store: Arc<dyn Store>) {
         .expect("again"));
 }
 
-async fn purge_deletes_only_sessions_that_ended_before_the_cutoff(store: Arc<dyn Store>) {
+async fn purge_deletes_only_sessions_that_ended_before_the_cutoff(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
     let alice = user("alice");
     store.insert_user(&alice).await.expect("user");
     let (_, old) = session_for(store.as_ref(), &alice).await;
@@ -248,7 +281,7 @@ async fn purge_deletes_only_sessions_that_ended_before_the_cutoff(store: Arc<dyn
     ));
 }
 
-async fn activating_a_key_retires_the_previous_one(store: Arc<dyn Store>) {
+async fn activating_a_key_retires_the_previous_one(store: Arc<dyn Store>, _url: &str) {
     let first = StoredKey::generate(SigningAlg::EdDSA, T0).expect("key");
     store.activate_signing_key(&first, T0).await.expect("first");
     let later = T0 + Duration::hours(1);
@@ -270,7 +303,7 @@ async fn activating_a_key_retires_the_previous_one(store: Arc<dyn Store>) {
     assert_eq!(new.pkcs8, second.pkcs8);
 }
 
-async fn instances_starting_together_agree_on_one_signing_key(store: Arc<dyn Store>) {
+async fn instances_starting_together_agree_on_one_signing_key(store: Arc<dyn Store>, _url: &str) {
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let store = store.clone();
@@ -292,4 +325,54 @@ async fn instances_starting_together_agree_on_one_signing_key(store: Arc<dyn Sto
     assert_eq!(kids.len(), 1, "one active key for all: {kids:?}");
     let keys = store.signing_keys().await.expect("keys");
     assert_eq!(keys.len(), 1, "no key was created and retired on the way");
+}
+
+async fn no_session_is_created_for_a_deleted_user(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    assert!(store.delete_user(&alice.id, T0).await.expect("delete"));
+    let token = RefreshToken::generate().expect("rng");
+    let created = store
+        .create_session(
+            &NewSession {
+                id: SessionId::generate(),
+                user_id: alice.id.clone(),
+                client_id: "baton".into(),
+                created_at: T0,
+                idle_expires_at: T0 + Duration::days(7),
+                absolute_expires_at: T0 + Duration::days(30),
+                user_agent: None,
+                ip: None,
+            },
+            &token.hash(),
+        )
+        .await;
+    assert!(
+        matches!(created, Err(StoreError::Conflict(_))),
+        "{created:?}"
+    );
+    let (req, _) = rotation(&token, T0);
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Refused(RefreshError::Invalid)
+    ));
+}
+
+async fn successors_sealed_before_the_grace_window_are_dropped(store: Arc<dyn Store>, url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (_, mut token) = session_for(store.as_ref(), &alice).await;
+    for step in 0..4 {
+        let (req, next) = rotation(&token, T0 + Duration::seconds(20 * step));
+        assert!(matches!(
+            store.rotate(&req).await.expect("rotate"),
+            RotateOutcome::Rotated(_)
+        ));
+        token = next;
+    }
+    assert_eq!(
+        sealed_successors(url).await,
+        1,
+        "only the successor sealed within the grace window is kept"
+    );
 }

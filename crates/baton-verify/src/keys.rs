@@ -1,6 +1,6 @@
 //! Verification keys by `kid`, from an RFC 7517 JWKS document or from keys in hand.
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use std::collections::HashMap;
 
@@ -32,9 +32,19 @@ impl KeySet {
         Self::default()
     }
 
-    /// Adds a key.
-    pub fn insert(&mut self, kid: impl Into<String>, alg: Algorithm, key: DecodingKey) {
+    /// Adds a key for one of the asymmetric algorithms EdDSA, ES256 and RS256; any other
+    /// algorithm (HMAC above all) is refused.
+    pub fn insert(
+        &mut self,
+        kid: impl Into<String>,
+        alg: Algorithm,
+        key: DecodingKey,
+    ) -> Result<(), KeySetError> {
+        if !ACCEPTED.contains(&alg) {
+            return Err(KeySetError(format!("{alg:?} is not an accepted algorithm")));
+        }
         self.keys.insert(kid.into(), (alg, key));
+        Ok(())
     }
 
     /// The key and algorithm of `kid`.
@@ -52,12 +62,19 @@ impl KeySet {
         self.keys.is_empty()
     }
 
-    /// Reads a JWKS document. Keys without a `kid`, for encryption, symmetric, or of another
-    /// algorithm than EdDSA, ES256 and RS256 are skipped.
+    /// Reads a JWKS document. Keys without a `kid`, for encryption, symmetric, of another
+    /// algorithm than EdDSA, ES256 and RS256, or of a kind this library cannot read are skipped.
     pub fn from_jwks(json: &[u8]) -> Result<Self, KeySetError> {
-        let set: JwkSet = serde_json::from_slice(json).map_err(|e| KeySetError(e.to_string()))?;
+        #[derive(serde::Deserialize)]
+        struct Document {
+            keys: Vec<serde_json::Value>,
+        }
+        let doc: Document = serde_json::from_slice(json).map_err(|e| KeySetError(e.to_string()))?;
         let mut keys = Self::new();
-        for jwk in &set.keys {
+        for jwk in doc.keys {
+            let Ok(jwk) = serde_json::from_value::<Jwk>(jwk) else {
+                continue;
+            };
             let Some(kid) = jwk.common.key_id.clone() else {
                 continue;
             };
@@ -65,7 +82,9 @@ impl KeySet {
                 continue;
             }
             let inferred = match &jwk.algorithm {
-                AlgorithmParameters::OctetKeyPair(_) => Some(Algorithm::EdDSA),
+                AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
+                    Some(Algorithm::EdDSA)
+                }
                 AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {
                     Some(Algorithm::ES256)
                 }
@@ -82,8 +101,8 @@ impl KeySet {
             let Some(alg) = alg.filter(|a| ACCEPTED.contains(a) && Some(*a) == inferred) else {
                 continue;
             };
-            if let Ok(key) = DecodingKey::from_jwk(jwk) {
-                keys.insert(kid, alg, key);
+            if let Ok(key) = DecodingKey::from_jwk(&jwk) {
+                keys.keys.insert(kid, (alg, key));
             }
         }
         Ok(keys)
@@ -100,11 +119,21 @@ mod tests {
             {"kty":"oct","kid":"h","alg":"HS256","k":"c2VjcmV0"},
             {"kty":"OKP","crv":"Ed25519","kid":"e","alg":"EdDSA","use":"sig","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
             {"kty":"OKP","crv":"Ed25519","kid":"liar","alg":"RS256","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
-            {"kty":"OKP","crv":"Ed25519","kid":"enc","use":"enc","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+            {"kty":"OKP","crv":"Ed25519","kid":"enc","use":"enc","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+            {"kty":"AKP","kid":"future","alg":"ML-DSA-44","pub":"AAAA"},
+            {"kty":"OKP","crv":"X25519","kid":"x","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
         ]}"#;
         let keys = KeySet::from_jwks(jwks).expect("valid JWKS");
         assert_eq!(keys.len(), 1);
         assert!(keys.get("e").is_some());
+    }
+
+    #[test]
+    fn hmac_keys_cannot_be_inserted_by_hand() {
+        let mut keys = KeySet::new();
+        let hmac = DecodingKey::from_secret(b"secret");
+        assert!(keys.insert("h", Algorithm::HS256, hmac).is_err());
+        assert!(keys.is_empty());
     }
 
     #[test]

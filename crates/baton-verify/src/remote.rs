@@ -3,7 +3,7 @@
 
 use crate::claims::Claims;
 use crate::keys::KeySet;
-use crate::rules::{verify, Rules, VerifyError};
+use crate::rules::{checked_header, verify, Rules, VerifyError};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -40,6 +40,11 @@ struct Cached {
     fetched_at: Instant,
 }
 
+/// Longest a metadata or JWKS fetch may take, whatever client is used.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest metadata or JWKS document read.
+const MAX_DOCUMENT: usize = 1 << 20;
+
 struct Inner {
     issuer: String,
     rules: Rules,
@@ -49,6 +54,8 @@ struct Inner {
     cache: RwLock<Option<Cached>>,
     fetch: tokio::sync::Mutex<()>,
     fetches: AtomicU64,
+    last_failure: std::sync::Mutex<Option<Instant>>,
+    last_unknown_kid_fetch: std::sync::Mutex<Option<Instant>>,
 }
 
 /// Verifies access tokens of one issuer and audience. Cheap to clone; share one per process.
@@ -79,6 +86,14 @@ struct Introspection {
     active: bool,
 }
 
+/// Whether two URLs share scheme, host and port.
+fn same_origin(a: &str, b: &str) -> bool {
+    match (reqwest::Url::parse(a), reqwest::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
+
 /// Seconds since the epoch by the system clock.
 #[allow(clippy::disallowed_methods)] // a resource server's verifier runs on the real clock
 fn unix_now() -> i64 {
@@ -107,7 +122,9 @@ impl Verifier {
         };
         let http = options.http.clone().unwrap_or_else(|| {
             reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
+                .timeout(FETCH_TIMEOUT)
+                // Keys come from the issuer's own origin; a redirect elsewhere is refused.
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_default()
         });
@@ -121,6 +138,8 @@ impl Verifier {
                 cache: RwLock::new(None),
                 fetch: tokio::sync::Mutex::new(()),
                 fetches: AtomicU64::new(0),
+                last_failure: std::sync::Mutex::new(None),
+                last_unknown_kid_fetch: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -138,6 +157,8 @@ impl Verifier {
     /// Verifies a token: signature against the issuer's published keys, `typ`, `iss`, `aud`,
     /// `exp` and `nbf`.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        // What needs no key is checked before anything could reach the network.
+        checked_header(token)?;
         let keys = self.keys().await?;
         let outcome = verify(&keys, &self.inner.rules, token, unix_now());
         let outcome = match outcome {
@@ -165,7 +186,37 @@ impl Verifier {
         self.cached(Duration::MAX)
     }
 
-    /// The keys, fetched when missing or older than `refresh_interval`; one fetch at a time.
+    fn failed_recently(&self) -> bool {
+        let last = self
+            .inner
+            .last_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        last.is_some_and(|t| t.elapsed() < self.inner.options.min_refetch_interval)
+    }
+
+    /// Fetches, remembering a failure so that the next attempt waits `min_refetch_interval`.
+    async fn fetch_or_note_failure(&self) -> Option<Arc<KeySet>> {
+        match tokio::time::timeout(FETCH_TIMEOUT, self.fetch()).await {
+            Ok(Ok(keys)) => Some(keys),
+            failed => {
+                let error = match failed {
+                    Ok(Err(e)) => e,
+                    _ => "timed out".into(),
+                };
+                tracing::warn!(issuer = %self.inner.issuer, %error, "could not fetch the JWKS");
+                *self
+                    .inner
+                    .last_failure
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                None
+            }
+        }
+    }
+
+    /// The keys, fetched when missing or older than `refresh_interval`; one fetch at a time,
+    /// and none for `min_refetch_interval` after a failed one (stale keys serve meanwhile).
     async fn keys(&self) -> Result<Arc<KeySet>, VerifyError> {
         if let Some(keys) = self.cached(self.inner.options.refresh_interval) {
             return Ok(keys);
@@ -174,29 +225,38 @@ impl Verifier {
         if let Some(keys) = self.cached(self.inner.options.refresh_interval) {
             return Ok(keys);
         }
-        match self.fetch().await {
-            Ok(keys) => Ok(keys),
-            Err(e) => {
-                tracing::warn!(issuer = %self.inner.issuer, error = %e, "could not fetch the JWKS");
-                self.stale().ok_or(VerifyError::KeysUnavailable)
+        if !self.failed_recently() {
+            if let Some(keys) = self.fetch_or_note_failure().await {
+                return Ok(keys);
             }
         }
+        self.stale().ok_or(VerifyError::KeysUnavailable)
     }
 
-    /// Refetches after an unknown `kid`, unless the keys are younger than
-    /// `min_refetch_interval` (then they are returned as they are).
+    /// Refetches after an unknown `kid`, at most once per `min_refetch_interval` (however
+    /// recent the last scheduled fetch: a rotation must not wait for it); otherwise the keys in
+    /// hand, which a concurrent refetch may just have renewed.
     async fn refetch_for_unknown_kid(&self) -> Option<Arc<KeySet>> {
         let _one_at_a_time = self.inner.fetch.lock().await;
-        if let Some(keys) = self.cached(self.inner.options.min_refetch_interval) {
-            return Some(keys);
-        }
-        match self.fetch().await {
-            Ok(keys) => Some(keys),
-            Err(e) => {
-                tracing::warn!(issuer = %self.inner.issuer, error = %e, "could not refetch the JWKS");
-                None
+        let due = {
+            let mut last = self
+                .inner
+                .last_unknown_kid_fetch
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let due = last.is_none_or(|t| t.elapsed() >= self.inner.options.min_refetch_interval)
+                && !self.failed_recently();
+            if due {
+                *last = Some(Instant::now());
+            }
+            due
+        };
+        if due {
+            if let Some(keys) = self.fetch_or_note_failure().await {
+                return Some(keys);
             }
         }
+        self.stale()
     }
 
     async fn metadata(&self) -> Result<Metadata, String> {
@@ -213,17 +273,8 @@ impl Verifier {
             "{}/.well-known/oauth-authorization-server",
             self.inner.issuer
         );
-        let metadata: Metadata = self
-            .inner
-            .http
-            .get(&url)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
+        let metadata: Metadata =
+            serde_json::from_slice(&self.download(&url).await?).map_err(|e| e.to_string())?;
         // RFC 8414 §3.3: the metadata must name the issuer it was fetched for.
         if metadata.issuer.trim_end_matches('/') != self.inner.issuer {
             return Err(format!(
@@ -231,12 +282,43 @@ impl Verifier {
                 metadata.issuer, self.inner.issuer
             ));
         }
+        // Keys and introspection must come from the issuer's own origin (RFC 8414 does not
+        // require it, but baton publishes them there, and it rules out a planted endpoint).
+        for endpoint in std::iter::once(&metadata.jwks_uri).chain(&metadata.introspection_endpoint)
+        {
+            if !same_origin(&self.inner.issuer, endpoint) {
+                return Err(format!("{endpoint} is not on the issuer's origin"));
+            }
+        }
         *self
             .inner
             .metadata
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Some(metadata.clone());
         Ok(metadata)
+    }
+
+    /// GETs a document of at most [`MAX_DOCUMENT`] bytes.
+    async fn download(&self, url: &str) -> Result<Vec<u8>, String> {
+        let response = self
+            .inner
+            .http
+            .get(url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| e.to_string())?;
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_DOCUMENT as u64)
+        {
+            return Err(format!("{url} is larger than {MAX_DOCUMENT} bytes"));
+        }
+        let body = response.bytes().await.map_err(|e| e.to_string())?;
+        if body.len() > MAX_DOCUMENT {
+            return Err(format!("{url} is larger than {MAX_DOCUMENT} bytes"));
+        }
+        Ok(body.to_vec())
     }
 
     /// Asks the issuer's introspection endpoint (RFC 7662) whether `token` is active *now*: for
@@ -259,7 +341,7 @@ impl Verifier {
             .http
             .post(endpoint)
             .basic_auth(client_id, Some(client_secret))
-            .form(&[("token", token)])
+            .form(&[("token", token), ("token_type_hint", "access_token")])
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
@@ -273,18 +355,12 @@ impl Verifier {
     async fn fetch(&self) -> Result<Arc<KeySet>, String> {
         let uri = self.metadata().await?.jwks_uri;
         self.inner.fetches.fetch_add(1, Ordering::Relaxed);
-        let body = self
-            .inner
-            .http
-            .get(&uri)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| e.to_string())?
-            .bytes()
-            .await
-            .map_err(|e| e.to_string())?;
-        let keys = Arc::new(KeySet::from_jwks(&body).map_err(|e| e.to_string())?);
+        let body = self.download(&uri).await?;
+        let keys = KeySet::from_jwks(&body).map_err(|e| e.to_string())?;
+        if keys.is_empty() {
+            return Err("the JWKS holds no usable key".into());
+        }
+        let keys = Arc::new(keys);
         *self.inner.cache.write().unwrap_or_else(|p| p.into_inner()) = Some(Cached {
             keys: keys.clone(),
             fetched_at: Instant::now(),

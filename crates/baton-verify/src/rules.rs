@@ -2,7 +2,7 @@
 
 use crate::claims::Claims;
 use crate::keys::KeySet;
-use jsonwebtoken::{decode, decode_header, Validation};
+use jsonwebtoken::{decode, decode_header, Header, Validation};
 
 /// The JWT `typ` of RFC 9068 access tokens.
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -38,8 +38,8 @@ pub enum VerifyError {
     KeysUnavailable,
 }
 
-/// Checks `token` against `keys` and `rules` at `now` (seconds since the epoch).
-pub fn verify(keys: &KeySet, rules: &Rules, token: &str, now: i64) -> Result<Claims, VerifyError> {
+/// The header checks that need no key: a JWT with `typ: at+jwt` and a `kid`.
+pub(crate) fn checked_header(token: &str) -> Result<(Header, String), VerifyError> {
     let header = decode_header(token).map_err(|_| VerifyError::Invalid)?;
     let typ_ok = header.typ.as_deref().is_some_and(|t| {
         t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
@@ -47,7 +47,14 @@ pub fn verify(keys: &KeySet, rules: &Rules, token: &str, now: i64) -> Result<Cla
     if !typ_ok {
         return Err(VerifyError::Invalid);
     }
-    let kid = header.kid.as_deref().ok_or(VerifyError::Invalid)?;
+    let kid = header.kid.clone().ok_or(VerifyError::Invalid)?;
+    Ok((header, kid))
+}
+
+/// Checks `token` against `keys` and `rules` at `now` (seconds since the epoch).
+pub fn verify(keys: &KeySet, rules: &Rules, token: &str, now: i64) -> Result<Claims, VerifyError> {
+    let (header, kid) = checked_header(token)?;
+    let kid = kid.as_str();
     let (alg, key) = keys.get(kid).ok_or(VerifyError::UnknownKey)?;
     if header.alg != *alg {
         return Err(VerifyError::Invalid);
