@@ -579,24 +579,6 @@ impl Baton {
         }
     }
 
-    /// Authenticates a confidential client (for introspection).
-    pub async fn authenticate_confidential_client(
-        &self,
-        id: &str,
-        secret: &str,
-    ) -> Result<String, AuthError> {
-        let client = self
-            .store
-            .client(id)
-            .await?
-            .ok_or(AuthError::InvalidClient)?;
-        if client.confidential && client.secret_matches(secret) {
-            Ok(client.id)
-        } else {
-            Err(AuthError::InvalidClient)
-        }
-    }
-
     /// RFC 7009: revokes the session of a refresh or access token. Unknown tokens, and tokens of
     /// another client than `client` (when one authenticated), are silently ignored.
     pub async fn revoke_token(

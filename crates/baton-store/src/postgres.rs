@@ -79,11 +79,6 @@ impl PgStore {
             reader: pool,
         })
     }
-
-    /// Closes the pool.
-    pub async fn close(&self) {
-        self.writer.close().await;
-    }
 }
 
 type Db = Postgres;

@@ -58,22 +58,6 @@ impl SqliteStore {
             .map_err(map)?;
         Ok(Self { writer, reader })
     }
-
-    /// Folds the write-ahead log into the main file (used before backups and by tests that
-    /// inspect the file).
-    pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.writer)
-            .await
-            .map_err(map)?;
-        Ok(())
-    }
-
-    /// Closes both pools.
-    pub async fn close(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
-    }
 }
 
 type Db = Sqlite;

@@ -145,10 +145,12 @@ pub(super) async fn introspect(
     headers: HeaderMap,
     FormBody(form): FormBody<OAuthTokenRefForm>,
 ) -> Result<Response, ApiError> {
+    // Only a confidential client passes: a secret is always given here, and a public client
+    // presenting one is refused.
     let basic = basic_credentials(&headers)?.ok_or(ApiError::InvalidClient)?;
     state
         .baton
-        .authenticate_confidential_client(&basic.id, &basic.secret)
+        .authenticate_client(Some(&basic.id), Some(&basic.secret))
         .await?;
     let token = required(form.token, "token")?;
     let answer = state.baton.introspect(&token).await?;
