@@ -1,13 +1,21 @@
-//! Passwords: length rules at the edge, Argon2id hashing off the async runtime on a bounded pool,
-//! and a dummy hash so an unknown user costs the same time as a wrong password.
+//! Passwords: length rules at the edge, and Argon2id on a fixed pool of hashing threads.
+//!
+//! Each hashing thread owns one Argon2 memory area (19 MiB at OWASP's parameters) and reuses it
+//! from one hash to the next, releasing it after a moment without work: the process holds at
+//! most one area per thread whatever the login rate, and none once the logins stop. Jobs wait in
+//! a bounded queue; when it is full the request is refused at once ([`HashError::Busy`], a `503`
+//! with `Retry-After`) rather than queued without bound. The threads run at a lower scheduling
+//! priority than the request threads, so a login flood slows logins, not token checks. A dummy
+//! hash makes an unknown user cost the same as a wrong password.
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::rand_core::{OsRng, RngCore as _};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use std::fmt;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
-use tracing::Instrument as _;
+use std::time::Duration;
+use tokio::sync::oneshot;
 
 /// Longest accepted password, in Unicode code points.
 pub const MAX_PASSWORD_CHARS: usize = 1024;
@@ -65,16 +73,69 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
-/// Hashing failed for a reason that is not the caller's input.
-#[derive(Debug, thiserror::Error)]
-#[error("password hashing failed: {0}")]
-pub struct HashError(String);
+/// Hashing could not be done.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HashError {
+    /// Every hashing thread is busy and the queue is full; try again shortly.
+    #[error("password hashing is at capacity")]
+    Busy,
+    /// Hashing failed for a reason that is not the caller's input.
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
 
-/// Argon2id hashing on a bounded pool of blocking threads.
+/// How much password hashing may go on at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashingLimits {
+    /// Hashing threads, each holding one Argon2 memory area while busy.
+    pub workers: usize,
+    /// Hashes waiting for a thread before new ones are refused with [`HashError::Busy`].
+    pub queue: usize,
+}
+
+impl Default for HashingLimits {
+    fn default() -> Self {
+        Self {
+            workers: std::thread::available_parallelism().map_or(2, usize::from),
+            queue: 128,
+        }
+    }
+}
+
+/// A thread keeps its Argon2 memory this long after its last job, so that a stream of logins
+/// does not map and unmap 19 MiB for every one, while an idle server holds none.
+const KEEP_MEMORY: Duration = Duration::from_millis(250);
+/// How much nicer than the request threads the hashing threads are (Linux `nice`).
+const HASHING_NICENESS: i32 = 10;
+/// Bytes of Argon2 output in a new hash.
+const OUTPUT_LEN: usize = 32;
+
+enum Work {
+    Hash {
+        password: Password,
+        reply: oneshot::Sender<Result<String, HashError>>,
+    },
+    Verify {
+        password: Password,
+        phc: Arc<str>,
+        reply: oneshot::Sender<Verified>,
+    },
+}
+
+impl Work {
+    fn abandoned(&self) -> bool {
+        match self {
+            Self::Hash { reply, .. } => reply.is_closed(),
+            Self::Verify { reply, .. } => reply.is_closed(),
+        }
+    }
+}
+
+/// Argon2id on a fixed pool of hashing threads with a bounded queue.
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
-    permits: Arc<Semaphore>,
+    jobs: Sender<Work>,
     dummy_hash: Arc<str>,
 }
 
@@ -90,25 +151,50 @@ impl PasswordHasher {
     /// OWASP's recommended Argon2id parameters: 19 MiB, 2 passes, 1 lane.
     pub fn owasp_params() -> Params {
         #[allow(clippy::expect_used)] // constant parameters inside Argon2's documented ranges
-        Params::new(19_456, 2, 1, None).expect("valid constant Argon2 parameters")
+        Params::new(19_456, 2, 1, Some(OUTPUT_LEN)).expect("valid constant Argon2 parameters")
     }
 
-    /// A hasher running at most `concurrency` hashes at once.
-    pub fn new(params: Params, concurrency: usize) -> Result<Self, HashError> {
-        let dummy = hash_blocking(&params, b"baton dummy password, never matches")?;
+    /// Starts the hashing threads. They stop when the last clone of the hasher is dropped.
+    pub fn new(params: Params, limits: HashingLimits) -> Result<Self, HashError> {
+        let (jobs, queue) = bounded::<Work>(limits.queue);
+        let mut memory = Memory::default();
+        let dummy = hash_with(&params, &mut memory, b"baton dummy password, never matches")?;
+        for i in 0..limits.workers.max(1) {
+            let (queue, params) = (queue.clone(), params.clone());
+            std::thread::Builder::new()
+                .name(format!("baton-argon2-{i}"))
+                .spawn(move || worker(&params, &queue))
+                .map_err(|e| HashError::Failed(format!("cannot start a hashing thread: {e}")))?;
+        }
         Ok(Self {
             params,
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            jobs,
             dummy_hash: dummy.into(),
+        })
+    }
+
+    /// The Argon2 parameters of new hashes.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    fn submit(&self, work: Work) -> Result<(), HashError> {
+        self.jobs.try_send(work).map_err(|e| match e {
+            TrySendError::Full(_) => HashError::Busy,
+            TrySendError::Disconnected(_) => {
+                HashError::Failed("the hashing threads have stopped".into())
+            }
         })
     }
 
     /// Hashes a new password to a PHC string.
     pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
-        let params = self.params.clone();
-        let pw = password.clone();
-        self.run(move || hash_blocking(&params, pw.expose()))
-            .await?
+        let (reply, answer) = oneshot::channel();
+        self.submit(Work::Hash {
+            password: password.clone(),
+            reply,
+        })?;
+        answer.await.map_err(|_| stopped())?
     }
 
     /// Checks a password against a stored PHC string, or against a dummy hash when the user does
@@ -120,61 +206,163 @@ impl PasswordHasher {
     ) -> Result<Verified, HashError> {
         let user_exists = stored.is_some();
         let phc: Arc<str> = stored.map_or_else(|| self.dummy_hash.clone(), Arc::from);
-        let params = self.params.clone();
-        let pw = password.clone();
-        let verified = self
-            .run(move || verify_blocking(&params, pw.expose(), &phc))
-            .await?;
+        let (reply, answer) = oneshot::channel();
+        self.submit(Work::Verify {
+            password: password.clone(),
+            phc,
+            reply,
+        })?;
+        let verified = answer.await.map_err(|_| stopped())?;
         Ok(Verified {
             ok: verified.ok && user_exists,
             needs_rehash: verified.needs_rehash && user_exists,
         })
     }
+}
 
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, HashError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| HashError(e.to_string()))?;
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(work))
-            .in_current_span()
-            .await
-            .map_err(|e| HashError(e.to_string()))
+fn stopped() -> HashError {
+    HashError::Failed("a hashing thread stopped".into())
+}
+
+/// One thread's Argon2 memory, allocated on first use and reused while work keeps coming.
+#[derive(Default)]
+struct Memory(Vec<Block>);
+
+impl Memory {
+    fn blocks(&mut self, count: usize) -> &mut [Block] {
+        if self.0.len() != count {
+            self.0 = vec![Block::default(); count];
+        }
+        &mut self.0
+    }
+
+    fn release(&mut self) {
+        self.0 = Vec::new();
     }
 }
 
-fn argon(params: &Params) -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-}
-
-fn hash_blocking(params: &Params, password: &[u8]) -> Result<String, HashError> {
-    let salt = SaltString::generate(&mut OsRng);
-    argon(params)
-        .hash_password(password, &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| HashError(e.to_string()))
-}
-
-fn verify_blocking(params: &Params, password: &[u8], phc: &str) -> Verified {
-    let Ok(parsed) = PasswordHash::new(phc) else {
-        return Verified {
-            ok: false,
-            needs_rehash: false,
+fn worker(params: &Params, queue: &Receiver<Work>) {
+    lower_priority();
+    let mut memory = Memory::default();
+    loop {
+        let next = if memory.0.is_empty() {
+            queue.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        } else {
+            queue.recv_timeout(KEEP_MEMORY)
         };
+        let work = match next {
+            Ok(work) => work,
+            Err(RecvTimeoutError::Timeout) => {
+                memory.release();
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        if work.abandoned() {
+            continue;
+        }
+        match work {
+            Work::Hash { password, reply } => {
+                let _ = reply.send(hash_with(params, &mut memory, password.expose()));
+            }
+            Work::Verify {
+                password,
+                phc,
+                reply,
+            } => {
+                let _ = reply.send(verify_with(params, &mut memory, password.expose(), &phc));
+            }
+        }
+    }
+}
+
+/// Makes the calling thread yield to the request threads when the CPUs are busy.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let tid = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(tid), HASHING_NICENESS) {
+            tracing::debug!(error = %e, "could not lower the hashing threads' priority");
+        }
+    }
+}
+
+fn argon(algorithm: Algorithm, version: Version, params: Params) -> Argon2<'static> {
+    Argon2::new(algorithm, version, params)
+}
+
+fn hash_with(params: &Params, memory: &mut Memory, password: &[u8]) -> Result<String, HashError> {
+    let failed = |e: &dyn fmt::Display| HashError::Failed(e.to_string());
+    let mut salt = [0u8; Salt::RECOMMENDED_LENGTH];
+    OsRng.try_fill_bytes(&mut salt).map_err(|e| failed(&e))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| failed(&e))?;
+    let mut raw = [0u8; Salt::MAX_LENGTH];
+    let salt_bytes = salt.decode_b64(&mut raw).map_err(|e| failed(&e))?;
+    let out_len = params.output_len().unwrap_or(OUTPUT_LEN);
+    let argon = argon(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let output = Output::init_with(out_len, |out| {
+        argon
+            .hash_password_into_with_memory(
+                password,
+                salt_bytes,
+                out,
+                memory.blocks(params.block_count()),
+            )
+            .map_err(|_| argon2::password_hash::Error::Crypto)
+    })
+    .map_err(|e| failed(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| failed(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
     };
-    let ok = argon(params).verify_password(password, &parsed).is_ok();
-    let current = parsed.algorithm == Algorithm::Argon2id.ident()
-        && parsed.version == Some(Version::V0x13.into())
-        && Params::try_from(&parsed).is_ok_and(|p| {
-            p.m_cost() == params.m_cost()
-                && p.t_cost() == params.t_cost()
-                && p.p_cost() == params.p_cost()
-        });
+    Ok(phc.to_string())
+}
+
+fn verify_with(params: &Params, memory: &mut Memory, password: &[u8], phc: &str) -> Verified {
+    let refused = Verified {
+        ok: false,
+        needs_rehash: false,
+    };
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return refused;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return refused;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+        return refused;
+    };
+    let version = parsed
+        .version
+        .map_or(Ok(Version::default()), Version::try_from);
+    let (Ok(version), Ok(stored)) = (version, Params::try_from(&parsed)) else {
+        return refused;
+    };
+    let mut raw = [0u8; Salt::MAX_LENGTH];
+    let Ok(salt_bytes) = salt.decode_b64(&mut raw) else {
+        return refused;
+    };
+    let argon = argon(algorithm, version, stored.clone());
+    let computed = Output::init_with(expected.len(), |out| {
+        argon
+            .hash_password_into_with_memory(
+                password,
+                salt_bytes,
+                out,
+                memory.blocks(stored.block_count()),
+            )
+            .map_err(|_| argon2::password_hash::Error::Crypto)
+    });
+    // `Output`'s equality is constant-time.
+    let ok = computed.is_ok_and(|computed| computed == expected);
+    let current = algorithm == Algorithm::Argon2id
+        && version == Version::V0x13
+        && stored.m_cost() == params.m_cost()
+        && stored.t_cost() == params.t_cost()
+        && stored.p_cost() == params.p_cost();
     Verified {
         ok,
         needs_rehash: ok && !current,
@@ -187,6 +375,10 @@ mod tests {
 
     fn cheap() -> Params {
         Params::new(64, 1, 1, None).expect("valid")
+    }
+
+    fn limits(workers: usize) -> HashingLimits {
+        HashingLimits { workers, queue: 16 }
     }
 
     #[test]
@@ -211,7 +403,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_and_unknown_users_never_match() {
-        let hasher = PasswordHasher::new(cheap(), 2).expect("hasher");
+        let hasher = PasswordHasher::new(cheap(), limits(2)).expect("hasher");
         let pw = Password::presented("correct horse".into());
         let phc = hasher.hash(&pw).await.expect("hash");
         assert!(phc.starts_with("$argon2id$"));
@@ -234,11 +426,11 @@ mod tests {
 
     #[tokio::test]
     async fn old_parameters_ask_for_a_rehash() {
-        let old = PasswordHasher::new(cheap(), 1).expect("hasher");
+        let old = PasswordHasher::new(cheap(), limits(1)).expect("hasher");
         let pw = Password::presented("correct horse".into());
         let phc = old.hash(&pw).await.expect("hash");
-        let new =
-            PasswordHasher::new(Params::new(128, 1, 1, None).expect("valid"), 1).expect("hasher");
+        let new = PasswordHasher::new(Params::new(128, 1, 1, None).expect("valid"), limits(1))
+            .expect("hasher");
         let v = new.verify(&pw, Some(&phc)).await.expect("verify");
         assert_eq!(
             v,
@@ -247,5 +439,61 @@ mod tests {
                 needs_rehash: true
             }
         );
+    }
+
+    #[tokio::test]
+    async fn hashes_are_standard_phc_strings_both_ways() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let hasher = PasswordHasher::new(cheap(), limits(1)).expect("hasher");
+        let pw = Password::presented("correct horse".into());
+        let ours = hasher.hash(&pw).await.expect("hash");
+        let parsed = PasswordHash::new(&ours).expect("a PHC string");
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, cheap())
+            .verify_password(b"correct horse", &parsed)
+            .expect("the argon2 crate accepts our hash");
+        let salt = SaltString::encode_b64(b"0123456789abcdef").expect("salt");
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, cheap())
+            .hash_password(b"correct horse", &salt)
+            .expect("hash")
+            .to_string();
+        let v = hasher.verify(&pw, Some(&theirs)).await.expect("verify");
+        assert!(v.ok, "we accept the argon2 crate's hash");
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_instead_of_growing() {
+        let slow = Params::new(8 * 1024, 4, 1, None).expect("valid");
+        let hasher = PasswordHasher::new(
+            slow,
+            HashingLimits {
+                workers: 1,
+                queue: 2,
+            },
+        )
+        .expect("hasher");
+        let pw = Password::presented("correct horse".into());
+        let answers = futures_join_all((0..12).map(|_| {
+            let (hasher, pw) = (hasher.clone(), pw.clone());
+            tokio::spawn(async move { hasher.hash(&pw).await })
+        }))
+        .await;
+        let busy = answers
+            .iter()
+            .filter(|a| matches!(a, Err(HashError::Busy)))
+            .count();
+        let done = answers.iter().filter(|a| a.is_ok()).count();
+        assert!(busy >= 8, "{busy} refused");
+        assert!(done >= 1, "{done} hashed");
+        assert_eq!(busy + done, 12);
+    }
+
+    async fn futures_join_all<T>(
+        handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+    ) -> Vec<T> {
+        let mut out = Vec::new();
+        for h in handles.collect::<Vec<_>>() {
+            out.push(h.await.expect("join"));
+        }
+        out
     }
 }

@@ -5,11 +5,25 @@
 use crate::error::RefreshError;
 use time::{Duration, OffsetDateTime};
 
+/// How many times one spent token may be replayed within the grace window.
+pub const MAX_REPLAYS: u32 = 20;
+
 /// What storage knows about the presented token.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct TokenState {
     /// When it was spent (rotated away), if it was.
     pub spent_at: Option<OffsetDateTime>,
+    /// Whether its successor has been spent in turn (the newest token is elsewhere).
+    pub successor_spent: bool,
+    /// How many times it has been replayed within the grace window so far.
+    pub replays: u32,
+}
+
+impl TokenState {
+    /// A token that has never been spent.
+    pub fn unspent() -> Self {
+        Self::default()
+    }
 }
 
 /// What storage knows about the token's session.
@@ -35,7 +49,8 @@ impl SessionState {
 pub enum Decision {
     /// Spend it and mint a successor.
     Rotate,
-    /// Spent within the grace window: hand back its direct successor again.
+    /// Spent within the grace window, its successor still unspent: hand back that successor
+    /// again (and count the replay).
     Replay,
     /// Spent before the grace window: revoke the whole session, answer "reuse detected".
     RevokeForReuse,
@@ -46,6 +61,10 @@ pub enum Decision {
 /// Applies the rotation rules. `grace` of zero turns the grace window off. A token presented by
 /// another client than the one it was issued to (`client_matches == false`) is refused as
 /// invalid without touching anything (RFC 6749 §6).
+///
+/// Within the grace window a spent token gets its successor back only while that successor is
+/// itself unspent, and at most [`MAX_REPLAYS`] times; otherwise it is refused as invalid and the
+/// session lives on, because the newest token is in other hands than a thief's old one.
 pub fn decide(
     token: TokenState,
     session: SessionState,
@@ -64,7 +83,13 @@ pub fn decide(
     }
     match token.spent_at {
         None => Decision::Rotate,
-        Some(spent) if grace > Duration::ZERO && now - spent <= grace => Decision::Replay,
+        Some(spent) if grace > Duration::ZERO && now - spent <= grace => {
+            if token.successor_spent || token.replays >= MAX_REPLAYS {
+                Decision::Reject(RefreshError::Invalid)
+            } else {
+                Decision::Replay
+            }
+        }
         Some(_) => Decision::RevokeForReuse,
     }
 }
@@ -87,13 +112,14 @@ mod tests {
     fn spent(ago: i64) -> TokenState {
         TokenState {
             spent_at: Some(NOW - Duration::seconds(ago)),
+            ..TokenState::default()
         }
     }
 
     #[test]
     fn an_unspent_token_of_a_live_session_rotates() {
         let d = decide(
-            TokenState { spent_at: None },
+            TokenState::unspent(),
             live(),
             true,
             NOW,
@@ -107,6 +133,35 @@ mod tests {
         assert_eq!(
             decide(spent(10), live(), true, NOW, Duration::seconds(10)),
             Decision::Replay
+        );
+    }
+
+    #[test]
+    fn a_replay_whose_successor_is_spent_too_gets_nothing_and_leaves_the_session_alone() {
+        let token = TokenState {
+            successor_spent: true,
+            ..spent(1)
+        };
+        assert_eq!(
+            decide(token, live(), true, NOW, Duration::seconds(10)),
+            Decision::Reject(RefreshError::Invalid)
+        );
+    }
+
+    #[test]
+    fn replays_of_one_token_are_capped() {
+        let token = |replays| TokenState {
+            replays,
+            ..spent(1)
+        };
+        let grace = Duration::seconds(10);
+        assert_eq!(
+            decide(token(MAX_REPLAYS - 1), live(), true, NOW, grace),
+            Decision::Replay
+        );
+        assert_eq!(
+            decide(token(MAX_REPLAYS), live(), true, NOW, grace),
+            Decision::Reject(RefreshError::Invalid)
         );
     }
 
@@ -144,7 +199,7 @@ mod tests {
     #[test]
     fn a_token_presented_by_another_client_is_invalid_and_left_alone() {
         let d = decide(
-            TokenState { spent_at: None },
+            TokenState::unspent(),
             live(),
             false,
             NOW,
@@ -158,13 +213,7 @@ mod tests {
         let mut s = live();
         s.absolute_expires_at = NOW;
         assert_eq!(
-            decide(
-                TokenState { spent_at: None },
-                s,
-                true,
-                NOW,
-                Duration::seconds(10)
-            ),
+            decide(TokenState::unspent(), s, true, NOW, Duration::seconds(10)),
             Decision::Reject(RefreshError::Expired)
         );
     }

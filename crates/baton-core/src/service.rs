@@ -68,6 +68,8 @@ pub struct Issued {
     pub refresh_expires_in: u64,
     /// The session.
     pub session_id: SessionId,
+    /// A spent token was presented within the grace window and got its successor again.
+    pub replayed: bool,
 }
 
 /// The token service.
@@ -376,7 +378,11 @@ impl Baton {
             RotateOutcome::Rotated(session) => self.issue(&session, successor, now),
             RotateOutcome::Replayed(session, sealed) => {
                 let same = presented.open(&sealed).ok_or(RefreshError::Invalid)?;
-                self.issue(&session, same, now)
+                tracing::info!(session_id = %session.id, user_id = %session.user_id,
+                    "spent refresh token replayed within the grace window");
+                let mut issued = self.issue(&session, same, now)?;
+                issued.replayed = true;
+                Ok(issued)
             }
             RotateOutcome::Refused(reason) => Err(reason.into()),
         }
@@ -414,6 +420,14 @@ impl Baton {
         }
     }
 
+    /// Drops the successors sealed before the grace window; they are never handed out again.
+    pub async fn drop_stale_seals(&self) -> Result<u64, AuthError> {
+        Ok(self
+            .store
+            .drop_stale_seals(self.now() - self.policy.refresh_grace)
+            .await?)
+    }
+
     /// Deletes sessions that ended more than `retention` ago.
     pub async fn purge_expired(&self, retention: Duration) -> Result<u64, AuthError> {
         Ok(self.store.purge_sessions(self.now() - retention).await?)
@@ -447,6 +461,7 @@ impl Baton {
             refresh_token,
             refresh_expires_in: u64::try_from(remaining).unwrap_or(0),
             session_id: session.id.clone(),
+            replayed: false,
         })
     }
 }

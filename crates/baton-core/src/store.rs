@@ -131,7 +131,7 @@ pub enum RotateOutcome {
 }
 
 /// A storage failure.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness rule was broken (a taken username).
     #[error("conflict: {0}")]
@@ -234,4 +234,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes sessions (and their tokens) that ended before `before`; how many.
     async fn purge_sessions(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Drops the sealed successors of tokens spent before `before` (the start of the grace
+    /// window): they are never handed out again. How many.
+    async fn drop_stale_seals(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 }

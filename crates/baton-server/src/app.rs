@@ -10,7 +10,7 @@ use crate::routes;
 use crate::state::AppState;
 use anyhow::Context as _;
 use axum::Router;
-use baton_core::password::PasswordHasher;
+use baton_core::password::{HashingLimits, PasswordHasher};
 use baton_core::{Baton, Clock, Policy, SystemClock};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -47,7 +47,7 @@ impl Application {
             .issuer
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
-        let baton = open_service(&config, &issuer, clock).await?;
+        let baton = open_service(&config, &issuer, clock.clone()).await?;
         if !config.cookie_secure {
             tracing::warn!(
                 "BATON_COOKIE_SECURE=false: the refresh cookie is sent over plain HTTP. \
@@ -61,7 +61,7 @@ impl Application {
             issuer: issuer.into(),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
-            limiter: Arc::new(LoginLimiter::new(config_limits.0, config_limits.1)),
+            limiter: Arc::new(LoginLimiter::new(config_limits.0, config_limits.1, clock)),
         };
         Ok(Self { listener, state })
     }
@@ -106,15 +106,26 @@ impl Application {
     }
 }
 
+/// How often successors sealed before the grace window are dropped.
+const SEAL_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
 async fn purge_loop(state: AppState) {
-    let mut tick = tokio::time::interval(state.config.purge_interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut purge = tokio::time::interval(state.config.purge_interval);
+    purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sweep = tokio::time::interval(SEAL_SWEEP_INTERVAL);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
-        match state.baton.purge_expired(PURGE_RETENTION).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
-            Err(e) => tracing::warn!(error = %e, "session purge failed"),
+        tokio::select! {
+            _ = purge.tick() => match state.baton.purge_expired(PURGE_RETENTION).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
+                Err(e) => tracing::warn!(error = %e, "session purge failed"),
+            },
+            _ = sweep.tick() => {
+                if let Err(e) = state.baton.drop_stale_seals().await {
+                    tracing::warn!(error = %e, "dropping stale sealed successors failed");
+                }
+            }
         }
     }
 }
@@ -142,7 +153,13 @@ pub async fn open_service(
     let store = baton_store::open_with(&config.database_url, config.database_pool)
         .await
         .with_context(|| format!("cannot open the database {}", redact(&config.database_url)))?;
-    let hasher = PasswordHasher::new(PasswordHasher::owasp_params(), config.hash_concurrency)?;
+    let hasher = PasswordHasher::new(
+        PasswordHasher::owasp_params(),
+        HashingLimits {
+            workers: config.hash_concurrency,
+            queue: config.hash_queue,
+        },
+    )?;
     let policy = Policy {
         issuer: issuer.to_owned(),
         audience: config.audience.clone(),

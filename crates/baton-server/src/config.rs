@@ -64,6 +64,9 @@ pub struct Settings {
     /// Password hashes computed at once [default: number of CPUs]
     #[arg(long, global = true, env = "BATON_HASH_CONCURRENCY")]
     pub hash_concurrency: Option<String>,
+    /// Password hashes waiting for a hashing thread before new ones get 503 [default: 128]
+    #[arg(long, global = true, env = "BATON_HASH_QUEUE")]
+    pub hash_queue: Option<String>,
     /// Most open database connections (PostgreSQL) [default: 10]
     #[arg(long, global = true, env = "BATON_DATABASE_MAX_CONNECTIONS")]
     pub database_max_connections: Option<String>,
@@ -134,8 +137,10 @@ pub struct Config {
     pub login_limit_ip: u32,
     /// Header carrying the client IP, if behind a trusted proxy.
     pub trusted_proxy_header: Option<String>,
-    /// Concurrent password hashes.
+    /// Concurrent password hashes (hashing threads).
     pub hash_concurrency: usize,
+    /// Password hashes that may wait for a hashing thread.
+    pub hash_queue: usize,
     /// Purge interval for ended sessions.
     pub purge_interval: Duration,
     /// Database pool settings.
@@ -251,6 +256,7 @@ impl Config {
                 "hash_concurrency",
                 cpus as u64,
             )?)?,
+            hash_queue: usize::try_from(num(&s.hash_queue, "hash_queue", 128)?)?,
             purge_interval: dur(
                 &s.purge_interval,
                 "purge_interval",
@@ -302,8 +308,11 @@ impl Config {
         if !(1..=1024).contains(&self.password_min_length) {
             bail!("password_min_length must be between 1 and 1024");
         }
-        if self.hash_concurrency == 0 {
-            bail!("hash_concurrency must be at least 1");
+        if self.hash_concurrency == 0 || self.hash_concurrency > 256 {
+            bail!("hash_concurrency must be between 1 and 256");
+        }
+        if self.hash_queue == 0 || self.hash_queue > 65_536 {
+            bail!("hash_queue must be between 1 and 65536");
         }
         if self.purge_interval.is_zero() || self.key_reload_interval.is_zero() {
             bail!("purge_interval and key_reload_interval must be positive");

@@ -214,6 +214,10 @@ impl From<AuthError> for ApiError {
             AuthError::ClientId(e) => Self::InvalidRequest(e.to_string()),
             AuthError::ClientTaken => Self::InvalidRequest("client id is taken".into()),
             AuthError::Store(s) => s.into(),
+            AuthError::Hash(baton_core::password::HashError::Busy) => {
+                tracing::warn!("password hashing at capacity; request shed");
+                Self::Unavailable
+            }
             AuthError::Hash(h) => Self::Internal(h.to_string()),
             AuthError::Internal(cause) => Self::Internal(cause),
         }

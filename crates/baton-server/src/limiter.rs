@@ -2,215 +2,423 @@
 //! five-minute window. Only wrong passwords and unknown users count; a success clears that
 //! username's failures; while a limit holds even the right password is refused.
 //!
+//! The limit counts failures, not concurrency. An attempt whose password is being checked is
+//! "in flight"; a username (or IP) with `failures + in_flight` at its limit makes the next
+//! attempt wait for one in flight to finish instead of refusing it. So however many attempts
+//! arrive at once, at most `limit` of them reach a password check before the limit is known to
+//! hold, and 64 simultaneous correct logins of one user all succeed.
+//!
+//! Usernames are kept as a SHA-256 of their comparison key, so a long made-up name costs no more
+//! than a short one. An entry lives only while it has failures inside the window or attempts in
+//! flight, and the number of failures is bounded by the password-hashing rate.
+//!
 //! The counters live in this process. Behind a load balancer each instance counts on its own, so
 //! the effective limit is per instance.
 
+use aws_lc_rs::digest::{digest, SHA256};
+use baton_core::Clock;
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
 use time::{Duration, OffsetDateTime};
+use tokio::sync::Notify;
 
 /// The sliding window of the contract.
 pub const WINDOW: Duration = Duration::minutes(5);
-/// Above this many tracked keys, expired ones are swept before inserting.
-const SWEEP_ABOVE: usize = 10_000;
+/// Longest an attempt waits for others of the same username or IP to finish.
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Entries are swept of expired failures when the map grows past this (then twice its size).
+const FIRST_SWEEP: usize = 10_000;
 
 #[derive(Debug, Default)]
-struct Failures {
-    by_user: HashMap<String, VecDeque<OffsetDateTime>>,
-    by_ip: HashMap<String, VecDeque<OffsetDateTime>>,
+struct Entry {
+    failures: VecDeque<OffsetDateTime>,
+    in_flight: u32,
+}
+
+impl Entry {
+    fn prune(&mut self, now: OffsetDateTime) {
+        while self.failures.front().is_some_and(|t| *t + WINDOW <= now) {
+            self.failures.pop_front();
+        }
+    }
+
+    fn idle(&self) -> bool {
+        self.failures.is_empty() && self.in_flight == 0
+    }
+}
+
+/// Failures and attempts in flight per key, swept now and then rather than on every insert.
+#[derive(Debug)]
+struct Counters<K> {
+    entries: HashMap<K, Entry>,
+    next_sweep: usize,
+}
+
+impl<K: Hash + Eq + Clone> Counters<K> {
+    fn new() -> Self {
+        Self {
+            entries: HashMap::new(),
+            next_sweep: FIRST_SWEEP,
+        }
+    }
+
+    fn entry(&mut self, key: &K, now: OffsetDateTime) -> &mut Entry {
+        if self.entries.len() >= self.next_sweep {
+            self.entries.retain(|_, e| {
+                e.prune(now);
+                !e.idle()
+            });
+            self.next_sweep = (self.entries.len() * 2).max(FIRST_SWEEP);
+        }
+        let entry = self.entries.entry(key.clone()).or_default();
+        entry.prune(now);
+        entry
+    }
+
+    fn tidy(&mut self, key: &K) {
+        if self.entries.get(key).is_some_and(Entry::idle) {
+            self.entries.remove(key);
+        }
+    }
+}
+
+/// What one limit says about a new attempt.
+enum Verdict {
+    Go,
+    Wait,
+    Refuse(u64),
+}
+
+fn verdict(entry: &Entry, limit: u32, now: OffsetDateTime) -> Verdict {
+    let limit_n = usize::try_from(limit).unwrap_or(usize::MAX);
+    if limit == 0 {
+        return Verdict::Go;
+    }
+    if entry.failures.len() >= limit_n {
+        let release = entry.failures[entry.failures.len() - limit_n] + WINDOW;
+        let secs = u64::try_from((release - now).whole_seconds()).unwrap_or(0);
+        return Verdict::Refuse(secs.max(1));
+    }
+    if entry.failures.len() + usize::try_from(entry.in_flight).unwrap_or(usize::MAX) < limit_n {
+        Verdict::Go
+    } else {
+        Verdict::Wait
+    }
+}
+
+/// Why an attempt may not go ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A limit holds: `429` with `Retry-After` of this many seconds.
+    TooManyFailures {
+        /// Seconds until an attempt may succeed.
+        retry_after: u64,
+    },
+    /// Others of the same username or IP kept the attempt waiting too long: `503`.
+    Busy,
+}
+
+#[derive(Debug)]
+struct State {
+    by_user: Counters<[u8; 32]>,
+    by_ip: Counters<String>,
 }
 
 /// The login limiter.
-#[derive(Debug)]
 pub struct LoginLimiter {
     user_limit: u32,
     ip_limit: u32,
-    failures: Mutex<Failures>,
+    clock: Arc<dyn Clock>,
+    state: Mutex<State>,
+    changed: Notify,
 }
 
-fn prune(log: &mut VecDeque<OffsetDateTime>, now: OffsetDateTime) {
-    while log.front().is_some_and(|t| *t + WINDOW <= now) {
-        log.pop_front();
+impl std::fmt::Debug for LoginLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginLimiter")
+            .field("user_limit", &self.user_limit)
+            .field("ip_limit", &self.ip_limit)
+            .finish_non_exhaustive()
     }
 }
 
-/// Seconds until the log drops below `limit`, if it is at or above it.
-fn blocked_for(
-    map: &mut HashMap<String, VecDeque<OffsetDateTime>>,
-    key: &str,
-    limit: u32,
-    now: OffsetDateTime,
-) -> Option<u64> {
-    let log = map.get_mut(key)?;
-    prune(log, now);
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    if limit == 0 || log.len() < limit {
-        return None;
-    }
-    let release = log[log.len() - limit] + WINDOW;
-    Some(
-        u64::try_from((release - now).whole_seconds())
-            .unwrap_or(0)
-            .max(1),
-    )
-}
-
-fn record(map: &mut HashMap<String, VecDeque<OffsetDateTime>>, key: &str, now: OffsetDateTime) {
-    if map.len() > SWEEP_ABOVE {
-        map.retain(|_, log| {
-            prune(log, now);
-            !log.is_empty()
-        });
-    }
-    let log = map.entry(key.to_owned()).or_default();
-    prune(log, now);
-    log.push_back(now);
-}
-
-/// A login attempt in progress. It already counts as a failure, so that concurrent attempts
-/// cannot slip past the limit while their passwords are being checked; its outcome then keeps,
-/// clears or withdraws that failure.
+/// A login attempt whose password is being checked. Report its outcome; dropped without one
+/// (the client went away), it counts as abandoned.
 #[derive(Debug)]
 #[must_use = "report the attempt's outcome"]
-pub struct Attempt {
-    user_key: String,
+pub struct Attempt<'a> {
+    limiter: &'a LoginLimiter,
+    user: [u8; 32],
     ip: Option<String>,
-    at: OffsetDateTime,
-}
-
-fn withdraw(map: &mut HashMap<String, VecDeque<OffsetDateTime>>, key: &str, at: OffsetDateTime) {
-    if let Some(log) = map.get_mut(key) {
-        if let Some(i) = log.iter().rposition(|t| *t == at) {
-            log.remove(i);
-        }
-        if log.is_empty() {
-            map.remove(key);
-        }
-    }
+    open: bool,
 }
 
 impl LoginLimiter {
-    /// A limiter with these limits per window (0 turns a limit off).
-    pub fn new(user_limit: u32, ip_limit: u32) -> Self {
+    /// A limiter with these limits per window (0 turns a limit off), reading time from `clock`.
+    pub fn new(user_limit: u32, ip_limit: u32, clock: Arc<dyn Clock>) -> Self {
         Self {
             user_limit,
             ip_limit,
-            failures: Mutex::new(Failures::default()),
+            clock,
+            state: Mutex::new(State {
+                by_user: Counters::new(),
+                by_ip: Counters::new(),
+            }),
+            changed: Notify::new(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Failures> {
-        self.failures
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Starts an attempt, or answers `Err(retry_after_secs)` while the username or the IP is
-    /// over its limit.
-    pub fn begin(
-        &self,
-        user_key: &str,
-        ip: Option<&str>,
-        now: OffsetDateTime,
-    ) -> Result<Attempt, u64> {
-        let mut f = self.lock();
-        let user = blocked_for(&mut f.by_user, user_key, self.user_limit, now);
-        let by_ip = ip.and_then(|ip| blocked_for(&mut f.by_ip, ip, self.ip_limit, now));
-        if let Some(retry_after) = user.max(by_ip) {
-            return Err(retry_after);
+    /// Starts an attempt for the username with comparison key `user_key` from `ip`: at once when
+    /// there is room, after others in flight finish when there is not, or never while a limit
+    /// holds.
+    pub async fn begin(&self, user_key: &str, ip: Option<&str>) -> Result<Attempt<'_>, Refusal> {
+        let mut user = [0u8; 32];
+        user.copy_from_slice(digest(&SHA256, user_key.as_bytes()).as_ref());
+        let ip = ip.map(str::to_owned);
+        let deadline = tokio::time::Instant::now() + MAX_WAIT;
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if let Some(outcome) = self.try_begin(&user, ip.as_deref()) {
+                return outcome.map(|()| Attempt {
+                    limiter: self,
+                    user,
+                    ip: ip.clone(),
+                    open: true,
+                });
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return Err(Refusal::Busy);
+            }
         }
-        if self.user_limit > 0 {
-            record(&mut f.by_user, user_key, now);
-        }
-        if let (Some(ip), true) = (ip, self.ip_limit > 0) {
-            record(&mut f.by_ip, ip, now);
-        }
-        Ok(Attempt {
-            user_key: user_key.to_owned(),
-            ip: ip.map(str::to_owned),
-            at: now,
-        })
     }
 
-    /// A wrong password or unknown user: the failure stays counted.
-    pub fn failed(&self, attempt: Attempt) {
-        drop(attempt);
+    /// `Some(Ok)` when the attempt may go (and is now in flight), `Some(Err)` when refused,
+    /// `None` when it must wait.
+    fn try_begin(&self, user: &[u8; 32], ip: Option<&str>) -> Option<Result<(), Refusal>> {
+        let now = self.clock.now();
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let by_user = verdict(state.by_user.entry(user, now), self.user_limit, now);
+        let by_ip = match ip {
+            Some(ip) => verdict(state.by_ip.entry(&ip.to_owned(), now), self.ip_limit, now),
+            None => Verdict::Go,
+        };
+        let outcome = match (by_user, by_ip) {
+            (Verdict::Refuse(a), Verdict::Refuse(b)) => Some(Err(a.max(b))),
+            (Verdict::Refuse(a), _) | (_, Verdict::Refuse(a)) => Some(Err(a)),
+            (Verdict::Go, Verdict::Go) => Some(Ok(())),
+            _ => None,
+        };
+        match outcome {
+            Some(Ok(())) => {
+                state.by_user.entry(user, now).in_flight += 1;
+                if let Some(ip) = ip {
+                    state.by_ip.entry(&ip.to_owned(), now).in_flight += 1;
+                }
+                Some(Ok(()))
+            }
+            other => {
+                state.by_user.tidy(user);
+                if let Some(ip) = ip {
+                    state.by_ip.tidy(&ip.to_owned());
+                }
+                other.map(|r| r.map_err(|retry_after| Refusal::TooManyFailures { retry_after }))
+            }
+        }
     }
 
-    /// A successful login clears the username's failures (not the IP's earlier ones).
-    pub fn succeeded(&self, attempt: Attempt) {
-        let mut f = self.lock();
-        f.by_user.remove(&attempt.user_key);
-        if let Some(ip) = &attempt.ip {
-            withdraw(&mut f.by_ip, ip, attempt.at);
+    fn finish(&self, attempt: &mut Attempt<'_>, outcome: Outcome) {
+        if !attempt.open {
+            return;
         }
+        attempt.open = false;
+        let now = self.clock.now();
+        {
+            let mut guard = self.lock();
+            let state = &mut *guard;
+            let user = state.by_user.entry(&attempt.user, now);
+            user.in_flight = user.in_flight.saturating_sub(1);
+            match outcome {
+                Outcome::Failed if self.user_limit > 0 => user.failures.push_back(now),
+                Outcome::Succeeded => user.failures.clear(),
+                _ => {}
+            }
+            state.by_user.tidy(&attempt.user);
+            if let Some(ip) = &attempt.ip {
+                let entry = state.by_ip.entry(ip, now);
+                entry.in_flight = entry.in_flight.saturating_sub(1);
+                if matches!(outcome, Outcome::Failed) && self.ip_limit > 0 {
+                    entry.failures.push_back(now);
+                }
+                state.by_ip.tidy(ip);
+            }
+        }
+        self.changed.notify_waiters();
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Failed,
+    Succeeded,
+    Abandoned,
+}
+
+impl Attempt<'_> {
+    /// A wrong password or unknown user: counts as a failure for the username and the IP.
+    pub fn failed(mut self) {
+        self.limiter.finish(&mut self, Outcome::Failed);
+    }
+
+    /// A successful login clears the username's failures (not the IP's).
+    pub fn succeeded(mut self) {
+        self.limiter.finish(&mut self, Outcome::Succeeded);
     }
 
     /// The attempt ended for another reason (the database was away): it does not count.
-    pub fn abandoned(&self, attempt: Attempt) {
-        let mut f = self.lock();
-        withdraw(&mut f.by_user, &attempt.user_key, attempt.at);
-        if let Some(ip) = &attempt.ip {
-            withdraw(&mut f.by_ip, ip, attempt.at);
-        }
+    pub fn abandoned(mut self) {
+        self.limiter.finish(&mut self, Outcome::Abandoned);
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        let limiter = self.limiter;
+        limiter.finish(self, Outcome::Abandoned);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use baton_core::ManualClock;
     use time::macros::datetime;
 
     const T0: OffsetDateTime = datetime!(2026-01-01 0:00 UTC);
 
-    #[test]
-    fn the_user_limit_holds_for_five_minutes_after_the_oldest_failure() {
-        let l = LoginLimiter::new(3, 100);
-        for i in 0..3 {
-            let a = l.begin("alice", Some("1.1.1.1"), T0 + Duration::seconds(i));
-            l.failed(a.expect("under the limit"));
+    fn limiter(user: u32, ip: u32) -> (LoginLimiter, ManualClock) {
+        let clock = ManualClock::new(T0);
+        (LoginLimiter::new(user, ip, Arc::new(clock.clone())), clock)
+    }
+
+    #[tokio::test]
+    async fn the_user_limit_holds_for_five_minutes_after_the_oldest_failure() {
+        let (l, clock) = limiter(3, 100);
+        for _ in 0..3 {
+            l.begin("alice", Some("1.1.1.1"))
+                .await
+                .expect("room")
+                .failed();
+            clock.advance(std::time::Duration::from_secs(1));
         }
+        clock.advance(std::time::Duration::from_secs(7));
         assert_eq!(
-            l.begin("alice", None, T0 + Duration::seconds(10)).err(),
-            Some(290)
+            l.begin("alice", None).await.err(),
+            Some(Refusal::TooManyFailures { retry_after: 290 })
         );
         assert!(
-            l.begin("bob", None, T0).is_ok(),
+            l.begin("bob", None).await.is_ok(),
             "other users are unaffected"
         );
-        assert!(l.begin("alice", None, T0 + Duration::seconds(300)).is_ok());
+        clock.advance(std::time::Duration::from_secs(290));
+        assert!(l.begin("alice", None).await.is_ok());
     }
 
-    #[test]
-    fn concurrent_attempts_cannot_slip_past_the_limit() {
-        let l = LoginLimiter::new(3, 100);
-        let pending: Vec<_> = (0..3)
-            .map(|_| l.begin("alice", None, T0).expect("room"))
-            .collect();
+    #[tokio::test]
+    async fn attempts_in_flight_make_others_wait_not_fail() {
+        let (l, _) = limiter(3, 100);
+        let pending: Vec<_> = futures_collect(&l, 3).await;
+        let waiting = l.begin("alice", None);
+        tokio::pin!(waiting);
         assert!(
-            l.begin("alice", None, T0).is_err(),
-            "three checks in flight fill the limit"
+            tokio::time::timeout(std::time::Duration::from_millis(50), waiting.as_mut())
+                .await
+                .is_err(),
+            "three checks in flight fill the limit, so the fourth waits"
         );
-        for a in pending {
-            l.abandoned(a);
+        let mut pending = pending.into_iter();
+        pending.next().expect("one").succeeded();
+        let fourth = tokio::time::timeout(std::time::Duration::from_secs(1), waiting)
+            .await
+            .expect("goes once one finishes");
+        assert!(fourth.is_ok());
+    }
+
+    async fn futures_collect(l: &LoginLimiter, n: usize) -> Vec<Attempt<'_>> {
+        let mut v = Vec::new();
+        for _ in 0..n {
+            v.push(l.begin("alice", None).await.expect("room"));
         }
-        assert!(
-            l.begin("alice", None, T0).is_ok(),
-            "abandoned attempts do not count"
-        );
+        v
     }
 
-    #[test]
-    fn a_success_clears_the_username_but_not_the_ip() {
-        let l = LoginLimiter::new(2, 3);
-        l.failed(l.begin("alice", Some("ip"), T0).expect("room"));
-        l.succeeded(l.begin("alice", Some("ip"), T0).expect("room"));
-        assert!(l.begin("alice", Some("other"), T0).is_ok());
-        l.failed(l.begin("carol", Some("ip"), T0).expect("room"));
-        l.failed(l.begin("dave", Some("ip"), T0).expect("room"));
+    #[tokio::test]
+    async fn waiting_attempts_are_refused_once_the_failures_reach_the_limit() {
+        let (l, _) = limiter(2, 100);
+        let a = l.begin("alice", None).await.expect("room");
+        let b = l.begin("alice", None).await.expect("room");
+        let waiting = l.begin("alice", None);
+        tokio::pin!(waiting);
         assert!(
-            l.begin("erin", Some("ip"), T0).is_err(),
+            tokio::time::timeout(std::time::Duration::from_millis(20), waiting.as_mut())
+                .await
+                .is_err()
+        );
+        a.failed();
+        b.failed();
+        let third = tokio::time::timeout(std::time::Duration::from_secs(1), waiting)
+            .await
+            .expect("answered");
+        assert!(matches!(third, Err(Refusal::TooManyFailures { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_success_clears_the_username_but_not_the_ip() {
+        let (l, _) = limiter(2, 3);
+        l.begin("alice", Some("ip")).await.expect("room").failed();
+        l.begin("alice", Some("ip"))
+            .await
+            .expect("room")
+            .succeeded();
+        assert!(l.begin("alice", Some("other")).await.is_ok());
+        l.begin("carol", Some("ip")).await.expect("room").failed();
+        l.begin("dave", Some("ip")).await.expect("room").failed();
+        assert!(
+            l.begin("erin", Some("ip")).await.is_err(),
             "three failures from one IP"
         );
+    }
+
+    #[tokio::test]
+    async fn a_dropped_attempt_frees_its_place_and_leaves_nothing_behind() {
+        let (l, _) = limiter(1, 1);
+        drop(l.begin("alice", Some("ip")).await.expect("room"));
+        l.begin("alice", Some("ip"))
+            .await
+            .expect("room")
+            .abandoned();
+        let state = l.lock();
+        assert!(state.by_user.entries.is_empty() && state.by_ip.entries.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_long_username_is_kept_as_a_fixed_size_digest() {
+        let (l, _) = limiter(10, 10);
+        l.begin(&"x".repeat(64 * 1024), None)
+            .await
+            .expect("room")
+            .failed();
+        let state = l.lock();
+        assert_eq!(state.by_user.entries.len(), 1);
+        assert!(state.by_user.entries.keys().all(|k| k.len() == 32));
     }
 }

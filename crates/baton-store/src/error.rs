@@ -1,5 +1,5 @@
-//! Maps sqlx errors to [`StoreError`] in one place: unique violations become conflicts, lost
-//! connections, locks and timeouts become "unavailable".
+//! Maps sqlx and rusqlite errors to [`StoreError`] in one place: unique violations become
+//! conflicts, lost connections, locks, full disks and timeouts become "unavailable".
 
 use baton_core::store::StoreError;
 
@@ -17,6 +17,21 @@ pub(crate) fn map(e: sqlx::Error) -> StoreError {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Protocol(_) => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Other(e.to_string()),
+    }
+}
+
+pub(crate) fn map_sqlite(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            StoreError::Conflict(e.to_string())
+        }
+        rusqlite::Error::SqliteFailure(f, _) if transient(&f.extended_code.to_string()) => {
+            StoreError::Unavailable(e.to_string())
+        }
         _ => StoreError::Other(e.to_string()),
     }
 }

@@ -1,10 +1,11 @@
-//! baton's storage backends: [`baton_core::store::Store`] implemented with sqlx for SQLite and
-//! PostgreSQL. SQL lives here
-//! and nowhere else; migrations are embedded from `migrations/<backend>`.
+//! baton's storage backends: [`baton_core::store::Store`] implemented for SQLite (rusqlite, on
+//! threads of its own with group commit) and PostgreSQL (sqlx). The SQL is written once, in
+//! [`queries`], and lives here and nowhere else; migrations are embedded from
+//! `migrations/<backend>`.
 
 mod error;
 pub mod postgres;
-mod sql;
+pub mod queries;
 pub mod sqlite;
 pub mod testing;
 

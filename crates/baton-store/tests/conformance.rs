@@ -79,18 +79,17 @@ every_backend!(
     instances_starting_together_agree_on_one_signing_key,
     no_session_is_created_for_a_deleted_user,
     successors_sealed_before_the_grace_window_are_dropped,
+    a_replay_gets_the_successor_only_while_it_is_unspent,
+    replays_of_one_token_are_capped,
 );
 
 /// Rows of `refresh_tokens` still holding a sealed successor, read with plain SQL.
 async fn sealed_successors(url: &str) -> i64 {
     use sqlx::Connection as _;
     let sql = "SELECT COUNT(*) FROM refresh_tokens WHERE sealed_successor IS NOT NULL";
-    if url.starts_with("sqlite:") {
-        let mut c = sqlx::SqliteConnection::connect(url).await.expect("connect");
-        sqlx::query_scalar(sql)
-            .fetch_one(&mut c)
-            .await
-            .expect("count")
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let c = rusqlite::Connection::open(path).expect("open");
+        c.query_row(sql, [], |r| r.get(0)).expect("count")
     } else {
         let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
         sqlx::query_scalar(sql)
@@ -370,9 +369,68 @@ async fn successors_sealed_before_the_grace_window_are_dropped(store: Arc<dyn St
         ));
         token = next;
     }
+    assert_eq!(sealed_successors(url).await, 4);
+    let dropped = store
+        .drop_stale_seals(T0 + Duration::seconds(60) - Duration::seconds(10))
+        .await
+        .expect("sweep");
+    assert_eq!(dropped, 3);
     assert_eq!(
         sealed_successors(url).await,
         1,
         "only the successor sealed within the grace window is kept"
     );
+}
+
+async fn a_replay_gets_the_successor_only_while_it_is_unspent(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (id, first) = session_for(store.as_ref(), &alice).await;
+    let (req, second) = rotation(&first, T0);
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    let (again, _) = rotation(&first, T0 + Duration::seconds(1));
+    match store.rotate(&again).await.expect("replay") {
+        RotateOutcome::Replayed(_, sealed) => assert_eq!(first.open(&sealed), Some(second.clone())),
+        other => panic!("expected a replay, got {other:?}"),
+    }
+    let (req, _third) = rotation(&second, T0 + Duration::seconds(2));
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    let (late, _) = rotation(&first, T0 + Duration::seconds(3));
+    assert!(matches!(
+        store.rotate(&late).await.expect("refused"),
+        RotateOutcome::Refused(RefreshError::Invalid)
+    ));
+    let session = store.session(&id).await.expect("read").expect("exists");
+    assert!(session.revoked_at.is_none(), "the session lives on");
+}
+
+async fn replays_of_one_token_are_capped(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (id, first) = session_for(store.as_ref(), &alice).await;
+    let (req, _) = rotation(&first, T0);
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    for _ in 0..baton_core::rotation::MAX_REPLAYS {
+        let (again, _) = rotation(&first, T0 + Duration::seconds(1));
+        assert!(matches!(
+            store.rotate(&again).await.expect("replay"),
+            RotateOutcome::Replayed(..)
+        ));
+    }
+    let (again, _) = rotation(&first, T0 + Duration::seconds(1));
+    assert!(matches!(
+        store.rotate(&again).await.expect("refused"),
+        RotateOutcome::Refused(RefreshError::Invalid)
+    ));
+    let session = store.session(&id).await.expect("read").expect("exists");
+    assert!(session.revoked_at.is_none(), "the session lives on");
 }

@@ -3,6 +3,7 @@
 use crate::cookie::{check_csrf, refresh_cookie, set_cookie};
 use crate::error::ApiError;
 use crate::extract::{Client, JsonBody, OptionalJsonBody};
+use crate::limiter::Refusal;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -55,25 +56,25 @@ pub(super) async fn checked_authenticate(
 ) -> Result<UserRecord, ApiError> {
     let key =
         Username::parse(username).map_or_else(|_| username.to_owned(), |u| u.key().to_owned());
-    let attempt = state
-        .limiter
-        .begin(&key, ip, state.baton.now())
-        .map_err(|retry_after| {
-            state.metrics.login("rate_limited");
-            ApiError::TooManyRequests { retry_after }
-        })?;
+    let attempt = state.limiter.begin(&key, ip).await.map_err(|refusal| {
+        state.metrics.login("rate_limited");
+        match refusal {
+            Refusal::TooManyFailures { retry_after } => ApiError::TooManyRequests { retry_after },
+            Refusal::Busy => ApiError::Unavailable,
+        }
+    })?;
     match state.baton.authenticate(username, password).await {
         Ok(user) => {
-            state.limiter.succeeded(attempt);
+            attempt.succeeded();
             Ok(user)
         }
         Err(AuthError::InvalidCredentials) => {
-            state.limiter.failed(attempt);
+            attempt.failed();
             state.metrics.login("invalid_credentials");
             Err(ApiError::InvalidCredentials)
         }
         Err(e) => {
-            state.limiter.abandoned(attempt);
+            attempt.abandoned();
             state.metrics.login("error");
             Err(e.into())
         }
@@ -105,7 +106,11 @@ pub(super) async fn refresh(
         presented_token(&state, &headers, body)?.ok_or(ApiError::NoRefreshToken)?;
     match state.baton.refresh(&token).await {
         Ok(issued) => {
-            state.metrics.refresh("success");
+            state.metrics.refresh(if issued.replayed {
+                "replayed"
+            } else {
+                "success"
+            });
             Ok(token_response(&state, issued, delivery))
         }
         Err(AuthError::Refresh(reason)) => {

@@ -85,7 +85,11 @@ pub(super) async fn token(
                 .await
             {
                 Ok(issued) => {
-                    state.metrics.refresh("success");
+                    state.metrics.refresh(if issued.replayed {
+                        "replayed"
+                    } else {
+                        "success"
+                    });
                     issued
                 }
                 Err(AuthError::Refresh(reason)) => {

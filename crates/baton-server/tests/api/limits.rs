@@ -116,3 +116,42 @@ async fn concurrent_wrong_passwords_cannot_slip_past_the_limit() {
         .count();
     assert_eq!((refused, limited), (10, 10), "{statuses:?}");
 }
+
+#[tokio::test]
+async fn sixty_four_concurrent_correct_logins_of_one_user_all_succeed() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let attempts = (0..64).map(|_| app.login("alice", PASSWORD));
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.status())
+        .collect();
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "in-flight logins are not failures: {statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn sixty_four_concurrent_wrong_passwords_reach_the_password_check_at_most_ten_times() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let attempts = (0..64).map(|_| app.login("alice", "wrong password"));
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.status())
+        .collect();
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, limited), (10, 54), "{statuses:?}");
+    let r = app.login("alice", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "the limit holds");
+}

@@ -68,14 +68,58 @@ async fn within_the_grace_window_a_spent_token_returns_the_same_successor() {
 }
 
 #[tokio::test]
-async fn the_grace_window_returns_the_direct_successor_even_after_it_was_spent() {
+async fn a_grace_replay_whose_successor_is_spent_gets_nothing_and_the_session_lives_on() {
     let app = TestApp::spawn().await;
     let first = app.user_session("alice").await;
     let second = app.refresh_ok(&first.refresh).await;
     let third = app.refresh_ok(&second.refresh).await;
-    let again = app.refresh_ok(&first.refresh).await;
-    assert_eq!(again.refresh, second.refresh);
-    assert_ne!(again.refresh, third.refresh);
+    let r = app.refresh(&first.refresh).await;
+    assert_error(
+        r,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        Some("Invalid refresh token"),
+    )
+    .await;
+    let fourth = app.refresh_ok(&third.refresh).await;
+    assert_eq!(app.sessions(&fourth.access).await.len(), 1);
+}
+
+#[tokio::test]
+async fn replays_of_one_spent_token_are_capped_at_twenty_and_counted() {
+    let app = TestApp::spawn().await;
+    let first = app.user_session("alice").await;
+    let second = app.refresh_ok(&first.refresh).await;
+    for _ in 0..20 {
+        assert_eq!(app.refresh_ok(&first.refresh).await.refresh, second.refresh);
+    }
+    let r = app.refresh(&first.refresh).await;
+    assert_error(
+        r,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        Some("Invalid refresh token"),
+    )
+    .await;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("outcome=\"replayed\"} 20"),
+        "replays are counted apart from rotations:\n{metrics}"
+    );
+    let next = app.refresh_ok(&second.refresh).await;
+    assert_eq!(
+        app.sessions(&next.access).await.len(),
+        1,
+        "the session lives on"
+    );
 }
 
 #[tokio::test]

@@ -1,25 +1,18 @@
-//! The PostgreSQL backend, for several baton instances behind one load balancer. A rotation locks
-//! the presented token's row and its session's row (`SELECT … FOR UPDATE`), so two instances
-//! refreshing one token at the same moment are serialised by the database: the second sees the
-//! token spent and replays the first one's successor. Migrations take PostgreSQL's advisory lock,
-//! so instances starting together migrate once.
+//! The PostgreSQL backend, for several baton instances behind one load balancer. A rotation reads
+//! the presented token, asks the rotation rules, and spends the token with one statement that
+//! succeeds only if the token is still unspent, so two instances refreshing one token at the same
+//! moment cannot both rotate it: the loser reads again and replays the winner's successor.
+//! Migrations take PostgreSQL's advisory lock, so instances starting together migrate once.
 
 use crate::error::map;
-use baton_core::client::ClientRecord;
-use baton_core::clock::{from_millis, to_millis};
-use baton_core::keys::StoredKey;
-use baton_core::refresh::{SealedSuccessor, TokenHash};
-use baton_core::rotation::{decide, Decision, TokenState};
-use baton_core::store::{
-    NewSession, RefreshTokenRecord, RotateOutcome, RotateRequest, SessionRecord, Store, StoreError,
-    UserRecord,
-};
-use baton_core::{RefreshError, SessionId, UserId};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, Postgres};
-use sqlx::Row as _;
+use crate::queries as q;
+use baton_core::store::StoreError;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
 use std::str::FromStr as _;
+use std::sync::LazyLock;
 use std::time::Duration;
-use time::OffsetDateTime;
+
+mod store;
 
 /// Connection-pool settings.
 #[derive(Debug, Clone, Copy)]
@@ -81,21 +74,15 @@ impl PgStore {
     }
 }
 
-type Db = Postgres;
-type Row = PgRow;
-
-/// Lock the token and its session for the whole rotation.
-const FOR_UPDATE: &str = " FOR UPDATE OF t, s";
-/// Keep the user row from being deleted while a session is created for it.
-const FOR_SHARE: &str = " FOR SHARE";
+/// A session's insert, keeping the user row from being deleted meanwhile.
+static INSERT_SESSION: LazyLock<String> =
+    LazyLock::new(|| format!("{} FOR SHARE", q::INSERT_SESSION));
 /// Serialise key activation across instances; readers (`SELECT`) are not blocked.
 const LOCK_SIGNING_KEYS: &str = "LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE";
 
 /// READ COMMITTED whatever the server's default: a refresh that waited for another's row lock
 /// must then see that refresh's commit (and replay its successor) instead of failing.
-async fn begin_write(pool: &PgPool) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+async fn begin_write(pool: &PgPool) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
     pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
         .await
 }
-
-crate::sql::impl_store!(PgStore);

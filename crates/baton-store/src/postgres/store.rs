@@ -1,0 +1,535 @@
+//! [`Store`] for [`PgStore`]: the shared SQL of [`crate::queries`] bound with sqlx. Write
+//! transactions start `READ COMMITTED`; the rotation is a read and one compare-and-set statement
+//! (see [`PgStore::rotate_once`]).
+
+use super::{begin_write, PgStore, INSERT_SESSION, LOCK_SIGNING_KEYS};
+use crate::error::map;
+use crate::queries as q;
+use baton_core::client::ClientRecord;
+use baton_core::clock::{from_millis, to_millis};
+use baton_core::keys::StoredKey;
+use baton_core::refresh::{SealedSuccessor, TokenHash};
+use baton_core::rotation::{decide, Decision, TokenState, MAX_REPLAYS};
+use baton_core::store::{
+    NewSession, RefreshTokenRecord, RotateOutcome, RotateRequest, SessionRecord, Store, StoreError,
+    UserRecord,
+};
+use baton_core::{RefreshError, SessionId, UserId};
+use sqlx::postgres::{PgRow as Row, Postgres as Db};
+use sqlx::Row as _;
+use time::OffsetDateTime;
+fn opt_time(row: &Row, col: &str) -> Result<Option<OffsetDateTime>, sqlx::Error> {
+    Ok(row.try_get::<Option<i64>, _>(col)?.map(from_millis))
+}
+
+fn time_col(row: &Row, col: &str) -> Result<OffsetDateTime, sqlx::Error> {
+    Ok(from_millis(row.try_get::<i64, _>(col)?))
+}
+
+fn user_from_row(row: &Row) -> Result<UserRecord, sqlx::Error> {
+    Ok(UserRecord {
+        id: UserId::from_trusted(row.try_get::<String, _>("id")?),
+        username: row.try_get("username")?,
+        username_key: row.try_get("username_key")?,
+        password_hash: row.try_get("password_hash")?,
+        created_at: time_col(row, "created_at")?,
+    })
+}
+
+fn session_from_row(row: &Row) -> Result<SessionRecord, sqlx::Error> {
+    Ok(SessionRecord {
+        id: SessionId::from_trusted(row.try_get::<String, _>("id")?),
+        user_id: UserId::from_trusted(row.try_get::<String, _>("user_id")?),
+        username: row.try_get("username")?,
+        client_id: row.try_get("client_id")?,
+        created_at: time_col(row, "created_at")?,
+        last_used_at: time_col(row, "last_used_at")?,
+        idle_expires_at: time_col(row, "idle_expires_at")?,
+        absolute_expires_at: time_col(row, "absolute_expires_at")?,
+        user_agent: row.try_get("user_agent")?,
+        ip: row.try_get("ip")?,
+        revoked_at: opt_time(row, "revoked_at")?,
+    })
+}
+
+fn client_from_row(row: &Row) -> Result<ClientRecord, sqlx::Error> {
+    Ok(ClientRecord {
+        id: row.try_get("id")?,
+        confidential: row.try_get("confidential")?,
+        secret_hash: row.try_get("secret_hash")?,
+        created_at: time_col(row, "created_at")?,
+    })
+}
+
+fn key_from_row(row: &Row) -> Result<StoredKey, StoreError> {
+    let alg: String = row.try_get("alg").map_err(map)?;
+    Ok(StoredKey {
+        kid: row.try_get("kid").map_err(map)?,
+        alg: alg.parse().map_err(StoreError::Other)?,
+        pkcs8: row.try_get("private_pkcs8").map_err(map)?,
+        created_at: time_col(row, "created_at").map_err(map)?,
+        retired_at: opt_time(row, "retired_at").map_err(map)?,
+        publish_until: opt_time(row, "publish_until").map_err(map)?,
+    })
+}
+
+async fn activate_in(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    key: &StoredKey,
+    publish_until: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(q::RETIRE_KEYS)
+        .bind(to_millis(key.created_at))
+        .bind(to_millis(publish_until))
+        .execute(&mut **tx)
+        .await
+        .map_err(map)?;
+    sqlx::query(q::INSERT_KEY)
+        .bind(&key.kid)
+        .bind(key.alg.as_str())
+        .bind(&key.pkcs8)
+        .bind(to_millis(key.created_at))
+        .execute(&mut **tx)
+        .await
+        .map_err(map)?;
+    Ok(())
+}
+
+impl PgStore {
+    /// One attempt at a rotation; `None` when another rotation spent the token between the read
+    /// and the write.
+    async fn rotate_once(&self, req: &RotateRequest) -> Result<Option<RotateOutcome>, StoreError> {
+        let now = to_millis(req.now);
+        let row = sqlx::query(q::ROTATION_STATE)
+            .bind(&req.presented.0[..])
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(map)?;
+        let Some(row) = row else {
+            return Ok(Some(RotateOutcome::Refused(RefreshError::Invalid)));
+        };
+        let mut session = session_from_row(&row).map_err(map)?;
+        let token = TokenState {
+            spent_at: opt_time(&row, "token_spent_at").map_err(map)?,
+            successor_spent: opt_time(&row, "successor_spent_at").map_err(map)?.is_some(),
+            replays: u32::try_from(row.try_get::<i32, _>("replays").map_err(map)?)
+                .unwrap_or(u32::MAX),
+        };
+        let sealed: Option<Vec<u8>> = row.try_get("sealed_successor").map_err(map)?;
+        let client_matches = req
+            .client_id
+            .as_deref()
+            .is_none_or(|c| c == session.client_id);
+        Ok(Some(
+            match decide(token, session.state(), client_matches, req.now, req.grace) {
+                Decision::Rotate => {
+                    session.last_used_at = req.now;
+                    session.idle_expires_at = req.now + req.idle_ttl;
+                    let spent: i64 = sqlx::query_scalar(ROTATE)
+                        .bind(now)
+                        .bind(&req.sealed_successor.0)
+                        .bind(&req.successor.0[..])
+                        .bind(&req.presented.0[..])
+                        .bind(to_millis(session.idle_expires_at))
+                        .fetch_one(&self.writer)
+                        .await
+                        .map_err(map)?;
+                    if spent != 1 {
+                        return Ok(None);
+                    }
+                    RotateOutcome::Rotated(session)
+                }
+                Decision::Replay => {
+                    let counted = match sealed {
+                        Some(_) => sqlx::query(q::COUNT_REPLAY)
+                            .bind(&req.presented.0[..])
+                            .bind(i32::try_from(MAX_REPLAYS).unwrap_or(i32::MAX))
+                            .execute(&self.writer)
+                            .await
+                            .map_err(map)?
+                            .rows_affected(),
+                        None => 0,
+                    };
+                    match sealed {
+                        Some(sealed) if counted == 1 => {
+                            RotateOutcome::Replayed(session, SealedSuccessor(sealed))
+                        }
+                        _ => RotateOutcome::Refused(RefreshError::Invalid),
+                    }
+                }
+                Decision::RevokeForReuse => {
+                    sqlx::query(q::REVOKE_FOR_REUSE)
+                        .bind(now)
+                        .bind(session.id.as_str())
+                        .execute(&self.writer)
+                        .await
+                        .map_err(map)?;
+                    tracing::warn!(session_id = %session.id, user_id = %session.user_id,
+                        "refresh token reuse detected; session revoked");
+                    RotateOutcome::Refused(RefreshError::ReuseDetected)
+                }
+                Decision::Reject(reason) => RotateOutcome::Refused(reason),
+            },
+        ))
+    }
+}
+
+/// The rotation's writes as one statement: spend the presented token if it is still unspent,
+/// store the successor and move the session's idle end, all or nothing; answers how many tokens
+/// were spent (0 or 1). PostgreSQL runs the parts on one snapshot, and a concurrent spend of the
+/// same token makes the `UPDATE` find no unspent row once it has waited for that one's commit.
+const ROTATE: &str = "WITH spent AS (\
+        UPDATE refresh_tokens SET spent_at = $1, sealed_successor = $2, successor_hash = $3 \
+        WHERE hash = $4 AND spent_at IS NULL RETURNING session_id), \
+    stored AS (INSERT INTO refresh_tokens (hash, session_id, created_at) \
+        SELECT $3, session_id, $1 FROM spent), \
+    touched AS (UPDATE sessions SET last_used_at = $1, idle_expires_at = $5 \
+        WHERE id IN (SELECT session_id FROM spent)) \
+    SELECT COUNT(*) FROM spent";
+
+#[async_trait::async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query(q::PING)
+            .execute(&self.reader)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        sqlx::query(q::INSERT_USER)
+            .bind(user.id.as_str())
+            .bind(&user.username)
+            .bind(&user.username_key)
+            .bind(&user.password_hash)
+            .bind(to_millis(user.created_at))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn user_by_key(&self, username_key: &str) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query(q::USER_BY_KEY)
+            .bind(username_key)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map)?;
+        row.as_ref().map(user_from_row).transpose().map_err(map)
+    }
+
+    async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        let rows = sqlx::query(q::USERS)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map)?;
+        rows.iter()
+            .map(user_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map)
+    }
+
+    async fn set_password_hash(&self, id: &UserId, phc: &str) -> Result<(), StoreError> {
+        sqlx::query(q::SET_PASSWORD_HASH)
+            .bind(phc)
+            .bind(id.as_str())
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn delete_user(&self, id: &UserId, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let now = to_millis(now);
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        let deleted = sqlx::query(q::DELETE_USER)
+            .bind(now)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        sqlx::query(q::REVOKE_USER_SESSIONS)
+            .bind(now)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        tx.commit().await.map_err(map)?;
+        Ok(deleted == 1)
+    }
+
+    async fn create_session(
+        &self,
+        session: &NewSession,
+        first_token: &TokenHash,
+    ) -> Result<(), StoreError> {
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        // Only for a user that still exists: a deletion committed while the password
+        // was being checked must not leave a live session behind.
+        let created = sqlx::query(&INSERT_SESSION)
+            .bind(session.id.as_str())
+            .bind(session.user_id.as_str())
+            .bind(&session.client_id)
+            .bind(to_millis(session.created_at))
+            .bind(to_millis(session.created_at))
+            .bind(to_millis(session.idle_expires_at))
+            .bind(to_millis(session.absolute_expires_at))
+            .bind(&session.user_agent)
+            .bind(&session.ip)
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        if created.rows_affected() != 1 {
+            return Err(StoreError::Conflict("the user no longer exists".into()));
+        }
+        sqlx::query(q::INSERT_TOKEN)
+            .bind(&first_token.0[..])
+            .bind(session.id.as_str())
+            .bind(to_millis(session.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        tx.commit().await.map_err(map)
+    }
+
+    async fn rotate(&self, req: &RotateRequest) -> Result<RotateOutcome, StoreError> {
+        // Two round trips instead of a locked transaction's six: read, decide, then one
+        // statement that spends the token only if it is still unspent (compare-and-set). A
+        // refresh that loses the race to another (here or on another instance) finds no row to
+        // spend and reads again, now seeing the token spent: it replays the winner's successor.
+        for _ in 0..3 {
+            match self.rotate_once(req).await? {
+                Some(outcome) => return Ok(outcome),
+                None => continue,
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the refresh token kept changing during its rotation".into(),
+        ))
+    }
+
+    async fn revoke_by_token(
+        &self,
+        token: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionId>, StoreError> {
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        let session: Option<String> = sqlx::query_scalar(q::TOKEN_SESSION)
+            .bind(&token.0[..])
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map)?;
+        if let Some(id) = &session {
+            sqlx::query(q::REVOKE_FOR_LOGOUT)
+                .bind(to_millis(now))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+        }
+        tx.commit().await.map_err(map)?;
+        Ok(session.map(SessionId::from_trusted))
+    }
+
+    async fn revoke_session(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let now = to_millis(now);
+        let done = sqlx::query(q::REVOKE_SESSION)
+            .bind(now)
+            .bind(session.as_str())
+            .bind(user.as_str())
+            .bind(now)
+            .bind(now)
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_all_sessions(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(q::REVOKE_ALL_SESSIONS)
+            .bind(to_millis(now))
+            .bind(user.as_str())
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn live_sessions(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let now = to_millis(now);
+        let rows = sqlx::query(q::LIVE_SESSIONS)
+            .bind(user.as_str())
+            .bind(now)
+            .bind(now)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map)?;
+        rows.iter()
+            .map(session_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map)
+    }
+
+    async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(q::SESSION)
+            .bind(id.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map)?;
+        row.as_ref().map(session_from_row).transpose().map_err(map)
+    }
+
+    async fn refresh_token(
+        &self,
+        token: &TokenHash,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        let row = sqlx::query(q::REFRESH_TOKEN)
+            .bind(&token.0[..])
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(RefreshTokenRecord {
+            created_at: time_col(&row, "token_created_at").map_err(map)?,
+            spent_at: opt_time(&row, "token_spent_at").map_err(map)?,
+            session: session_from_row(&row).map_err(map)?,
+        }))
+    }
+
+    async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        sqlx::query(q::INSERT_CLIENT)
+            .bind(&client.id)
+            .bind(client.confidential)
+            .bind(&client.secret_hash)
+            .bind(to_millis(client.created_at))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn client(&self, id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        let row = sqlx::query(q::CLIENT)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map)?;
+        row.as_ref().map(client_from_row).transpose().map_err(map)
+    }
+
+    async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        let rows = sqlx::query(q::CLIENTS)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map)?;
+        rows.iter()
+            .map(client_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map)
+    }
+
+    async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(q::DELETE_CLIENT)
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        let rows = sqlx::query(q::SIGNING_KEYS)
+            .fetch_all(&self.writer)
+            .await
+            .map_err(map)?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    async fn activate_signing_key(
+        &self,
+        key: &StoredKey,
+        publish_until: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        if !LOCK_SIGNING_KEYS.is_empty() {
+            sqlx::query(LOCK_SIGNING_KEYS)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+        }
+        activate_in(&mut tx, key, publish_until).await?;
+        tx.commit().await.map_err(map)
+    }
+
+    async fn ensure_signing_key(
+        &self,
+        candidate: &StoredKey,
+        publish_until: OffsetDateTime,
+    ) -> Result<StoredKey, StoreError> {
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        if !LOCK_SIGNING_KEYS.is_empty() {
+            sqlx::query(LOCK_SIGNING_KEYS)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+        }
+        let row = sqlx::query(q::ACTIVE_KEY_OF_ALG)
+            .bind(candidate.alg.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map)?;
+        let active = match row {
+            Some(row) => key_from_row(&row)?,
+            None => {
+                activate_in(&mut tx, candidate, publish_until).await?;
+                candidate.clone()
+            }
+        };
+        tx.commit().await.map_err(map)?;
+        Ok(active)
+    }
+
+    async fn purge_sessions(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        // In batches, so that the write lock is never held for long; the tokens go with
+        // their sessions (ON DELETE CASCADE).
+        let before = to_millis(before);
+        let mut purged = 0;
+        loop {
+            let mut tx = begin_write(&self.writer).await.map_err(map)?;
+            let done = sqlx::query(q::PURGE_SESSIONS)
+                .bind(before)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+            tx.commit().await.map_err(map)?;
+            purged += done.rows_affected();
+            if done.rows_affected() < q::PURGE_BATCH {
+                return Ok(purged);
+            }
+        }
+    }
+
+    async fn drop_stale_seals(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let done = sqlx::query(q::DROP_STALE_SEALS)
+            .bind(to_millis(before))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,153 @@
+//! The SQL text, written once for every backend. `$N` placeholders are understood by SQLite and
+//! PostgreSQL alike (each first appears in increasing order, so positional binding works on
+//! both); times are Unix milliseconds in 64-bit integers. What truly differs between the
+//! dialects (transaction start, row-lock clauses) is named by each backend module, not here.
+
+/// Columns of a session joined with its user (`s`, `u`), as both backends read them.
+macro_rules! session_columns {
+    () => {
+        "s.id, s.user_id, u.username, s.client_id, s.created_at, s.last_used_at, \
+         s.idle_expires_at, s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at"
+    };
+}
+
+/// Checks that the database answers.
+pub const PING: &str = "SELECT 1";
+
+/// Adds a user.
+pub const INSERT_USER: &str =
+    "INSERT INTO users (id, username, username_key, password_hash, created_at) \
+     VALUES ($1, $2, $3, $4, $5)";
+/// A live user by case-folded username key.
+pub const USER_BY_KEY: &str =
+    "SELECT id, username, username_key, password_hash, created_at FROM users \
+     WHERE username_key = $1 AND deleted_at IS NULL";
+/// All live users, oldest first.
+pub const USERS: &str = "SELECT id, username, username_key, password_hash, created_at \
+     FROM users WHERE deleted_at IS NULL ORDER BY created_at, username";
+/// Replaces a live user's password hash.
+pub const SET_PASSWORD_HASH: &str =
+    "UPDATE users SET password_hash = $1 WHERE id = $2 AND deleted_at IS NULL";
+/// Marks a user deleted and forgets the password hash.
+pub const DELETE_USER: &str = "UPDATE users SET deleted_at = $1, password_hash = '' \
+     WHERE id = $2 AND deleted_at IS NULL";
+/// Revokes every session of a deleted user.
+pub const REVOKE_USER_SESSIONS: &str =
+    "UPDATE sessions SET revoked_at = $1, revoke_reason = 'user_deleted' \
+     WHERE user_id = $2 AND revoked_at IS NULL";
+
+/// Creates a session only for a user that still exists (a deletion committed while the
+/// password was being checked must not leave a live session behind). PostgreSQL appends its
+/// `FOR SHARE`.
+pub const INSERT_SESSION: &str =
+    "INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, \
+     idle_expires_at, absolute_expires_at, user_agent, ip) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM users \
+     WHERE id = $2 AND deleted_at IS NULL";
+/// Stores a refresh token's hash.
+pub const INSERT_TOKEN: &str =
+    "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)";
+
+/// The presented token, its successor's state and its session, for the rotation rules. Only
+/// primary-key lookups: the cost does not grow with the session's age. PostgreSQL appends its
+/// row locks.
+pub const ROTATION_STATE: &str = concat!(
+    "SELECT t.spent_at AS token_spent_at, t.sealed_successor, t.replays, \
+     n.spent_at AS successor_spent_at, ",
+    session_columns!(),
+    " FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+     JOIN users u ON u.id = s.user_id \
+     LEFT JOIN refresh_tokens n ON n.hash = t.successor_hash WHERE t.hash = $1"
+);
+/// Spends the presented token, sealing and naming its successor; only if unspent.
+pub const SPEND_TOKEN: &str =
+    "UPDATE refresh_tokens SET spent_at = $1, sealed_successor = $2, successor_hash = $3 \
+     WHERE hash = $4 AND spent_at IS NULL";
+/// Moves a session's idle end forward after a rotation.
+pub const TOUCH_SESSION: &str =
+    "UPDATE sessions SET last_used_at = $1, idle_expires_at = $2 WHERE id = $3";
+/// Counts one grace-window replay of a spent token, unless it has had `$2` already (then no row
+/// changes and the replay is refused).
+pub const COUNT_REPLAY: &str =
+    "UPDATE refresh_tokens SET replays = replays + 1 WHERE hash = $1 AND replays < $2";
+/// Revokes a session whose spent token came back after the grace window.
+pub const REVOKE_FOR_REUSE: &str = "UPDATE sessions SET revoked_at = $1, revoke_reason = 'reuse' \
+     WHERE id = $2 AND revoked_at IS NULL";
+
+/// The session of a token, spent or not.
+pub const TOKEN_SESSION: &str = "SELECT session_id FROM refresh_tokens WHERE hash = $1";
+/// Revokes a session at logout.
+pub const REVOKE_FOR_LOGOUT: &str =
+    "UPDATE sessions SET revoked_at = $1, revoke_reason = 'logout' \
+     WHERE id = $2 AND revoked_at IS NULL";
+/// Revokes one live session of a user.
+pub const REVOKE_SESSION: &str = "UPDATE sessions SET revoked_at = $1, revoke_reason = 'revoked' \
+     WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL \
+     AND idle_expires_at > $4 AND absolute_expires_at > $5";
+/// Revokes every session of a user.
+pub const REVOKE_ALL_SESSIONS: &str =
+    "UPDATE sessions SET revoked_at = $1, revoke_reason = 'logout_all' \
+     WHERE user_id = $2 AND revoked_at IS NULL";
+/// A user's live sessions, newest first.
+pub const LIVE_SESSIONS: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    " FROM sessions s JOIN users u ON u.id = s.user_id \
+     WHERE s.user_id = $1 AND s.revoked_at IS NULL \
+     AND s.idle_expires_at > $2 AND s.absolute_expires_at > $3 \
+     ORDER BY s.created_at DESC, s.id"
+);
+/// A session by id, live or not.
+pub const SESSION: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
+);
+/// A refresh token by hash, with its session.
+pub const REFRESH_TOKEN: &str = concat!(
+    "SELECT t.created_at AS token_created_at, t.spent_at AS token_spent_at, ",
+    session_columns!(),
+    " FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+     JOIN users u ON u.id = s.user_id WHERE t.hash = $1"
+);
+
+/// Adds an OAuth client.
+pub const INSERT_CLIENT: &str =
+    "INSERT INTO oauth_clients (id, confidential, secret_hash, created_at) \
+     VALUES ($1, $2, $3, $4)";
+/// An OAuth client by id.
+pub const CLIENT: &str =
+    "SELECT id, confidential, secret_hash, created_at FROM oauth_clients WHERE id = $1";
+/// All OAuth clients.
+pub const CLIENTS: &str =
+    "SELECT id, confidential, secret_hash, created_at FROM oauth_clients ORDER BY id";
+/// Removes an OAuth client.
+pub const DELETE_CLIENT: &str = "DELETE FROM oauth_clients WHERE id = $1";
+
+/// Every signing key, oldest first.
+pub const SIGNING_KEYS: &str =
+    "SELECT kid, alg, private_pkcs8, created_at, retired_at, publish_until \
+     FROM signing_keys ORDER BY created_at";
+/// The newest active key of one algorithm.
+pub const ACTIVE_KEY_OF_ALG: &str =
+    "SELECT kid, alg, private_pkcs8, created_at, retired_at, publish_until \
+     FROM signing_keys WHERE retired_at IS NULL AND alg = $1 \
+     ORDER BY created_at DESC LIMIT 1";
+/// Retires every active key, publishing it until a given time.
+pub const RETIRE_KEYS: &str =
+    "UPDATE signing_keys SET retired_at = $1, publish_until = $2 WHERE retired_at IS NULL";
+/// Stores a new (active) signing key.
+pub const INSERT_KEY: &str =
+    "INSERT INTO signing_keys (kid, alg, private_pkcs8, created_at) VALUES ($1, $2, $3, $4)";
+
+/// How many ended sessions one purge transaction deletes, so the write lock is never held long.
+pub const PURGE_BATCH: u64 = 500;
+/// Deletes up to [`PURGE_BATCH`] ended sessions; their tokens go with them (`ON DELETE
+/// CASCADE`).
+pub const PURGE_SESSIONS: &str = "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+     WHERE idle_expires_at < $1 OR absolute_expires_at < $1 LIMIT 500)";
+/// Successors sealed before the grace window are never handed out again; dropping them keeps an
+/// old leaked token from opening its chain's next token even with a copy of the database. The
+/// partial index on `spent_at` makes this touch only tokens that still hold a seal.
+pub const DROP_STALE_SEALS: &str = "UPDATE refresh_tokens SET sealed_successor = NULL \
+     WHERE sealed_successor IS NOT NULL AND spent_at < $1";

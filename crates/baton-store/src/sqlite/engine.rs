@@ -1,0 +1,209 @@
+//! The SQLite engine: one writer thread that owns the only writing connection and applies write
+//! jobs in batches (group commit), and a few reader threads with read-only connections.
+//!
+//! Why threads of our own: SQLite is a library, so every statement is a blocking call. Handing
+//! each statement to a worker thread and back (as an async driver must) costs two thread wake-ups
+//! per statement, and with one writer those hops are serialised: that, not SQLite, bounded the
+//! refresh rate. Here a whole job (a rotation is a `SELECT` and three writes) runs on the writer
+//! thread without leaving it, and every job waiting when a batch starts shares its transaction:
+//! one `BEGIN IMMEDIATE … COMMIT` for many rotations. Each job runs inside its own savepoint, so a
+//! job that fails leaves no half-written trace while its neighbours commit. A job is answered only
+//! after its batch has committed, so an answered refresh is as durable as before (WAL with
+//! `synchronous=NORMAL`: it survives a crash of the process).
+//!
+//! Both queues are bounded; a full queue answers [`StoreError::Unavailable`] at once (a `503`
+//! with `Retry-After`) instead of growing. A job whose caller has gone away (the client hung up)
+//! is skipped without running.
+
+use crate::error::map_sqlite;
+use baton_core::store::StoreError;
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use rusqlite::Connection;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use tokio::sync::oneshot;
+
+/// Most write jobs in one transaction.
+const MAX_BATCH: usize = 128;
+/// Most write jobs waiting for the writer.
+const WRITE_QUEUE: usize = 4096;
+/// Most read jobs waiting for a reader.
+const READ_QUEUE: usize = 4096;
+
+/// A unit of work for the writer thread.
+trait WriteJob: Send {
+    /// Whether the caller still waits for the answer.
+    fn wanted(&self) -> bool;
+    /// Runs inside the batch's transaction; `false` means its writes must be rolled back.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Answers the caller once the batch's fate is known.
+    fn finish(self: Box<Self>, committed: Result<(), StoreError>);
+}
+
+struct Job<T, F> {
+    work: Option<F>,
+    result: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> WriteJob for Job<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+{
+    fn wanted(&self) -> bool {
+        !self.reply.is_closed()
+    }
+
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(work) = self.work.take() else {
+            return false;
+        };
+        let result = catch_unwind(AssertUnwindSafe(|| work(conn)))
+            .unwrap_or_else(|_| Err(StoreError::Other("a database job panicked".into())));
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), StoreError>) {
+        let answer = match (committed, self.result) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Some(result)) => result,
+            (Ok(()), None) => Err(StoreError::Unavailable("the write was not run".into())),
+        };
+        let _ = self.reply.send(answer);
+    }
+}
+
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+
+/// Handles to the writer and reader threads; they stop when the last handle is dropped.
+#[derive(Debug, Clone)]
+pub(crate) struct Engine {
+    writes: Sender<Box<dyn WriteJob>>,
+    reads: Sender<ReadJob>,
+}
+
+impl std::fmt::Debug for dyn WriteJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteJob")
+    }
+}
+
+fn queue_error<T>(e: TrySendError<T>) -> StoreError {
+    match e {
+        TrySendError::Full(_) => StoreError::Unavailable("the database queue is full".into()),
+        TrySendError::Disconnected(_) => {
+            StoreError::Unavailable("the database worker has stopped".into())
+        }
+    }
+}
+
+fn gone(_: oneshot::error::RecvError) -> StoreError {
+    StoreError::Unavailable("the database worker has stopped".into())
+}
+
+impl Engine {
+    /// Starts the writer on `writer` and one reader thread per connection in `readers`.
+    pub(crate) fn start(writer: Connection, readers: Vec<Connection>) -> Result<Self, StoreError> {
+        let (writes, write_jobs) = bounded::<Box<dyn WriteJob>>(WRITE_QUEUE);
+        let (reads, read_jobs) = bounded::<ReadJob>(READ_QUEUE);
+        spawn("baton-sqlite-writer", move || {
+            write_loop(&writer, &write_jobs)
+        })?;
+        for (i, conn) in readers.into_iter().enumerate() {
+            let jobs = read_jobs.clone();
+            spawn(&format!("baton-sqlite-reader-{i}"), move || {
+                while let Ok(job) = jobs.recv() {
+                    job(&conn);
+                }
+            })?;
+        }
+        Ok(Self { writes, reads })
+    }
+
+    /// Runs `work` on the writer thread inside a write transaction shared with the other jobs of
+    /// its batch; answers after the commit.
+    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Job {
+            work: Some(work),
+            result: None,
+            reply,
+        });
+        self.writes.try_send(job).map_err(queue_error)?;
+        answer.await.map_err(gone)?
+    }
+
+    /// Runs `work` on a reader thread.
+    pub(crate) async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: ReadJob = Box::new(move |conn| {
+            if reply.is_closed() {
+                return;
+            }
+            let result = catch_unwind(AssertUnwindSafe(|| work(conn)))
+                .unwrap_or_else(|_| Err(StoreError::Other("a database job panicked".into())));
+            let _ = reply.send(result);
+        });
+        self.reads.try_send(job).map_err(queue_error)?;
+        answer.await.map_err(gone)?
+    }
+}
+
+fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<(), StoreError> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(body)
+        .map(drop)
+        .map_err(|e| StoreError::Other(format!("cannot start a database thread: {e}")))
+}
+
+fn write_loop(conn: &Connection, jobs: &Receiver<Box<dyn WriteJob>>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = jobs.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        batch.retain(|job| job.wanted());
+        if batch.is_empty() {
+            continue;
+        }
+        let committed = run_batch(conn, &mut batch).map_err(map_sqlite);
+        if committed.is_err() {
+            // Leaves the connection usable for the next batch whatever failed.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for job in batch.drain(..) {
+            job.finish(committed.clone());
+        }
+    }
+}
+
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
+fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> rusqlite::Result<()> {
+    exec(conn, "BEGIN IMMEDIATE")?;
+    for job in batch.iter_mut() {
+        exec(conn, "SAVEPOINT job")?;
+        if !job.run(conn) {
+            exec(conn, "ROLLBACK TO job")?;
+        }
+        exec(conn, "RELEASE job")?;
+    }
+    exec(conn, "COMMIT")
+}

@@ -1,0 +1,121 @@
+//! The SQLite backend: one file, WAL journal, `synchronous=NORMAL` (a committed refresh survives
+//! a crash of the process). Its SQL is the shared text of [`crate::queries`]; it runs on threads
+//! of its own ([`engine`]) rather than through an async driver, because on SQLite the cost of a
+//! refresh is the hand-offs between threads, not the statements.
+
+mod engine;
+pub(crate) mod migrate;
+mod store;
+
+use crate::error::map_sqlite;
+use baton_core::store::StoreError;
+use engine::Engine;
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Reader threads (and read-only connections).
+const READERS: usize = 2;
+/// How long a statement waits for another process's write lock (a CLI command) before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 64;
+
+/// [`baton_core::store::Store`] on a SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    engine: Engine,
+}
+
+/// The file a `sqlite:` URL names: `sqlite://baton.db`, `sqlite:baton.db` or
+/// `sqlite:///abs/path.db`, with any `?…` options ignored.
+fn database_path(url: &str) -> Result<PathBuf, StoreError> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .ok_or_else(|| StoreError::Other(format!("not a sqlite: URL: {url}")))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Err(StoreError::Other(
+            "the SQLite database must be a file (sqlite://path/to/baton.db)".into(),
+        ));
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// Creates the database file readable by its owner only (SQLite gives the `-wal` and `-shm`
+/// files the same mode), unless it exists.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Other(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(map_sqlite)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(map_sqlite)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) and migrates the database at `url`.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let path = database_path(url)?;
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path))
+            .await
+            .map_err(|e| StoreError::Other(format!("opening the database failed: {e}")))?
+    }
+
+    fn open_blocking(path: &Path) -> Result<Self, StoreError> {
+        create_private(path)?;
+        let mut writer = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                 PRAGMA foreign_keys = ON;",
+            )
+            .map_err(map_sqlite)?;
+        migrate::run(&mut writer)?;
+        let readers = (0..READERS)
+            .map(|_| connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            engine: Engine::start(writer, readers)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::database_path;
+    use std::path::PathBuf;
+
+    #[test]
+    fn sqlite_urls_name_a_file() {
+        assert_eq!(
+            database_path("sqlite://baton.db").ok(),
+            Some(PathBuf::from("baton.db"))
+        );
+        assert_eq!(
+            database_path("sqlite:///var/lib/baton/baton.db?mode=rwc").ok(),
+            Some(PathBuf::from("/var/lib/baton/baton.db"))
+        );
+        assert_eq!(
+            database_path("sqlite:data.db").ok(),
+            Some(PathBuf::from("data.db"))
+        );
+        assert!(database_path("sqlite::memory:").is_err());
+        assert!(database_path("sqlite://").is_err());
+    }
+}
