@@ -104,7 +104,7 @@ impl Default for HashingLimits {
 
 /// A thread keeps its Argon2 memory this long after its last job, so that a stream of logins
 /// does not map and unmap 19 MiB for every one, while an idle server holds none.
-const KEEP_MEMORY: Duration = Duration::from_millis(250);
+const KEEP_MEMORY: Duration = Duration::from_millis(100);
 /// How much nicer than the request threads the hashing threads are (Linux `nice`).
 const HASHING_NICENESS: i32 = 10;
 /// Bytes of Argon2 output in a new hash.

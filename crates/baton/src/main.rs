@@ -7,11 +7,12 @@ use clap::{Parser, Subcommand};
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::sync::Arc;
 
-/// mimalloc hands freed memory back to the operating system within milliseconds, so the Argon2
-/// areas of a login burst leave no lasting footprint (the system allocator keeps them in
-/// per-thread arenas for good).
+/// jemalloc, built with a background thread that hands freed pages back to the operating system
+/// within half a second (`.cargo/config.toml`), so the Argon2 areas of a login burst leave no lasting
+/// footprint; the system allocator keeps them in per-thread arenas for good.
+#[cfg(not(target_env = "msvc"))]
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// baton: a self-hosted authentication token service with rotating refresh tokens.
 #[derive(Debug, Parser)]
