@@ -11,13 +11,18 @@
 //! after its batch has committed, so an answered refresh is as durable as before (WAL with
 //! `synchronous=NORMAL`: it survives a crash of the process).
 //!
+//! Copying the WAL back into the database file (a checkpoint, the only step that waits for the
+//! disk with `synchronous=NORMAL`) is done every second by a thread of its own in `PASSIVE` mode,
+//! so the writer never waits for an `fsync`; should that thread fall behind, the writer still
+//! checkpoints itself once the WAL passes 16,384 pages.
+//!
 //! Both queues are bounded; a full queue answers [`StoreError::Unavailable`] at once (a `503`
 //! with `Retry-After`) instead of growing. A job whose caller has gone away (the client hung up)
 //! is skipped without running.
 
 use crate::error::map_sqlite;
 use baton_core::store::StoreError;
-use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use rusqlite::Connection;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use tokio::sync::oneshot;
@@ -28,6 +33,8 @@ const MAX_BATCH: usize = 128;
 const WRITE_QUEUE: usize = 4096;
 /// Most read jobs waiting for a reader.
 const READ_QUEUE: usize = 4096;
+/// How often the checkpoint thread copies the WAL into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A unit of work for the writer thread.
 trait WriteJob: Send {
@@ -82,6 +89,8 @@ type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 pub(crate) struct Engine {
     writes: Sender<Box<dyn WriteJob>>,
     reads: Sender<ReadJob>,
+    /// Never sent on: its disconnection tells the checkpoint thread to stop.
+    _checkpoints: Sender<()>,
 }
 
 impl std::fmt::Debug for dyn WriteJob {
@@ -104,8 +113,13 @@ fn gone(_: oneshot::error::RecvError) -> StoreError {
 }
 
 impl Engine {
-    /// Starts the writer on `writer` and one reader thread per connection in `readers`.
-    pub(crate) fn start(writer: Connection, readers: Vec<Connection>) -> Result<Self, StoreError> {
+    /// Starts the writer on `writer`, one reader thread per connection in `readers`, and the
+    /// checkpoint thread on `checkpointer`.
+    pub(crate) fn start(
+        writer: Connection,
+        readers: Vec<Connection>,
+        checkpointer: Connection,
+    ) -> Result<Self, StoreError> {
         let (writes, write_jobs) = bounded::<Box<dyn WriteJob>>(WRITE_QUEUE);
         let (reads, read_jobs) = bounded::<ReadJob>(READ_QUEUE);
         spawn("baton-sqlite-writer", move || {
@@ -119,7 +133,19 @@ impl Engine {
                 }
             })?;
         }
-        Ok(Self { writes, reads })
+        let (checkpoints, stop) = bounded::<()>(1);
+        spawn("baton-sqlite-checkpoint", move || {
+            while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+                if let Err(e) = checkpointer.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
+            }
+        })?;
+        Ok(Self {
+            writes,
+            reads,
+            _checkpoints: checkpoints,
+        })
     }
 
     /// Runs `work` on the writer thread inside a write transaction shared with the other jobs of

@@ -83,15 +83,17 @@ impl SqliteStore {
         writer
             .execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                 PRAGMA foreign_keys = ON;",
+                 PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 16384; \
+                 PRAGMA journal_size_limit = 67108864;",
             )
             .map_err(map_sqlite)?;
         migrate::run(&mut writer)?;
         let readers = (0..READERS)
             .map(|_| connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY))
             .collect::<Result<Vec<_>, _>>()?;
+        let checkpointer = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         Ok(Self {
-            engine: Engine::start(writer, readers)?,
+            engine: Engine::start(writer, readers, checkpointer)?,
         })
     }
 }
