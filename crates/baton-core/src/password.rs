@@ -113,11 +113,13 @@ const OUTPUT_LEN: usize = 32;
 enum Work {
     Hash {
         password: Password,
+        span: tracing::Span,
         reply: oneshot::Sender<Result<String, HashError>>,
     },
     Verify {
         password: Password,
         phc: Arc<str>,
+        span: tracing::Span,
         reply: oneshot::Sender<Verified>,
     },
 }
@@ -192,6 +194,7 @@ impl PasswordHasher {
         let (reply, answer) = oneshot::channel();
         self.submit(Work::Hash {
             password: password.clone(),
+            span: tracing::Span::current(),
             reply,
         })?;
         answer.await.map_err(|_| stopped())?
@@ -210,6 +213,7 @@ impl PasswordHasher {
         self.submit(Work::Verify {
             password: password.clone(),
             phc,
+            span: tracing::Span::current(),
             reply,
         })?;
         let verified = answer.await.map_err(|_| stopped())?;
@@ -262,15 +266,23 @@ fn worker(params: &Params, queue: &Receiver<Work>) {
             continue;
         }
         match work {
-            Work::Hash { password, reply } => {
-                let _ = reply.send(hash_with(params, &mut memory, password.expose()));
+            Work::Hash {
+                password,
+                span,
+                reply,
+            } => {
+                let hashed = span.in_scope(|| hash_with(params, &mut memory, password.expose()));
+                let _ = reply.send(hashed);
             }
             Work::Verify {
                 password,
                 phc,
+                span,
                 reply,
             } => {
-                let _ = reply.send(verify_with(params, &mut memory, password.expose(), &phc));
+                let verified =
+                    span.in_scope(|| verify_with(params, &mut memory, password.expose(), &phc));
+                let _ = reply.send(verified);
             }
         }
     }
@@ -321,6 +333,16 @@ fn hash_with(params: &Params, memory: &mut Memory, password: &[u8]) -> Result<St
     Ok(phc.to_string())
 }
 
+/// Whether a stored hash's parameters are within what baton will spend on one check: at most four
+/// times today's memory, sixteen times its passes and eight lanes. A hash beyond that cannot come
+/// from baton, and honouring it would let one stored string pin a hashing thread or exhaust
+/// memory.
+fn within_reach(stored: &Params, current: &Params) -> bool {
+    stored.m_cost() <= current.m_cost().saturating_mul(4).max(65_536)
+        && stored.t_cost() <= current.t_cost().saturating_mul(16).max(16)
+        && stored.p_cost() <= 8
+}
+
 fn verify_with(params: &Params, memory: &mut Memory, password: &[u8], phc: &str) -> Verified {
     let refused = Verified {
         ok: false,
@@ -341,6 +363,15 @@ fn verify_with(params: &Params, memory: &mut Memory, password: &[u8], phc: &str)
     let (Ok(version), Ok(stored)) = (version, Params::try_from(&parsed)) else {
         return refused;
     };
+    if !within_reach(&stored, params) {
+        tracing::warn!(
+            m_cost = stored.m_cost(),
+            t_cost = stored.t_cost(),
+            p_cost = stored.p_cost(),
+            "a stored password hash asks for far more work than baton's parameters; refused"
+        );
+        return refused;
+    }
     let mut raw = [0u8; Salt::MAX_LENGTH];
     let Ok(salt_bytes) = salt.decode_b64(&mut raw) else {
         return refused;
@@ -485,6 +516,20 @@ mod tests {
         assert!(busy >= 8, "{busy} refused");
         assert!(done >= 1, "{done} hashed");
         assert_eq!(busy + done, 12);
+    }
+
+    #[tokio::test]
+    async fn a_stored_hash_asking_for_huge_work_is_refused_without_running_it() {
+        let hasher = PasswordHasher::new(cheap(), limits(1)).expect("hasher");
+        let pw = Password::presented("correct horse".into());
+        let hostile = "$argon2id$v=19$m=4194304000,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$\
+                       AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        let v = hasher.verify(&pw, Some(hostile)).await.expect("answered");
+        assert!(!v.ok);
+        let slow = "$argon2id$v=19$m=64,t=100000,p=1$c29tZXNhbHRzb21lc2FsdA$\
+                    AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        let v = hasher.verify(&pw, Some(slow)).await.expect("answered");
+        assert!(!v.ok);
     }
 
     async fn futures_join_all<T>(

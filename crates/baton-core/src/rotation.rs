@@ -1,6 +1,7 @@
 //! The refresh-token rotation rules of RFC 9700 §4.14.2 as a pure decision. Each storage backend
-//! loads the presented token and its session inside one transaction, asks [`decide`], and applies
-//! the answer before committing.
+//! loads the presented token and its session, asks [`decide`], and applies the answer atomically:
+//! SQLite within its single writer's transaction, PostgreSQL with a write that succeeds only if
+//! what it read still holds (reading again otherwise).
 
 use crate::error::RefreshError;
 use time::{Duration, OffsetDateTime};

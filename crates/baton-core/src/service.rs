@@ -282,9 +282,15 @@ impl Baton {
             _ => return Err(AuthError::InvalidCredentials),
         };
         if verified.needs_rehash {
-            let phc = self.hasher.hash(&password).await?;
-            if let Err(e) = self.store.set_password_hash(&user.id, &phc).await {
-                tracing::warn!(error = %e, "could not store a rehashed password");
+            // Best effort: a busy hashing pool or storage must not fail a correct login; the
+            // rehash is tried again at the next one.
+            match self.hasher.hash(&password).await {
+                Ok(phc) => {
+                    if let Err(e) = self.store.set_password_hash(&user.id, &phc).await {
+                        tracing::warn!(error = %e, "could not store a rehashed password");
+                    }
+                }
+                Err(e) => tracing::info!(error = %e, "password rehash postponed"),
             }
         }
         Ok(user)

@@ -49,8 +49,7 @@ pub const INSERT_TOKEN: &str =
     "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)";
 
 /// The presented token, its successor's state and its session, for the rotation rules. Only
-/// primary-key lookups: the cost does not grow with the session's age. PostgreSQL appends its
-/// row locks.
+/// primary-key lookups: the cost does not grow with the session's age.
 pub const ROTATION_STATE: &str = concat!(
     "SELECT t.spent_at AS token_spent_at, t.sealed_successor, t.replays, \
      n.spent_at AS successor_spent_at, ",
@@ -66,10 +65,15 @@ pub const SPEND_TOKEN: &str =
 /// Moves a session's idle end forward after a rotation.
 pub const TOUCH_SESSION: &str =
     "UPDATE sessions SET last_used_at = $1, idle_expires_at = $2 WHERE id = $3";
-/// Counts one grace-window replay of a spent token, unless it has had `$2` already (then no row
-/// changes and the replay is refused).
-pub const COUNT_REPLAY: &str =
-    "UPDATE refresh_tokens SET replays = replays + 1 WHERE hash = $1 AND replays < $2";
+/// Counts one grace-window replay of a spent token, only while its successor is unspent, its
+/// session live (at `$3`) and fewer than `$2` replays were counted: no row changes otherwise,
+/// and nothing is handed out.
+pub const COUNT_REPLAY: &str = "UPDATE refresh_tokens SET replays = replays + 1 \
+     WHERE hash = $1 AND replays < $2 \
+     AND NOT EXISTS (SELECT 1 FROM refresh_tokens n \
+         WHERE n.hash = refresh_tokens.successor_hash AND n.spent_at IS NOT NULL) \
+     AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id \
+         AND s.revoked_at IS NULL AND s.idle_expires_at > $3 AND s.absolute_expires_at > $3)";
 /// Revokes a session whose spent token came back after the grace window.
 pub const REVOKE_FOR_REUSE: &str = "UPDATE sessions SET revoked_at = $1, revoke_reason = 'reuse' \
      WHERE id = $2 AND revoked_at IS NULL";
@@ -148,6 +152,84 @@ pub const PURGE_SESSIONS: &str = "DELETE FROM sessions WHERE id IN (SELECT id FR
      WHERE idle_expires_at < $1 OR absolute_expires_at < $1 LIMIT 500)";
 /// Successors sealed before the grace window are never handed out again; dropping them keeps an
 /// old leaked token from opening its chain's next token even with a copy of the database. The
-/// partial index on `spent_at` makes this touch only tokens that still hold a seal.
+/// partial index on `spent_at` makes this touch only tokens that still hold a seal; like the
+/// purge, it works in batches of [`PURGE_BATCH`].
 pub const DROP_STALE_SEALS: &str = "UPDATE refresh_tokens SET sealed_successor = NULL \
-     WHERE sealed_successor IS NOT NULL AND spent_at < $1";
+     WHERE hash IN (SELECT hash FROM refresh_tokens \
+     WHERE sealed_successor IS NOT NULL AND spent_at < $1 LIMIT 500)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: &[&str] = &[
+        PING,
+        INSERT_USER,
+        USER_BY_KEY,
+        USERS,
+        SET_PASSWORD_HASH,
+        DELETE_USER,
+        REVOKE_USER_SESSIONS,
+        INSERT_SESSION,
+        INSERT_TOKEN,
+        ROTATION_STATE,
+        SPEND_TOKEN,
+        TOUCH_SESSION,
+        COUNT_REPLAY,
+        REVOKE_FOR_REUSE,
+        TOKEN_SESSION,
+        REVOKE_FOR_LOGOUT,
+        REVOKE_SESSION,
+        REVOKE_ALL_SESSIONS,
+        LIVE_SESSIONS,
+        SESSION,
+        REFRESH_TOKEN,
+        INSERT_CLIENT,
+        CLIENT,
+        CLIENTS,
+        DELETE_CLIENT,
+        SIGNING_KEYS,
+        ACTIVE_KEY_OF_ALG,
+        RETIRE_KEYS,
+        INSERT_KEY,
+        PURGE_SESSIONS,
+        DROP_STALE_SEALS,
+    ];
+
+    /// The placeholders in order of first appearance.
+    fn first_appearances(sql: &str) -> Vec<u32> {
+        let mut seen = Vec::new();
+        let bytes = sql.as_bytes();
+        for (i, b) in bytes.iter().enumerate() {
+            if *b != b'$' {
+                continue;
+            }
+            let digits: String = sql[i + 1..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            if let Ok(n) = digits.parse::<u32>() {
+                if !seen.contains(&n) {
+                    seen.push(n);
+                }
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn placeholders_first_appear_in_order_so_positional_binding_works_on_sqlite() {
+        for sql in ALL {
+            let seen = first_appearances(sql);
+            let expected: Vec<u32> = (1..=u32::try_from(seen.len()).unwrap_or(0)).collect();
+            assert_eq!(seen, expected, "{sql}");
+        }
+    }
+
+    #[test]
+    fn batched_statements_use_the_batch_size() {
+        let limit = format!("LIMIT {PURGE_BATCH})");
+        assert!(PURGE_SESSIONS.contains(&limit));
+        assert!(DROP_STALE_SEALS.contains(&limit));
+    }
+}

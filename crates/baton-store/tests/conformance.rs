@@ -81,6 +81,7 @@ every_backend!(
     successors_sealed_before_the_grace_window_are_dropped,
     a_replay_gets_the_successor_only_while_it_is_unspent,
     replays_of_one_token_are_capped,
+    a_revocation_committed_during_a_rotation_wins,
 );
 
 /// Rows of `refresh_tokens` still holding a sealed successor, read with plain SQL.
@@ -433,4 +434,55 @@ async fn replays_of_one_token_are_capped(store: Arc<dyn Store>, _url: &str) {
     ));
     let session = store.session(&id).await.expect("read").expect("exists");
     assert!(session.revoked_at.is_none(), "the session lives on");
+}
+
+/// Revokes `session` in a transaction of its own that commits only after `during` has started and
+/// had time to read the session as live.
+async fn revoke_while<F: std::future::Future>(
+    url: &str,
+    session: &SessionId,
+    during: F,
+) -> F::Output {
+    let sql = "UPDATE sessions SET revoked_at = 1, revoke_reason = 'test' WHERE id = $1";
+    let pause = std::time::Duration::from_millis(300);
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let c = rusqlite::Connection::open(path).expect("open");
+        c.execute_batch("BEGIN IMMEDIATE").expect("begin");
+        c.execute(sql, [session.as_str()]).expect("revoke");
+        let commit = tokio::task::spawn_blocking(move || {
+            std::thread::sleep(pause);
+            c.execute_batch("COMMIT").expect("commit");
+        });
+        let out = during.await;
+        commit.await.expect("join");
+        out
+    } else {
+        use sqlx::Connection as _;
+        let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+        let mut tx = c.begin().await.expect("begin");
+        sqlx::query(sql)
+            .bind(session.as_str())
+            .execute(&mut *tx)
+            .await
+            .expect("revoke");
+        let (out, ()) = tokio::join!(during, async {
+            tokio::time::sleep(pause).await;
+            tx.commit().await.expect("commit");
+        });
+        out
+    }
+}
+
+async fn a_revocation_committed_during_a_rotation_wins(store: Arc<dyn Store>, url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (id, first) = session_for(store.as_ref(), &alice).await;
+    let (req, _) = rotation(&first, T0);
+    let outcome = revoke_while(url, &id, store.rotate(&req))
+        .await
+        .expect("rotate");
+    assert!(
+        matches!(outcome, RotateOutcome::Refused(RefreshError::Revoked)),
+        "a session revoked while its token was being rotated is not rotated: {outcome:?}"
+    );
 }

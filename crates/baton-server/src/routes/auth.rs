@@ -56,13 +56,20 @@ pub(super) async fn checked_authenticate(
 ) -> Result<UserRecord, ApiError> {
     let key =
         Username::parse(username).map_or_else(|_| username.to_owned(), |u| u.key().to_owned());
-    let attempt = state.limiter.begin(&key, ip).await.map_err(|refusal| {
-        state.metrics.login("rate_limited");
-        match refusal {
-            Refusal::TooManyFailures { retry_after } => ApiError::TooManyRequests { retry_after },
-            Refusal::Busy => ApiError::Unavailable,
-        }
-    })?;
+    let attempt = state
+        .limiter
+        .begin(&key, ip)
+        .await
+        .map_err(|refusal| match refusal {
+            Refusal::TooManyFailures { retry_after } => {
+                state.metrics.login("rate_limited");
+                ApiError::TooManyRequests { retry_after }
+            }
+            Refusal::Busy => {
+                state.metrics.login("unavailable");
+                ApiError::Unavailable
+            }
+        })?;
     match state.baton.authenticate(username, password).await {
         Ok(user) => {
             attempt.succeeded();

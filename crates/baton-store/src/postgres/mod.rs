@@ -12,6 +12,7 @@ use std::str::FromStr as _;
 use std::sync::LazyLock;
 use std::time::Duration;
 
+mod rotate;
 mod store;
 
 /// Connection-pool settings.
@@ -45,28 +46,28 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to and migrates the database at `url`.
     pub async fn open(url: &str, settings: PoolSettings) -> Result<Self, StoreError> {
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Other(format!("invalid PostgreSQL URL: {e}")))?
-            .options([
-                (
-                    "statement_timeout",
-                    format!("{}", settings.statement_timeout.as_millis()),
-                ),
-                // A frozen or cut-off instance must not hold a session's row locks for long,
-                // nor may a refresh wait long behind one.
-                ("idle_in_transaction_session_timeout", "15000".into()),
-                ("lock_timeout", "3000".into()),
-            ]);
+        let base = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(format!("invalid PostgreSQL URL: {e}")))?;
+        migrate(&base).await?;
+        let options = base.options([
+            (
+                "statement_timeout",
+                format!("{}", settings.statement_timeout.as_millis()),
+            ),
+            // A frozen or cut-off instance must not hold a session's row locks for long, nor
+            // may a refresh wait long behind one.
+            ("idle_in_transaction_session_timeout", "15000".into()),
+            ("lock_timeout", "3000".into()),
+            // The rotation's compare-and-set relies on READ COMMITTED's re-check of a row it
+            // waited for, whatever the server's default.
+            ("default_transaction_isolation", "read\\ committed".into()),
+        ]);
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
             .connect_with(options)
             .await
             .map_err(map)?;
-        sqlx::migrate!("./migrations/postgres")
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
         Ok(Self {
             writer: pool.clone(),
             reader: pool,
@@ -80,9 +81,25 @@ static INSERT_SESSION: LazyLock<String> =
 /// Serialise key activation across instances; readers (`SELECT`) are not blocked.
 const LOCK_SIGNING_KEYS: &str = "LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE";
 
-/// READ COMMITTED whatever the server's default: a refresh that waited for another's row lock
-/// must then see that refresh's commit (and replay its successor) instead of failing.
+/// READ COMMITTED whatever the server's default, for the transactions that lock rows (session
+/// creation, key activation).
 async fn begin_write(pool: &PgPool) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
     pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
         .await
+}
+
+/// Applies the migrations on a connection of its own, without the pool's statement and lock
+/// timeouts: building an index on a large table may take longer than any request should, and
+/// instances starting together wait for each other's advisory lock.
+async fn migrate(options: &PgConnectOptions) -> Result<(), StoreError> {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect_with(options)
+        .await
+        .map_err(map)?;
+    let migrated = sqlx::migrate!("./migrations/postgres")
+        .run(&mut conn)
+        .await
+        .map_err(|e| StoreError::Other(format!("migration failed: {e}")));
+    let _ = conn.close().await;
+    migrated
 }

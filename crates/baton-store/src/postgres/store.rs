@@ -1,6 +1,5 @@
 //! [`Store`] for [`PgStore`]: the shared SQL of [`crate::queries`] bound with sqlx. Write
-//! transactions start `READ COMMITTED`; the rotation is a read and one compare-and-set statement
-//! (see [`PgStore::rotate_once`]).
+//! transactions start `READ COMMITTED`; the rotation lives in [`super::rotate`].
 
 use super::{begin_write, PgStore, INSERT_SESSION, LOCK_SIGNING_KEYS};
 use crate::error::map;
@@ -8,17 +7,16 @@ use crate::queries as q;
 use baton_core::client::ClientRecord;
 use baton_core::clock::{from_millis, to_millis};
 use baton_core::keys::StoredKey;
-use baton_core::refresh::{SealedSuccessor, TokenHash};
-use baton_core::rotation::{decide, Decision, TokenState, MAX_REPLAYS};
+use baton_core::refresh::TokenHash;
 use baton_core::store::{
     NewSession, RefreshTokenRecord, RotateOutcome, RotateRequest, SessionRecord, Store, StoreError,
     UserRecord,
 };
-use baton_core::{RefreshError, SessionId, UserId};
+use baton_core::{SessionId, UserId};
 use sqlx::postgres::{PgRow as Row, Postgres as Db};
 use sqlx::Row as _;
 use time::OffsetDateTime;
-fn opt_time(row: &Row, col: &str) -> Result<Option<OffsetDateTime>, sqlx::Error> {
+pub(super) fn opt_time(row: &Row, col: &str) -> Result<Option<OffsetDateTime>, sqlx::Error> {
     Ok(row.try_get::<Option<i64>, _>(col)?.map(from_millis))
 }
 
@@ -36,7 +34,7 @@ fn user_from_row(row: &Row) -> Result<UserRecord, sqlx::Error> {
     })
 }
 
-fn session_from_row(row: &Row) -> Result<SessionRecord, sqlx::Error> {
+pub(super) fn session_from_row(row: &Row) -> Result<SessionRecord, sqlx::Error> {
     Ok(SessionRecord {
         id: SessionId::from_trusted(row.try_get::<String, _>("id")?),
         user_id: UserId::from_trusted(row.try_get::<String, _>("user_id")?),
@@ -94,98 +92,6 @@ async fn activate_in(
         .map_err(map)?;
     Ok(())
 }
-
-impl PgStore {
-    /// One attempt at a rotation; `None` when another rotation spent the token between the read
-    /// and the write.
-    async fn rotate_once(&self, req: &RotateRequest) -> Result<Option<RotateOutcome>, StoreError> {
-        let now = to_millis(req.now);
-        let row = sqlx::query(q::ROTATION_STATE)
-            .bind(&req.presented.0[..])
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(map)?;
-        let Some(row) = row else {
-            return Ok(Some(RotateOutcome::Refused(RefreshError::Invalid)));
-        };
-        let mut session = session_from_row(&row).map_err(map)?;
-        let token = TokenState {
-            spent_at: opt_time(&row, "token_spent_at").map_err(map)?,
-            successor_spent: opt_time(&row, "successor_spent_at").map_err(map)?.is_some(),
-            replays: u32::try_from(row.try_get::<i32, _>("replays").map_err(map)?)
-                .unwrap_or(u32::MAX),
-        };
-        let sealed: Option<Vec<u8>> = row.try_get("sealed_successor").map_err(map)?;
-        let client_matches = req
-            .client_id
-            .as_deref()
-            .is_none_or(|c| c == session.client_id);
-        Ok(Some(
-            match decide(token, session.state(), client_matches, req.now, req.grace) {
-                Decision::Rotate => {
-                    session.last_used_at = req.now;
-                    session.idle_expires_at = req.now + req.idle_ttl;
-                    let spent: i64 = sqlx::query_scalar(ROTATE)
-                        .bind(now)
-                        .bind(&req.sealed_successor.0)
-                        .bind(&req.successor.0[..])
-                        .bind(&req.presented.0[..])
-                        .bind(to_millis(session.idle_expires_at))
-                        .fetch_one(&self.writer)
-                        .await
-                        .map_err(map)?;
-                    if spent != 1 {
-                        return Ok(None);
-                    }
-                    RotateOutcome::Rotated(session)
-                }
-                Decision::Replay => {
-                    let counted = match sealed {
-                        Some(_) => sqlx::query(q::COUNT_REPLAY)
-                            .bind(&req.presented.0[..])
-                            .bind(i32::try_from(MAX_REPLAYS).unwrap_or(i32::MAX))
-                            .execute(&self.writer)
-                            .await
-                            .map_err(map)?
-                            .rows_affected(),
-                        None => 0,
-                    };
-                    match sealed {
-                        Some(sealed) if counted == 1 => {
-                            RotateOutcome::Replayed(session, SealedSuccessor(sealed))
-                        }
-                        _ => RotateOutcome::Refused(RefreshError::Invalid),
-                    }
-                }
-                Decision::RevokeForReuse => {
-                    sqlx::query(q::REVOKE_FOR_REUSE)
-                        .bind(now)
-                        .bind(session.id.as_str())
-                        .execute(&self.writer)
-                        .await
-                        .map_err(map)?;
-                    tracing::warn!(session_id = %session.id, user_id = %session.user_id,
-                        "refresh token reuse detected; session revoked");
-                    RotateOutcome::Refused(RefreshError::ReuseDetected)
-                }
-                Decision::Reject(reason) => RotateOutcome::Refused(reason),
-            },
-        ))
-    }
-}
-
-/// The rotation's writes as one statement: spend the presented token if it is still unspent,
-/// store the successor and move the session's idle end, all or nothing; answers how many tokens
-/// were spent (0 or 1). PostgreSQL runs the parts on one snapshot, and a concurrent spend of the
-/// same token makes the `UPDATE` find no unspent row once it has waited for that one's commit.
-const ROTATE: &str = "WITH spent AS (\
-        UPDATE refresh_tokens SET spent_at = $1, sealed_successor = $2, successor_hash = $3 \
-        WHERE hash = $4 AND spent_at IS NULL RETURNING session_id), \
-    stored AS (INSERT INTO refresh_tokens (hash, session_id, created_at) \
-        SELECT $3, session_id, $1 FROM spent), \
-    touched AS (UPDATE sessions SET last_used_at = $1, idle_expires_at = $5 \
-        WHERE id IN (SELECT session_id FROM spent)) \
-    SELECT COUNT(*) FROM spent";
 
 #[async_trait::async_trait]
 impl Store for PgStore {
@@ -295,19 +201,7 @@ impl Store for PgStore {
     }
 
     async fn rotate(&self, req: &RotateRequest) -> Result<RotateOutcome, StoreError> {
-        // Two round trips instead of a locked transaction's six: read, decide, then one
-        // statement that spends the token only if it is still unspent (compare-and-set). A
-        // refresh that loses the race to another (here or on another instance) finds no row to
-        // spend and reads again, now seeing the token spent: it replays the winner's successor.
-        for _ in 0..3 {
-            match self.rotate_once(req).await? {
-                Some(outcome) => return Ok(outcome),
-                None => continue,
-            }
-        }
-        Err(StoreError::Unavailable(
-            "the refresh token kept changing during its rotation".into(),
-        ))
+        self.rotate_token(req).await
     }
 
     async fn revoke_by_token(

@@ -11,10 +11,10 @@
 //! after its batch has committed, so an answered refresh is as durable as before (WAL with
 //! `synchronous=NORMAL`: it survives a crash of the process).
 //!
-//! Copying the WAL back into the database file (a checkpoint, the only step that waits for the
-//! disk with `synchronous=NORMAL`) is done every second by a thread of its own in `PASSIVE` mode,
-//! so the writer never waits for an `fsync`; should that thread fall behind, the writer still
-//! checkpoints itself once the WAL passes 16,384 pages.
+//! Copying the WAL back into the database file (a checkpoint, the step that waits for the disk
+//! with `synchronous=NORMAL`) is done every second by a thread of its own, so the writer seldom
+//! waits for an `fsync`; should that thread fall behind, the writer still checkpoints itself once
+//! the WAL passes 16,384 pages.
 //!
 //! Both queues are bounded; a full queue answers [`StoreError::Unavailable`] at once (a `503`
 //! with `Retry-After`) instead of growing. A job whose caller has gone away (the client hung up)
@@ -33,6 +33,8 @@ const MAX_BATCH: usize = 128;
 const WRITE_QUEUE: usize = 4096;
 /// Most read jobs waiting for a reader.
 const READ_QUEUE: usize = 4096;
+/// WAL pages past which an unfinished checkpoint waits for readers (64 MiB of 4 KiB pages).
+const WAL_LIMIT: i64 = 16_384;
 /// How often the checkpoint thread copies the WAL into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -42,6 +44,8 @@ trait WriteJob: Send {
     fn wanted(&self) -> bool;
     /// Runs inside the batch's transaction; `false` means its writes must be rolled back.
     fn run(&mut self, conn: &Connection) -> bool;
+    /// The error the job failed with, if it did.
+    fn error(&self) -> Option<StoreError>;
     /// Answers the caller once the batch's fate is known.
     fn finish(self: Box<Self>, committed: Result<(), StoreError>);
 }
@@ -70,6 +74,13 @@ where
         let ok = result.is_ok();
         self.result = Some(result);
         ok
+    }
+
+    fn error(&self) -> Option<StoreError> {
+        match &self.result {
+            Some(Err(e)) => Some(e.clone()),
+            _ => None,
+        }
     }
 
     fn finish(self: Box<Self>, committed: Result<(), StoreError>) {
@@ -136,9 +147,7 @@ impl Engine {
         let (checkpoints, stop) = bounded::<()>(1);
         spawn("baton-sqlite-checkpoint", move || {
             while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-                if let Err(e) = checkpointer.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
-                }
+                checkpoint(&checkpointer);
             }
         })?;
         Ok(Self {
@@ -207,7 +216,7 @@ fn write_loop(conn: &Connection, jobs: &Receiver<Box<dyn WriteJob>>) {
         if batch.is_empty() {
             continue;
         }
-        let committed = run_batch(conn, &mut batch).map_err(map_sqlite);
+        let committed = run_batch(conn, &mut batch);
         if committed.is_err() {
             // Leaves the connection usable for the next batch whatever failed.
             let _ = conn.execute_batch("ROLLBACK");
@@ -216,20 +225,46 @@ fn write_loop(conn: &Connection, jobs: &Receiver<Box<dyn WriteJob>>) {
             job.finish(committed.clone());
         }
     }
+    tracing::debug!("SQLite writer stopped");
+}
+
+/// Copies the WAL into the database without waiting for anyone; when readers kept it from
+/// finishing and the WAL has grown past [`WAL_LIMIT`] pages, waits for them once (`RESTART`), so
+/// the file cannot grow without bound.
+fn checkpoint(conn: &Connection) {
+    let passive = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+    });
+    match passive {
+        Ok((log, done)) if log > WAL_LIMIT && done < log => {
+            if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(RESTART)") {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+    }
 }
 
 fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
-fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> rusqlite::Result<()> {
-    exec(conn, "BEGIN IMMEDIATE")?;
+fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<(), StoreError> {
+    exec(conn, "BEGIN IMMEDIATE").map_err(map_sqlite)?;
     for job in batch.iter_mut() {
-        exec(conn, "SAVEPOINT job")?;
+        exec(conn, "SAVEPOINT job").map_err(map_sqlite)?;
         if !job.run(conn) {
-            exec(conn, "ROLLBACK TO job")?;
+            if conn.is_autocommit() {
+                // A full disk or an I/O error made SQLite roll back the whole transaction:
+                // every job of the batch fails with that job's error.
+                return Err(job
+                    .error()
+                    .unwrap_or_else(|| StoreError::Unavailable("the batch was rolled back".into())));
+            }
+            exec(conn, "ROLLBACK TO job").map_err(map_sqlite)?;
         }
-        exec(conn, "RELEASE job")?;
+        exec(conn, "RELEASE job").map_err(map_sqlite)?;
     }
-    exec(conn, "COMMIT")
+    exec(conn, "COMMIT").map_err(map_sqlite)
 }

@@ -5,6 +5,7 @@
 
 mod engine;
 pub(crate) mod migrate;
+mod rotate;
 mod store;
 
 use crate::error::map_sqlite;

@@ -8,16 +8,15 @@ use baton_core::client::ClientRecord;
 use baton_core::clock::{from_millis, to_millis};
 use baton_core::keys::StoredKey;
 use baton_core::refresh::TokenHash;
-use baton_core::rotation::{decide, Decision, TokenState, MAX_REPLAYS};
 use baton_core::store::{
     NewSession, RefreshTokenRecord, RotateOutcome, RotateRequest, SessionRecord, Store, StoreError,
     UserRecord,
 };
-use baton_core::{RefreshError, SessionId, UserId};
+use baton_core::{SessionId, UserId};
 use rusqlite::{params, Connection, OptionalExtension as _, Row};
 use time::OffsetDateTime;
 
-fn opt_time(row: &Row<'_>, col: &str) -> rusqlite::Result<Option<OffsetDateTime>> {
+pub(super) fn opt_time(row: &Row<'_>, col: &str) -> rusqlite::Result<Option<OffsetDateTime>> {
     Ok(row.get::<_, Option<i64>>(col)?.map(from_millis))
 }
 
@@ -35,7 +34,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
     })
 }
 
-fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
+pub(super) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
         id: SessionId::from_trusted(row.get::<_, String>("id")?),
         user_id: UserId::from_trusted(row.get::<_, String>("user_id")?),
@@ -85,7 +84,7 @@ fn query_all<T>(
     rows.collect::<Result<_, _>>().map_err(map_sqlite)
 }
 
-fn query_one<T>(
+pub(super) fn query_one<T>(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
@@ -96,7 +95,7 @@ fn query_one<T>(
         .map_err(map_sqlite)
 }
 
-fn execute(
+pub(super) fn execute(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
@@ -129,87 +128,12 @@ fn activate_in(
     Ok(())
 }
 
-/// One rotation, inside the writer's transaction: load, ask [`decide`], apply.
-fn rotate_in(conn: &Connection, req: &RotateRequest) -> Result<RotateOutcome, StoreError> {
-    let now = to_millis(req.now);
-    let loaded = query_one(conn, q::ROTATION_STATE, [&req.presented.0[..]], |row| {
-        let token = TokenState {
-            spent_at: opt_time(row, "token_spent_at")?,
-            successor_spent: row.get::<_, Option<i64>>("successor_spent_at")?.is_some(),
-            replays: u32::try_from(row.get::<_, i64>("replays")?).unwrap_or(u32::MAX),
-        };
-        let sealed: Option<Vec<u8>> = row.get("sealed_successor")?;
-        Ok((token, sealed, session_from_row(row)?))
-    })?;
-    let Some((token, sealed, mut session)) = loaded else {
-        return Ok(RotateOutcome::Refused(RefreshError::Invalid));
-    };
-    let client_matches = req
-        .client_id
-        .as_deref()
-        .is_none_or(|c| c == session.client_id);
-    Ok(
-        match decide(token, session.state(), client_matches, req.now, req.grace) {
-            Decision::Rotate => {
-                let spent = execute(
-                    conn,
-                    q::SPEND_TOKEN,
-                    params![
-                        now,
-                        req.sealed_successor.0,
-                        &req.successor.0[..],
-                        &req.presented.0[..]
-                    ],
-                )?;
-                if spent != 1 {
-                    // The single writer makes this unreachable; should it ever happen, change
-                    // nothing rather than fork the chain.
-                    return Err(StoreError::Unavailable(
-                        "the refresh token changed during its rotation".into(),
-                    ));
-                }
-                execute(
-                    conn,
-                    q::INSERT_TOKEN,
-                    params![&req.successor.0[..], session.id.as_str(), now],
-                )?;
-                session.last_used_at = req.now;
-                session.idle_expires_at = req.now + req.idle_ttl;
-                execute(
-                    conn,
-                    q::TOUCH_SESSION,
-                    params![now, to_millis(session.idle_expires_at), session.id.as_str()],
-                )?;
-                RotateOutcome::Rotated(session)
-            }
-            Decision::Replay => match sealed {
-                Some(sealed)
-                    if execute(
-                        conn,
-                        q::COUNT_REPLAY,
-                        params![&req.presented.0[..], MAX_REPLAYS],
-                    )? == 1 =>
-                {
-                    RotateOutcome::Replayed(session, baton_core::refresh::SealedSuccessor(sealed))
-                }
-                _ => RotateOutcome::Refused(RefreshError::Invalid),
-            },
-            Decision::RevokeForReuse => {
-                tracing::warn!(session_id = %session.id, user_id = %session.user_id,
-                    "refresh token reuse detected; session revoked");
-                execute(conn, q::REVOKE_FOR_REUSE, params![now, session.id.as_str()])?;
-                RotateOutcome::Refused(RefreshError::ReuseDetected)
-            }
-            Decision::Reject(reason) => RotateOutcome::Refused(reason),
-        },
-    )
-}
-
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
+        // Through the writer: ready means refreshes can be committed, not only read.
         self.engine
-            .read(|c| query_one(c, q::PING, [], |_| Ok(())).map(drop))
+            .write(|c| query_one(c, q::PING, [], |_| Ok(())).map(drop))
             .await
     }
 
@@ -302,7 +226,9 @@ impl Store for SqliteStore {
 
     async fn rotate(&self, request: &RotateRequest) -> Result<RotateOutcome, StoreError> {
         let request = request.clone();
-        self.engine.write(move |c| rotate_in(c, &request)).await
+        self.engine
+            .write(move |c| super::rotate::rotate_in(c, &request))
+            .await
     }
 
     async fn revoke_by_token(
@@ -500,10 +426,17 @@ impl Store for SqliteStore {
 
     async fn drop_stale_seals(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         let before = to_millis(before);
-        let n = self
-            .engine
-            .write(move |c| execute(c, q::DROP_STALE_SEALS, [before]))
-            .await?;
-        Ok(u64::try_from(n).unwrap_or(u64::MAX))
+        let mut dropped = 0;
+        loop {
+            let n = self
+                .engine
+                .write(move |c| execute(c, q::DROP_STALE_SEALS, [before]))
+                .await?;
+            let n = u64::try_from(n).unwrap_or(u64::MAX);
+            dropped += n;
+            if n < q::PURGE_BATCH {
+                return Ok(dropped);
+            }
+        }
     }
 }
