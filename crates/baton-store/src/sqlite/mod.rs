@@ -84,7 +84,7 @@ impl SqliteStore {
         writer
             .execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                 PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 16384; \
+                 PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 65536; \
                  PRAGMA journal_size_limit = 67108864;",
             )
             .map_err(map_sqlite)?;
