@@ -34,6 +34,8 @@ const FIRST_SWEEP: usize = 10_000;
 struct Entry {
     failures: VecDeque<OffsetDateTime>,
     in_flight: u32,
+    /// Tickets of the attempts waiting for this key, first come first served.
+    waiting: VecDeque<u64>,
 }
 
 impl Entry {
@@ -44,7 +46,13 @@ impl Entry {
     }
 
     fn idle(&self) -> bool {
-        self.failures.is_empty() && self.in_flight == 0
+        self.failures.is_empty() && self.in_flight == 0 && self.waiting.is_empty()
+    }
+
+    /// Whether `ticket` may go before the attempts waiting for this key: it is first in line,
+    /// or nobody waits.
+    fn turn_of(&self, ticket: u64) -> bool {
+        self.waiting.front().is_none_or(|t| *t == ticket)
     }
 }
 
@@ -123,6 +131,7 @@ pub enum Refusal {
 struct State {
     by_user: Counters<[u8; 32]>,
     by_ip: Counters<String>,
+    next_ticket: u64,
 }
 
 /// The login limiter.
@@ -164,6 +173,7 @@ impl LoginLimiter {
             state: Mutex::new(State {
                 by_user: Counters::new(),
                 by_ip: Counters::new(),
+                next_ticket: 0,
             }),
             changed: Notify::new(),
         }
@@ -176,18 +186,23 @@ impl LoginLimiter {
     }
 
     /// Starts an attempt for the username with comparison key `user_key` from `ip`: at once when
-    /// there is room, after others in flight finish when there is not, or never while a limit
-    /// holds.
+    /// there is room, after others in flight finish when there is not (in the order the attempts
+    /// for that username arrived), or never while a limit holds.
     pub async fn begin(&self, user_key: &str, ip: Option<&str>) -> Result<Attempt<'_>, Refusal> {
         let mut user = [0u8; 32];
         user.copy_from_slice(digest(&SHA256, user_key.as_bytes()).as_ref());
         let ip = ip.map(str::to_owned);
         let deadline = tokio::time::Instant::now() + MAX_WAIT;
+        let mut place = Place {
+            limiter: self,
+            user,
+            ticket: None,
+        };
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            if let Some(outcome) = self.try_begin(&user, ip.as_deref()) {
+            if let Some(outcome) = self.try_begin(&mut place, ip.as_deref()) {
                 return outcome.map(|()| Attempt {
                     limiter: self,
                     user,
@@ -202,12 +217,19 @@ impl LoginLimiter {
     }
 
     /// `Some(Ok)` when the attempt may go (and is now in flight), `Some(Err)` when refused,
-    /// `None` when it must wait.
-    fn try_begin(&self, user: &[u8; 32], ip: Option<&str>) -> Option<Result<(), Refusal>> {
+    /// `None` when it must wait (it then holds a place in the username's line).
+    fn try_begin(&self, place: &mut Place<'_>, ip: Option<&str>) -> Option<Result<(), Refusal>> {
         let now = self.clock.now();
         let mut guard = self.lock();
         let state = &mut *guard;
-        let by_user = verdict(state.by_user.entry(user, now), self.user_limit, now);
+        let user = &place.user;
+        let ticket = *place.ticket.get_or_insert_with(|| {
+            state.next_ticket += 1;
+            state.next_ticket
+        });
+        let entry = state.by_user.entry(user, now);
+        let my_turn = entry.turn_of(ticket);
+        let by_user = verdict(entry, self.user_limit, now);
         let by_ip = match ip {
             Some(ip) => verdict(state.by_ip.entry(&ip.to_owned(), now), self.ip_limit, now),
             None => Verdict::Go,
@@ -215,25 +237,54 @@ impl LoginLimiter {
         let outcome = match (by_user, by_ip) {
             (Verdict::Refuse(a), Verdict::Refuse(b)) => Some(Err(a.max(b))),
             (Verdict::Refuse(a), _) | (_, Verdict::Refuse(a)) => Some(Err(a)),
-            (Verdict::Go, Verdict::Go) => Some(Ok(())),
+            (Verdict::Go, Verdict::Go) if my_turn => Some(Ok(())),
             _ => None,
         };
+        let entry = state.by_user.entry(user, now);
         match outcome {
             Some(Ok(())) => {
-                state.by_user.entry(user, now).in_flight += 1;
+                entry.in_flight += 1;
+                entry.waiting.retain(|t| *t != ticket);
+                place.ticket = None;
                 if let Some(ip) = ip {
                     state.by_ip.entry(&ip.to_owned(), now).in_flight += 1;
                 }
+                // The next in line may have room too.
+                self.changed.notify_waiters();
                 Some(Ok(()))
             }
-            other => {
+            Some(Err(retry_after)) => {
+                entry.waiting.retain(|t| *t != ticket);
+                place.ticket = None;
                 state.by_user.tidy(user);
                 if let Some(ip) = ip {
                     state.by_ip.tidy(&ip.to_owned());
                 }
-                other.map(|r| r.map_err(|retry_after| Refusal::TooManyFailures { retry_after }))
+                self.changed.notify_waiters();
+                Some(Err(Refusal::TooManyFailures { retry_after }))
+            }
+            None => {
+                if !entry.waiting.contains(&ticket) {
+                    entry.waiting.push_back(ticket);
+                }
+                if let Some(ip) = ip {
+                    state.by_ip.tidy(&ip.to_owned());
+                }
+                None
             }
         }
+    }
+
+    /// Gives up a place in a username's line (the attempt was refused, timed out or dropped).
+    fn leave(&self, user: &[u8; 32], ticket: u64) {
+        {
+            let mut state = self.lock();
+            if let Some(entry) = state.by_user.entries.get_mut(user) {
+                entry.waiting.retain(|t| *t != ticket);
+            }
+            state.by_user.tidy(user);
+        }
+        self.changed.notify_waiters();
     }
 
     fn finish(&self, attempt: &mut Attempt<'_>, outcome: Outcome) {
@@ -263,6 +314,22 @@ impl LoginLimiter {
             }
         }
         self.changed.notify_waiters();
+    }
+}
+
+/// An attempt's place in its username's line while it waits; leaving it (however the wait ends)
+/// lets the next one go.
+struct Place<'a> {
+    limiter: &'a LoginLimiter,
+    user: [u8; 32],
+    ticket: Option<u64>,
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.limiter.leave(&self.user, ticket);
+        }
     }
 }
 
@@ -379,6 +446,31 @@ mod tests {
             .await
             .expect("answered");
         assert!(matches!(third, Err(Refusal::TooManyFailures { .. })));
+    }
+
+    #[tokio::test]
+    async fn waiting_attempts_go_in_the_order_they_arrived() {
+        let (l, _) = limiter(1, 100);
+        let first = l.begin("alice", None).await.expect("room");
+        let order = std::sync::Mutex::new(Vec::new());
+        let waiter = |i: usize| {
+            let (l, order) = (&l, &order);
+            async move {
+                let a = l.begin("alice", None).await.expect("admitted");
+                order.lock().expect("lock").push(i);
+                tokio::task::yield_now().await;
+                a.succeeded();
+            }
+        };
+        let all = async {
+            tokio::join!(waiter(0), waiter(1), waiter(2), waiter(3));
+        };
+        let release = async {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            first.succeeded();
+        };
+        tokio::join!(all, release);
+        assert_eq!(*order.lock().expect("lock"), vec![0, 1, 2, 3]);
     }
 
     #[tokio::test]
