@@ -90,9 +90,7 @@ impl PgStore {
             .await
             .map_err(map)?;
         if let Some(row) = fast {
-            return Ok(RotateOutcome::Rotated(
-                session_from_row(&row).map_err(map)?,
-            ));
+            return Ok(RotateOutcome::Rotated(session_from_row(&row).map_err(map)?));
         }
         for _ in 0..ATTEMPTS {
             if let Some(outcome) = self.rotate_once(req).await? {
@@ -118,9 +116,7 @@ impl PgStore {
         let mut session = session_from_row(&row).map_err(map)?;
         let token = TokenState {
             spent_at: opt_time(&row, "token_spent_at").map_err(map)?,
-            successor_spent: opt_time(&row, "successor_spent_at")
-                .map_err(map)?
-                .is_some(),
+            successor_spent: opt_time(&row, "successor_spent_at").map_err(map)?.is_some(),
             replays: u32::try_from(row.try_get::<i32, _>("replays").map_err(map)?)
                 .unwrap_or(u32::MAX),
         };

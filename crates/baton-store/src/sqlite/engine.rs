@@ -262,9 +262,9 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<(), S
             if conn.is_autocommit() {
                 // A full disk or an I/O error made SQLite roll back the whole transaction:
                 // every job of the batch fails with that job's error.
-                return Err(job
-                    .error()
-                    .unwrap_or_else(|| StoreError::Unavailable("the batch was rolled back".into())));
+                return Err(job.error().unwrap_or_else(|| {
+                    StoreError::Unavailable("the batch was rolled back".into())
+                }));
             }
             exec(conn, "ROLLBACK TO job").map_err(map_sqlite)?;
         }

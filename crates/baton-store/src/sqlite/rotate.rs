@@ -12,7 +12,10 @@ use baton_core::RefreshError;
 use rusqlite::{params, Connection};
 
 /// One rotation, inside the writer's transaction: load, ask [`decide`], apply.
-pub(super) fn rotate_in(conn: &Connection, req: &RotateRequest) -> Result<RotateOutcome, StoreError> {
+pub(super) fn rotate_in(
+    conn: &Connection,
+    req: &RotateRequest,
+) -> Result<RotateOutcome, StoreError> {
     let now = to_millis(req.now);
     let loaded = query_one(conn, q::ROTATION_STATE, [&req.presented.0[..]], |row| {
         let token = TokenState {
@@ -86,4 +89,3 @@ pub(super) fn rotate_in(conn: &Connection, req: &RotateRequest) -> Result<Rotate
         },
     )
 }
-
