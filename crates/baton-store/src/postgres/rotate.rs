@@ -1,24 +1,17 @@
-//! The rotation on PostgreSQL: one statement in the common case, a read and one conditional write
-//! otherwise, instead of a locked transaction of six round trips.
+//! The rotation on PostgreSQL: one statement in the common case instead of a locked transaction
+//! of six round trips.
 //!
-//! The common case is an unspent token of a live session presented by its own client: exactly
-//! the case in which [`decide`] answers *rotate*. [`ROTATE_FAST`] states those conditions in SQL
-//! and, when they hold, rotates in the same statement and returns the updated session. When they
-//! do not (a replay, a reuse, an expired or revoked session, an unknown token), it changes nothing
-//! and the rotation takes the general path below, where [`decide`] judges what was read. The
-//! conformance suite runs every rule's case through both, so the SQL form cannot drift from
-//! [`decide`] unnoticed.
-//!
-//! The read loads the presented token, its successor's state and its session; the rules of
-//! [`decide`] pick the answer; then one statement carries it out only if what the read saw still
-//! holds. To rotate, that statement locks the session first (it must still be live), then spends
-//! the token only if it is still unspent, stores the successor and moves the idle end, all or
-//! nothing. To replay, it counts the replay only if the successor is still unspent, the session
-//! still live and the cap not reached. When the condition no longer holds (another refresh, here
-//! or on another instance, spent the token; a logout revoked the session), nothing changes and the
-//! rotation reads again, now seeing what happened: it replays the winner's successor, or answers
-//! "revoked". Under `READ COMMITTED` a statement that waited for a row lock re-checks its
-//! conditions on the row as committed, which is what makes the compare-and-set sound.
+//! A token rotates only through [`ROTATE_FAST`]: it states in SQL exactly the case in which
+//! [`decide`] answers *rotate* (an unspent token of a live session presented by its own client),
+//! locks the session first, and rotates in the same statement. When it changes nothing, the token
+//! is read and [`decide`] judges it: a replay is counted only if its successor is still unspent,
+//! the session live and the cap not reached (one conditional statement); a reuse revokes the
+//! session; a refusal changes nothing. If the read says *rotate* after all, or a conditional write
+//! finds its condition gone, something changed in between (another refresh, here or on another
+//! instance; a logout): the rotation starts again and sees what happened. Under `READ COMMITTED`
+//! a statement that waited for a row lock re-checks its conditions on the row as committed, which
+//! is what makes this compare-and-set sound. The conformance suite runs every rule's case through
+//! it, so the SQL form of *rotate* cannot drift from [`decide`] unnoticed.
 
 use super::store::{opt_time, session_from_row};
 use super::PgStore;
@@ -27,7 +20,7 @@ use crate::queries as q;
 use baton_core::clock::to_millis;
 use baton_core::refresh::SealedSuccessor;
 use baton_core::rotation::{decide, Decision, TokenState, MAX_REPLAYS};
-use baton_core::store::{RotateOutcome, RotateRequest, StoreError};
+use baton_core::store::{RotateOutcome, RotateRequest, SessionRecord, StoreError};
 use baton_core::RefreshError;
 use sqlx::Row as _;
 
@@ -58,41 +51,15 @@ const ROTATE_FAST: &str = "WITH live AS MATERIALIZED (\
         s.idle_expires_at, s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at \
     FROM touched s JOIN users u ON u.id = s.user_id";
 
-/// The rotation's writes as one statement, answering how many tokens were spent (0 or 1). The
-/// session is locked first and must be live; then the token is spent only if still unspent.
-const ROTATE: &str = "WITH live AS MATERIALIZED (\
-        SELECT id FROM sessions WHERE id = $6 AND revoked_at IS NULL \
-        AND idle_expires_at > $1 AND absolute_expires_at > $1 FOR UPDATE), \
-    spent AS (\
-        UPDATE refresh_tokens SET spent_at = $1, sealed_successor = $2, successor_hash = $3 \
-        WHERE hash = $4 AND spent_at IS NULL AND session_id = (SELECT id FROM live) \
-        RETURNING session_id), \
-    stored AS (INSERT INTO refresh_tokens (hash, session_id, created_at) \
-        SELECT $3, session_id, $1 FROM spent), \
-    touched AS (UPDATE sessions SET last_used_at = $1, idle_expires_at = $5 \
-        WHERE id IN (SELECT session_id FROM spent)) \
-    SELECT COUNT(*) FROM spent";
-
 impl PgStore {
     pub(super) async fn rotate_token(
         &self,
         req: &RotateRequest,
     ) -> Result<RotateOutcome, StoreError> {
-        let now = to_millis(req.now);
-        let fast = sqlx::query(ROTATE_FAST)
-            .bind(now)
-            .bind(&req.sealed_successor.0)
-            .bind(&req.successor.0[..])
-            .bind(&req.presented.0[..])
-            .bind(to_millis(req.now + req.idle_ttl))
-            .bind(req.client_id.as_deref())
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(map)?;
-        if let Some(row) = fast {
-            return Ok(RotateOutcome::Rotated(session_from_row(&row).map_err(map)?));
-        }
         for _ in 0..ATTEMPTS {
+            if let Some(session) = self.rotate_if_live(req).await? {
+                return Ok(RotateOutcome::Rotated(session));
+            }
             if let Some(outcome) = self.rotate_once(req).await? {
                 return Ok(outcome);
             }
@@ -102,7 +69,27 @@ impl PgStore {
         ))
     }
 
-    /// One attempt; `None` when what the read saw changed before the write.
+    /// [`ROTATE_FAST`]: the updated session when the token rotated, `None` when it did not.
+    async fn rotate_if_live(
+        &self,
+        req: &RotateRequest,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(ROTATE_FAST)
+            .bind(to_millis(req.now))
+            .bind(&req.sealed_successor.0)
+            .bind(&req.successor.0[..])
+            .bind(&req.presented.0[..])
+            .bind(to_millis(req.now + req.idle_ttl))
+            .bind(req.client_id.as_deref())
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(map)?;
+        row.as_ref().map(session_from_row).transpose().map_err(map)
+    }
+
+    /// Reads the token and carries out what [`decide`] says when it is not *rotate*; `None` when
+    /// it is (the fast path did not rotate, so the state changed since: try again) or when what
+    /// the read saw changed before the write.
     async fn rotate_once(&self, req: &RotateRequest) -> Result<Option<RotateOutcome>, StoreError> {
         let now = to_millis(req.now);
         let row = sqlx::query(q::ROTATION_STATE)
@@ -113,7 +100,7 @@ impl PgStore {
         let Some(row) = row else {
             return Ok(Some(RotateOutcome::Refused(RefreshError::Invalid)));
         };
-        let mut session = session_from_row(&row).map_err(map)?;
+        let session = session_from_row(&row).map_err(map)?;
         let token = TokenState {
             spent_at: opt_time(&row, "token_spent_at").map_err(map)?,
             successor_spent: opt_time(&row, "successor_spent_at").map_err(map)?.is_some(),
@@ -126,24 +113,7 @@ impl PgStore {
             .as_deref()
             .is_none_or(|c| c == session.client_id);
         let outcome = match decide(token, session.state(), client_matches, req.now, req.grace) {
-            Decision::Rotate => {
-                session.last_used_at = req.now;
-                session.idle_expires_at = req.now + req.idle_ttl;
-                let spent: i64 = sqlx::query_scalar(ROTATE)
-                    .bind(now)
-                    .bind(&req.sealed_successor.0)
-                    .bind(&req.successor.0[..])
-                    .bind(&req.presented.0[..])
-                    .bind(to_millis(session.idle_expires_at))
-                    .bind(session.id.as_str())
-                    .fetch_one(&self.writer)
-                    .await
-                    .map_err(map)?;
-                if spent != 1 {
-                    return Ok(None);
-                }
-                RotateOutcome::Rotated(session)
-            }
+            Decision::Rotate => return Ok(None),
             Decision::Replay => {
                 let Some(sealed) = sealed else {
                     return Ok(Some(RotateOutcome::Refused(RefreshError::Invalid)));
