@@ -11,7 +11,8 @@ use crate::keys::{KeyRing, SigningAlg, StoredKey};
 use crate::password::{Password, PasswordHasher};
 use crate::refresh::RefreshToken;
 use crate::store::{
-    NewSession, RotateOutcome, RotateRequest, SessionRecord, Store, StoreError, UserRecord,
+    NewSession, RotateOutcome, RotateRequest, SessionCursor, SessionRecord, Store, StoreError,
+    UserRecord,
 };
 use crate::username::Username;
 use baton_proto::IntrospectionResponse;
@@ -44,6 +45,17 @@ pub struct Policy {
     pub registration_open: bool,
     /// Algorithm of newly generated signing keys.
     pub signing_alg: SigningAlg,
+    /// Most live sessions per user; a new one revokes the oldest beyond it (0: no limit).
+    pub sessions_per_user: u32,
+}
+
+/// A page of a user's live sessions.
+#[derive(Debug, Clone)]
+pub struct SessionPage {
+    /// The sessions, newest first.
+    pub sessions: Vec<SessionRecord>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<SessionCursor>,
 }
 
 /// Where a login came from, recorded on the session.
@@ -72,9 +84,24 @@ pub struct Issued {
     pub replayed: bool,
 }
 
+/// How [`Baton::start_with`] treats the signing keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyMode {
+    /// The server: the newest key of the configured algorithm signs; one is generated when
+    /// there is none (so changing `BATON_SIGNING_ALG` rotates to that algorithm).
+    Configured,
+    /// Commands that change data: the newest unretired key signs whatever its algorithm (a
+    /// shell without the server's settings must not switch it); one is generated only when the
+    /// database has no key at all.
+    Existing,
+    /// Commands that only read: nothing is written; the database must already have a key.
+    ReadOnly,
+}
+
 /// The token service.
 pub struct Baton {
     store: Arc<dyn Store>,
+    key_mode: KeyMode,
     hasher: PasswordHasher,
     clock: Arc<dyn Clock>,
     policy: Policy,
@@ -100,14 +127,26 @@ impl Baton {
         clock: Arc<dyn Clock>,
         policy: Policy,
     ) -> Result<Self, AuthError> {
+        Self::start_with(store, hasher, clock, policy, KeyMode::Configured).await
+    }
+
+    /// Like [`Baton::start`], treating the signing keys as `key_mode` says.
+    pub async fn start_with(
+        store: Arc<dyn Store>,
+        hasher: PasswordHasher,
+        clock: Arc<dyn Clock>,
+        policy: Policy,
+        key_mode: KeyMode,
+    ) -> Result<Self, AuthError> {
         let rules = TokenRules {
             issuer: policy.issuer.clone(),
             audience: policy.audience.clone(),
             leeway_secs: policy.clock_leeway.whole_seconds(),
         };
-        let ring = load_or_create_keys(store.as_ref(), clock.now(), &policy, false).await?;
+        let ring = load_keys(store.as_ref(), clock.now(), &policy, key_mode, None).await?;
         Ok(Self {
             store,
+            key_mode,
             hasher,
             clock,
             policy,
@@ -139,9 +178,22 @@ impl Baton {
         }
     }
 
-    /// Generates a new active signing key; the old one stays published until its tokens expire.
-    pub async fn rotate_signing_key(&self) -> Result<String, AuthError> {
-        let ring = load_or_create_keys(self.store.as_ref(), self.now(), &self.policy, true).await?;
+    /// Generates a new active signing key of `alg` (by default the configured algorithm on the
+    /// server, the active key's in commands); the old one stays published until its tokens
+    /// expire.
+    pub async fn rotate_signing_key(&self, alg: Option<SigningAlg>) -> Result<String, AuthError> {
+        let alg = alg.unwrap_or(match self.key_mode {
+            KeyMode::Configured => self.policy.signing_alg,
+            KeyMode::Existing | KeyMode::ReadOnly => self.ring().active.alg,
+        });
+        let ring = load_keys(
+            self.store.as_ref(),
+            self.now(),
+            &self.policy,
+            self.key_mode,
+            Some(alg),
+        )
+        .await?;
         let kid = ring.active.kid.clone();
         self.install(ring);
         Ok(kid)
@@ -149,8 +201,14 @@ impl Baton {
 
     /// Rereads the keys from storage (to pick up a rotation done elsewhere).
     pub async fn reload_signing_keys(&self) -> Result<(), AuthError> {
-        let ring =
-            load_or_create_keys(self.store.as_ref(), self.now(), &self.policy, false).await?;
+        let ring = load_keys(
+            self.store.as_ref(),
+            self.now(),
+            &self.policy,
+            self.key_mode,
+            None,
+        )
+        .await?;
         self.install(ring);
         Ok(())
     }
@@ -324,6 +382,7 @@ impl Baton {
             absolute_expires_at: now + self.policy.refresh_absolute_ttl,
             user_agent: client.user_agent,
             ip: client.ip,
+            live_limit: self.policy.sessions_per_user,
         };
         let token = RefreshToken::generate().map_err(|e| AuthError::Internal(e.to_string()))?;
         match self.store.create_session(&session, &token.hash()).await {
@@ -408,9 +467,24 @@ impl Baton {
         Ok(self.store.revoke_all_sessions(user, self.now()).await?)
     }
 
-    /// The user's live sessions, newest first.
-    pub async fn sessions(&self, user: &UserId) -> Result<Vec<SessionRecord>, AuthError> {
-        Ok(self.store.live_sessions(user, self.now()).await?)
+    /// A page of the user's live sessions, newest first: at most `limit`, after `after`.
+    pub async fn sessions(
+        &self,
+        user: &UserId,
+        after: Option<&SessionCursor>,
+        limit: u32,
+    ) -> Result<SessionPage, AuthError> {
+        let mut sessions = self
+            .store
+            .live_sessions(user, self.now(), after, limit.saturating_add(1))
+            .await?;
+        let more = sessions.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        sessions.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let next = sessions.last().filter(|_| more).map(|last| SessionCursor {
+            created_at: last.created_at,
+            id: last.id.clone(),
+        });
+        Ok(SessionPage { sessions, next })
     }
 
     /// Revokes one of the user's own live sessions.
@@ -472,32 +546,46 @@ impl Baton {
     }
 }
 
-async fn load_or_create_keys(
+/// The key ring as `mode` wants it, after generating a key of `rotate_to` when asked (or one
+/// of the configured algorithm when the mode calls for it and there is none).
+async fn load_keys(
     store: &dyn Store,
     now: OffsetDateTime,
     policy: &Policy,
-    force_new: bool,
+    mode: KeyMode,
+    rotate_to: Option<SigningAlg>,
 ) -> Result<KeyRing, AuthError> {
     let internal = |e: crate::keys::KeyError| AuthError::Internal(e.to_string());
     // A retired key stays published for one access-token lifetime plus the time other instances
     // may take to notice the rotation and stop signing with it.
     let publish_until = now + policy.access_ttl + KEY_RELOAD_SLACK;
     let keys = store.signing_keys().await?;
-    let usable = keys
-        .iter()
-        .filter(|k| k.retired_at.is_none() && k.alg == policy.signing_alg)
-        .max_by_key(|k| k.created_at)
-        .cloned();
-    let (active, keys) = match usable {
-        Some(k) if !force_new => (k, keys),
-        _ => {
+    let newest = |alg: Option<SigningAlg>| {
+        keys.iter()
+            .filter(|k| k.retired_at.is_none() && alg.is_none_or(|a| k.alg == a))
+            .max_by_key(|k| k.created_at)
+            .cloned()
+    };
+    let usable = match mode {
+        KeyMode::Configured => newest(Some(policy.signing_alg)),
+        KeyMode::Existing | KeyMode::ReadOnly => newest(None),
+    };
+    let (active, keys) = match (usable, rotate_to) {
+        (_, Some(alg)) if mode != KeyMode::ReadOnly => {
+            let fresh = StoredKey::generate(alg, now).map_err(internal)?;
+            store.activate_signing_key(&fresh, publish_until).await?;
+            tracing::info!(kid = %fresh.kid, alg = %fresh.alg, "new signing key is active");
+            (fresh, store.signing_keys().await?)
+        }
+        (Some(k), _) => (k, keys),
+        (None, _) if mode == KeyMode::ReadOnly => {
+            return Err(AuthError::Internal(
+                "the database has no signing key yet; start `baton serve` once".into(),
+            ))
+        }
+        (None, _) => {
             let fresh = StoredKey::generate(policy.signing_alg, now).map_err(internal)?;
-            let active = if force_new {
-                store.activate_signing_key(&fresh, publish_until).await?;
-                fresh.clone()
-            } else {
-                store.ensure_signing_key(&fresh, publish_until).await?
-            };
+            let active = store.ensure_signing_key(&fresh, publish_until).await?;
             if active.kid == fresh.kid {
                 tracing::info!(kid = %active.kid, alg = %active.alg, "new signing key is active");
             }
@@ -617,16 +705,16 @@ impl Baton {
                     .map(|t| (t.session.user_id, t.session.id, t.session.client_id)),
             )
         };
+        // An expired access token revokes nothing: it can no longer be used, and accepting it
+        // would let anyone holding an old token end a session long after.
         let as_access = || {
-            access::verify_ignoring_expiry(&self.ring(), &self.rules, token)
-                .ok()
-                .map(|c| {
-                    (
-                        UserId::from_trusted(c.sub),
-                        SessionId::from_trusted(c.sid),
-                        c.client_id,
-                    )
-                })
+            self.verify_access(token).ok().map(|c| {
+                (
+                    UserId::from_trusted(c.sub),
+                    SessionId::from_trusted(c.sid),
+                    c.client_id,
+                )
+            })
         };
         let found = match hint {
             TokenHint::Access => match as_access() {
@@ -638,14 +726,30 @@ impl Baton {
                 None => as_access(),
             },
         };
-        if let Some((user, session, owner)) = found {
-            if client.is_none_or(|c| c == owner) {
-                self.store
-                    .revoke_session(&user, &session, self.now())
-                    .await?;
-            }
+        let Some((user, session, owner)) = found else {
+            return Ok(());
+        };
+        // RFC 7009 §2.1: a token is revoked only for the client it was issued to. An
+        // authenticated client must own it; an anonymous request may revoke only the tokens of
+        // public clients (the first-party one included), never a confidential client's.
+        let allowed = match client {
+            Some(c) => c == owner,
+            None => !self.is_confidential(&owner).await?,
+        };
+        if allowed {
+            self.store
+                .revoke_session(&user, &session, self.now())
+                .await?;
         }
         Ok(())
+    }
+
+    /// Whether the OAuth client `id` authenticates with a secret (an unknown one does not).
+    async fn is_confidential(&self, id: &str) -> Result<bool, AuthError> {
+        if id == FIRST_PARTY_CLIENT {
+            return Ok(false);
+        }
+        Ok(self.store.client(id).await?.is_some_and(|c| c.confidential))
     }
 
     /// RFC 7662: whether a token is active now, and what it says.

@@ -44,6 +44,18 @@ pub struct NewSession {
     pub user_agent: Option<String>,
     /// Client IP at login.
     pub ip: Option<String>,
+    /// Most live sessions the user may have: opening this one revokes the oldest beyond it
+    /// (0: no limit).
+    pub live_limit: u32,
+}
+
+/// Where a page of sessions starts: after the session created at `created_at` with id `id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionCursor {
+    /// The last listed session's creation time.
+    pub created_at: OffsetDateTime,
+    /// The last listed session's id.
+    pub id: SessionId,
 }
 
 /// A session as stored, with its owner's username.
@@ -189,11 +201,13 @@ pub trait Store: Send + Sync + 'static {
         user: &UserId,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError>;
-    /// The live sessions of `user`, newest first.
+    /// The live sessions of `user`, newest first: at most `limit`, after `after` if given.
     async fn live_sessions(
         &self,
         user: &UserId,
         now: OffsetDateTime,
+        after: Option<&SessionCursor>,
+        limit: u32,
     ) -> Result<Vec<SessionRecord>, StoreError>;
 
     /// A session by id, live or not.

@@ -2,11 +2,14 @@
 
 use caseless::default_case_fold_str;
 use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// Longest username, in characters after normalisation.
 pub const MAX_USERNAME_CHARS: usize = 64;
 
-/// A valid username: NFKC-normalised and trimmed, 1–64 characters, no control characters.
+/// A valid username: NFKC-normalised and trimmed, 1–64 characters, no control characters and
+/// nothing invisible (format characters, bidi controls, default-ignorable code points), so two
+/// names that look alike on screen are one name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username {
     display: String,
@@ -25,6 +28,42 @@ pub enum UsernameError {
     /// Contains NUL or another control character.
     #[error("username must not contain control characters")]
     ControlCharacter,
+    /// Contains a character that is not displayed (zero-width, bidi control, filler, …).
+    #[error("username must not contain invisible or formatting characters")]
+    InvisibleCharacter,
+}
+
+/// Unicode's Default_Ignorable_Code_Point ranges (DerivedCoreProperties.txt, Unicode 15.1):
+/// characters that are not displayed, whatever their general category (U+3164 HANGUL FILLER
+/// is a letter, U+034F a combining mark).
+const DEFAULT_IGNORABLE: &[(u32, u32)] = &[
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+];
+
+/// Whether `c` is invisible: a format character (Unicode category Cf, which holds the bidi
+/// controls and zero-width characters) or a default-ignorable code point.
+fn invisible(c: char) -> bool {
+    let code = u32::from(c);
+    c.general_category() == GeneralCategory::Format
+        || DEFAULT_IGNORABLE
+            .iter()
+            .any(|(first, last)| (*first..=*last).contains(&code))
 }
 
 impl Username {
@@ -34,6 +73,9 @@ impl Username {
         // Before trimming, which would otherwise quietly drop a leading or trailing \n or \t.
         if normalised.chars().any(char::is_control) {
             return Err(UsernameError::ControlCharacter);
+        }
+        if normalised.chars().any(invisible) {
+            return Err(UsernameError::InvisibleCharacter);
         }
         let display = normalised.trim().to_owned();
         if display.is_empty() {
@@ -89,6 +131,32 @@ mod tests {
         let c = Username::parse("Ärger").expect("valid");
         let d = Username::parse("ärger").expect("valid");
         assert_eq!(c.key(), d.key());
+    }
+
+    #[test]
+    fn finding_07_invisible_characters_are_refused() {
+        for name in [
+            "Ad\u{200b}mina247",
+            "admin\u{202e}",
+            "ad\u{00ad}min",
+            "\u{feff}admin",
+            "\u{3164}admin",
+            "\u{200b}",
+            "a\u{2066}b\u{2069}",
+            "a\u{034f}b",
+            "a\u{e0061}",
+            "a\u{fe0f}",
+        ] {
+            assert_eq!(
+                Username::parse(name),
+                Err(UsernameError::InvisibleCharacter),
+                "{name:?}"
+            );
+        }
+        // Letters and marks of other scripts stay welcome.
+        for name in ["José", "Zoë", "山田", "Ольга", "नमस्ते", "محمد"] {
+            assert!(Username::parse(name).is_ok(), "{name}");
+        }
     }
 
     #[test]

@@ -111,6 +111,9 @@ pub struct SessionView {
 pub struct SessionList {
     /// Live sessions, newest first.
     pub sessions: Vec<SessionView>,
+    /// Present when there are more: pass it as `?cursor=` for the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// Machine-readable error codes used in [`ErrorBody::error`].

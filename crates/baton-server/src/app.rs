@@ -7,10 +7,12 @@ use crate::cookie::origin_of;
 use crate::limiter::LoginLimiter;
 use crate::metrics::Metrics;
 use crate::routes;
+use crate::serve::{serve, ServeLimits};
 use crate::state::AppState;
 use anyhow::Context as _;
 use axum::Router;
 use baton_core::password::{HashingLimits, PasswordHasher};
+use baton_core::service::KeyMode;
 use baton_core::{Baton, Clock, Policy, SystemClock};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -47,7 +49,7 @@ impl Application {
             .issuer
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
-        let baton = open_service(&config, &issuer, clock.clone()).await?;
+        let baton = open_service(&config, &issuer, clock.clone(), Access::Serve).await?;
         if !config.cookie_secure {
             tracing::warn!(
                 "BATON_COOKIE_SECURE=false: the refresh cookie is sent over plain HTTP. \
@@ -61,7 +63,12 @@ impl Application {
             issuer: issuer.into(),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
-            limiter: Arc::new(LoginLimiter::new(config_limits.0, config_limits.1, clock)),
+            limiter: Arc::new(LoginLimiter::new(
+                config_limits.0,
+                config_limits.1,
+                clock.clone(),
+            )),
+            registrations: Arc::new(LoginLimiter::new(0, config_limits.1, clock)),
         };
         Ok(Self { listener, state })
     }
@@ -81,7 +88,8 @@ impl Application {
         routes::router(self.state.clone())
     }
 
-    /// Serves until `shutdown` resolves, then waits for requests in flight.
+    /// Serves until `shutdown` resolves, then waits for requests in flight (at most the
+    /// configured shutdown timeout; connections still open then are closed).
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -94,15 +102,17 @@ impl Application {
             issuer = %self.state.issuer,
             "baton listening"
         );
-        let served = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let config = &self.state.config;
+        let limits = ServeLimits {
+            header_timeout: config.header_timeout,
+            max_connections: config.max_connections,
+            shutdown_timeout: config.shutdown_timeout,
+            max_head: 2 * routes::HEADER_LIMIT,
+        };
+        serve(self.listener, router, limits, shutdown).await;
         purge.abort();
         reload.abort();
-        served.context("server error")
+        Ok(())
     }
 }
 
@@ -144,13 +154,34 @@ async fn key_reload_loop(state: AppState) {
     }
 }
 
-/// Opens and migrates the database and starts the token service (for the server and the CLI).
+/// What a command may do to the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The server: migrates, and signs with the configured algorithm (rotating to it when it
+    /// changed).
+    Serve,
+    /// Commands that change data (`migrate`, `user add`, `keys rotate` …): migrates, and keeps
+    /// the signing algorithm in use whatever this shell's settings say.
+    Change,
+    /// Commands that only read (`user list`, `keys list` …): writes nothing, and refuses a
+    /// database that is missing or not migrated.
+    Read,
+}
+
+/// Opens the database and starts the token service, as `access` allows (for the server and
+/// the CLI).
 pub async fn open_service(
     config: &Config,
     issuer: &str,
     clock: Arc<dyn Clock>,
+    access: Access,
 ) -> anyhow::Result<Baton> {
-    let store = baton_store::open_with(&config.database_url, config.database_pool)
+    let (open_mode, key_mode) = match access {
+        Access::Serve => (baton_store::OpenMode::Migrate, KeyMode::Configured),
+        Access::Change => (baton_store::OpenMode::Migrate, KeyMode::Existing),
+        Access::Read => (baton_store::OpenMode::Existing, KeyMode::ReadOnly),
+    };
+    let store = baton_store::open_as(&config.database_url, config.database_pool, open_mode)
         .await
         .with_context(|| format!("cannot open the database {}", redact(&config.database_url)))?;
     let hasher = PasswordHasher::new(
@@ -171,8 +202,9 @@ pub async fn open_service(
         password_min_length: config.password_min_length,
         registration_open: config.registration_open,
         signing_alg: config.signing_alg,
+        sessions_per_user: config.sessions_per_user,
     };
-    Ok(Baton::start(store, hasher, clock, policy).await?)
+    Ok(Baton::start_with(store, hasher, clock, policy, key_mode).await?)
 }
 
 /// The issuer a configuration implies when none is set: `http://` + the listen address.

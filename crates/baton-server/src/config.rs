@@ -4,6 +4,7 @@
 use anyhow::{anyhow, bail, Context as _};
 use baton_core::keys::SigningAlg;
 use clap::Args;
+use ipnet::IpNet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,83 +12,223 @@ use std::time::Duration;
 #[derive(Debug, Clone, Default, Args)]
 pub struct Settings {
     /// Address to listen on [default: 127.0.0.1:4000]
-    #[arg(long, global = true, env = "BATON_LISTEN")]
+    #[arg(long, global = true, hide_env_values = true, env = "BATON_LISTEN")]
     pub listen: Option<String>,
     /// Database URL, sqlite://… [default: sqlite://baton.db]
-    #[arg(long, global = true, env = "BATON_DATABASE_URL")]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_DATABASE_URL"
+    )]
     pub database_url: Option<String>,
     /// Issuer (`iss`) [default: http:// + the listen address]
-    #[arg(long, global = true, env = "BATON_ISSUER")]
+    #[arg(long, global = true, hide_env_values = true, env = "BATON_ISSUER")]
     pub issuer: Option<String>,
     /// Audience (`aud`) [default: baton]
-    #[arg(long, global = true, env = "BATON_AUDIENCE")]
+    #[arg(long, global = true, hide_env_values = true, env = "BATON_AUDIENCE")]
     pub audience: Option<String>,
     /// Access-token lifetime, seconds or 15m, 1h … [default: 900]
-    #[arg(long, global = true, env = "BATON_ACCESS_TTL")]
+    #[arg(long, global = true, hide_env_values = true, env = "BATON_ACCESS_TTL")]
     pub access_ttl: Option<String>,
     /// Refresh idle timeout [default: 7d]
-    #[arg(long, global = true, env = "BATON_REFRESH_IDLE_TTL")]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_REFRESH_IDLE_TTL"
+    )]
     pub refresh_idle_ttl: Option<String>,
     /// Refresh absolute lifetime [default: 30d]
-    #[arg(long, global = true, env = "BATON_REFRESH_ABSOLUTE_TTL")]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_REFRESH_ABSOLUTE_TTL"
+    )]
     pub refresh_absolute_ttl: Option<String>,
     /// Refresh reuse grace window, 0 turns it off [default: 10]
-    #[arg(long, global = true, env = "BATON_REFRESH_GRACE")]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_REFRESH_GRACE"
+    )]
     pub refresh_grace: Option<String>,
     /// `open` or `closed` [default: open]
-    #[arg(long, global = true, env = "BATON_REGISTRATION")]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_REGISTRATION"
+    )]
     pub registration: Option<String>,
     /// EdDSA, ES256 or RS256 [default: EdDSA]
-    #[arg(long, global = true, env = "BATON_SIGNING_ALG")]
+    #[arg(long, global = true, hide_env_values = true, env = "BATON_SIGNING_ALG")]
     pub signing_alg: Option<String>,
     /// Minimum password length [default: 8]
-    #[arg(long, global = true, env = "BATON_PASSWORD_MIN_LENGTH")]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_PASSWORD_MIN_LENGTH"
+    )]
     pub password_min_length: Option<String>,
     /// Origins allowed for cookie requests, comma-separated [default: none]
-    #[arg(long, global = true, env = "BATON_ALLOWED_ORIGINS")]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_ALLOWED_ORIGINS"
+    )]
     pub allowed_origins: Option<String>,
     /// `Secure` attribute on the refresh cookie [default: true]
-    #[arg(long, global = true, env = "BATON_COOKIE_SECURE")]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_COOKIE_SECURE"
+    )]
     pub cookie_secure: Option<String>,
     /// Clock leeway for baton's own token checks [default: 0]
-    #[arg(long, global = true, env = "BATON_CLOCK_LEEWAY")]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_CLOCK_LEEWAY"
+    )]
     pub clock_leeway: Option<String>,
     /// Failed logins per username per 5 minutes before 429 [default: 10]
-    #[arg(long, global = true, env = "BATON_LOGIN_LIMIT_USER")]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_LOGIN_LIMIT_USER"
+    )]
     pub login_limit_user: Option<String>,
     /// Failed logins per client IP per 5 minutes before 429 [default: 30]
-    #[arg(long, global = true, env = "BATON_LOGIN_LIMIT_IP")]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_LOGIN_LIMIT_IP"
+    )]
     pub login_limit_ip: Option<String>,
-    /// Header holding the client IP when behind a proxy, e.g. X-Forwarded-For [default: none]
-    #[arg(long, global = true, env = "BATON_TRUSTED_PROXY_HEADER")]
+    /// Reverse proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the
+    /// client [default: none]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_TRUSTED_PROXIES"
+    )]
+    pub trusted_proxies: Option<String>,
+    /// Replaced by BATON_TRUSTED_PROXIES; refused when set.
+    #[arg(long, global = true, hide = true, env = "BATON_TRUSTED_PROXY_HEADER")]
     pub trusted_proxy_header: Option<String>,
+    /// Longest wait for a request's headers; also ends idle keep-alive connections [default: 10s]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_HEADER_TIMEOUT"
+    )]
+    pub header_timeout: Option<String>,
+    /// Longest wait for a request's body [default: 10s]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_BODY_TIMEOUT"
+    )]
+    pub body_timeout: Option<String>,
+    /// Most client connections open at once; more wait to be accepted [default: 4096]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_MAX_CONNECTIONS"
+    )]
+    pub max_connections: Option<String>,
+    /// Longest wait for requests in flight at shutdown before the rest are closed [default: 30s]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_SHUTDOWN_TIMEOUT"
+    )]
+    pub shutdown_timeout: Option<String>,
+    /// Most live sessions per user; a new login revokes the oldest beyond it, 0 for no limit
+    /// [default: 100]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_SESSIONS_PER_USER"
+    )]
+    pub sessions_per_user: Option<String>,
     /// Password hashes computed at once [default: number of CPUs]
-    #[arg(long, global = true, env = "BATON_HASH_CONCURRENCY")]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_HASH_CONCURRENCY"
+    )]
     pub hash_concurrency: Option<String>,
     /// Password hashes waiting for a hashing thread before new ones get 503 [default: 128]
-    #[arg(long, global = true, env = "BATON_HASH_QUEUE")]
+    #[arg(long, global = true, hide_env_values = true, env = "BATON_HASH_QUEUE")]
     pub hash_queue: Option<String>,
     /// Most open database connections (PostgreSQL) [default: 10]
-    #[arg(long, global = true, env = "BATON_DATABASE_MAX_CONNECTIONS")]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_DATABASE_MAX_CONNECTIONS"
+    )]
     pub database_max_connections: Option<String>,
     /// How long a request waits for a database connection before a 503 [default: 3s]
-    #[arg(long, global = true, env = "BATON_DATABASE_ACQUIRE_TIMEOUT")]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_DATABASE_ACQUIRE_TIMEOUT"
+    )]
     pub database_acquire_timeout: Option<String>,
     /// Longest a database statement may run (PostgreSQL) [default: 10s]
-    #[arg(long, global = true, env = "BATON_DATABASE_STATEMENT_TIMEOUT")]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_DATABASE_STATEMENT_TIMEOUT"
+    )]
     pub database_statement_timeout: Option<String>,
     /// How often signing keys are reread from the database, to follow rotations made by other
     /// instances [default: 30s]
-    #[arg(long, global = true, env = "BATON_KEY_RELOAD_INTERVAL")]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_KEY_RELOAD_INTERVAL"
+    )]
     pub key_reload_interval: Option<String>,
     /// How often expired sessions are purged [default: 10m]
-    #[arg(long, global = true, env = "BATON_PURGE_INTERVAL")]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_PURGE_INTERVAL"
+    )]
     pub purge_interval: Option<String>,
     /// Log format, `text` or `json` [default: text]
-    #[arg(long, global = true, env = "BATON_LOG_FORMAT")]
+    #[arg(long, global = true, hide_env_values = true, env = "BATON_LOG_FORMAT")]
     pub log_format: Option<String>,
     /// TOML file with any of these settings (snake_case keys)
-    #[arg(long = "config", global = true, env = "BATON_CONFIG")]
+    #[arg(
+        long = "config",
+        global = true,
+        hide_env_values = true,
+        env = "BATON_CONFIG"
+    )]
     pub config_file: Option<PathBuf>,
 }
 
@@ -135,8 +276,18 @@ pub struct Config {
     pub login_limit_user: u32,
     /// Failed logins per IP per window.
     pub login_limit_ip: u32,
-    /// Header carrying the client IP, if behind a trusted proxy.
-    pub trusted_proxy_header: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Longest wait for a request's head.
+    pub header_timeout: Duration,
+    /// Longest wait for a request's body.
+    pub body_timeout: Duration,
+    /// Most open client connections.
+    pub max_connections: usize,
+    /// Longest wait for requests in flight at shutdown.
+    pub shutdown_timeout: Duration,
+    /// Most live sessions per user (0: no limit).
+    pub sessions_per_user: u32,
     /// Concurrent password hashes (hashing threads).
     pub hash_concurrency: usize,
     /// Password hashes that may wait for a hashing thread.
@@ -201,6 +352,13 @@ impl Config {
                 .map(|v| v.unwrap_or(default))
         };
 
+        if get(&s.trusted_proxy_header, "trusted_proxy_header")?.is_some() {
+            bail!(
+                "BATON_TRUSTED_PROXY_HEADER (trusted_proxy_header) is replaced by \
+                 BATON_TRUSTED_PROXIES: list your reverse proxies' addresses or CIDRs, and \
+                 X-Forwarded-For is read from them only"
+            );
+        }
         let registration_open = match get(&s.registration, "registration")?.as_deref() {
             None | Some("open") => true,
             Some("closed") => false,
@@ -249,8 +407,19 @@ impl Config {
             clock_leeway: dur(&s.clock_leeway, "clock_leeway", Duration::ZERO)?,
             login_limit_user: u32::try_from(num(&s.login_limit_user, "login_limit_user", 10)?)?,
             login_limit_ip: u32::try_from(num(&s.login_limit_ip, "login_limit_ip", 30)?)?,
-            trusted_proxy_header: get(&s.trusted_proxy_header, "trusted_proxy_header")?
-                .filter(|h| !h.trim().is_empty()),
+            trusted_proxies: get(&s.trusted_proxies, "trusted_proxies")?
+                .map(|v| parse_networks(&v).context("invalid trusted_proxies"))
+                .transpose()?
+                .unwrap_or_default(),
+            header_timeout: dur(&s.header_timeout, "header_timeout", Duration::from_secs(10))?,
+            body_timeout: dur(&s.body_timeout, "body_timeout", Duration::from_secs(10))?,
+            max_connections: usize::try_from(num(&s.max_connections, "max_connections", 4096)?)?,
+            shutdown_timeout: dur(
+                &s.shutdown_timeout,
+                "shutdown_timeout",
+                Duration::from_secs(30),
+            )?,
+            sessions_per_user: u32::try_from(num(&s.sessions_per_user, "sessions_per_user", 100)?)?,
             hash_concurrency: usize::try_from(num(
                 &s.hash_concurrency,
                 "hash_concurrency",
@@ -290,6 +459,83 @@ impl Config {
         Ok(config)
     }
 
+    /// Every setting in effect as `key = value` lines (the config file's keys), secrets
+    /// redacted: what `baton config check` prints.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let secs = |d: Duration| humantime::format_duration(d).to_string();
+        let list = |items: &[String]| items.join(", ");
+        vec![
+            ("listen", self.listen.clone()),
+            ("database_url", crate::app::redact(&self.database_url)),
+            (
+                "issuer",
+                self.issuer
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{} (the listen address)", self.listen)),
+            ),
+            ("audience", self.audience.clone()),
+            ("access_ttl", secs(self.access_ttl)),
+            ("refresh_idle_ttl", secs(self.refresh_idle_ttl)),
+            ("refresh_absolute_ttl", secs(self.refresh_absolute_ttl)),
+            ("refresh_grace", secs(self.refresh_grace)),
+            (
+                "registration",
+                if self.registration_open {
+                    "open"
+                } else {
+                    "closed"
+                }
+                .into(),
+            ),
+            ("signing_alg", self.signing_alg.to_string()),
+            ("password_min_length", self.password_min_length.to_string()),
+            ("allowed_origins", list(&self.allowed_origins)),
+            ("cookie_secure", self.cookie_secure.to_string()),
+            ("clock_leeway", secs(self.clock_leeway)),
+            ("login_limit_user", self.login_limit_user.to_string()),
+            ("login_limit_ip", self.login_limit_ip.to_string()),
+            (
+                "trusted_proxies",
+                list(
+                    &self
+                        .trusted_proxies
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+            ("header_timeout", secs(self.header_timeout)),
+            ("body_timeout", secs(self.body_timeout)),
+            ("max_connections", self.max_connections.to_string()),
+            ("shutdown_timeout", secs(self.shutdown_timeout)),
+            ("sessions_per_user", self.sessions_per_user.to_string()),
+            ("hash_concurrency", self.hash_concurrency.to_string()),
+            ("hash_queue", self.hash_queue.to_string()),
+            (
+                "database_max_connections",
+                self.database_pool.max_connections.to_string(),
+            ),
+            (
+                "database_acquire_timeout",
+                secs(self.database_pool.acquire_timeout),
+            ),
+            (
+                "database_statement_timeout",
+                secs(self.database_pool.statement_timeout),
+            ),
+            ("key_reload_interval", secs(self.key_reload_interval)),
+            ("purge_interval", secs(self.purge_interval)),
+            (
+                "log_format",
+                match self.log_format {
+                    LogFormat::Text => "text",
+                    LogFormat::Json => "json",
+                }
+                .into(),
+            ),
+        ]
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
         if self.access_ttl.is_zero() {
             bail!("access_ttl must be positive");
@@ -320,20 +566,117 @@ impl Config {
         if self.database_pool.max_connections == 0 || self.database_pool.acquire_timeout.is_zero() {
             bail!("database_max_connections and database_acquire_timeout must be positive");
         }
+        if self.header_timeout.is_zero() || self.body_timeout.is_zero() {
+            bail!("header_timeout and body_timeout must be positive");
+        }
+        if self.max_connections == 0 || self.max_connections > 1_000_000 {
+            bail!("max_connections must be between 1 and 1000000");
+        }
+        if self.header_timeout > Duration::from_secs(3600)
+            || self.body_timeout > Duration::from_secs(3600)
+            || self.shutdown_timeout > Duration::from_secs(3600)
+        {
+            bail!("header_timeout, body_timeout and shutdown_timeout must be at most an hour");
+        }
+        for origin in &self.allowed_origins {
+            check_origin(origin).with_context(|| format!("invalid allowed_origins: {origin:?}"))?;
+        }
         Ok(())
     }
+}
+
+/// An entry of `allowed_origins`: `scheme://host[:port]`, nothing else (no `*`: credentialed
+/// requests cannot be allowed from everywhere).
+fn check_origin(origin: &str) -> anyhow::Result<()> {
+    if origin.contains('*') {
+        bail!(
+            "a wildcard cannot allow cookie requests; list each origin (https://app.example.com)"
+        );
+    }
+    let (scheme, host) = origin
+        .split_once("://")
+        .ok_or_else(|| anyhow!("an origin is scheme://host[:port]"))?;
+    if !matches!(scheme, "http" | "https") || host.is_empty() || host.contains(['/', '?', '#', ' '])
+    {
+        bail!("an origin is http(s)://host[:port], with no path");
+    }
+    axum::http::HeaderValue::from_str(origin).context("not a valid header value")?;
+    Ok(())
+}
+
+/// Addresses or CIDRs, comma-separated: `10.0.0.0/8, 192.0.2.7, ::1`.
+fn parse_networks(list: &str) -> anyhow::Result<Vec<IpNet>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| anyhow!("{item:?} is neither an address nor a CIDR"))
+        })
+        .collect()
 }
 
 fn days(n: u64) -> Duration {
     Duration::from_secs(n * 86_400)
 }
 
+/// The keys a config file may hold: the settings' names in snake_case.
+const FILE_KEYS: &[&str] = &[
+    "listen",
+    "database_url",
+    "issuer",
+    "audience",
+    "access_ttl",
+    "refresh_idle_ttl",
+    "refresh_absolute_ttl",
+    "refresh_grace",
+    "registration",
+    "signing_alg",
+    "password_min_length",
+    "allowed_origins",
+    "cookie_secure",
+    "clock_leeway",
+    "login_limit_user",
+    "login_limit_ip",
+    "trusted_proxies",
+    "trusted_proxy_header",
+    "header_timeout",
+    "body_timeout",
+    "max_connections",
+    "shutdown_timeout",
+    "sessions_per_user",
+    "hash_concurrency",
+    "hash_queue",
+    "database_max_connections",
+    "database_acquire_timeout",
+    "database_statement_timeout",
+    "key_reload_interval",
+    "purge_interval",
+    "log_format",
+];
+
+/// Reads the config file; a key baton does not know (a typo would otherwise leave its
+/// setting at the default unnoticed) stops startup.
 fn read_file(path: &Path) -> anyhow::Result<toml::Table> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config file {}", path.display()))?;
     let table: toml::Table = text
         .parse()
         .with_context(|| format!("invalid TOML in {}", path.display()))?;
+    let unknown: Vec<&str> = table
+        .keys()
+        .map(String::as_str)
+        .filter(|key| !FILE_KEYS.contains(key))
+        .collect();
+    if !unknown.is_empty() {
+        bail!(
+            "config file {}: unknown setting(s) {} (known: {})",
+            path.display(),
+            unknown.join(", "),
+            FILE_KEYS.join(", ")
+        );
+    }
     Ok(table)
 }
 
@@ -409,6 +752,84 @@ mod tests {
             c.allowed_origins,
             ["https://a.example", "https://b.example"]
         );
+    }
+
+    #[test]
+    fn every_setting_may_be_in_the_file() {
+        use clap::Args as _;
+        let command = Settings::augment_args(clap::Command::new("baton"));
+        let ids: Vec<String> = command
+            .get_arguments()
+            .map(|a| a.get_id().as_str().to_owned())
+            .filter(|id| id != "config_file")
+            .collect();
+        assert_eq!(ids.len(), FILE_KEYS.len(), "{ids:?}");
+        for id in ids {
+            assert!(FILE_KEYS.contains(&id.as_str()), "{id} is missing");
+        }
+    }
+
+    #[test]
+    fn finding_14_unknown_keys_in_the_file_stop_startup() {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        writeln!(file, "refresh_absolut_ttl = \"1d\"").expect("write");
+        let settings = Settings {
+            config_file: Some(file.path().to_owned()),
+            ..Settings::default()
+        };
+        let err = format!("{:#}", Config::resolve(&settings).expect_err("unknown key"));
+        assert!(err.contains("refresh_absolut_ttl"), "{err}");
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        writeln!(file, "access_ttl = 1.5").expect("write");
+        let settings = Settings {
+            config_file: Some(file.path().to_owned()),
+            ..Settings::default()
+        };
+        let err = format!("{:#}", Config::resolve(&settings).expect_err("a float"));
+        assert!(err.contains("access_ttl"), "{err}");
+    }
+
+    #[test]
+    fn finding_13_a_wildcard_origin_is_refused_with_a_message() {
+        for bad in [
+            "*",
+            "https://*.example.com",
+            "example.com",
+            "https://a.example/path",
+        ] {
+            let settings = Settings {
+                allowed_origins: Some(bad.into()),
+                ..Settings::default()
+            };
+            let err = format!("{:#}", Config::resolve(&settings).expect_err(bad));
+            assert!(err.contains("allowed_origins"), "{err}");
+        }
+        let settings = Settings {
+            allowed_origins: Some("https://app.example.com, http://localhost:5173".into()),
+            ..Settings::default()
+        };
+        assert!(Config::resolve(&settings).is_ok());
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_cidrs() {
+        let settings = Settings {
+            trusted_proxies: Some("10.0.0.0/8, 192.0.2.7,::1".into()),
+            ..Settings::default()
+        };
+        let c = Config::resolve(&settings).expect("valid");
+        assert_eq!(c.trusted_proxies.len(), 3);
+        let settings = Settings {
+            trusted_proxies: Some("10.0.0.0/33".into()),
+            ..Settings::default()
+        };
+        assert!(Config::resolve(&settings).is_err());
+        let settings = Settings {
+            trusted_proxy_header: Some("X-Forwarded-For".into()),
+            ..Settings::default()
+        };
+        let err = format!("{:#}", Config::resolve(&settings).expect_err("replaced"));
+        assert!(err.contains("BATON_TRUSTED_PROXIES"), "{err}");
     }
 
     #[test]

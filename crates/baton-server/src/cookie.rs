@@ -20,17 +20,23 @@ pub fn set_cookie(token: Option<&str>, max_age: u64, secure: bool) -> HeaderValu
     })
 }
 
-/// The refresh token from the request's cookies, if any.
-pub fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
+/// The refresh token from the request's cookies: `Ok(None)` without one, an error when there
+/// are two or more (one may have been planted by a sibling subdomain, and which of them is the
+/// user's own cannot be told).
+pub fn refresh_cookie(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let mut found = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value.trim().trim_matches('"').to_owned())
-        .filter(|v| !v.is_empty())
+        .filter(|(name, _)| *name == COOKIE_NAME)
+        .map(|(_, value)| value.trim().trim_matches('"'));
+    let first = found.next();
+    if found.next().is_some() {
+        return Err(ApiError::DuplicateCookie);
+    }
+    Ok(first.filter(|v| !v.is_empty()).map(str::to_owned))
 }
 
 /// The origin (`scheme://host[:port]`) of a URL.
@@ -103,8 +109,22 @@ mod tests {
     #[test]
     fn the_refresh_cookie_is_found_among_others() {
         let m = h(&[("cookie", "a=1; baton_refresh=xyz; b=2")]);
-        assert_eq!(refresh_cookie(&m).as_deref(), Some("xyz"));
-        assert_eq!(refresh_cookie(&h(&[("cookie", "a=1")])), None);
+        assert_eq!(refresh_cookie(&m).expect("one").as_deref(), Some("xyz"));
+        assert_eq!(
+            refresh_cookie(&h(&[("cookie", "a=1")])).expect("none"),
+            None
+        );
+    }
+
+    #[test]
+    fn finding_09_two_refresh_cookies_are_refused() {
+        let m = h(&[("cookie", "baton_refresh=attacker; baton_refresh=victim")]);
+        assert!(refresh_cookie(&m).is_err());
+        let m = h(&[
+            ("cookie", "baton_refresh=attacker"),
+            ("cookie", "baton_refresh=victim"),
+        ]);
+        assert!(refresh_cookie(&m).is_err());
     }
 
     #[test]

@@ -55,6 +55,12 @@ pub enum ApiError {
     /// Headers over 32 KiB.
     #[error("Request headers are larger than 32 KiB")]
     HeadersTooLarge,
+    /// Two or more `baton_refresh` cookies: which one is the user's cannot be told.
+    #[error("More than one baton_refresh cookie")]
+    DuplicateCookie,
+    /// The body did not arrive within the body-read timeout.
+    #[error("The request body did not arrive in time")]
+    RequestTimeout,
     /// Unknown path or resource.
     #[error("Not found")]
     NotFound,
@@ -83,9 +89,10 @@ const REALM: &str = "Bearer realm=\"baton\"";
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidRequest(_) | Self::InvalidGrant(_) | Self::UnsupportedGrantType => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::InvalidRequest(_)
+            | Self::DuplicateCookie
+            | Self::InvalidGrant(_)
+            | Self::UnsupportedGrantType => StatusCode::BAD_REQUEST,
             Self::InvalidClient => StatusCode::UNAUTHORIZED,
             Self::InvalidCredentials
             | Self::Refresh(_)
@@ -98,6 +105,7 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -107,7 +115,10 @@ impl ApiError {
 
     fn code(&self) -> ErrorCode {
         match self {
-            Self::InvalidRequest(_) | Self::NoRefreshToken => ErrorCode::InvalidRequest,
+            Self::InvalidRequest(_)
+            | Self::NoRefreshToken
+            | Self::DuplicateCookie
+            | Self::RequestTimeout => ErrorCode::InvalidRequest,
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
             Self::Refresh(_) | Self::Access(_) => ErrorCode::InvalidToken,
             Self::MissingToken => ErrorCode::MissingToken,

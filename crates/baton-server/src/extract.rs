@@ -9,8 +9,9 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use baton_core::access::AccessClaims;
 use baton_core::service::ClientInfo;
+use ipnet::IpNet;
 use serde::de::DeserializeOwned;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// A JSON body; wrong content type → 415, too large → 413, malformed → 400.
 #[derive(Debug)]
@@ -154,6 +155,36 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<BasicCredentials>
     }))
 }
 
+/// Path parameters whose every rejection (a segment that is not UTF-8 once decoded, say) is a
+/// JSON `400` like any other bad input.
+#[derive(Debug)]
+pub struct PathParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Self(value))
+            .map_err(|e| ApiError::InvalidRequest(format!("Invalid path: {}", e.body_text())))
+    }
+}
+
+/// A query string whose rejection is a JSON `400`.
+#[derive(Debug)]
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or_default())
+            .map(Self)
+            .map_err(|e| ApiError::InvalidRequest(format!("Invalid query string: {e}")))
+    }
+}
+
 /// A caller that presented a valid access token.
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub AccessClaims);
@@ -184,7 +215,7 @@ where
     }
 }
 
-/// Who is calling: `User-Agent` and client IP (the socket peer, or the trusted proxy header).
+/// Who is calling: `User-Agent` and client IP (the socket peer, or what trusted proxies say).
 #[derive(Debug, Clone)]
 pub struct Client(pub ClientInfo);
 
@@ -197,33 +228,68 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        Ok(Self(client_info(
-            parts,
-            state.config.trusted_proxy_header.as_deref(),
-        )))
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(512).collect());
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let ip = peer.map(|peer| client_ip(peer, &parts.headers, &state.config.trusted_proxies));
+        Ok(Self(ClientInfo {
+            user_agent,
+            ip: ip.map(|ip| ip.to_string()),
+        }))
     }
 }
 
-fn client_info(parts: &Parts, proxy_header: Option<&str>) -> ClientInfo {
-    let user_agent = parts
-        .headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().take(512).collect());
-    let from_proxy = proxy_header
-        .and_then(|h| parts.headers.get(h))
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|ip| ip.trim().chars().take(64).collect::<String>())
-        .filter(|ip| !ip.is_empty());
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string());
-    ClientInfo {
-        user_agent,
-        ip: from_proxy.or(peer),
+/// An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) as the IPv4 address it is.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
     }
+}
+
+/// One `X-Forwarded-For` entry: an address, perhaps with a port (`192.0.2.1:443`,
+/// `[2001:db8::1]:443`).
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .map(canonical)
+}
+
+/// The client's address: the socket peer, unless the peer is a trusted proxy; then the
+/// right-most `X-Forwarded-For` address that is not a trusted proxy (each proxy appends the
+/// address it received the request from, so everything left of the last untrusted entry may
+/// have been written by the client). An entry that is not an address ends the walk at the last
+/// trusted hop before it.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let peer = canonical(peer);
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    let mut client = peer;
+    for entry in entries.iter().rev() {
+        match forwarded_address(entry) {
+            Some(ip) if is_trusted(&ip) => client = ip,
+            Some(ip) => return ip,
+            None => return client,
+        }
+    }
+    client
 }
 
 #[cfg(test)]
@@ -265,6 +331,51 @@ mod tests {
             .expect("ok")
             .is_none());
         assert!(basic_credentials(&headers("Basic !!!")).is_err());
+    }
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", HeaderValue::from_str(v).expect("ascii"));
+        }
+        h
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("an address")
+    }
+
+    #[test]
+    fn the_client_is_the_right_most_untrusted_forwarded_address() {
+        let trusted: Vec<IpNet> = vec![
+            "10.0.0.0/8".parse().expect("cidr"),
+            "2001:db8:ffff::1/128".parse().expect("cidr"),
+        ];
+        let proxy = ip("10.0.0.2");
+        // A client's own entries to the left of what the proxy appended are ignored.
+        let h = forwarded(&["203.0.113.9, 198.51.100.4"]);
+        assert_eq!(client_ip(proxy, &h, &trusted), ip("198.51.100.4"));
+        // Several proxies: skip the trusted ones from the right; header lines join in order.
+        let h = forwarded(&["203.0.113.9", "198.51.100.4:5123, 10.1.2.3"]);
+        assert_eq!(client_ip(proxy, &h, &trusted), ip("198.51.100.4"));
+        // An untrusted peer's header is ignored.
+        let h = forwarded(&["203.0.113.9"]);
+        assert_eq!(client_ip(ip("192.0.2.1"), &h, &trusted), ip("192.0.2.1"));
+        // Nothing but proxies, or no header: the left-most proxy seen, or the peer.
+        let h = forwarded(&["10.9.9.9, 10.1.1.1"]);
+        assert_eq!(client_ip(proxy, &h, &trusted), ip("10.9.9.9"));
+        assert_eq!(client_ip(proxy, &HeaderMap::new(), &trusted), proxy);
+        // Garbage stops the walk at the last trusted hop.
+        let h = forwarded(&["198.51.100.4, unknown, 10.1.1.1"]);
+        assert_eq!(client_ip(proxy, &h, &trusted), ip("10.1.1.1"));
+        // IPv4-mapped addresses are their IPv4 selves, as peer and as entry.
+        let h = forwarded(&["::ffff:198.51.100.4"]);
+        assert_eq!(
+            client_ip(ip("::ffff:10.0.0.2"), &h, &trusted),
+            ip("198.51.100.4")
+        );
+        let h = forwarded(&["[2001:db8::7]:443, 2001:db8:ffff::1"]);
+        assert_eq!(client_ip(proxy, &h, &trusted), ip("2001:db8::7"));
     }
 
     #[test]

@@ -9,10 +9,11 @@ pub mod extract;
 pub mod limiter;
 pub mod metrics;
 mod routes;
+pub mod serve;
 pub mod state;
 pub mod telemetry;
 
-pub use app::{default_issuer, open_service, shutdown_signal, Application};
+pub use app::{default_issuer, open_service, shutdown_signal, Access, Application};
 pub use config::{Config, Settings};
 pub use error::ApiError;
 pub use routes::BODY_LIMIT;

@@ -91,6 +91,21 @@ impl<K: Hash + Eq + Clone> Counters<K> {
     }
 }
 
+/// The key an address counts under: an IPv6 client by its /64 (one customer's network, in
+/// which it can pick any address), an IPv4 client by its address.
+pub fn ip_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let prefix = u128::from(v6) & !(u128::MAX >> 64);
+            format!("{}/64", std::net::Ipv6Addr::from(prefix))
+        }
+        Ok(std::net::IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map_or_else(|| ip.into(), |v4| v4.to_string()),
+        _ => ip.chars().take(64).collect(),
+    }
+}
+
 /// What one limit says about a new attempt.
 enum Verdict {
     Go,
@@ -191,7 +206,7 @@ impl LoginLimiter {
     pub async fn begin(&self, user_key: &str, ip: Option<&str>) -> Result<Attempt<'_>, Refusal> {
         let mut user = [0u8; 32];
         user.copy_from_slice(digest(&SHA256, user_key.as_bytes()).as_ref());
-        let ip = ip.map(str::to_owned);
+        let ip = ip.map(ip_key);
         let deadline = tokio::time::Instant::now() + MAX_WAIT;
         let mut place = Place {
             limiter: self,
@@ -471,6 +486,17 @@ mod tests {
         };
         tokio::join!(all, release);
         assert_eq!(*order.lock().expect("lock"), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        assert_eq!(ip_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            ip_key("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(ip_key("::ffff:192.0.2.1"), "192.0.2.1");
+        assert_eq!(ip_key("192.0.2.1"), "192.0.2.1");
     }
 
     #[tokio::test]

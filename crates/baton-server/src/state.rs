@@ -19,6 +19,9 @@ pub struct AppState {
     pub issuer_origin: Arc<str>,
     /// Failed-login limits.
     pub limiter: Arc<LoginLimiter>,
+    /// Limits on taken-username answers at registration, per client IP (the login IP limit,
+    /// counted apart).
+    pub registrations: Arc<LoginLimiter>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
 }

@@ -37,6 +37,7 @@ async fn seeded(store: &Arc<dyn Store>, chains: usize) -> Vec<RefreshToken> {
             absolute_expires_at: T0 + Duration::days(30),
             user_agent: None,
             ip: None,
+            live_limit: 0,
         };
         store
             .create_session(&session, &token.hash())

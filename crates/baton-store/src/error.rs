@@ -56,6 +56,14 @@ fn transient(code: &str) -> bool {
         || matches!(code, "55P03" | "40001" | "40P01" | "25006")
 }
 
+/// The error of a command that needs a migrated database.
+pub(crate) fn not_migrated(why: &str) -> StoreError {
+    StoreError::Other(format!(
+        "the database is not ready for this baton ({why}); run `baton migrate` or start \
+         `baton serve` first"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::transient;

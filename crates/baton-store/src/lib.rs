@@ -22,10 +22,30 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
 
 /// Like [`open`], with PostgreSQL pool settings (SQLite ignores them).
 pub async fn open_with(url: &str, pool: PoolSettings) -> Result<Arc<dyn Store>, StoreError> {
+    open_as(url, pool, OpenMode::Migrate).await
+}
+
+/// Whether opening a database may create and upgrade its schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Create the database if missing and apply pending migrations (the server, `migrate`, and
+    /// commands that change data).
+    Migrate,
+    /// Use the database as it is: fail clearly when it is missing or not fully migrated
+    /// (commands that only read).
+    Existing,
+}
+
+/// Opens the database a URL names as `mode` says.
+pub async fn open_as(
+    url: &str,
+    pool: PoolSettings,
+    mode: OpenMode,
+) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url).await?))
+        Ok(Arc::new(SqliteStore::open_as(url, mode).await?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(PgStore::open(url, pool).await?))
+        Ok(Arc::new(PgStore::open_as(url, pool, mode).await?))
     } else {
         Err(StoreError::Other(format!(
             "unsupported database URL scheme in {:?} (expected sqlite://… or postgres://…)",

@@ -92,15 +92,25 @@ pub const REVOKE_SESSION: &str = "UPDATE sessions SET revoked_at = $1, revoke_re
 pub const REVOKE_ALL_SESSIONS: &str =
     "UPDATE sessions SET revoked_at = $1, revoke_reason = 'logout_all' \
      WHERE user_id = $2 AND revoked_at IS NULL";
-/// A user's live sessions, newest first.
+/// A page of a user's live sessions, newest first: those after the cursor (`created_at`, `id`)
+/// of the previous page's last one (`$4 = $5 = i64::MAX` for the first page), at most `$7`.
 pub const LIVE_SESSIONS: &str = concat!(
     "SELECT ",
     session_columns!(),
     " FROM sessions s JOIN users u ON u.id = s.user_id \
      WHERE s.user_id = $1 AND s.revoked_at IS NULL \
      AND s.idle_expires_at > $2 AND s.absolute_expires_at > $3 \
-     ORDER BY s.created_at DESC, s.id"
+     AND (s.created_at < $4 OR (s.created_at = $5 AND s.id > $6)) \
+     ORDER BY s.created_at DESC, s.id LIMIT $7"
 );
+/// Revokes a user's oldest live sessions other than the new one `$3` beyond the newest `$6`
+/// (the cap on live sessions per user, less the new one). `OFFSET` needs a `LIMIT` in SQLite;
+/// no user has a million live sessions.
+pub const REVOKE_OVER_LIMIT: &str =
+    "UPDATE sessions SET revoked_at = $1, revoke_reason = 'session_limit' \
+     WHERE id IN (SELECT id FROM sessions WHERE user_id = $2 AND id <> $3 \
+     AND revoked_at IS NULL AND idle_expires_at > $4 AND absolute_expires_at > $5 \
+     ORDER BY created_at DESC, id LIMIT 1000000 OFFSET $6)";
 /// A session by id, live or not.
 pub const SESSION: &str = concat!(
     "SELECT ",
@@ -182,6 +192,7 @@ mod tests {
         REVOKE_SESSION,
         REVOKE_ALL_SESSIONS,
         LIVE_SESSIONS,
+        REVOKE_OVER_LIMIT,
         SESSION,
         REFRESH_TOKEN,
         INSERT_CLIENT,

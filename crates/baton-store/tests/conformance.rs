@@ -5,7 +5,9 @@
 
 use baton_core::keys::{SigningAlg, StoredKey};
 use baton_core::refresh::RefreshToken;
-use baton_core::store::{NewSession, RotateOutcome, RotateRequest, Store, StoreError, UserRecord};
+use baton_core::store::{
+    NewSession, RotateOutcome, RotateRequest, SessionCursor, Store, StoreError, UserRecord,
+};
 use baton_core::{RefreshError, SessionId, UserId};
 use std::sync::Arc;
 use time::macros::datetime;
@@ -82,6 +84,8 @@ every_backend!(
     a_replay_gets_the_successor_only_while_it_is_unspent,
     replays_of_one_token_are_capped,
     a_revocation_committed_during_a_rotation_wins,
+    sessions_past_the_limit_are_revoked_oldest_first,
+    session_pages_follow_their_cursor,
 );
 
 /// Rows of `refresh_tokens` still holding a sealed successor, read with plain SQL.
@@ -124,6 +128,7 @@ async fn session_for(store: &dyn Store, user: &UserRecord) -> (SessionId, Refres
                 absolute_expires_at: T0 + Duration::days(30),
                 user_agent: Some("test".into()),
                 ip: Some("127.0.0.1".into()),
+                live_limit: 0,
             },
             &token.hash(),
         )
@@ -208,7 +213,7 @@ async fn reuse_revokes_the_session_and_the_revocation_is_committed(
         RotateOutcome::Refused(RefreshError::Revoked)
     ));
     let live = store
-        .live_sessions(&alice.id, T0 + Duration::seconds(12))
+        .live_sessions(&alice.id, T0 + Duration::seconds(12), None, 100)
         .await
         .expect("list");
     assert!(live.iter().all(|s| s.id != id));
@@ -343,6 +348,7 @@ async fn no_session_is_created_for_a_deleted_user(store: Arc<dyn Store>, _url: &
                 absolute_expires_at: T0 + Duration::days(30),
                 user_agent: None,
                 ip: None,
+                live_limit: 0,
             },
             &token.hash(),
         )
@@ -485,4 +491,108 @@ async fn a_revocation_committed_during_a_rotation_wins(store: Arc<dyn Store>, ur
         matches!(outcome, RotateOutcome::Refused(RefreshError::Revoked)),
         "a session revoked while its token was being rotated is not rotated: {outcome:?}"
     );
+}
+
+/// A session for `user` opened at `at`, with the given cap on live sessions.
+async fn session_at(
+    store: &dyn Store,
+    user: &UserRecord,
+    at: OffsetDateTime,
+    limit: u32,
+) -> SessionId {
+    let id = SessionId::generate();
+    let token = RefreshToken::generate().expect("rng");
+    store
+        .create_session(
+            &NewSession {
+                id: id.clone(),
+                user_id: user.id.clone(),
+                client_id: "baton".into(),
+                created_at: at,
+                idle_expires_at: at + Duration::days(7),
+                absolute_expires_at: at + Duration::days(30),
+                user_agent: None,
+                ip: None,
+                live_limit: limit,
+            },
+            &token.hash(),
+        )
+        .await
+        .expect("session");
+    id
+}
+
+/// Finding 11: opening a session past the cap revokes the oldest live ones.
+async fn sessions_past_the_limit_are_revoked_oldest_first(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let bob = user("bob");
+    store.insert_user(&bob).await.expect("user");
+    let bobs = session_at(&*store, &bob, T0, 3).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(session_at(&*store, &alice, T0 + Duration::seconds(i), 3).await);
+    }
+    let now = T0 + Duration::seconds(10);
+    let live: Vec<SessionId> = store
+        .live_sessions(&alice.id, now, None, 100)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(live, vec![ids[4].clone(), ids[3].clone(), ids[2].clone()]);
+    let oldest = store.session(&ids[0]).await.expect("read").expect("kept");
+    assert!(oldest.revoked_at.is_some());
+    // Sessions opened in the same millisecond: the new one is never the one revoked.
+    for _ in 0..5 {
+        let newest = session_at(&*store, &alice, T0 + Duration::seconds(5), 3).await;
+        let live = store
+            .live_sessions(&alice.id, now, None, 100)
+            .await
+            .expect("list");
+        assert_eq!(live.len(), 3);
+        assert!(live.iter().any(|s| s.id == newest));
+    }
+    // Other users' sessions are untouched.
+    let live_bob = store
+        .live_sessions(&bob.id, now, None, 100)
+        .await
+        .expect("list");
+    assert_eq!(live_bob.len(), 1);
+    assert_eq!(live_bob[0].id, bobs);
+}
+
+/// Finding 11: pages of sessions, newest first, each after the previous one's cursor, with ties
+/// on the creation time broken by id.
+async fn session_pages_follow_their_cursor(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    for i in 0..7 {
+        // Two sessions per second: ties on created_at.
+        session_at(&*store, &alice, T0 + Duration::seconds(i / 2), 0).await;
+    }
+    let now = T0 + Duration::seconds(10);
+    let all = store
+        .live_sessions(&alice.id, now, None, 100)
+        .await
+        .expect("all");
+    assert_eq!(all.len(), 7);
+    let mut paged = Vec::new();
+    let mut after: Option<SessionCursor> = None;
+    loop {
+        let page = store
+            .live_sessions(&alice.id, now, after.as_ref(), 3)
+            .await
+            .expect("page");
+        assert!(page.len() <= 3);
+        let Some(last) = page.last() else { break };
+        after = Some(SessionCursor {
+            created_at: last.created_at,
+            id: last.id.clone(),
+        });
+        paged.extend(page.iter().map(|s| s.id.clone()));
+    }
+    let expected: Vec<SessionId> = all.into_iter().map(|s| s.id).collect();
+    assert_eq!(paged, expected);
 }

@@ -1,8 +1,11 @@
 //! The `baton` command: `serve` (the default), `migrate`, `user …`, `client …` and `keys …`.
 
 use anyhow::{bail, Context as _};
+use baton_core::keys::SigningAlg;
 use baton_core::SystemClock;
-use baton_server::{default_issuer, open_service, shutdown_signal, Application, Config, Settings};
+use baton_server::{
+    default_issuer, open_service, shutdown_signal, Access, Application, Config, Settings,
+};
 use clap::{Parser, Subcommand};
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::sync::Arc;
@@ -39,6 +42,16 @@ enum Command {
     /// Manage OAuth clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the settings (flags, environment, --config file) and print those in effect,
+    /// secrets redacted; touches no database.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,7 +92,11 @@ enum UserCommand {
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Generate a new signing key; the old one stays published until its tokens expire.
-    Rotate,
+    Rotate {
+        /// Algorithm of the new key (EdDSA, ES256 or RS256) [default: the current key's]
+        #[arg(long)]
+        alg: Option<String>,
+    },
     /// List the published keys.
     List,
 }
@@ -100,15 +117,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::resolve(&cli.settings)?;
     baton_server::telemetry::init(config.log_format);
     let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Config(ConfigCommand::Check) = command {
+        let mut out = std::io::stdout().lock();
+        for (key, value) in config.describe() {
+            writeln!(out, "{key} = {value}")?;
+        }
+        return Ok(());
+    }
     if let Command::Serve = command {
         let app = Application::build(config).await?;
         eprintln!("baton listening on http://{}", app.local_addr()?);
         return app.run_until(shutdown_signal()).await;
     }
-    let baton = open_service(&config, &default_issuer(&config), Arc::new(SystemClock)).await?;
+    let access = match &command {
+        Command::User(UserCommand::List)
+        | Command::Client(ClientCommand::List)
+        | Command::Keys(KeysCommand::List) => Access::Read,
+        _ => Access::Change,
+    };
+    let baton = open_service(
+        &config,
+        &default_issuer(&config),
+        Arc::new(SystemClock),
+        access,
+    )
+    .await?;
     let mut out = std::io::stdout().lock();
     match command {
-        Command::Serve | Command::Migrate => {
+        Command::Serve | Command::Migrate | Command::Config(_) => {
             writeln!(out, "database is up to date")?;
         }
         Command::User(UserCommand::Add { name }) => {
@@ -146,8 +182,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             baton.delete_client(&name).await?;
             writeln!(out, "deleted client {name}")?;
         }
-        Command::Keys(KeysCommand::Rotate) => {
-            let kid = baton.rotate_signing_key().await?;
+        Command::Keys(KeysCommand::Rotate { alg }) => {
+            let alg = alg
+                .map(|a| a.parse::<SigningAlg>().map_err(|e| anyhow::anyhow!(e)))
+                .transpose()?;
+            let kid = baton.rotate_signing_key(alg).await?;
             writeln!(out, "new signing key {kid} is active")?;
         }
         Command::Keys(KeysCommand::List) => {

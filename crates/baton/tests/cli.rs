@@ -204,3 +204,148 @@ async fn a_confidential_client_gets_its_secret_printed_once_and_can_introspect()
         json!({"active": false})
     );
 }
+
+/// Finding 12: listing commands neither create, migrate nor write the database, and never
+/// switch the signing algorithm.
+#[tokio::test]
+async fn finding_12_listing_commands_do_not_change_the_database() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // No database yet: refused, and none is created.
+    for args in [["user", "list"], ["client", "list"], ["keys", "list"]] {
+        let out = baton(dir.path()).args(args).output().expect("runs");
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("baton migrate"), "{args:?}: {err}");
+    }
+    assert!(
+        !dir.path().join("baton.db").exists(),
+        "a listing created the database"
+    );
+
+    // An ES256 deployment.
+    let out = baton(dir.path())
+        .env("BATON_SIGNING_ALG", "ES256")
+        .arg("migrate")
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keys = |dir: &std::path::Path| {
+        let out = baton(dir).args(["keys", "list"]).output().expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let before = keys(dir.path());
+    assert!(
+        before.contains("ES256") && !before.contains("EdDSA"),
+        "{before}"
+    );
+    let db = std::fs::read(dir.path().join("baton.db")).expect("database");
+    // A shell without BATON_SIGNING_ALG lists and adds users: the algorithm stays.
+    for args in [["user", "list"], ["client", "list"], ["keys", "list"]] {
+        let out = baton(dir.path()).args(args).output().expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join("baton.db")).expect("database"),
+        db,
+        "a listing wrote to the database"
+    );
+    let out = add_user(dir.path(), "alice", "correct horse battery");
+    assert!(out.status.success());
+    assert_eq!(
+        keys(dir.path()),
+        before,
+        "a command switched the signing algorithm"
+    );
+    // Only an explicit rotation changes it.
+    let out = baton(dir.path())
+        .args(["keys", "rotate", "--alg", "EdDSA"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(keys(dir.path()).contains("EdDSA"));
+}
+
+/// Finding 13: a wildcard in BATON_ALLOWED_ORIGINS stops startup with a message, not a panic.
+#[tokio::test]
+async fn finding_13_a_wildcard_origin_stops_startup_cleanly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = baton(dir.path())
+        .env("BATON_ALLOWED_ORIGINS", "*")
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("allowed_origins") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
+/// Finding 14: `--help` shows no value from the environment (a database URL holds a password).
+#[tokio::test]
+async fn finding_14_help_prints_no_secrets() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = baton(dir.path())
+        .env(
+            "BATON_DATABASE_URL",
+            "postgres://baton:hunter2secret@db/baton",
+        )
+        .arg("--help")
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("BATON_DATABASE_URL"), "{text}");
+    assert!(!text.contains("hunter2secret"), "{text}");
+}
+
+/// Finding 14: `baton config check` validates and prints the settings, the password redacted.
+#[tokio::test]
+async fn finding_14_config_check_prints_settings_with_secrets_redacted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = baton(dir.path())
+        .env(
+            "BATON_DATABASE_URL",
+            "postgres://baton:hunter2secret@db/baton",
+        )
+        .env("BATON_ACCESS_TTL", "10m")
+        .args(["config", "check"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("access_ttl = 10m"), "{text}");
+    assert!(
+        text.contains("database_url = postgres://baton:***@db/baton"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2secret"), "{text}");
+    let out = baton(dir.path())
+        .env("BATON_REFRESH_GRACE", "soon")
+        .args(["config", "check"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refresh_grace"));
+}

@@ -1,12 +1,14 @@
 //! Bearer-protected routes: `/api/me`, `/auth/logout-all`, `/auth/sessions`.
 
 use crate::error::ApiError;
-use crate::extract::Authenticated;
+use crate::extract::{Authenticated, PathParams, QueryParams};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use baton_core::clock::{from_millis, to_millis};
+use baton_core::store::SessionCursor;
 use baton_core::{SessionId, UserId};
 use baton_proto::{MeResponse, SessionList, SessionView};
 use time::format_description::well_known::Rfc3339;
@@ -36,15 +38,65 @@ fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
+/// `?limit=&cursor=` of `GET /auth/sessions`.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct SessionsQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// Sessions per page by default, and at most.
+const PAGE_DEFAULT: u32 = 50;
+const PAGE_MAX: u32 = 100;
+
+/// A cursor names the last session of a page: its creation time (Unix milliseconds) and id,
+/// base64url-encoded so clients treat it as opaque.
+fn encode_cursor(cursor: &SessionCursor) -> String {
+    use base64::Engine as _;
+    let text = format!("{}.{}", to_millis(cursor.created_at), cursor.id.as_str());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+fn decode_cursor(encoded: &str) -> Result<SessionCursor, ApiError> {
+    use base64::Engine as _;
+    let invalid = || ApiError::InvalidRequest("Invalid cursor".into());
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let (millis, id) = text.split_once('.').ok_or_else(invalid)?;
+    let millis: i64 = millis.parse().map_err(|_| invalid())?;
+    if id.is_empty() || id.len() > 64 {
+        return Err(invalid());
+    }
+    Ok(SessionCursor {
+        created_at: from_millis(millis),
+        id: SessionId::from_trusted(id),
+    })
+}
+
 pub(super) async fn sessions(
     State(state): State<AppState>,
     Authenticated(claims): Authenticated,
+    QueryParams(query): QueryParams<SessionsQuery>,
 ) -> Result<Response, ApiError> {
-    let records = state
+    let limit = match query.limit.as_deref() {
+        None => PAGE_DEFAULT,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=PAGE_MAX).contains(n))
+            .ok_or_else(|| {
+                ApiError::InvalidRequest(format!("limit must be between 1 and {PAGE_MAX}"))
+            })?,
+    };
+    let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let page = state
         .baton
-        .sessions(&UserId::from_trusted(claims.sub))
+        .sessions(&UserId::from_trusted(claims.sub), after.as_ref(), limit)
         .await?;
-    let sessions = records
+    let sessions = page
+        .sessions
         .into_iter()
         .map(|s| SessionView {
             current: s.id.as_str() == claims.sid,
@@ -56,13 +108,16 @@ pub(super) async fn sessions(
             ip: s.ip,
         })
         .collect();
-    Ok(no_store(Json(SessionList { sessions })))
+    Ok(no_store(Json(SessionList {
+        sessions,
+        next_cursor: page.next.as_ref().map(encode_cursor),
+    })))
 }
 
 pub(super) async fn revoke_session(
     State(state): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     state
         .baton

@@ -16,11 +16,38 @@ use baton_proto::{
     Delivery, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserResponse,
 };
 
+/// Registers a user. A taken username counts against the client IP like a failed login (the
+/// same limit, counted apart from logins), and an IP over it is refused, so the endpoint cannot
+/// test usernames faster than logins can.
 pub(super) async fn register(
     State(state): State<AppState>,
+    Client(client): Client,
     JsonBody(req): JsonBody<RegisterRequest>,
 ) -> Result<(StatusCode, Json<UserResponse>), ApiError> {
-    let user = state.baton.register(&req.username, req.password).await?;
+    let key = Username::parse(&req.username)
+        .map_or_else(|_| req.username.clone(), |u| u.key().to_owned());
+    let attempt = state
+        .registrations
+        .begin(&key, client.ip.as_deref())
+        .await
+        .map_err(|refusal| match refusal {
+            Refusal::TooManyFailures { retry_after } => ApiError::TooManyRequests { retry_after },
+            Refusal::Busy => ApiError::Unavailable,
+        })?;
+    let user = match state.baton.register(&req.username, req.password).await {
+        Ok(user) => {
+            attempt.succeeded();
+            user
+        }
+        Err(AuthError::UsernameTaken) => {
+            attempt.failed();
+            return Err(ApiError::UsernameTaken);
+        }
+        Err(e) => {
+            attempt.abandoned();
+            return Err(e.into());
+        }
+    };
     tracing::info!(user_id = %user.id, "user registered");
     Ok((
         StatusCode::CREATED,
@@ -97,7 +124,7 @@ fn presented_token(
     if let Some(token) = body.and_then(|b| b.refresh_token).filter(|t| !t.is_empty()) {
         return Ok(Some((token, Delivery::Body)));
     }
-    let Some(token) = refresh_cookie(headers) else {
+    let Some(token) = refresh_cookie(headers)? else {
         return Ok(None);
     };
     check_csrf(headers, &state.issuer_origin, &state.config.allowed_origins)?;
@@ -109,8 +136,10 @@ pub(super) async fn refresh(
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody<RefreshRequest>,
 ) -> Result<Response, ApiError> {
-    let (token, delivery) =
-        presented_token(&state, &headers, body)?.ok_or(ApiError::NoRefreshToken)?;
+    let (token, delivery) = match presented_token(&state, &headers, body) {
+        Ok(presented) => presented.ok_or(ApiError::NoRefreshToken)?,
+        Err(e) => return Ok(clearing_cookie(&state, e)),
+    };
     match state.baton.refresh(&token).await {
         Ok(issued) => {
             state.metrics.refresh(if issued.replayed {
@@ -138,13 +167,28 @@ pub(super) async fn logout(
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody<RefreshRequest>,
 ) -> Result<Response, ApiError> {
-    if let Some((token, _)) = presented_token(&state, &headers, body)? {
+    let presented = match presented_token(&state, &headers, body) {
+        Ok(presented) => presented,
+        Err(e) => return Ok(clearing_cookie(&state, e)),
+    };
+    if let Some((token, _)) = presented {
         if let Some(session) = state.baton.logout(&token).await? {
             tracing::info!(session_id = %session, "logout");
         }
     }
     let clear = set_cookie(None, 0, state.config.cookie_secure);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
+}
+
+/// `error`'s answer; a duplicate cookie's also clears the cookie.
+fn clearing_cookie(state: &AppState, error: ApiError) -> Response {
+    let duplicate = matches!(error, ApiError::DuplicateCookie);
+    let mut response = error.into_response();
+    if duplicate {
+        let clear = set_cookie(None, 0, state.config.cookie_secure);
+        response.headers_mut().insert(header::SET_COOKIE, clear);
+    }
+    response
 }
 
 /// The metrics label of a refused refresh.

@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::metrics;
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), read_body))
         .layer(middleware::from_fn(size_guard))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
@@ -68,14 +69,20 @@ pub fn router(state: AppState) -> Router {
                 "handler panicked".into(),
             ))
         }))
-        .layer(middleware::map_response(json_charset))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
         .with_state(state)
 }
 
 /// Refuses oversized heads (431) and bodies announced as oversized (413) on every route, also
-/// those that never read a body.
+/// those that never read a body. The head is the request line (method, target, version) and the
+/// headers; the server closes connections whose head passes twice this limit before it gets here.
 async fn size_guard(req: Request, next: Next) -> Response {
-    let head: usize = req.uri().to_string().len()
+    let request_line =
+        req.method().as_str().len() + req.uri().to_string().len() + "  HTTP/1.1\r\n".len();
+    let head: usize = request_line
         + req
             .headers()
             .iter()
@@ -95,9 +102,60 @@ async fn size_guard(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-/// The contract declares every JSON body as `application/json; charset=utf-8`.
-async fn json_charset(mut response: Response) -> Response {
+/// Reads the whole body (at most [`BODY_LIMIT`]) before the handler runs, within the body-read
+/// timeout, so a client trickling its body cannot hold a request open for longer than that.
+async fn read_body(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let limited = http_body_util::Limited::new(body, BODY_LIMIT);
+    let read = http_body_util::BodyExt::collect(limited);
+    let bytes = match tokio::time::timeout(state.config.body_timeout, read).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return ApiError::PayloadTooLarge.into_response();
+        }
+        Ok(Err(_)) => {
+            return ApiError::InvalidRequest("Could not read the request body".into())
+                .into_response();
+        }
+        Err(_) => {
+            let mut response = ApiError::RequestTimeout.into_response();
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
+        }
+    };
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+/// Headers every answer carries: `nosniff` and `no-referrer` everywhere, `no-store` on every
+/// `/auth` and `/oauth` answer (tokens and account data must stay out of caches), HSTS when the
+/// issuer is `https://`; and the contract's `application/json; charset=utf-8`.
+async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let sensitive = {
+        let path = req.uri().path();
+        path.starts_with("/auth/") || path == "/auth" || path.starts_with("/oauth/")
+    };
+    let mut response = next.run(req).await;
     let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if sensitive {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if state.issuer.starts_with("https://") {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
     if headers
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v == "application/json")

@@ -10,7 +10,12 @@ async fn a_token_signed_after_another_instance_rotated_is_accepted_at_once() {
     let a = TestApp::spawn_with(issuer).await;
     let b = TestApp::spawn_in(a.dir.clone(), issuer).await;
     b.create_user("alice").await;
-    let kid = b.state.baton.rotate_signing_key().await.expect("rotate");
+    let kid = b
+        .state
+        .baton
+        .rotate_signing_key(None)
+        .await
+        .expect("rotate");
     let t = b.login_ok("alice").await;
     assert_eq!(jwt_header(&t.access)["kid"], kid.as_str());
     let r = a.get_bearer("/api/me", &t.access).await;

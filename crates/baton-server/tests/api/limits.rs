@@ -70,10 +70,10 @@ async fn malformed_requests_do_not_count() {
 }
 
 #[tokio::test]
-async fn the_trusted_proxy_header_names_the_client_ip() {
+async fn trusted_proxies_name_the_client_ip() {
     let app = TestApp::spawn_with(|s| {
         s.login_limit_ip = Some("2".into());
-        s.trusted_proxy_header = Some("X-Forwarded-For".into());
+        s.trusted_proxies = Some("127.0.0.1, 10.0.0.0/8".into());
     })
     .await;
     app.create_user("alice").await;

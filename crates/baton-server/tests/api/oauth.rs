@@ -481,3 +481,78 @@ async fn another_clients_refresh_token_does_not_refresh_at_auth_refresh() {
     .await;
     assert_eq!(r.status(), StatusCode::OK, "the refused try spent nothing");
 }
+
+/// Finding 6 (RFC 7009 §2.1): an anonymous revocation cannot end a confidential client's
+/// session; only that client, authenticated, can.
+#[tokio::test]
+async fn finding_06_anonymous_revocation_spares_confidential_clients_tokens() {
+    let app = TestApp::spawn().await;
+    let secret = app.confidential_client("billing").await;
+    app.create_user("alice").await;
+    let fields = [
+        ("grant_type", "password"),
+        ("username", "alice"),
+        ("password", PASSWORD),
+    ];
+    let r = send(
+        app.form("/oauth/token", &fields)
+            .basic_auth("billing", Some(&secret)),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let t = Tokens::from(body(r).await);
+    for token in [&t.refresh, &t.access] {
+        let r = send(app.form("/oauth/revoke", &[("token", token.as_str())])).await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let refreshed = send(
+        app.form(
+            "/oauth/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &t.refresh),
+            ],
+        )
+        .basic_auth("billing", Some(&secret)),
+    )
+    .await;
+    assert_eq!(
+        refreshed.status(),
+        StatusCode::OK,
+        "an anonymous request revoked it"
+    );
+    let t = Tokens::from(body(refreshed).await);
+    let r = send(
+        app.form("/oauth/revoke", &[("token", &t.refresh)])
+            .basic_auth("billing", Some(&secret)),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let refused = send(
+        app.form(
+            "/oauth/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &t.refresh),
+            ],
+        )
+        .basic_auth("billing", Some(&secret)),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+}
+
+/// Finding 6: an access token past its `exp` revokes nothing.
+#[tokio::test]
+async fn finding_06_an_expired_access_token_revokes_nothing() {
+    let app = TestApp::spawn().await;
+    let t = app.user_session("alice").await;
+    app.advance(901);
+    let r = send(app.form(
+        "/oauth/revoke",
+        &[("token", &t.access), ("token_type_hint", "access_token")],
+    ))
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    app.refresh_ok(&t.refresh).await;
+}

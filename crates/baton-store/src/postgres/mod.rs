@@ -6,6 +6,7 @@
 
 use crate::error::map;
 use crate::queries as q;
+use crate::OpenMode;
 use baton_core::store::StoreError;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
 use std::str::FromStr as _;
@@ -46,9 +47,21 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to and migrates the database at `url`.
     pub async fn open(url: &str, settings: PoolSettings) -> Result<Self, StoreError> {
+        Self::open_as(url, settings, OpenMode::Migrate).await
+    }
+
+    /// Connects as `mode` says: migrating first, or checking that nothing is left to migrate.
+    pub async fn open_as(
+        url: &str,
+        settings: PoolSettings,
+        mode: OpenMode,
+    ) -> Result<Self, StoreError> {
         let base = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Other(format!("invalid PostgreSQL URL: {e}")))?;
-        migrate(&base).await?;
+        match mode {
+            OpenMode::Migrate => migrate(&base).await?,
+            OpenMode::Existing => check_migrated(&base).await?,
+        }
         let options = base.options([
             (
                 "statement_timeout",
@@ -91,6 +104,35 @@ async fn begin_write(pool: &PgPool) -> Result<sqlx::Transaction<'static, Postgre
 /// Applies the migrations on a connection of its own, without the pool's statement and lock
 /// timeouts: building an index on a large table may take longer than any request should, and
 /// instances starting together wait for each other's advisory lock.
+/// Checks, without writing, that every migration of this baton has been applied.
+async fn check_migrated(options: &PgConnectOptions) -> Result<(), StoreError> {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect_with(options)
+        .await
+        .map_err(map)?;
+    let applied: Result<Vec<i64>, sqlx::Error> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(&mut conn)
+            .await;
+    let _ = conn.close().await;
+    let applied = match applied {
+        Ok(applied) => applied,
+        // 42P01: no such table.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => {
+            return Err(crate::error::not_migrated("it has no baton schema"));
+        }
+        Err(e) => return Err(map(e)),
+    };
+    let migrator = sqlx::migrate!("./migrations/postgres");
+    match migrator.iter().find(|m| !applied.contains(&m.version)) {
+        Some(m) => Err(crate::error::not_migrated(&format!(
+            "migration {} is missing",
+            m.version
+        ))),
+        None => Ok(()),
+    }
+}
+
 async fn migrate(options: &PgConnectOptions) -> Result<(), StoreError> {
     use sqlx::Connection as _;
     let mut conn = sqlx::PgConnection::connect_with(options)

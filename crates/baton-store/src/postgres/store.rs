@@ -9,8 +9,8 @@ use baton_core::clock::{from_millis, to_millis};
 use baton_core::keys::StoredKey;
 use baton_core::refresh::TokenHash;
 use baton_core::store::{
-    NewSession, RefreshTokenRecord, RotateOutcome, RotateRequest, SessionRecord, Store, StoreError,
-    UserRecord,
+    NewSession, RefreshTokenRecord, RotateOutcome, RotateRequest, SessionCursor, SessionRecord,
+    Store, StoreError, UserRecord,
 };
 use baton_core::{SessionId, UserId};
 use sqlx::postgres::{PgRow as Row, Postgres as Db};
@@ -197,6 +197,19 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(map)?;
+        if session.live_limit > 0 {
+            let now = to_millis(session.created_at);
+            sqlx::query(q::REVOKE_OVER_LIMIT)
+                .bind(now)
+                .bind(session.user_id.as_str())
+                .bind(session.id.as_str())
+                .bind(now)
+                .bind(now)
+                .bind(i64::from(session.live_limit - 1))
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+        }
         tx.commit().await.map_err(map)
     }
 
@@ -264,12 +277,20 @@ impl Store for PgStore {
         &self,
         user: &UserId,
         now: OffsetDateTime,
+        after: Option<&SessionCursor>,
+        limit: u32,
     ) -> Result<Vec<SessionRecord>, StoreError> {
         let now = to_millis(now);
+        let (before, after_id) =
+            after.map_or((i64::MAX, ""), |c| (to_millis(c.created_at), c.id.as_str()));
         let rows = sqlx::query(q::LIVE_SESSIONS)
             .bind(user.as_str())
             .bind(now)
             .bind(now)
+            .bind(before)
+            .bind(before)
+            .bind(after_id)
+            .bind(i64::from(limit))
             .fetch_all(&self.reader)
             .await
             .map_err(map)?;

@@ -43,6 +43,36 @@ fn checksum(sql: &str) -> Vec<u8> {
 }
 
 /// Applies the migrations this database lacks.
+/// Checks, without writing, that every migration of this baton has been applied: commands that
+/// only read must neither create nor upgrade a schema.
+pub(crate) fn check(conn: &Connection) -> Result<(), StoreError> {
+    let table: Option<String> = conn
+        .query_row(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(map_sqlite)?;
+    if table.is_none() {
+        return Err(crate::error::not_migrated("it has no baton schema"));
+    }
+    let applied: Vec<i64> = {
+        let mut stmt = conn
+            .prepare("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .map_err(map_sqlite)?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(map_sqlite)?;
+        rows.collect::<Result<_, _>>().map_err(map_sqlite)?
+    };
+    match MIGRATIONS.iter().find(|m| !applied.contains(&m.version)) {
+        Some(m) => Err(crate::error::not_migrated(&format!(
+            "migration {} is missing",
+            m.version
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS _sqlx_migrations (

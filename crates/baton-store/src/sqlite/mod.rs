@@ -9,6 +9,7 @@ mod rotate;
 mod store;
 
 use crate::error::map_sqlite;
+use crate::OpenMode;
 use baton_core::store::StoreError;
 use engine::Engine;
 use rusqlite::{Connection, OpenFlags};
@@ -72,15 +73,31 @@ fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
 impl SqliteStore {
     /// Opens (creating if missing) and migrates the database at `url`.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_as(url, OpenMode::Migrate).await
+    }
+
+    /// Opens the database at `url` as `mode` says.
+    pub async fn open_as(url: &str, mode: OpenMode) -> Result<Self, StoreError> {
         let path = database_path(url)?;
-        tokio::task::spawn_blocking(move || Self::open_blocking(&path))
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path, mode))
             .await
             .map_err(|e| StoreError::Other(format!("opening the database failed: {e}")))?
     }
 
-    fn open_blocking(path: &Path) -> Result<Self, StoreError> {
-        create_private(path)?;
+    fn open_blocking(path: &Path, mode: OpenMode) -> Result<Self, StoreError> {
+        match mode {
+            OpenMode::Migrate => create_private(path)?,
+            OpenMode::Existing if !path.exists() => {
+                return Err(crate::error::not_migrated(&format!(
+                    "{} does not exist",
+                    path.display()
+                )))
+            }
+            OpenMode::Existing => {}
+        }
         let mut writer = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        // Setting WAL mode writes to the file only when it is not in WAL mode yet, which a
+        // database baton created always is.
         writer
             .execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
@@ -88,7 +105,10 @@ impl SqliteStore {
                  PRAGMA journal_size_limit = 67108864;",
             )
             .map_err(map_sqlite)?;
-        migrate::run(&mut writer)?;
+        match mode {
+            OpenMode::Migrate => migrate::run(&mut writer)?,
+            OpenMode::Existing => migrate::check(&writer)?,
+        }
         let readers = (0..READERS)
             .map(|_| connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY))
             .collect::<Result<Vec<_>, _>>()?;

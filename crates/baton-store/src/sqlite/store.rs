@@ -9,8 +9,8 @@ use baton_core::clock::{from_millis, to_millis};
 use baton_core::keys::StoredKey;
 use baton_core::refresh::TokenHash;
 use baton_core::store::{
-    NewSession, RefreshTokenRecord, RotateOutcome, RotateRequest, SessionRecord, Store, StoreError,
-    UserRecord,
+    NewSession, RefreshTokenRecord, RotateOutcome, RotateRequest, SessionCursor, SessionRecord,
+    Store, StoreError, UserRecord,
 };
 use baton_core::{SessionId, UserId};
 use rusqlite::{params, Connection, OptionalExtension as _, Row};
@@ -218,8 +218,23 @@ impl Store for SqliteStore {
                     c,
                     q::INSERT_TOKEN,
                     params![&token.0[..], s.id.as_str(), to_millis(s.created_at)],
-                )
-                .map(drop)
+                )?;
+                if s.live_limit > 0 {
+                    let now = to_millis(s.created_at);
+                    execute(
+                        c,
+                        q::REVOKE_OVER_LIMIT,
+                        params![
+                            now,
+                            s.user_id.as_str(),
+                            s.id.as_str(),
+                            now,
+                            now,
+                            i64::from(s.live_limit - 1)
+                        ],
+                    )?;
+                }
+                Ok(())
             })
             .await
     }
@@ -286,14 +301,27 @@ impl Store for SqliteStore {
         &self,
         user: &UserId,
         now: OffsetDateTime,
+        after: Option<&SessionCursor>,
+        limit: u32,
     ) -> Result<Vec<SessionRecord>, StoreError> {
         let (user, now) = (user.clone(), to_millis(now));
+        let (before, after_id) = after.map_or((i64::MAX, String::new()), |c| {
+            (to_millis(c.created_at), c.id.as_str().to_owned())
+        });
         self.engine
             .read(move |c| {
                 query_all(
                     c,
                     q::LIVE_SESSIONS,
-                    params![user.as_str(), now, now],
+                    params![
+                        user.as_str(),
+                        now,
+                        now,
+                        before,
+                        before,
+                        after_id,
+                        i64::from(limit)
+                    ],
                     session_from_row,
                 )
             })

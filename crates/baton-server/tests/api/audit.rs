@@ -1,0 +1,493 @@
+//! The security audit's findings, one test each (named after the finding), as
+//! `docs/security.md` lists them.
+
+#![allow(clippy::expect_used)] // a failed expectation is a failed test
+
+use crate::helpers::*;
+use reqwest::{Method, StatusCode};
+use std::time::Duration;
+
+async fn metrics_text(app: &TestApp) -> String {
+    let r = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
+    r.text().await.expect("body")
+}
+
+/// Finding 1: made-up methods and paths must not add metric series.
+#[tokio::test]
+async fn finding_01_metrics_labels_are_bounded() {
+    let app = TestApp::spawn().await;
+    for i in 0..200 {
+        let method = Method::from_bytes(format!("MADEUP{i}").as_bytes()).expect("token");
+        for path in ["/api/me", &format!("/no/such/path/{i}")] {
+            let r = app
+                .client
+                .request(method.clone(), app.url(path))
+                .send()
+                .await
+                .expect("request");
+            assert!(r.status().is_client_error(), "{}", r.status());
+        }
+    }
+    let text = metrics_text(&app).await;
+    assert!(!text.contains("MADEUP"), "a made-up method became a label");
+    assert!(!text.contains("/no/such/path"), "a raw path became a label");
+    assert!(text.contains("method=\"_OTHER\""), "{text}");
+    assert!(text.contains("route=\"unmatched\""), "{text}");
+    // A handful of series per route, whatever was sent.
+    assert!(
+        text.len() < 64 * 1024,
+        "/metrics grew to {} bytes",
+        text.len()
+    );
+}
+
+/// Finding 1: the request line counts toward the head size limit.
+#[tokio::test]
+async fn finding_01_the_request_line_counts_toward_the_head_limit() {
+    let app = TestApp::spawn().await;
+    let long = "A".repeat(40 * 1024);
+    let method = Method::from_bytes(long.as_bytes()).expect("token");
+    let r = app
+        .client
+        .request(method, app.url("/api/me"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    let path = format!("/api/me?{}", "q".repeat(40 * 1024));
+    let r = app
+        .client
+        .get(app.url(&path))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(body(r).await["error"], "request_header_fields_too_large");
+}
+
+/// Finding 2: behind a trusted proxy, the client is the right-most untrusted
+/// `X-Forwarded-For` address; what the client wrote to the left of it changes nothing.
+#[tokio::test]
+async fn finding_02_forged_forwarded_for_entries_do_not_escape_the_ip_limit() {
+    let app = TestApp::spawn_with(|s| {
+        s.login_limit_ip = Some("3".into());
+        s.trusted_proxies = Some("127.0.0.0/8, ::1".into());
+    })
+    .await;
+    app.create_user("alice").await;
+    let attempt = |forwarded: String, username: &'static str, password: &'static str| {
+        app.client
+            .post(app.url("/auth/login"))
+            .header("x-forwarded-for", forwarded)
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        // Different usernames, so only the IP limit can stop them.
+        let r = attempt(format!("203.0.113.{i}, 198.51.100.7"), "nobody", "wrong")
+            .await
+            .expect("request");
+        statuses.push(r.status());
+    }
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::UNAUTHORIZED)
+            .count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count(),
+        3,
+        "{statuses:?}"
+    );
+    // Another client behind the same proxy is not affected, and its session shows its address.
+    let r = attempt("203.0.113.1, 192.0.2.44".into(), "alice", PASSWORD)
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
+    let t = Tokens::from(body(r).await);
+    assert_eq!(app.sessions(&t.access).await[0]["ip"], "192.0.2.44");
+    // IPv6 clients count by /64: the rest of the limit is the same network's.
+    for i in 1..=3 {
+        let r = attempt(format!("2001:db8:5:6::{i}"), "nobody", "wrong")
+            .await
+            .expect("request");
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = attempt("2001:db8:5:6:ffff::9".into(), "nobody", "wrong")
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// Finding 2: without trusted proxies, `X-Forwarded-For` is ignored.
+#[tokio::test]
+async fn finding_02_forwarded_for_from_an_untrusted_peer_is_ignored() {
+    let app = TestApp::spawn_with(|s| s.login_limit_ip = Some("2".into())).await;
+    app.create_user("alice").await;
+    for i in 0..2 {
+        let r = app
+            .client
+            .post(app.url("/auth/login"))
+            .header("x-forwarded-for", format!("203.0.113.{i}"))
+            .json(&serde_json::json!({"username": "nobody", "password": "wrong"}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = app
+        .client
+        .post(app.url("/auth/login"))
+        .header("x-forwarded-for", "198.51.100.99")
+        .json(&serde_json::json!({"username": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+async fn closed_within(stream: &mut tokio::net::TcpStream, limit: Duration) -> bool {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// Finding 3: connections that never finish their headers are closed.
+#[tokio::test]
+async fn finding_03_stalled_heads_are_closed() {
+    use tokio::io::AsyncWriteExt as _;
+    let app = TestApp::spawn_with(|s| s.header_timeout = Some("1s".into())).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stalled = Vec::new();
+    for _ in 0..20 {
+        let mut s = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        s.write_all(b"GET /api/me HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await
+            .expect("write");
+        stalled.push(s);
+    }
+    for s in &mut stalled {
+        assert!(
+            closed_within(s, Duration::from_secs(10)).await,
+            "a stalled connection stayed open"
+        );
+    }
+    // The server still answers.
+    let r = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("up");
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+/// Finding 3: a body that does not arrive in time gets `408` and the connection is closed.
+#[tokio::test]
+async fn finding_03_a_trickled_body_times_out() {
+    use tokio::io::AsyncWriteExt as _;
+    let app = TestApp::spawn_with(|s| s.body_timeout = Some("1s".into())).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    s.write_all(
+        b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Content-Length: 100\r\n\r\n{\"user",
+    )
+    .await
+    .expect("write");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        use tokio::io::AsyncReadExt as _;
+        let _ = s.read_to_end(&mut answer).await;
+    })
+    .await;
+    assert!(read.is_ok(), "the connection stayed open");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"invalid_request\""), "{text}");
+}
+
+/// Finding 3: shutdown waits for stalled connections at most the shutdown timeout.
+#[tokio::test]
+async fn finding_03_shutdown_ends_despite_a_stalled_connection() {
+    use tokio::io::AsyncWriteExt as _;
+    let app = TestApp::spawn_with(|s| {
+        s.shutdown_timeout = Some("1s".into());
+        s.header_timeout = Some("60s".into());
+        s.body_timeout = Some("60s".into());
+    })
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    s.write_all(
+        b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Content-Length: 100\r\n\r\n{",
+    )
+    .await
+    .expect("write");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stopped = tokio::time::timeout(Duration::from_secs(15), app.stop()).await;
+    assert!(stopped.is_ok(), "the server did not stop");
+}
+
+/// Finding 3: past the connection cap, new connections wait instead of being served.
+#[tokio::test]
+async fn finding_03_open_connections_are_capped() {
+    let app = TestApp::spawn_with(|s| s.max_connections = Some("2".into())).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let _a = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let _b = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let fresh = reqwest::Client::new();
+    let waited = tokio::time::timeout(
+        Duration::from_millis(1500),
+        fresh.get(app.url("/healthz")).send(),
+    )
+    .await;
+    assert!(waited.is_err(), "a third connection was served");
+    drop((_a, _b));
+    let r = fresh.get(app.url("/healthz")).send().await.expect("served");
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+/// Finding 9: two refresh cookies are refused and cleared, and nobody is signed in.
+#[tokio::test]
+async fn finding_09_duplicate_refresh_cookies_are_refused() {
+    let app = TestApp::spawn().await;
+    let attacker = app.user_session("mallory").await;
+    let victim = app.user_session("alice").await;
+    let r = app
+        .client
+        .post(app.url("/auth/refresh"))
+        .header("x-requested-with", "baton")
+        .header(
+            "cookie",
+            format!(
+                "baton_refresh={}; baton_refresh={}",
+                attacker.refresh, victim.refresh
+            ),
+        )
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let cleared = r.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        cleared.starts_with("baton_refresh=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    assert_eq!(body(r).await["error"], "invalid_request");
+    // Neither token was spent.
+    app.refresh_ok(&attacker.refresh).await;
+    app.refresh_ok(&victim.refresh).await;
+}
+
+/// Finding 13: a path segment that is not UTF-8 gets a JSON `400`, like all bad input.
+#[tokio::test]
+async fn finding_13_an_invalid_path_segment_gets_a_json_400() {
+    let app = TestApp::spawn().await;
+    let t = app.user_session("alice").await;
+    let r = app
+        .client
+        .delete(app.url("/auth/sessions/%FF%FE%00"))
+        .bearer_auth(&t.access)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let ct = r.headers()["content-type"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(ct.starts_with("application/json"), "{ct}");
+    assert_eq!(body(r).await["error"], "invalid_request");
+}
+
+/// Finding 5: taken usernames count against the client IP like failed logins (the same limit,
+/// counted apart), then every registration from that IP gets `429`.
+#[tokio::test]
+async fn finding_05_registration_is_no_free_enumeration_oracle() {
+    let app = TestApp::spawn_with(|s| s.login_limit_ip = Some("3".into())).await;
+    app.create_user("alice").await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(app.register("alice", PASSWORD).await.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::CONFLICT,
+            StatusCode::CONFLICT,
+            StatusCode::CONFLICT,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    let r = app.register("bob", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    // Counted apart from logins: the user can still sign in from there.
+    app.login_ok("alice").await;
+    // The window passes.
+    app.advance(301);
+    assert_eq!(
+        app.register("bob", PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
+}
+
+/// Finding 5: successful registrations are not limited by default.
+#[tokio::test]
+async fn finding_05_successful_registrations_are_not_limited() {
+    let app = TestApp::spawn_with(|s| s.login_limit_ip = Some("2".into())).await;
+    for i in 0..6 {
+        let r = app.register(&format!("user{i}"), PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+}
+
+/// Finding 7: look-alike usernames with invisible characters are refused.
+#[tokio::test]
+async fn finding_07_invisible_characters_in_usernames_are_refused() {
+    let app = TestApp::spawn().await;
+    app.create_user("Admina247").await;
+    for name in [
+        "Ad\u{200b}mina247",
+        "Admina247\u{202e}",
+        "Ad\u{00ad}mina247",
+        "\u{feff}Admina247",
+        "\u{3164}Admina247",
+        "\u{200b}",
+    ] {
+        let r = app.register(name, PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{name:?}");
+        assert_eq!(body(r).await["error"], "invalid_request");
+    }
+}
+
+/// Security headers on every answer; `no-store` on `/auth` and `/oauth`; HSTS with an https
+/// issuer only.
+#[tokio::test]
+async fn security_headers_are_on_every_answer() {
+    let app = TestApp::spawn().await;
+    for (method, path) in [
+        (Method::GET, "/healthz"),
+        (Method::GET, "/.well-known/jwks.json"),
+        (Method::POST, "/auth/register"),
+        (Method::POST, "/auth/logout"),
+        (Method::POST, "/oauth/token"),
+        (Method::GET, "/no/such/path"),
+    ] {
+        let r = app
+            .client
+            .request(method, app.url(path))
+            .send()
+            .await
+            .expect("request");
+        let h = r.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        if path.starts_with("/auth") || path.starts_with("/oauth") {
+            assert_eq!(h["cache-control"], "no-store", "{path}");
+        }
+        assert!(!h.contains_key("strict-transport-security"), "{path}");
+    }
+    let app = TestApp::spawn_with(|s| s.issuer = Some("https://auth.example.com".into())).await;
+    let r = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("request");
+    assert!(r.headers()["strict-transport-security"]
+        .to_str()
+        .expect("ascii")
+        .starts_with("max-age="));
+}
+
+/// Finding 11: live sessions per user are capped (the oldest is revoked) and listed by pages.
+#[tokio::test]
+async fn finding_11_sessions_per_user_are_capped_and_paginated() {
+    let app = TestApp::spawn_with(|s| s.sessions_per_user = Some("3".into())).await;
+    let first = app.user_session("alice").await;
+    let mut last = first.clone();
+    for _ in 0..4 {
+        app.advance(1);
+        last = app.login_ok("alice").await;
+    }
+    assert_eq!(app.sessions(&last.access).await.len(), 3);
+    assert_error(
+        app.refresh(&first.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        Some("Refresh token has been revoked"),
+    )
+    .await;
+
+    let page = |query: String| {
+        let app = &app;
+        let access = last.access.clone();
+        async move {
+            app.client
+                .get(app.url(&format!("/auth/sessions{query}")))
+                .bearer_auth(access)
+                .send()
+                .await
+                .expect("request")
+        }
+    };
+    let r = page("?limit=2".into()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let one = body(r).await;
+    assert_eq!(one["sessions"].as_array().expect("array").len(), 2);
+    let cursor = one["next_cursor"].as_str().expect("a cursor").to_owned();
+    let two = body(page(format!("?limit=2&cursor={cursor}")).await).await;
+    assert_eq!(two["sessions"].as_array().expect("array").len(), 1);
+    assert!(two.get("next_cursor").is_none(), "{two}");
+    let everything = body(page(String::new()).await).await;
+    assert!(everything.get("next_cursor").is_none());
+    for bad in [
+        "?limit=0",
+        "?limit=101",
+        "?limit=x",
+        "?cursor=%%%",
+        "?cursor=bm9wZQ",
+    ] {
+        let r = page(bad.into()).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(body(r).await["error"], "invalid_request", "{bad}");
+    }
+}
