@@ -40,17 +40,20 @@ pub fn mint(ring: &KeyRing, claims: &AccessClaims) -> Result<String, jsonwebtoke
 
 /// Verifies a token with `baton-verify`'s rules (the ones resource servers apply): `typ`, a
 /// published `kid` with its own algorithm, signature, `iss`, `aud`, then `exp` against `now`.
+/// A token verified before against the same keys skips to the time check (the ring's cache).
 pub fn verify(
     ring: &KeyRing,
     rules: &TokenRules,
     token: &str,
     now: OffsetDateTime,
 ) -> Result<AccessClaims, AccessError> {
-    baton_verify::verify(&ring.key_set, rules, token, now.unix_timestamp()).map_err(|e| match e {
-        VerifyError::Expired => AccessError::Expired,
-        VerifyError::UnknownKey => AccessError::UnknownKey,
-        _ => AccessError::Invalid,
-    })
+    ring.verified
+        .verify(&ring.key_set, rules, token, now.unix_timestamp())
+        .map_err(|e| match e {
+            VerifyError::Expired => AccessError::Expired,
+            VerifyError::UnknownKey => AccessError::UnknownKey,
+            _ => AccessError::Invalid,
+        })
 }
 
 /// Everything [`verify`] checks except `exp`: for revoking a token that may have expired.
@@ -110,6 +113,50 @@ mod tests {
             let header = jsonwebtoken::decode_header(&t).expect("header");
             assert_eq!(header.typ.as_deref(), Some("at+jwt"));
         }
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_judged_by_the_clock() {
+        let r = ring(SigningAlg::EdDSA);
+        let t = mint(&r, &claims()).expect("mint");
+        assert_eq!(verify(&r, &rules(), &t, NOW), Ok(claims()));
+        assert_eq!(r.verified.len(), 1);
+        assert_eq!(verify(&r, &rules(), &t, NOW), Ok(claims()));
+        let at_exp = NOW + time::Duration::seconds(900);
+        assert_eq!(verify(&r, &rules(), &t, at_exp), Err(AccessError::Expired));
+        let other_audience = TokenRules {
+            audience: "another".into(),
+            ..rules()
+        };
+        assert_eq!(
+            verify(&r, &other_audience, &t, NOW),
+            Err(AccessError::Invalid)
+        );
+    }
+
+    #[test]
+    fn a_remembered_signature_does_not_vouch_for_another_payload() {
+        let r = ring(SigningAlg::EdDSA);
+        let t = mint(&r, &claims()).expect("mint");
+        assert!(verify(&r, &rules(), &t, NOW).is_ok());
+        let parts: Vec<&str> = t.split('.').collect();
+        let mut forged = claims();
+        forged.sub = "admin".into();
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).expect("json"));
+        let token = format!("{}.{payload}.{}", parts[0], parts[2]);
+        assert_eq!(verify(&r, &rules(), &token, NOW), Err(AccessError::Invalid));
+    }
+
+    #[test]
+    fn the_cache_is_bounded() {
+        let r = ring(SigningAlg::EdDSA);
+        for i in 0..(baton_verify::VERIFIED_CACHE_ENTRIES + 10) {
+            let mut c = claims();
+            c.jti = format!("j{i}");
+            let t = mint(&r, &c).expect("mint");
+            assert!(verify(&r, &rules(), &t, NOW).is_ok());
+        }
+        assert!(r.verified.len() <= baton_verify::VERIFIED_CACHE_ENTRIES);
     }
 
     #[test]

@@ -256,6 +256,8 @@ pub struct KeyRing {
     pub published: Vec<VerifyingKey>,
     /// The published keys by `kid`, as `baton-verify` checks tokens against them.
     pub key_set: baton_verify::KeySet,
+    /// Tokens verified against exactly these keys.
+    pub verified: std::sync::Arc<baton_verify::VerifiedCache>,
 }
 
 impl KeyRing {
@@ -283,7 +285,19 @@ impl KeyRing {
             active: SigningKey::load(active)?,
             published,
             key_set,
+            verified: std::sync::Arc::default(),
         })
+    }
+
+    /// Whether `other` publishes the same keys (its verified tokens hold here too).
+    pub fn same_keys(&self, other: &Self) -> bool {
+        self.active.kid == other.active.kid
+            && self.published.len() == other.published.len()
+            && self
+                .published
+                .iter()
+                .zip(&other.published)
+                .all(|(a, b)| a.kid == b.kid)
     }
 
     /// The published key with this `kid`.

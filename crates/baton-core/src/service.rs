@@ -213,11 +213,16 @@ impl Baton {
         Ok(())
     }
 
-    fn install(&self, ring: KeyRing) {
-        match self.keys.write() {
-            Ok(mut g) => *g = Arc::new(ring),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(ring),
+    fn install(&self, mut ring: KeyRing) {
+        let mut current = match self.keys.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        // A reload that found the same keys keeps what was verified with them.
+        if ring.same_keys(&current) {
+            ring.verified = Arc::clone(&current.verified);
         }
+        *current = Arc::new(ring);
     }
 
     /// The RFC 7517 JWKS of every published key.

@@ -28,6 +28,7 @@
 //! # Ok(()) }
 //! ```
 
+mod cache;
 mod claims;
 mod keys;
 mod rules;
@@ -38,6 +39,7 @@ mod remote;
 #[cfg(feature = "axum")]
 mod web;
 
+pub use cache::{VerifiedCache, VERIFIED_CACHE_ENTRIES};
 pub use claims::Claims;
 pub use keys::{KeySet, KeySetError};
 pub use rules::{bearer_token, verify, Rules, VerifyError, ACCESS_TOKEN_TYP};

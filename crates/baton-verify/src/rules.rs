@@ -69,6 +69,13 @@ pub fn verify(keys: &KeySet, rules: &Rules, token: &str, now: i64) -> Result<Cla
     let claims = decode::<Claims>(token, key, &validation)
         .map_err(|_| VerifyError::Invalid)?
         .claims;
+    check_time(&claims, rules, now)?;
+    Ok(claims)
+}
+
+/// The time rules: `exp` passed (plus leeway) is expired, `nbf` to come (less leeway) not yet
+/// valid.
+pub(crate) fn check_time(claims: &Claims, rules: &Rules, now: i64) -> Result<(), VerifyError> {
     if now >= claims.exp.saturating_add(rules.leeway_secs) {
         return Err(VerifyError::Expired);
     }
@@ -78,7 +85,7 @@ pub fn verify(keys: &KeySet, rules: &Rules, token: &str, now: i64) -> Result<Cla
     {
         return Err(VerifyError::NotYetValid);
     }
-    Ok(claims)
+    Ok(())
 }
 
 /// The bearer token of an `Authorization` header value: `None` for another scheme or an empty

@@ -102,7 +102,7 @@ impl SqliteStore {
             .execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                  PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 65536; \
-                 PRAGMA journal_size_limit = 67108864;",
+                 PRAGMA journal_size_limit = 536870912;",
             )
             .map_err(map_sqlite)?;
         match mode {
