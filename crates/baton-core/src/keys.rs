@@ -74,7 +74,8 @@ pub struct StoredKey {
     pub kid: String,
     /// Algorithm.
     pub alg: SigningAlg,
-    /// Private key, PKCS#8 DER.
+    /// Private key, PKCS#8 DER; as stored, sealed under the key-encryption key
+    /// ([`crate::vault`]).
     pub pkcs8: Vec<u8>,
     /// Creation time.
     pub created_at: OffsetDateTime,

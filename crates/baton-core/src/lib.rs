@@ -14,6 +14,7 @@ pub mod rotation;
 pub mod service;
 pub mod store;
 pub mod username;
+pub mod vault;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AuthError, RefreshError};

@@ -15,6 +15,7 @@ use crate::store::{
     UserRecord,
 };
 use crate::username::Username;
+use crate::vault::{KeyVault, VaultError};
 use baton_proto::IntrospectionResponse;
 use std::sync::{Arc, RwLock};
 use time::{Duration, OffsetDateTime};
@@ -102,6 +103,7 @@ pub enum KeyMode {
 pub struct Baton {
     store: Arc<dyn Store>,
     key_mode: KeyMode,
+    vault: KeyVault,
     hasher: PasswordHasher,
     clock: Arc<dyn Clock>,
     policy: Policy,
@@ -121,21 +123,26 @@ impl std::fmt::Debug for Baton {
 impl Baton {
     /// Loads the signing keys (generating the first one, or a new one when the configured
     /// algorithm changed) and returns a ready service.
+    /// Private keys are sealed under `vault`; keys stored plain (from before encryption) are
+    /// sealed now.
     pub async fn start(
         store: Arc<dyn Store>,
         hasher: PasswordHasher,
         clock: Arc<dyn Clock>,
         policy: Policy,
+        vault: KeyVault,
     ) -> Result<Self, AuthError> {
-        Self::start_with(store, hasher, clock, policy, KeyMode::Configured).await
+        Self::start_with(store, hasher, clock, policy, vault, KeyMode::Configured).await
     }
 
-    /// Like [`Baton::start`], treating the signing keys as `key_mode` says.
+    /// Like [`Baton::start`], treating the signing keys as `key_mode` says (only
+    /// [`KeyMode::Configured`] seals plain keys).
     pub async fn start_with(
         store: Arc<dyn Store>,
         hasher: PasswordHasher,
         clock: Arc<dyn Clock>,
         policy: Policy,
+        vault: KeyVault,
         key_mode: KeyMode,
     ) -> Result<Self, AuthError> {
         let rules = TokenRules {
@@ -143,10 +150,14 @@ impl Baton {
             audience: policy.audience.clone(),
             leeway_secs: policy.clock_leeway.whole_seconds(),
         };
-        let ring = load_keys(store.as_ref(), clock.now(), &policy, key_mode, None).await?;
+        let ring = load_keys(store.as_ref(), &vault, clock.now(), &policy, key_mode, None).await?;
+        if key_mode == KeyMode::Configured {
+            seal_plain_keys(store.as_ref(), &vault).await?;
+        }
         Ok(Self {
             store,
             key_mode,
+            vault,
             hasher,
             clock,
             policy,
@@ -188,6 +199,7 @@ impl Baton {
         });
         let ring = load_keys(
             self.store.as_ref(),
+            &self.vault,
             self.now(),
             &self.policy,
             self.key_mode,
@@ -203,6 +215,7 @@ impl Baton {
     pub async fn reload_signing_keys(&self) -> Result<(), AuthError> {
         let ring = load_keys(
             self.store.as_ref(),
+            &self.vault,
             self.now(),
             &self.policy,
             self.key_mode,
@@ -211,6 +224,24 @@ impl Baton {
         .await?;
         self.install(ring);
         Ok(())
+    }
+
+    /// Seals every stored private key under the current secret (after `BATON_SECRET` changed,
+    /// with the old one as `BATON_SECRET_PREVIOUS`); how many were sealed anew.
+    pub async fn rewrap_keys(&self) -> Result<usize, AuthError> {
+        let mut count = 0;
+        for key in self.store.signing_keys().await? {
+            if self.vault.is_current(&key) {
+                continue;
+            }
+            let plain = self.vault.open(&key).map_err(vault_error)?;
+            let sealed = self.vault.seal(&plain).map_err(vault_error)?;
+            self.store
+                .replace_private_key(&key.kid, &sealed.pkcs8)
+                .await?;
+            count += 1;
+        }
+        Ok(count)
     }
 
     fn install(&self, mut ring: KeyRing) {
@@ -551,10 +582,28 @@ impl Baton {
     }
 }
 
+fn vault_error(e: VaultError) -> AuthError {
+    AuthError::Internal(e.to_string())
+}
+
+/// Seals the keys still stored plain (from before encryption).
+async fn seal_plain_keys(store: &dyn Store, vault: &KeyVault) -> Result<(), AuthError> {
+    for key in store.signing_keys().await? {
+        if !KeyVault::is_sealed(&key) {
+            let sealed = vault.seal(&key).map_err(vault_error)?;
+            store.replace_private_key(&key.kid, &sealed.pkcs8).await?;
+            tracing::info!(kid = %key.kid, "signing key encrypted at rest");
+        }
+    }
+    Ok(())
+}
+
 /// The key ring as `mode` wants it, after generating a key of `rotate_to` when asked (or one
-/// of the configured algorithm when the mode calls for it and there is none).
+/// of the configured algorithm when the mode calls for it and there is none). Keys are stored
+/// sealed by `vault` and opened here.
 async fn load_keys(
     store: &dyn Store,
+    vault: &KeyVault,
     now: OffsetDateTime,
     policy: &Policy,
     mode: KeyMode,
@@ -564,7 +613,13 @@ async fn load_keys(
     // A retired key stays published for one access-token lifetime plus the time other instances
     // may take to notice the rotation and stop signing with it.
     let publish_until = now + policy.access_ttl + KEY_RELOAD_SLACK;
-    let keys = store.signing_keys().await?;
+    let opened = |keys: Vec<StoredKey>| {
+        keys.iter()
+            .map(|k| vault.open(k))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(vault_error)
+    };
+    let keys = opened(store.signing_keys().await?)?;
     let newest = |alg: Option<SigningAlg>| {
         keys.iter()
             .filter(|k| k.retired_at.is_none() && alg.is_none_or(|a| k.alg == a))
@@ -578,9 +633,10 @@ async fn load_keys(
     let (active, keys) = match (usable, rotate_to) {
         (_, Some(alg)) if mode != KeyMode::ReadOnly => {
             let fresh = StoredKey::generate(alg, now).map_err(internal)?;
-            store.activate_signing_key(&fresh, publish_until).await?;
+            let sealed = vault.seal(&fresh).map_err(vault_error)?;
+            store.activate_signing_key(&sealed, publish_until).await?;
             tracing::info!(kid = %fresh.kid, alg = %fresh.alg, "new signing key is active");
-            (fresh, store.signing_keys().await?)
+            (fresh, opened(store.signing_keys().await?)?)
         }
         (Some(k), _) => (k, keys),
         (None, _) if mode == KeyMode::ReadOnly => {
@@ -590,11 +646,15 @@ async fn load_keys(
         }
         (None, _) => {
             let fresh = StoredKey::generate(policy.signing_alg, now).map_err(internal)?;
-            let active = store.ensure_signing_key(&fresh, publish_until).await?;
+            let sealed = vault.seal(&fresh).map_err(vault_error)?;
+            let active = store.ensure_signing_key(&sealed, publish_until).await?;
             if active.kid == fresh.kid {
                 tracing::info!(kid = %active.kid, alg = %active.alg, "new signing key is active");
             }
-            (active, store.signing_keys().await?)
+            (
+                vault.open(&active).map_err(vault_error)?,
+                opened(store.signing_keys().await?)?,
+            )
         }
     };
     KeyRing::build(&active, &keys, now, policy.access_ttl + KEY_RELOAD_SLACK).map_err(internal)

@@ -237,6 +237,10 @@ pub trait Store: Send + Sync + 'static {
         publish_until: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
+    /// Replaces the stored private part of key `kid` (sealing it anew); `false` if there is no
+    /// such key.
+    async fn replace_private_key(&self, kid: &str, private: &[u8]) -> Result<bool, StoreError>;
+
     /// Returns the active key of `candidate.alg`, or, when there is none, atomically makes
     /// `candidate` the active key (retiring any other, published until `publish_until`).
     /// Several instances starting at once thereby agree on one key.

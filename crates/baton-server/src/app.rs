@@ -2,7 +2,7 @@
 //! opens and migrates the database, loads the keys; [`Application::run_until`] serves until the
 //! shutdown future resolves, letting requests in flight finish.
 
-use crate::config::Config;
+use crate::config::{Config, Secret};
 use crate::cookie::origin_of;
 use crate::limiter::LoginLimiter;
 use crate::metrics::Metrics;
@@ -13,6 +13,7 @@ use anyhow::Context as _;
 use axum::Router;
 use baton_core::password::{HashingLimits, PasswordHasher};
 use baton_core::service::KeyMode;
+use baton_core::vault::KeyVault;
 use baton_core::{Baton, Clock, Policy, SystemClock};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -204,7 +205,68 @@ pub async fn open_service(
         signing_alg: config.signing_alg,
         sessions_per_user: config.sessions_per_user,
     };
-    Ok(Baton::start_with(store, hasher, clock, policy, key_mode).await?)
+    let vault = key_vault(config, access)?;
+    Ok(Baton::start_with(store, hasher, clock, policy, vault, key_mode).await?)
+}
+
+/// The key-encryption secret's file beside a SQLite database when none is configured.
+pub const SECRET_FILE: &str = "baton.secret";
+
+/// The vault the signing keys are sealed in: under the configured secret, or on SQLite under
+/// the file [`SECRET_FILE`] beside the database, generated (readable by its owner only) by the
+/// first command that may write.
+fn key_vault(config: &Config, access: Access) -> anyhow::Result<KeyVault> {
+    let previous = config.secret_previous.as_ref().map(Secret::expose);
+    if let Some(secret) = &config.secret {
+        return Ok(KeyVault::new(secret.expose(), previous)?);
+    }
+    let Some(database) = baton_store::sqlite_path(&config.database_url) else {
+        anyhow::bail!(
+            "BATON_SECRET (or BATON_SECRET_FILE) is required with PostgreSQL: the signing keys \
+             are encrypted under it, and every instance needs the same one"
+        );
+    };
+    let path = match database.parent() {
+        Some(dir) => dir.join(SECRET_FILE),
+        None => std::path::PathBuf::from(SECRET_FILE),
+    };
+    let secret = match std::fs::read_to_string(&path) {
+        Ok(text) => text.trim_end().to_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && access != Access::Read => {
+            generate_secret(&path)?
+        }
+        Err(e) => anyhow::bail!(
+            "cannot read the key-encryption secret {}: {e} (set BATON_SECRET, or let `baton \
+             serve` generate the file)",
+            path.display()
+        ),
+    };
+    Ok(KeyVault::new(secret.as_bytes(), previous)?)
+}
+
+/// Writes a new random secret to `path`, readable by its owner only.
+fn generate_secret(path: &std::path::Path) -> anyhow::Result<String> {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| anyhow::anyhow!("no randomness"))?;
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    writeln!(file, "{secret}")
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tracing::warn!(
+        path = %path.display(),
+        "generated the secret the signing keys are encrypted under; back it up apart from the \
+         database (without it the keys cannot be read), or set BATON_SECRET"
+    );
+    Ok(secret)
 }
 
 /// The issuer a configuration implies when none is set: `http://` + the listen address.

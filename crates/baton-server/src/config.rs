@@ -22,6 +22,38 @@ pub struct Settings {
         env = "BATON_DATABASE_URL"
     )]
     pub database_url: Option<String>,
+    /// File holding the database URL (instead of BATON_DATABASE_URL)
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_DATABASE_URL_FILE"
+    )]
+    pub database_url_file: Option<PathBuf>,
+    /// Secret the signing keys are encrypted under, at least 16 bytes [default on SQLite: a
+    /// generated file baton.secret beside the database; required on PostgreSQL]
+    #[arg(long, global = true, hide_env_values = true, env = "BATON_SECRET")]
+    pub secret: Option<String>,
+    /// File holding the secret (instead of BATON_SECRET)
+    #[arg(long, global = true, hide_env_values = true, env = "BATON_SECRET_FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// The secret before the last change, still accepted for decryption until `baton keys
+    /// rewrap`
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_SECRET_PREVIOUS"
+    )]
+    pub secret_previous: Option<String>,
+    /// File holding the previous secret
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_SECRET_PREVIOUS_FILE"
+    )]
+    pub secret_previous_file: Option<PathBuf>,
     /// Issuer (`iss`) [default: http:// + the listen address]
     #[arg(long, global = true, hide_env_values = true, env = "BATON_ISSUER")]
     pub issuer: Option<String>,
@@ -241,6 +273,28 @@ pub enum LogFormat {
     Json,
 }
 
+/// A secret setting: never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret's bytes.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -248,6 +302,10 @@ pub struct Config {
     pub listen: String,
     /// Database URL.
     pub database_url: String,
+    /// Secret the signing keys are sealed under (`None`: the SQLite default file).
+    pub secret: Option<Secret>,
+    /// The previous secret, still opening what it sealed.
+    pub secret_previous: Option<Secret>,
     /// Explicit issuer; `None` follows the bound address.
     pub issuer: Option<String>,
     /// Audience.
@@ -380,8 +438,21 @@ impl Config {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let config = Self {
             listen: get(&s.listen, "listen")?.unwrap_or_else(|| "127.0.0.1:4000".into()),
-            database_url: get(&s.database_url, "database_url")?
-                .unwrap_or_else(|| "sqlite://baton.db".into()),
+            database_url: secret_setting(
+                &get,
+                &s.database_url,
+                &s.database_url_file,
+                "database_url",
+            )?
+            .unwrap_or_else(|| "sqlite://baton.db".into()),
+            secret: secret_setting(&get, &s.secret, &s.secret_file, "secret")?.map(Secret),
+            secret_previous: secret_setting(
+                &get,
+                &s.secret_previous,
+                &s.secret_previous_file,
+                "secret_previous",
+            )?
+            .map(Secret),
             issuer: get(&s.issuer, "issuer")?.map(|i| i.trim_end_matches('/').to_owned()),
             audience: get(&s.audience, "audience")?.unwrap_or_else(|| "baton".into()),
             access_ttl: dur(&s.access_ttl, "access_ttl", Duration::from_secs(900))?,
@@ -467,6 +538,24 @@ impl Config {
         vec![
             ("listen", self.listen.clone()),
             ("database_url", crate::app::redact(&self.database_url)),
+            (
+                "secret",
+                if self.secret.is_some() {
+                    "(set)"
+                } else {
+                    "(not set: on SQLite, baton.secret beside the database)"
+                }
+                .into(),
+            ),
+            (
+                "secret_previous",
+                if self.secret_previous.is_some() {
+                    "(set)"
+                } else {
+                    "(not set)"
+                }
+                .into(),
+            ),
             (
                 "issuer",
                 self.issuer
@@ -578,6 +667,20 @@ impl Config {
         {
             bail!("header_timeout, body_timeout and shutdown_timeout must be at most an hour");
         }
+        for (name, secret) in [
+            ("secret", &self.secret),
+            ("secret_previous", &self.secret_previous),
+        ] {
+            if secret
+                .as_ref()
+                .is_some_and(|s| s.expose().len() < baton_core::vault::MIN_SECRET_LEN)
+            {
+                bail!(
+                    "{name} must be at least {} bytes long",
+                    baton_core::vault::MIN_SECRET_LEN
+                );
+            }
+        }
         for origin in &self.allowed_origins {
             check_origin(origin).with_context(|| format!("invalid allowed_origins: {origin:?}"))?;
         }
@@ -621,10 +724,49 @@ fn days(n: u64) -> Duration {
     Duration::from_secs(n * 86_400)
 }
 
+/// A setting that may come as a value or as a file holding it (`X` or `X_FILE`, not both; a
+/// file's trailing newline is not part of the value).
+/// How [`Config::resolve`] reads one setting: the flag or environment value, else the file's.
+type Lookup<'a> = &'a dyn Fn(&Option<String>, &str) -> anyhow::Result<Option<String>>;
+
+fn secret_setting(
+    get: Lookup<'_>,
+    value: &Option<String>,
+    file: &Option<PathBuf>,
+    key: &str,
+) -> anyhow::Result<Option<String>> {
+    let file_key = format!("{key}_file");
+    let file = match file {
+        Some(path) => Some(path.clone()),
+        None => get(&None, &file_key)?.map(PathBuf::from),
+    };
+    let value = get(value, key)?;
+    match (value, file) {
+        (Some(_), Some(_)) => bail!("set {key} or {file_key}, not both"),
+        (Some(v), None) => Ok(Some(v)),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {file_key} {}", path.display()))?;
+            let text = text.strip_suffix('\n').unwrap_or(&text);
+            let text = text.strip_suffix('\r').unwrap_or(text);
+            if text.is_empty() {
+                bail!("{file_key} {} is empty", path.display());
+            }
+            Ok(Some(text.to_owned()))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 /// The keys a config file may hold: the settings' names in snake_case.
 const FILE_KEYS: &[&str] = &[
     "listen",
     "database_url",
+    "database_url_file",
+    "secret",
+    "secret_file",
+    "secret_previous",
+    "secret_previous_file",
     "issuer",
     "audience",
     "access_ttl",

@@ -15,6 +15,13 @@ pub use sqlite::SqliteStore;
 use baton_core::store::{Store, StoreError};
 use std::sync::Arc;
 
+/// The file a `sqlite:` URL names; `None` for other databases.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    url.starts_with("sqlite:")
+        .then(|| sqlite::database_path(url).ok())
+        .flatten()
+}
+
 /// Opens and migrates the database a URL names (`sqlite://…` or `postgres://…`).
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     open_with(url, PoolSettings::default()).await

@@ -150,6 +150,8 @@ pub const ACTIVE_KEY_OF_ALG: &str =
 /// Retires every active key, publishing it until a given time.
 pub const RETIRE_KEYS: &str =
     "UPDATE signing_keys SET retired_at = $1, publish_until = $2 WHERE retired_at IS NULL";
+/// Replaces a key's stored private part (sealed anew).
+pub const REPLACE_PRIVATE_KEY: &str = "UPDATE signing_keys SET private_pkcs8 = $1 WHERE kid = $2";
 /// Stores a new (active) signing key.
 pub const INSERT_KEY: &str =
     "INSERT INTO signing_keys (kid, alg, private_pkcs8, created_at) VALUES ($1, $2, $3, $4)";
@@ -203,6 +205,7 @@ mod tests {
         ACTIVE_KEY_OF_ALG,
         RETIRE_KEYS,
         INSERT_KEY,
+        REPLACE_PRIVATE_KEY,
         PURGE_SESSIONS,
         DROP_STALE_SEALS,
     ];

@@ -99,6 +99,9 @@ enum KeysCommand {
     },
     /// List the published keys.
     List,
+    /// Encrypt every private key under the current BATON_SECRET (after changing it, with the
+    /// old one as BATON_SECRET_PREVIOUS).
+    Rewrap,
 }
 
 #[tokio::main]
@@ -188,6 +191,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .transpose()?;
             let kid = baton.rotate_signing_key(alg).await?;
             writeln!(out, "new signing key {kid} is active")?;
+        }
+        Command::Keys(KeysCommand::Rewrap) => {
+            let n = baton.rewrap_keys().await?;
+            writeln!(out, "{n} signing key(s) encrypted under the current secret")?;
         }
         Command::Keys(KeysCommand::List) => {
             let jwks = baton.jwks();

@@ -349,3 +349,93 @@ async fn finding_14_config_check_prints_settings_with_secrets_redacted() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("refresh_grace"));
 }
+
+/// Finding 4: keys sealed under one secret need it (or it as BATON_SECRET_PREVIOUS) to be read,
+/// and `baton keys rewrap` moves them to the new one.
+#[tokio::test]
+async fn finding_04_changing_the_secret_takes_a_rewrap() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (old, new) = (
+        "the first secret, long enough",
+        "the second secret, long enough",
+    );
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        baton(dir.path())
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("runs")
+    };
+    let out = run(&["migrate"], &[("BATON_SECRET", old)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["keys", "list"], &[("BATON_SECRET", new)]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("BATON_SECRET_PREVIOUS"), "{err}");
+    let out = run(
+        &["keys", "rewrap"],
+        &[("BATON_SECRET", new), ("BATON_SECRET_PREVIOUS", old)],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("1 signing key"));
+    let out = run(&["keys", "list"], &[("BATON_SECRET", new)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A secret in a file works the same; a short one is refused.
+    let file = dir.path().join("secret.txt");
+    std::fs::write(&file, format!("{new}\n")).expect("write");
+    let out = run(
+        &["keys", "list"],
+        &[("BATON_SECRET_FILE", file.to_str().expect("utf-8"))],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["keys", "list"], &[("BATON_SECRET", "short")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("secret"));
+}
+
+/// Finding 4: without BATON_SECRET on SQLite, a secret file is generated beside the database,
+/// readable by its owner only, and used from then on.
+#[cfg(unix)]
+#[tokio::test]
+async fn finding_04_a_secret_file_is_generated_beside_the_database() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = baton(dir.path()).arg("migrate").output().expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secret = dir.path().join("baton.secret");
+    let mode = std::fs::metadata(&secret)
+        .expect("generated")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "{mode:o}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("baton.secret"));
+    let out = baton(dir.path())
+        .args(["keys", "list"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

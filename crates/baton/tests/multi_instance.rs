@@ -24,6 +24,7 @@ fn start(dir: &std::path::Path, url: &str) -> Server {
         dir,
         &[
             ("BATON_DATABASE_URL", url),
+            ("BATON_SECRET", "a test secret that is long enough"),
             ("BATON_KEY_RELOAD_INTERVAL", "1s"),
             ("BATON_ISSUER", "http://baton.test"),
         ],
@@ -139,6 +140,7 @@ async fn two_instances_share_sessions_rotation_revocation_and_keys() {
     let before = kids(&http, &a.base).await;
     let out = common::baton(dir.path())
         .env("BATON_DATABASE_URL", &url)
+        .env("BATON_SECRET", "a test secret that is long enough")
         .args(["keys", "rotate"])
         .output()
         .expect("rotate");

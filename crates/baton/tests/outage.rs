@@ -44,6 +44,7 @@ async fn a_database_outage_gives_503s_and_the_instance_recovers_by_itself() {
         dir.path(),
         &[
             ("BATON_DATABASE_URL", &url),
+            ("BATON_SECRET", "a test secret that is long enough"),
             ("BATON_DATABASE_ACQUIRE_TIMEOUT", "1s"),
         ],
     );

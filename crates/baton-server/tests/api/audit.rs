@@ -491,3 +491,62 @@ async fn finding_11_sessions_per_user_are_capped_and_paginated() {
         assert_eq!(body(r).await["error"], "invalid_request", "{bad}");
     }
 }
+
+/// Finding 4: whatever the algorithm, no private key is readable in the database: every byte
+/// stored (SQLite files, or every PostgreSQL value) is free of PKCS#8 key structures.
+#[tokio::test]
+async fn finding_04_the_database_holds_no_private_key() {
+    // The DER of each algorithm's key identifier as PKCS#8 carries it.
+    let markers: [(&str, &[u8]); 3] = [
+        (
+            "EdDSA",
+            &[0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20],
+        ),
+        (
+            "ES256",
+            &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01],
+        ),
+        (
+            "RS256",
+            &[
+                0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+            ],
+        ),
+    ];
+    for (alg, marker) in markers {
+        let app = TestApp::spawn_with(|s| s.signing_alg = Some(alg.into())).await;
+        app.user_session("alice").await;
+        app.state
+            .baton
+            .rotate_signing_key(None)
+            .await
+            .expect("a second key");
+        let dump = app.stop_and_dump().await;
+        assert!(!dump.is_empty());
+        assert!(
+            !dump.windows(marker.len()).any(|w| w == marker),
+            "a plain {alg} private key is in the database"
+        );
+        assert!(!dump.windows(11).any(|w| w == b"PRIVATE KEY"));
+    }
+}
+
+/// Finding 4: the SQLite files and the generated secret are readable by their owner only.
+#[cfg(unix)]
+#[tokio::test]
+async fn finding_04_database_files_and_the_secret_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    if postgres_backend() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    app.user_session("alice").await;
+    for name in ["baton.db", "baton.db-wal", "baton.db-shm", "baton.secret"] {
+        let path = app.dir.path().join(name);
+        let mode = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{name} is readable by others: {mode:o}");
+    }
+}

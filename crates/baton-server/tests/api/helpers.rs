@@ -13,6 +13,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub const PASSWORD: &str = "correct horse battery";
+/// The key-encryption secret of the PostgreSQL runs.
+pub const TEST_SECRET: &str = "a test secret that is long enough";
 
 /// A running baton with its own database directory and clock.
 pub struct TestApp {
@@ -56,6 +58,8 @@ pub async fn settings_in(dir: &TempDir) -> Settings {
     Settings {
         listen: Some("127.0.0.1:0".into()),
         database_url: Some(database_url_in(dir).await),
+        // PostgreSQL needs one; SQLite generates baton.secret beside the database.
+        secret: postgres_backend().then(|| TEST_SECRET.into()),
         ..Settings::default()
     }
 }

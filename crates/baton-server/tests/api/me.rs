@@ -55,7 +55,8 @@ async fn assert_missing_token(r: Response) {
     );
 }
 
-/// The server's own active signing key, read from its store.
+/// The server's own active signing key, read from its store and opened with its secret (as
+/// someone holding both the database and the secret could).
 async fn server_key(app: &TestApp) -> StoredKey {
     let keys = app
         .state
@@ -64,9 +65,22 @@ async fn server_key(app: &TestApp) -> StoredKey {
         .signing_keys()
         .await
         .expect("signing keys");
-    keys.into_iter()
+    let sealed = keys
+        .into_iter()
         .find(|k| k.retired_at.is_none())
-        .expect("an active key")
+        .expect("an active key");
+    let secret = if postgres_backend() {
+        TEST_SECRET.to_owned()
+    } else {
+        std::fs::read_to_string(app.dir.path().join("baton.secret"))
+            .expect("the generated secret")
+            .trim_end()
+            .to_owned()
+    };
+    baton_core::vault::KeyVault::new(secret.as_bytes(), None)
+        .expect("vault")
+        .open(&sealed)
+        .expect("opens")
 }
 
 fn ed_header(kid: &str) -> Header {

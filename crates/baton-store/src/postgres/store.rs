@@ -367,6 +367,16 @@ impl Store for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn replace_private_key(&self, kid: &str, private: &[u8]) -> Result<bool, StoreError> {
+        let done = sqlx::query(q::REPLACE_PRIVATE_KEY)
+            .bind(private)
+            .bind(kid)
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
         let rows = sqlx::query(q::SIGNING_KEYS)
             .fetch_all(&self.writer)

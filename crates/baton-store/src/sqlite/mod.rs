@@ -31,7 +31,7 @@ pub struct SqliteStore {
 
 /// The file a `sqlite:` URL names: `sqlite://baton.db`, `sqlite:baton.db` or
 /// `sqlite:///abs/path.db`, with any `?…` options ignored.
-fn database_path(url: &str) -> Result<PathBuf, StoreError> {
+pub(crate) fn database_path(url: &str) -> Result<PathBuf, StoreError> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))

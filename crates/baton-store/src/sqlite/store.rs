@@ -392,6 +392,13 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn replace_private_key(&self, kid: &str, private: &[u8]) -> Result<bool, StoreError> {
+        let (kid, private) = (kid.to_owned(), private.to_vec());
+        self.engine
+            .write(move |c| Ok(execute(c, q::REPLACE_PRIVATE_KEY, params![private, kid])? == 1))
+            .await
+    }
+
     async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
         // From the writer, so a key this process just activated is always seen.
         self.engine

@@ -1,0 +1,238 @@
+//! Private signing keys encrypted at rest: AES-256-GCM under a key-encryption key (KEK)
+//! derived with HKDF-SHA256 from the operator's secret (`BATON_SECRET`). A copy of the
+//! database alone no longer lets its reader mint tokens.
+//!
+//! The stored form is an envelope: the magic `BTNK1`, the 8-byte id of the KEK that sealed it,
+//! a random 96-bit nonce, and the ciphertext with its tag. The key's `kid` and algorithm are the
+//! associated data, so an envelope moved to another row does not open. A previous secret
+//! (`BATON_SECRET_PREVIOUS`) still opens envelopes while `baton keys rewrap` seals them again
+//! under the current one. Rows from before encryption (plain PKCS#8) are read as they are and
+//! sealed on the server's next start.
+
+use crate::keys::StoredKey;
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use aws_lc_rs::hkdf::{Salt, HKDF_SHA256};
+
+const MAGIC: &[u8] = b"BTNK1";
+const KEK_ID_LEN: usize = 8;
+/// Shortest secret accepted, in bytes.
+pub const MIN_SECRET_LEN: usize = 16;
+
+/// Why a key could not be sealed or opened.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    /// The secret is too short to derive a key from.
+    #[error("the secret must be at least {MIN_SECRET_LEN} bytes long")]
+    WeakSecret,
+    /// No configured secret sealed this key.
+    #[error(
+        "signing key {0} was sealed under a secret that is neither BATON_SECRET nor \
+         BATON_SECRET_PREVIOUS"
+    )]
+    UnknownSecret(String),
+    /// The envelope is damaged, or belongs to another key.
+    #[error("signing key {0} does not decrypt: damaged, or moved from another row")]
+    Damaged(String),
+    /// The crypto library failed.
+    #[error("key encryption failed")]
+    Crypto,
+}
+
+/// An HKDF output length.
+struct OutputLen(usize);
+
+impl aws_lc_rs::hkdf::KeyType for OutputLen {
+    fn len(&self) -> usize {
+        self.0
+    }
+}
+
+/// One key-encryption key.
+struct Kek {
+    id: [u8; KEK_ID_LEN],
+    key: LessSafeKey,
+}
+
+impl Kek {
+    fn derive(secret: &[u8]) -> Result<Self, VaultError> {
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(VaultError::WeakSecret);
+        }
+        let prk = Salt::new(HKDF_SHA256, b"baton key-encryption key v1").extract(secret);
+        let mut key = [0u8; 32];
+        prk.expand(&[b"aes-256-gcm"], HKDF_SHA256)
+            .and_then(|okm| okm.fill(&mut key))
+            .map_err(|_| VaultError::Crypto)?;
+        let mut id = [0u8; KEK_ID_LEN];
+        prk.expand(&[b"key id"], OutputLen(KEK_ID_LEN))
+            .and_then(|okm| okm.fill(&mut id))
+            .map_err(|_| VaultError::Crypto)?;
+        let key = UnboundKey::new(&AES_256_GCM, &key).map_err(|_| VaultError::Crypto)?;
+        Ok(Self {
+            id,
+            key: LessSafeKey::new(key),
+        })
+    }
+}
+
+/// The key-encryption keys: the current one seals, it and the previous one open.
+pub struct KeyVault {
+    current: Kek,
+    previous: Option<Kek>,
+}
+
+impl std::fmt::Debug for KeyVault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyVault")
+            .field("previous", &self.previous.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn aad(key: &StoredKey) -> Vec<u8> {
+    let mut aad = key.kid.as_bytes().to_vec();
+    aad.push(0);
+    aad.extend_from_slice(key.alg.to_string().as_bytes());
+    aad
+}
+
+impl KeyVault {
+    /// A vault sealing under `secret` and also opening what `previous` sealed.
+    pub fn new(secret: &[u8], previous: Option<&[u8]>) -> Result<Self, VaultError> {
+        Ok(Self {
+            current: Kek::derive(secret)?,
+            previous: previous.map(Kek::derive).transpose()?,
+        })
+    }
+
+    /// Whether `key` is stored as an envelope (rather than plain, from before encryption).
+    pub fn is_sealed(key: &StoredKey) -> bool {
+        key.pkcs8.starts_with(MAGIC)
+    }
+
+    /// Whether `key` is sealed under the current secret.
+    pub fn is_current(&self, key: &StoredKey) -> bool {
+        Self::is_sealed(key)
+            && key.pkcs8.get(MAGIC.len()..MAGIC.len() + KEK_ID_LEN) == Some(&self.current.id[..])
+    }
+
+    /// `key` with its private part sealed under the current secret (`key` holds it plain).
+    pub fn seal(&self, key: &StoredKey) -> Result<StoredKey, VaultError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::getrandom(&mut nonce).map_err(|_| VaultError::Crypto)?;
+        let mut body = key.pkcs8.clone();
+        self.current
+            .key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad(key)),
+                &mut body,
+            )
+            .map_err(|_| VaultError::Crypto)?;
+        let mut sealed = Vec::with_capacity(MAGIC.len() + KEK_ID_LEN + NONCE_LEN + body.len());
+        sealed.extend_from_slice(MAGIC);
+        sealed.extend_from_slice(&self.current.id);
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(&body);
+        Ok(StoredKey {
+            pkcs8: sealed,
+            ..key.clone()
+        })
+    }
+
+    /// `key` with its private part plain, whichever configured secret sealed it (a key stored
+    /// before encryption comes back as it is).
+    pub fn open(&self, key: &StoredKey) -> Result<StoredKey, VaultError> {
+        if !Self::is_sealed(key) {
+            return Ok(key.clone());
+        }
+        let rest = &key.pkcs8[MAGIC.len()..];
+        let damaged = || VaultError::Damaged(key.kid.clone());
+        if rest.len() < KEK_ID_LEN + NONCE_LEN {
+            return Err(damaged());
+        }
+        let (id, rest) = rest.split_at(KEK_ID_LEN);
+        let (nonce, body) = rest.split_at(NONCE_LEN);
+        let kek = std::iter::once(&self.current)
+            .chain(self.previous.as_ref())
+            .find(|k| k.id == id)
+            .ok_or_else(|| VaultError::UnknownSecret(key.kid.clone()))?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| damaged())?;
+        let mut body = body.to_vec();
+        let plain = kek
+            .key
+            .open_in_place(nonce, Aad::from(aad(key)), &mut body)
+            .map_err(|_| damaged())?;
+        Ok(StoredKey {
+            pkcs8: plain.to_vec(),
+            ..key.clone()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SigningAlg;
+    use time::macros::datetime;
+
+    const SECRET: &[u8] = b"correct horse battery staple";
+
+    fn key() -> StoredKey {
+        StoredKey::generate(SigningAlg::EdDSA, datetime!(2026-01-01 0:00 UTC)).expect("key")
+    }
+
+    #[test]
+    fn sealed_keys_open_to_what_was_sealed_and_hide_it() {
+        let vault = KeyVault::new(SECRET, None).expect("vault");
+        let plain = key();
+        let sealed = vault.seal(&plain).expect("seal");
+        assert!(KeyVault::is_sealed(&sealed) && vault.is_current(&sealed));
+        assert!(!sealed
+            .pkcs8
+            .windows(plain.pkcs8.len())
+            .any(|w| w == plain.pkcs8.as_slice()));
+        assert_eq!(vault.open(&sealed).expect("open").pkcs8, plain.pkcs8);
+    }
+
+    #[test]
+    fn another_secret_or_another_row_does_not_open() {
+        let vault = KeyVault::new(SECRET, None).expect("vault");
+        let sealed = vault.seal(&key()).expect("seal");
+        let other = KeyVault::new(b"another secret of some length", None).expect("vault");
+        assert!(matches!(
+            other.open(&sealed),
+            Err(VaultError::UnknownSecret(_))
+        ));
+        let moved = StoredKey {
+            kid: "elsewhere".into(),
+            ..sealed.clone()
+        };
+        assert!(matches!(vault.open(&moved), Err(VaultError::Damaged(_))));
+        let mut flipped = sealed;
+        let last = flipped.pkcs8.len() - 1;
+        flipped.pkcs8[last] ^= 1;
+        assert!(matches!(vault.open(&flipped), Err(VaultError::Damaged(_))));
+    }
+
+    #[test]
+    fn the_previous_secret_still_opens() {
+        let old = KeyVault::new(SECRET, None).expect("vault");
+        let sealed = old.seal(&key()).expect("seal");
+        let rotated = KeyVault::new(b"the next secret, long enough", Some(SECRET)).expect("vault");
+        assert!(!rotated.is_current(&sealed));
+        let plain = rotated
+            .open(&sealed)
+            .expect("opens with the previous secret");
+        let resealed = rotated.seal(&plain).expect("seal");
+        assert!(rotated.is_current(&resealed));
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        assert!(matches!(
+            KeyVault::new(b"short", None),
+            Err(VaultError::WeakSecret)
+        ));
+    }
+}
