@@ -27,6 +27,15 @@ export interface ClientOptions {
     fetch?: typeof fetch;
     /** Milliseconds since the epoch; defaults to `Date.now`. */
     now?: () => number;
+    /** Origins besides baton's and the page's own whose requests {@link BatonClient.fetch} sends
+     *  the access token to, e.g. `["https://api.example.com"]`. Requests to any other origin go
+     *  out without it. */
+    apiOrigins?: string[];
+    /** Longest pause, in seconds, before trying again after a refresh met a network error or a
+     *  `503`. The pauses double from one second, with jitter. Default 30. */
+    maxBackoff?: number;
+    /** A number in [0, 1) for the jitter; defaults to `Math.random`. */
+    random?: () => number;
 }
 /** The signed-in user, as the access token describes it. */
 export interface User {
@@ -37,8 +46,10 @@ export interface User {
     /** Session (the token's `sid`). */
     sessionId: string;
 }
-/** Login state. */
+/** Login state: `unknown` until {@link BatonClient.restore} (or a login or logout) settles it. */
 export type AuthState = {
+    status: "unknown";
+} | {
     status: "signed-in";
     user: User;
     accessTokenExpiresAt: number;
@@ -46,7 +57,7 @@ export type AuthState = {
     status: "signed-out";
 };
 /** Why the state changed. */
-export type ChangeReason = "login" | "refresh" | "logout" | "expired";
+export type ChangeReason = "login" | "refresh" | "logout" | "expired" | "restore";
 /** A listener of {@link BatonClient.onChange}. */
 export type ChangeListener = (state: AuthState, reason: ChangeReason) => void;
 /** One live session, from `GET /auth/sessions`. */
@@ -92,7 +103,8 @@ export interface BatonClient {
     revokeSession(id: string): Promise<void>;
     /** A valid access token (renewed if needed), or null when signed out. */
     getAccessToken(): Promise<string | null>;
-    /** `fetch` with the bearer token; on a 401 `invalid_token` it refreshes once and retries once. */
+    /** `fetch` with the bearer token for baton's origin, the page's own and `apiOrigins` (other
+     *  URLs are fetched without it); on a 401 `invalid_token` it refreshes once and retries once. */
     fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
     /** Subscribes to state changes; returns the unsubscribe function. */
     onChange(listener: ChangeListener): () => void;

@@ -79,8 +79,29 @@ export function createClient(options = {}) {
     const crossTab = options.crossTab ?? true;
     const locks = crossTab && typeof navigator !== "undefined" ? navigator.locks : undefined;
     const channel = crossTab && typeof BroadcastChannel !== "undefined" ? new BroadcastChannel(name) : undefined;
+    const maxBackoffMs = Math.max(1000, (options.maxBackoff ?? 30) * 1000);
+    const random = options.random ?? Math.random;
+    const pageOrigin = typeof location !== "undefined" && typeof location.origin === "string" ? location.origin : undefined;
+    const originOf = (u) => {
+        try {
+            return new URL(u, pageOrigin).origin;
+        }
+        catch {
+            return null;
+        }
+    };
+    /** Origins that get the access token: baton's own, the page's own (its scripts can read
+     *  the token anyway) and the ones the app lists. Never a third party's. */
+    const trusted = new Set([base || pageOrigin || "", pageOrigin ?? "", ...(options.apiOrigins ?? [])]
+        .map(originOf)
+        .filter((o) => o !== null && o !== "null"));
     let held = null;
+    /** False until the first restore, login or sign-out tells whether there is a session. */
+    let settled = false;
     let inflight = null;
+    /** Refreshes that met a network error or a 503 in a row, and when the next may go out. */
+    let failures = 0;
+    let retryAt = 0;
     /** Bumped by login and by every sign-out: a refresh answer from an older generation is ignored. */
     let generation = 0;
     let closed = false;
@@ -89,7 +110,9 @@ export function createClient(options = {}) {
     const url = (path) => `${base}${path}`;
     const state = () => held
         ? { status: "signed-in", user: held.user, accessTokenExpiresAt: held.expiresAt }
-        : { status: "signed-out" };
+        : settled
+            ? { status: "signed-out" }
+            : { status: "unknown" };
     const emit = (reason) => {
         const s = state();
         for (const l of [...listeners]) {
@@ -118,6 +141,7 @@ export function createClient(options = {}) {
     };
     const hold = (token, expiresAt, reason) => {
         held = { token, expiresAt, user: userOf(token) };
+        settled = true;
         schedule();
         emit(reason);
     };
@@ -130,14 +154,19 @@ export function createClient(options = {}) {
         return answer.access_token;
     };
     const drop = (reason, tellOthers) => {
-        const was = held !== null;
+        const wasSignedIn = held !== null;
+        const wasUnknown = held === null && !settled;
         generation++;
         held = null;
+        settled = true;
         schedule();
         if (tellOthers && !closed)
             channel?.postMessage({ type: "logout" });
-        if (was)
+        // Finding no session on page load is no ending of one.
+        if (wasSignedIn)
             emit(reason);
+        else if (wasUnknown)
+            emit("restore");
     };
     channel?.addEventListener("message", (event) => {
         const msg = event.data;
@@ -149,6 +178,24 @@ export function createClient(options = {}) {
             drop("logout", false);
         }
     });
+    /** After a refresh that met a network error or a 503: no refresh before a pause that doubles
+     *  with each failure in a row (one second up to `maxBackoff`, times 0.5–1.5 so that many
+     *  clients do not come back at once); a signed-in client tries again by itself then. */
+    const backOff = () => {
+        failures++;
+        const pause = Math.min(maxBackoffMs, 1000 * 2 ** Math.min(failures - 1, 30)) * (0.5 + random());
+        retryAt = now() + pause;
+        if (held && proactive && !closed) {
+            if (timer !== undefined)
+                clearTimeout(timer);
+            const stale = held.token;
+            timer = setTimeout(() => {
+                refresh(stale).catch(() => {
+                    /* backs off again, or signs out */
+                });
+            }, pause);
+        }
+    };
     /** The held token, if it has more than a second left. */
     const freshToken = (h) => h !== null && h.expiresAt - now() > 1000 ? h.token : null;
     /** Refreshes unless someone else already replaced `stale`. Single flight per tab, and per
@@ -161,12 +208,26 @@ export function createClient(options = {}) {
             const current = freshToken(held);
             if (current !== null && current !== stale)
                 return current;
+            if (now() < retryAt) {
+                throw new BatonError(0, "backoff", "The last refresh failed; trying again shortly");
+            }
             const gen = generation;
-            const res = await doFetch(url("/auth/refresh"), {
-                method: "POST",
-                credentials: "include",
-                headers: REFRESH_HEADERS,
-            });
+            let res;
+            try {
+                res = await doFetch(url("/auth/refresh"), {
+                    method: "POST",
+                    credentials: "include",
+                    headers: REFRESH_HEADERS,
+                });
+            }
+            catch (e) {
+                backOff();
+                throw new BatonError(0, "network_error", e instanceof Error ? e.message : String(e));
+            }
+            if (res.status === 503)
+                backOff();
+            else
+                failures = 0;
             if (gen !== generation) {
                 // Logged in or out while this was on the way: its answer belongs to a state that is gone.
                 const latest = freshToken(held);
@@ -210,6 +271,10 @@ export function createClient(options = {}) {
     };
     const authorized = async (input, init) => {
         const template = new Request(input, init);
+        // The token goes only where it is meant to: never to a third-party origin.
+        const target = originOf(template.url);
+        if (target === null || !trusted.has(target))
+            return doFetch(template);
         const send = (token) => {
             const req = template.clone();
             const headers = new Headers(req.headers);
@@ -274,6 +339,10 @@ export function createClient(options = {}) {
                 return true;
             }
             catch {
+                if (!settled && held === null) {
+                    settled = true;
+                    emit("restore");
+                }
                 return false;
             }
         },

@@ -28,7 +28,7 @@ function explain(e) {
     return e instanceof Error ? e.message : String(e);
 }
 function render(state) {
-    $("signed-out").hidden = state.status === "signed-in";
+    $("signed-out").hidden = state.status !== "signed-out";
     $("signed-in").hidden = state.status !== "signed-in";
     if (state.status === "signed-in") {
         $("whoami").textContent = state.user.username;
@@ -164,7 +164,7 @@ client.onChange((state, reason) => {
         renewals = 0;
     if (reason === "login" || reason === "refresh")
         lifetime = 1;
-    if (state.status === "signed-out" && reason !== "logout")
+    if (state.status === "signed-out" && reason !== "logout" && reason !== "restore")
         say("Your session has ended. Please log in again.", "error");
     if (state.status === "signed-out" && reason === "logout")
         say("Logged out.", "ok");

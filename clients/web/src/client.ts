@@ -28,6 +28,15 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   /** Milliseconds since the epoch; defaults to `Date.now`. */
   now?: () => number;
+  /** Origins besides baton's and the page's own whose requests {@link BatonClient.fetch} sends
+   *  the access token to, e.g. `["https://api.example.com"]`. Requests to any other origin go
+   *  out without it. */
+  apiOrigins?: string[];
+  /** Longest pause, in seconds, before trying again after a refresh met a network error or a
+   *  `503`. The pauses double from one second, with jitter. Default 30. */
+  maxBackoff?: number;
+  /** A number in [0, 1) for the jitter; defaults to `Math.random`. */
+  random?: () => number;
 }
 
 /** The signed-in user, as the access token describes it. */
@@ -40,13 +49,14 @@ export interface User {
   sessionId: string;
 }
 
-/** Login state. */
+/** Login state: `unknown` until {@link BatonClient.restore} (or a login or logout) settles it. */
 export type AuthState =
+  | { status: "unknown" }
   | { status: "signed-in"; user: User; accessTokenExpiresAt: number }
   | { status: "signed-out" };
 
 /** Why the state changed. */
-export type ChangeReason = "login" | "refresh" | "logout" | "expired";
+export type ChangeReason = "login" | "refresh" | "logout" | "expired" | "restore";
 
 /** A listener of {@link BatonClient.onChange}. */
 export type ChangeListener = (state: AuthState, reason: ChangeReason) => void;
@@ -100,7 +110,8 @@ export interface BatonClient {
   revokeSession(id: string): Promise<void>;
   /** A valid access token (renewed if needed), or null when signed out. */
   getAccessToken(): Promise<string | null>;
-  /** `fetch` with the bearer token; on a 401 `invalid_token` it refreshes once and retries once. */
+  /** `fetch` with the bearer token for baton's origin, the page's own and `apiOrigins` (other
+   *  URLs are fetched without it); on a 401 `invalid_token` it refreshes once and retries once. */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   /** Subscribes to state changes; returns the unsubscribe function. */
   onChange(listener: ChangeListener): () => void;
@@ -179,8 +190,32 @@ export function createClient(options: ClientOptions = {}): BatonClient {
   const channel: BroadcastChannel | undefined =
     crossTab && typeof BroadcastChannel !== "undefined" ? new BroadcastChannel(name) : undefined;
 
+  const maxBackoffMs = Math.max(1000, (options.maxBackoff ?? 30) * 1000);
+  const random = options.random ?? Math.random;
+  const pageOrigin =
+    typeof location !== "undefined" && typeof location.origin === "string" ? location.origin : undefined;
+  const originOf = (u: string): string | null => {
+    try {
+      return new URL(u, pageOrigin).origin;
+    } catch {
+      return null;
+    }
+  };
+  /** Origins that get the access token: baton's own, the page's own (its scripts can read
+   *  the token anyway) and the ones the app lists. Never a third party's. */
+  const trusted = new Set(
+    [base || pageOrigin || "", pageOrigin ?? "", ...(options.apiOrigins ?? [])]
+      .map(originOf)
+      .filter((o): o is string => o !== null && o !== "null"),
+  );
+
   let held: Held | null = null;
+  /** False until the first restore, login or sign-out tells whether there is a session. */
+  let settled = false;
   let inflight: Promise<string> | null = null;
+  /** Refreshes that met a network error or a 503 in a row, and when the next may go out. */
+  let failures = 0;
+  let retryAt = 0;
   /** Bumped by login and by every sign-out: a refresh answer from an older generation is ignored. */
   let generation = 0;
   let closed = false;
@@ -192,7 +227,9 @@ export function createClient(options: ClientOptions = {}): BatonClient {
   const state = (): AuthState =>
     held
       ? { status: "signed-in", user: held.user, accessTokenExpiresAt: held.expiresAt }
-      : { status: "signed-out" };
+      : settled
+        ? { status: "signed-out" }
+        : { status: "unknown" };
 
   const emit = (reason: ChangeReason) => {
     const s = state();
@@ -221,6 +258,7 @@ export function createClient(options: ClientOptions = {}): BatonClient {
 
   const hold = (token: string, expiresAt: number, reason: ChangeReason) => {
     held = { token, expiresAt, user: userOf(token) };
+    settled = true;
     schedule();
     emit(reason);
   };
@@ -235,12 +273,16 @@ export function createClient(options: ClientOptions = {}): BatonClient {
   };
 
   const drop = (reason: ChangeReason, tellOthers: boolean) => {
-    const was = held !== null;
+    const wasSignedIn = held !== null;
+    const wasUnknown = held === null && !settled;
     generation++;
     held = null;
+    settled = true;
     schedule();
     if (tellOthers && !closed) channel?.postMessage({ type: "logout" } satisfies TabMessage);
-    if (was) emit(reason);
+    // Finding no session on page load is no ending of one.
+    if (wasSignedIn) emit(reason);
+    else if (wasUnknown) emit("restore");
   };
 
   channel?.addEventListener("message", (event: MessageEvent<TabMessage>) => {
@@ -251,6 +293,24 @@ export function createClient(options: ClientOptions = {}): BatonClient {
       drop("logout", false);
     }
   });
+
+  /** After a refresh that met a network error or a 503: no refresh before a pause that doubles
+   *  with each failure in a row (one second up to `maxBackoff`, times 0.5–1.5 so that many
+   *  clients do not come back at once); a signed-in client tries again by itself then. */
+  const backOff = () => {
+    failures++;
+    const pause = Math.min(maxBackoffMs, 1000 * 2 ** Math.min(failures - 1, 30)) * (0.5 + random());
+    retryAt = now() + pause;
+    if (held && proactive && !closed) {
+      if (timer !== undefined) clearTimeout(timer);
+      const stale = held.token;
+      timer = setTimeout(() => {
+        refresh(stale).catch(() => {
+          /* backs off again, or signs out */
+        });
+      }, pause);
+    }
+  };
 
   /** The held token, if it has more than a second left. */
   const freshToken = (h: Held | null): string | null =>
@@ -264,12 +324,23 @@ export function createClient(options: ClientOptions = {}): BatonClient {
       // While this tab waited for the lock, another one may have refreshed and told us.
       const current = freshToken(held);
       if (current !== null && current !== stale) return current;
+      if (now() < retryAt) {
+        throw new BatonError(0, "backoff", "The last refresh failed; trying again shortly");
+      }
       const gen = generation;
-      const res = await doFetch(url("/auth/refresh"), {
-        method: "POST",
-        credentials: "include",
-        headers: REFRESH_HEADERS,
-      });
+      let res: Response;
+      try {
+        res = await doFetch(url("/auth/refresh"), {
+          method: "POST",
+          credentials: "include",
+          headers: REFRESH_HEADERS,
+        });
+      } catch (e) {
+        backOff();
+        throw new BatonError(0, "network_error", e instanceof Error ? e.message : String(e));
+      }
+      if (res.status === 503) backOff();
+      else failures = 0;
       if (gen !== generation) {
         // Logged in or out while this was on the way: its answer belongs to a state that is gone.
         const latest = freshToken(held);
@@ -310,6 +381,9 @@ export function createClient(options: ClientOptions = {}): BatonClient {
 
   const authorized = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const template = new Request(input, init);
+    // The token goes only where it is meant to: never to a third-party origin.
+    const target = originOf(template.url);
+    if (target === null || !trusted.has(target)) return doFetch(template);
     const send = (token: string | null) => {
       const req = template.clone();
       const headers = new Headers(req.headers);
@@ -377,6 +451,10 @@ export function createClient(options: ClientOptions = {}): BatonClient {
         await refresh(null);
         return true;
       } catch {
+        if (!settled && held === null) {
+          settled = true;
+          emit("restore");
+        }
         return false;
       }
     },

@@ -32,7 +32,7 @@ function explain(e: unknown): string {
 }
 
 function render(state: AuthState) {
-  $("signed-out").hidden = state.status === "signed-in";
+  $("signed-out").hidden = state.status !== "signed-out";
   $("signed-in").hidden = state.status !== "signed-in";
   if (state.status === "signed-in") {
     $("whoami").textContent = state.user.username;
@@ -170,7 +170,7 @@ client.onChange((state, reason) => {
   if (reason === "refresh") renewals += 1;
   if (reason === "login") renewals = 0;
   if (reason === "login" || reason === "refresh") lifetime = 1;
-  if (state.status === "signed-out" && reason !== "logout") say("Your session has ended. Please log in again.", "error");
+  if (state.status === "signed-out" && reason !== "logout" && reason !== "restore") say("Your session has ended. Please log in again.", "error");
   if (state.status === "signed-out" && reason === "logout") say("Logged out.", "ok");
   render(state);
   if (reason === "login") void loadSessions();

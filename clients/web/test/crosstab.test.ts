@@ -13,7 +13,7 @@ let seq = 0;
 const clients: BatonClient[] = [];
 
 function tab(): BatonClient {
-  const c = createClient({ baseUrl: "http://baton.test", fetch: fake.fetch, crossTab: true, channelName });
+  const c = createClient({ baseUrl: "http://baton.test", fetch: fake.fetch, crossTab: true, channelName, apiOrigins: ["http://api.test"] });
   clients.push(c);
   return c;
 }

@@ -8,7 +8,7 @@ let fake: FakeBaton;
 const clients: BatonClient[] = [];
 
 function makeClient(extra: Partial<ClientOptions> = {}): BatonClient {
-  const c = createClient({ baseUrl: "http://baton.test", fetch: fake.fetch, crossTab: false, ...extra });
+  const c = createClient({ baseUrl: "http://baton.test", fetch: fake.fetch, crossTab: false, apiOrigins: ["http://api.test"], ...extra });
   clients.push(c);
   return c;
 }
