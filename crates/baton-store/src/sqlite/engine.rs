@@ -141,11 +141,11 @@ fn gone(_: oneshot::error::RecvError) -> StoreError {
 
 impl Engine {
     /// Starts the writer on `writer`, one reader thread per connection in `readers`, and the
-    /// checkpoint thread on `checkpointer`.
+    /// checkpoint thread on `checkpointer` (none for a read-only store).
     pub(crate) fn start(
         writer: Connection,
         readers: Vec<Connection>,
-        checkpointer: Connection,
+        checkpointer: Option<Connection>,
     ) -> Result<Self, StoreError> {
         let (writes, write_jobs) = bounded::<Box<dyn WriteJob>>(WRITE_QUEUE);
         let (reads, read_jobs) = bounded::<ReadJob>(READ_QUEUE);
@@ -163,13 +163,15 @@ impl Engine {
             })?;
         }
         let (checkpoints, stop) = bounded::<()>(1);
-        spawn("baton-sqlite-checkpoint", move || {
-            while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-                if checkpoint(&checkpointer) {
-                    restart.store(true, Ordering::Relaxed);
+        if let Some(checkpointer) = checkpointer {
+            spawn("baton-sqlite-checkpoint", move || {
+                while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+                    if checkpoint(&checkpointer) {
+                        restart.store(true, Ordering::Relaxed);
+                    }
                 }
-            }
-        })?;
+            })?;
+        }
         Ok(Self {
             writes,
             reads,
@@ -344,7 +346,7 @@ mod tests {
             .expect("schema");
         let readers = vec![open(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)];
         let checkpointer = open(&path, OpenFlags::default());
-        let engine = Engine::start(writer, readers, checkpointer).expect("engine");
+        let engine = Engine::start(writer, readers, Some(checkpointer)).expect("engine");
         let insert = |conn: &Connection| {
             conn.execute("INSERT INTO pages (body) VALUES (zeroblob(4000))", [])
                 .map(drop)

@@ -27,6 +27,8 @@ const STATEMENT_CACHE: usize = 64;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     engine: Engine,
+    /// Opened for commands that only read.
+    read_only: bool,
 }
 
 /// The file a `sqlite:` URL names: `sqlite://baton.db`, `sqlite:baton.db` or
@@ -95,6 +97,9 @@ impl SqliteStore {
             }
             OpenMode::Existing => {}
         }
+        if mode == OpenMode::Existing {
+            return Self::open_read_only(path);
+        }
         let mut writer = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         // Setting WAL mode writes to the file only when it is not in WAL mode yet, which a
         // database baton created always is.
@@ -105,16 +110,28 @@ impl SqliteStore {
                  PRAGMA journal_size_limit = 536870912;",
             )
             .map_err(map_sqlite)?;
-        match mode {
-            OpenMode::Migrate => migrate::run(&mut writer)?,
-            OpenMode::Existing => migrate::check(&writer)?,
-        }
+        migrate::run(&mut writer)?;
         let readers = (0..READERS)
             .map(|_| connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY))
             .collect::<Result<Vec<_>, _>>()?;
         let checkpointer = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         Ok(Self {
-            engine: Engine::start(writer, readers, checkpointer)?,
+            engine: Engine::start(writer, readers, Some(checkpointer))?,
+            read_only: false,
+        })
+    }
+
+    /// Every connection read-only and no checkpoint thread: nothing this store does can change
+    /// the file (not even copying another process's WAL into it); a write fails.
+    fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let writer = connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        migrate::check(&writer)?;
+        let readers = (0..READERS)
+            .map(|_| connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            engine: Engine::start(writer, readers, None)?,
+            read_only: true,
         })
     }
 }

@@ -400,7 +400,14 @@ impl Store for SqliteStore {
     }
 
     async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
-        // From the writer, so a key this process just activated is always seen.
+        // From the writer, so a key this process just activated is always seen (a read-only
+        // store activates none, and its writer cannot begin a write transaction).
+        if self.read_only {
+            return self
+                .engine
+                .read(|c| query_all(c, q::SIGNING_KEYS, [], key_from_row))
+                .await;
+        }
         self.engine
             .write(|c| query_all(c, q::SIGNING_KEYS, [], key_from_row))
             .await
