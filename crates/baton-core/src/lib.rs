@@ -8,6 +8,7 @@ pub mod clock;
 pub mod error;
 pub mod ids;
 pub mod keys;
+pub mod limits;
 pub mod password;
 pub mod refresh;
 pub mod rotation;

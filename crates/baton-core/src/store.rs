@@ -5,6 +5,7 @@ use crate::client::ClientRecord;
 use crate::error::RefreshError;
 use crate::ids::{SessionId, UserId};
 use crate::keys::StoredKey;
+use crate::limits::{LimitKey, LimitOutcome, LimitVerdict};
 use crate::refresh::{SealedSuccessor, TokenHash};
 use crate::rotation::SessionState;
 use async_trait::async_trait;
@@ -249,6 +250,29 @@ pub trait Store: Send + Sync + 'static {
         candidate: &StoredKey,
         publish_until: OffsetDateTime,
     ) -> Result<StoredKey, StoreError>;
+
+    /// Shared failed-login limits: under a lock on `keys` (so instances judge one key's
+    /// attempts one at a time), drops attempts in flight older than
+    /// [`crate::limits::STALE_ATTEMPT`], judges each key by its failures since `now - window`
+    /// and its attempts in flight ([`crate::limits::judge`]), and when all go, reserves the
+    /// attempt under every key.
+    async fn limit_begin(
+        &self,
+        keys: &[LimitKey],
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> Result<LimitVerdict, StoreError>;
+    /// Ends the attempt `reservation`: a failure adds one to every key, a success clears the
+    /// keys that success clears; either way the reservation goes.
+    async fn limit_finish(
+        &self,
+        reservation: &str,
+        keys: &[LimitKey],
+        outcome: LimitOutcome,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Forgets failures before `before` and stale reservations; how many rows went.
+    async fn limit_purge(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 
     /// Deletes sessions (and their tokens) that ended before `before`; how many.
     async fn purge_sessions(&self, before: OffsetDateTime) -> Result<u64, StoreError>;

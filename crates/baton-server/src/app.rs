@@ -5,9 +5,11 @@
 use crate::config::{Config, Secret};
 use crate::cookie::origin_of;
 use crate::limiter::LoginLimiter;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::serve::{serve, ServeLimits};
+use crate::shared_limits::SharedLimiter;
 use crate::state::AppState;
 use anyhow::Context as _;
 use axum::Router;
@@ -57,19 +59,32 @@ impl Application {
                  Use this only for local development, never in production."
             );
         }
-        let config_limits = (config.login_limit_user, config.login_limit_ip);
+        let (user_limit, ip_limit) = (config.login_limit_user, config.login_limit_ip);
+        // Several instances share a PostgreSQL database, so they must share the counters too.
+        let shared = baton_store::sqlite_path(&config.database_url).is_none();
+        let limits = |user: u32, ip: u32, namespace: &'static str| {
+            if shared {
+                Limits::Shared(SharedLimiter::new(
+                    Arc::clone(baton.store()),
+                    clock.clone(),
+                    user,
+                    ip,
+                    namespace,
+                ))
+            } else {
+                Limits::Local(LoginLimiter::new(user, ip, clock.clone()))
+            }
+        };
+        let limiter = Arc::new(limits(user_limit, ip_limit, "login"));
+        let registrations = Arc::new(limits(0, ip_limit, "register"));
         let state = AppState {
             baton: Arc::new(baton),
             issuer_origin: origin_of(&issuer).into(),
             issuer: issuer.into(),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
-            limiter: Arc::new(LoginLimiter::new(
-                config_limits.0,
-                config_limits.1,
-                clock.clone(),
-            )),
-            registrations: Arc::new(LoginLimiter::new(0, config_limits.1, clock)),
+            limiter,
+            registrations,
         };
         Ok(Self { listener, state })
     }
@@ -136,6 +151,8 @@ async fn purge_loop(state: AppState) {
                 if let Err(e) = state.baton.drop_stale_seals().await {
                     tracing::warn!(error = %e, "dropping stale sealed successors failed");
                 }
+                state.limiter.purge().await;
+                state.registrations.purge().await;
             }
         }
     }

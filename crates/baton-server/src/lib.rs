@@ -7,9 +7,11 @@ pub mod cookie;
 pub mod error;
 pub mod extract;
 pub mod limiter;
+pub mod limits;
 pub mod metrics;
 mod routes;
 pub mod serve;
+pub mod shared_limits;
 pub mod state;
 pub mod telemetry;
 

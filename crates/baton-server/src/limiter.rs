@@ -12,8 +12,8 @@
 //! than a short one. An entry lives only while it has failures inside the window or attempts in
 //! flight, and the number of failures is bounded by the password-hashing rate.
 //!
-//! The counters live in this process. Behind a load balancer each instance counts on its own, so
-//! the effective limit is per instance.
+//! These counters live in this process, for SQLite's single instance; on PostgreSQL every
+//! instance counts in the database instead ([`crate::shared_limits`]).
 
 use aws_lc_rs::digest::{digest, SHA256};
 use baton_core::Clock;
@@ -26,7 +26,7 @@ use tokio::sync::Notify;
 /// The sliding window of the contract.
 pub const WINDOW: Duration = Duration::minutes(5);
 /// Longest an attempt waits for others of the same username or IP to finish.
-const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(crate) const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Entries are swept of expired failures when the map grows past this (then twice its size).
 const FIRST_SWEEP: usize = 10_000;
 

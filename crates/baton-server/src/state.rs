@@ -1,7 +1,7 @@
 //! The application state shared by every handler: no globals, so each test can build its own.
 
 use crate::config::Config;
-use crate::limiter::LoginLimiter;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use baton_core::Baton;
 use std::sync::Arc;
@@ -18,10 +18,10 @@ pub struct AppState {
     /// Origin (scheme://host:port) of the issuer, for the CSRF rule.
     pub issuer_origin: Arc<str>,
     /// Failed-login limits.
-    pub limiter: Arc<LoginLimiter>,
+    pub limiter: Arc<Limits>,
     /// Limits on taken-username answers at registration, per client IP (the login IP limit,
     /// counted apart).
-    pub registrations: Arc<LoginLimiter>,
+    pub registrations: Arc<Limits>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
 }

@@ -156,6 +156,28 @@ pub const REPLACE_PRIVATE_KEY: &str = "UPDATE signing_keys SET private_pkcs8 = $
 pub const INSERT_KEY: &str =
     "INSERT INTO signing_keys (kid, alg, private_pkcs8, created_at) VALUES ($1, $2, $3, $4)";
 
+/// Attempts in flight on a limiter key that their instance never finished.
+pub const DROP_STALE_ATTEMPTS: &str =
+    "DELETE FROM login_attempts WHERE key = $1 AND started_at < $2";
+/// A limiter key's failures inside the window, newest first, as many as its limit.
+pub const RECENT_FAILURES: &str = "SELECT failed_at FROM login_failures \
+     WHERE key = $1 AND failed_at > $2 ORDER BY failed_at DESC LIMIT $3";
+/// A limiter key's attempts in flight.
+pub const ATTEMPTS_IN_FLIGHT: &str = "SELECT count(*) FROM login_attempts WHERE key = $1";
+/// Reserves an attempt under a limiter key.
+pub const INSERT_ATTEMPT: &str =
+    "INSERT INTO login_attempts (id, key, started_at) VALUES ($1, $2, $3)";
+/// Ends an attempt's reservations.
+pub const DELETE_ATTEMPT: &str = "DELETE FROM login_attempts WHERE id = $1";
+/// Records a failure under a limiter key.
+pub const INSERT_FAILURE: &str = "INSERT INTO login_failures (key, failed_at) VALUES ($1, $2)";
+/// Clears a limiter key's failures (a successful login clears its username's).
+pub const CLEAR_FAILURES: &str = "DELETE FROM login_failures WHERE key = $1";
+/// Forgets failures that left the window.
+pub const PURGE_FAILURES: &str = "DELETE FROM login_failures WHERE failed_at < $1";
+/// Forgets reservations their instances never ended.
+pub const PURGE_ATTEMPTS: &str = "DELETE FROM login_attempts WHERE started_at < $1";
+
 /// How many ended sessions one purge transaction deletes, so the write lock is never held long.
 pub const PURGE_BATCH: u64 = 500;
 /// Deletes up to [`PURGE_BATCH`] ended sessions; their tokens go with them (`ON DELETE
@@ -207,6 +229,15 @@ mod tests {
         INSERT_KEY,
         REPLACE_PRIVATE_KEY,
         PURGE_SESSIONS,
+        DROP_STALE_ATTEMPTS,
+        RECENT_FAILURES,
+        ATTEMPTS_IN_FLIGHT,
+        INSERT_ATTEMPT,
+        DELETE_ATTEMPT,
+        INSERT_FAILURE,
+        CLEAR_FAILURES,
+        PURGE_FAILURES,
+        PURGE_ATTEMPTS,
         DROP_STALE_SEALS,
     ];
 

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use baton_core::keys::{SigningAlg, StoredKey};
+use baton_core::limits::{LimitKey, LimitOutcome, LimitVerdict};
 use baton_core::refresh::RefreshToken;
 use baton_core::store::{
     NewSession, RotateOutcome, RotateRequest, SessionCursor, Store, StoreError, UserRecord,
@@ -86,6 +87,7 @@ every_backend!(
     a_revocation_committed_during_a_rotation_wins,
     sessions_past_the_limit_are_revoked_oldest_first,
     session_pages_follow_their_cursor,
+    shared_limits_count_failures_and_attempts_in_flight,
 );
 
 /// Rows of `refresh_tokens` still holding a sealed successor, read with plain SQL.
@@ -595,4 +597,116 @@ async fn session_pages_follow_their_cursor(store: Arc<dyn Store>, _url: &str) {
     }
     let expected: Vec<SessionId> = all.into_iter().map(|s| s.id).collect();
     assert_eq!(paged, expected);
+}
+
+fn limit_key(name: &str, limit: u32, cleared_by_success: bool) -> LimitKey {
+    let mut key = [0u8; 32];
+    key[..name.len()].copy_from_slice(name.as_bytes());
+    LimitKey {
+        key,
+        limit,
+        cleared_by_success,
+    }
+}
+
+/// Finding 17: the failed-login counters in the database follow the in-memory limiter's rules.
+async fn shared_limits_count_failures_and_attempts_in_flight(store: Arc<dyn Store>, _url: &str) {
+    let window = Duration::minutes(5);
+    let user = limit_key("user:alice", 2, true);
+    let ip = limit_key("ip:192.0.2.1", 10, false);
+    let keys = [user.clone(), ip.clone()];
+    let go = |v: LimitVerdict| match v {
+        LimitVerdict::Go(id) => id,
+        other => panic!("expected go, got {other:?}"),
+    };
+    // Two attempts in flight fill a limit of two: the third waits.
+    let a = go(store.limit_begin(&keys, T0, window).await.expect("begin"));
+    let b = go(store.limit_begin(&keys, T0, window).await.expect("begin"));
+    assert_eq!(
+        store.limit_begin(&keys, T0, window).await.expect("begin"),
+        LimitVerdict::Wait
+    );
+    store
+        .limit_finish(&a, &keys, LimitOutcome::Failed, T0)
+        .await
+        .expect("finish");
+    assert_eq!(
+        store.limit_begin(&keys, T0, window).await.expect("begin"),
+        LimitVerdict::Wait
+    );
+    store
+        .limit_finish(&b, &keys, LimitOutcome::Failed, T0 + Duration::seconds(10))
+        .await
+        .expect("finish");
+    // Two failures: refused until the older one leaves the window.
+    let later = T0 + Duration::seconds(20);
+    assert_eq!(
+        store
+            .limit_begin(&keys, later, window)
+            .await
+            .expect("begin"),
+        LimitVerdict::Refuse(280)
+    );
+    let after = T0 + Duration::seconds(301);
+    let c = go(store
+        .limit_begin(&keys, after, window)
+        .await
+        .expect("begin"));
+    // A success clears the username's failures, not the address's.
+    store
+        .limit_finish(&c, &keys, LimitOutcome::Succeeded, after)
+        .await
+        .expect("finish");
+    let d = go(store
+        .limit_begin(&keys, after, window)
+        .await
+        .expect("begin"));
+    let e = go(store
+        .limit_begin(&keys, after, window)
+        .await
+        .expect("begin"));
+    store
+        .limit_finish(&d, &keys, LimitOutcome::Abandoned, after)
+        .await
+        .expect("finish");
+    store
+        .limit_finish(&e, &keys, LimitOutcome::Abandoned, after)
+        .await
+        .expect("finish");
+    let only_ip = [ip.clone()];
+    let f = go(store
+        .limit_begin(&only_ip, after, window)
+        .await
+        .expect("begin"));
+    store
+        .limit_finish(&f, &only_ip, LimitOutcome::Succeeded, after)
+        .await
+        .expect("finish");
+    // An attempt its instance never finished stops counting after a minute.
+    let g = go(store
+        .limit_begin(&keys, after, window)
+        .await
+        .expect("begin"));
+    let _h = go(store
+        .limit_begin(&keys, after, window)
+        .await
+        .expect("begin"));
+    assert_eq!(
+        store
+            .limit_begin(&keys, after, window)
+            .await
+            .expect("begin"),
+        LimitVerdict::Wait
+    );
+    let much_later = after + Duration::seconds(61);
+    let _i = go(store
+        .limit_begin(&keys, much_later, window)
+        .await
+        .expect("begin"));
+    store
+        .limit_finish(&g, &keys, LimitOutcome::Abandoned, much_later)
+        .await
+        .expect("finish");
+    // The purge forgets what left the window.
+    assert!(store.limit_purge(much_later).await.expect("purge") >= 2);
 }

@@ -36,15 +36,15 @@ pub(super) async fn register(
         })?;
     let user = match state.baton.register(&req.username, req.password).await {
         Ok(user) => {
-            attempt.succeeded();
+            attempt.succeeded().await;
             user
         }
         Err(AuthError::UsernameTaken) => {
-            attempt.failed();
+            attempt.failed().await;
             return Err(ApiError::UsernameTaken);
         }
         Err(e) => {
-            attempt.abandoned();
+            attempt.abandoned().await;
             return Err(e.into());
         }
     };
@@ -99,16 +99,16 @@ pub(super) async fn checked_authenticate(
         })?;
     match state.baton.authenticate(username, password).await {
         Ok(user) => {
-            attempt.succeeded();
+            attempt.succeeded().await;
             Ok(user)
         }
         Err(AuthError::InvalidCredentials) => {
-            attempt.failed();
+            attempt.failed().await;
             state.metrics.login("invalid_credentials");
             Err(ApiError::InvalidCredentials)
         }
         Err(e) => {
-            attempt.abandoned();
+            attempt.abandoned().await;
             state.metrics.login("error");
             Err(e.into())
         }

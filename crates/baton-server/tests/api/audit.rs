@@ -550,3 +550,77 @@ async fn finding_04_database_files_and_the_secret_are_private() {
         assert_eq!(mode & 0o077, 0, "{name} is readable by others: {mode:o}");
     }
 }
+
+/// Finding 17: on PostgreSQL the login limits are counted in the database, so two instances
+/// together allow what one does.
+#[tokio::test]
+async fn finding_17_instances_count_failed_logins_together() {
+    if !postgres_backend() {
+        return;
+    }
+    let a = TestApp::spawn_with(|s| s.login_limit_user = Some("4".into())).await;
+    let b = TestApp::spawn_in(a.dir.clone(), |s| s.login_limit_user = Some("4".into())).await;
+    a.create_user("alice").await;
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        statuses.push(app.login("alice", "wrong password").await.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    assert_eq!(
+        b.login("alice", PASSWORD).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+/// Finding 17: concurrent attempts spread over two instances still reach at most the limit's
+/// worth of password checks, and concurrent correct logins all succeed.
+#[tokio::test]
+async fn finding_17_concurrent_attempts_over_two_instances_respect_the_limit() {
+    if !postgres_backend() {
+        return;
+    }
+    let a = TestApp::spawn().await;
+    let b = TestApp::spawn_in(a.dir.clone(), |_| {}).await;
+    a.create_user("alice").await;
+    a.create_user("bob").await;
+    let wrong = (0..20).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        app.login("alice", "wrong password")
+    });
+    let statuses: Vec<StatusCode> = futures::future::join_all(wrong)
+        .await
+        .into_iter()
+        .map(|r| r.status())
+        .collect();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!(refused, 10, "{statuses:?}");
+    let right = (0..16).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        app.login("bob", PASSWORD)
+    });
+    let statuses: Vec<StatusCode> = futures::future::join_all(right)
+        .await
+        .into_iter()
+        .map(|r| r.status())
+        .collect();
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+}

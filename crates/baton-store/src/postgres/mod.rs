@@ -101,9 +101,6 @@ async fn begin_write(pool: &PgPool) -> Result<sqlx::Transaction<'static, Postgre
         .await
 }
 
-/// Applies the migrations on a connection of its own, without the pool's statement and lock
-/// timeouts: building an index on a large table may take longer than any request should, and
-/// instances starting together wait for each other's advisory lock.
 /// Checks, without writing, that every migration of this baton has been applied.
 async fn check_migrated(options: &PgConnectOptions) -> Result<(), StoreError> {
     use sqlx::Connection as _;
@@ -133,6 +130,9 @@ async fn check_migrated(options: &PgConnectOptions) -> Result<(), StoreError> {
     }
 }
 
+/// Applies the migrations on a connection of its own, without the pool's statement and lock
+/// timeouts: building an index on a large table may take longer than any request should, and
+/// instances starting together wait for each other's advisory lock.
 async fn migrate(options: &PgConnectOptions) -> Result<(), StoreError> {
     use sqlx::Connection as _;
     let mut conn = sqlx::PgConnection::connect_with(options)

@@ -7,15 +7,21 @@ use crate::queries as q;
 use baton_core::client::ClientRecord;
 use baton_core::clock::{from_millis, to_millis};
 use baton_core::keys::StoredKey;
+use baton_core::limits::{
+    combine, judge, Judgement, LimitKey, LimitOutcome, LimitVerdict, STALE_ATTEMPT,
+};
 use baton_core::refresh::TokenHash;
 use baton_core::store::{
     NewSession, RefreshTokenRecord, RotateOutcome, RotateRequest, SessionCursor, SessionRecord,
     Store, StoreError, UserRecord,
 };
 use baton_core::{SessionId, UserId};
+
+/// The first number of the limiter's advisory locks ("btnl"), so they never meet baton's others.
+const LIMIT_LOCK_SPACE: i32 = 0x6274_6e6c;
 use sqlx::postgres::{PgRow as Row, Postgres as Db};
 use sqlx::Row as _;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 pub(super) fn opt_time(row: &Row, col: &str) -> Result<Option<OffsetDateTime>, sqlx::Error> {
     Ok(row.try_get::<Option<i64>, _>(col)?.map(from_millis))
 }
@@ -365,6 +371,114 @@ impl Store for PgStore {
             .await
             .map_err(map)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn limit_begin(
+        &self,
+        keys: &[LimitKey],
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> Result<LimitVerdict, StoreError> {
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        // One key's attempts are judged one at a time across instances: a transaction-scoped
+        // advisory lock per key (in the two-number form, apart from baton's other locks), taken
+        // in a fixed order so that two attempts never wait for each other's.
+        let mut ordered: Vec<&LimitKey> = keys.iter().collect();
+        ordered.sort_by_key(|k| k.key);
+        for k in &ordered {
+            let lock = i32::from_be_bytes([k.key[0], k.key[1], k.key[2], k.key[3]]);
+            sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+                .bind(LIMIT_LOCK_SPACE)
+                .bind(lock)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+        }
+        let (since, stale) = (to_millis(now - window), to_millis(now - STALE_ATTEMPT));
+        let mut judgements = Vec::with_capacity(keys.len());
+        for k in keys {
+            sqlx::query(q::DROP_STALE_ATTEMPTS)
+                .bind(&k.key[..])
+                .bind(stale)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+            let failures: Vec<i64> = sqlx::query_scalar(q::RECENT_FAILURES)
+                .bind(&k.key[..])
+                .bind(since)
+                .bind(i64::from(k.limit))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map)?;
+            let in_flight: i64 = sqlx::query_scalar(q::ATTEMPTS_IN_FLIGHT)
+                .bind(&k.key[..])
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map)?;
+            let in_flight = u64::try_from(in_flight).unwrap_or(0);
+            judgements.push(judge(&failures, in_flight, k.limit, now, window));
+        }
+        let verdict = match combine(judgements) {
+            Judgement::Go => {
+                let id = crate::sqlite::new_attempt_id()?;
+                for k in keys {
+                    sqlx::query(q::INSERT_ATTEMPT)
+                        .bind(&id)
+                        .bind(&k.key[..])
+                        .bind(to_millis(now))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map)?;
+                }
+                LimitVerdict::Go(id)
+            }
+            Judgement::Wait => LimitVerdict::Wait,
+            Judgement::Refuse(secs) => LimitVerdict::Refuse(secs),
+        };
+        tx.commit().await.map_err(map)?;
+        Ok(verdict)
+    }
+
+    async fn limit_finish(
+        &self,
+        reservation: &str,
+        keys: &[LimitKey],
+        outcome: LimitOutcome,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        sqlx::query(q::DELETE_ATTEMPT)
+            .bind(reservation)
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        for k in keys {
+            let statement = match outcome {
+                LimitOutcome::Failed => sqlx::query(q::INSERT_FAILURE)
+                    .bind(&k.key[..])
+                    .bind(to_millis(now)),
+                LimitOutcome::Succeeded if k.cleared_by_success => {
+                    sqlx::query(q::CLEAR_FAILURES).bind(&k.key[..])
+                }
+                _ => continue,
+            };
+            statement.execute(&mut *tx).await.map_err(map)?;
+        }
+        tx.commit().await.map_err(map)
+    }
+
+    async fn limit_purge(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let failures = sqlx::query(q::PURGE_FAILURES)
+            .bind(to_millis(before))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        let attempts = sqlx::query(q::PURGE_ATTEMPTS)
+            .bind(to_millis(before - STALE_ATTEMPT))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(failures.rows_affected() + attempts.rows_affected())
     }
 
     async fn replace_private_key(&self, kid: &str, private: &[u8]) -> Result<bool, StoreError> {

@@ -34,6 +34,7 @@ pub(crate) const MIGRATIONS: &[Migration] = migrations![
     20261127000002 "oauth_clients" "oauth clients",
     20261202000001 "rotation_successor" "rotation successor",
     20261202000002 "sealed_index" "sealed index",
+    20261202000003 "login_limits" "login limits",
 ];
 
 fn checksum(sql: &str) -> Vec<u8> {

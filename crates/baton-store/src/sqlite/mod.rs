@@ -8,6 +8,8 @@ pub(crate) mod migrate;
 mod rotate;
 mod store;
 
+pub(crate) use store::new_attempt_id;
+
 use crate::error::map_sqlite;
 use crate::OpenMode;
 use baton_core::store::StoreError;

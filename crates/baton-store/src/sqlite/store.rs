@@ -7,6 +7,9 @@ use crate::queries as q;
 use baton_core::client::ClientRecord;
 use baton_core::clock::{from_millis, to_millis};
 use baton_core::keys::StoredKey;
+use baton_core::limits::{
+    combine, judge, Judgement, LimitKey, LimitOutcome, LimitVerdict, STALE_ATTEMPT,
+};
 use baton_core::refresh::TokenHash;
 use baton_core::store::{
     NewSession, RefreshTokenRecord, RotateOutcome, RotateRequest, SessionCursor, SessionRecord,
@@ -14,7 +17,7 @@ use baton_core::store::{
 };
 use baton_core::{SessionId, UserId};
 use rusqlite::{params, Connection, OptionalExtension as _, Row};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 pub(super) fn opt_time(row: &Row<'_>, col: &str) -> rusqlite::Result<Option<OffsetDateTime>> {
     Ok(row.get::<_, Option<i64>>(col)?.map(from_millis))
@@ -82,6 +85,14 @@ fn query_all<T>(
     let mut stmt = conn.prepare_cached(sql).map_err(map_sqlite)?;
     let rows = stmt.query_map(params, f).map_err(map_sqlite)?;
     rows.collect::<Result<_, _>>().map_err(map_sqlite)
+}
+
+/// A random id for a limiter reservation.
+pub(crate) fn new_attempt_id() -> Result<String, StoreError> {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| StoreError::Other(format!("no randomness: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 pub(super) fn query_one<T>(
@@ -389,6 +400,89 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.engine
             .write(move |c| Ok(execute(c, q::DELETE_CLIENT, [id])? == 1))
+            .await
+    }
+
+    async fn limit_begin(
+        &self,
+        keys: &[LimitKey],
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> Result<LimitVerdict, StoreError> {
+        let keys = keys.to_vec();
+        // The writer's transaction serialises every attempt, as the lock does on PostgreSQL.
+        self.engine
+            .write(move |c| {
+                let (since, stale) = (to_millis(now - window), to_millis(now - STALE_ATTEMPT));
+                let mut judgements = Vec::with_capacity(keys.len());
+                for k in &keys {
+                    execute(c, q::DROP_STALE_ATTEMPTS, params![&k.key[..], stale])?;
+                    let failures = query_all(
+                        c,
+                        q::RECENT_FAILURES,
+                        params![&k.key[..], since, i64::from(k.limit)],
+                        |r| r.get::<_, i64>(0),
+                    )?;
+                    let in_flight: i64 =
+                        query_one(c, q::ATTEMPTS_IN_FLIGHT, params![&k.key[..]], |r| r.get(0))?
+                            .unwrap_or(0);
+                    let in_flight = u64::try_from(in_flight).unwrap_or(0);
+                    judgements.push(judge(&failures, in_flight, k.limit, now, window));
+                }
+                Ok(match combine(judgements) {
+                    Judgement::Go => {
+                        let id = new_attempt_id()?;
+                        for k in &keys {
+                            execute(
+                                c,
+                                q::INSERT_ATTEMPT,
+                                params![id, &k.key[..], to_millis(now)],
+                            )?;
+                        }
+                        LimitVerdict::Go(id)
+                    }
+                    Judgement::Wait => LimitVerdict::Wait,
+                    Judgement::Refuse(secs) => LimitVerdict::Refuse(secs),
+                })
+            })
+            .await
+    }
+
+    async fn limit_finish(
+        &self,
+        reservation: &str,
+        keys: &[LimitKey],
+        outcome: LimitOutcome,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (reservation, keys) = (reservation.to_owned(), keys.to_vec());
+        self.engine
+            .write(move |c| {
+                execute(c, q::DELETE_ATTEMPT, [&reservation])?;
+                for k in &keys {
+                    match outcome {
+                        LimitOutcome::Failed => {
+                            execute(c, q::INSERT_FAILURE, params![&k.key[..], to_millis(now)])?;
+                        }
+                        LimitOutcome::Succeeded if k.cleared_by_success => {
+                            execute(c, q::CLEAR_FAILURES, params![&k.key[..]])?;
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn limit_purge(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let (before, stale) = (to_millis(before), to_millis(before - STALE_ATTEMPT));
+        self.engine
+            .write(move |c| {
+                let failures = execute(c, q::PURGE_FAILURES, [before])?;
+                let attempts = execute(c, q::PURGE_ATTEMPTS, [stale])?;
+                Ok(u64::try_from(failures + attempts).unwrap_or(u64::MAX))
+            })
             .await
     }
 

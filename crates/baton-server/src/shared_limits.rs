@@ -1,0 +1,177 @@
+//! Failed-login limits counted in the database, so that every instance on one PostgreSQL
+//! database counts the same failures (with the counters in memory, N instances would allow N
+//! times the attempts). Same rules as [`crate::limiter`]: attempts in flight count against the
+//! limit until they finish, so however the attempts are spread over instances, at most `limit`
+//! of them reach a password check before the limit is known to hold. An attempt that must wait
+//! asks again after a short, growing pause (other instances cannot wake it).
+
+use crate::limiter::{ip_key, Refusal, MAX_WAIT, WINDOW};
+use aws_lc_rs::digest::{digest, SHA256};
+use baton_core::limits::{LimitKey, LimitOutcome, LimitVerdict};
+use baton_core::store::Store;
+use baton_core::Clock;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Limits kept in the database.
+pub struct SharedLimiter {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    user_limit: u32,
+    ip_limit: u32,
+    /// Keeps this limiter's counters apart from another's (logins, registrations).
+    namespace: &'static str,
+}
+
+impl std::fmt::Debug for SharedLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedLimiter")
+            .field("namespace", &self.namespace)
+            .field("user_limit", &self.user_limit)
+            .field("ip_limit", &self.ip_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+fn key(namespace: &str, kind: &str, value: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let text = format!("{namespace}\u{0}{kind}\u{0}{value}");
+    out.copy_from_slice(digest(&SHA256, text.as_bytes()).as_ref());
+    out
+}
+
+impl SharedLimiter {
+    /// Limits of `user_limit` failures per username and `ip_limit` per client IP (0 turns one
+    /// off) in the store's tables, named apart by `namespace`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        user_limit: u32,
+        ip_limit: u32,
+        namespace: &'static str,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            user_limit,
+            ip_limit,
+            namespace,
+        }
+    }
+
+    fn keys(&self, user_key: &str, ip: Option<&str>) -> Vec<LimitKey> {
+        let mut keys = vec![LimitKey {
+            key: key(self.namespace, "user", user_key),
+            limit: self.user_limit,
+            cleared_by_success: true,
+        }];
+        if let Some(ip) = ip {
+            keys.push(LimitKey {
+                key: key(self.namespace, "ip", &ip_key(ip)),
+                limit: self.ip_limit,
+                cleared_by_success: false,
+            });
+        }
+        keys.retain(|k| k.limit > 0);
+        keys
+    }
+
+    /// Starts an attempt: at once when there is room, after others in flight finish when there
+    /// is not, or never while a limit holds.
+    pub async fn begin(&self, user_key: &str, ip: Option<&str>) -> Result<SharedAttempt, Refusal> {
+        let keys = self.keys(user_key, ip);
+        let deadline = tokio::time::Instant::now() + MAX_WAIT;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let verdict = self
+                .store
+                .limit_begin(&keys, self.clock.now(), WINDOW)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(error = %e, "the login limits could not be read");
+                    Refusal::Busy
+                })?;
+            match verdict {
+                LimitVerdict::Go(id) => {
+                    return Ok(SharedAttempt {
+                        store: Arc::clone(&self.store),
+                        clock: Arc::clone(&self.clock),
+                        keys,
+                        id,
+                        open: true,
+                    })
+                }
+                LimitVerdict::Refuse(retry_after) => {
+                    return Err(Refusal::TooManyFailures { retry_after })
+                }
+                LimitVerdict::Wait => {
+                    if tokio::time::Instant::now() + pause > deadline {
+                        return Err(Refusal::Busy);
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(200));
+                }
+            }
+        }
+    }
+
+    /// Forgets failures older than the window and attempts abandoned by stopped instances.
+    pub async fn purge(&self) -> Result<u64, baton_core::store::StoreError> {
+        self.store.limit_purge(self.clock.now() - WINDOW).await
+    }
+}
+
+/// An attempt under way, reserved in the database until its outcome is reported; dropped
+/// without one (the client went away), it is abandoned in the background.
+#[must_use = "report the attempt's outcome"]
+pub struct SharedAttempt {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    keys: Vec<LimitKey>,
+    id: String,
+    open: bool,
+}
+
+impl std::fmt::Debug for SharedAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedAttempt")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedAttempt {
+    /// Reports how the attempt ended.
+    pub async fn finish(mut self, outcome: LimitOutcome) {
+        self.open = false;
+        let now = self.clock.now();
+        if let Err(e) = self
+            .store
+            .limit_finish(&self.id, &self.keys, outcome, now)
+            .await
+        {
+            tracing::warn!(error = %e, "a login attempt's outcome could not be recorded");
+        }
+    }
+}
+
+impl Drop for SharedAttempt {
+    fn drop(&mut self) {
+        if !self.open {
+            return;
+        }
+        let (store, keys, id, now) = (
+            Arc::clone(&self.store),
+            std::mem::take(&mut self.keys),
+            std::mem::take(&mut self.id),
+            self.clock.now(),
+        );
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = store
+                    .limit_finish(&id, &keys, LimitOutcome::Abandoned, now)
+                    .await;
+            });
+        }
+    }
+}
