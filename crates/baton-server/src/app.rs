@@ -77,6 +77,7 @@ impl Application {
         };
         let limiter = Arc::new(limits(user_limit, ip_limit, "login"));
         let registrations = Arc::new(limits(0, ip_limit, "register"));
+        let signups = Arc::new(limits(0, config.register_limit_ip, "signup"));
         let state = AppState {
             baton: Arc::new(baton),
             issuer_origin: origin_of(&issuer).into(),
@@ -85,6 +86,7 @@ impl Application {
             metrics: Arc::new(Metrics::new()),
             limiter,
             registrations,
+            signups,
         };
         Ok(Self { listener, state })
     }
@@ -153,6 +155,7 @@ async fn purge_loop(state: AppState) {
                 }
                 state.limiter.purge().await;
                 state.registrations.purge().await;
+                state.signups.purge().await;
             }
         }
     }

@@ -190,6 +190,15 @@ pub struct Settings {
         env = "BATON_SHUTDOWN_TIMEOUT"
     )]
     pub shutdown_timeout: Option<String>,
+    /// Successful registrations per client IP per 5 minutes before 429, 0 for no limit
+    /// [default: 0]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_REGISTER_LIMIT_IP"
+    )]
+    pub register_limit_ip: Option<String>,
     /// Most live sessions per user; a new login revokes the oldest beyond it, 0 for no limit
     /// [default: 100]
     #[arg(
@@ -346,6 +355,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Most live sessions per user (0: no limit).
     pub sessions_per_user: u32,
+    /// Successful registrations per client IP per window (0: no limit).
+    pub register_limit_ip: u32,
     /// Concurrent password hashes (hashing threads).
     pub hash_concurrency: usize,
     /// Password hashes that may wait for a hashing thread.
@@ -490,6 +501,7 @@ impl Config {
                 "shutdown_timeout",
                 Duration::from_secs(30),
             )?,
+            register_limit_ip: u32::try_from(num(&s.register_limit_ip, "register_limit_ip", 0)?)?,
             sessions_per_user: u32::try_from(num(&s.sessions_per_user, "sessions_per_user", 100)?)?,
             hash_concurrency: usize::try_from(num(
                 &s.hash_concurrency,
@@ -598,6 +610,7 @@ impl Config {
             ("max_connections", self.max_connections.to_string()),
             ("shutdown_timeout", secs(self.shutdown_timeout)),
             ("sessions_per_user", self.sessions_per_user.to_string()),
+            ("register_limit_ip", self.register_limit_ip.to_string()),
             ("hash_concurrency", self.hash_concurrency.to_string()),
             ("hash_queue", self.hash_queue.to_string()),
             (
@@ -788,6 +801,7 @@ const FILE_KEYS: &[&str] = &[
     "max_connections",
     "shutdown_timeout",
     "sessions_per_user",
+    "register_limit_ip",
     "hash_concurrency",
     "hash_queue",
     "database_max_connections",

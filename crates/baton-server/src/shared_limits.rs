@@ -80,6 +80,16 @@ impl SharedLimiter {
     /// is not, or never while a limit holds.
     pub async fn begin(&self, user_key: &str, ip: Option<&str>) -> Result<SharedAttempt, Refusal> {
         let keys = self.keys(user_key, ip);
+        if keys.is_empty() {
+            // Every limit is off: nothing to count, nothing to ask the database.
+            return Ok(SharedAttempt {
+                store: Arc::clone(&self.store),
+                clock: Arc::clone(&self.clock),
+                keys,
+                id: String::new(),
+                open: false,
+            });
+        }
         let deadline = tokio::time::Instant::now() + MAX_WAIT;
         let mut pause = Duration::from_millis(10);
         loop {
@@ -143,6 +153,9 @@ impl std::fmt::Debug for SharedAttempt {
 impl SharedAttempt {
     /// Reports how the attempt ended.
     pub async fn finish(mut self, outcome: LimitOutcome) {
+        if self.keys.is_empty() {
+            return;
+        }
         self.open = false;
         let now = self.clock.now();
         if let Err(e) = self

@@ -22,6 +22,8 @@ pub struct AppState {
     /// Limits on taken-username answers at registration, per client IP (the login IP limit,
     /// counted apart).
     pub registrations: Arc<Limits>,
+    /// The optional cap on successful registrations per client IP.
+    pub signups: Arc<Limits>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
 }

@@ -34,17 +34,29 @@ pub(super) async fn register(
             Refusal::TooManyFailures { retry_after } => ApiError::TooManyRequests { retry_after },
             Refusal::Busy => ApiError::Unavailable,
         })?;
+    // The optional cap on accounts created per client IP counts each success as one.
+    let signup = state
+        .signups
+        .begin("", client.ip.as_deref())
+        .await
+        .map_err(|refusal| match refusal {
+            Refusal::TooManyFailures { retry_after } => ApiError::TooManyRequests { retry_after },
+            Refusal::Busy => ApiError::Unavailable,
+        })?;
     let user = match state.baton.register(&req.username, req.password).await {
         Ok(user) => {
             attempt.succeeded().await;
+            signup.failed().await;
             user
         }
         Err(AuthError::UsernameTaken) => {
             attempt.failed().await;
+            signup.abandoned().await;
             return Err(ApiError::UsernameTaken);
         }
         Err(e) => {
             attempt.abandoned().await;
+            signup.abandoned().await;
             return Err(e.into());
         }
     };

@@ -379,6 +379,24 @@ async fn finding_05_successful_registrations_are_not_limited() {
     }
 }
 
+/// Finding 5: the optional cap on successful registrations per client IP.
+#[tokio::test]
+async fn finding_05_successful_registrations_can_be_capped_per_ip() {
+    let app = TestApp::spawn_with(|s| s.register_limit_ip = Some("3".into())).await;
+    for i in 0..3 {
+        let r = app.register(&format!("user{i}"), PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let r = app.register("user3", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    app.advance(301);
+    assert_eq!(
+        app.register("user3", PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
+}
+
 /// Finding 7: look-alike usernames with invisible characters are refused.
 #[tokio::test]
 async fn finding_07_invisible_characters_in_usernames_are_refused() {

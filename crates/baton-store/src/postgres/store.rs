@@ -19,6 +19,27 @@ use baton_core::{SessionId, UserId};
 
 /// The first number of the limiter's advisory locks ("btnl"), so they never meet baton's others.
 const LIMIT_LOCK_SPACE: i32 = 0x6274_6e6c;
+
+/// One key's attempts are judged and finished one at a time across instances: a
+/// transaction-scoped advisory lock per key (in the two-number form, apart from baton's other
+/// locks), taken in a fixed order so that two transactions never wait for each other's.
+async fn lock_limit_keys(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    keys: &[LimitKey],
+) -> Result<(), StoreError> {
+    let mut ordered: Vec<&LimitKey> = keys.iter().collect();
+    ordered.sort_by_key(|k| k.key);
+    for k in ordered {
+        let lock = i32::from_be_bytes([k.key[0], k.key[1], k.key[2], k.key[3]]);
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(LIMIT_LOCK_SPACE)
+            .bind(lock)
+            .execute(&mut **tx)
+            .await
+            .map_err(map)?;
+    }
+    Ok(())
+}
 use sqlx::postgres::{PgRow as Row, Postgres as Db};
 use sqlx::Row as _;
 use time::{Duration, OffsetDateTime};
@@ -380,20 +401,7 @@ impl Store for PgStore {
         window: Duration,
     ) -> Result<LimitVerdict, StoreError> {
         let mut tx = begin_write(&self.writer).await.map_err(map)?;
-        // One key's attempts are judged one at a time across instances: a transaction-scoped
-        // advisory lock per key (in the two-number form, apart from baton's other locks), taken
-        // in a fixed order so that two attempts never wait for each other's.
-        let mut ordered: Vec<&LimitKey> = keys.iter().collect();
-        ordered.sort_by_key(|k| k.key);
-        for k in &ordered {
-            let lock = i32::from_be_bytes([k.key[0], k.key[1], k.key[2], k.key[3]]);
-            sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-                .bind(LIMIT_LOCK_SPACE)
-                .bind(lock)
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?;
-        }
+        lock_limit_keys(&mut tx, keys).await?;
         let (since, stale) = (to_millis(now - window), to_millis(now - STALE_ATTEMPT));
         let mut judgements = Vec::with_capacity(keys.len());
         for k in keys {
@@ -447,6 +455,9 @@ impl Store for PgStore {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        // Under the same locks as a beginning attempt, which reads failures and attempts in
+        // flight in two statements: a finish between them would count the attempt in neither.
+        lock_limit_keys(&mut tx, keys).await?;
         sqlx::query(q::DELETE_ATTEMPT)
             .bind(reservation)
             .execute(&mut *tx)
