@@ -185,7 +185,9 @@ export function createClient(options = {}) {
         failures++;
         const pause = Math.min(maxBackoffMs, 1000 * 2 ** Math.min(failures - 1, 30)) * (0.5 + random());
         retryAt = now() + pause;
-        if (held && proactive && !closed) {
+        if (closed)
+            return;
+        if (held && proactive) {
             if (timer !== undefined)
                 clearTimeout(timer);
             const stale = held.token;
@@ -193,6 +195,14 @@ export function createClient(options = {}) {
                 refresh(stale).catch(() => {
                     /* backs off again, or signs out */
                 });
+            }, pause);
+        }
+        else if (!held && !settled) {
+            // A restore that met an outage: try again once it may be over, still "unknown" meanwhile.
+            if (timer !== undefined)
+                clearTimeout(timer);
+            timer = setTimeout(() => {
+                void restore();
             }, pause);
         }
     };
@@ -257,6 +267,25 @@ export function createClient(options = {}) {
         });
         inflight = shared;
         return shared;
+    };
+    /** Signs back in from the cookie. A definite answer (no session) settles the state; an
+     *  outage (network error, `503`) leaves it `unknown` and tries again after the pause. */
+    const restore = async () => {
+        if (freshToken(held) !== null)
+            return true;
+        try {
+            await refresh(null);
+            return true;
+        }
+        catch (e) {
+            const transient = e instanceof BatonError &&
+                (e.code === "network_error" || e.code === "backoff" || e.status === 503);
+            if (!transient && !settled && held === null) {
+                settled = true;
+                emit("restore");
+            }
+            return false;
+        }
     };
     const getAccessToken = async () => {
         const current = freshToken(held);
@@ -331,21 +360,7 @@ export function createClient(options = {}) {
             accept(answer, "login");
             return userOf(answer.access_token);
         },
-        async restore() {
-            if (freshToken(held) !== null)
-                return true;
-            try {
-                await refresh(null);
-                return true;
-            }
-            catch {
-                if (!settled && held === null) {
-                    settled = true;
-                    emit("restore");
-                }
-                return false;
-            }
-        },
+        restore,
         logout,
         async logoutAll() {
             const res = await authorized(url("/auth/logout-all"), { method: "POST" });

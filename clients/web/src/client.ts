@@ -301,13 +301,20 @@ export function createClient(options: ClientOptions = {}): BatonClient {
     failures++;
     const pause = Math.min(maxBackoffMs, 1000 * 2 ** Math.min(failures - 1, 30)) * (0.5 + random());
     retryAt = now() + pause;
-    if (held && proactive && !closed) {
+    if (closed) return;
+    if (held && proactive) {
       if (timer !== undefined) clearTimeout(timer);
       const stale = held.token;
       timer = setTimeout(() => {
         refresh(stale).catch(() => {
           /* backs off again, or signs out */
         });
+      }, pause);
+    } else if (!held && !settled) {
+      // A restore that met an outage: try again once it may be over, still "unknown" meanwhile.
+      if (timer !== undefined) clearTimeout(timer);
+      timer = setTimeout(() => {
+        void restore();
       }, pause);
     }
   };
@@ -367,6 +374,25 @@ export function createClient(options: ClientOptions = {}): BatonClient {
     });
     inflight = shared;
     return shared;
+  };
+
+  /** Signs back in from the cookie. A definite answer (no session) settles the state; an
+   *  outage (network error, `503`) leaves it `unknown` and tries again after the pause. */
+  const restore = async (): Promise<boolean> => {
+    if (freshToken(held) !== null) return true;
+    try {
+      await refresh(null);
+      return true;
+    } catch (e) {
+      const transient =
+        e instanceof BatonError &&
+        (e.code === "network_error" || e.code === "backoff" || e.status === 503);
+      if (!transient && !settled && held === null) {
+        settled = true;
+        emit("restore");
+      }
+      return false;
+    }
   };
 
   const getAccessToken = async (): Promise<string | null> => {
@@ -445,19 +471,7 @@ export function createClient(options: ClientOptions = {}): BatonClient {
       return userOf(answer.access_token);
     },
 
-    async restore() {
-      if (freshToken(held) !== null) return true;
-      try {
-        await refresh(null);
-        return true;
-      } catch {
-        if (!settled && held === null) {
-          settled = true;
-          emit("restore");
-        }
-        return false;
-      }
-    },
+    restore,
 
     logout,
 

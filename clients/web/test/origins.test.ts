@@ -138,6 +138,22 @@ describe("the state before restore settles (finding 16)", () => {
     expect(events).toEqual([[{ status: "signed-out" }, "restore"]]);
   });
 
+  it("stays unknown through an outage and signs in by itself once it is over", async () => {
+    vi.useFakeTimers();
+    const first = makeClient({ now: () => Date.now() });
+    await first.login(USER, PASSWORD);
+    first.close();
+    fake.overrides.set("/auth/refresh", () => {
+      throw new TypeError("Failed to fetch");
+    });
+    const page = makeClient({ now: () => Date.now(), random: () => 0.5 });
+    expect(await page.restore()).toBe(false);
+    expect(page.state.status).toBe("unknown");
+    fake.overrides.delete("/auth/refresh");
+    await vi.advanceTimersByTimeAsync(1_100);
+    expect(page.state.status).toBe("signed-in");
+  });
+
   it("is unknown, then signed-in when the cookie holds a session", async () => {
     const first = makeClient();
     await first.login(USER, PASSWORD);

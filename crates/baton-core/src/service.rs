@@ -150,10 +150,10 @@ impl Baton {
             audience: policy.audience.clone(),
             leeway_secs: policy.clock_leeway.whole_seconds(),
         };
-        let ring = load_keys(store.as_ref(), &vault, clock.now(), &policy, key_mode, None).await?;
         if key_mode == KeyMode::Configured {
             seal_plain_keys(store.as_ref(), &vault).await?;
         }
+        let ring = load_keys(store.as_ref(), &vault, clock.now(), &policy, key_mode, None).await?;
         Ok(Self {
             store,
             key_mode,
@@ -234,12 +234,19 @@ impl Baton {
             if self.vault.is_current(&key) {
                 continue;
             }
-            let plain = self.vault.open(&key).map_err(vault_error)?;
+            let plain = if KeyVault::is_sealed(&key) {
+                self.vault.open(&key).map_err(vault_error)?
+            } else {
+                key.clone()
+            };
             let sealed = self.vault.seal(&plain).map_err(vault_error)?;
             self.store
                 .replace_private_key(&key.kid, &sealed.pkcs8)
                 .await?;
             count += 1;
+        }
+        if count > 0 {
+            self.store.scrub_signing_keys().await?;
         }
         Ok(count)
     }
@@ -586,14 +593,25 @@ fn vault_error(e: VaultError) -> AuthError {
     AuthError::Internal(e.to_string())
 }
 
-/// Seals the keys still stored plain (from before encryption).
+/// Seals the keys still stored plain (from before encryption), then has the store rewrite its
+/// files so that no copy of the plain keys survives in free space.
 async fn seal_plain_keys(store: &dyn Store, vault: &KeyVault) -> Result<(), AuthError> {
+    let mut sealed_any = false;
     for key in store.signing_keys().await? {
         if !KeyVault::is_sealed(&key) {
             let sealed = vault.seal(&key).map_err(vault_error)?;
             store.replace_private_key(&key.kid, &sealed.pkcs8).await?;
             tracing::info!(kid = %key.kid, "signing key encrypted at rest");
+            sealed_any = true;
         }
+    }
+    if sealed_any {
+        store.scrub_signing_keys().await?;
+        tracing::warn!(
+            "the signing keys were stored unencrypted until now: copies of the database made \
+             before (backups) still hold them; rotate the keys (`baton keys rotate`) if such \
+             copies may have been read"
+        );
     }
     Ok(())
 }

@@ -242,6 +242,10 @@ pub trait Store: Send + Sync + 'static {
     /// such key.
     async fn replace_private_key(&self, kid: &str, private: &[u8]) -> Result<bool, StoreError>;
 
+    /// Rewrites what holds the signing keys so that replaced private parts survive nowhere in
+    /// free space (SQLite: `VACUUM` and a truncating checkpoint; PostgreSQL: `VACUUM FULL`).
+    async fn scrub_signing_keys(&self) -> Result<(), StoreError>;
+
     /// Returns the active key of `candidate.alg`, or, when there is none, atomically makes
     /// `candidate` the active key (retiring any other, published until `publish_until`).
     /// Several instances starting at once thereby agree on one key.

@@ -6,8 +6,8 @@
 //! a random 96-bit nonce, and the ciphertext with its tag. The key's `kid` and algorithm are the
 //! associated data, so an envelope moved to another row does not open. A previous secret
 //! (`BATON_SECRET_PREVIOUS`) still opens envelopes while `baton keys rewrap` seals them again
-//! under the current one. Rows from before encryption (plain PKCS#8) are read as they are and
-//! sealed on the server's next start.
+//! under the current one. Rows from before encryption (plain PKCS#8) are sealed on the server's
+//! next start, and refused everywhere else.
 
 use crate::keys::StoredKey;
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
@@ -30,6 +30,9 @@ pub enum VaultError {
          BATON_SECRET_PREVIOUS"
     )]
     UnknownSecret(String),
+    /// A key stored unencrypted, from before encryption.
+    #[error("signing key {0} is stored unencrypted; start `baton serve` once to encrypt it")]
+    Plain(String),
     /// The envelope is damaged, or belongs to another key.
     #[error("signing key {0} does not decrypt: damaged, or moved from another row")]
     Damaged(String),
@@ -140,11 +143,12 @@ impl KeyVault {
         })
     }
 
-    /// `key` with its private part plain, whichever configured secret sealed it (a key stored
-    /// before encryption comes back as it is).
+    /// `key` with its private part plain, whichever configured secret sealed it. A key stored
+    /// unencrypted is refused: once the server has sealed the keys, a plain row can only be
+    /// one that someone with write access to the database planted.
     pub fn open(&self, key: &StoredKey) -> Result<StoredKey, VaultError> {
         if !Self::is_sealed(key) {
-            return Ok(key.clone());
+            return Err(VaultError::Plain(key.kid.clone()));
         }
         let rest = &key.pkcs8[MAGIC.len()..];
         let damaged = || VaultError::Damaged(key.kid.clone());
@@ -226,6 +230,12 @@ mod tests {
             .expect("opens with the previous secret");
         let resealed = rotated.seal(&plain).expect("seal");
         assert!(rotated.is_current(&resealed));
+    }
+
+    #[test]
+    fn a_plain_key_is_refused() {
+        let vault = KeyVault::new(SECRET, None).expect("vault");
+        assert!(matches!(vault.open(&key()), Err(VaultError::Plain(_))));
     }
 
     #[test]

@@ -225,7 +225,7 @@ pub async fn open_service(
         signing_alg: config.signing_alg,
         sessions_per_user: config.sessions_per_user,
     };
-    let vault = key_vault(config, access)?;
+    let vault = key_vault(config, access, store.as_ref()).await?;
     Ok(Baton::start_with(store, hasher, clock, policy, vault, key_mode).await?)
 }
 
@@ -235,7 +235,11 @@ pub const SECRET_FILE: &str = "baton.secret";
 /// The vault the signing keys are sealed in: under the configured secret, or on SQLite under
 /// the file [`SECRET_FILE`] beside the database, generated (readable by its owner only) by the
 /// first command that may write.
-fn key_vault(config: &Config, access: Access) -> anyhow::Result<KeyVault> {
+async fn key_vault(
+    config: &Config,
+    access: Access,
+    store: &dyn baton_core::store::Store,
+) -> anyhow::Result<KeyVault> {
     let previous = config.secret_previous.as_ref().map(Secret::expose);
     if let Some(secret) = &config.secret {
         return Ok(KeyVault::new(secret.expose(), previous)?);
@@ -253,6 +257,16 @@ fn key_vault(config: &Config, access: Access) -> anyhow::Result<KeyVault> {
     let secret = match std::fs::read_to_string(&path) {
         Ok(text) => text.trim_end().to_owned(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && access != Access::Read => {
+            // A new secret for keys sealed under a lost one would only stand in the way of
+            // restoring the right file.
+            let sealed = store.signing_keys().await?.iter().any(KeyVault::is_sealed);
+            if sealed {
+                anyhow::bail!(
+                    "the signing keys are encrypted, but {} is missing: restore it from your \
+                     backup, or set BATON_SECRET to the secret they were sealed under",
+                    path.display()
+                );
+            }
             generate_secret(&path)?
         }
         Err(e) => anyhow::bail!(
@@ -324,12 +338,48 @@ pub async fn shutdown_signal() {
 
 /// A database URL without its password, for messages.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
+            let userinfo = &base[scheme_end + 3..at];
             let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}://{}:***{}", &url[..scheme_end], user, &url[at..])
+            format!("{}://{}:***{}", &base[..scheme_end], user, &base[at..])
         }
-        _ => url.to_owned(),
+        _ => base.to_owned(),
+    };
+    if let Some(query) = query {
+        // `?password=…` (and `sslpassword`) carry secrets too.
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.to_ascii_lowercase().contains("password") => {
+                    format!("{key}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_redacted_wherever_the_url_holds_them() {
+        assert_eq!(
+            redact("postgres://baton:s3cret@db/baton"),
+            "postgres://baton:***@db/baton"
+        );
+        assert_eq!(
+            redact("postgres://db/baton?user=baton&password=s3cret&sslmode=require"),
+            "postgres://db/baton?user=baton&password=***&sslmode=require"
+        );
+        assert_eq!(redact("sqlite://baton.db"), "sqlite://baton.db");
     }
 }

@@ -20,6 +20,39 @@ pub fn set_cookie(token: Option<&str>, max_age: u64, secure: bool) -> HeaderValu
     })
 }
 
+/// Clearing `Set-Cookie` values for `baton_refresh` cookies that someone else may have planted
+/// beside baton's own: with the paths under `/auth` a browser sends to the refresh and logout
+/// endpoints, and with `Domain=` each parent domain of `host` (a sibling subdomain can set a
+/// cookie for those). Baton's own cookie is cleared by [`set_cookie`]`(None, …)`.
+pub fn clear_planted(host: &str, secure: bool) -> Vec<HeaderValue> {
+    let secure = if secure { " Secure;" } else { "" };
+    let paths = ["/", "/auth/", "/auth/refresh", "/auth/logout"];
+    let mut values: Vec<String> = paths
+        .iter()
+        .map(|path| {
+            format!("{COOKIE_NAME}=; HttpOnly;{secure} SameSite=Strict; Path={path}; Max-Age=0")
+        })
+        .collect();
+    let is_name = host.parse::<std::net::IpAddr>().is_err() && host.contains('.');
+    if is_name {
+        let labels: Vec<&str> = host.split('.').collect();
+        // The host itself and every parent with at least two labels.
+        for start in 0..labels.len().saturating_sub(1) {
+            let domain = labels[start..].join(".");
+            for path in ["/", "/auth", "/auth/refresh"] {
+                values.push(format!(
+                    "{COOKIE_NAME}=; HttpOnly;{secure} SameSite=Strict; Domain={domain}; \
+                     Path={path}; Max-Age=0"
+                ));
+            }
+        }
+    }
+    values
+        .into_iter()
+        .filter_map(|v| HeaderValue::from_str(&v).ok())
+        .collect()
+}
+
 /// The refresh token from the request's cookies: `Ok(None)` without one, an error when there
 /// are two or more (one may have been planted by a sibling subdomain, and which of them is the
 /// user's own cannot be told).
@@ -114,6 +147,29 @@ mod tests {
             refresh_cookie(&h(&[("cookie", "a=1")])).expect("none"),
             None
         );
+    }
+
+    #[test]
+    fn planted_cookies_are_cleared_for_parent_domains_and_deeper_paths() {
+        let values: Vec<String> = clear_planted("auth.example.com", true)
+            .iter()
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .collect();
+        assert!(values
+            .iter()
+            .all(|v| v.contains("Max-Age=0") && v.starts_with("baton_refresh=;")));
+        assert!(values
+            .iter()
+            .any(|v| v.contains("Domain=example.com; Path=/;")));
+        assert!(values
+            .iter()
+            .any(|v| v.contains("Domain=auth.example.com; Path=/auth;")));
+        assert!(values
+            .iter()
+            .any(|v| v.contains("Path=/auth/refresh;") && !v.contains("Domain")));
+        assert!(!values.iter().any(|v| v.contains("Domain=com;")));
+        let local = clear_planted("127.0.0.1", false);
+        assert_eq!(local.len(), 4, "no Domain for an address");
     }
 
     #[test]

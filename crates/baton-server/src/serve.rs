@@ -1,13 +1,18 @@
-//! The connection loop: HTTP/1.1 and HTTP/2 (prior knowledge) on hyper, with the limits an
-//! internet-facing server needs and `axum::serve` does not set: a deadline for a request's head
-//! (which also ends idle keep-alive connections), a cap on open connections (past it, new ones
-//! wait in the kernel's backlog), a hard bound on the head's size, and a shutdown that waits for
-//! requests in flight at most [`ServeLimits::shutdown_timeout`] and then closes what is left.
+//! The connection loop: HTTP/1.1 on hyper, with the limits an internet-facing server needs and
+//! `axum::serve` does not set: a deadline for a request's head that runs from the connection's
+//! first moment (so a socket that never sends a byte is closed too) and ends idle keep-alive
+//! connections, a deadline on every write (a client that stops reading its answers cannot hold a
+//! connection), a cap on open connections (past it, new ones wait in the kernel's backlog), a
+//! hard bound on the head's size, and a shutdown that waits for requests in flight at most
+//! [`ServeLimits::shutdown_timeout`] and then closes what is left.
+//!
+//! HTTP/1.1 only: TLS terminates at the proxy in front of baton, and HTTP/2 without TLS (prior
+//! knowledge) would first wait for the client's preface with no deadline at all.
 
 use axum::extract::ConnectInfo;
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
@@ -15,13 +20,15 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_io_timeout::TimeoutStream;
 use tower::ServiceExt as _;
 
 /// The connection limits.
 #[derive(Debug, Clone, Copy)]
 pub struct ServeLimits {
-    /// Longest wait for a request's head, from the connection's first byte or the end of the
-    /// previous response; an idle keep-alive connection is closed after it too.
+    /// Longest wait for a request's head, from the connection's opening or the end of the
+    /// previous response (an idle keep-alive connection is closed after it too), and for any
+    /// write to the client to make progress.
     pub header_timeout: Duration,
     /// Most connections open at once.
     pub max_connections: usize,
@@ -40,19 +47,11 @@ pub async fn serve(
     limits: ServeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let mut builder = Builder::new(TokioExecutor::new());
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(limits.max_head.max(8192));
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(100)
-        .max_header_list_size(u32::try_from(limits.max_head).unwrap_or(u32::MAX))
-        .keep_alive_interval(limits.header_timeout)
-        .keep_alive_timeout(limits.header_timeout);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -78,6 +77,8 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let mut stream = TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(limits.header_timeout));
         let app = router.clone();
         let service = TowerToHyperService::new(tower::service_fn(
             move |mut req: axum::http::Request<hyper::body::Incoming>| {
@@ -85,11 +86,8 @@ pub async fn serve(
                 app.clone().oneshot(req.map(axum::body::Body::new))
             },
         ));
-        let connection = graceful.watch(
-            builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned(),
-        );
+        let connection =
+            graceful.watch(builder.serve_connection(TokioIo::new(Box::pin(stream)), service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended with an error");

@@ -21,7 +21,13 @@ pub struct SharedLimiter {
     ip_limit: u32,
     /// Keeps this limiter's counters apart from another's (logins, registrations).
     namespace: &'static str,
+    /// Refusals seen, by the digest of their keys, until they lift: a limit only lifts with
+    /// time, so a flood of refused attempts costs no database round trip. Bounded.
+    refused: std::sync::Mutex<std::collections::HashMap<[u8; 32], time::OffsetDateTime>>,
 }
+
+/// Most refusals remembered; past it the memory starts over.
+const REFUSALS_KEPT: usize = 10_000;
 
 impl std::fmt::Debug for SharedLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -56,7 +62,16 @@ impl SharedLimiter {
             user_limit,
             ip_limit,
             namespace,
+            refused: std::sync::Mutex::default(),
         }
+    }
+
+    fn refusals(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<[u8; 32], time::OffsetDateTime>> {
+        self.refused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn keys(&self, user_key: &str, ip: Option<&str>) -> Vec<LimitKey> {
@@ -90,6 +105,21 @@ impl SharedLimiter {
                 open: false,
             });
         }
+        let mut all = Vec::with_capacity(keys.len() * 32);
+        for k in &keys {
+            all.extend_from_slice(&k.key);
+        }
+        let mut combination = [0u8; 32];
+        combination.copy_from_slice(digest(&SHA256, &all).as_ref());
+        let now = self.clock.now();
+        if let Some(until) = self.refusals().get(&combination).copied() {
+            if until > now {
+                let secs = u64::try_from((until - now).whole_seconds()).unwrap_or(0);
+                return Err(Refusal::TooManyFailures {
+                    retry_after: secs.max(1),
+                });
+            }
+        }
         let deadline = tokio::time::Instant::now() + MAX_WAIT;
         let mut pause = Duration::from_millis(10);
         loop {
@@ -112,7 +142,14 @@ impl SharedLimiter {
                     })
                 }
                 LimitVerdict::Refuse(retry_after) => {
-                    return Err(Refusal::TooManyFailures { retry_after })
+                    let until = self.clock.now()
+                        + time::Duration::seconds(i64::try_from(retry_after).unwrap_or(300));
+                    let mut refused = self.refusals();
+                    if refused.len() >= REFUSALS_KEPT {
+                        refused.clear();
+                    }
+                    refused.insert(combination, until);
+                    return Err(Refusal::TooManyFailures { retry_after });
                 }
                 LimitVerdict::Wait => {
                     if tokio::time::Instant::now() + pause > deadline {

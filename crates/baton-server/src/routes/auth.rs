@@ -1,6 +1,6 @@
 //! `/auth/register`, `/auth/login`, `/auth/refresh`, `/auth/logout`.
 
-use crate::cookie::{check_csrf, refresh_cookie, set_cookie};
+use crate::cookie::{check_csrf, clear_planted, refresh_cookie, set_cookie};
 use crate::error::ApiError;
 use crate::extract::{Client, JsonBody, OptionalJsonBody};
 use crate::limiter::Refusal;
@@ -37,7 +37,11 @@ pub(super) async fn register(
     // The optional cap on accounts created per client IP counts each success as one.
     let signup = state
         .signups
-        .begin("", client.ip.as_deref())
+        // Its waiting line is the client's address: one address at its cap holds up no other.
+        .begin(
+            client.ip.as_deref().unwrap_or_default(),
+            client.ip.as_deref(),
+        )
         .await
         .map_err(|refusal| match refusal {
             Refusal::TooManyFailures { retry_after } => ApiError::TooManyRequests { retry_after },
@@ -197,8 +201,25 @@ fn clearing_cookie(state: &AppState, error: ApiError) -> Response {
     let duplicate = matches!(error, ApiError::DuplicateCookie);
     let mut response = error.into_response();
     if duplicate {
-        let clear = set_cookie(None, 0, state.config.cookie_secure);
-        response.headers_mut().insert(header::SET_COOKIE, clear);
+        let secure = state.config.cookie_secure;
+        let headers = response.headers_mut();
+        headers.insert(header::SET_COOKIE, set_cookie(None, 0, secure));
+        // The other one may have been planted for a parent domain or a deeper path, where
+        // clearing baton's own would leave it to be sent alone next time.
+        let host = state
+            .issuer_origin
+            .split_once("://")
+            .map_or("", |(_, authority)| authority);
+        let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        });
+        for value in clear_planted(host.trim_matches(['[', ']']), secure) {
+            headers.append(header::SET_COOKIE, value);
+        }
     }
     response
 }

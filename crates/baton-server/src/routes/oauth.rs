@@ -117,8 +117,8 @@ pub(super) async fn revoke(
     FormBody(form): FormBody<OAuthTokenRefForm>,
 ) -> Result<Response, ApiError> {
     let token = required(form.token.clone(), "token")?;
-    // A client that authenticates may only revoke its own tokens; an anonymous request (a
-    // first-party app holding the token) may revoke any token it holds.
+    // RFC 7009 §2.1: a client that authenticates may only revoke its own tokens; an anonymous
+    // request (a public client, the first-party app included) only a public client's.
     let authenticated = basic_credentials(&headers)?.is_some() || form.client_id.is_some();
     let client = if authenticated {
         Some(

@@ -204,6 +204,39 @@ async fn finding_03_stalled_heads_are_closed() {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
+/// Finding 3: a connection that never sends a byte is closed too, so silent sockets cannot fill
+/// the connection cap.
+#[tokio::test]
+async fn finding_03_silent_connections_are_closed() {
+    let app = TestApp::spawn_with(|s| {
+        s.header_timeout = Some("1s".into());
+        s.max_connections = Some("4".into());
+    })
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut silent = Vec::new();
+    for _ in 0..4 {
+        silent.push(
+            tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect"),
+        );
+    }
+    for s in &mut silent {
+        assert!(
+            closed_within(s, Duration::from_secs(10)).await,
+            "a silent connection stayed open"
+        );
+    }
+    let r = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("up");
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
 /// Finding 3: a body that does not arrive in time gets `408` and the connection is closed.
 #[tokio::test]
 async fn finding_03_a_trickled_body_times_out() {
@@ -640,5 +673,71 @@ async fn finding_17_concurrent_attempts_over_two_instances_respect_the_limit() {
     assert!(
         statuses.iter().all(|s| *s == StatusCode::OK),
         "{statuses:?}"
+    );
+}
+
+/// Finding 4: a database from before encryption has its keys sealed on the next start, with no
+/// plain copy left in its files; a plain key planted later is refused, not used.
+#[tokio::test]
+async fn finding_04_plain_keys_are_sealed_on_upgrade_and_refused_after() {
+    use baton_core::keys::{SigningAlg, StoredKey};
+    let marker = [0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+    let old = TestApp::spawn().await;
+    old.create_user("alice").await;
+    let now = baton_core::Clock::now(&old.clock);
+    // What a version before encryption stored: the private key in clear, active.
+    let plain = StoredKey::generate(SigningAlg::EdDSA, now).expect("key");
+    old.state
+        .baton
+        .store()
+        .activate_signing_key(&plain, now + time::Duration::hours(1))
+        .await
+        .expect("planted");
+    let dir = old.stop().await;
+
+    let upgraded = TestApp::spawn_in(dir, |_| {}).await;
+    let t = upgraded.login_ok("alice").await;
+    let header = jsonwebtoken::decode_header(&t.access).expect("header");
+    assert_eq!(
+        header.kid.as_deref(),
+        Some(plain.kid.as_str()),
+        "the sealed key signs"
+    );
+    // Planted again while the server runs: the next reload refuses it.
+    let later = StoredKey::generate(SigningAlg::EdDSA, now).expect("key");
+    upgraded
+        .state
+        .baton
+        .store()
+        .activate_signing_key(&later, now + time::Duration::hours(1))
+        .await
+        .expect("planted");
+    assert!(upgraded.state.baton.reload_signing_keys().await.is_err());
+    let t = upgraded.login_ok("alice").await;
+    let header = jsonwebtoken::decode_header(&t.access).expect("header");
+    assert_eq!(
+        header.kid.as_deref(),
+        Some(plain.kid.as_str()),
+        "the planted key is not used"
+    );
+    // Sealed before the dump: only the planted key, the test's own doing, is plain now.
+    upgraded
+        .state
+        .baton
+        .store()
+        .replace_private_key(&later.kid, b"BTNK1 sealed elsewhere")
+        .await
+        .expect("replace");
+    upgraded
+        .state
+        .baton
+        .store()
+        .scrub_signing_keys()
+        .await
+        .expect("scrub");
+    let dump = upgraded.stop_and_dump().await;
+    assert!(
+        !dump.windows(marker.len()).any(|w| w == marker),
+        "a plain private key survived the upgrade"
     );
 }

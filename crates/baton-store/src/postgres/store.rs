@@ -22,23 +22,37 @@ const LIMIT_LOCK_SPACE: i32 = 0x6274_6e6c;
 
 /// One key's attempts are judged and finished one at a time across instances: a
 /// transaction-scoped advisory lock per key (in the two-number form, apart from baton's other
-/// locks), taken in a fixed order so that two transactions never wait for each other's.
+/// locks), taken in a fixed order so that two transactions never wait for each other's. With
+/// `wait` false, answers whether every lock was free instead of waiting.
 async fn lock_limit_keys(
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
     keys: &[LimitKey],
-) -> Result<(), StoreError> {
+    wait: bool,
+) -> Result<bool, StoreError> {
     let mut ordered: Vec<&LimitKey> = keys.iter().collect();
     ordered.sort_by_key(|k| k.key);
     for k in ordered {
         let lock = i32::from_be_bytes([k.key[0], k.key[1], k.key[2], k.key[3]]);
-        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-            .bind(LIMIT_LOCK_SPACE)
-            .bind(lock)
-            .execute(&mut **tx)
-            .await
-            .map_err(map)?;
+        if wait {
+            sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+                .bind(LIMIT_LOCK_SPACE)
+                .bind(lock)
+                .execute(&mut **tx)
+                .await
+                .map_err(map)?;
+        } else {
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1, $2)")
+                .bind(LIMIT_LOCK_SPACE)
+                .bind(lock)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(map)?;
+            if !got {
+                return Ok(false);
+            }
+        }
     }
-    Ok(())
+    Ok(true)
 }
 use sqlx::postgres::{PgRow as Row, Postgres as Db};
 use sqlx::Row as _;
@@ -401,7 +415,12 @@ impl Store for PgStore {
         window: Duration,
     ) -> Result<LimitVerdict, StoreError> {
         let mut tx = begin_write(&self.writer).await.map_err(map)?;
-        lock_limit_keys(&mut tx, keys).await?;
+        // Without waiting: an attempt that finds a key locked waits outside the database, so a
+        // flood on one key cannot tie up the pool's connections in lock waits.
+        if !lock_limit_keys(&mut tx, keys, false).await? {
+            tx.rollback().await.map_err(map)?;
+            return Ok(LimitVerdict::Wait);
+        }
         let (since, stale) = (to_millis(now - window), to_millis(now - STALE_ATTEMPT));
         let mut judgements = Vec::with_capacity(keys.len());
         for k in keys {
@@ -457,7 +476,7 @@ impl Store for PgStore {
         let mut tx = begin_write(&self.writer).await.map_err(map)?;
         // Under the same locks as a beginning attempt, which reads failures and attempts in
         // flight in two statements: a finish between them would count the attempt in neither.
-        lock_limit_keys(&mut tx, keys).await?;
+        lock_limit_keys(&mut tx, keys, true).await?;
         sqlx::query(q::DELETE_ATTEMPT)
             .bind(reservation)
             .execute(&mut *tx)
@@ -490,6 +509,15 @@ impl Store for PgStore {
             .await
             .map_err(map)?;
         Ok(failures.rows_affected() + attempts.rows_affected())
+    }
+
+    async fn scrub_signing_keys(&self) -> Result<(), StoreError> {
+        // Rewrites the table's files: the replaced rows' dead versions go with the old ones.
+        sqlx::query("VACUUM FULL signing_keys")
+            .execute(&self.writer)
+            .await
+            .map(drop)
+            .map_err(map)
     }
 
     async fn replace_private_key(&self, kid: &str, private: &[u8]) -> Result<bool, StoreError> {

@@ -29,6 +29,8 @@ const STATEMENT_CACHE: usize = 64;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     engine: Engine,
+    /// The database file.
+    path: PathBuf,
     /// Opened for commands that only read.
     read_only: bool,
 }
@@ -58,7 +60,10 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     match options.open(path) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            tighten(path);
+            Ok(())
+        }
         Err(e) => Err(StoreError::Other(format!(
             "cannot create {}: {e}",
             path.display()
@@ -66,7 +71,43 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
+/// An existing database (from a version that created it readable by others) and its WAL files
+/// become readable by their owner only; a file owned by someone else is left as it is.
+fn tighten(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mut name = path.as_os_str().to_owned();
+        let mut files = vec![path.to_owned()];
+        for suffix in ["-wal", "-shm"] {
+            name.push(suffix);
+            files.push(PathBuf::from(&name));
+            name = path.as_os_str().to_owned();
+        }
+        for file in files {
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            if meta.permissions().mode() & 0o077 != 0 {
+                match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                    Ok(()) => tracing::warn!(
+                        file = %file.display(),
+                        "the database file was readable by others; it is now readable by its owner only"
+                    ),
+                    Err(e) => tracing::warn!(
+                        file = %file.display(),
+                        error = %e,
+                        "the database file is readable by others and could not be restricted"
+                    ),
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+pub(crate) fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(map_sqlite)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(map_sqlite)?;
@@ -109,6 +150,7 @@ impl SqliteStore {
             .execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                  PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 65536; \
+                 PRAGMA secure_delete = FAST; \
                  PRAGMA journal_size_limit = 536870912;",
             )
             .map_err(map_sqlite)?;
@@ -119,6 +161,7 @@ impl SqliteStore {
         let checkpointer = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         Ok(Self {
             engine: Engine::start(writer, readers, Some(checkpointer))?,
+            path: path.to_owned(),
             read_only: false,
         })
     }
@@ -133,6 +176,7 @@ impl SqliteStore {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             engine: Engine::start(writer, readers, None)?,
+            path: path.to_owned(),
             read_only: true,
         })
     }
@@ -142,6 +186,26 @@ impl SqliteStore {
 mod tests {
     use super::database_path;
     use std::path::PathBuf;
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_database_readable_by_others_is_restricted() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.db");
+        for file in [path.clone(), dir.path().join("old.db-wal")] {
+            std::fs::write(&file, b"").expect("write");
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+        super::create_private(&path).expect("exists");
+        for name in ["old.db", "old.db-wal"] {
+            let mode = std::fs::metadata(dir.path().join(name))
+                .expect("meta")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
+    }
 
     #[test]
     fn sqlite_urls_name_a_file() {

@@ -486,6 +486,19 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn scrub_signing_keys(&self) -> Result<(), StoreError> {
+        // VACUUM cannot run inside the writer's batch transaction, so it runs on a connection of
+        // its own to the same file, waiting for the writer under the busy timeout.
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = super::connect(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+            conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")
+                .map_err(map_sqlite)
+        })
+        .await
+        .map_err(|e| StoreError::Other(format!("scrubbing the database failed: {e}")))?
+    }
+
     async fn replace_private_key(&self, kid: &str, private: &[u8]) -> Result<bool, StoreError> {
         let (kid, private) = (kid.to_owned(), private.to_vec());
         self.engine
