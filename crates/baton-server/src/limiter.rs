@@ -499,6 +499,35 @@ mod tests {
         assert_eq!(ip_key("192.0.2.1"), "192.0.2.1");
     }
 
+    /// Finding 10: a username of any length is kept as a 32-byte digest, and the map of
+    /// counters is swept of expired entries as it grows, not scanned on every insert.
+    #[tokio::test]
+    async fn finding_10_limiter_keys_are_digests_and_the_map_is_swept() {
+        let (l, clock) = limiter(10, 0);
+        let long = "x".repeat(64 * 1024);
+        l.begin(&long, None).await.expect("room").failed();
+        for i in 0..FIRST_SWEEP {
+            l.begin(&format!("user{i}"), None)
+                .await
+                .expect("room")
+                .failed();
+        }
+        assert_eq!(l.lock().by_user.entries.len(), FIRST_SWEEP + 1);
+        // Once the window has passed, the next growth sweeps the expired entries away.
+        clock.advance(std::time::Duration::from_secs(301));
+        for i in 0..FIRST_SWEEP {
+            l.begin(&format!("later{i}"), None)
+                .await
+                .expect("room")
+                .failed();
+        }
+        let entries = l.lock().by_user.entries.len();
+        assert!(
+            entries <= FIRST_SWEEP,
+            "{entries} entries: nothing was swept"
+        );
+    }
+
     #[tokio::test]
     async fn a_success_clears_the_username_but_not_the_ip() {
         let (l, _) = limiter(2, 3);

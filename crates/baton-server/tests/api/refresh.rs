@@ -68,7 +68,8 @@ async fn within_the_grace_window_a_spent_token_returns_the_same_successor() {
 }
 
 #[tokio::test]
-async fn a_grace_replay_whose_successor_is_spent_gets_nothing_and_the_session_lives_on() {
+async fn finding_08_a_grace_replay_whose_successor_is_spent_gets_nothing_and_the_session_lives_on()
+{
     let app = TestApp::spawn().await;
     let first = app.user_session("alice").await;
     let second = app.refresh_ok(&first.refresh).await;
@@ -86,7 +87,7 @@ async fn a_grace_replay_whose_successor_is_spent_gets_nothing_and_the_session_li
 }
 
 #[tokio::test]
-async fn replays_of_one_spent_token_are_capped_at_twenty_and_counted() {
+async fn finding_08_replays_of_one_spent_token_are_capped_at_twenty_and_counted() {
     let app = TestApp::spawn().await;
     let first = app.user_session("alice").await;
     let second = app.refresh_ok(&first.refresh).await;
