@@ -37,8 +37,9 @@ pub const REVOKE_USER_SESSIONS: &str =
      WHERE user_id = $2 AND revoked_at IS NULL";
 
 /// Creates a session only for a user that still exists (a deletion committed while the
-/// password was being checked must not leave a live session behind). PostgreSQL appends its
-/// `FOR SHARE`.
+/// password was being checked must not leave a live session behind). PostgreSQL appends
+/// `FOR NO KEY UPDATE`: the user's row stays locked until the commit, so two logins of one user
+/// apply the cap on live sessions one after the other.
 pub const INSERT_SESSION: &str =
     "INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, \
      idle_expires_at, absolute_expires_at, user_agent, ip) \

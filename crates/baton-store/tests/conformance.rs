@@ -88,6 +88,7 @@ every_backend!(
     sessions_past_the_limit_are_revoked_oldest_first,
     session_pages_follow_their_cursor,
     shared_limits_count_failures_and_attempts_in_flight,
+    concurrent_logins_keep_to_the_session_cap,
 );
 
 /// Rows of `refresh_tokens` still holding a sealed successor, read with plain SQL.
@@ -709,4 +710,24 @@ async fn shared_limits_count_failures_and_attempts_in_flight(store: Arc<dyn Stor
         .expect("finish");
     // The purge forgets what left the window.
     assert!(store.limit_purge(much_later).await.expect("purge") >= 2);
+}
+
+/// Finding 11: logins of one user at the same moment still leave at most the cap live.
+async fn concurrent_logins_keep_to_the_session_cap(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let opened = (0..20).map(|i| {
+        let (store, alice) = (Arc::clone(&store), alice.clone());
+        tokio::spawn(async move {
+            session_at(&*store, &alice, T0 + Duration::milliseconds(i), 3).await;
+        })
+    });
+    for task in futures::future::join_all(opened).await {
+        task.expect("a login");
+    }
+    let live = store
+        .live_sessions(&alice.id, T0 + Duration::seconds(1), None, 100)
+        .await
+        .expect("list");
+    assert_eq!(live.len(), 3);
 }

@@ -90,7 +90,7 @@ impl PgStore {
 
 /// A session's insert, keeping the user row from being deleted meanwhile.
 static INSERT_SESSION: LazyLock<String> =
-    LazyLock::new(|| format!("{} FOR SHARE", q::INSERT_SESSION));
+    LazyLock::new(|| format!("{} FOR NO KEY UPDATE", q::INSERT_SESSION));
 /// Serialise key activation across instances; readers (`SELECT`) are not blocked.
 const LOCK_SIGNING_KEYS: &str = "LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE";
 
