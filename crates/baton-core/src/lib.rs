@@ -3,6 +3,7 @@
 //! [`service::Baton`], and storage is reached through the [`store::Store`] trait.
 
 pub mod access;
+pub mod audit;
 pub mod client;
 pub mod clock;
 pub mod error;

@@ -3,6 +3,7 @@
 //! the CLI both call these; neither talks to storage directly.
 
 use crate::access::{self, AccessClaims, AccessError, TokenRules};
+use crate::audit::{AuditEvent, EventQuery};
 use crate::client::ClientRecord;
 use crate::clock::Clock;
 use crate::error::{AuthError, RefreshError};
@@ -81,6 +82,8 @@ pub struct Issued {
     pub refresh_expires_in: u64,
     /// The session.
     pub session_id: SessionId,
+    /// The session's user.
+    pub user_id: UserId,
     /// A spent token was presented within the grace window and got its successor again.
     pub replayed: bool,
 }
@@ -505,6 +508,24 @@ impl Baton {
             .await?)
     }
 
+    /// Records an audit event; a failure to record is logged, never passed on (the event's
+    /// request has been answered by then, or is about to be).
+    pub async fn record(&self, event: AuditEvent) {
+        if let Err(e) = self.store.record_event(&event).await {
+            tracing::warn!(error = %e, kind = event.kind.as_str(), "an audit event was not recorded");
+        }
+    }
+
+    /// Audit events, newest first, as `query` says.
+    pub async fn events(&self, query: &EventQuery) -> Result<Vec<AuditEvent>, AuthError> {
+        Ok(self.store.events(query).await?)
+    }
+
+    /// Forgets audit events older than `retention`.
+    pub async fn purge_events(&self, retention: Duration) -> Result<u64, AuthError> {
+        Ok(self.store.purge_events(self.now() - retention).await?)
+    }
+
     /// Revokes every session of a user.
     pub async fn logout_all(&self, user: &UserId) -> Result<u64, AuthError> {
         Ok(self.store.revoke_all_sessions(user, self.now()).await?)
@@ -584,6 +605,7 @@ impl Baton {
             refresh_token,
             refresh_expires_in: u64::try_from(remaining).unwrap_or(0),
             session_id: session.id.clone(),
+            user_id: session.user_id.clone(),
             replayed: false,
         })
     }

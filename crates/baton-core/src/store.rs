@@ -1,6 +1,7 @@
 //! The storage seam. One trait, one implementation per backend (in `baton-store`); the rotation
 //! rules themselves stay in [`crate::rotation`] so every backend applies the same ones.
 
+use crate::audit::{AuditEvent, EventQuery};
 use crate::client::ClientRecord;
 use crate::error::RefreshError;
 use crate::ids::{SessionId, UserId};
@@ -277,6 +278,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Forgets failures before `before` and stale reservations; how many rows went.
     async fn limit_purge(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// Records an audit event.
+    async fn record_event(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// Audit events, newest first, as `query` says.
+    async fn events(&self, query: &EventQuery) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Forgets audit events from before `before`; how many.
+    async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 
     /// Deletes sessions (and their tokens) that ended before `before`; how many.
     async fn purge_sessions(&self, before: OffsetDateTime) -> Result<u64, StoreError>;

@@ -144,11 +144,21 @@ async fn purge_loop(state: AppState) {
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = purge.tick() => match state.baton.purge_expired(PURGE_RETENTION).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
-                Err(e) => tracing::warn!(error = %e, "session purge failed"),
-            },
+            _ = purge.tick() => {
+                match state.baton.purge_expired(PURGE_RETENTION).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
+                    Err(e) => tracing::warn!(error = %e, "session purge failed"),
+                }
+                match to_time(state.config.audit_retention) {
+                    Ok(retention) => {
+                        if let Err(e) = state.baton.purge_events(retention).await {
+                            tracing::warn!(error = %e, "audit event purge failed");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "audit retention out of range"),
+                }
+            }
             _ = sweep.tick() => {
                 if let Err(e) = state.baton.drop_stale_seals().await {
                     tracing::warn!(error = %e, "dropping stale sealed successors failed");

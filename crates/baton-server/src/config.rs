@@ -252,6 +252,14 @@ pub struct Settings {
         env = "BATON_KEY_RELOAD_INTERVAL"
     )]
     pub key_reload_interval: Option<String>,
+    /// How long audit events are kept [default: 90d]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_AUDIT_RETENTION"
+    )]
+    pub audit_retention: Option<String>,
     /// How often expired sessions are purged [default: 10m]
     #[arg(
         long,
@@ -363,6 +371,8 @@ pub struct Config {
     pub hash_queue: usize,
     /// Purge interval for ended sessions.
     pub purge_interval: Duration,
+    /// How long audit events are kept.
+    pub audit_retention: Duration,
     /// Database pool settings.
     pub database_pool: baton_store::PoolSettings,
     /// Signing-key reload interval.
@@ -514,6 +524,7 @@ impl Config {
                 "purge_interval",
                 Duration::from_secs(600),
             )?,
+            audit_retention: dur(&s.audit_retention, "audit_retention", days(90))?,
             database_pool: baton_store::PoolSettings {
                 max_connections: u32::try_from(num(
                     &s.database_max_connections,
@@ -627,6 +638,7 @@ impl Config {
             ),
             ("key_reload_interval", secs(self.key_reload_interval)),
             ("purge_interval", secs(self.purge_interval)),
+            ("audit_retention", secs(self.audit_retention)),
             (
                 "log_format",
                 match self.log_format {
@@ -661,6 +673,11 @@ impl Config {
         }
         if self.hash_queue == 0 || self.hash_queue > 65_536 {
             bail!("hash_queue must be between 1 and 65536");
+        }
+        if self.audit_retention.is_zero()
+            || self.audit_retention > 10 * Duration::from_secs(365 * 86_400)
+        {
+            bail!("audit_retention must be positive and at most ten years");
         }
         if self.purge_interval.is_zero() || self.key_reload_interval.is_zero() {
             bail!("purge_interval and key_reload_interval must be positive");
@@ -809,6 +826,7 @@ const FILE_KEYS: &[&str] = &[
     "database_statement_timeout",
     "key_reload_interval",
     "purge_interval",
+    "audit_retention",
     "log_format",
 ];
 

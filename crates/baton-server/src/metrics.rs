@@ -55,6 +55,11 @@ struct OutcomeLabels {
     outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    kind: &'static str,
+}
+
 /// All of baton's metrics and the registry that renders them.
 pub struct Metrics {
     registry: Registry,
@@ -63,6 +68,7 @@ pub struct Metrics {
     logins: Family<OutcomeLabels, Counter>,
     refreshes: Family<OutcomeLabels, Counter>,
     reuse: Counter,
+    events: Family<EventLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -107,6 +113,12 @@ impl Metrics {
             "Spent refresh tokens presented after the grace window (sessions revoked)",
             reuse.clone(),
         );
+        let events = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "audit_events",
+            "Audit events recorded, by kind",
+            events.clone(),
+        );
         Self {
             registry,
             requests,
@@ -114,6 +126,7 @@ impl Metrics {
             logins,
             refreshes,
             reuse,
+            events,
         }
     }
 
@@ -130,6 +143,11 @@ impl Metrics {
         if outcome == "reuse_detected" {
             self.reuse.inc();
         }
+    }
+
+    /// Counts an audit event by kind (a closed set of names).
+    pub fn event(&self, kind: &'static str) {
+        self.events.get_or_create(&EventLabels { kind }).inc();
     }
 
     /// The Prometheus text exposition (format 0.0.4).

@@ -179,6 +179,21 @@ pub const PURGE_FAILURES: &str = "DELETE FROM login_failures WHERE failed_at < $
 /// Forgets reservations their instances never ended.
 pub const PURGE_ATTEMPTS: &str = "DELETE FROM login_attempts WHERE started_at < $1";
 
+/// Records an audit event.
+pub const INSERT_EVENT: &str = "INSERT INTO audit_events \
+     (id, at, kind, user_id, username, session_id, ip, user_agent, reason) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+/// A page of audit events, newest first: of one user (`$1`, or all when null), since `$2`, of
+/// one kind (`$3`, or all), older than the cursor (`$4`, `$5`: the previous page's last event's
+/// time and id; `i64::MAX` and `''` for the first page), at most `$6`.
+pub const EVENTS: &str = "SELECT id, at, kind, user_id, username, session_id, ip, user_agent, \
+     reason FROM audit_events \
+     WHERE ($1 IS NULL OR user_id = $1) AND at >= $2 AND ($3 IS NULL OR kind = $3) \
+     AND (at < $4 OR (at = $4 AND id < $5)) \
+     ORDER BY at DESC, id DESC LIMIT $6";
+/// Forgets audit events older than the retention.
+pub const PURGE_EVENTS: &str = "DELETE FROM audit_events WHERE at < $1";
+
 /// How many ended sessions one purge transaction deletes, so the write lock is never held long.
 pub const PURGE_BATCH: u64 = 500;
 /// Deletes up to [`PURGE_BATCH`] ended sessions; their tokens go with them (`ON DELETE
@@ -230,6 +245,9 @@ mod tests {
         INSERT_KEY,
         REPLACE_PRIVATE_KEY,
         PURGE_SESSIONS,
+        INSERT_EVENT,
+        EVENTS,
+        PURGE_EVENTS,
         DROP_STALE_ATTEMPTS,
         RECENT_FAILURES,
         ATTEMPTS_IN_FLIGHT,

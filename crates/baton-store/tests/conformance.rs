@@ -89,6 +89,7 @@ every_backend!(
     session_pages_follow_their_cursor,
     shared_limits_count_failures_and_attempts_in_flight,
     concurrent_logins_keep_to_the_session_cap,
+    audit_events_are_read_newest_first_by_filter_and_page,
 );
 
 /// Rows of `refresh_tokens` still holding a sealed successor, read with plain SQL.
@@ -730,4 +731,100 @@ async fn concurrent_logins_keep_to_the_session_cap(store: Arc<dyn Store>, _url: 
         .await
         .expect("list");
     assert_eq!(live.len(), 3);
+}
+
+/// The audit log: events come back newest first, filtered by user, time and kind, page by page,
+/// and the purge forgets the old ones.
+async fn audit_events_are_read_newest_first_by_filter_and_page(store: Arc<dyn Store>, _url: &str) {
+    use baton_core::audit::{AuditEvent, EventKind, EventQuery};
+    let alice = UserId::generate();
+    let bob = UserId::generate();
+    let mut recorded = Vec::new();
+    for i in 0..7 {
+        let kind = if i % 2 == 0 {
+            EventKind::LoginFailed
+        } else {
+            EventKind::LoginSucceeded
+        };
+        let mut e = AuditEvent::new(kind, T0 + Duration::seconds(i / 2));
+        e.user_id = Some(if i == 6 { bob.clone() } else { alice.clone() });
+        e.ip = Some("192.0.2.1".into());
+        e.user_agent = Some("test".into());
+        e.reason = Some("why".into());
+        store.record_event(&e).await.expect("record");
+        recorded.push(e);
+    }
+    let all = store
+        .events(&EventQuery {
+            limit: 100,
+            ..EventQuery::default()
+        })
+        .await
+        .expect("all");
+    assert_eq!(all.len(), 7);
+    assert!(all
+        .windows(2)
+        .all(|w| (w[0].at, &w[0].id) >= (w[1].at, &w[1].id)));
+    assert_eq!(
+        all.iter().find(|e| e.id == recorded[0].id),
+        Some(&recorded[0])
+    );
+    let mine = EventQuery {
+        user_id: Some(alice.clone()),
+        limit: 100,
+        ..EventQuery::default()
+    };
+    assert_eq!(store.events(&mine).await.expect("alice").len(), 6);
+    let failed = EventQuery {
+        kind: Some(EventKind::LoginFailed),
+        ..mine.clone()
+    };
+    assert_eq!(store.events(&failed).await.expect("failed").len(), 3);
+    let recent = EventQuery {
+        since: Some(T0 + Duration::seconds(2)),
+        ..mine.clone()
+    };
+    assert_eq!(store.events(&recent).await.expect("recent").len(), 2);
+    // Pages of two, each after the previous page's last event, give them all once.
+    let mut paged = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .events(&EventQuery {
+                before: before.clone(),
+                limit: 2,
+                ..mine.clone()
+            })
+            .await
+            .expect("page");
+        let Some(last) = page.last() else { break };
+        before = Some((last.at, last.id.clone()));
+        paged.extend(page.iter().map(|e| e.id.clone()));
+    }
+    let expected: Vec<String> = store
+        .events(&mine)
+        .await
+        .expect("alice")
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(paged, expected);
+    assert_eq!(
+        store
+            .purge_events(T0 + Duration::seconds(2))
+            .await
+            .expect("purge"),
+        4
+    );
+    assert_eq!(
+        store
+            .events(&EventQuery {
+                limit: 100,
+                ..EventQuery::default()
+            })
+            .await
+            .expect("left")
+            .len(),
+        3
+    );
 }

@@ -1,12 +1,13 @@
 //! Bearer-protected routes: `/api/me`, `/auth/logout-all`, `/auth/sessions`.
 
 use crate::error::ApiError;
-use crate::extract::{Authenticated, PathParams, QueryParams};
+use crate::extract::{Authenticated, Client, PathParams, QueryParams};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use baton_core::audit::{EventKind, EventQuery};
 use baton_core::clock::{from_millis, to_millis};
 use baton_core::store::SessionCursor;
 use baton_core::{SessionId, UserId};
@@ -24,14 +25,102 @@ pub(super) async fn me(Authenticated(claims): Authenticated) -> Response {
 
 pub(super) async fn logout_all(
     State(state): State<AppState>,
+    Client(client): Client,
     Authenticated(claims): Authenticated,
 ) -> Result<StatusCode, ApiError> {
-    let n = state
-        .baton
-        .logout_all(&UserId::from_trusted(claims.sub))
-        .await?;
+    let user = UserId::from_trusted(claims.sub);
+    let n = state.baton.logout_all(&user).await?;
     tracing::info!(sessions = n, "logout from every session");
+    let mut out = super::event(&state, EventKind::LogoutAll, &client);
+    out.user_id = Some(user);
+    out.username = Some(claims.preferred_username);
+    out.session_id = Some(SessionId::from_trusted(claims.sid));
+    super::audit(&state, out).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /auth/events`: the caller's own audit events, newest first, by pages.
+pub(super) async fn events(
+    State(state): State<AppState>,
+    Authenticated(claims): Authenticated,
+    QueryParams(query): QueryParams<SessionsQuery>,
+) -> Result<Response, ApiError> {
+    let limit = page_limit(query.limit.as_deref())?;
+    let before = query
+        .cursor
+        .as_deref()
+        .map(decode_cursor)
+        .transpose()?
+        .map(|c| (c.created_at, c.id.as_str().to_owned()));
+    let mut events = state
+        .baton
+        .events(&EventQuery {
+            user_id: Some(UserId::from_trusted(claims.sub)),
+            since: None,
+            kind: None,
+            before,
+            limit: limit.saturating_add(1),
+        })
+        .await?;
+    let more = events.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_cursor = events.last().filter(|_| more).map(|last| {
+        encode_cursor(&SessionCursor {
+            created_at: last.at,
+            id: SessionId::from_trusted(last.id.clone()),
+        })
+    });
+    let events: Vec<EventView> = events
+        .into_iter()
+        .map(|e| EventView {
+            id: e.id,
+            kind: e.kind.as_str(),
+            at: rfc3339(e.at),
+            session_id: e.session_id.map(|s| s.to_string()),
+            ip: e.ip,
+            user_agent: e.user_agent,
+            reason: e.reason,
+        })
+        .collect();
+    Ok(no_store(Json(EventList {
+        events,
+        next_cursor,
+    })))
+}
+
+/// One event as `GET /auth/events` shows it.
+#[derive(Debug, serde::Serialize)]
+pub(super) struct EventView {
+    id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    at: String,
+    session_id: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    reason: Option<String>,
+}
+
+/// `GET /auth/events` answer.
+#[derive(Debug, serde::Serialize)]
+pub(super) struct EventList {
+    events: Vec<EventView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+/// `?limit=`: 1–100, 50 when absent.
+fn page_limit(value: Option<&str>) -> Result<u32, ApiError> {
+    match value {
+        None => Ok(PAGE_DEFAULT),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=PAGE_MAX).contains(n))
+            .ok_or_else(|| {
+                ApiError::InvalidRequest(format!("limit must be between 1 and {PAGE_MAX}"))
+            }),
+    }
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
@@ -80,16 +169,7 @@ pub(super) async fn sessions(
     Authenticated(claims): Authenticated,
     QueryParams(query): QueryParams<SessionsQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = match query.limit.as_deref() {
-        None => PAGE_DEFAULT,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=PAGE_MAX).contains(n))
-            .ok_or_else(|| {
-                ApiError::InvalidRequest(format!("limit must be between 1 and {PAGE_MAX}"))
-            })?,
-    };
+    let limit = page_limit(query.limit.as_deref())?;
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let page = state
         .baton
@@ -116,16 +196,20 @@ pub(super) async fn sessions(
 
 pub(super) async fn revoke_session(
     State(state): State<AppState>,
+    Client(client): Client,
     Authenticated(claims): Authenticated,
     PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .baton
-        .revoke_session(
-            &UserId::from_trusted(claims.sub),
-            &SessionId::from_trusted(id),
-        )
-        .await?;
+    let (user, session) = (
+        UserId::from_trusted(claims.sub),
+        SessionId::from_trusted(id),
+    );
+    state.baton.revoke_session(&user, &session).await?;
+    let mut revoked = super::event(&state, EventKind::SessionRevoked, &client);
+    revoked.user_id = Some(user);
+    revoked.username = Some(claims.preferred_username);
+    revoked.session_id = Some(session);
+    super::audit(&state, revoked).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,5 +1,6 @@
 //! `/auth/register`, `/auth/login`, `/auth/refresh`, `/auth/logout`.
 
+use super::{audit, event};
 use crate::cookie::{check_csrf, clear_planted, refresh_cookie, set_cookie};
 use crate::error::ApiError;
 use crate::extract::{Client, JsonBody, OptionalJsonBody};
@@ -9,7 +10,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use baton_core::service::{Issued, FIRST_PARTY_CLIENT};
+use baton_core::audit::EventKind;
+use baton_core::service::{ClientInfo, Issued, FIRST_PARTY_CLIENT};
 use baton_core::store::UserRecord;
 use baton_core::{AuthError, RefreshError, Username};
 use baton_proto::{
@@ -65,6 +67,10 @@ pub(super) async fn register(
         }
     };
     tracing::info!(user_id = %user.id, "user registered");
+    let mut registered = event(&state, EventKind::Registered, &client);
+    registered.user_id = Some(user.id.clone());
+    registered.username = Some(user.username.clone());
+    audit(&state, registered).await;
     Ok((
         StatusCode::CREATED,
         Json(UserResponse {
@@ -79,13 +85,17 @@ pub(super) async fn login(
     Client(client): Client,
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let user =
-        checked_authenticate(&state, &req.username, req.password, client.ip.as_deref()).await?;
+    let user = checked_authenticate(&state, &req.username, req.password, &client).await?;
+    let mut success = event(&state, EventKind::LoginSucceeded, &client);
     let issued = state
         .baton
         .open_session(&user, FIRST_PARTY_CLIENT, client)
         .await?;
     state.metrics.login("success");
+    success.user_id = Some(user.id.clone());
+    success.username = Some(user.username.clone());
+    success.session_id = Some(issued.session_id.clone());
+    audit(&state, success).await;
     tracing::info!(session_id = %issued.session_id, user_id = %user.id, "login");
     Ok(token_response(&state, issued, req.delivery))
 }
@@ -95,24 +105,29 @@ pub(super) async fn checked_authenticate(
     state: &AppState,
     username: &str,
     password: String,
-    ip: Option<&str>,
+    client: &ClientInfo,
 ) -> Result<UserRecord, ApiError> {
-    let key =
-        Username::parse(username).map_or_else(|_| username.to_owned(), |u| u.key().to_owned());
-    let attempt = state
-        .limiter
-        .begin(&key, ip)
-        .await
-        .map_err(|refusal| match refusal {
-            Refusal::TooManyFailures { retry_after } => {
-                state.metrics.login("rate_limited");
-                ApiError::TooManyRequests { retry_after }
-            }
-            Refusal::Busy => {
-                state.metrics.login("unavailable");
-                ApiError::Unavailable
-            }
-        })?;
+    let parsed = Username::parse(username).ok();
+    let key = parsed
+        .as_ref()
+        .map_or_else(|| username.to_owned(), |u| u.key().to_owned());
+    // The name as typed, when it is a possible username at all.
+    let typed = parsed.map(|u| u.as_str().to_owned());
+    let attempt = match state.limiter.begin(&key, client.ip.as_deref()).await {
+        Ok(attempt) => attempt,
+        Err(Refusal::TooManyFailures { retry_after }) => {
+            state.metrics.login("rate_limited");
+            let mut locked = event(state, EventKind::LockedOut, client);
+            locked.username = typed;
+            locked.reason = Some("too_many_failures".into());
+            audit(state, locked).await;
+            return Err(ApiError::TooManyRequests { retry_after });
+        }
+        Err(Refusal::Busy) => {
+            state.metrics.login("unavailable");
+            return Err(ApiError::Unavailable);
+        }
+    };
     match state.baton.authenticate(username, password).await {
         Ok(user) => {
             attempt.succeeded().await;
@@ -121,6 +136,10 @@ pub(super) async fn checked_authenticate(
         Err(AuthError::InvalidCredentials) => {
             attempt.failed().await;
             state.metrics.login("invalid_credentials");
+            let mut failed = event(state, EventKind::LoginFailed, client);
+            failed.username = typed;
+            failed.reason = Some("invalid_credentials".into());
+            audit(state, failed).await;
             Err(ApiError::InvalidCredentials)
         }
         Err(e) => {
@@ -149,6 +168,7 @@ fn presented_token(
 
 pub(super) async fn refresh(
     State(state): State<AppState>,
+    Client(client): Client,
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody<RefreshRequest>,
 ) -> Result<Response, ApiError> {
@@ -163,10 +183,21 @@ pub(super) async fn refresh(
             } else {
                 "success"
             });
+            if issued.replayed {
+                let mut replay = event(&state, EventKind::GraceReplay, &client);
+                replay.session_id = Some(issued.session_id.clone());
+                replay.user_id = Some(issued.user_id.clone());
+                audit(&state, replay).await;
+            }
             Ok(token_response(&state, issued, delivery))
         }
         Err(AuthError::Refresh(reason)) => {
             state.metrics.refresh(refresh_outcome(reason));
+            if reason == RefreshError::ReuseDetected {
+                let mut reuse = event(&state, EventKind::RefreshReuse, &client);
+                reuse.reason = Some("reuse_detected".into());
+                audit(&state, reuse).await;
+            }
             let mut response = ApiError::Refresh(reason).into_response();
             if delivery == Delivery::Cookie {
                 let clear = set_cookie(None, 0, state.config.cookie_secure);
@@ -180,6 +211,7 @@ pub(super) async fn refresh(
 
 pub(super) async fn logout(
     State(state): State<AppState>,
+    Client(client): Client,
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody<RefreshRequest>,
 ) -> Result<Response, ApiError> {
@@ -190,6 +222,9 @@ pub(super) async fn logout(
     if let Some((token, _)) = presented {
         if let Some(session) = state.baton.logout(&token).await? {
             tracing::info!(session_id = %session, "logout");
+            let mut out = event(&state, EventKind::Logout, &client);
+            out.session_id = Some(session);
+            audit(&state, out).await;
         }
     }
     let clear = set_cookie(None, 0, state.config.cookie_secure);

@@ -16,6 +16,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::{delete, get, post};
 use axum::{middleware, Router};
+use baton_core::audit::{AuditEvent, EventKind};
+use baton_core::service::ClientInfo;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
@@ -39,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/logout-all", post(account::logout_all))
         .route("/auth/sessions", get(account::sessions))
         .route("/auth/sessions/{id}", delete(account::revoke_session))
+        .route("/auth/events", get(account::events))
         .route("/api/me", get(account::me))
         .route("/oauth/token", post(oauth::token))
         .route("/oauth/revoke", post(oauth::revoke))
@@ -74,6 +77,20 @@ pub fn router(state: AppState) -> Router {
             security_headers,
         ))
         .with_state(state)
+}
+
+/// An audit event of `kind` now, from `client`.
+pub(super) fn event(state: &AppState, kind: EventKind, client: &ClientInfo) -> AuditEvent {
+    let mut event = AuditEvent::new(kind, state.baton.now());
+    event.ip.clone_from(&client.ip);
+    event.user_agent.clone_from(&client.user_agent);
+    event
+}
+
+/// Counts and records an audit event; a failure to record is logged, not the request's.
+pub(super) async fn audit(state: &AppState, event: AuditEvent) {
+    state.metrics.event(event.kind.as_str());
+    state.baton.record(event).await;
 }
 
 /// Refuses oversized heads (431) and bodies announced as oversized (413) on every route, also

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use baton_core::audit::EventKind;
 use baton_core::service::TokenHint;
 use baton_core::AuthError;
 use baton_proto::{Delivery, OAuthTokenForm, OAuthTokenRefForm};
@@ -64,8 +65,7 @@ pub(super) async fn token(
         "password" => {
             let username = required(form.username, "username")?;
             let password = required(form.password, "password")?;
-            let ip = client.ip.clone();
-            let user = checked_authenticate(&state, &username, password, ip.as_deref())
+            let user = checked_authenticate(&state, &username, password, &client)
                 .await
                 .map_err(|e| match e {
                     ApiError::InvalidCredentials => {
@@ -73,8 +73,13 @@ pub(super) async fn token(
                     }
                     other => other,
                 })?;
+            let mut success = super::event(&state, EventKind::LoginSucceeded, &client);
             let issued = state.baton.open_session(&user, &client_id, client).await?;
             state.metrics.login("success");
+            success.user_id = Some(user.id.clone());
+            success.username = Some(user.username.clone());
+            success.session_id = Some(issued.session_id.clone());
+            super::audit(&state, success).await;
             issued
         }
         "refresh_token" => {

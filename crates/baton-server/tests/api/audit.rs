@@ -741,3 +741,104 @@ async fn finding_04_plain_keys_are_sealed_on_upgrade_and_refused_after() {
         "a plain private key survived the upgrade"
     );
 }
+
+/// The audit log: a user reads their own security events, newest first; nobody else's; and
+/// every event is counted by kind.
+#[tokio::test]
+async fn audit_events_are_recorded_and_each_user_reads_their_own() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    app.create_user("bob").await;
+    assert_eq!(
+        app.login("alice", "wrong password").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let first = app.login_ok("alice").await;
+    let second = app.refresh_ok(&first.refresh).await;
+    // A replay within the grace window, then the next rotation.
+    app.refresh_ok(&first.refresh).await;
+    let third = app.refresh_ok(&second.refresh).await;
+    let bob = app.login_ok("bob").await;
+    let r = app
+        .client
+        .get(app.url("/auth/events"))
+        .bearer_auth(&third.access)
+        .header("user-agent", "audit-test")
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let events = body(r).await["events"].as_array().expect("array").clone();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["grace_replay", "login_succeeded", "registered"],
+        "{events:?}"
+    );
+    assert_eq!(events[0]["ip"], "127.0.0.1");
+    assert_eq!(events[0]["session_id"], first_session(&first));
+    // Logging out records the end of the session.
+    let r = app
+        .post_json(
+            "/auth/logout",
+            &serde_json::json!({"refresh_token": third.refresh}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = app.get_bearer("/auth/events?limit=1", &bob.access).await;
+    let page = body(r).await;
+    assert_eq!(page["events"][0]["type"], "login_succeeded");
+    assert!(page["next_cursor"].is_string());
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for kind in [
+        "login_failed",
+        "login_succeeded",
+        "registered",
+        "grace_replay",
+        "logout",
+    ] {
+        assert!(
+            metrics.contains(&format!("baton_audit_events_total{{kind=\"{kind}\"}}")),
+            "{kind} not counted:\n{metrics}"
+        );
+    }
+    // Failed logins and replays carry no account in the user's list, but are recorded.
+    let all = app
+        .state
+        .baton
+        .events(&baton_core::audit::EventQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("all events");
+    let all_kinds: Vec<&str> = all.iter().map(|e| e.kind.as_str()).collect();
+    for kind in ["login_failed", "grace_replay", "logout"] {
+        assert!(all_kinds.contains(&kind), "{all_kinds:?}");
+    }
+    let failed = all
+        .iter()
+        .find(|e| e.kind.as_str() == "login_failed")
+        .expect("failed");
+    assert_eq!(failed.username.as_deref(), Some("alice"));
+    assert_eq!(failed.reason.as_deref(), Some("invalid_credentials"));
+}
+
+fn first_session(t: &Tokens) -> String {
+    jwt_claims(&t.access)["sid"]
+        .as_str()
+        .expect("sid")
+        .to_owned()
+}

@@ -35,6 +35,7 @@ pub(crate) const MIGRATIONS: &[Migration] = migrations![
     20261202000001 "rotation_successor" "rotation successor",
     20261202000002 "sealed_index" "sealed index",
     20261202000003 "login_limits" "login limits",
+    20261202000004 "audit_events" "audit events",
 ];
 
 fn checksum(sql: &str) -> Vec<u8> {

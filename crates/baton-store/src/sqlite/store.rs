@@ -4,6 +4,7 @@
 use super::SqliteStore;
 use crate::error::map_sqlite;
 use crate::queries as q;
+use baton_core::audit::{AuditEvent, EventKind, EventQuery};
 use baton_core::client::ClientRecord;
 use baton_core::clock::{from_millis, to_millis};
 use baton_core::keys::StoredKey;
@@ -93,6 +94,25 @@ pub(crate) fn new_attempt_id() -> Result<String, StoreError> {
     getrandom::getrandom(&mut bytes)
         .map_err(|e| StoreError::Other(format!("no randomness: {e}")))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn event_from_row(row: &Row<'_>) -> rusqlite::Result<AuditEvent> {
+    let kind: String = row.get("kind")?;
+    Ok(AuditEvent {
+        id: row.get("id")?,
+        at: time_col(row, "at")?,
+        kind: EventKind::parse(&kind).unwrap_or(EventKind::LoginFailed),
+        user_id: row
+            .get::<_, Option<String>>("user_id")?
+            .map(UserId::from_trusted),
+        username: row.get("username")?,
+        session_id: row
+            .get::<_, Option<String>>("session_id")?
+            .map(SessionId::from_trusted),
+        ip: row.get("ip")?,
+        user_agent: row.get("user_agent")?,
+        reason: row.get("reason")?,
+    })
 }
 
 pub(super) fn query_one<T>(
@@ -400,6 +420,66 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.engine
             .write(move |c| Ok(execute(c, q::DELETE_CLIENT, [id])? == 1))
+            .await
+    }
+
+    async fn record_event(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        let e = event.clone();
+        self.engine
+            .write(move |c| {
+                execute(
+                    c,
+                    q::INSERT_EVENT,
+                    params![
+                        e.id,
+                        to_millis(e.at),
+                        e.kind.as_str(),
+                        e.user_id.as_ref().map(UserId::as_str),
+                        e.username,
+                        e.session_id.as_ref().map(SessionId::as_str),
+                        e.ip,
+                        e.user_agent,
+                        e.reason
+                    ],
+                )
+                .map(drop)
+            })
+            .await
+    }
+
+    async fn events(&self, query: &EventQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        let query = query.clone();
+        self.engine
+            .read(move |c| {
+                let (before_at, before_id) = query
+                    .before
+                    .as_ref()
+                    .map_or((i64::MAX, String::new()), |(at, id)| {
+                        (to_millis(*at), id.clone())
+                    });
+                query_all(
+                    c,
+                    q::EVENTS,
+                    params![
+                        query.user_id.as_ref().map(UserId::as_str),
+                        query.since.map_or(i64::MIN, to_millis),
+                        query.kind.map(EventKind::as_str),
+                        before_at,
+                        before_id,
+                        i64::from(query.limit)
+                    ],
+                    event_from_row,
+                )
+            })
+            .await
+    }
+
+    async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let before = to_millis(before);
+        self.engine
+            .write(move |c| {
+                execute(c, q::PURGE_EVENTS, [before]).map(|n| u64::try_from(n).unwrap_or(u64::MAX))
+            })
             .await
     }
 
