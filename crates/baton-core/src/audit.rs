@@ -28,11 +28,21 @@ pub enum EventKind {
     SessionRevoked,
     /// A user registered.
     Registered,
+    /// An operator added a user.
+    UserAdded,
+    /// An operator deleted a user (their sessions revoked).
+    UserDeleted,
+    /// A new signing key became active.
+    KeyRotated,
+    /// An OAuth client was added.
+    ClientAdded,
+    /// An OAuth client was deleted.
+    ClientDeleted,
 }
 
 impl EventKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 14] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LockedOut,
@@ -42,6 +52,11 @@ impl EventKind {
         Self::LogoutAll,
         Self::SessionRevoked,
         Self::Registered,
+        Self::UserAdded,
+        Self::UserDeleted,
+        Self::KeyRotated,
+        Self::ClientAdded,
+        Self::ClientDeleted,
     ];
 
     /// The stored name.
@@ -56,6 +71,11 @@ impl EventKind {
             Self::LogoutAll => "logout_all",
             Self::SessionRevoked => "session_revoked",
             Self::Registered => "registered",
+            Self::UserAdded => "user_added",
+            Self::UserDeleted => "user_deleted",
+            Self::KeyRotated => "key_rotated",
+            Self::ClientAdded => "client_added",
+            Self::ClientDeleted => "client_deleted",
         }
     }
 

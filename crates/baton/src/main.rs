@@ -1,8 +1,11 @@
 //! The `baton` command: `serve` (the default), `migrate`, `user …`, `client …` and `keys …`.
 
 use anyhow::{bail, Context as _};
+use baton_core::audit::{AuditEvent, EventKind, EventQuery};
 use baton_core::keys::SigningAlg;
+use baton_core::store::UserRecord;
 use baton_core::SystemClock;
+use baton_core::{Baton, Username};
 use baton_server::{
     default_issuer, open_service, shutdown_signal, Access, Application, Config, Settings,
 };
@@ -45,6 +48,24 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Show the audit log, newest first.
+    Audit {
+        /// Only this user's events.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only events this recent (e.g. 1h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only events of this type (login_failed, refresh_reuse, …).
+        #[arg(long = "type")]
+        kind: Option<String>,
+        /// Most events shown.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,7 +156,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let access = match &command {
         Command::User(UserCommand::List)
         | Command::Client(ClientCommand::List)
-        | Command::Keys(KeysCommand::List) => Access::Read,
+        | Command::Keys(KeysCommand::List)
+        | Command::Audit { .. } => Access::Read,
         _ => Access::Change,
     };
     let baton = open_service(
@@ -153,6 +175,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCommand::Add { name }) => {
             let password = read_password()?;
             let user = baton.add_user(&name, password).await?;
+            record(&baton, EventKind::UserAdded, Some(&user), None).await;
             writeln!(out, "added user {} ({})", user.username, user.id)?;
         }
         Command::User(UserCommand::List) => {
@@ -161,11 +184,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::User(UserCommand::Delete { name }) => {
+            let user = find_user(&baton, &name).await?;
             baton.delete_user(&name).await?;
+            record(&baton, EventKind::UserDeleted, user.as_ref(), None).await;
             writeln!(out, "deleted user {name}; their sessions are revoked")?;
         }
         Command::Client(ClientCommand::Add { name, confidential }) => {
             let (client, secret) = baton.add_client(&name, confidential).await?;
+            record(&baton, EventKind::ClientAdded, None, Some(&client.id)).await;
             writeln!(out, "client_id: {}", client.id)?;
             if let Some(secret) = secret {
                 writeln!(out, "client_secret: {secret}")?;
@@ -183,6 +209,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Client(ClientCommand::Delete { name }) => {
             baton.delete_client(&name).await?;
+            record(&baton, EventKind::ClientDeleted, None, Some(&name)).await;
             writeln!(out, "deleted client {name}")?;
         }
         Command::Keys(KeysCommand::Rotate { alg }) => {
@@ -190,7 +217,71 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map(|a| a.parse::<SigningAlg>().map_err(|e| anyhow::anyhow!(e)))
                 .transpose()?;
             let kid = baton.rotate_signing_key(alg).await?;
+            record(&baton, EventKind::KeyRotated, None, Some(&kid)).await;
             writeln!(out, "new signing key {kid} is active")?;
+        }
+        Command::Audit {
+            user,
+            since,
+            kind,
+            limit,
+            json,
+        } => {
+            let user_id = match user {
+                Some(name) => Some(
+                    find_user(&baton, &name)
+                        .await?
+                        .with_context(|| format!("no user {name}"))?
+                        .id,
+                ),
+                None => None,
+            };
+            let since = since
+                .map(|s| baton_server::config::parse_duration(&s))
+                .transpose()?
+                .map(|d| time::Duration::try_from(d).context("--since is too long"))
+                .transpose()?
+                .map(|d| baton.now() - d);
+            let kind = kind
+                .map(|k| {
+                    EventKind::parse(&k).with_context(|| {
+                        let known: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+                        format!("unknown --type {k} (one of {})", known.join(", "))
+                    })
+                })
+                .transpose()?;
+            let query = EventQuery {
+                user_id,
+                since,
+                kind,
+                before: None,
+                limit: limit.clamp(1, 100_000),
+            };
+            for e in baton.events(&query).await? {
+                let at =
+                    e.at.format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default();
+                if json {
+                    let line = serde_json::json!({
+                        "id": e.id, "at": at, "type": e.kind.as_str(),
+                        "user_id": e.user_id.map(|u| u.to_string()), "username": e.username,
+                        "session_id": e.session_id.map(|s| s.to_string()), "ip": e.ip,
+                        "user_agent": e.user_agent, "reason": e.reason,
+                    });
+                    writeln!(out, "{line}")?;
+                } else {
+                    let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+                    writeln!(
+                        out,
+                        "{at}\t{}\t{}\t{}\t{}\t{}",
+                        e.kind.as_str(),
+                        dash(e.username),
+                        dash(e.ip),
+                        dash(e.session_id.map(|s| s.to_string())),
+                        dash(e.reason)
+                    )?;
+                }
+            }
         }
         Command::Keys(KeysCommand::Rewrap) => {
             let n = baton.rewrap_keys().await?;
@@ -209,6 +300,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A live user by name, if there is one.
+async fn find_user(baton: &Baton, name: &str) -> anyhow::Result<Option<UserRecord>> {
+    let key = Username::parse(name)?.key().to_owned();
+    Ok(baton
+        .users()
+        .await?
+        .into_iter()
+        .find(|u| u.username_key == key))
+}
+
+/// Records what an operator did from the command line.
+async fn record(baton: &Baton, kind: EventKind, user: Option<&UserRecord>, detail: Option<&str>) {
+    let mut event = AuditEvent::new(kind, baton.now());
+    event.user_id = user.map(|u| u.id.clone());
+    event.username = user.map(|u| u.username.clone());
+    event.reason = Some(match detail {
+        Some(d) => format!("command line: {d}"),
+        None => "command line".into(),
+    });
+    baton.record(event).await;
 }
 
 /// Reads a password from the terminal (twice, to confirm) or one line of piped standard input.

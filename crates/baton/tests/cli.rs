@@ -439,3 +439,41 @@ async fn finding_04_a_secret_file_is_generated_beside_the_database() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `baton audit` shows what operators and users did, newest first, filtered, as text or JSON.
+#[tokio::test]
+async fn the_audit_command_shows_filtered_events() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    assert!(add_user(dir.path(), "alice", "correct horse battery")
+        .status
+        .success());
+    let run = |args: &[&str]| baton(dir.path()).args(args).output().expect("runs");
+    assert!(run(&["client", "add", "billing"]).status.success());
+    assert!(run(&["keys", "rotate"]).status.success());
+    let out = run(&["audit"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let kinds: Vec<&str> = text
+        .lines()
+        .map(|l| l.split('\t').nth(1).expect("a type"))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["key_rotated", "client_added", "user_added"],
+        "{text}"
+    );
+    let out = run(&["audit", "--type", "user_added", "--json"]);
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    let event: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");
+    assert_eq!(event["username"], "alice");
+    assert_eq!(event["type"], "user_added");
+    let out = run(&["audit", "--user", "alice", "--since", "1h"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    let out = run(&["audit", "--type", "nope"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("login_failed"));
+}
