@@ -94,6 +94,41 @@ async function loadSessions() {
         return tr;
     }));
 }
+const ACTIVITY = {
+    registered: "Account created",
+    login_succeeded: "Signed in",
+    login_failed: "Wrong password",
+    locked_out: "Sign-in refused: too many attempts",
+    grace_replay: "A refresh was repeated",
+    refresh_reuse: "A used refresh token came back: session ended",
+    logout: "Signed out",
+    logout_all: "Signed out everywhere",
+    session_revoked: "Session revoked",
+};
+async function loadEvents() {
+    const body = $("events");
+    let events;
+    try {
+        const res = await client.fetch("/auth/events?limit=10");
+        if (!res.ok)
+            throw new BatonError(res.status, "http_error");
+        events = (await res.json()).events;
+    }
+    catch (e) {
+        say(`Could not load the recent activity: ${explain(e)}`, "error");
+        return;
+    }
+    body.replaceChildren(...events.map((e) => {
+        const tr = document.createElement("tr");
+        tr.dataset.type = e.type;
+        for (const text of [when(e.at), ACTIVITY[e.type] ?? e.type, e.ip ?? "—", e.user_agent ?? "—"]) {
+            const td = document.createElement("td");
+            td.textContent = text;
+            tr.append(td);
+        }
+        return tr;
+    }));
+}
 function busy(form, on) {
     for (const b of form.querySelectorAll("button"))
         b.disabled = on;
@@ -144,6 +179,7 @@ $("call-me").addEventListener("click", async () => {
     }
 });
 $("load-sessions").addEventListener("click", () => void loadSessions());
+$("load-events").addEventListener("click", () => void loadEvents());
 $("logout").addEventListener("click", async () => {
     await client.logout();
     say("Logged out.", "ok");
@@ -169,13 +205,17 @@ client.onChange((state, reason) => {
     if (state.status === "signed-out" && reason === "logout")
         say("Logged out.", "ok");
     render(state);
-    if (reason === "login")
+    if (reason === "login") {
         void loadSessions();
+        void loadEvents();
+    }
 });
 render(client.state);
 void client.restore().then((signedIn) => {
     render(client.state);
-    if (signedIn)
+    if (signedIn) {
         void loadSessions();
+        void loadEvents();
+    }
     document.body.dataset.ready = "true";
 });

@@ -44,6 +44,8 @@ describe("demo page in Chromium", { timeout: 120_000 }, () => {
     await page.click("#call-me");
     await page.waitForFunction(() => document.querySelector("#me-output")?.textContent?.startsWith("200"));
     await page.waitForSelector("#sessions tr.current");
+    // The audit log's "Recent activity": the sign-in and the account's creation.
+    await page.waitForSelector('#events tr[data-type="login_succeeded"]');
     const dir = join(repoRoot, "test-artifacts");
     mkdirSync(dir, { recursive: true });
     await page.screenshot({ path: join(dir, "demo-logged-in.png"), fullPage: true });

@@ -100,6 +100,51 @@ async function loadSessions() {
   );
 }
 
+/** One entry of `GET /auth/events`. */
+interface ActivityEvent {
+  type: string;
+  at: string;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+const ACTIVITY: Record<string, string> = {
+  registered: "Account created",
+  login_succeeded: "Signed in",
+  login_failed: "Wrong password",
+  locked_out: "Sign-in refused: too many attempts",
+  grace_replay: "A refresh was repeated",
+  refresh_reuse: "A used refresh token came back: session ended",
+  logout: "Signed out",
+  logout_all: "Signed out everywhere",
+  session_revoked: "Session revoked",
+};
+
+async function loadEvents() {
+  const body = $("events");
+  let events: ActivityEvent[];
+  try {
+    const res = await client.fetch("/auth/events?limit=10");
+    if (!res.ok) throw new BatonError(res.status, "http_error");
+    events = ((await res.json()) as { events: ActivityEvent[] }).events;
+  } catch (e) {
+    say(`Could not load the recent activity: ${explain(e)}`, "error");
+    return;
+  }
+  body.replaceChildren(
+    ...events.map((e) => {
+      const tr = document.createElement("tr");
+      tr.dataset.type = e.type;
+      for (const text of [when(e.at), ACTIVITY[e.type] ?? e.type, e.ip ?? "—", e.user_agent ?? "—"]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.append(td);
+      }
+      return tr;
+    }),
+  );
+}
+
 function busy(form: HTMLFormElement, on: boolean) {
   for (const b of form.querySelectorAll("button")) b.disabled = on;
 }
@@ -151,6 +196,7 @@ $("call-me").addEventListener("click", async () => {
 });
 
 $("load-sessions").addEventListener("click", () => void loadSessions());
+$("load-events").addEventListener("click", () => void loadEvents());
 
 $("logout").addEventListener("click", async () => {
   await client.logout();
@@ -173,12 +219,18 @@ client.onChange((state, reason) => {
   if (state.status === "signed-out" && reason !== "logout" && reason !== "restore") say("Your session has ended. Please log in again.", "error");
   if (state.status === "signed-out" && reason === "logout") say("Logged out.", "ok");
   render(state);
-  if (reason === "login") void loadSessions();
+  if (reason === "login") {
+    void loadSessions();
+    void loadEvents();
+  }
 });
 
 render(client.state);
 void client.restore().then((signedIn) => {
   render(client.state);
-  if (signedIn) void loadSessions();
+  if (signedIn) {
+    void loadSessions();
+    void loadEvents();
+  }
   document.body.dataset.ready = "true";
 });

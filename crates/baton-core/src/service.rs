@@ -516,6 +516,28 @@ impl Baton {
         }
     }
 
+    /// The live user a name (as typed) names, if any: to file a failed login under its account.
+    pub async fn user_named(&self, name: &str) -> Result<Option<UserRecord>, AuthError> {
+        let Ok(name) = Username::parse(name) else {
+            return Ok(None);
+        };
+        Ok(self.store.user_by_key(name.key()).await?)
+    }
+
+    /// The user and session a presented refresh token belongs to, spent or not: to file a
+    /// reuse under the account it hit.
+    pub async fn token_owner(
+        &self,
+        presented: &str,
+    ) -> Result<Option<(UserId, SessionId)>, AuthError> {
+        let hash = RefreshToken::presented(presented).hash();
+        Ok(self
+            .store
+            .refresh_token(&hash)
+            .await?
+            .map(|t| (t.session.user_id, t.session.id)))
+    }
+
     /// Audit events, newest first, as `query` says.
     pub async fn events(&self, query: &EventQuery) -> Result<Vec<AuditEvent>, AuthError> {
         Ok(self.store.events(query).await?)

@@ -137,6 +137,10 @@ pub(super) async fn checked_authenticate(
             attempt.failed().await;
             state.metrics.login("invalid_credentials");
             let mut failed = event(state, EventKind::LoginFailed, client);
+            // Filed under the account when the name is one, so its owner sees the attempt.
+            if let Ok(Some(user)) = state.baton.user_named(username).await {
+                failed.user_id = Some(user.id);
+            }
             failed.username = typed;
             failed.reason = Some("invalid_credentials".into());
             audit(state, failed).await;
@@ -196,6 +200,10 @@ pub(super) async fn refresh(
             if reason == RefreshError::ReuseDetected {
                 let mut reuse = event(&state, EventKind::RefreshReuse, &client);
                 reuse.reason = Some("reuse_detected".into());
+                if let Ok(Some((user, session))) = state.baton.token_owner(&token).await {
+                    reuse.user_id = Some(user);
+                    reuse.session_id = Some(session);
+                }
                 audit(&state, reuse).await;
             }
             let mut response = ApiError::Refresh(reason).into_response();

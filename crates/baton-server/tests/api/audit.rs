@@ -776,7 +776,12 @@ async fn audit_events_are_recorded_and_each_user_reads_their_own() {
         .collect();
     assert_eq!(
         kinds,
-        ["grace_replay", "login_succeeded", "registered"],
+        [
+            "grace_replay",
+            "login_succeeded",
+            "login_failed",
+            "registered"
+        ],
         "{events:?}"
     );
     assert_eq!(events[0]["ip"], "127.0.0.1");
