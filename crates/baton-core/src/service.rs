@@ -524,18 +524,18 @@ impl Baton {
         Ok(self.store.user_by_key(name.key()).await?)
     }
 
-    /// The user and session a presented refresh token belongs to, spent or not: to file a
-    /// reuse under the account it hit.
+    /// The user and session a presented refresh token belongs to, spent or not, and whether
+    /// that session is live: to file a reuse or a logout under the account it hit.
     pub async fn token_owner(
         &self,
         presented: &str,
-    ) -> Result<Option<(UserId, SessionId)>, AuthError> {
+    ) -> Result<Option<(UserId, SessionId, bool)>, AuthError> {
         let hash = RefreshToken::presented(presented).hash();
-        Ok(self
-            .store
-            .refresh_token(&hash)
-            .await?
-            .map(|t| (t.session.user_id, t.session.id)))
+        let now = self.now();
+        Ok(self.store.refresh_token(&hash).await?.map(|t| {
+            let live = t.session.revoked_at.is_none() && t.session.expires_at() > now;
+            (t.session.user_id, t.session.id, live)
+        }))
     }
 
     /// Audit events, newest first, as `query` says.

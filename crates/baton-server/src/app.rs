@@ -87,6 +87,7 @@ impl Application {
             limiter,
             registrations,
             signups,
+            lockouts: Arc::default(),
         };
         Ok(Self { listener, state })
     }

@@ -14,6 +14,7 @@ pub mod serve;
 pub mod shared_limits;
 pub mod state;
 pub mod telemetry;
+pub mod throttle;
 
 pub use app::{default_issuer, open_service, shutdown_signal, Access, Application};
 pub use config::{Config, Settings};

@@ -24,6 +24,8 @@ pub struct AppState {
     pub registrations: Arc<Limits>,
     /// The optional cap on successful registrations per client IP.
     pub signups: Arc<Limits>,
+    /// Lockout events recorded once per username and address per window.
+    pub lockouts: Arc<crate::throttle::Throttle>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
 }

@@ -183,16 +183,24 @@ pub const PURGE_ATTEMPTS: &str = "DELETE FROM login_attempts WHERE started_at < 
 pub const INSERT_EVENT: &str = "INSERT INTO audit_events \
      (id, at, kind, user_id, username, session_id, ip, user_agent, reason) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-/// A page of audit events, newest first: of one user (`$1`, or all when null), since `$2`, of
-/// one kind (`$3`, or all), older than the cursor (`$4`, `$5`: the previous page's last event's
-/// time and id; `i64::MAX` and `''` for the first page), at most `$6`.
+/// A page of audit events, newest first: since `$1`, of one kind (`$2`, or all), older than the
+/// cursor (`$3`, `$4`: the previous page's last event's time and id; `i64::MAX` and `''` for the
+/// first page), at most `$5`.
 pub const EVENTS: &str = "SELECT id, at, kind, user_id, username, session_id, ip, user_agent, \
      reason FROM audit_events \
-     WHERE ($1 IS NULL OR user_id = $1) AND at >= $2 AND ($3 IS NULL OR kind = $3) \
+     WHERE at >= $1 AND ($2 IS NULL OR kind = $2) \
+     AND (at < $3 OR (at = $3 AND id < $4)) \
+     ORDER BY at DESC, id DESC LIMIT $5";
+/// The same for one user (`$1`), on the `(user_id, at, id)` index.
+pub const EVENTS_OF_USER: &str = "SELECT id, at, kind, user_id, username, session_id, ip, \
+     user_agent, reason FROM audit_events \
+     WHERE user_id = $1 AND at >= $2 AND ($3 IS NULL OR kind = $3) \
      AND (at < $4 OR (at = $4 AND id < $5)) \
      ORDER BY at DESC, id DESC LIMIT $6";
-/// Forgets audit events older than the retention.
-pub const PURGE_EVENTS: &str = "DELETE FROM audit_events WHERE at < $1";
+/// Forgets a batch of audit events older than the retention ([`PURGE_BATCH`] at a time, so the
+/// write lock is never held long).
+pub const PURGE_EVENTS: &str = "DELETE FROM audit_events WHERE id IN \
+     (SELECT id FROM audit_events WHERE at < $1 LIMIT 500)";
 
 /// How many ended sessions one purge transaction deletes, so the write lock is never held long.
 pub const PURGE_BATCH: u64 = 500;
@@ -247,6 +255,7 @@ mod tests {
         PURGE_SESSIONS,
         INSERT_EVENT,
         EVENTS,
+        EVENTS_OF_USER,
         PURGE_EVENTS,
         DROP_STALE_ATTEMPTS,
         RECENT_FAILURES,
@@ -295,5 +304,6 @@ mod tests {
         let limit = format!("LIMIT {PURGE_BATCH})");
         assert!(PURGE_SESSIONS.contains(&limit));
         assert!(DROP_STALE_SEALS.contains(&limit));
+        assert!(PURGE_EVENTS.contains(&limit));
     }
 }

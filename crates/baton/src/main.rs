@@ -285,6 +285,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(KeysCommand::Rewrap) => {
             let n = baton.rewrap_keys().await?;
+            record(
+                &baton,
+                EventKind::KeyRotated,
+                None,
+                Some("rewrapped under a new secret"),
+            )
+            .await;
             writeln!(out, "{n} signing key(s) encrypted under the current secret")?;
         }
         Command::Keys(KeysCommand::List) => {

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use baton_core::audit::EventKind;
+use baton_core::audit::{AuditEvent, EventKind};
 use baton_core::service::{ClientInfo, Issued, FIRST_PARTY_CLIENT};
 use baton_core::store::UserRecord;
 use baton_core::{AuthError, RefreshError, Username};
@@ -100,6 +100,43 @@ pub(super) async fn login(
     Ok(token_response(&state, issued, req.delivery))
 }
 
+/// Files `event` under the account `typed` names, when it names one, so that its owner sees
+/// it. A name that is no account is not kept: people type their password into the name field.
+async fn file_under_account(state: &AppState, event: &mut AuditEvent, typed: &str) {
+    if let Ok(Some(user)) = state.baton.user_named(typed).await {
+        event.user_id = Some(user.id);
+        event.username = Some(user.username);
+    }
+}
+
+/// Records what a refresh did that the audit log keeps: a grace replay, or a reuse (filed
+/// under the account and session the token belongs to).
+pub(super) async fn audit_refresh(
+    state: &AppState,
+    client: &ClientInfo,
+    token: &str,
+    outcome: Result<&Issued, RefreshError>,
+) {
+    match outcome {
+        Ok(issued) if issued.replayed => {
+            let mut replay = event(state, EventKind::GraceReplay, client);
+            replay.session_id = Some(issued.session_id.clone());
+            replay.user_id = Some(issued.user_id.clone());
+            audit(state, replay).await;
+        }
+        Err(RefreshError::ReuseDetected) => {
+            let mut reuse = event(state, EventKind::RefreshReuse, client);
+            reuse.reason = Some("reuse_detected".into());
+            if let Ok(Some((user, session, _))) = state.baton.token_owner(token).await {
+                reuse.user_id = Some(user);
+                reuse.session_id = Some(session);
+            }
+            audit(state, reuse).await;
+        }
+        _ => {}
+    }
+}
+
 /// Checks a password under the failed-login limits shared by every password login.
 pub(super) async fn checked_authenticate(
     state: &AppState,
@@ -111,16 +148,21 @@ pub(super) async fn checked_authenticate(
     let key = parsed
         .as_ref()
         .map_or_else(|| username.to_owned(), |u| u.key().to_owned());
-    // The name as typed, when it is a possible username at all.
-    let typed = parsed.map(|u| u.as_str().to_owned());
     let attempt = match state.limiter.begin(&key, client.ip.as_deref()).await {
         Ok(attempt) => attempt,
         Err(Refusal::TooManyFailures { retry_after }) => {
             state.metrics.login("rate_limited");
-            let mut locked = event(state, EventKind::LockedOut, client);
-            locked.username = typed;
-            locked.reason = Some("too_many_failures".into());
-            audit(state, locked).await;
+            // Once per username and address while the limit holds, not once per refusal.
+            let throttle_key = format!("{key}\u{0}{}", client.ip.as_deref().unwrap_or_default());
+            if state
+                .lockouts
+                .allow(&throttle_key, state.baton.now(), crate::limiter::WINDOW)
+            {
+                let mut locked = event(state, EventKind::LockedOut, client);
+                locked.reason = Some("too_many_failures".into());
+                file_under_account(state, &mut locked, username).await;
+                audit(state, locked).await;
+            }
             return Err(ApiError::TooManyRequests { retry_after });
         }
         Err(Refusal::Busy) => {
@@ -137,12 +179,8 @@ pub(super) async fn checked_authenticate(
             attempt.failed().await;
             state.metrics.login("invalid_credentials");
             let mut failed = event(state, EventKind::LoginFailed, client);
-            // Filed under the account when the name is one, so its owner sees the attempt.
-            if let Ok(Some(user)) = state.baton.user_named(username).await {
-                failed.user_id = Some(user.id);
-            }
-            failed.username = typed;
             failed.reason = Some("invalid_credentials".into());
+            file_under_account(state, &mut failed, username).await;
             audit(state, failed).await;
             Err(ApiError::InvalidCredentials)
         }
@@ -187,25 +225,12 @@ pub(super) async fn refresh(
             } else {
                 "success"
             });
-            if issued.replayed {
-                let mut replay = event(&state, EventKind::GraceReplay, &client);
-                replay.session_id = Some(issued.session_id.clone());
-                replay.user_id = Some(issued.user_id.clone());
-                audit(&state, replay).await;
-            }
+            audit_refresh(&state, &client, &token, Ok(&issued)).await;
             Ok(token_response(&state, issued, delivery))
         }
         Err(AuthError::Refresh(reason)) => {
             state.metrics.refresh(refresh_outcome(reason));
-            if reason == RefreshError::ReuseDetected {
-                let mut reuse = event(&state, EventKind::RefreshReuse, &client);
-                reuse.reason = Some("reuse_detected".into());
-                if let Ok(Some((user, session))) = state.baton.token_owner(&token).await {
-                    reuse.user_id = Some(user);
-                    reuse.session_id = Some(session);
-                }
-                audit(&state, reuse).await;
-            }
+            audit_refresh(&state, &client, &token, Err(reason)).await;
             let mut response = ApiError::Refresh(reason).into_response();
             if delivery == Delivery::Cookie {
                 let clear = set_cookie(None, 0, state.config.cookie_secure);
@@ -228,11 +253,16 @@ pub(super) async fn logout(
         Err(e) => return Ok(clearing_cookie(&state, e)),
     };
     if let Some((token, _)) = presented {
+        // Only a logout that ends a live session is an event (replaying an old logout is not).
+        let owner = state.baton.token_owner(&token).await.ok().flatten();
         if let Some(session) = state.baton.logout(&token).await? {
             tracing::info!(session_id = %session, "logout");
-            let mut out = event(&state, EventKind::Logout, &client);
-            out.session_id = Some(session);
-            audit(&state, out).await;
+            if let Some((user, _, true)) = owner {
+                let mut out = event(&state, EventKind::Logout, &client);
+                out.session_id = Some(session);
+                out.user_id = Some(user);
+                audit(&state, out).await;
+            }
         }
     }
     let clear = set_cookie(None, 0, state.config.cookie_secure);

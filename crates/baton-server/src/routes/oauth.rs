@@ -95,10 +95,12 @@ pub(super) async fn token(
                     } else {
                         "success"
                     });
+                    super::auth::audit_refresh(&state, &client, &token, Ok(&issued)).await;
                     issued
                 }
                 Err(AuthError::Refresh(reason)) => {
                     state.metrics.refresh(super::auth::refresh_outcome(reason));
+                    super::auth::audit_refresh(&state, &client, &token, Err(reason)).await;
                     return Err(ApiError::InvalidGrant(reason.to_string()));
                 }
                 Err(e) => return Err(e.into()),

@@ -847,3 +847,44 @@ fn first_session(t: &Tokens) -> String {
         .expect("sid")
         .to_owned()
 }
+
+/// A client retrying while a limit holds adds one lockout event per window, not one per
+/// refusal; and a name that is no account is not kept (it may be a password typed in the
+/// wrong field).
+#[tokio::test]
+async fn audit_lockouts_are_recorded_once_and_unknown_names_not_at_all() {
+    let app = TestApp::spawn_with(|s| s.login_limit_user = Some("2".into())).await;
+    app.create_user("alice").await;
+    for _ in 0..2 {
+        app.login("alice", "wrong password").await;
+    }
+    for _ in 0..5 {
+        assert_eq!(
+            app.login("alice", PASSWORD).await.status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+    app.login("Tr0ub4dor&3", "whatever").await;
+    let all = app
+        .state
+        .baton
+        .events(&baton_core::audit::EventQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("events");
+    let count = |kind: &str| all.iter().filter(|e| e.kind.as_str() == kind).count();
+    assert_eq!(count("locked_out"), 1);
+    assert_eq!(count("login_failed"), 3);
+    let locked = all
+        .iter()
+        .find(|e| e.kind.as_str() == "locked_out")
+        .expect("lockout");
+    assert!(locked.user_id.is_some(), "filed under alice");
+    assert!(
+        all.iter()
+            .all(|e| e.username.as_deref() != Some("Tr0ub4dor&3")),
+        "a name that is no account was kept"
+    );
+}

@@ -12,4 +12,4 @@ CREATE TABLE audit_events (
     reason     TEXT
 );
 CREATE INDEX audit_events_at ON audit_events (at);
-CREATE INDEX audit_events_user_at ON audit_events (user_id, at);
+CREATE INDEX audit_events_user_at ON audit_events (user_id, at, id);

@@ -431,10 +431,15 @@ impl Store for PgStore {
             .before
             .as_ref()
             .map_or((i64::MAX, ""), |(at, id)| (to_millis(*at), id.as_str()));
-        let rows = sqlx::query(q::EVENTS)
-            .bind(query.user_id.as_ref().map(UserId::as_str))
-            .bind(query.since.map_or(i64::MIN, to_millis))
-            .bind(query.kind.map(EventKind::as_str))
+        let since = query.since.map_or(i64::MIN, to_millis);
+        let kind = query.kind.map(EventKind::as_str);
+        let statement = match &query.user_id {
+            Some(user) => sqlx::query(q::EVENTS_OF_USER).bind(user.as_str()),
+            None => sqlx::query(q::EVENTS),
+        };
+        let rows = statement
+            .bind(since)
+            .bind(kind)
             .bind(before_at)
             .bind(before_id)
             .bind(i64::from(query.limit))
@@ -465,12 +470,18 @@ impl Store for PgStore {
     }
 
     async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        let done = sqlx::query(q::PURGE_EVENTS)
-            .bind(to_millis(before))
-            .execute(&self.writer)
-            .await
-            .map_err(map)?;
-        Ok(done.rows_affected())
+        let mut total = 0;
+        loop {
+            let done = sqlx::query(q::PURGE_EVENTS)
+                .bind(to_millis(before))
+                .execute(&self.writer)
+                .await
+                .map_err(map)?;
+            total += done.rows_affected();
+            if done.rows_affected() < q::PURGE_BATCH {
+                return Ok(total);
+            }
+        }
     }
 
     async fn limit_begin(

@@ -457,30 +457,40 @@ impl Store for SqliteStore {
                     .map_or((i64::MAX, String::new()), |(at, id)| {
                         (to_millis(*at), id.clone())
                     });
-                query_all(
-                    c,
-                    q::EVENTS,
-                    params![
-                        query.user_id.as_ref().map(UserId::as_str),
-                        query.since.map_or(i64::MIN, to_millis),
-                        query.kind.map(EventKind::as_str),
-                        before_at,
-                        before_id,
-                        i64::from(query.limit)
-                    ],
-                    event_from_row,
-                )
+                let since = query.since.map_or(i64::MIN, to_millis);
+                let kind = query.kind.map(EventKind::as_str);
+                let limit = i64::from(query.limit);
+                match &query.user_id {
+                    Some(user) => query_all(
+                        c,
+                        q::EVENTS_OF_USER,
+                        params![user.as_str(), since, kind, before_at, before_id, limit],
+                        event_from_row,
+                    ),
+                    None => query_all(
+                        c,
+                        q::EVENTS,
+                        params![since, kind, before_at, before_id, limit],
+                        event_from_row,
+                    ),
+                }
             })
             .await
     }
 
     async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         let before = to_millis(before);
-        self.engine
-            .write(move |c| {
-                execute(c, q::PURGE_EVENTS, [before]).map(|n| u64::try_from(n).unwrap_or(u64::MAX))
-            })
-            .await
+        let mut total = 0u64;
+        loop {
+            let n = self
+                .engine
+                .write(move |c| execute(c, q::PURGE_EVENTS, [before]))
+                .await?;
+            total += u64::try_from(n).unwrap_or(0);
+            if u64::try_from(n).unwrap_or(0) < q::PURGE_BATCH {
+                return Ok(total);
+            }
+        }
     }
 
     async fn limit_begin(
