@@ -3,7 +3,7 @@
 //! the CLI both call these; neither talks to storage directly.
 
 use crate::access::{self, AccessClaims, AccessError, TokenRules};
-use crate::audit::{AuditEvent, EventQuery};
+use crate::audit::{AuditEvent, EventKind, EventQuery};
 use crate::client::ClientRecord;
 use crate::clock::Clock;
 use crate::error::{AuthError, RefreshError};
@@ -712,6 +712,13 @@ async fn load_keys(
             let active = store.ensure_signing_key(&sealed, publish_until).await?;
             if active.kid == fresh.kid {
                 tracing::info!(kid = %active.kid, alg = %active.alg, "new signing key is active");
+                // A key change the server made itself (the first key, or the configured
+                // algorithm changed); the command line records its own rotations.
+                let mut event = AuditEvent::new(EventKind::KeyRotated, now);
+                event.reason = Some(format!("new {} key {}", active.alg, active.kid));
+                if let Err(e) = store.record_event(&event).await {
+                    tracing::warn!(error = %e, "the key change was not recorded");
+                }
             }
             (
                 vault.open(&active).map_err(vault_error)?,

@@ -463,7 +463,7 @@ async fn the_audit_command_shows_filtered_events() {
         .collect();
     assert_eq!(
         kinds,
-        ["key_rotated", "client_added", "user_added"],
+        ["key_rotated", "client_added", "user_added", "key_rotated"],
         "{text}"
     );
     let out = run(&["audit", "--type", "user_added", "--json"]);
