@@ -199,6 +199,17 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::limiter::Refusal> for ApiError {
+    fn from(refusal: crate::limiter::Refusal) -> Self {
+        match refusal {
+            crate::limiter::Refusal::TooManyFailures { retry_after } => {
+                Self::TooManyRequests { retry_after }
+            }
+            crate::limiter::Refusal::Busy => Self::Unavailable,
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

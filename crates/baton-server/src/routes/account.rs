@@ -46,12 +46,7 @@ pub(super) async fn events(
     QueryParams(query): QueryParams<SessionsQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_limit(query.limit.as_deref())?;
-    let before = query
-        .cursor
-        .as_deref()
-        .map(decode_cursor)
-        .transpose()?
-        .map(|c| (c.created_at, c.id.as_str().to_owned()));
+    let before = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut events = state
         .baton
         .events(&EventQuery {
@@ -64,12 +59,10 @@ pub(super) async fn events(
         .await?;
     let more = events.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = events.last().filter(|_| more).map(|last| {
-        encode_cursor(&SessionCursor {
-            created_at: last.at,
-            id: SessionId::from_trusted(last.id.clone()),
-        })
-    });
+    let next_cursor = events
+        .last()
+        .filter(|_| more)
+        .map(|last| encode_cursor(last.at, &last.id));
     let events: Vec<EventView> = events
         .into_iter()
         .map(|e| EventView {
@@ -138,15 +131,15 @@ pub(super) struct SessionsQuery {
 const PAGE_DEFAULT: u32 = 50;
 const PAGE_MAX: u32 = 100;
 
-/// A cursor names the last session of a page: its creation time (Unix milliseconds) and id,
-/// base64url-encoded so clients treat it as opaque.
-fn encode_cursor(cursor: &SessionCursor) -> String {
+/// A cursor names the last item of a page (a session, an event): its time (Unix milliseconds)
+/// and id, base64url-encoded so clients treat it as opaque.
+fn encode_cursor(at: OffsetDateTime, id: &str) -> String {
     use base64::Engine as _;
-    let text = format!("{}.{}", to_millis(cursor.created_at), cursor.id.as_str());
+    let text = format!("{}.{id}", to_millis(at));
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
 
-fn decode_cursor(encoded: &str) -> Result<SessionCursor, ApiError> {
+fn decode_cursor(encoded: &str) -> Result<(OffsetDateTime, String), ApiError> {
     use base64::Engine as _;
     let invalid = || ApiError::InvalidRequest("Invalid cursor".into());
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -158,10 +151,7 @@ fn decode_cursor(encoded: &str) -> Result<SessionCursor, ApiError> {
     if id.is_empty() || id.len() > 64 {
         return Err(invalid());
     }
-    Ok(SessionCursor {
-        created_at: from_millis(millis),
-        id: SessionId::from_trusted(id),
-    })
+    Ok((from_millis(millis), id.to_owned()))
 }
 
 pub(super) async fn sessions(
@@ -170,7 +160,15 @@ pub(super) async fn sessions(
     QueryParams(query): QueryParams<SessionsQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_limit(query.limit.as_deref())?;
-    let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(decode_cursor)
+        .transpose()?
+        .map(|(created_at, id)| SessionCursor {
+            created_at,
+            id: SessionId::from_trusted(id),
+        });
     let page = state
         .baton
         .sessions(&UserId::from_trusted(claims.sub), after.as_ref(), limit)
@@ -190,7 +188,10 @@ pub(super) async fn sessions(
         .collect();
     Ok(no_store(Json(SessionList {
         sessions,
-        next_cursor: page.next.as_ref().map(encode_cursor),
+        next_cursor: page
+            .next
+            .as_ref()
+            .map(|c| encode_cursor(c.created_at, c.id.as_str())),
     })))
 }
 

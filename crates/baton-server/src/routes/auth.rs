@@ -31,11 +31,7 @@ pub(super) async fn register(
     let attempt = state
         .registrations
         .begin(&key, client.ip.as_deref())
-        .await
-        .map_err(|refusal| match refusal {
-            Refusal::TooManyFailures { retry_after } => ApiError::TooManyRequests { retry_after },
-            Refusal::Busy => ApiError::Unavailable,
-        })?;
+        .await?;
     // The optional cap on accounts created per client IP counts each success as one.
     let signup = state
         .signups
@@ -44,11 +40,7 @@ pub(super) async fn register(
             client.ip.as_deref().unwrap_or_default(),
             client.ip.as_deref(),
         )
-        .await
-        .map_err(|refusal| match refusal {
-            Refusal::TooManyFailures { retry_after } => ApiError::TooManyRequests { retry_after },
-            Refusal::Busy => ApiError::Unavailable,
-        })?;
+        .await?;
     let user = match state.baton.register(&req.username, req.password).await {
         Ok(user) => {
             attempt.succeeded().await;
