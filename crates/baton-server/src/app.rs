@@ -64,13 +64,16 @@ impl Application {
         let shared = baton_store::sqlite_path(&config.database_url).is_none();
         let limits = |user: u32, ip: u32, namespace: &'static str| {
             if shared {
-                Limits::Shared(SharedLimiter::new(
-                    Arc::clone(baton.store()),
+                Limits::shared(
+                    SharedLimiter::new(
+                        Arc::clone(baton.store()),
+                        clock.clone(),
+                        user,
+                        ip,
+                        namespace,
+                    ),
                     clock.clone(),
-                    user,
-                    ip,
-                    namespace,
-                ))
+                )
             } else {
                 Limits::Local(LoginLimiter::new(user, ip, clock.clone()))
             }

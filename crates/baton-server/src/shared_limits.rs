@@ -3,9 +3,11 @@
 //! times the attempts). Same rules as [`crate::limiter`]: attempts in flight count against the
 //! limit until they finish, so however the attempts are spread over instances, at most `limit`
 //! of them reach a password check before the limit is known to hold. An attempt that must wait
-//! asks again after a short, growing pause (other instances cannot wake it).
+//! asks again after a short, growing pause (other instances cannot wake it). Within one instance
+//! attempts reach this limiter through a line in memory ([`crate::limits::Limits`]), so the
+//! polling is among at most `limit` attempts per instance and the rest keep their arrival order.
 
-use crate::limiter::{ip_key, Refusal, MAX_WAIT, WINDOW};
+use crate::limiter::{ip_key, Refusal, WINDOW};
 use aws_lc_rs::digest::{digest, SHA256};
 use baton_core::limits::{LimitKey, LimitOutcome, LimitVerdict};
 use baton_core::store::Store;
@@ -66,6 +68,11 @@ impl SharedLimiter {
         }
     }
 
+    /// The failures allowed per username and per IP (0: no limit).
+    pub fn limits(&self) -> (u32, u32) {
+        (self.user_limit, self.ip_limit)
+    }
+
     fn refusals(
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::HashMap<[u8; 32], time::OffsetDateTime>> {
@@ -92,8 +99,13 @@ impl SharedLimiter {
     }
 
     /// Starts an attempt: at once when there is room, after others in flight finish when there
-    /// is not, or never while a limit holds.
-    pub async fn begin(&self, user_key: &str, ip: Option<&str>) -> Result<SharedAttempt, Refusal> {
+    /// is not (waiting until `deadline` at most), or never while a limit holds.
+    pub async fn begin(
+        &self,
+        user_key: &str,
+        ip: Option<&str>,
+        deadline: tokio::time::Instant,
+    ) -> Result<SharedAttempt, Refusal> {
         let keys = self.keys(user_key, ip);
         if keys.is_empty() {
             // Every limit is off: nothing to count, nothing to ask the database.
@@ -120,7 +132,6 @@ impl SharedLimiter {
                 });
             }
         }
-        let deadline = tokio::time::Instant::now() + MAX_WAIT;
         let mut pause = Duration::from_millis(10);
         loop {
             let verdict = self

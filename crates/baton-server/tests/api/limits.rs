@@ -155,3 +155,38 @@ async fn sixty_four_concurrent_wrong_passwords_reach_the_password_check_at_most_
     let r = app.login("alice", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "the limit holds");
 }
+
+/// Attempts waiting for a username's turn go in the order they arrived, on either backend: one
+/// arriving just as room frees up does not overtake one already waiting. (On PostgreSQL the
+/// waiting attempts used to poll the database, and every newcomer beat them to the free room:
+/// clients looping logins of one user kept it among themselves and starved the others into
+/// `503` after ten seconds.)
+#[tokio::test]
+async fn a_newcomer_does_not_overtake_an_attempt_already_waiting() {
+    let app = TestApp::spawn_with(|s| s.login_limit_user = Some("2".into())).await;
+    let limits = std::sync::Arc::clone(&app.state.limiter);
+    let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let first = limits.begin("alice", None).await.expect("room");
+    let second = limits.begin("alice", None).await.expect("room");
+    let waiting = {
+        let (limits, order) = (
+            std::sync::Arc::clone(&limits),
+            std::sync::Arc::clone(&order),
+        );
+        tokio::spawn(async move {
+            let ticket = limits.begin("alice", None).await.expect("its turn comes");
+            order.lock().expect("order").push("waiting");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            ticket.abandoned().await;
+        })
+    };
+    // Long enough for the waiting attempt to be waiting (between two polls, on PostgreSQL).
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    first.abandoned().await;
+    let newcomer = limits.begin("alice", None).await.expect("its turn comes");
+    order.lock().expect("order").push("newcomer");
+    newcomer.abandoned().await;
+    waiting.await.expect("the waiting attempt");
+    second.abandoned().await;
+    assert_eq!(*order.lock().expect("order"), ["waiting", "newcomer"]);
+}
