@@ -247,7 +247,6 @@ fn rotate(
     };
     let spent = conn.prepare_cached(q::SPEND_TOKEN)?.execute(params![
         now,
-        sealed,
         &successor[..],
         &presented[..]
     ])?;
@@ -255,16 +254,14 @@ fn rotate(
         conn.execute_batch("ROLLBACK")?;
         return Err(anyhow!("the presented token was already spent"));
     }
-    conn.prepare_cached(q::INSERT_TOKEN)?.execute(params![
+    conn.prepare_cached(q::INSERT_SUCCESSOR)?.execute(params![
         &successor[..],
         session_id.as_str(),
-        now
-    ])?;
-    conn.prepare_cached(q::TOUCH_SESSION)?.execute(params![
         now,
-        now + 7 * DAY_MS,
-        session_id.as_str()
+        sealed
     ])?;
+    conn.prepare_cached(q::TOUCH_SESSION)?
+        .execute(params![now, session_id.as_str()])?;
     conn.execute_batch("COMMIT")?;
     Ok(())
 }

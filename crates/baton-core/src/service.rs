@@ -480,7 +480,6 @@ impl Baton {
                 successor: successor.hash(),
                 sealed_successor: sealed,
                 now,
-                idle_ttl: self.policy.refresh_idle_ttl,
                 grace: self.policy.refresh_grace,
                 client_id: client.map(str::to_owned),
             })

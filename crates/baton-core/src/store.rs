@@ -114,8 +114,6 @@ pub struct RotateRequest {
     pub sealed_successor: SealedSuccessor,
     /// The current time.
     pub now: OffsetDateTime,
-    /// How far a rotation pushes the idle end.
-    pub idle_ttl: Duration,
     /// The reuse grace window.
     pub grace: Duration,
     /// The client that must have been issued the token; `None` accepts any.

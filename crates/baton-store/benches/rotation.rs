@@ -56,7 +56,6 @@ async fn rotate(store: &dyn Store, token: &RefreshToken) -> RefreshToken {
         successor: next.hash(),
         sealed_successor: token.seal(&next).expect("seal"),
         now: T0 + Duration::seconds(1),
-        idle_ttl: Duration::days(7),
         grace: Duration::seconds(10),
         client_id: None,
     };

@@ -3,11 +3,28 @@
 //! both); times are Unix milliseconds in 64-bit integers. What truly differs between the
 //! dialects (transaction start, row-lock clauses) is named by each backend module, not here.
 
-/// Columns of a session joined with its user (`s`, `u`), as both backends read them.
+/// When session `s` was last used: its newest token's issue time (the login's, or the last
+/// refresh's), found on the `(session_id, created_at)` index. A refresh writes only tokens, never
+/// the session row; `s.last_used_at` is a checkpoint of this, at most `TOUCH_SESSION`'s slack
+/// behind it.
+macro_rules! last_used {
+    () => {
+        "(SELECT max(h.created_at) FROM refresh_tokens h WHERE h.session_id = s.id)"
+    };
+}
+
+/// Columns of a session joined with its user (`s`, `u`), as both backends read them; the idle
+/// end is the last use plus the session's idle timeout.
 macro_rules! session_columns {
     () => {
-        "s.id, s.user_id, u.username, s.client_id, s.created_at, s.last_used_at, \
-         s.idle_expires_at, s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at"
+        concat!(
+            "s.id, s.user_id, u.username, s.client_id, s.created_at, ",
+            last_used!(),
+            " AS last_used_at, ",
+            last_used!(),
+            " + s.idle_ttl AS idle_expires_at, \
+             s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at"
+        )
     };
 }
 
@@ -37,44 +54,58 @@ pub const REVOKE_USER_SESSIONS: &str =
      WHERE user_id = $2 AND revoked_at IS NULL";
 
 /// Creates a session only for a user that still exists (a deletion committed while the
-/// password was being checked must not leave a live session behind). PostgreSQL appends
-/// `FOR NO KEY UPDATE`: the user's row stays locked until the commit, so two logins of one user
-/// apply the cap on live sessions one after the other.
+/// password was being checked must not leave a live session behind); its idle timeout is the
+/// idle end given less the login time. PostgreSQL appends `FOR NO KEY UPDATE`: the user's row
+/// stays locked until the commit, so two logins of one user apply the cap on live sessions one
+/// after the other.
 pub const INSERT_SESSION: &str =
     "INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, \
-     idle_expires_at, absolute_expires_at, user_agent, ip) \
-     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM users \
+     idle_expires_at, absolute_expires_at, user_agent, ip, idle_ttl) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $6 - $5 FROM users \
      WHERE id = $2 AND deleted_at IS NULL";
-/// Stores a refresh token's hash.
+/// Stores a session's first refresh token's hash.
 pub const INSERT_TOKEN: &str =
     "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)";
+/// Stores a successor's hash with its sealed copy (sealed under the token it replaces, kept for
+/// the grace window on this new row, so that spending a token changes no indexed column).
+pub const INSERT_SUCCESSOR: &str =
+    "INSERT INTO refresh_tokens (hash, session_id, created_at, sealed) VALUES ($1, $2, $3, $4)";
 
-/// The presented token, its successor's state and its session, for the rotation rules. Only
-/// primary-key lookups: the cost does not grow with the session's age.
+/// The presented token, its successor's state and sealed copy, and its session, for the
+/// rotation rules. Only key lookups: the cost does not grow with the session's age.
 pub const ROTATION_STATE: &str = concat!(
-    "SELECT t.spent_at AS token_spent_at, t.sealed_successor, t.replays, \
+    "SELECT t.spent_at AS token_spent_at, t.replays, n.sealed AS sealed_successor, \
      n.spent_at AS successor_spent_at, ",
     session_columns!(),
     " FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
      JOIN users u ON u.id = s.user_id \
      LEFT JOIN refresh_tokens n ON n.hash = t.successor_hash WHERE t.hash = $1"
 );
-/// Spends the presented token, sealing and naming its successor; only if unspent.
-pub const SPEND_TOKEN: &str =
-    "UPDATE refresh_tokens SET spent_at = $1, sealed_successor = $2, successor_hash = $3 \
-     WHERE hash = $4 AND spent_at IS NULL";
-/// Moves a session's idle end forward after a rotation.
+/// Spends the presented token and names its successor; only if unspent. No indexed column
+/// changes (PostgreSQL can update the row in place, "HOT").
+pub const SPEND_TOKEN: &str = "UPDATE refresh_tokens SET spent_at = $1, successor_hash = $2 \
+     WHERE hash = $3 AND spent_at IS NULL";
+/// Checkpoints a session's last use and idle end at `$1`, only when the stored ones are more
+/// than a sixteenth of its idle timeout (at most an hour) behind: the true values come from its
+/// newest token (`last_used!`), and the stored idle end stays a lower bound of the true one
+/// that the purge can search by index.
 pub const TOUCH_SESSION: &str =
-    "UPDATE sessions SET last_used_at = $1, idle_expires_at = $2 WHERE id = $3";
+    "UPDATE sessions SET last_used_at = $1, idle_expires_at = $1 + idle_ttl WHERE id = $2 \
+     AND last_used_at + CASE WHEN idle_ttl / 16 < 3600000 THEN idle_ttl / 16 ELSE 3600000 END \
+     < $1";
 /// Counts one grace-window replay of a spent token, only while its successor is unspent, its
 /// session live (at `$3`) and fewer than `$2` replays were counted: no row changes otherwise,
 /// and nothing is handed out.
-pub const COUNT_REPLAY: &str = "UPDATE refresh_tokens SET replays = replays + 1 \
+pub const COUNT_REPLAY: &str = concat!(
+    "UPDATE refresh_tokens SET replays = replays + 1 \
      WHERE hash = $1 AND replays < $2 \
      AND NOT EXISTS (SELECT 1 FROM refresh_tokens n \
          WHERE n.hash = refresh_tokens.successor_hash AND n.spent_at IS NOT NULL) \
      AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id \
-         AND s.revoked_at IS NULL AND s.idle_expires_at > $3 AND s.absolute_expires_at > $3)";
+         AND s.revoked_at IS NULL AND s.absolute_expires_at > $3 AND ",
+    last_used!(),
+    " + s.idle_ttl > $3)"
+);
 /// Revokes a session whose spent token came back after the grace window.
 pub const REVOKE_FOR_REUSE: &str = "UPDATE sessions SET revoked_at = $1, revoke_reason = 'reuse' \
      WHERE id = $2 AND revoked_at IS NULL";
@@ -86,9 +117,13 @@ pub const REVOKE_FOR_LOGOUT: &str =
     "UPDATE sessions SET revoked_at = $1, revoke_reason = 'logout' \
      WHERE id = $2 AND revoked_at IS NULL";
 /// Revokes one live session of a user.
-pub const REVOKE_SESSION: &str = "UPDATE sessions SET revoked_at = $1, revoke_reason = 'revoked' \
+pub const REVOKE_SESSION: &str = concat!(
+    "UPDATE sessions SET revoked_at = $1, revoke_reason = 'revoked' \
      WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL \
-     AND idle_expires_at > $4 AND absolute_expires_at > $5";
+     AND id IN (SELECT s.id FROM sessions s WHERE s.id = $2 AND ",
+    last_used!(),
+    " + s.idle_ttl > $4 AND s.absolute_expires_at > $5)"
+);
 /// Revokes every session of a user.
 pub const REVOKE_ALL_SESSIONS: &str =
     "UPDATE sessions SET revoked_at = $1, revoke_reason = 'logout_all' \
@@ -99,19 +134,23 @@ pub const LIVE_SESSIONS: &str = concat!(
     "SELECT ",
     session_columns!(),
     " FROM sessions s JOIN users u ON u.id = s.user_id \
-     WHERE s.user_id = $1 AND s.revoked_at IS NULL \
-     AND s.idle_expires_at > $2 AND s.absolute_expires_at > $3 \
+     WHERE s.user_id = $1 AND s.revoked_at IS NULL AND ",
+    last_used!(),
+    " + s.idle_ttl > $2 AND s.absolute_expires_at > $3 \
      AND (s.created_at < $4 OR (s.created_at = $5 AND s.id > $6)) \
      ORDER BY s.created_at DESC, s.id LIMIT $7"
 );
 /// Revokes a user's oldest live sessions other than the new one `$3` beyond the newest `$6`
 /// (the cap on live sessions per user, less the new one). `OFFSET` needs a `LIMIT` in SQLite;
 /// no user has a million live sessions.
-pub const REVOKE_OVER_LIMIT: &str =
+pub const REVOKE_OVER_LIMIT: &str = concat!(
     "UPDATE sessions SET revoked_at = $1, revoke_reason = 'session_limit' \
-     WHERE id IN (SELECT id FROM sessions WHERE user_id = $2 AND id <> $3 \
-     AND revoked_at IS NULL AND idle_expires_at > $4 AND absolute_expires_at > $5 \
-     ORDER BY created_at DESC, id LIMIT 1000000 OFFSET $6)";
+     WHERE id IN (SELECT s.id FROM sessions s WHERE s.user_id = $2 AND s.id <> $3 \
+     AND s.revoked_at IS NULL AND ",
+    last_used!(),
+    " + s.idle_ttl > $4 AND s.absolute_expires_at > $5 \
+     ORDER BY s.created_at DESC, s.id LIMIT 1000000 OFFSET $6)"
+);
 /// A session by id, live or not.
 pub const SESSION: &str = concat!(
     "SELECT ",
@@ -205,16 +244,21 @@ pub const PURGE_EVENTS: &str = "DELETE FROM audit_events WHERE id IN \
 /// How many ended sessions one purge transaction deletes, so the write lock is never held long.
 pub const PURGE_BATCH: u64 = 500;
 /// Deletes up to [`PURGE_BATCH`] ended sessions; their tokens go with them (`ON DELETE
-/// CASCADE`).
-pub const PURGE_SESSIONS: &str = "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
-     WHERE idle_expires_at < $1 OR absolute_expires_at < $1 LIMIT 500)";
+/// CASCADE`). The stored idle end is a lower bound of the true one, so it finds the candidates
+/// by index and the newest token decides.
+pub const PURGE_SESSIONS: &str = concat!(
+    "DELETE FROM sessions WHERE id IN (SELECT s.id FROM sessions s \
+     WHERE s.absolute_expires_at < $1 OR (s.idle_expires_at < $1 AND ",
+    last_used!(),
+    " + s.idle_ttl < $1) LIMIT 500)"
+);
 /// Successors sealed before the grace window are never handed out again; dropping them keeps an
-/// old leaked token from opening its chain's next token even with a copy of the database. The
-/// partial index on `spent_at` makes this touch only tokens that still hold a seal; like the
-/// purge, it works in batches of [`PURGE_BATCH`].
-pub const DROP_STALE_SEALS: &str = "UPDATE refresh_tokens SET sealed_successor = NULL \
+/// old leaked token from opening its chain's next token even with a copy of the database. A
+/// successor is sealed when it is stored, so the partial index on `created_at` makes this touch
+/// only tokens that still hold a seal; like the purge, it works in batches of [`PURGE_BATCH`].
+pub const DROP_STALE_SEALS: &str = "UPDATE refresh_tokens SET sealed = NULL \
      WHERE hash IN (SELECT hash FROM refresh_tokens \
-     WHERE sealed_successor IS NOT NULL AND spent_at < $1 LIMIT 500)";
+     WHERE sealed IS NOT NULL AND created_at < $1 LIMIT 500)";
 
 #[cfg(test)]
 mod tests {
@@ -230,6 +274,7 @@ mod tests {
         REVOKE_USER_SESSIONS,
         INSERT_SESSION,
         INSERT_TOKEN,
+        INSERT_SUCCESSOR,
         ROTATION_STATE,
         SPEND_TOKEN,
         TOUCH_SESSION,

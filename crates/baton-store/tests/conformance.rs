@@ -87,15 +87,32 @@ every_backend!(
     a_revocation_committed_during_a_rotation_wins,
     sessions_past_the_limit_are_revoked_oldest_first,
     session_pages_follow_their_cursor,
+    a_refresh_writes_the_session_row_only_at_its_checkpoint,
+    the_idle_end_follows_the_newest_token,
     shared_limits_count_failures_and_attempts_in_flight,
     concurrent_logins_keep_to_the_session_cap,
     audit_events_are_read_newest_first_by_filter_and_page,
 );
 
+/// One integer read with plain SQL.
+async fn scalar(url: &str, sql: &str) -> i64 {
+    use sqlx::Connection as _;
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let c = rusqlite::Connection::open(path).expect("open");
+        c.query_row(sql, [], |r| r.get(0)).expect("read")
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+        sqlx::query_scalar(sql)
+            .fetch_one(&mut c)
+            .await
+            .expect("read")
+    }
+}
+
 /// Rows of `refresh_tokens` still holding a sealed successor, read with plain SQL.
 async fn sealed_successors(url: &str) -> i64 {
     use sqlx::Connection as _;
-    let sql = "SELECT COUNT(*) FROM refresh_tokens WHERE sealed_successor IS NOT NULL";
+    let sql = "SELECT COUNT(*) FROM refresh_tokens WHERE sealed IS NOT NULL";
     if let Some(path) = url.strip_prefix("sqlite://") {
         let c = rusqlite::Connection::open(path).expect("open");
         c.query_row(sql, [], |r| r.get(0)).expect("count")
@@ -148,7 +165,6 @@ fn rotation(presented: &RefreshToken, now: OffsetDateTime) -> (RotateRequest, Re
         successor: next.hash(),
         sealed_successor: presented.seal(&next).expect("seal"),
         now,
-        idle_ttl: Duration::days(7),
         grace: Duration::seconds(10),
         client_id: None,
     };
@@ -827,4 +843,108 @@ async fn audit_events_are_read_newest_first_by_filter_and_page(store: Arc<dyn St
             .len(),
         3
     );
+}
+
+/// A rotation writes its two tokens and not the session: the session's last use and idle end
+/// come from its newest token, and the row keeps a checkpoint moved only when it falls more than
+/// a sixteenth of the idle timeout (at most an hour) behind.
+async fn a_refresh_writes_the_session_row_only_at_its_checkpoint(store: Arc<dyn Store>, url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (id, mut token) = session_for(store.as_ref(), &alice).await;
+    let stored = format!(
+        "SELECT last_used_at FROM sessions WHERE id = '{}'",
+        id.as_str()
+    );
+    let mut last = T0;
+    for minutes in [1, 20, 59] {
+        last = T0 + Duration::minutes(minutes);
+        let (req, next) = rotation(&token, last);
+        let RotateOutcome::Rotated(session) = store.rotate(&req).await.expect("rotate") else {
+            panic!("not rotated");
+        };
+        assert_eq!(session.last_used_at, last);
+        assert_eq!(session.idle_expires_at, last + Duration::days(7));
+        token = next;
+    }
+    assert_eq!(
+        scalar(url, &stored).await,
+        T0.unix_timestamp() * 1000,
+        "the session row was not written within the hour"
+    );
+    let session = store.session(&id).await.expect("read").expect("session");
+    assert_eq!(
+        session.last_used_at, last,
+        "the newest token tells the last use"
+    );
+    assert_eq!(session.idle_expires_at, last + Duration::days(7));
+
+    let checkpoint = T0 + Duration::minutes(61);
+    let (req, _) = rotation(&token, checkpoint);
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    assert_eq!(
+        scalar(url, &stored).await,
+        checkpoint.unix_timestamp() * 1000,
+        "an hour behind, the checkpoint moves"
+    );
+}
+
+/// The idle end is the newest token's issue time plus the idle timeout, whatever the session
+/// row's checkpoint says: for refreshing, listing, revoking and purging.
+async fn the_idle_end_follows_the_newest_token(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (id, token) = session_for(store.as_ref(), &alice).await;
+    // Used 30 minutes after login: the checkpoint (the login) stays, the idle end moves.
+    let used = T0 + Duration::minutes(30);
+    let (req, next) = rotation(&token, used);
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    let idle_end = used + Duration::days(7);
+    assert_eq!(
+        store
+            .purge_sessions(idle_end - Duration::minutes(1))
+            .await
+            .expect("purge"),
+        0,
+        "past the checkpoint's idle end but not the true one: kept"
+    );
+    let live = store
+        .live_sessions(&alice.id, idle_end - Duration::minutes(1), None, 10)
+        .await
+        .expect("list");
+    assert_eq!(live.len(), 1, "still live");
+    assert_eq!(live[0].last_used_at, used);
+    let (req, _) = rotation(&next, idle_end - Duration::minutes(1));
+    assert!(
+        matches!(
+            store.rotate(&req).await.expect("rotate"),
+            RotateOutcome::Rotated(_)
+        ),
+        "refreshes until the true idle end"
+    );
+
+    // A second session, idle since its login, ends at the login's idle end.
+    let (other, other_token) = session_for(store.as_ref(), &alice).await;
+    let after = T0 + Duration::days(7) + Duration::minutes(1);
+    let (req, _) = rotation(&other_token, after);
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Refused(RefreshError::Expired)
+    ));
+    assert!(
+        !store
+            .revoke_session(&alice.id, &other, after)
+            .await
+            .expect("revoke"),
+        "an ended session is not live to revoke"
+    );
+    assert_eq!(store.purge_sessions(after).await.expect("purge"), 1);
+    assert!(store.session(&other).await.expect("read").is_none());
+    assert!(store.session(&id).await.expect("read").is_some());
 }

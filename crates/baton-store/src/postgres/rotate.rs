@@ -1,10 +1,10 @@
 //! The rotation on PostgreSQL: one statement in the common case instead of a locked transaction
-//! of six round trips.
+//! of six round trips, writing two token rows and nothing else.
 //!
 //! A token rotates only through [`ROTATE_FAST`]: it states in SQL exactly the case in which
 //! [`decide`] answers *rotate* (an unspent token of a live session presented by its own client),
-//! locks the session first, and rotates in the same statement. When it changes nothing, the token
-//! is read and [`decide`] judges it: a replay is counted only if its successor is still unspent,
+//! locks the session first, and rotates in the same statement. When it changes nothing, the token is read and [`decide`]
+//! judges it: a replay is counted only if its successor is still unspent,
 //! the session live and the cap not reached (one conditional statement); a reuse revokes the
 //! session; a refusal changes nothing. If the read says *rotate* after all, or a conditional write
 //! finds its condition gone, something changed in between (another refresh, here or on another
@@ -27,29 +27,36 @@ use sqlx::Row as _;
 /// How many times a rotation reads again after losing a race before answering `503`.
 const ATTEMPTS: usize = 4;
 
-/// The whole rotation when [`decide`] would answer *rotate*: the token is unspent (`$4`), its
-/// session not revoked, before its idle and absolute ends at `$1`, and issued to the presenting
-/// client (`$6`, or any when `NULL`). The session is locked first; the token is spent, the
-/// successor (`$3`) stored and the idle end moved to `$5`; the updated session comes back, or no
-/// row when any condition fails (nothing is then changed).
+/// The whole rotation when [`decide`] would answer *rotate*: the token is unspent (`$3`), its
+/// session not revoked, before its absolute end and its idle end at `$1` (the token is the
+/// session's newest, so the idle end is its issue time plus the session's idle timeout), and
+/// issued to the presenting client (`$4`, or any when `NULL`). The session row is locked first
+/// (`FOR NO KEY UPDATE`: a revocation committing meanwhile is waited for and seen), then the
+/// token is spent (naming its successor `$2`) and the successor stored with its sealed copy
+/// (`$5`). The session row itself is written only when its checkpoint of the last use is due
+/// (`TOUCH_SESSION`), so spending and storing are the whole write in the common case: two token
+/// rows, the spent one updated in place (no indexed column changes). The session comes back as
+/// it now stands, or no row when any condition fails (nothing is then changed).
 const ROTATE_FAST: &str = "WITH live AS MATERIALIZED (\
-        SELECT s.id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
-        WHERE t.hash = $4 AND t.spent_at IS NULL AND s.revoked_at IS NULL \
-        AND s.idle_expires_at > $1 AND s.absolute_expires_at > $1 \
-        AND ($6::text IS NULL OR s.client_id = $6) FOR UPDATE OF s), \
+        SELECT s.id, s.user_id, s.client_id, s.created_at, s.idle_ttl, s.absolute_expires_at, \
+        s.user_agent, s.ip, s.revoked_at \
+        FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+        WHERE t.hash = $3 AND t.spent_at IS NULL AND s.revoked_at IS NULL \
+        AND s.absolute_expires_at > $1 AND t.created_at + s.idle_ttl > $1 \
+        AND ($4::text IS NULL OR s.client_id = $4) FOR NO KEY UPDATE OF s), \
     spent AS (\
-        UPDATE refresh_tokens SET spent_at = $1, sealed_successor = $2, successor_hash = $3 \
-        WHERE hash = $4 AND spent_at IS NULL AND session_id = (SELECT id FROM live) \
+        UPDATE refresh_tokens SET spent_at = $1, successor_hash = $2 \
+        WHERE hash = $3 AND spent_at IS NULL AND session_id = (SELECT id FROM live) \
         RETURNING session_id), \
-    stored AS (INSERT INTO refresh_tokens (hash, session_id, created_at) \
-        SELECT $3, session_id, $1 FROM spent), \
-    touched AS (UPDATE sessions SET last_used_at = $1, idle_expires_at = $5 \
-        WHERE id IN (SELECT session_id FROM spent) \
-        RETURNING id, user_id, client_id, created_at, last_used_at, idle_expires_at, \
-        absolute_expires_at, user_agent, ip, revoked_at) \
-    SELECT s.id, s.user_id, u.username, s.client_id, s.created_at, s.last_used_at, \
-        s.idle_expires_at, s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at \
-    FROM touched s JOIN users u ON u.id = s.user_id";
+    stored AS (INSERT INTO refresh_tokens (hash, session_id, created_at, sealed) \
+        SELECT $2, session_id, $1, $5 FROM spent), \
+    touched AS (UPDATE sessions SET last_used_at = $1, idle_expires_at = $1 + idle_ttl \
+        WHERE id IN (SELECT session_id FROM spent) AND last_used_at + CASE WHEN \
+        idle_ttl / 16 < 3600000 THEN idle_ttl / 16 ELSE 3600000 END < $1) \
+    SELECT s.id, s.user_id, u.username, s.client_id, s.created_at, \
+        $1::bigint AS last_used_at, $1::bigint + s.idle_ttl AS idle_expires_at, \
+        s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at \
+    FROM live s JOIN spent ON spent.session_id = s.id JOIN users u ON u.id = s.user_id";
 
 impl PgStore {
     pub(super) async fn rotate_token(
@@ -76,11 +83,10 @@ impl PgStore {
     ) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query(ROTATE_FAST)
             .bind(to_millis(req.now))
-            .bind(&req.sealed_successor.0)
             .bind(&req.successor.0[..])
             .bind(&req.presented.0[..])
-            .bind(to_millis(req.now + req.idle_ttl))
             .bind(req.client_id.as_deref())
+            .bind(&req.sealed_successor.0)
             .fetch_optional(&self.writer)
             .await
             .map_err(map)?;

@@ -36,6 +36,7 @@ pub(crate) const MIGRATIONS: &[Migration] = migrations![
     20261202000002 "sealed_index" "sealed index",
     20261202000003 "login_limits" "login limits",
     20261202000004 "audit_events" "audit events",
+    20261202000005 "rotation_writes_less" "rotation writes less",
 ];
 
 fn checksum(sql: &str) -> Vec<u8> {

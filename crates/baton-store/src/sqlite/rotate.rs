@@ -39,12 +39,7 @@ pub(super) fn rotate_in(
                 let spent = execute(
                     conn,
                     q::SPEND_TOKEN,
-                    params![
-                        now,
-                        req.sealed_successor.0,
-                        &req.successor.0[..],
-                        &req.presented.0[..]
-                    ],
+                    params![now, &req.successor.0[..], &req.presented.0[..]],
                 )?;
                 if spent != 1 {
                     // The single writer makes this unreachable; should it ever happen, change
@@ -55,16 +50,20 @@ pub(super) fn rotate_in(
                 }
                 execute(
                     conn,
-                    q::INSERT_TOKEN,
-                    params![&req.successor.0[..], session.id.as_str(), now],
+                    q::INSERT_SUCCESSOR,
+                    params![
+                        &req.successor.0[..],
+                        session.id.as_str(),
+                        now,
+                        req.sealed_successor.0
+                    ],
                 )?;
+                execute(conn, q::TOUCH_SESSION, params![now, session.id.as_str()])?;
+                // The successor is now the newest token: the session's last use is now, its
+                // idle end its idle timeout later.
+                let idle_ttl = session.idle_expires_at - session.last_used_at;
                 session.last_used_at = req.now;
-                session.idle_expires_at = req.now + req.idle_ttl;
-                execute(
-                    conn,
-                    q::TOUCH_SESSION,
-                    params![now, to_millis(session.idle_expires_at), session.id.as_str()],
-                )?;
+                session.idle_expires_at = req.now + idle_ttl;
                 RotateOutcome::Rotated(session)
             }
             Decision::Replay => match sealed {
