@@ -13,6 +13,21 @@ macro_rules! last_used {
     };
 }
 
+/// Session `s`'s idle timeout: fixed at login, or for a session opened by an older baton (no
+/// `idle_ttl`), the difference of its checkpoint columns, which that version keeps equal to it.
+macro_rules! idle_ttl {
+    () => {
+        "COALESCE(s.idle_ttl, s.idle_expires_at - s.last_used_at)"
+    };
+}
+
+/// The same, in a statement on `sessions` itself (no alias).
+macro_rules! touch_idle_ttl {
+    () => {
+        "COALESCE(idle_ttl, idle_expires_at - last_used_at)"
+    };
+}
+
 /// Columns of a session joined with its user (`s`, `u`), as both backends read them; the idle
 /// end is the last use plus the session's idle timeout.
 macro_rules! session_columns {
@@ -22,7 +37,9 @@ macro_rules! session_columns {
             last_used!(),
             " AS last_used_at, ",
             last_used!(),
-            " + s.idle_ttl AS idle_expires_at, \
+            " + ",
+            idle_ttl!(),
+            " AS idle_expires_at, \
              s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at"
         )
     };
@@ -89,10 +106,15 @@ pub const SPEND_TOKEN: &str = "UPDATE refresh_tokens SET spent_at = $1, successo
 /// than a sixteenth of its idle timeout (at most an hour) behind: the true values come from its
 /// newest token (`last_used!`), and the stored idle end stays a lower bound of the true one
 /// that the purge can search by index.
-pub const TOUCH_SESSION: &str =
-    "UPDATE sessions SET last_used_at = $1, idle_expires_at = $1 + idle_ttl WHERE id = $2 \
-     AND last_used_at + CASE WHEN idle_ttl / 16 < 3600000 THEN idle_ttl / 16 ELSE 3600000 END \
-     < $1";
+pub const TOUCH_SESSION: &str = concat!(
+    "UPDATE sessions SET last_used_at = $1, idle_expires_at = $1 + ",
+    touch_idle_ttl!(),
+    " WHERE id = $2 AND last_used_at + CASE WHEN ",
+    touch_idle_ttl!(),
+    " / 16 < 3600000 THEN ",
+    touch_idle_ttl!(),
+    " / 16 ELSE 3600000 END < $1"
+);
 /// Counts one grace-window replay of a spent token, only while its successor is unspent, its
 /// session live (at `$3`) and fewer than `$2` replays were counted: no row changes otherwise,
 /// and nothing is handed out.
@@ -104,7 +126,9 @@ pub const COUNT_REPLAY: &str = concat!(
      AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id \
          AND s.revoked_at IS NULL AND s.absolute_expires_at > $3 AND ",
     last_used!(),
-    " + s.idle_ttl > $3)"
+    " + ",
+    idle_ttl!(),
+    " > $3)"
 );
 /// Revokes a session whose spent token came back after the grace window.
 pub const REVOKE_FOR_REUSE: &str = "UPDATE sessions SET revoked_at = $1, revoke_reason = 'reuse' \
@@ -122,7 +146,9 @@ pub const REVOKE_SESSION: &str = concat!(
      WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL \
      AND id IN (SELECT s.id FROM sessions s WHERE s.id = $2 AND ",
     last_used!(),
-    " + s.idle_ttl > $4 AND s.absolute_expires_at > $5)"
+    " + ",
+    idle_ttl!(),
+    " > $4 AND s.absolute_expires_at > $5)"
 );
 /// Revokes every session of a user.
 pub const REVOKE_ALL_SESSIONS: &str =
@@ -136,7 +162,9 @@ pub const LIVE_SESSIONS: &str = concat!(
     " FROM sessions s JOIN users u ON u.id = s.user_id \
      WHERE s.user_id = $1 AND s.revoked_at IS NULL AND ",
     last_used!(),
-    " + s.idle_ttl > $2 AND s.absolute_expires_at > $3 \
+    " + ",
+    idle_ttl!(),
+    " > $2 AND s.absolute_expires_at > $3 \
      AND (s.created_at < $4 OR (s.created_at = $5 AND s.id > $6)) \
      ORDER BY s.created_at DESC, s.id LIMIT $7"
 );
@@ -148,7 +176,9 @@ pub const REVOKE_OVER_LIMIT: &str = concat!(
      WHERE id IN (SELECT s.id FROM sessions s WHERE s.user_id = $2 AND s.id <> $3 \
      AND s.revoked_at IS NULL AND ",
     last_used!(),
-    " + s.idle_ttl > $4 AND s.absolute_expires_at > $5 \
+    " + ",
+    idle_ttl!(),
+    " > $4 AND s.absolute_expires_at > $5 \
      ORDER BY s.created_at DESC, s.id LIMIT 1000000 OFFSET $6)"
 );
 /// A session by id, live or not.
@@ -250,7 +280,9 @@ pub const PURGE_SESSIONS: &str = concat!(
     "DELETE FROM sessions WHERE id IN (SELECT s.id FROM sessions s \
      WHERE s.absolute_expires_at < $1 OR (s.idle_expires_at < $1 AND ",
     last_used!(),
-    " + s.idle_ttl < $1) LIMIT 500)"
+    " + ",
+    idle_ttl!(),
+    " < $1) LIMIT 500)"
 );
 /// Successors sealed before the grace window are never handed out again; dropping them keeps an
 /// old leaked token from opening its chain's next token even with a copy of the database. A

@@ -89,6 +89,7 @@ every_backend!(
     session_pages_follow_their_cursor,
     a_refresh_writes_the_session_row_only_at_its_checkpoint,
     the_idle_end_follows_the_newest_token,
+    sessions_opened_by_an_older_version_keep_their_idle_timeout,
     shared_limits_count_failures_and_attempts_in_flight,
     concurrent_logins_keep_to_the_session_cap,
     audit_events_are_read_newest_first_by_filter_and_page,
@@ -106,6 +107,18 @@ async fn scalar(url: &str, sql: &str) -> i64 {
             .fetch_one(&mut c)
             .await
             .expect("read")
+    }
+}
+
+/// Runs one statement with plain SQL.
+async fn exec(url: &str, sql: &str) {
+    use sqlx::Connection as _;
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let c = rusqlite::Connection::open(path).expect("open");
+        c.execute_batch(sql).expect("run");
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+        sqlx::query(sql).execute(&mut c).await.expect("run");
     }
 }
 
@@ -947,4 +960,41 @@ async fn the_idle_end_follows_the_newest_token(store: Arc<dyn Store>, _url: &str
     assert_eq!(store.purge_sessions(after).await.expect("purge"), 1);
     assert!(store.session(&other).await.expect("read").is_none());
     assert!(store.session(&id).await.expect("read").is_some());
+}
+
+/// During a rolling upgrade an older baton opens sessions without `idle_ttl` (and moves their
+/// checkpoint columns on every refresh): their idle timeout is the difference of those columns.
+async fn sessions_opened_by_an_older_version_keep_their_idle_timeout(
+    store: Arc<dyn Store>,
+    url: &str,
+) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (id, token) = session_for(store.as_ref(), &alice).await;
+    exec(
+        url,
+        &format!(
+            "UPDATE sessions SET idle_ttl = NULL WHERE id = '{}'",
+            id.as_str()
+        ),
+    )
+    .await;
+    let session = store.session(&id).await.expect("read").expect("session");
+    assert_eq!(session.idle_expires_at, T0 + Duration::days(7));
+    let used = T0 + Duration::days(6);
+    let (req, next) = rotation(&token, used);
+    let RotateOutcome::Rotated(session) = store.rotate(&req).await.expect("rotate") else {
+        panic!("not rotated");
+    };
+    assert_eq!(session.idle_expires_at, used + Duration::days(7));
+    let live = store
+        .live_sessions(&alice.id, used + Duration::days(6), None, 10)
+        .await
+        .expect("list");
+    assert_eq!(live.len(), 1, "the idle end moved with the refresh");
+    let (req, _) = rotation(&next, used + Duration::days(7) + Duration::minutes(1));
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Refused(RefreshError::Expired)
+    ));
 }

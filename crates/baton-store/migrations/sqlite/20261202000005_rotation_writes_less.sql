@@ -4,19 +4,20 @@
 -- session's own idle timeout (`idle_ttl`, milliseconds, fixed at login like the absolute end).
 -- `last_used_at` and `idle_expires_at` on the session become checkpoints, moved only when they
 -- fall more than a sixteenth of the idle timeout (at most an hour) behind: the stored idle end
--- stays a lower bound of the true one, which the purge searches by index.
-ALTER TABLE sessions ADD COLUMN idle_ttl INTEGER NOT NULL DEFAULT 0;
+-- stays a lower bound of the true one, which the purge searches by index. `idle_ttl` stays NULL
+-- for sessions opened by an older baton during a rolling upgrade; their timeout is then the
+-- difference of the two checkpoint columns, which the older baton keeps equal to it.
+ALTER TABLE sessions ADD COLUMN idle_ttl INTEGER;
 UPDATE sessions SET idle_ttl = idle_expires_at - last_used_at;
 
 -- The successor's sealed copy lives on the successor's own row, written when it is stored, so
--- spending a token changes no indexed column. Seals still inside the grace window move over.
+-- spending a token changes no indexed column (the partial index on `spent_at` goes). Seals still
+-- held move over, found by that index. `sealed_successor` stays for older instances during a
+-- rolling upgrade; this version neither reads nor writes it.
 ALTER TABLE refresh_tokens ADD COLUMN sealed BLOB;
-UPDATE refresh_tokens SET sealed = (SELECT p.sealed_successor FROM refresh_tokens p
-        WHERE p.successor_hash = refresh_tokens.hash AND p.sealed_successor IS NOT NULL)
-    WHERE hash IN (SELECT successor_hash FROM refresh_tokens
-        WHERE sealed_successor IS NOT NULL AND successor_hash IS NOT NULL);
+UPDATE refresh_tokens SET sealed = p.sealed_successor FROM refresh_tokens AS p
+    WHERE p.sealed_successor IS NOT NULL AND refresh_tokens.hash = p.successor_hash;
 DROP INDEX refresh_tokens_sealed_spent_at;
-ALTER TABLE refresh_tokens DROP COLUMN sealed_successor;
 CREATE INDEX refresh_tokens_sealed_created_at ON refresh_tokens (created_at)
     WHERE sealed IS NOT NULL;
 

@@ -38,11 +38,12 @@ const ATTEMPTS: usize = 4;
 /// rows, the spent one updated in place (no indexed column changes). The session comes back as
 /// it now stands, or no row when any condition fails (nothing is then changed).
 const ROTATE_FAST: &str = "WITH live AS MATERIALIZED (\
-        SELECT s.id, s.user_id, s.client_id, s.created_at, s.idle_ttl, s.absolute_expires_at, \
-        s.user_agent, s.ip, s.revoked_at \
+        SELECT s.id, s.user_id, s.client_id, s.created_at, \
+        COALESCE(s.idle_ttl, s.idle_expires_at - s.last_used_at) AS idle_ttl, \
+        s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at \
         FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
-        WHERE t.hash = $3 AND t.spent_at IS NULL AND s.revoked_at IS NULL \
-        AND s.absolute_expires_at > $1 AND t.created_at + s.idle_ttl > $1 \
+        WHERE t.hash = $3 AND t.spent_at IS NULL AND s.revoked_at IS NULL AND s.absolute_expires_at > $1 \
+        AND t.created_at + COALESCE(s.idle_ttl, s.idle_expires_at - s.last_used_at) > $1 \
         AND ($4::text IS NULL OR s.client_id = $4) FOR NO KEY UPDATE OF s), \
     spent AS (\
         UPDATE refresh_tokens SET spent_at = $1, successor_hash = $2 \
@@ -50,9 +51,11 @@ const ROTATE_FAST: &str = "WITH live AS MATERIALIZED (\
         RETURNING session_id), \
     stored AS (INSERT INTO refresh_tokens (hash, session_id, created_at, sealed) \
         SELECT $2, session_id, $1, $5 FROM spent), \
-    touched AS (UPDATE sessions SET last_used_at = $1, idle_expires_at = $1 + idle_ttl \
+    touched AS (UPDATE sessions SET last_used_at = $1, \
+        idle_expires_at = $1 + (SELECT idle_ttl FROM live) \
         WHERE id IN (SELECT session_id FROM spent) AND last_used_at + CASE WHEN \
-        idle_ttl / 16 < 3600000 THEN idle_ttl / 16 ELSE 3600000 END < $1) \
+        (SELECT idle_ttl FROM live) / 16 < 3600000 THEN (SELECT idle_ttl FROM live) / 16 \
+        ELSE 3600000 END < $1) \
     SELECT s.id, s.user_id, u.username, s.client_id, s.created_at, \
         $1::bigint AS last_used_at, $1::bigint + s.idle_ttl AS idle_expires_at, \
         s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at \
