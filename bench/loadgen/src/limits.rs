@@ -230,7 +230,7 @@ fn rotate(
             for col in [
                 "created_at",
                 "last_used_at",
-                "idle_expires_at",
+                "idle_ttl",
                 "absolute_expires_at",
             ] {
                 let _: i64 = row.get(col)?;

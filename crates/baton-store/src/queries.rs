@@ -21,26 +21,30 @@ macro_rules! idle_ttl {
     };
 }
 
-/// The same, in a statement on `sessions` itself (no alias).
+/// When session `s` stops refreshing if unused: its last use plus its idle timeout.
+macro_rules! idle_end {
+    () => {
+        concat!(last_used!(), " + ", idle_ttl!())
+    };
+}
+
+/// `idle_ttl!` in a statement on `sessions` itself (no alias).
 macro_rules! touch_idle_ttl {
     () => {
         "COALESCE(idle_ttl, idle_expires_at - last_used_at)"
     };
 }
 
-/// Columns of a session joined with its user (`s`, `u`), as both backends read them; the idle
-/// end is the last use plus the session's idle timeout.
+/// Columns of a session joined with its user (`s`, `u`), as both backends read them; the
+/// backends add `idle_ttl` to `last_used_at` for the idle end.
 macro_rules! session_columns {
     () => {
         concat!(
             "s.id, s.user_id, u.username, s.client_id, s.created_at, ",
             last_used!(),
             " AS last_used_at, ",
-            last_used!(),
-            " + ",
             idle_ttl!(),
-            " AS idle_expires_at, \
-             s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at"
+            " AS idle_ttl, s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at"
         )
     };
 }
@@ -125,9 +129,7 @@ pub const COUNT_REPLAY: &str = concat!(
          WHERE n.hash = refresh_tokens.successor_hash AND n.spent_at IS NOT NULL) \
      AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id \
          AND s.revoked_at IS NULL AND s.absolute_expires_at > $3 AND ",
-    last_used!(),
-    " + ",
-    idle_ttl!(),
+    idle_end!(),
     " > $3)"
 );
 /// Revokes a session whose spent token came back after the grace window.
@@ -145,9 +147,7 @@ pub const REVOKE_SESSION: &str = concat!(
     "UPDATE sessions SET revoked_at = $1, revoke_reason = 'revoked' \
      WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL \
      AND id IN (SELECT s.id FROM sessions s WHERE s.id = $2 AND ",
-    last_used!(),
-    " + ",
-    idle_ttl!(),
+    idle_end!(),
     " > $4 AND s.absolute_expires_at > $5)"
 );
 /// Revokes every session of a user.
@@ -161,9 +161,7 @@ pub const LIVE_SESSIONS: &str = concat!(
     session_columns!(),
     " FROM sessions s JOIN users u ON u.id = s.user_id \
      WHERE s.user_id = $1 AND s.revoked_at IS NULL AND ",
-    last_used!(),
-    " + ",
-    idle_ttl!(),
+    idle_end!(),
     " > $2 AND s.absolute_expires_at > $3 \
      AND (s.created_at < $4 OR (s.created_at = $5 AND s.id > $6)) \
      ORDER BY s.created_at DESC, s.id LIMIT $7"
@@ -175,9 +173,7 @@ pub const REVOKE_OVER_LIMIT: &str = concat!(
     "UPDATE sessions SET revoked_at = $1, revoke_reason = 'session_limit' \
      WHERE id IN (SELECT s.id FROM sessions s WHERE s.user_id = $2 AND s.id <> $3 \
      AND s.revoked_at IS NULL AND ",
-    last_used!(),
-    " + ",
-    idle_ttl!(),
+    idle_end!(),
     " > $4 AND s.absolute_expires_at > $5 \
      ORDER BY s.created_at DESC, s.id LIMIT 1000000 OFFSET $6)"
 );
@@ -279,9 +275,7 @@ pub const PURGE_BATCH: u64 = 500;
 pub const PURGE_SESSIONS: &str = concat!(
     "DELETE FROM sessions WHERE id IN (SELECT s.id FROM sessions s \
      WHERE s.absolute_expires_at < $1 OR (s.idle_expires_at < $1 AND ",
-    last_used!(),
-    " + ",
-    idle_ttl!(),
+    idle_end!(),
     " < $1) LIMIT 500)"
 );
 /// Successors sealed before the grace window are never handed out again; dropping them keeps an

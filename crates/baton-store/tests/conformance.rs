@@ -124,18 +124,11 @@ async fn exec(url: &str, sql: &str) {
 
 /// Rows of `refresh_tokens` still holding a sealed successor, read with plain SQL.
 async fn sealed_successors(url: &str) -> i64 {
-    use sqlx::Connection as _;
-    let sql = "SELECT COUNT(*) FROM refresh_tokens WHERE sealed IS NOT NULL";
-    if let Some(path) = url.strip_prefix("sqlite://") {
-        let c = rusqlite::Connection::open(path).expect("open");
-        c.query_row(sql, [], |r| r.get(0)).expect("count")
-    } else {
-        let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
-        sqlx::query_scalar(sql)
-            .fetch_one(&mut c)
-            .await
-            .expect("count")
-    }
+    scalar(
+        url,
+        "SELECT COUNT(*) FROM refresh_tokens WHERE sealed IS NOT NULL",
+    )
+    .await
 }
 
 fn user(name: &str) -> UserRecord {

@@ -3,10 +3,10 @@
 //!
 //! A token rotates only through [`ROTATE_FAST`]: it states in SQL exactly the case in which
 //! [`decide`] answers *rotate* (an unspent token of a live session presented by its own client),
-//! locks the session first, and rotates in the same statement. When it changes nothing, the token is read and [`decide`]
-//! judges it: a replay is counted only if its successor is still unspent,
-//! the session live and the cap not reached (one conditional statement); a reuse revokes the
-//! session; a refusal changes nothing. If the read says *rotate* after all, or a conditional write
+//! locks the session first, and rotates in the same statement. When it changes nothing, the
+//! token is read and [`decide`] judges it: a replay is counted only if its successor is still
+//! unspent, the session live and the cap not reached (one conditional statement); a reuse
+//! revokes the session; a refusal changes nothing. If the read says *rotate* after all, or a conditional write
 //! finds its condition gone, something changed in between (another refresh, here or on another
 //! instance; a logout): the rotation starts again and sees what happened. Under `READ COMMITTED`
 //! a statement that waited for a row lock re-checks its conditions on the row as committed, which
@@ -42,7 +42,8 @@ const ROTATE_FAST: &str = "WITH live AS MATERIALIZED (\
         COALESCE(s.idle_ttl, s.idle_expires_at - s.last_used_at) AS idle_ttl, \
         s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at \
         FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
-        WHERE t.hash = $3 AND t.spent_at IS NULL AND s.revoked_at IS NULL AND s.absolute_expires_at > $1 \
+        WHERE t.hash = $3 AND t.spent_at IS NULL AND s.revoked_at IS NULL \
+        AND s.absolute_expires_at > $1 \
         AND t.created_at + COALESCE(s.idle_ttl, s.idle_expires_at - s.last_used_at) > $1 \
         AND ($4::text IS NULL OR s.client_id = $4) FOR NO KEY UPDATE OF s), \
     spent AS (\
@@ -51,13 +52,11 @@ const ROTATE_FAST: &str = "WITH live AS MATERIALIZED (\
         RETURNING session_id), \
     stored AS (INSERT INTO refresh_tokens (hash, session_id, created_at, sealed) \
         SELECT $2, session_id, $1, $5 FROM spent), \
-    touched AS (UPDATE sessions SET last_used_at = $1, \
-        idle_expires_at = $1 + (SELECT idle_ttl FROM live) \
-        WHERE id IN (SELECT session_id FROM spent) AND last_used_at + CASE WHEN \
-        (SELECT idle_ttl FROM live) / 16 < 3600000 THEN (SELECT idle_ttl FROM live) / 16 \
-        ELSE 3600000 END < $1) \
+    touched AS (UPDATE sessions SET last_used_at = $1, idle_expires_at = $1 + live.idle_ttl \
+        FROM live JOIN spent ON spent.session_id = live.id WHERE sessions.id = live.id \
+        AND sessions.last_used_at + LEAST(live.idle_ttl / 16, 3600000) < $1) \
     SELECT s.id, s.user_id, u.username, s.client_id, s.created_at, \
-        $1::bigint AS last_used_at, $1::bigint + s.idle_ttl AS idle_expires_at, \
+        $1::bigint AS last_used_at, s.idle_ttl, \
         s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at \
     FROM live s JOIN spent ON spent.session_id = s.id JOIN users u ON u.id = s.user_id";
 

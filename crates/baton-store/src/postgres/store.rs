@@ -76,15 +76,18 @@ fn user_from_row(row: &Row) -> Result<UserRecord, sqlx::Error> {
     })
 }
 
+/// A session as [`crate::queries`] reads it: the idle end is the last use plus the idle timeout.
 pub(super) fn session_from_row(row: &Row) -> Result<SessionRecord, sqlx::Error> {
+    let last_used_at = time_col(row, "last_used_at")?;
     Ok(SessionRecord {
         id: SessionId::from_trusted(row.try_get::<String, _>("id")?),
         user_id: UserId::from_trusted(row.try_get::<String, _>("user_id")?),
         username: row.try_get("username")?,
         client_id: row.try_get("client_id")?,
         created_at: time_col(row, "created_at")?,
-        last_used_at: time_col(row, "last_used_at")?,
-        idle_expires_at: time_col(row, "idle_expires_at")?,
+        last_used_at,
+        idle_expires_at: last_used_at
+            + time::Duration::milliseconds(row.try_get::<i64, _>("idle_ttl")?),
         absolute_expires_at: time_col(row, "absolute_expires_at")?,
         user_agent: row.try_get("user_agent")?,
         ip: row.try_get("ip")?,

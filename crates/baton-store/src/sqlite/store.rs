@@ -38,15 +38,18 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
     })
 }
 
+/// A session as [`crate::queries`] reads it: the idle end is the last use plus the idle timeout.
 pub(super) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
+    let last_used_at = time_col(row, "last_used_at")?;
     Ok(SessionRecord {
         id: SessionId::from_trusted(row.get::<_, String>("id")?),
         user_id: UserId::from_trusted(row.get::<_, String>("user_id")?),
         username: row.get("username")?,
         client_id: row.get("client_id")?,
         created_at: time_col(row, "created_at")?,
-        last_used_at: time_col(row, "last_used_at")?,
-        idle_expires_at: time_col(row, "idle_expires_at")?,
+        last_used_at,
+        idle_expires_at: last_used_at
+            + time::Duration::milliseconds(row.get::<_, i64>("idle_ttl")?),
         absolute_expires_at: time_col(row, "absolute_expires_at")?,
         user_agent: row.get("user_agent")?,
         ip: row.get("ip")?,
