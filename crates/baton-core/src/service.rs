@@ -593,6 +593,16 @@ impl Baton {
             .await?)
     }
 
+    /// Gives the live sessions the configured idle timeout (each keeps the one it was opened
+    /// with until then): run as the server starts, so a changed `refresh_idle_ttl` reaches
+    /// sessions already open. How many changed.
+    pub async fn apply_idle_timeout(&self) -> Result<u64, AuthError> {
+        Ok(self
+            .store
+            .set_idle_timeout(self.policy.refresh_idle_ttl, self.now())
+            .await?)
+    }
+
     /// Deletes sessions that ended more than `retention` ago.
     pub async fn purge_expired(&self, retention: Duration) -> Result<u64, AuthError> {
         Ok(self.store.purge_sessions(self.now() - retention).await?)

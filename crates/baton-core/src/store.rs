@@ -289,4 +289,9 @@ pub trait Store: Send + Sync + 'static {
     /// Drops the sealed successors of tokens spent before `before` (the start of the grace
     /// window): they are never handed out again. How many.
     async fn drop_stale_seals(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Gives every session still live at `now` the idle timeout `ttl` (the configured one; a
+    /// session keeps the timeout it was opened with otherwise), in batches; how many changed.
+    /// An ended session is not revived.
+    async fn set_idle_timeout(&self, ttl: Duration, now: OffsetDateTime)
+        -> Result<u64, StoreError>;
 }

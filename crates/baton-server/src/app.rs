@@ -53,6 +53,18 @@ impl Application {
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
         let baton = open_service(&config, &issuer, clock.clone(), Access::Serve).await?;
+        // Each session keeps the idle timeout it was opened with; a changed setting reaches the
+        // live ones here, as the server starts.
+        let retimed = baton
+            .apply_idle_timeout()
+            .await
+            .context("cannot apply the idle timeout to the open sessions")?;
+        if retimed > 0 {
+            tracing::info!(
+                sessions = retimed,
+                "the configured idle timeout now applies to open sessions"
+            );
+        }
         if !config.cookie_secure {
             tracing::warn!(
                 "BATON_COOKIE_SECURE=false: the refresh cookie is sent over plain HTTP. \

@@ -278,6 +278,16 @@ pub const PURGE_SESSIONS: &str = concat!(
     idle_end!(),
     " < $1) LIMIT 500)"
 );
+/// Gives a batch of up to [`PURGE_BATCH`] sessions live at `$2` the idle timeout `$1`, those
+/// after `$3` in id order (`''` first), and names them. The stored idle end becomes the
+/// checkpoint plus the new timeout, so it stays a lower bound of the true one.
+pub const SET_IDLE_TIMEOUT: &str = concat!(
+    "UPDATE sessions SET idle_ttl = $1, idle_expires_at = last_used_at + $1 \
+     WHERE id IN (SELECT s.id FROM sessions s WHERE s.revoked_at IS NULL \
+     AND s.absolute_expires_at > $2 AND (s.idle_ttl IS NULL OR s.idle_ttl <> $1) AND ",
+    idle_end!(),
+    " > $2 AND s.id > $3 ORDER BY s.id LIMIT 500) RETURNING id"
+);
 /// Successors sealed before the grace window are never handed out again; dropping them keeps an
 /// old leaked token from opening its chain's next token even with a copy of the database. A
 /// successor is sealed when it is stored, so the partial index on `created_at` makes this touch
@@ -338,6 +348,7 @@ mod tests {
         PURGE_FAILURES,
         PURGE_ATTEMPTS,
         DROP_STALE_SEALS,
+        SET_IDLE_TIMEOUT,
     ];
 
     /// The placeholders in order of first appearance.
@@ -376,5 +387,6 @@ mod tests {
         assert!(PURGE_SESSIONS.contains(&limit));
         assert!(DROP_STALE_SEALS.contains(&limit));
         assert!(PURGE_EVENTS.contains(&limit));
+        assert!(SET_IDLE_TIMEOUT.contains(&format!("LIMIT {PURGE_BATCH}) ")));
     }
 }

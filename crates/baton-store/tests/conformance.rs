@@ -90,6 +90,8 @@ every_backend!(
     a_refresh_writes_the_session_row_only_at_its_checkpoint,
     the_idle_end_follows_the_newest_token,
     sessions_opened_by_an_older_version_keep_their_idle_timeout,
+    a_new_idle_timeout_reaches_live_sessions_only,
+    a_new_idle_timeout_reaches_every_batch,
     shared_limits_count_failures_and_attempts_in_flight,
     concurrent_logins_keep_to_the_session_cap,
     audit_events_are_read_newest_first_by_filter_and_page,
@@ -990,4 +992,88 @@ async fn sessions_opened_by_an_older_version_keep_their_idle_timeout(
         store.rotate(&req).await.expect("rotate"),
         RotateOutcome::Refused(RefreshError::Expired)
     ));
+}
+
+/// A changed idle timeout reaches the sessions still live (shorter or longer), and leaves those
+/// that ended or were revoked as they are.
+async fn a_new_idle_timeout_reaches_live_sessions_only(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (live, token) = session_for(store.as_ref(), &alice).await;
+    let (revoked, _) = session_for(store.as_ref(), &alice).await;
+    assert!(store
+        .revoke_session(&alice.id, &revoked, T0)
+        .await
+        .expect("revoke"));
+    let used = T0 + Duration::hours(1);
+    let (req, _) = rotation(&token, used);
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+
+    let at = T0 + Duration::hours(2);
+    assert_eq!(
+        store
+            .set_idle_timeout(Duration::days(1), at)
+            .await
+            .expect("set"),
+        1
+    );
+    let session = store.session(&live).await.expect("read").expect("live");
+    assert_eq!(session.idle_expires_at, used + Duration::days(1));
+    let revoked_now = store.session(&revoked).await.expect("read").expect("kept");
+    assert_eq!(revoked_now.idle_expires_at, T0 + Duration::days(7));
+    assert_eq!(
+        store
+            .set_idle_timeout(Duration::days(1), at)
+            .await
+            .expect("again"),
+        0,
+        "nothing left to change"
+    );
+    assert_eq!(
+        store
+            .purge_sessions(used + Duration::days(1) + Duration::minutes(1))
+            .await
+            .expect("purge"),
+        1,
+        "the stored idle end moved with the timeout, so the purge finds it"
+    );
+
+    // An ended session is not revived by a longer timeout.
+    let (ended, _) = session_for(store.as_ref(), &alice).await;
+    let later = T0 + Duration::days(8);
+    assert_eq!(
+        store
+            .set_idle_timeout(Duration::days(30), later)
+            .await
+            .expect("set"),
+        0
+    );
+    let session = store.session(&ended).await.expect("read").expect("kept");
+    assert_eq!(session.idle_expires_at, T0 + Duration::days(7));
+}
+
+/// More live sessions than one batch all get the new idle timeout.
+async fn a_new_idle_timeout_reaches_every_batch(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    for _ in 0..501 {
+        session_for(store.as_ref(), &alice).await;
+    }
+    assert_eq!(
+        store
+            .set_idle_timeout(Duration::days(1), T0 + Duration::hours(1))
+            .await
+            .expect("set"),
+        501
+    );
+    assert_eq!(
+        store
+            .purge_sessions(T0 + Duration::days(1) + Duration::minutes(1))
+            .await
+            .expect("purge"),
+        501
+    );
 }

@@ -209,6 +209,26 @@ async fn an_idle_session_expires_and_activity_keeps_it_alive() {
     .await;
 }
 
+/// Each session keeps the idle timeout it was opened with until the server starts with another:
+/// a shorter setting then reaches the sessions already open.
+#[tokio::test]
+async fn a_changed_idle_timeout_reaches_open_sessions_at_the_next_start() {
+    let app = TestApp::spawn().await;
+    let t = app.user_session("alice").await;
+    let dir = app.stop().await;
+    let app = TestApp::spawn_in(dir, |s| s.refresh_idle_ttl = Some("60".into())).await;
+    let t = app.refresh_ok(&t.refresh).await;
+    assert_eq!(t.json["refresh_expires_in"], 60);
+    app.advance(61);
+    assert_error(
+        app.refresh(&t.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        Some("Refresh token has expired"),
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn the_absolute_lifetime_ends_even_an_active_session() {
     let app = TestApp::spawn_with(|s| {

@@ -681,6 +681,33 @@ impl Store for PgStore {
         }
     }
 
+    async fn set_idle_timeout(
+        &self,
+        ttl: time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let (ttl, now) = (
+            i64::try_from(ttl.whole_milliseconds()).unwrap_or(i64::MAX),
+            to_millis(now),
+        );
+        let (mut changed, mut after) = (0, String::new());
+        loop {
+            let ids: Vec<String> = sqlx::query_scalar(q::SET_IDLE_TIMEOUT)
+                .bind(ttl)
+                .bind(now)
+                .bind(&after)
+                .fetch_all(&self.writer)
+                .await
+                .map_err(map)?;
+            let batch = u64::try_from(ids.len()).unwrap_or(u64::MAX);
+            changed += batch;
+            match ids.into_iter().max() {
+                Some(last) if batch == q::PURGE_BATCH => after = last,
+                _ => return Ok(changed),
+            }
+        }
+    }
+
     async fn drop_stale_seals(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         let done = sqlx::query(q::DROP_STALE_SEALS)
             .bind(to_millis(before))

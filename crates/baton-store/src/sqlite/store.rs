@@ -666,6 +666,35 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn set_idle_timeout(
+        &self,
+        ttl: time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let (ttl, now) = (
+            i64::try_from(ttl.whole_milliseconds()).unwrap_or(i64::MAX),
+            to_millis(now),
+        );
+        let (mut changed, mut after) = (0, String::new());
+        loop {
+            let from = after.clone();
+            let ids = self
+                .engine
+                .write(move |c| {
+                    query_all(c, q::SET_IDLE_TIMEOUT, params![ttl, now, from], |r| {
+                        r.get::<_, String>(0)
+                    })
+                })
+                .await?;
+            let batch = u64::try_from(ids.len()).unwrap_or(u64::MAX);
+            changed += batch;
+            match ids.into_iter().max() {
+                Some(last) if batch == q::PURGE_BATCH => after = last,
+                _ => return Ok(changed),
+            }
+        }
+    }
+
     async fn drop_stale_seals(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         let before = to_millis(before);
         let mut dropped = 0;
