@@ -5,10 +5,10 @@
 //! With the counters in the database, an attempt that must wait polls it, and a poll cannot
 //! keep a place in a line: an attempt arriving just as another finishes would take the free
 //! room ahead of those already waiting, so clients looping logins of one user kept the room
-//! among themselves and starved the rest into `503`. Attempts therefore first pass a line in
-//! this process ([`LoginLimiter`] with the same limits, counting only attempts in flight, never
-//! failures): first come, first served, and at most the limit's worth of them per instance
-//! reach the database.
+//! among themselves and starved the rest into `503`. So in each instance only the first in line
+//! for a username asks the database; the others wait behind it in memory (a [`LoginLimiter`]
+//! that lets one attempt at a time through and never counts a failure), first come, first
+//! served, and each leaves the line as soon as the database lets it go ahead.
 
 use crate::limiter::{Attempt, LoginLimiter, Refusal, MAX_WAIT};
 use crate::shared_limits::{SharedAttempt, SharedLimiter};
@@ -19,11 +19,12 @@ use baton_core::limits::LimitOutcome;
 pub enum Limits {
     /// In this process.
     Local(LoginLimiter),
-    /// In the database, reached through a line in this process.
+    /// In the database, asked by one attempt per username at a time in this process.
     Shared {
         /// The counters every instance shares.
         counters: SharedLimiter,
-        /// The order of this instance's attempts per username and IP.
+        /// This instance's attempts waiting for their turn to ask, per username (per IP for
+        /// limits that count only addresses).
         line: LoginLimiter,
     },
 }
@@ -34,18 +35,18 @@ pub enum Limits {
 pub enum Ticket<'a> {
     /// Counted in this process.
     Local(Attempt<'a>),
-    /// Counted in the database, holding its place in this instance's line until it ends.
-    Shared(SharedAttempt, Attempt<'a>),
+    /// Counted in the database.
+    Shared(SharedAttempt),
 }
 
 impl Limits {
-    /// Limits counted in the database by `counters`, reached through a line in this process
-    /// that lets as many attempts at once per username and per IP as `counters` allows.
+    /// Limits counted in the database by `counters`, asked in this process by one attempt at
+    /// a time per username (or per IP when only addresses are counted).
     pub fn shared(counters: SharedLimiter, clock: std::sync::Arc<dyn baton_core::Clock>) -> Self {
-        let (user_limit, ip_limit) = counters.limits();
+        let by_user = counters.limits().0 > 0;
         Self::Shared {
             counters,
-            line: LoginLimiter::new(user_limit, ip_limit, clock),
+            line: LoginLimiter::new(u32::from(by_user), u32::from(!by_user), clock),
         }
     }
 
@@ -55,9 +56,11 @@ impl Limits {
             Self::Local(l) => l.begin(user_key, ip).await.map(Ticket::Local),
             Self::Shared { counters, line } => {
                 let deadline = tokio::time::Instant::now() + MAX_WAIT;
-                let place = line.begin(user_key, ip).await?;
-                let attempt = counters.begin(user_key, ip, deadline).await?;
-                Ok(Ticket::Shared(attempt, place))
+                let turn = line.begin(user_key, ip).await?;
+                let attempt = counters.begin(user_key, ip, deadline).await;
+                // Gone ahead or refused, it lets the next in line ask.
+                turn.abandoned();
+                attempt.map(Ticket::Shared)
             }
         }
     }
@@ -78,11 +81,7 @@ impl Ticket<'_> {
             (Self::Local(a), LimitOutcome::Failed) => a.failed(),
             (Self::Local(a), LimitOutcome::Succeeded) => a.succeeded(),
             (Self::Local(a), LimitOutcome::Abandoned) => a.abandoned(),
-            (Self::Shared(attempt, place), outcome) => {
-                // The counters first, so the next in line finds the room this one leaves.
-                attempt.finish(outcome).await;
-                place.abandoned();
-            }
+            (Self::Shared(a), outcome) => a.finish(outcome).await,
         }
     }
 

@@ -4,8 +4,8 @@
 //! limit until they finish, so however the attempts are spread over instances, at most `limit`
 //! of them reach a password check before the limit is known to hold. An attempt that must wait
 //! asks again after a short, growing pause (other instances cannot wake it). Within one instance
-//! attempts reach this limiter through a line in memory ([`crate::limits::Limits`]), so the
-//! polling is among at most `limit` attempts per instance and the rest keep their arrival order.
+//! only the first in line per username asks ([`crate::limits::Limits`]), so the rest keep their
+//! arrival order.
 
 use crate::limiter::{ip_key, Refusal, WINDOW};
 use aws_lc_rs::digest::{digest, SHA256};

@@ -163,11 +163,33 @@ async fn sixty_four_concurrent_wrong_passwords_reach_the_password_check_at_most_
 /// `503` after ten seconds.)
 #[tokio::test]
 async fn a_newcomer_does_not_overtake_an_attempt_already_waiting() {
-    let app = TestApp::spawn_with(|s| s.login_limit_user = Some("2".into())).await;
+    newcomer_waits_its_turn(0).await;
+}
+
+/// The same when failures already take part of the room, so fewer attempts may be in flight
+/// than the limit.
+#[tokio::test]
+async fn a_newcomer_does_not_overtake_a_waiting_attempt_after_failures() {
+    newcomer_waits_its_turn(1).await;
+}
+
+/// With `failures` recorded and the rest of a limit of `failures + 2` in flight, an attempt
+/// starts waiting; when room frees up, a newcomer must come after it.
+async fn newcomer_waits_its_turn(failures: u32) {
+    let limit = failures + 2;
+    let app = TestApp::spawn_with(|s| s.login_limit_user = Some(limit.to_string())).await;
     let limits = std::sync::Arc::clone(&app.state.limiter);
-    let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    for _ in 0..failures {
+        limits
+            .begin("alice", None)
+            .await
+            .expect("room")
+            .failed()
+            .await;
+    }
     let first = limits.begin("alice", None).await.expect("room");
     let second = limits.begin("alice", None).await.expect("room");
+    let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let waiting = {
         let (limits, order) = (
             std::sync::Arc::clone(&limits),
