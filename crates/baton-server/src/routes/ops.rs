@@ -13,7 +13,7 @@ pub(super) async fn healthz() -> Json<Value> {
 }
 
 pub(super) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    state.baton.store().ping().await?;
+    state.baton.ready().await?;
     Ok(Json(json!({ "status": "ready" })))
 }
 

@@ -1,0 +1,238 @@
+//! The signing keys: loading, sealing and rotating them, the JWKS, and checking access tokens.
+
+use super::{Baton, KeyMode, Policy};
+use crate::access::{self, AccessClaims, AccessError};
+use crate::audit::{AuditEvent, EventKind};
+use crate::error::AuthError;
+use crate::keys::{KeyRing, SigningAlg, StoredKey};
+use crate::store::Store;
+use crate::vault::{KeyVault, VaultError};
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+impl Baton {
+    pub(super) fn ring(&self) -> Arc<KeyRing> {
+        match self.keys.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Generates a new active signing key of `alg` (by default the configured algorithm on the
+    /// server, the active key's in commands); the old one stays published until its tokens
+    /// expire.
+    pub async fn rotate_signing_key(&self, alg: Option<SigningAlg>) -> Result<String, AuthError> {
+        let alg = alg.unwrap_or(match self.key_mode {
+            KeyMode::Configured => self.policy.signing_alg,
+            KeyMode::Existing | KeyMode::ReadOnly => self.ring().active.alg,
+        });
+        let ring = load_keys(
+            self.store.as_ref(),
+            &self.vault,
+            self.now(),
+            &self.policy,
+            self.key_mode,
+            Some(alg),
+        )
+        .await?;
+        let kid = ring.active.kid.clone();
+        self.install(ring);
+        Ok(kid)
+    }
+
+    /// Rereads the keys from storage (to pick up a rotation done elsewhere).
+    pub async fn reload_signing_keys(&self) -> Result<(), AuthError> {
+        let ring = load_keys(
+            self.store.as_ref(),
+            &self.vault,
+            self.now(),
+            &self.policy,
+            self.key_mode,
+            None,
+        )
+        .await?;
+        self.install(ring);
+        Ok(())
+    }
+
+    /// Seals every stored private key under the current secret (after `BATON_SECRET` changed,
+    /// with the old one as `BATON_SECRET_PREVIOUS`); how many were sealed anew.
+    pub async fn rewrap_keys(&self) -> Result<usize, AuthError> {
+        let mut count = 0;
+        for key in self.store.signing_keys().await? {
+            if self.vault.is_current(&key) {
+                continue;
+            }
+            let plain = if KeyVault::is_sealed(&key) {
+                self.vault.open(&key).map_err(vault_error)?
+            } else {
+                key.clone()
+            };
+            let sealed = self.vault.seal(&plain).map_err(vault_error)?;
+            self.store
+                .replace_private_key(&key.kid, &sealed.pkcs8)
+                .await?;
+            count += 1;
+        }
+        if count > 0 {
+            self.store.scrub_signing_keys().await?;
+        }
+        Ok(count)
+    }
+
+    fn install(&self, mut ring: KeyRing) {
+        let mut current = match self.keys.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        // A reload that found the same keys keeps what was verified with them.
+        if ring.same_keys(&current) {
+            ring.verified = Arc::clone(&current.verified);
+        }
+        *current = Arc::new(ring);
+    }
+
+    /// The RFC 7517 JWKS of every published key.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.ring().jwks()
+    }
+
+    /// Checks an access token issued by this service, with the keys in hand.
+    pub fn verify_access(&self, token: &str) -> Result<AccessClaims, AccessError> {
+        access::verify(&self.ring(), &self.rules, token, self.now()).map_err(|e| match e {
+            AccessError::UnknownKey => AccessError::Invalid,
+            other => other,
+        })
+    }
+
+    /// Checks an access token; a token signed by a key this instance does not know yet (another
+    /// instance just rotated) makes it reread the keys first, at most once per
+    /// [`UNKNOWN_KEY_RELOAD_INTERVAL`].
+    pub async fn verify_access_fresh(&self, token: &str) -> Result<AccessClaims, AccessError> {
+        match access::verify(&self.ring(), &self.rules, token, self.now()) {
+            Err(AccessError::UnknownKey) => {
+                let now = self.now();
+                let due = {
+                    let mut last = self
+                        .last_unknown_key_reload
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let due = last.is_none_or(|t| now - t >= UNKNOWN_KEY_RELOAD_INTERVAL);
+                    if due {
+                        *last = Some(now);
+                    }
+                    due
+                };
+                if due {
+                    if let Err(e) = self.reload_signing_keys().await {
+                        tracing::warn!(error = %e, "could not reload the signing keys");
+                    }
+                }
+                self.verify_access(token)
+            }
+            other => other,
+        }
+    }
+}
+
+fn vault_error(e: VaultError) -> AuthError {
+    AuthError::Internal(e.to_string())
+}
+
+/// Seals the keys still stored plain (from before encryption), then has the store rewrite its
+/// files so that no copy of the plain keys survives in free space.
+pub(super) async fn seal_plain_keys(store: &dyn Store, vault: &KeyVault) -> Result<(), AuthError> {
+    let mut sealed_any = false;
+    for key in store.signing_keys().await? {
+        if !KeyVault::is_sealed(&key) {
+            let sealed = vault.seal(&key).map_err(vault_error)?;
+            store.replace_private_key(&key.kid, &sealed.pkcs8).await?;
+            tracing::info!(kid = %key.kid, "signing key encrypted at rest");
+            sealed_any = true;
+        }
+    }
+    if sealed_any {
+        store.scrub_signing_keys().await?;
+        tracing::warn!(
+            "the signing keys were stored unencrypted until now: copies of the database made \
+             before (backups) still hold them; rotate the keys (`baton keys rotate`) if such \
+             copies may have been read"
+        );
+    }
+    Ok(())
+}
+
+/// The key ring as `mode` wants it, after generating a key of `rotate_to` when asked (or one
+/// of the configured algorithm when the mode calls for it and there is none). Keys are stored
+/// sealed by `vault` and opened here.
+pub(super) async fn load_keys(
+    store: &dyn Store,
+    vault: &KeyVault,
+    now: OffsetDateTime,
+    policy: &Policy,
+    mode: KeyMode,
+    rotate_to: Option<SigningAlg>,
+) -> Result<KeyRing, AuthError> {
+    let internal = |e: crate::keys::KeyError| AuthError::Internal(e.to_string());
+    // A retired key stays published for one access-token lifetime plus the time other instances
+    // may take to notice the rotation and stop signing with it.
+    let publish_until = now + policy.access_ttl + KEY_RELOAD_SLACK;
+    let opened = |keys: Vec<StoredKey>| {
+        keys.iter()
+            .map(|k| vault.open(k))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(vault_error)
+    };
+    let keys = opened(store.signing_keys().await?)?;
+    let newest = |alg: Option<SigningAlg>| {
+        keys.iter()
+            .filter(|k| k.retired_at.is_none() && alg.is_none_or(|a| k.alg == a))
+            .max_by_key(|k| k.created_at)
+            .cloned()
+    };
+    let usable = match mode {
+        KeyMode::Configured => newest(Some(policy.signing_alg)),
+        KeyMode::Existing | KeyMode::ReadOnly => newest(None),
+    };
+    let (active, keys) = match (usable, rotate_to) {
+        (_, Some(alg)) if mode != KeyMode::ReadOnly => {
+            let fresh = StoredKey::generate(alg, now).map_err(internal)?;
+            let sealed = vault.seal(&fresh).map_err(vault_error)?;
+            store.activate_signing_key(&sealed, publish_until).await?;
+            tracing::info!(kid = %fresh.kid, alg = %fresh.alg, "new signing key is active");
+            (fresh, opened(store.signing_keys().await?)?)
+        }
+        (Some(k), _) => (k, keys),
+        (None, _) if mode == KeyMode::ReadOnly => {
+            return Err(AuthError::Internal(
+                "the database has no signing key yet; start `baton serve` once".into(),
+            ))
+        }
+        (None, _) => {
+            let fresh = StoredKey::generate(policy.signing_alg, now).map_err(internal)?;
+            let sealed = vault.seal(&fresh).map_err(vault_error)?;
+            let active = store.ensure_signing_key(&sealed, publish_until).await?;
+            if active.kid == fresh.kid {
+                tracing::info!(kid = %active.kid, alg = %active.alg, "new signing key is active");
+                // A key change the server made itself (the first key, or the configured
+                // algorithm changed); the command line records its own rotations.
+                let mut event = AuditEvent::new(EventKind::KeyRotated, now);
+                event.reason = Some(format!("new {} key {}", active.alg, active.kid));
+                if let Err(e) = store.record_event(&event).await {
+                    tracing::warn!(error = %e, "the key change was not recorded");
+                }
+            }
+            (
+                vault.open(&active).map_err(vault_error)?,
+                opened(store.signing_keys().await?)?,
+            )
+        }
+    };
+    KeyRing::build(&active, &keys, now, policy.access_ttl + KEY_RELOAD_SLACK).map_err(internal)
+}
+
+/// An unknown `kid` rereads the keys at most this often, so forged kids cannot hammer storage.
+pub const UNKNOWN_KEY_RELOAD_INTERVAL: Duration = Duration::seconds(5);
+
+/// How long a retired key outlives its last tokens, for instances that have not reloaded yet.
+pub const KEY_RELOAD_SLACK: Duration = Duration::minutes(5);

@@ -1,0 +1,197 @@
+//! [`Baton`]: the operations of the contract (register, login, refresh, logout, sessions) on top
+//! of a [`Store`], a [`PasswordHasher`], the signing keys and a [`Clock`]. The HTTP server and
+//! the CLI both call these; neither talks to storage directly.
+
+use crate::access::TokenRules;
+use crate::clock::Clock;
+use crate::error::AuthError;
+use crate::ids::{SessionId, UserId};
+use crate::keys::{KeyRing, SigningAlg};
+use crate::password::PasswordHasher;
+use crate::refresh::RefreshToken;
+use crate::store::{SessionCursor, SessionRecord, Store};
+use crate::vault::KeyVault;
+use std::sync::{Arc, RwLock};
+use time::{Duration, OffsetDateTime};
+
+mod audit;
+mod clients;
+mod keys;
+mod sessions;
+mod users;
+
+pub use clients::TokenHint;
+use keys::{load_keys, seal_plain_keys};
+pub use keys::{KEY_RELOAD_SLACK, UNKNOWN_KEY_RELOAD_INTERVAL};
+
+/// The OAuth client id of sessions opened through `/auth/*`.
+pub const FIRST_PARTY_CLIENT: &str = "baton";
+
+/// The rules a deployment chose: lifetimes, issuer, audience, registration.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// `iss` of access tokens.
+    pub issuer: String,
+    /// `aud` of access tokens.
+    pub audience: String,
+    /// Access-token lifetime.
+    pub access_ttl: Duration,
+    /// A session ends after this long without a refresh.
+    pub refresh_idle_ttl: Duration,
+    /// A session ends this long after login, whatever happens.
+    pub refresh_absolute_ttl: Duration,
+    /// A spent refresh token may come back this long after being spent; zero turns it off.
+    pub refresh_grace: Duration,
+    /// Tolerance on `exp` when baton checks its own access tokens.
+    pub clock_leeway: Duration,
+    /// Shortest acceptable new password, in characters.
+    pub password_min_length: usize,
+    /// Whether `/auth/register` is open.
+    pub registration_open: bool,
+    /// Algorithm of newly generated signing keys.
+    pub signing_alg: SigningAlg,
+    /// Most live sessions per user; a new one revokes the oldest beyond it (0: no limit).
+    pub sessions_per_user: u32,
+}
+
+/// A page of a user's live sessions.
+#[derive(Debug, Clone)]
+pub struct SessionPage {
+    /// The sessions, newest first.
+    pub sessions: Vec<SessionRecord>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<SessionCursor>,
+}
+
+/// Where a login came from, recorded on the session.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// `User-Agent` header.
+    pub user_agent: Option<String>,
+    /// Client IP.
+    pub ip: Option<String>,
+}
+
+/// Tokens handed out by a login or a refresh.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// Signed access token.
+    pub access_token: String,
+    /// Its lifetime in seconds.
+    pub expires_in: u64,
+    /// The new (or, in the grace window, the same successor) refresh token.
+    pub refresh_token: RefreshToken,
+    /// Whole seconds until the session ends if unused.
+    pub refresh_expires_in: u64,
+    /// The session.
+    pub session_id: SessionId,
+    /// The session's user.
+    pub user_id: UserId,
+    /// A spent token was presented within the grace window and got its successor again.
+    pub replayed: bool,
+}
+
+/// How [`Baton::start_with`] treats the signing keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyMode {
+    /// The server: the newest key of the configured algorithm signs; one is generated when
+    /// there is none (so changing `BATON_SIGNING_ALG` rotates to that algorithm).
+    Configured,
+    /// Commands that change data: the newest unretired key signs whatever its algorithm (a
+    /// shell without the server's settings must not switch it); one is generated only when the
+    /// database has no key at all.
+    Existing,
+    /// Commands that only read: nothing is written; the database must already have a key.
+    ReadOnly,
+}
+
+/// The token service.
+pub struct Baton {
+    store: Arc<dyn Store>,
+    key_mode: KeyMode,
+    vault: KeyVault,
+    hasher: PasswordHasher,
+    clock: Arc<dyn Clock>,
+    policy: Policy,
+    rules: TokenRules,
+    keys: RwLock<Arc<KeyRing>>,
+    last_unknown_key_reload: std::sync::Mutex<Option<OffsetDateTime>>,
+}
+
+impl std::fmt::Debug for Baton {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Baton")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Baton {
+    /// Loads the signing keys (generating the first one, or a new one when the configured
+    /// algorithm changed) and returns a ready service.
+    /// Private keys are sealed under `vault`; keys stored plain (from before encryption) are
+    /// sealed now.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        hasher: PasswordHasher,
+        clock: Arc<dyn Clock>,
+        policy: Policy,
+        vault: KeyVault,
+    ) -> Result<Self, AuthError> {
+        Self::start_with(store, hasher, clock, policy, vault, KeyMode::Configured).await
+    }
+
+    /// Like [`Baton::start`], treating the signing keys as `key_mode` says (only
+    /// [`KeyMode::Configured`] seals plain keys).
+    pub async fn start_with(
+        store: Arc<dyn Store>,
+        hasher: PasswordHasher,
+        clock: Arc<dyn Clock>,
+        policy: Policy,
+        vault: KeyVault,
+        key_mode: KeyMode,
+    ) -> Result<Self, AuthError> {
+        let rules = TokenRules {
+            issuer: policy.issuer.clone(),
+            audience: policy.audience.clone(),
+            leeway_secs: policy.clock_leeway.whole_seconds(),
+        };
+        if key_mode == KeyMode::Configured {
+            seal_plain_keys(store.as_ref(), &vault).await?;
+        }
+        let ring = load_keys(store.as_ref(), &vault, clock.now(), &policy, key_mode, None).await?;
+        Ok(Self {
+            store,
+            key_mode,
+            vault,
+            hasher,
+            clock,
+            policy,
+            rules,
+            keys: RwLock::new(Arc::new(ring)),
+            last_unknown_key_reload: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// The configured policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The current time by the service's clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Whether the service can commit writes now (readiness): the database answers through
+    /// the path writes take.
+    pub async fn ready(&self) -> Result<(), crate::store::StoreError> {
+        self.store.ping().await
+    }
+
+    /// The storage behind the service, for what shares it without being part of the contract
+    /// (the login limits counted in the database).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+}

@@ -1,0 +1,228 @@
+//! Sessions and their refresh tokens: login, refresh, logout, listing, revocation, upkeep.
+
+use super::{Baton, ClientInfo, Issued, SessionPage, FIRST_PARTY_CLIENT};
+use crate::access::{self, AccessClaims};
+use crate::error::{AuthError, RefreshError};
+use crate::ids::{SessionId, UserId};
+use crate::refresh::RefreshToken;
+use crate::store::{
+    NewSession, RotateOutcome, RotateRequest, SessionCursor, SessionRecord, StoreError, UserRecord,
+};
+use time::{Duration, OffsetDateTime};
+
+impl Baton {
+    /// Logs in: checks the password, opens a session, issues both tokens.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: String,
+        client: ClientInfo,
+    ) -> Result<Issued, AuthError> {
+        let user = self.authenticate(username, password).await?;
+        self.open_session(&user, FIRST_PARTY_CLIENT, client).await
+    }
+
+    /// Opens a session for an already authenticated user.
+    pub async fn open_session(
+        &self,
+        user: &UserRecord,
+        client_id: &str,
+        client: ClientInfo,
+    ) -> Result<Issued, AuthError> {
+        let now = self.now();
+        let session = NewSession {
+            id: SessionId::generate(),
+            user_id: user.id.clone(),
+            client_id: client_id.to_owned(),
+            created_at: now,
+            idle_expires_at: now + self.policy.refresh_idle_ttl,
+            absolute_expires_at: now + self.policy.refresh_absolute_ttl,
+            user_agent: client.user_agent,
+            ip: client.ip,
+            live_limit: self.policy.sessions_per_user,
+        };
+        let token = RefreshToken::generate().map_err(|e| AuthError::Internal(e.to_string()))?;
+        match self.store.create_session(&session, &token.hash()).await {
+            Ok(()) => {}
+            // Deleted while the password was being checked.
+            Err(StoreError::Conflict(_)) => return Err(AuthError::InvalidCredentials),
+            Err(e) => return Err(e.into()),
+        }
+        let record = SessionRecord {
+            id: session.id,
+            user_id: session.user_id,
+            username: user.username.clone(),
+            client_id: session.client_id,
+            created_at: now,
+            last_used_at: now,
+            idle_expires_at: session.idle_expires_at,
+            absolute_expires_at: session.absolute_expires_at,
+            user_agent: session.user_agent,
+            ip: session.ip,
+            revoked_at: None,
+        };
+        self.issue(&record, token, now)
+    }
+
+    /// Rotates a refresh token of the first-party client per the rules in [`crate::rotation`];
+    /// other clients' tokens refresh only through [`Baton::refresh_for_client`], where the
+    /// client authenticates (RFC 6749 §6).
+    pub async fn refresh(&self, presented: &str) -> Result<Issued, AuthError> {
+        self.refresh_for_client(presented, Some(FIRST_PARTY_CLIENT))
+            .await
+    }
+
+    /// Rotates a refresh token that must have been issued to `client` (when given).
+    pub async fn refresh_for_client(
+        &self,
+        presented: &str,
+        client: Option<&str>,
+    ) -> Result<Issued, AuthError> {
+        let presented = RefreshToken::presented(presented);
+        let successor = RefreshToken::generate().map_err(|e| AuthError::Internal(e.to_string()))?;
+        let sealed = presented
+            .seal(&successor)
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        let now = self.now();
+        let outcome = self
+            .store
+            .rotate(&RotateRequest {
+                presented: presented.hash(),
+                successor: successor.hash(),
+                sealed_successor: sealed,
+                now,
+                grace: self.policy.refresh_grace,
+                client_id: client.map(str::to_owned),
+            })
+            .await?;
+        match outcome {
+            RotateOutcome::Rotated(session) => self.issue(&session, successor, now),
+            RotateOutcome::Replayed(session, sealed) => {
+                let same = presented.open(&sealed).ok_or(RefreshError::Invalid)?;
+                tracing::info!(session_id = %session.id, user_id = %session.user_id,
+                    "spent refresh token replayed within the grace window");
+                let mut issued = self.issue(&session, same, now)?;
+                issued.replayed = true;
+                Ok(issued)
+            }
+            RotateOutcome::Refused(reason) => Err(reason.into()),
+        }
+    }
+
+    /// Revokes the session of a refresh token, spent or not; unknown tokens are ignored.
+    pub async fn logout(&self, presented: &str) -> Result<Option<SessionId>, AuthError> {
+        let token = RefreshToken::presented(presented);
+        Ok(self
+            .store
+            .revoke_by_token(&token.hash(), self.now())
+            .await?)
+    }
+
+    /// The user and session a presented refresh token belongs to, spent or not, and whether
+    /// that session is live: to file a reuse or a logout under the account it hit.
+    pub async fn token_owner(
+        &self,
+        presented: &str,
+    ) -> Result<Option<(UserId, SessionId, bool)>, AuthError> {
+        let hash = RefreshToken::presented(presented).hash();
+        let now = self.now();
+        Ok(self.store.refresh_token(&hash).await?.map(|t| {
+            let live = t.session.revoked_at.is_none() && t.session.expires_at() > now;
+            (t.session.user_id, t.session.id, live)
+        }))
+    }
+
+    /// Revokes every session of a user.
+    pub async fn logout_all(&self, user: &UserId) -> Result<u64, AuthError> {
+        Ok(self.store.revoke_all_sessions(user, self.now()).await?)
+    }
+
+    /// A page of the user's live sessions, newest first: at most `limit`, after `after`.
+    pub async fn sessions(
+        &self,
+        user: &UserId,
+        after: Option<&SessionCursor>,
+        limit: u32,
+    ) -> Result<SessionPage, AuthError> {
+        let mut sessions = self
+            .store
+            .live_sessions(user, self.now(), after, limit.saturating_add(1))
+            .await?;
+        let more = sessions.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        sessions.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let next = sessions.last().filter(|_| more).map(|last| SessionCursor {
+            created_at: last.created_at,
+            id: last.id.clone(),
+        });
+        Ok(SessionPage { sessions, next })
+    }
+
+    /// Revokes one of the user's own live sessions.
+    pub async fn revoke_session(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+    ) -> Result<(), AuthError> {
+        if self.store.revoke_session(user, session, self.now()).await? {
+            Ok(())
+        } else {
+            Err(AuthError::SessionNotFound)
+        }
+    }
+
+    /// Drops the successors sealed before the grace window; they are never handed out again.
+    pub async fn drop_stale_seals(&self) -> Result<u64, AuthError> {
+        Ok(self
+            .store
+            .drop_stale_seals(self.now() - self.policy.refresh_grace)
+            .await?)
+    }
+
+    /// Gives the live sessions the configured idle timeout (each keeps the one it was opened
+    /// with until then): run as the server starts, so a changed `refresh_idle_ttl` reaches
+    /// sessions already open. How many changed.
+    pub async fn apply_idle_timeout(&self) -> Result<u64, AuthError> {
+        Ok(self
+            .store
+            .set_idle_timeout(self.policy.refresh_idle_ttl, self.now())
+            .await?)
+    }
+
+    /// Deletes sessions that ended more than `retention` ago.
+    pub async fn purge_expired(&self, retention: Duration) -> Result<u64, AuthError> {
+        Ok(self.store.purge_sessions(self.now() - retention).await?)
+    }
+
+    pub(super) fn issue(
+        &self,
+        session: &SessionRecord,
+        refresh_token: RefreshToken,
+        now: OffsetDateTime,
+    ) -> Result<Issued, AuthError> {
+        let iat = now.unix_timestamp();
+        let claims = AccessClaims {
+            iss: self.policy.issuer.clone(),
+            sub: session.user_id.to_string(),
+            aud: self.policy.audience.clone(),
+            exp: iat + self.policy.access_ttl.whole_seconds(),
+            iat,
+            jti: uuid::Uuid::new_v4().to_string(),
+            client_id: session.client_id.clone(),
+            sid: session.id.to_string(),
+            preferred_username: session.username.clone(),
+            nbf: None,
+        };
+        let access_token =
+            access::mint(&self.ring(), &claims).map_err(|e| AuthError::Internal(e.to_string()))?;
+        let remaining = (session.expires_at() - now).whole_seconds().max(0);
+        Ok(Issued {
+            access_token,
+            expires_in: u64::try_from(self.policy.access_ttl.whole_seconds()).unwrap_or(0),
+            refresh_token,
+            refresh_expires_in: u64::try_from(remaining).unwrap_or(0),
+            session_id: session.id.clone(),
+            user_id: session.user_id.clone(),
+            replayed: false,
+        })
+    }
+}
