@@ -174,12 +174,14 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a user and revokes all their sessions; `false` if there was no such live user.
     async fn delete_user(&self, id: &UserId, now: OffsetDateTime) -> Result<bool, StoreError>;
 
-    /// Opens a session with its first refresh token.
+    /// Opens a session with its first refresh token and returns it as stored; `None`, with
+    /// nothing written, when its user no longer exists (deleted while the password was being
+    /// checked).
     async fn create_session(
         &self,
         session: &NewSession,
         first_token: &TokenHash,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Option<SessionRecord>, StoreError>;
     /// Applies [`crate::rotation::decide`] to the presented token in one transaction.
     async fn rotate(&self, request: &RotateRequest) -> Result<RotateOutcome, StoreError>;
     /// Revokes the session of any of its tokens, spent or not; its id, if the token was known.

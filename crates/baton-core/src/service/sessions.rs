@@ -6,7 +6,7 @@ use crate::error::{AuthError, RefreshError};
 use crate::ids::{SessionId, UserId};
 use crate::refresh::RefreshToken;
 use crate::store::{
-    NewSession, RotateOutcome, RotateRequest, SessionCursor, SessionRecord, StoreError, UserRecord,
+    NewSession, RotateOutcome, RotateRequest, SessionCursor, SessionRecord, UserRecord,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -42,24 +42,9 @@ impl Baton {
             live_limit: self.policy.sessions_per_user,
         };
         let token = RefreshToken::generate().map_err(|e| AuthError::Internal(e.to_string()))?;
-        match self.store.create_session(&session, &token.hash()).await {
-            Ok(()) => {}
-            // Deleted while the password was being checked.
-            Err(StoreError::Conflict(_)) => return Err(AuthError::InvalidCredentials),
-            Err(e) => return Err(e.into()),
-        }
-        let record = SessionRecord {
-            id: session.id,
-            user_id: session.user_id,
-            username: user.username.clone(),
-            client_id: session.client_id,
-            created_at: now,
-            last_used_at: now,
-            idle_expires_at: session.idle_expires_at,
-            absolute_expires_at: session.absolute_expires_at,
-            user_agent: session.user_agent,
-            ip: session.ip,
-            revoked_at: None,
+        // None: deleted while the password was being checked.
+        let Some(record) = self.store.create_session(&session, &token.hash()).await? else {
+            return Err(AuthError::InvalidCredentials);
         };
         self.issue(&record, token, now)
     }

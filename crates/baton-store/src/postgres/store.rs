@@ -215,7 +215,7 @@ impl Store for PgStore {
         &self,
         session: &NewSession,
         first_token: &TokenHash,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<SessionRecord>, StoreError> {
         let mut tx = begin_write(&self.writer).await.map_err(map)?;
         // Only for a user that still exists: a deletion committed while the password
         // was being checked must not leave a live session behind.
@@ -233,7 +233,7 @@ impl Store for PgStore {
             .await
             .map_err(map)?;
         if created.rows_affected() != 1 {
-            return Err(StoreError::Conflict("the user no longer exists".into()));
+            return Ok(None);
         }
         sqlx::query(q::INSERT_TOKEN)
             .bind(&first_token.0[..])
@@ -255,7 +255,14 @@ impl Store for PgStore {
                 .await
                 .map_err(map)?;
         }
-        tx.commit().await.map_err(map)
+        let row = sqlx::query(q::SESSION)
+            .bind(session.id.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map)?;
+        let record = session_from_row(&row).map_err(map)?;
+        tx.commit().await.map_err(map)?;
+        Ok(Some(record))
     }
 
     async fn rotate(&self, req: &RotateRequest) -> Result<RotateOutcome, StoreError> {

@@ -226,7 +226,7 @@ impl Store for SqliteStore {
         &self,
         session: &NewSession,
         first_token: &TokenHash,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<SessionRecord>, StoreError> {
         let (s, token) = (session.clone(), first_token.clone());
         self.engine
             .write(move |c| {
@@ -246,7 +246,7 @@ impl Store for SqliteStore {
                     ],
                 )?;
                 if created != 1 {
-                    return Err(StoreError::Conflict("the user no longer exists".into()));
+                    return Ok(None);
                 }
                 execute(
                     c,
@@ -268,7 +268,7 @@ impl Store for SqliteStore {
                         ],
                     )?;
                 }
-                Ok(())
+                query_one(c, q::SESSION, [s.id.as_str()], session_from_row)
             })
             .await
     }
