@@ -21,6 +21,9 @@ pub enum RefreshError {
     ReuseDetected,
 }
 
+/// The cause of an unexpected failure, kept whole (with its `source()` chain) for the log.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Everything a [`crate::Baton`] operation can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -63,7 +66,14 @@ pub enum AuthError {
     /// Hashing failed.
     #[error(transparent)]
     Hash(#[from] HashError),
-    /// Signing or another internal step failed.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Signing or another internal step failed; the cause is kept for the log.
+    #[error("internal error")]
+    Internal(#[source] Cause),
+}
+
+impl AuthError {
+    /// An internal failure caused by `cause`.
+    pub fn internal(cause: impl Into<Cause>) -> Self {
+        Self::Internal(cause.into())
+    }
 }

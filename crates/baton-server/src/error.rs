@@ -6,6 +6,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use baton_core::access::AccessError;
+use baton_core::error::Cause;
 use baton_core::store::StoreError;
 use baton_core::{AuthError, RefreshError};
 use baton_proto::{ErrorBody, ErrorCode};
@@ -67,9 +68,9 @@ pub enum ApiError {
     /// Known path, wrong method.
     #[error("Method not allowed")]
     MethodNotAllowed,
-    /// The database cannot be reached.
+    /// The database cannot be reached, or the request was shed; the cause, if any, is logged.
     #[error("Service temporarily unavailable")]
-    Unavailable,
+    Unavailable(Option<Cause>),
     /// OAuth: a refused grant (RFC 6749 §5.2).
     #[error("{0}")]
     InvalidGrant(String),
@@ -80,11 +81,23 @@ pub enum ApiError {
     #[error("Unsupported grant type")]
     UnsupportedGrantType,
     /// Anything unexpected; the cause is logged, not shown.
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error")]
+    Internal(#[source] Cause),
 }
 
 const REALM: &str = "Bearer realm=\"baton\"";
+
+/// An error and its sources, outermost first: `a: b: c`.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut next = error.source();
+    while let Some(e) = next {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        next = e.source();
+    }
+    out
+}
 
 impl ApiError {
     fn status(&self) -> StatusCode {
@@ -108,7 +121,7 @@ impl ApiError {
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -131,7 +144,7 @@ impl ApiError {
             Self::HeadersTooLarge => ErrorCode::RequestHeaderFieldsTooLarge,
             Self::NotFound => ErrorCode::NotFound,
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
-            Self::Unavailable => ErrorCode::Unavailable,
+            Self::Unavailable(_) => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::ServerError,
             Self::InvalidGrant(_) => ErrorCode::InvalidGrant,
             Self::InvalidClient => ErrorCode::InvalidClient,
@@ -148,7 +161,7 @@ impl ApiError {
             | Self::TooManyRequests { .. }
             | Self::UnsupportedMediaType
             | Self::PayloadTooLarge
-            | Self::Unavailable => None,
+            | Self::Unavailable(_) => None,
             Self::Internal(_) => Some("Internal server error".into()),
             other => Some(other.to_string()),
         }
@@ -158,8 +171,15 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if let Self::Internal(cause) = &self {
-            tracing::error!(%cause, "request failed");
+        // The one place a failure's cause is logged, with its whole chain.
+        match &self {
+            Self::Internal(cause) => {
+                tracing::error!(cause = %chain(cause.as_ref()), "request failed")
+            }
+            Self::Unavailable(Some(cause)) => {
+                tracing::warn!(cause = %chain(cause.as_ref()), "request answered 503");
+            }
+            _ => {}
         }
         let body = ErrorBody {
             error: self.code(),
@@ -189,7 +209,7 @@ impl IntoResponse for ApiError {
             Self::TooManyRequests { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
-            Self::Unavailable => {
+            Self::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             _ => {}
@@ -205,7 +225,7 @@ impl From<crate::limiter::Refusal> for ApiError {
             crate::limiter::Refusal::TooManyFailures { retry_after } => {
                 Self::TooManyRequests { retry_after }
             }
-            crate::limiter::Refusal::Busy => Self::Unavailable,
+            crate::limiter::Refusal::Busy => Self::Unavailable(None),
         }
     }
 }
@@ -214,10 +234,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(cause) => {
-                tracing::warn!(%cause, "database unavailable");
-                Self::Unavailable
+                Self::Unavailable(Some(format!("database unavailable: {cause}").into()))
             }
-            StoreError::Conflict(cause) | StoreError::Other(cause) => Self::Internal(cause),
+            StoreError::Conflict(cause) | StoreError::Other(cause) => Self::Internal(cause.into()),
         }
     }
 }
@@ -237,11 +256,36 @@ impl From<AuthError> for ApiError {
             AuthError::ClientTaken => Self::InvalidRequest("client id is taken".into()),
             AuthError::Store(s) => s.into(),
             AuthError::Hash(baton_core::password::HashError::Busy) => {
-                tracing::warn!("password hashing at capacity; request shed");
-                Self::Unavailable
+                Self::Unavailable(Some("password hashing at capacity; request shed".into()))
             }
-            AuthError::Hash(h) => Self::Internal(h.to_string()),
+            AuthError::Hash(h) => Self::Internal(h.into()),
             AuthError::Internal(cause) => Self::Internal(cause),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_failure_keeps_its_cause_to_the_edge() {
+        let io = std::io::Error::other("disk on fire");
+        let api = ApiError::from(AuthError::internal(io));
+        assert!(matches!(api, ApiError::Internal(_)));
+        assert_eq!(chain(&api), "internal error: disk on fire");
+    }
+
+    #[test]
+    fn a_store_outage_is_a_503_whose_cause_is_kept_for_the_log() {
+        let api = ApiError::from(StoreError::Unavailable("connection refused".into()));
+        let ApiError::Unavailable(Some(cause)) = &api else {
+            panic!("not a 503 with a cause: {api:?}");
+        };
+        assert_eq!(
+            cause.to_string(),
+            "database unavailable: connection refused"
+        );
+        assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 }

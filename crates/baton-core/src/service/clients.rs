@@ -26,8 +26,7 @@ impl Baton {
     ) -> Result<(ClientRecord, Option<String>), AuthError> {
         let id = crate::client::parse_client_id(id)?;
         let (secret, secret_hash) = if confidential {
-            let (s, h) =
-                crate::client::generate_secret().map_err(|e| AuthError::Internal(e.to_string()))?;
+            let (s, h) = crate::client::generate_secret().map_err(AuthError::internal)?;
             (Some(s), Some(h))
         } else {
             (None, None)

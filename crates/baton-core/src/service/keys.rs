@@ -6,7 +6,7 @@ use crate::audit::{AuditEvent, EventKind};
 use crate::error::AuthError;
 use crate::keys::{KeyRing, SigningAlg, StoredKey};
 use crate::store::Store;
-use crate::vault::{KeyVault, VaultError};
+use crate::vault::KeyVault;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
@@ -64,11 +64,11 @@ impl Baton {
                 continue;
             }
             let plain = if KeyVault::is_sealed(&key) {
-                self.vault.open(&key).map_err(vault_error)?
+                self.vault.open(&key).map_err(AuthError::internal)?
             } else {
                 key.clone()
             };
-            let sealed = self.vault.seal(&plain).map_err(vault_error)?;
+            let sealed = self.vault.seal(&plain).map_err(AuthError::internal)?;
             self.store
                 .replace_private_key(&key.kid, &sealed.pkcs8)
                 .await?;
@@ -135,17 +135,13 @@ impl Baton {
     }
 }
 
-fn vault_error(e: VaultError) -> AuthError {
-    AuthError::Internal(e.to_string())
-}
-
 /// Seals the keys still stored plain (from before encryption), then has the store rewrite its
 /// files so that no copy of the plain keys survives in free space.
 pub(super) async fn seal_plain_keys(store: &dyn Store, vault: &KeyVault) -> Result<(), AuthError> {
     let mut sealed_any = false;
     for key in store.signing_keys().await? {
         if !KeyVault::is_sealed(&key) {
-            let sealed = vault.seal(&key).map_err(vault_error)?;
+            let sealed = vault.seal(&key).map_err(AuthError::internal)?;
             store.replace_private_key(&key.kid, &sealed.pkcs8).await?;
             tracing::info!(kid = %key.kid, "signing key encrypted at rest");
             sealed_any = true;
@@ -173,7 +169,6 @@ pub(super) async fn load_keys(
     mode: KeyMode,
     rotate_to: Option<SigningAlg>,
 ) -> Result<KeyRing, AuthError> {
-    let internal = |e: crate::keys::KeyError| AuthError::Internal(e.to_string());
     // A retired key stays published for one access-token lifetime plus the time other instances
     // may take to notice the rotation and stop signing with it.
     let publish_until = now + policy.access_ttl + KEY_RELOAD_SLACK;
@@ -181,7 +176,7 @@ pub(super) async fn load_keys(
         keys.iter()
             .map(|k| vault.open(k))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(vault_error)
+            .map_err(AuthError::internal)
     };
     let keys = opened(store.signing_keys().await?)?;
     let newest = |alg: Option<SigningAlg>| {
@@ -196,21 +191,22 @@ pub(super) async fn load_keys(
     };
     let (active, keys) = match (usable, rotate_to) {
         (_, Some(alg)) if mode != KeyMode::ReadOnly => {
-            let fresh = StoredKey::generate(alg, now).map_err(internal)?;
-            let sealed = vault.seal(&fresh).map_err(vault_error)?;
+            let fresh = StoredKey::generate(alg, now).map_err(AuthError::internal)?;
+            let sealed = vault.seal(&fresh).map_err(AuthError::internal)?;
             store.activate_signing_key(&sealed, publish_until).await?;
             tracing::info!(kid = %fresh.kid, alg = %fresh.alg, "new signing key is active");
             (fresh, opened(store.signing_keys().await?)?)
         }
         (Some(k), _) => (k, keys),
         (None, _) if mode == KeyMode::ReadOnly => {
-            return Err(AuthError::Internal(
-                "the database has no signing key yet; start `baton serve` once".into(),
+            return Err(AuthError::internal(
+                "the database has no signing key yet; start `baton serve` once",
             ))
         }
         (None, _) => {
-            let fresh = StoredKey::generate(policy.signing_alg, now).map_err(internal)?;
-            let sealed = vault.seal(&fresh).map_err(vault_error)?;
+            let fresh =
+                StoredKey::generate(policy.signing_alg, now).map_err(AuthError::internal)?;
+            let sealed = vault.seal(&fresh).map_err(AuthError::internal)?;
             let active = store.ensure_signing_key(&sealed, publish_until).await?;
             if active.kid == fresh.kid {
                 tracing::info!(kid = %active.kid, alg = %active.alg, "new signing key is active");
@@ -223,12 +219,13 @@ pub(super) async fn load_keys(
                 }
             }
             (
-                vault.open(&active).map_err(vault_error)?,
+                vault.open(&active).map_err(AuthError::internal)?,
                 opened(store.signing_keys().await?)?,
             )
         }
     };
-    KeyRing::build(&active, &keys, now, policy.access_ttl + KEY_RELOAD_SLACK).map_err(internal)
+    KeyRing::build(&active, &keys, now, policy.access_ttl + KEY_RELOAD_SLACK)
+        .map_err(AuthError::internal)
 }
 
 /// An unknown `kid` rereads the keys at most this often, so forged kids cannot hammer storage.

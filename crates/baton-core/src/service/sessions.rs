@@ -41,7 +41,7 @@ impl Baton {
             ip: client.ip,
             live_limit: self.policy.sessions_per_user,
         };
-        let token = RefreshToken::generate().map_err(|e| AuthError::Internal(e.to_string()))?;
+        let token = RefreshToken::generate().map_err(AuthError::internal)?;
         // None: deleted while the password was being checked.
         let Some(record) = self.store.create_session(&session, &token.hash()).await? else {
             return Err(AuthError::InvalidCredentials);
@@ -64,10 +64,8 @@ impl Baton {
         client: Option<&str>,
     ) -> Result<Issued, AuthError> {
         let presented = RefreshToken::presented(presented);
-        let successor = RefreshToken::generate().map_err(|e| AuthError::Internal(e.to_string()))?;
-        let sealed = presented
-            .seal(&successor)
-            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        let successor = RefreshToken::generate().map_err(AuthError::internal)?;
+        let sealed = presented.seal(&successor).map_err(AuthError::internal)?;
         let now = self.now();
         let outcome = self
             .store
@@ -197,8 +195,7 @@ impl Baton {
             preferred_username: session.username.clone(),
             nbf: None,
         };
-        let access_token =
-            access::mint(&self.ring(), &claims).map_err(|e| AuthError::Internal(e.to_string()))?;
+        let access_token = access::mint(&self.ring(), &claims).map_err(AuthError::internal)?;
         let remaining = (session.expires_at() - now).whole_seconds().max(0);
         Ok(Issued {
             access_token,

@@ -159,7 +159,7 @@ pub(super) async fn checked_authenticate(
         }
         Err(Refusal::Busy) => {
             state.metrics.login("unavailable");
-            return Err(ApiError::Unavailable);
+            return Err(ApiError::Unavailable(None));
         }
     };
     match state.baton.authenticate(username, password).await {
