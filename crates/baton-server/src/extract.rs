@@ -8,7 +8,8 @@ use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use baton_core::access::AccessClaims;
-use baton_core::service::ClientInfo;
+use baton_core::service::RequestOrigin;
+use baton_core::{SessionId, UserId};
 use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 use std::net::{IpAddr, SocketAddr};
@@ -185,9 +186,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
     }
 }
 
-/// A caller that presented a valid access token.
+/// A caller that presented a valid access token: the user and session it names, and its claims.
 #[derive(Debug, Clone)]
-pub struct Authenticated(pub AccessClaims);
+pub struct Authenticated {
+    /// The `sub` claim.
+    pub user: UserId,
+    /// The `sid` claim.
+    pub session: SessionId,
+    /// Every claim.
+    pub claims: AccessClaims,
+}
+
+impl From<AccessClaims> for Authenticated {
+    fn from(claims: AccessClaims) -> Self {
+        // Ids from a token whose signature and claims were just verified.
+        Self {
+            user: UserId::from_trusted(claims.sub.clone()),
+            session: SessionId::from_trusted(claims.sid.clone()),
+            claims,
+        }
+    }
+}
 
 /// The bearer token of a request: `None` when there is no `Authorization` header, another
 /// scheme, or an empty token.
@@ -210,16 +229,17 @@ where
             .baton
             .verify_access_fresh(token)
             .await
-            .map(Self)
+            .map(Self::from)
             .map_err(ApiError::Access)
     }
 }
 
-/// Who is calling: `User-Agent` and client IP (the socket peer, or what trusted proxies say).
+/// Where the request comes from: `User-Agent` and client IP (the socket peer, or what trusted
+/// proxies say). Not the OAuth client, which the request names by `client_id`.
 #[derive(Debug, Clone)]
-pub struct Client(pub ClientInfo);
+pub struct Origin(pub RequestOrigin);
 
-impl<S> FromRequestParts<S> for Client
+impl<S> FromRequestParts<S> for Origin
 where
     S: Send + Sync,
     AppState: FromRef<S>,
@@ -238,7 +258,7 @@ where
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip());
         let ip = peer.map(|peer| client_ip(peer, &parts.headers, &state.config.trusted_proxies));
-        Ok(Self(ClientInfo {
+        Ok(Self(RequestOrigin {
             user_agent,
             ip: ip.map(|ip| ip.to_string()),
         }))

@@ -63,9 +63,10 @@ pub struct SessionPage {
     pub next: Option<SessionCursor>,
 }
 
-/// Where a login came from, recorded on the session.
+/// Where a request came from (`User-Agent`, client IP), recorded on sessions and audit events;
+/// not to be confused with the OAuth client.
 #[derive(Debug, Clone, Default)]
-pub struct ClientInfo {
+pub struct RequestOrigin {
     /// `User-Agent` header.
     pub user_agent: Option<String>,
     /// Client IP.

@@ -1,6 +1,6 @@
 //! Sessions and their refresh tokens: login, refresh, logout, listing, revocation, upkeep.
 
-use super::{Baton, ClientInfo, Issued, SessionPage, FIRST_PARTY_CLIENT};
+use super::{Baton, Issued, RequestOrigin, SessionPage, FIRST_PARTY_CLIENT};
 use crate::access::{self, AccessClaims};
 use crate::error::{AuthError, RefreshError};
 use crate::ids::{SessionId, UserId};
@@ -16,10 +16,10 @@ impl Baton {
         &self,
         username: &str,
         password: String,
-        client: ClientInfo,
+        origin: RequestOrigin,
     ) -> Result<Issued, AuthError> {
         let user = self.authenticate(username, password).await?;
-        self.open_session(&user, FIRST_PARTY_CLIENT, client).await
+        self.open_session(&user, FIRST_PARTY_CLIENT, origin).await
     }
 
     /// Opens a session for an already authenticated user.
@@ -27,7 +27,7 @@ impl Baton {
         &self,
         user: &UserRecord,
         client_id: &str,
-        client: ClientInfo,
+        origin: RequestOrigin,
     ) -> Result<Issued, AuthError> {
         let now = self.now();
         let session = NewSession {
@@ -37,8 +37,8 @@ impl Baton {
             created_at: now,
             idle_expires_at: now + self.policy.refresh_idle_ttl,
             absolute_expires_at: now + self.policy.refresh_absolute_ttl,
-            user_agent: client.user_agent,
-            ip: client.ip,
+            user_agent: origin.user_agent,
+            ip: origin.ip,
             live_limit: self.policy.sessions_per_user,
         };
         let token = RefreshToken::generate().map_err(AuthError::internal)?;

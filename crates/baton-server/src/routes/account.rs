@@ -1,7 +1,7 @@
 //! Bearer-protected routes: `/api/me`, `/auth/logout-all`, `/auth/sessions`.
 
 use crate::error::ApiError;
-use crate::extract::{Authenticated, Client, PathParams, QueryParams};
+use crate::extract::{Authenticated, Origin, PathParams, QueryParams};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -10,31 +10,30 @@ use axum::Json;
 use baton_core::audit::{EventKind, EventQuery};
 use baton_core::clock::{from_millis, to_millis};
 use baton_core::store::SessionCursor;
-use baton_core::{SessionId, UserId};
+use baton_core::SessionId;
 use baton_proto::{MeResponse, SessionList, SessionView};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-pub(super) async fn me(Authenticated(claims): Authenticated) -> Response {
+pub(super) async fn me(caller: Authenticated) -> Response {
     no_store(Json(MeResponse {
-        sub: claims.sub,
-        username: claims.preferred_username,
-        session_id: claims.sid,
+        sub: caller.user.to_string(),
+        username: caller.claims.preferred_username,
+        session_id: caller.session.to_string(),
     }))
 }
 
 pub(super) async fn logout_all(
     State(state): State<AppState>,
-    Client(client): Client,
-    Authenticated(claims): Authenticated,
+    Origin(origin): Origin,
+    caller: Authenticated,
 ) -> Result<StatusCode, ApiError> {
-    let user = UserId::from_trusted(claims.sub);
-    let n = state.baton.logout_all(&user).await?;
+    let n = state.baton.logout_all(&caller.user).await?;
     tracing::info!(sessions = n, "logout from every session");
-    let mut out = super::event(&state, EventKind::LogoutAll, &client);
-    out.user_id = Some(user);
-    out.username = Some(claims.preferred_username);
-    out.session_id = Some(SessionId::from_trusted(claims.sid));
+    let mut out = super::event(&state, EventKind::LogoutAll, &origin);
+    out.user_id = Some(caller.user);
+    out.username = Some(caller.claims.preferred_username);
+    out.session_id = Some(caller.session);
     super::audit(&state, out).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -42,7 +41,7 @@ pub(super) async fn logout_all(
 /// `GET /auth/events`: the caller's own audit events, newest first, by pages.
 pub(super) async fn events(
     State(state): State<AppState>,
-    Authenticated(claims): Authenticated,
+    caller: Authenticated,
     QueryParams(query): QueryParams<SessionsQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_limit(query.limit.as_deref())?;
@@ -50,7 +49,7 @@ pub(super) async fn events(
     let mut events = state
         .baton
         .events(&EventQuery {
-            user_id: Some(UserId::from_trusted(claims.sub)),
+            user_id: Some(caller.user),
             since: None,
             kind: None,
             before,
@@ -156,28 +155,27 @@ fn decode_cursor(encoded: &str) -> Result<(OffsetDateTime, String), ApiError> {
 
 pub(super) async fn sessions(
     State(state): State<AppState>,
-    Authenticated(claims): Authenticated,
+    caller: Authenticated,
     QueryParams(query): QueryParams<SessionsQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_limit(query.limit.as_deref())?;
-    let after = query
-        .cursor
-        .as_deref()
-        .map(decode_cursor)
-        .transpose()?
-        .map(|(created_at, id)| SessionCursor {
+    let after = match query.cursor.as_deref().map(decode_cursor).transpose()? {
+        Some((created_at, id)) => Some(SessionCursor {
             created_at,
-            id: SessionId::from_trusted(id),
-        });
+            id: SessionId::parse(&id)
+                .map_err(|_| ApiError::InvalidRequest("Invalid cursor".into()))?,
+        }),
+        None => None,
+    };
     let page = state
         .baton
-        .sessions(&UserId::from_trusted(claims.sub), after.as_ref(), limit)
+        .sessions(&caller.user, after.as_ref(), limit)
         .await?;
     let sessions = page
         .sessions
         .into_iter()
         .map(|s| SessionView {
-            current: s.id.as_str() == claims.sid,
+            current: s.id == caller.session,
             expires_at: rfc3339(s.expires_at()),
             id: s.id.to_string(),
             created_at: rfc3339(s.created_at),
@@ -197,18 +195,16 @@ pub(super) async fn sessions(
 
 pub(super) async fn revoke_session(
     State(state): State<AppState>,
-    Client(client): Client,
-    Authenticated(claims): Authenticated,
+    Origin(origin): Origin,
+    caller: Authenticated,
     PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
-    let (user, session) = (
-        UserId::from_trusted(claims.sub),
-        SessionId::from_trusted(id),
-    );
-    state.baton.revoke_session(&user, &session).await?;
-    let mut revoked = super::event(&state, EventKind::SessionRevoked, &client);
-    revoked.user_id = Some(user);
-    revoked.username = Some(claims.preferred_username);
+    // Text that is no session id names none of the caller's sessions.
+    let session = SessionId::parse(&id).map_err(|_| ApiError::NotFound)?;
+    state.baton.revoke_session(&caller.user, &session).await?;
+    let mut revoked = super::event(&state, EventKind::SessionRevoked, &origin);
+    revoked.user_id = Some(caller.user);
+    revoked.username = Some(caller.claims.preferred_username);
     revoked.session_id = Some(session);
     super::audit(&state, revoked).await;
     Ok(StatusCode::NO_CONTENT)

@@ -3,7 +3,7 @@
 use super::{audit, event};
 use crate::cookie::{check_csrf, clear_planted, refresh_cookie, set_cookie};
 use crate::error::ApiError;
-use crate::extract::{Client, JsonBody, OptionalJsonBody};
+use crate::extract::{JsonBody, OptionalJsonBody, Origin};
 use crate::limiter::Refusal;
 use crate::state::AppState;
 use axum::extract::State;
@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use baton_core::audit::{AuditEvent, EventKind};
-use baton_core::service::{ClientInfo, Issued, FIRST_PARTY_CLIENT};
+use baton_core::service::{Issued, RequestOrigin, FIRST_PARTY_CLIENT};
 use baton_core::store::UserRecord;
 use baton_core::{AuthError, RefreshError, Username};
 use baton_proto::{
@@ -23,22 +23,22 @@ use baton_proto::{
 /// test usernames faster than logins can.
 pub(super) async fn register(
     State(state): State<AppState>,
-    Client(client): Client,
+    Origin(origin): Origin,
     JsonBody(req): JsonBody<RegisterRequest>,
 ) -> Result<(StatusCode, Json<UserResponse>), ApiError> {
     let key = Username::parse(&req.username)
         .map_or_else(|_| req.username.clone(), |u| u.key().to_owned());
     let attempt = state
         .registrations
-        .begin(&key, client.ip.as_deref())
+        .begin(&key, origin.ip.as_deref())
         .await?;
     // The optional cap on accounts created per client IP counts each success as one.
     let signup = state
         .signups
-        // Its waiting line is the client's address: one address at its cap holds up no other.
+        // Its waiting line is the origin's address: one address at its cap holds up no other.
         .begin(
-            client.ip.as_deref().unwrap_or_default(),
-            client.ip.as_deref(),
+            origin.ip.as_deref().unwrap_or_default(),
+            origin.ip.as_deref(),
         )
         .await?;
     let user = match state.baton.register(&req.username, req.password).await {
@@ -59,7 +59,7 @@ pub(super) async fn register(
         }
     };
     tracing::info!(user_id = %user.id, "user registered");
-    let mut registered = event(&state, EventKind::Registered, &client);
+    let mut registered = event(&state, EventKind::Registered, &origin);
     registered.user_id = Some(user.id.clone());
     registered.username = Some(user.username.clone());
     audit(&state, registered).await;
@@ -74,14 +74,14 @@ pub(super) async fn register(
 
 pub(super) async fn login(
     State(state): State<AppState>,
-    Client(client): Client,
+    Origin(origin): Origin,
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let user = checked_authenticate(&state, &req.username, req.password, &client).await?;
-    let mut success = event(&state, EventKind::LoginSucceeded, &client);
+    let user = checked_authenticate(&state, &req.username, req.password, &origin).await?;
+    let mut success = event(&state, EventKind::LoginSucceeded, &origin);
     let issued = state
         .baton
-        .open_session(&user, FIRST_PARTY_CLIENT, client)
+        .open_session(&user, FIRST_PARTY_CLIENT, origin)
         .await?;
     state.metrics.login("success");
     success.user_id = Some(user.id.clone());
@@ -105,19 +105,19 @@ async fn file_under_account(state: &AppState, event: &mut AuditEvent, typed: &st
 /// under the account and session the token belongs to).
 pub(super) async fn audit_refresh(
     state: &AppState,
-    client: &ClientInfo,
+    origin: &RequestOrigin,
     token: &str,
     outcome: Result<&Issued, RefreshError>,
 ) {
     match outcome {
         Ok(issued) if issued.replayed => {
-            let mut replay = event(state, EventKind::GraceReplay, client);
+            let mut replay = event(state, EventKind::GraceReplay, origin);
             replay.session_id = Some(issued.session_id.clone());
             replay.user_id = Some(issued.user_id.clone());
             audit(state, replay).await;
         }
         Err(RefreshError::ReuseDetected) => {
-            let mut reuse = event(state, EventKind::RefreshReuse, client);
+            let mut reuse = event(state, EventKind::RefreshReuse, origin);
             reuse.reason = Some("reuse_detected".into());
             if let Ok(Some((user, session, _))) = state.baton.token_owner(token).await {
                 reuse.user_id = Some(user);
@@ -134,23 +134,23 @@ pub(super) async fn checked_authenticate(
     state: &AppState,
     username: &str,
     password: String,
-    client: &ClientInfo,
+    origin: &RequestOrigin,
 ) -> Result<UserRecord, ApiError> {
     let parsed = Username::parse(username).ok();
     let key = parsed
         .as_ref()
         .map_or_else(|| username.to_owned(), |u| u.key().to_owned());
-    let attempt = match state.limiter.begin(&key, client.ip.as_deref()).await {
+    let attempt = match state.limiter.begin(&key, origin.ip.as_deref()).await {
         Ok(attempt) => attempt,
         Err(Refusal::TooManyFailures { retry_after }) => {
             state.metrics.login("rate_limited");
             // Once per username and address while the limit holds, not once per refusal.
-            let throttle_key = format!("{key}\u{0}{}", client.ip.as_deref().unwrap_or_default());
+            let throttle_key = format!("{key}\u{0}{}", origin.ip.as_deref().unwrap_or_default());
             if state
                 .lockouts
                 .allow(&throttle_key, state.baton.now(), crate::limiter::WINDOW)
             {
-                let mut locked = event(state, EventKind::LockedOut, client);
+                let mut locked = event(state, EventKind::LockedOut, origin);
                 locked.reason = Some("too_many_failures".into());
                 file_under_account(state, &mut locked, username).await;
                 audit(state, locked).await;
@@ -170,7 +170,7 @@ pub(super) async fn checked_authenticate(
         Err(AuthError::InvalidCredentials) => {
             attempt.failed().await;
             state.metrics.login("invalid_credentials");
-            let mut failed = event(state, EventKind::LoginFailed, client);
+            let mut failed = event(state, EventKind::LoginFailed, origin);
             failed.reason = Some("invalid_credentials".into());
             file_under_account(state, &mut failed, username).await;
             audit(state, failed).await;
@@ -202,7 +202,7 @@ fn presented_token(
 
 pub(super) async fn refresh(
     State(state): State<AppState>,
-    Client(client): Client,
+    Origin(origin): Origin,
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody<RefreshRequest>,
 ) -> Result<Response, ApiError> {
@@ -217,12 +217,12 @@ pub(super) async fn refresh(
             } else {
                 "success"
             });
-            audit_refresh(&state, &client, &token, Ok(&issued)).await;
+            audit_refresh(&state, &origin, &token, Ok(&issued)).await;
             Ok(token_response(&state, issued, delivery))
         }
         Err(AuthError::Refresh(reason)) => {
             state.metrics.refresh(refresh_outcome(reason));
-            audit_refresh(&state, &client, &token, Err(reason)).await;
+            audit_refresh(&state, &origin, &token, Err(reason)).await;
             let mut response = ApiError::Refresh(reason).into_response();
             if delivery == Delivery::Cookie {
                 let clear = set_cookie(None, 0, state.config.cookie_secure);
@@ -236,7 +236,7 @@ pub(super) async fn refresh(
 
 pub(super) async fn logout(
     State(state): State<AppState>,
-    Client(client): Client,
+    Origin(origin): Origin,
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody<RefreshRequest>,
 ) -> Result<Response, ApiError> {
@@ -250,7 +250,7 @@ pub(super) async fn logout(
         if let Some(session) = state.baton.logout(&token).await? {
             tracing::info!(session_id = %session, "logout");
             if let Some((user, _, true)) = owner {
-                let mut out = event(&state, EventKind::Logout, &client);
+                let mut out = event(&state, EventKind::Logout, &origin);
                 out.session_id = Some(session);
                 out.user_id = Some(user);
                 audit(&state, out).await;

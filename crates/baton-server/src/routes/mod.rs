@@ -17,7 +17,7 @@ use axum::response::{IntoResponse as _, Response};
 use axum::routing::{delete, get, post};
 use axum::{middleware, Router};
 use baton_core::audit::{AuditEvent, EventKind};
-use baton_core::service::ClientInfo;
+use baton_core::service::RequestOrigin;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
@@ -79,11 +79,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// An audit event of `kind` now, from `client`.
-pub(super) fn event(state: &AppState, kind: EventKind, client: &ClientInfo) -> AuditEvent {
+/// An audit event of `kind` now, from `origin`.
+pub(super) fn event(state: &AppState, kind: EventKind, origin: &RequestOrigin) -> AuditEvent {
     let mut event = AuditEvent::new(kind, state.baton.now());
-    event.ip.clone_from(&client.ip);
-    event.user_agent.clone_from(&client.user_agent);
+    event.ip.clone_from(&origin.ip);
+    event.user_agent.clone_from(&origin.user_agent);
     event
 }
 

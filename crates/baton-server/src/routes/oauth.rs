@@ -4,7 +4,7 @@
 
 use super::auth::{checked_authenticate, token_response};
 use crate::error::ApiError;
-use crate::extract::{basic_credentials, Client, FormBody};
+use crate::extract::{basic_credentials, FormBody, Origin};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -49,7 +49,7 @@ fn required(value: Option<String>, name: &str) -> Result<String, ApiError> {
 
 pub(super) async fn token(
     State(state): State<AppState>,
-    Client(client): Client,
+    Origin(origin): Origin,
     headers: HeaderMap,
     FormBody(form): FormBody<OAuthTokenForm>,
 ) -> Result<Response, ApiError> {
@@ -65,7 +65,7 @@ pub(super) async fn token(
         "password" => {
             let username = required(form.username, "username")?;
             let password = required(form.password, "password")?;
-            let user = checked_authenticate(&state, &username, password, &client)
+            let user = checked_authenticate(&state, &username, password, &origin)
                 .await
                 .map_err(|e| match e {
                     ApiError::InvalidCredentials => {
@@ -73,8 +73,8 @@ pub(super) async fn token(
                     }
                     other => other,
                 })?;
-            let mut success = super::event(&state, EventKind::LoginSucceeded, &client);
-            let issued = state.baton.open_session(&user, &client_id, client).await?;
+            let mut success = super::event(&state, EventKind::LoginSucceeded, &origin);
+            let issued = state.baton.open_session(&user, &client_id, origin).await?;
             state.metrics.login("success");
             success.user_id = Some(user.id.clone());
             success.username = Some(user.username.clone());
@@ -95,12 +95,12 @@ pub(super) async fn token(
                     } else {
                         "success"
                     });
-                    super::auth::audit_refresh(&state, &client, &token, Ok(&issued)).await;
+                    super::auth::audit_refresh(&state, &origin, &token, Ok(&issued)).await;
                     issued
                 }
                 Err(AuthError::Refresh(reason)) => {
                     state.metrics.refresh(super::auth::refresh_outcome(reason));
-                    super::auth::audit_refresh(&state, &client, &token, Err(reason)).await;
+                    super::auth::audit_refresh(&state, &origin, &token, Err(reason)).await;
                     return Err(ApiError::InvalidGrant(reason.to_string()));
                 }
                 Err(e) => return Err(e.into()),

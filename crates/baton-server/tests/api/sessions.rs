@@ -179,6 +179,8 @@ async fn deleting_anyone_elses_an_unknown_or_a_revoked_session_is_404() {
     assert_not_found(delete_session(&app, &alice.access, &sid(&bob)).await).await;
     app.refresh_ok(&bob.refresh).await;
     assert_not_found(delete_session(&app, &alice.access, "no-such-session").await).await;
+    let shouted = sid(&alice2).to_uppercase();
+    assert_not_found(delete_session(&app, &alice.access, &shouted).await).await;
     let r = delete_session(&app, &alice.access, &sid(&alice2)).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_not_found(delete_session(&app, &alice.access, &sid(&alice2)).await).await;
