@@ -1,6 +1,6 @@
 //! Sessions and their refresh tokens: login, refresh, logout, listing, revocation, upkeep.
 
-use super::{Baton, Issued, RequestOrigin, SessionPage, FIRST_PARTY_CLIENT};
+use super::{Baton, Issued, RequestOrigin, SessionPage};
 use crate::access::{self, AccessClaims};
 use crate::error::{AuthError, RefreshError};
 use crate::ids::{SessionId, UserId};
@@ -11,17 +11,6 @@ use crate::store::{
 use time::{Duration, OffsetDateTime};
 
 impl Baton {
-    /// Logs in: checks the password, opens a session, issues both tokens.
-    pub async fn login(
-        &self,
-        username: &str,
-        password: String,
-        origin: RequestOrigin,
-    ) -> Result<Issued, AuthError> {
-        let user = self.authenticate(username, password).await?;
-        self.open_session(&user, FIRST_PARTY_CLIENT, origin).await
-    }
-
     /// Opens a session for an already authenticated user.
     pub async fn open_session(
         &self,
@@ -49,16 +38,9 @@ impl Baton {
         self.issue(&record, token, now)
     }
 
-    /// Rotates a refresh token of the first-party client per the rules in [`crate::rotation`];
-    /// other clients' tokens refresh only through [`Baton::refresh_for_client`], where the
-    /// client authenticates (RFC 6749 §6).
-    pub async fn refresh(&self, presented: &str) -> Result<Issued, AuthError> {
-        self.refresh_for_client(presented, Some(FIRST_PARTY_CLIENT))
-            .await
-    }
-
-    /// Rotates a refresh token that must have been issued to `client` (when given).
-    pub async fn refresh_for_client(
+    /// Rotates a refresh token per the rules in [`crate::rotation`]; it must have been issued
+    /// to `client` when one is given (RFC 6749 §6: a token refreshes only for its own client).
+    pub async fn refresh(
         &self,
         presented: &str,
         client: Option<&str>,

@@ -1,19 +1,17 @@
 //! `/auth/register`, `/auth/login`, `/auth/refresh`, `/auth/logout`.
 
-use super::{audit, event};
+use super::{audit, event, flows};
 use crate::cookie::{check_csrf, clear_planted, refresh_cookie, set_cookie};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, OptionalJsonBody, Origin};
-use crate::limiter::Refusal;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use baton_core::audit::{AuditEvent, EventKind};
-use baton_core::service::{Issued, RequestOrigin, FIRST_PARTY_CLIENT};
-use baton_core::store::UserRecord;
-use baton_core::{AuthError, RefreshError, Username};
+use baton_core::audit::EventKind;
+use baton_core::service::{Issued, FIRST_PARTY_CLIENT};
+use baton_core::{AuthError, Username};
 use baton_proto::{
     Delivery, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserResponse,
 };
@@ -77,111 +75,15 @@ pub(super) async fn login(
     Origin(origin): Origin,
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let user = checked_authenticate(&state, &req.username, req.password, &origin).await?;
-    let mut success = event(&state, EventKind::LoginSucceeded, &origin);
-    let issued = state
-        .baton
-        .open_session(&user, FIRST_PARTY_CLIENT, origin)
-        .await?;
-    state.metrics.login("success");
-    success.user_id = Some(user.id.clone());
-    success.username = Some(user.username.clone());
-    success.session_id = Some(issued.session_id.clone());
-    audit(&state, success).await;
-    tracing::info!(session_id = %issued.session_id, user_id = %user.id, "login");
+    let issued = flows::password_login(
+        &state,
+        &req.username,
+        req.password,
+        FIRST_PARTY_CLIENT,
+        origin,
+    )
+    .await?;
     Ok(token_response(&state, issued, req.delivery))
-}
-
-/// Files `event` under the account `typed` names, when it names one, so that its owner sees
-/// it. A name that is no account is not kept: people type their password into the name field.
-async fn file_under_account(state: &AppState, event: &mut AuditEvent, typed: &str) {
-    if let Ok(Some(user)) = state.baton.user_named(typed).await {
-        event.user_id = Some(user.id);
-        event.username = Some(user.username);
-    }
-}
-
-/// Records what a refresh did that the audit log keeps: a grace replay, or a reuse (filed
-/// under the account and session the token belongs to).
-pub(super) async fn audit_refresh(
-    state: &AppState,
-    origin: &RequestOrigin,
-    token: &str,
-    outcome: Result<&Issued, RefreshError>,
-) {
-    match outcome {
-        Ok(issued) if issued.replayed => {
-            let mut replay = event(state, EventKind::GraceReplay, origin);
-            replay.session_id = Some(issued.session_id.clone());
-            replay.user_id = Some(issued.user_id.clone());
-            audit(state, replay).await;
-        }
-        Err(RefreshError::ReuseDetected) => {
-            let mut reuse = event(state, EventKind::RefreshReuse, origin);
-            reuse.reason = Some("reuse_detected".into());
-            if let Ok(Some((user, session, _))) = state.baton.token_owner(token).await {
-                reuse.user_id = Some(user);
-                reuse.session_id = Some(session);
-            }
-            audit(state, reuse).await;
-        }
-        _ => {}
-    }
-}
-
-/// Checks a password under the failed-login limits shared by every password login.
-pub(super) async fn checked_authenticate(
-    state: &AppState,
-    username: &str,
-    password: String,
-    origin: &RequestOrigin,
-) -> Result<UserRecord, ApiError> {
-    let parsed = Username::parse(username).ok();
-    let key = parsed
-        .as_ref()
-        .map_or_else(|| username.to_owned(), |u| u.key().to_owned());
-    let attempt = match state.limiter.begin(&key, origin.ip.as_deref()).await {
-        Ok(attempt) => attempt,
-        Err(Refusal::TooManyFailures { retry_after }) => {
-            state.metrics.login("rate_limited");
-            // Once per username and address while the limit holds, not once per refusal.
-            let throttle_key = format!("{key}\u{0}{}", origin.ip.as_deref().unwrap_or_default());
-            if state
-                .lockouts
-                .allow(&throttle_key, state.baton.now(), crate::limiter::WINDOW)
-            {
-                let mut locked = event(state, EventKind::LockedOut, origin);
-                locked.reason = Some("too_many_failures".into());
-                file_under_account(state, &mut locked, username).await;
-                audit(state, locked).await;
-            }
-            return Err(ApiError::TooManyRequests { retry_after });
-        }
-        Err(Refusal::Busy) => {
-            state.metrics.login("unavailable");
-            return Err(ApiError::Unavailable(None));
-        }
-    };
-    match state.baton.authenticate(username, password).await {
-        Ok(user) => {
-            attempt.succeeded().await;
-            Ok(user)
-        }
-        Err(AuthError::InvalidCredentials) => {
-            attempt.failed().await;
-            state.metrics.login("invalid_credentials");
-            let mut failed = event(state, EventKind::LoginFailed, origin);
-            failed.reason = Some("invalid_credentials".into());
-            file_under_account(state, &mut failed, username).await;
-            audit(state, failed).await;
-            Err(ApiError::InvalidCredentials)
-        }
-        Err(e) => {
-            attempt.abandoned().await;
-            state.metrics.login("error");
-            Err(e.into())
-        }
-    }
 }
 
 /// Where the refresh token came from: the body wins over the cookie.
@@ -210,19 +112,9 @@ pub(super) async fn refresh(
         Ok(presented) => presented.ok_or(ApiError::NoRefreshToken)?,
         Err(e) => return Ok(clearing_cookie(&state, e)),
     };
-    match state.baton.refresh(&token).await {
-        Ok(issued) => {
-            state.metrics.refresh(if issued.replayed {
-                "replayed"
-            } else {
-                "success"
-            });
-            audit_refresh(&state, &origin, &token, Ok(&issued)).await;
-            Ok(token_response(&state, issued, delivery))
-        }
-        Err(AuthError::Refresh(reason)) => {
-            state.metrics.refresh(refresh_outcome(reason));
-            audit_refresh(&state, &origin, &token, Err(reason)).await;
+    match flows::refresh(&state, &token, FIRST_PARTY_CLIENT, &origin).await? {
+        Ok(issued) => Ok(token_response(&state, issued, delivery)),
+        Err(reason) => {
             let mut response = ApiError::Refresh(reason).into_response();
             if delivery == Delivery::Cookie {
                 let clear = set_cookie(None, 0, state.config.cookie_secure);
@@ -230,7 +122,6 @@ pub(super) async fn refresh(
             }
             Ok(response)
         }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -290,15 +181,6 @@ fn clearing_cookie(state: &AppState, error: ApiError) -> Response {
 }
 
 /// The metrics label of a refused refresh.
-pub(super) fn refresh_outcome(reason: RefreshError) -> &'static str {
-    match reason {
-        RefreshError::Invalid => "invalid",
-        RefreshError::Revoked => "revoked",
-        RefreshError::Expired => "expired",
-        RefreshError::ReuseDetected => "reuse_detected",
-    }
-}
-
 /// The login/refresh answer, with the refresh token in the body or in the cookie.
 pub(super) fn token_response(state: &AppState, issued: Issued, delivery: Delivery) -> Response {
     let in_body = delivery == Delivery::Body;

@@ -3,6 +3,7 @@
 mod account;
 mod auth;
 mod discovery;
+mod flows;
 mod oauth;
 mod ops;
 

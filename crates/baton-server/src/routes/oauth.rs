@@ -2,7 +2,8 @@
 //! (RFC 6749 password and refresh-token grants), `/oauth/revoke` (RFC 7009) and
 //! `/oauth/introspect` (RFC 7662).
 
-use super::auth::{checked_authenticate, token_response};
+use super::auth::token_response;
+use super::flows;
 use crate::error::ApiError;
 use crate::extract::{basic_credentials, FormBody, Origin};
 use crate::state::AppState;
@@ -10,9 +11,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use baton_core::audit::EventKind;
 use baton_core::service::TokenHint;
-use baton_core::AuthError;
 use baton_proto::{Delivery, OAuthTokenForm, OAuthTokenRefForm};
 
 /// Authenticates the calling client: HTTP Basic, or `client_id` (+ `client_secret`) in the form,
@@ -65,46 +64,20 @@ pub(super) async fn token(
         "password" => {
             let username = required(form.username, "username")?;
             let password = required(form.password, "password")?;
-            let user = checked_authenticate(&state, &username, password, &origin)
+            flows::password_login(&state, &username, password, &client_id, origin)
                 .await
                 .map_err(|e| match e {
                     ApiError::InvalidCredentials => {
                         ApiError::InvalidGrant("Invalid username or password".into())
                     }
                     other => other,
-                })?;
-            let mut success = super::event(&state, EventKind::LoginSucceeded, &origin);
-            let issued = state.baton.open_session(&user, &client_id, origin).await?;
-            state.metrics.login("success");
-            success.user_id = Some(user.id.clone());
-            success.username = Some(user.username.clone());
-            success.session_id = Some(issued.session_id.clone());
-            super::audit(&state, success).await;
-            issued
+                })?
         }
         "refresh_token" => {
             let token = required(form.refresh_token, "refresh_token")?;
-            match state
-                .baton
-                .refresh_for_client(&token, Some(&client_id))
-                .await
-            {
-                Ok(issued) => {
-                    state.metrics.refresh(if issued.replayed {
-                        "replayed"
-                    } else {
-                        "success"
-                    });
-                    super::auth::audit_refresh(&state, &origin, &token, Ok(&issued)).await;
-                    issued
-                }
-                Err(AuthError::Refresh(reason)) => {
-                    state.metrics.refresh(super::auth::refresh_outcome(reason));
-                    super::auth::audit_refresh(&state, &origin, &token, Err(reason)).await;
-                    return Err(ApiError::InvalidGrant(reason.to_string()));
-                }
-                Err(e) => return Err(e.into()),
-            }
+            flows::refresh(&state, &token, &client_id, &origin)
+                .await?
+                .map_err(|reason| ApiError::InvalidGrant(reason.to_string()))?
         }
         _ => return Err(ApiError::UnsupportedGrantType),
     };

@@ -1,0 +1,151 @@
+//! One home for each flow that more than one endpoint offers: a password login (`/auth/login`
+//! and the OAuth password grant) and a refresh (`/auth/refresh` and the OAuth refresh-token
+//! grant). Each runs the failed-login limits, the service call, the metrics and the audit log
+//! exactly once; the handlers keep only their wire mapping.
+
+use super::{audit, event};
+use crate::error::ApiError;
+use crate::limiter::Refusal;
+use crate::state::AppState;
+use baton_core::audit::{AuditEvent, EventKind};
+use baton_core::service::{Issued, RequestOrigin};
+use baton_core::store::UserRecord;
+use baton_core::{AuthError, RefreshError, Username};
+
+/// Signs a user in with a password for the OAuth client `client_id`: the failed-login limits,
+/// the password check, a new session, the login metrics and the audit log. A wrong password or
+/// unknown user is [`ApiError::InvalidCredentials`].
+pub(super) async fn password_login(
+    state: &AppState,
+    username: &str,
+    password: String,
+    client_id: &str,
+    origin: RequestOrigin,
+) -> Result<Issued, ApiError> {
+    let user = checked_authenticate(state, username, password, &origin).await?;
+    let mut success = event(state, EventKind::LoginSucceeded, &origin);
+    let issued = state.baton.open_session(&user, client_id, origin).await?;
+    state.metrics.login("success");
+    success.user_id = Some(user.id.clone());
+    success.username = Some(user.username.clone());
+    success.session_id = Some(issued.session_id.clone());
+    audit(state, success).await;
+    tracing::info!(session_id = %issued.session_id, user_id = %user.id, client_id, "login");
+    Ok(issued)
+}
+
+/// Rotates `token` for the OAuth client `client_id`, counting the outcome and recording what
+/// the audit log keeps. `Ok(Err(reason))` is a refusal of the contract, which each endpoint
+/// words its own way; `Err` anything else.
+pub(super) async fn refresh(
+    state: &AppState,
+    token: &str,
+    client_id: &str,
+    origin: &RequestOrigin,
+) -> Result<Result<Issued, RefreshError>, ApiError> {
+    match state.baton.refresh(token, Some(client_id)).await {
+        Ok(issued) => {
+            state.metrics.refresh(if issued.replayed {
+                "replayed"
+            } else {
+                "success"
+            });
+            if issued.replayed {
+                let mut replay = event(state, EventKind::GraceReplay, origin);
+                replay.session_id = Some(issued.session_id.clone());
+                replay.user_id = Some(issued.user_id.clone());
+                audit(state, replay).await;
+            }
+            Ok(Ok(issued))
+        }
+        Err(AuthError::Refresh(reason)) => {
+            state.metrics.refresh(refresh_outcome(reason));
+            if reason == RefreshError::ReuseDetected {
+                // Filed under the account and session the token belongs to.
+                let mut reuse = event(state, EventKind::RefreshReuse, origin);
+                reuse.reason = Some("reuse_detected".into());
+                if let Ok(Some((user, session, _))) = state.baton.token_owner(token).await {
+                    reuse.user_id = Some(user);
+                    reuse.session_id = Some(session);
+                }
+                audit(state, reuse).await;
+            }
+            Ok(Err(reason))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The metrics label of a refused refresh.
+fn refresh_outcome(reason: RefreshError) -> &'static str {
+    match reason {
+        RefreshError::Invalid => "invalid",
+        RefreshError::Revoked => "revoked",
+        RefreshError::Expired => "expired",
+        RefreshError::ReuseDetected => "reuse_detected",
+    }
+}
+
+/// Checks a password under the failed-login limits shared by every password login.
+async fn checked_authenticate(
+    state: &AppState,
+    username: &str,
+    password: String,
+    origin: &RequestOrigin,
+) -> Result<UserRecord, ApiError> {
+    let parsed = Username::parse(username).ok();
+    let key = parsed
+        .as_ref()
+        .map_or_else(|| username.to_owned(), |u| u.key().to_owned());
+    let attempt = match state.limiter.begin(&key, origin.ip.as_deref()).await {
+        Ok(attempt) => attempt,
+        Err(Refusal::TooManyFailures { retry_after }) => {
+            state.metrics.login("rate_limited");
+            // Once per username and address while the limit holds, not once per refusal.
+            let throttle_key = format!("{key}\u{0}{}", origin.ip.as_deref().unwrap_or_default());
+            if state
+                .lockouts
+                .allow(&throttle_key, state.baton.now(), crate::limiter::WINDOW)
+            {
+                let mut locked = event(state, EventKind::LockedOut, origin);
+                locked.reason = Some("too_many_failures".into());
+                file_under_account(state, &mut locked, username).await;
+                audit(state, locked).await;
+            }
+            return Err(ApiError::TooManyRequests { retry_after });
+        }
+        Err(Refusal::Busy) => {
+            state.metrics.login("unavailable");
+            return Err(ApiError::Unavailable(None));
+        }
+    };
+    match state.baton.authenticate(username, password).await {
+        Ok(user) => {
+            attempt.succeeded().await;
+            Ok(user)
+        }
+        Err(AuthError::InvalidCredentials) => {
+            attempt.failed().await;
+            state.metrics.login("invalid_credentials");
+            let mut failed = event(state, EventKind::LoginFailed, origin);
+            failed.reason = Some("invalid_credentials".into());
+            file_under_account(state, &mut failed, username).await;
+            audit(state, failed).await;
+            Err(ApiError::InvalidCredentials)
+        }
+        Err(e) => {
+            attempt.abandoned().await;
+            state.metrics.login("error");
+            Err(e.into())
+        }
+    }
+}
+
+/// Files `event` under the account `typed` names, when it names one, so that its owner sees
+/// it. A name that is no account is not kept: people type their password into the name field.
+async fn file_under_account(state: &AppState, event: &mut AuditEvent, typed: &str) {
+    if let Ok(Some(user)) = state.baton.user_named(typed).await {
+        event.user_id = Some(user.id);
+        event.username = Some(user.username);
+    }
+}
