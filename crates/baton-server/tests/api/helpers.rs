@@ -64,6 +64,26 @@ pub async fn settings_in(dir: &TempDir) -> Settings {
     }
 }
 
+/// The test servers log into the test's captured output, which the test runner shows when the
+/// test fails: warnings and errors, and with `TEST_LOG=1` informational lines too (`RUST_LOG`,
+/// when set, decides instead).
+fn init_test_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = if std::env::var_os("TEST_LOG").is_some() {
+            "info"
+        } else {
+            "warn"
+        };
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    });
+}
+
 impl TestApp {
     /// A server with default settings.
     pub async fn spawn() -> Self {
@@ -78,6 +98,7 @@ impl TestApp {
 
     /// A server on an existing database directory (to test restarts).
     pub async fn spawn_in(dir: Arc<TempDir>, tweak: impl FnOnce(&mut Settings)) -> Self {
+        init_test_log();
         let mut settings = settings_in(&dir).await;
         tweak(&mut settings);
         let config = Config::resolve(&settings).expect("valid test config");
