@@ -1,6 +1,8 @@
 //! Unit tests of [`super`].
 
 use super::*;
+use argon2::password_hash::{PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
 
 fn cheap() -> Params {
     Params::new(64, 1, 1, None).expect("valid")
