@@ -24,6 +24,18 @@ pub enum RefreshError {
 /// The cause of an unexpected failure, kept whole (with its `source()` chain) for the log.
 pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// An error and its sources, outermost first (`a: b: c`): how a failure is logged.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut next = error.source();
+    while let Some(e) = next {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        next = e.source();
+    }
+    out
+}
+
 /// Everything a [`crate::Baton`] operation can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {

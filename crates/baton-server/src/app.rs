@@ -196,7 +196,7 @@ async fn key_reload_loop(state: AppState) {
     loop {
         tick.tick().await;
         if let Err(e) = state.baton.reload_signing_keys().await {
-            tracing::warn!(error = %e, "could not reload the signing keys");
+            tracing::warn!(error = %baton_core::error::chain(&e), "could not reload the signing keys");
         }
     }
 }

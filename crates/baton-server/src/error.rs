@@ -6,7 +6,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use baton_core::access::AccessError;
-use baton_core::error::Cause;
+use baton_core::error::{chain, Cause};
 use baton_core::store::StoreError;
 use baton_core::{AuthError, RefreshError};
 use baton_proto::{ErrorBody, ErrorCode};
@@ -86,18 +86,6 @@ pub enum ApiError {
 }
 
 const REALM: &str = "Bearer realm=\"baton\"";
-
-/// An error and its sources, outermost first: `a: b: c`.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = error.to_string();
-    let mut next = error.source();
-    while let Some(e) = next {
-        out.push_str(": ");
-        out.push_str(&e.to_string());
-        next = e.source();
-    }
-    out
-}
 
 impl ApiError {
     fn status(&self) -> StatusCode {

@@ -477,3 +477,41 @@ async fn the_audit_command_shows_filtered_events() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("login_failed"));
 }
+
+/// On the real clock, whose instants are not whole milliseconds while storage keeps
+/// milliseconds, a login and a refresh still give the whole refresh lifetime (7 days), in the
+/// body and in the cookie.
+#[tokio::test]
+async fn the_refresh_lifetime_is_whole_on_the_real_clock() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path(), &[]);
+    common::register_alice(&server.base).await;
+    let http = reqwest::Client::new();
+    for _ in 0..5 {
+        let login = common::login_alice(&server.base).await;
+        assert_eq!(login["refresh_expires_in"], 604_800, "at login");
+        let r = http
+            .post(format!("{}/auth/refresh", server.base))
+            .json(&json!({"refresh_token": login["refresh_token"]}))
+            .send()
+            .await
+            .expect("refresh");
+        assert_eq!(r.status(), 200);
+        let refreshed: Value = r.json().await.expect("json");
+        assert_eq!(refreshed["refresh_expires_in"], 604_800, "after a refresh");
+    }
+    let r = http
+        .post(format!("{}/auth/login", server.base))
+        .json(&json!({"username": "alice", "password": common::PASSWORD, "delivery": "cookie"}))
+        .send()
+        .await
+        .expect("login");
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(cookie.contains("Max-Age=604800"), "{cookie}");
+    assert!(server.terminate().success());
+}

@@ -87,6 +87,9 @@ async fn two_instances_share_sessions_rotation_revocation_and_keys() {
     .await;
     assert_eq!(r.status(), 200, "B refreshes A's refresh token");
     let token: Value = r.json().await.expect("json");
+    // On the real clock (not whole milliseconds) the lifetimes are still whole: 7 days.
+    assert_eq!(login["refresh_expires_in"], 604_800, "at login");
+    assert_eq!(token["refresh_expires_in"], 604_800, "after a refresh");
     let token = token["refresh_token"].as_str().expect("token").to_owned();
 
     // 50 concurrent refreshes of one token, split across A and B: exactly one successor, handed

@@ -125,7 +125,7 @@ impl Baton {
                 };
                 if due {
                     if let Err(e) = self.reload_signing_keys().await {
-                        tracing::warn!(error = %e, "could not reload the signing keys");
+                        tracing::warn!(error = %crate::error::chain(&e), "could not reload the signing keys");
                     }
                 }
                 self.verify_access(token)

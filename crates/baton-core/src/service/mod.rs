@@ -179,9 +179,10 @@ impl Baton {
         &self.policy
     }
 
-    /// The current time by the service's clock.
+    /// The current time by the service's clock, in whole milliseconds: what storage keeps, so
+    /// a time read back equals the one written and a lifetime computed from it stays whole.
     pub fn now(&self) -> OffsetDateTime {
-        self.clock.now()
+        crate::clock::from_millis(crate::clock::to_millis(self.clock.now()))
     }
 
     /// Whether the service can commit writes now (readiness): the database answers through

@@ -180,7 +180,6 @@ fn clearing_cookie(state: &AppState, error: ApiError) -> Response {
     response
 }
 
-/// The metrics label of a refused refresh.
 /// The login/refresh answer, with the refresh token in the body or in the cookie.
 pub(super) fn token_response(state: &AppState, issued: Issued, delivery: Delivery) -> Response {
     let in_body = delivery == Delivery::Body;
