@@ -157,6 +157,24 @@ async fn bad_configuration_is_refused_with_the_setting_named() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("access_ttl"));
 }
 
+/// A misspelled key in the `--config` file stops the command, naming the key.
+#[tokio::test]
+async fn a_misspelled_key_in_the_config_file_is_refused_by_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("baton.toml");
+    std::fs::write(&file, "acess_ttl = \"15m\"\n").expect("write");
+    let out = baton(dir.path())
+        .arg("--config")
+        .arg(&file)
+        .args(["migrate"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown setting(s) acess_ttl"), "{stderr}");
+    assert!(!dir.path().join("baton.db").exists(), "nothing was created");
+}
+
 #[tokio::test]
 async fn a_confidential_client_gets_its_secret_printed_once_and_can_introspect() {
     let dir = tempfile::tempdir().expect("temp dir");
