@@ -1,5 +1,7 @@
-//! The storage seam. One trait, one implementation per backend (in `baton-store`); the rotation
-//! rules themselves stay in [`crate::rotation`] so every backend applies the same ones.
+//! The storage seam: one trait per concern (users, sessions, clients, keys, limits, audit),
+//! gathered in [`Store`], each implemented once per backend (in `baton-store`, a file per
+//! concern). The rotation rules themselves stay in [`crate::rotation`] so every backend applies
+//! the same ones.
 
 use crate::audit::{AuditEvent, EventQuery};
 use crate::client::ClientRecord;
@@ -156,13 +158,22 @@ pub enum StoreError {
     Other(String),
 }
 
-/// Everything baton keeps. Implementations must make [`Store::rotate`] atomic: two concurrent
-/// calls with the same presented token never both rotate.
+/// Everything baton keeps: one trait per concern, so each backend implements them in a file
+/// apiece. Implementations must make [`SessionStore::rotate`] atomic: two concurrent calls with
+/// the same presented token never both rotate. Callers hold an `Arc<dyn Store>` and bring the
+/// concern's trait into scope (`use baton_core::store::SessionStore as _`).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Checks that the database answers.
+pub trait Store:
+    UserStore + SessionStore + ClientStore + KeyStore + LimitStore + AuditStore + 'static
+{
+    /// Checks that the database answers (and, where writes go through one writer, that it can
+    /// write).
     async fn ping(&self) -> Result<(), StoreError>;
+}
 
+/// Users.
+#[async_trait]
+pub trait UserStore: Send + Sync {
     /// Adds a user; [`StoreError::Conflict`] when the username key is taken.
     async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError>;
     /// A live user by case-folded username key.
@@ -173,7 +184,11 @@ pub trait Store: Send + Sync + 'static {
     async fn set_password_hash(&self, id: &UserId, phc: &str) -> Result<(), StoreError>;
     /// Deletes a user and revokes all their sessions; `false` if there was no such live user.
     async fn delete_user(&self, id: &UserId, now: OffsetDateTime) -> Result<bool, StoreError>;
+}
 
+/// Sessions and their refresh tokens.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
     /// Opens a session with its first refresh token and returns it as stored; `None`, with
     /// nothing written, when its user no longer exists (deleted while the password was being
     /// checked).
@@ -211,7 +226,6 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&SessionCursor>,
         limit: u32,
     ) -> Result<Vec<SessionRecord>, StoreError>;
-
     /// A session by id, live or not.
     async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError>;
     /// A refresh token by hash, with its session.
@@ -219,7 +233,21 @@ pub trait Store: Send + Sync + 'static {
         &self,
         token: &TokenHash,
     ) -> Result<Option<RefreshTokenRecord>, StoreError>;
+    /// Deletes sessions (and their tokens) that ended before `before`; how many.
+    async fn purge_sessions(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Drops the sealed successors of tokens spent before `before` (the start of the grace
+    /// window): they are never handed out again. How many.
+    async fn drop_stale_seals(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Gives every session still live at `now` the idle timeout `ttl` (the configured one; a
+    /// session keeps the timeout it was opened with otherwise), in batches; how many changed.
+    /// An ended session is not revived.
+    async fn set_idle_timeout(&self, ttl: Duration, now: OffsetDateTime)
+        -> Result<u64, StoreError>;
+}
 
+/// OAuth clients.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
     /// Adds an OAuth client; [`StoreError::Conflict`] when the id is taken.
     async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
     /// An OAuth client by id.
@@ -228,7 +256,11 @@ pub trait Store: Send + Sync + 'static {
     async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
     /// Removes an OAuth client; `false` if there was none.
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError>;
+}
 
+/// Signing keys.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
     /// Every stored signing key.
     async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
     /// Stores `key` as the active key; every other active key is retired at `key.created_at`
@@ -238,15 +270,12 @@ pub trait Store: Send + Sync + 'static {
         key: &StoredKey,
         publish_until: OffsetDateTime,
     ) -> Result<(), StoreError>;
-
     /// Replaces the stored private part of key `kid` (sealing it anew); `false` if there is no
     /// such key.
     async fn replace_private_key(&self, kid: &str, private: &[u8]) -> Result<bool, StoreError>;
-
     /// Rewrites what holds the signing keys so that replaced private parts survive nowhere in
     /// free space (SQLite: `VACUUM` and a truncating checkpoint; PostgreSQL: `VACUUM FULL`).
     async fn scrub_signing_keys(&self) -> Result<(), StoreError>;
-
     /// Returns the active key of `candidate.alg`, or, when there is none, atomically makes
     /// `candidate` the active key (retiring any other, published until `publish_until`).
     /// Several instances starting at once thereby agree on one key.
@@ -255,12 +284,15 @@ pub trait Store: Send + Sync + 'static {
         candidate: &StoredKey,
         publish_until: OffsetDateTime,
     ) -> Result<StoredKey, StoreError>;
+}
 
-    /// Shared failed-login limits: under a lock on `keys` (so instances judge one key's
-    /// attempts one at a time), drops attempts in flight older than
-    /// [`crate::limits::STALE_ATTEMPT`], judges each key by its failures since `now - window`
-    /// and its attempts in flight ([`crate::limits::judge`]), and when all go, reserves the
-    /// attempt under every key.
+/// The failed-login limits shared by every instance.
+#[async_trait]
+pub trait LimitStore: Send + Sync {
+    /// Under a lock on `keys` (so instances judge one key's attempts one at a time), drops
+    /// attempts in flight older than [`crate::limits::STALE_ATTEMPT`], judges each key by its
+    /// failures since `now - window` and its attempts in flight ([`crate::limits::judge`]), and
+    /// when all go, reserves the attempt under every key.
     async fn limit_begin(
         &self,
         keys: &[LimitKey],
@@ -278,22 +310,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Forgets failures before `before` and stale reservations; how many rows went.
     async fn limit_purge(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+}
 
+/// The audit log.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
     /// Records an audit event.
     async fn record_event(&self, event: &AuditEvent) -> Result<(), StoreError>;
     /// Audit events, newest first, as `query` says.
     async fn events(&self, query: &EventQuery) -> Result<Vec<AuditEvent>, StoreError>;
     /// Forgets audit events from before `before`; how many.
     async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
-
-    /// Deletes sessions (and their tokens) that ended before `before`; how many.
-    async fn purge_sessions(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
-    /// Drops the sealed successors of tokens spent before `before` (the start of the grace
-    /// window): they are never handed out again. How many.
-    async fn drop_stale_seals(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
-    /// Gives every session still live at `now` the idle timeout `ttl` (the configured one; a
-    /// session keeps the timeout it was opened with otherwise), in batches; how many changed.
-    /// An ended session is not revived.
-    async fn set_idle_timeout(&self, ttl: Duration, now: OffsetDateTime)
-        -> Result<u64, StoreError>;
 }

@@ -60,3 +60,11 @@ pub async fn open_as(
         )))
     }
 }
+
+/// A random id for a limiter reservation.
+pub(crate) fn new_attempt_id() -> Result<String, StoreError> {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| StoreError::Other(format!("no randomness: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}

@@ -7,14 +7,19 @@
 use crate::error::map;
 use crate::queries as q;
 use crate::OpenMode;
-use baton_core::store::StoreError;
+use baton_core::store::{Store, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
 use std::str::FromStr as _;
-use std::sync::LazyLock;
 use std::time::Duration;
 
+mod audit;
+mod clients;
+mod keys;
+mod limits;
 mod rotate;
-mod store;
+mod rows;
+mod sessions;
+mod users;
 
 /// Connection-pool settings.
 #[derive(Debug, Clone, Copy)]
@@ -88,17 +93,10 @@ impl PgStore {
     }
 }
 
-/// A session's insert, keeping the user row from being deleted meanwhile.
-static INSERT_SESSION: LazyLock<String> =
-    LazyLock::new(|| format!("{} FOR NO KEY UPDATE", q::INSERT_SESSION));
-/// Serialise key activation across instances; readers (`SELECT`) are not blocked.
-const LOCK_SIGNING_KEYS: &str = "LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE";
-
 /// READ COMMITTED whatever the server's default, for the transactions that lock rows (session
 /// creation, key activation).
 async fn begin_write(pool: &PgPool) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
-    pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
-        .await
+    pool.begin_with(q::postgres::DIALECT.begin_write).await
 }
 
 /// Checks, without writing, that every migration of this baton has been applied.
@@ -108,7 +106,7 @@ async fn check_migrated(options: &PgConnectOptions) -> Result<(), StoreError> {
         .await
         .map_err(map)?;
     let applied: Result<Vec<i64>, sqlx::Error> =
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+        sqlx::query_scalar(q::postgres::APPLIED_MIGRATIONS)
             .fetch_all(&mut conn)
             .await;
     let _ = conn.close().await;
@@ -144,4 +142,15 @@ async fn migrate(options: &PgConnectOptions) -> Result<(), StoreError> {
         .map_err(|e| StoreError::Other(format!("migration failed: {e}")));
     let _ = conn.close().await;
     migrated
+}
+
+#[async_trait::async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query(q::PING)
+            .execute(&self.reader)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
 }

@@ -1,7 +1,7 @@
 //! The rotation on PostgreSQL: one statement in the common case instead of a locked transaction
 //! of six round trips, writing two token rows and nothing else.
 //!
-//! A token rotates only through [`ROTATE_FAST`]: it states in SQL exactly the case in which
+//! A token rotates only through [`qp::ROTATE_FAST`]: it states in SQL exactly the case in which
 //! [`decide`] answers *rotate* (an unspent token of a live session presented by its own client),
 //! locks the session first, and rotates in the same statement. When it changes nothing, the
 //! token is read and [`decide`] judges it: a replay is counted only if its successor is still
@@ -13,10 +13,12 @@
 //! is what makes this compare-and-set sound. The conformance suite runs every rule's case through
 //! it, so the SQL form of *rotate* cannot drift from [`decide`] unnoticed.
 
-use super::store::{opt_time, session_from_row};
+use super::rows::opt_time;
+use super::sessions::session_from_row;
 use super::PgStore;
 use crate::error::map;
 use crate::queries as q;
+use crate::queries::postgres as qp;
 use baton_core::clock::to_millis;
 use baton_core::refresh::SealedSuccessor;
 use baton_core::rotation::{decide, Decision, TokenState, MAX_REPLAYS};
@@ -26,39 +28,6 @@ use sqlx::Row as _;
 
 /// How many times a rotation reads again after losing a race before answering `503`.
 const ATTEMPTS: usize = 4;
-
-/// The whole rotation when [`decide`] would answer *rotate*: the token is unspent (`$3`), its
-/// session not revoked, before its absolute end and its idle end at `$1` (the token is the
-/// session's newest, so the idle end is its issue time plus the session's idle timeout), and
-/// issued to the presenting client (`$4`, or any when `NULL`). The session row is locked first
-/// (`FOR NO KEY UPDATE`: a revocation committing meanwhile is waited for and seen), then the
-/// token is spent (naming its successor `$2`) and the successor stored with its sealed copy
-/// (`$5`). The session row itself is written only when its checkpoint of the last use is due
-/// (`TOUCH_SESSION`), so spending and storing are the whole write in the common case: two token
-/// rows, the spent one updated in place (no indexed column changes). The session comes back as
-/// it now stands, or no row when any condition fails (nothing is then changed).
-const ROTATE_FAST: &str = "WITH live AS MATERIALIZED (\
-        SELECT s.id, s.user_id, s.client_id, s.created_at, \
-        COALESCE(s.idle_ttl, s.idle_expires_at - s.last_used_at) AS idle_ttl, \
-        s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at \
-        FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
-        WHERE t.hash = $3 AND t.spent_at IS NULL AND s.revoked_at IS NULL \
-        AND s.absolute_expires_at > $1 \
-        AND t.created_at + COALESCE(s.idle_ttl, s.idle_expires_at - s.last_used_at) > $1 \
-        AND ($4::text IS NULL OR s.client_id = $4) FOR NO KEY UPDATE OF s), \
-    spent AS (\
-        UPDATE refresh_tokens SET spent_at = $1, successor_hash = $2 \
-        WHERE hash = $3 AND spent_at IS NULL AND session_id = (SELECT id FROM live) \
-        RETURNING session_id), \
-    stored AS (INSERT INTO refresh_tokens (hash, session_id, created_at, sealed) \
-        SELECT $2, session_id, $1, $5 FROM spent), \
-    touched AS (UPDATE sessions SET last_used_at = $1, idle_expires_at = $1 + live.idle_ttl \
-        FROM live JOIN spent ON spent.session_id = live.id WHERE sessions.id = live.id \
-        AND sessions.last_used_at + LEAST(live.idle_ttl / 16, 3600000) < $1) \
-    SELECT s.id, s.user_id, u.username, s.client_id, s.created_at, \
-        $1::bigint AS last_used_at, s.idle_ttl, \
-        s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at \
-    FROM live s JOIN spent ON spent.session_id = s.id JOIN users u ON u.id = s.user_id";
 
 impl PgStore {
     pub(super) async fn rotate_token(
@@ -78,12 +47,12 @@ impl PgStore {
         ))
     }
 
-    /// [`ROTATE_FAST`]: the updated session when the token rotated, `None` when it did not.
+    /// [`qp::ROTATE_FAST`]: the updated session when the token rotated, `None` when it did not.
     async fn rotate_if_live(
         &self,
         req: &RotateRequest,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let row = sqlx::query(ROTATE_FAST)
+        let row = sqlx::query(qp::ROTATE_FAST)
             .bind(to_millis(req.now))
             .bind(&req.successor.0[..])
             .bind(&req.presented.0[..])

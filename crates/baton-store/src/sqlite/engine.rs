@@ -33,6 +33,7 @@
 //! is skipped without running.
 
 use crate::error::map_sqlite;
+use crate::queries::sqlite as qs;
 use baton_core::store::StoreError;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use rusqlite::Connection;
@@ -243,7 +244,7 @@ fn write_loop(conn: &Connection, jobs: &Receiver<Box<dyn WriteJob>>, restart: &A
         let committed = run_batch(conn, &mut batch);
         if committed.is_err() {
             // Leaves the connection usable for the next batch whatever failed.
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = conn.execute_batch(qs::ROLLBACK);
         }
         for job in batch.drain(..) {
             job.finish(committed.clone());
@@ -262,9 +263,7 @@ fn write_loop(conn: &Connection, jobs: &Receiver<Box<dyn WriteJob>>, restart: &A
 /// Copies what it can of the WAL into the database without waiting for anyone; answers the
 /// WAL's length and how much of it is now in the database file, in pages.
 fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-        Ok((r.get(1)?, r.get(2)?))
-    })
+    conn.query_row(qs::PASSIVE_CHECKPOINT, [], |r| Ok((r.get(1)?, r.get(2)?)))
 }
 
 /// The checkpoint thread's step: copies the WAL into the database without waiting for anyone;
@@ -274,7 +273,7 @@ fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
 fn checkpoint(conn: &Connection) -> bool {
     match passive_checkpoint(conn) {
         Ok((log, done)) if log > WAL_LIMIT && done < log => {
-            if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(RESTART)") {
+            if let Err(e) = conn.execute_batch(qs::RESTART_CHECKPOINT) {
                 tracing::warn!(error = %e, "WAL checkpoint failed");
             }
             false
@@ -292,9 +291,9 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 }
 
 fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<(), StoreError> {
-    exec(conn, "BEGIN IMMEDIATE").map_err(map_sqlite)?;
+    exec(conn, qs::DIALECT.begin_write).map_err(map_sqlite)?;
     for job in batch.iter_mut() {
-        exec(conn, "SAVEPOINT job").map_err(map_sqlite)?;
+        exec(conn, qs::SAVEPOINT).map_err(map_sqlite)?;
         if !job.run(conn) {
             if conn.is_autocommit() {
                 // A full disk or an I/O error made SQLite roll back the whole transaction:
@@ -303,11 +302,11 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<(), S
                     StoreError::Unavailable("the batch was rolled back".into())
                 }));
             }
-            exec(conn, "ROLLBACK TO job").map_err(map_sqlite)?;
+            exec(conn, qs::ROLLBACK_JOB).map_err(map_sqlite)?;
         }
-        exec(conn, "RELEASE job").map_err(map_sqlite)?;
+        exec(conn, qs::RELEASE_JOB).map_err(map_sqlite)?;
     }
-    exec(conn, "COMMIT").map_err(map_sqlite)
+    exec(conn, qs::COMMIT).map_err(map_sqlite)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! migrations sqlx applied, goes on from where it stood.
 
 use crate::error::map_sqlite;
+use crate::queries::sqlite as qs;
 use baton_core::store::StoreError;
 use rusqlite::{params, Connection, OptionalExtension as _};
 
@@ -50,20 +51,14 @@ fn checksum(sql: &str) -> Vec<u8> {
 /// only read must neither create nor upgrade a schema.
 pub(crate) fn check(conn: &Connection) -> Result<(), StoreError> {
     let table: Option<String> = conn
-        .query_row(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-            [],
-            |r| r.get(0),
-        )
+        .query_row(qs::MIGRATIONS_TABLE, [], |r| r.get(0))
         .optional()
         .map_err(map_sqlite)?;
     if table.is_none() {
         return Err(crate::error::not_migrated("it has no baton schema"));
     }
     let applied: Vec<i64> = {
-        let mut stmt = conn
-            .prepare("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-            .map_err(map_sqlite)?;
+        let mut stmt = conn.prepare(qs::APPLIED_MIGRATIONS).map_err(map_sqlite)?;
         let rows = stmt.query_map([], |r| r.get(0)).map_err(map_sqlite)?;
         rows.collect::<Result<_, _>>().map_err(map_sqlite)?
     };
@@ -77,21 +72,10 @@ pub(crate) fn check(conn: &Connection) -> Result<(), StoreError> {
 }
 
 pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
-            version BIGINT PRIMARY KEY,
-            description TEXT NOT NULL,
-            installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-            success BOOLEAN NOT NULL,
-            checksum BLOB NOT NULL,
-            execution_time BIGINT NOT NULL
-        );",
-    )
-    .map_err(map_sqlite)?;
+    conn.execute_batch(qs::CREATE_MIGRATIONS_TABLE)
+        .map_err(map_sqlite)?;
     let applied: Vec<(i64, bool, Vec<u8>)> = {
-        let mut stmt = conn
-            .prepare("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")
-            .map_err(map_sqlite)?;
+        let mut stmt = conn.prepare(qs::MIGRATION_RECORDS).map_err(map_sqlite)?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .map_err(map_sqlite)?;
@@ -125,19 +109,14 @@ pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {
             .map_err(map_sqlite)?;
         // Another process may have applied it while this one waited for the write lock.
         let done: Option<i64> = tx
-            .query_row(
-                "SELECT version FROM _sqlx_migrations WHERE version = ?1",
-                [m.version],
-                |r| r.get(0),
-            )
+            .query_row(qs::MIGRATION_RECORDED, [m.version], |r| r.get(0))
             .optional()
             .map_err(map_sqlite)?;
         if done.is_none() {
             tx.execute_batch(m.sql)
                 .map_err(|e| StoreError::Other(format!("migration {} failed: {e}", m.version)))?;
             tx.execute(
-                "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
-                 execution_time) VALUES (?1, ?2, TRUE, ?3, ?4)",
+                qs::RECORD_MIGRATION,
                 params![
                     m.version,
                     m.description,

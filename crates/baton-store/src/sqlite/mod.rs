@@ -3,16 +3,20 @@
 //! of its own ([`engine`]) rather than through an async driver, because on SQLite the cost of a
 //! refresh is the hand-offs between threads, not the statements.
 
+mod audit;
+mod clients;
 mod engine;
+mod keys;
+mod limits;
 pub(crate) mod migrate;
 mod rotate;
-mod store;
-
-pub(crate) use store::new_attempt_id;
+mod rows;
+mod sessions;
+mod users;
 
 use crate::error::map_sqlite;
 use crate::OpenMode;
-use baton_core::store::StoreError;
+use baton_core::store::{Store, StoreError};
 use engine::Engine;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -144,15 +148,8 @@ impl SqliteStore {
             return Self::open_read_only(path);
         }
         let mut writer = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-        // Setting WAL mode writes to the file only when it is not in WAL mode yet, which a
-        // database baton created always is.
         writer
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                 PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 65536; \
-                 PRAGMA secure_delete = FAST; \
-                 PRAGMA journal_size_limit = 536870912;",
-            )
+            .execute_batch(crate::queries::sqlite::WRITER_SETTINGS)
             .map_err(map_sqlite)?;
         migrate::run(&mut writer)?;
         let readers = (0..READERS)
@@ -179,6 +176,16 @@ impl SqliteStore {
             path: path.to_owned(),
             read_only: true,
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        // Through the writer: ready means refreshes can be committed, not only read.
+        self.engine
+            .write(|c| rows::query_one(c, crate::queries::PING, [], |_| Ok(())).map(drop))
+            .await
     }
 }
 

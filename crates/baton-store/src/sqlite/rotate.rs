@@ -2,7 +2,8 @@
 //! token, its successor's state and its session (primary-key lookups only), ask [`decide`], and
 //! apply the answer. The single writer makes the read and the writes one atomic step.
 
-use super::store::{execute, opt_time, query_one, session_from_row};
+use super::rows::{execute, opt_time, query_one};
+use super::sessions::session_from_row;
 use crate::queries as q;
 use baton_core::clock::to_millis;
 use baton_core::refresh::SealedSuccessor;

@@ -1,7 +1,8 @@
 //! The SQL text, written once for every backend. `$N` placeholders are understood by SQLite and
 //! PostgreSQL alike (each first appears in increasing order, so positional binding works on
 //! both); times are Unix milliseconds in 64-bit integers. What truly differs between the
-//! dialects (transaction start, row-lock clauses) is named by each backend module, not here.
+//! dialects is in [`Dialect`], one value per backend, beside the statements only that backend runs
+//! ([`sqlite`], [`postgres`]). The backends hold no SQL text of their own (a test checks).
 
 /// When session `s` was last used: its newest token's issue time (the login's, or the last
 /// refresh's), found on the `(session_id, created_at)` index. A refresh writes only tokens, never
@@ -49,6 +50,21 @@ macro_rules! session_columns {
     };
 }
 
+/// What the dialects write differently, and nothing else: each backend takes these texts from
+/// its own value ([`sqlite::DIALECT`], [`postgres::DIALECT`]) and every other statement from
+/// this module, so a difference between them is a field here, never a literal in a backend.
+#[derive(Debug, Clone, Copy)]
+pub struct Dialect {
+    /// Starts a transaction that writes.
+    pub begin_write: &'static str,
+    /// [`INSERT_SESSION`], with a lock on the user's row where several instances write.
+    pub insert_session: &'static str,
+    /// Serialises key activation across instances; `None` where one writer does everything.
+    pub lock_signing_keys: Option<&'static str>,
+    /// Rewrites the storage so replaced private keys survive nowhere in free space.
+    pub scrub_signing_keys: &'static str,
+}
+
 /// Checks that the database answers.
 pub const PING: &str = "SELECT 1";
 
@@ -74,16 +90,22 @@ pub const REVOKE_USER_SESSIONS: &str =
     "UPDATE sessions SET revoked_at = $1, revoke_reason = 'user_deleted' \
      WHERE user_id = $2 AND revoked_at IS NULL";
 
+/// The text of [`INSERT_SESSION`], which PostgreSQL extends with a row lock.
+macro_rules! insert_session {
+    () => {
+        "INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, \
+         idle_expires_at, absolute_expires_at, user_agent, ip, idle_ttl) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $6 - $5 FROM users \
+         WHERE id = $2 AND deleted_at IS NULL"
+    };
+}
+
 /// Creates a session only for a user that still exists (a deletion committed while the
 /// password was being checked must not leave a live session behind); its idle timeout is the
 /// idle end given less the login time. PostgreSQL appends `FOR NO KEY UPDATE`: the user's row
 /// stays locked until the commit, so two logins of one user apply the cap on live sessions one
 /// after the other.
-pub const INSERT_SESSION: &str =
-    "INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, \
-     idle_expires_at, absolute_expires_at, user_agent, ip, idle_ttl) \
-     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $6 - $5 FROM users \
-     WHERE id = $2 AND deleted_at IS NULL";
+pub const INSERT_SESSION: &str = insert_session!();
 /// Stores a session's first refresh token's hash.
 pub const INSERT_TOKEN: &str =
     "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)";
@@ -296,97 +318,8 @@ pub const DROP_STALE_SEALS: &str = "UPDATE refresh_tokens SET sealed = NULL \
      WHERE hash IN (SELECT hash FROM refresh_tokens \
      WHERE sealed IS NOT NULL AND created_at < $1 LIMIT 500)";
 
+pub mod postgres;
+pub mod sqlite;
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ALL: &[&str] = &[
-        PING,
-        INSERT_USER,
-        USER_BY_KEY,
-        USERS,
-        SET_PASSWORD_HASH,
-        DELETE_USER,
-        REVOKE_USER_SESSIONS,
-        INSERT_SESSION,
-        INSERT_TOKEN,
-        INSERT_SUCCESSOR,
-        ROTATION_STATE,
-        SPEND_TOKEN,
-        TOUCH_SESSION,
-        COUNT_REPLAY,
-        REVOKE_FOR_REUSE,
-        TOKEN_SESSION,
-        REVOKE_FOR_LOGOUT,
-        REVOKE_SESSION,
-        REVOKE_ALL_SESSIONS,
-        LIVE_SESSIONS,
-        REVOKE_OVER_LIMIT,
-        SESSION,
-        REFRESH_TOKEN,
-        INSERT_CLIENT,
-        CLIENT,
-        CLIENTS,
-        DELETE_CLIENT,
-        SIGNING_KEYS,
-        ACTIVE_KEY_OF_ALG,
-        RETIRE_KEYS,
-        INSERT_KEY,
-        REPLACE_PRIVATE_KEY,
-        PURGE_SESSIONS,
-        INSERT_EVENT,
-        EVENTS,
-        EVENTS_OF_USER,
-        PURGE_EVENTS,
-        DROP_STALE_ATTEMPTS,
-        RECENT_FAILURES,
-        ATTEMPTS_IN_FLIGHT,
-        INSERT_ATTEMPT,
-        DELETE_ATTEMPT,
-        INSERT_FAILURE,
-        CLEAR_FAILURES,
-        PURGE_FAILURES,
-        PURGE_ATTEMPTS,
-        DROP_STALE_SEALS,
-        SET_IDLE_TIMEOUT,
-    ];
-
-    /// The placeholders in order of first appearance.
-    fn first_appearances(sql: &str) -> Vec<u32> {
-        let mut seen = Vec::new();
-        let bytes = sql.as_bytes();
-        for (i, b) in bytes.iter().enumerate() {
-            if *b != b'$' {
-                continue;
-            }
-            let digits: String = sql[i + 1..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            if let Ok(n) = digits.parse::<u32>() {
-                if !seen.contains(&n) {
-                    seen.push(n);
-                }
-            }
-        }
-        seen
-    }
-
-    #[test]
-    fn placeholders_first_appear_in_order_so_positional_binding_works_on_sqlite() {
-        for sql in ALL {
-            let seen = first_appearances(sql);
-            let expected: Vec<u32> = (1..=u32::try_from(seen.len()).unwrap_or(0)).collect();
-            assert_eq!(seen, expected, "{sql}");
-        }
-    }
-
-    #[test]
-    fn batched_statements_use_the_batch_size() {
-        let limit = format!("LIMIT {PURGE_BATCH})");
-        assert!(PURGE_SESSIONS.contains(&limit));
-        assert!(DROP_STALE_SEALS.contains(&limit));
-        assert!(PURGE_EVENTS.contains(&limit));
-        assert!(SET_IDLE_TIMEOUT.contains(&format!("LIMIT {PURGE_BATCH}) ")));
-    }
-}
+mod tests;

@@ -1,0 +1,64 @@
+//! OAuth clients on PostgreSQL: [`ClientStore`] for [`PgStore`].
+
+use super::rows::time_col;
+use super::PgStore;
+use crate::error::map;
+use crate::queries as q;
+use baton_core::client::ClientRecord;
+use baton_core::clock::to_millis;
+use baton_core::store::{ClientStore, StoreError};
+use sqlx::postgres::PgRow as Row;
+use sqlx::Row as _;
+
+fn client_from_row(row: &Row) -> Result<ClientRecord, sqlx::Error> {
+    Ok(ClientRecord {
+        id: row.try_get("id")?,
+        confidential: row.try_get("confidential")?,
+        secret_hash: row.try_get("secret_hash")?,
+        created_at: time_col(row, "created_at")?,
+    })
+}
+
+#[async_trait::async_trait]
+impl ClientStore for PgStore {
+    async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        sqlx::query(q::INSERT_CLIENT)
+            .bind(&client.id)
+            .bind(client.confidential)
+            .bind(&client.secret_hash)
+            .bind(to_millis(client.created_at))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn client(&self, id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        let row = sqlx::query(q::CLIENT)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map)?;
+        row.as_ref().map(client_from_row).transpose().map_err(map)
+    }
+
+    async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        let rows = sqlx::query(q::CLIENTS)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map)?;
+        rows.iter()
+            .map(client_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map)
+    }
+
+    async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(q::DELETE_CLIENT)
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,261 @@
+//! Sessions and their refresh tokens on PostgreSQL: [`SessionStore`] for [`PgStore`].
+
+use super::rows::{opt_time, time_col};
+use super::{begin_write, PgStore};
+use crate::error::map;
+use crate::queries as q;
+use baton_core::clock::to_millis;
+use baton_core::refresh::TokenHash;
+use baton_core::store::{
+    NewSession, RefreshTokenRecord, RotateOutcome, RotateRequest, SessionCursor, SessionRecord,
+    SessionStore, StoreError,
+};
+use baton_core::{SessionId, UserId};
+use sqlx::postgres::PgRow as Row;
+use sqlx::Row as _;
+use time::OffsetDateTime;
+
+/// A session as [`crate::queries`] reads it: the idle end is the last use plus the idle timeout.
+pub(super) fn session_from_row(row: &Row) -> Result<SessionRecord, sqlx::Error> {
+    let last_used_at = time_col(row, "last_used_at")?;
+    Ok(SessionRecord {
+        id: SessionId::from_trusted(row.try_get::<String, _>("id")?),
+        user_id: UserId::from_trusted(row.try_get::<String, _>("user_id")?),
+        username: row.try_get("username")?,
+        client_id: row.try_get("client_id")?,
+        created_at: time_col(row, "created_at")?,
+        last_used_at,
+        idle_expires_at: last_used_at
+            + time::Duration::milliseconds(row.try_get::<i64, _>("idle_ttl")?),
+        absolute_expires_at: time_col(row, "absolute_expires_at")?,
+        user_agent: row.try_get("user_agent")?,
+        ip: row.try_get("ip")?,
+        revoked_at: opt_time(row, "revoked_at")?,
+    })
+}
+
+#[async_trait::async_trait]
+impl SessionStore for PgStore {
+    async fn create_session(
+        &self,
+        session: &NewSession,
+        first_token: &TokenHash,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        // Only for a user that still exists: a deletion committed while the password
+        // was being checked must not leave a live session behind.
+        let created = sqlx::query(q::postgres::DIALECT.insert_session)
+            .bind(session.id.as_str())
+            .bind(session.user_id.as_str())
+            .bind(&session.client_id)
+            .bind(to_millis(session.created_at))
+            .bind(to_millis(session.created_at))
+            .bind(to_millis(session.idle_expires_at))
+            .bind(to_millis(session.absolute_expires_at))
+            .bind(&session.user_agent)
+            .bind(&session.ip)
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        if created.rows_affected() != 1 {
+            return Ok(None);
+        }
+        sqlx::query(q::INSERT_TOKEN)
+            .bind(&first_token.0[..])
+            .bind(session.id.as_str())
+            .bind(to_millis(session.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        if session.live_limit > 0 {
+            let now = to_millis(session.created_at);
+            sqlx::query(q::REVOKE_OVER_LIMIT)
+                .bind(now)
+                .bind(session.user_id.as_str())
+                .bind(session.id.as_str())
+                .bind(now)
+                .bind(now)
+                .bind(i64::from(session.live_limit - 1))
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+        }
+        let row = sqlx::query(q::SESSION)
+            .bind(session.id.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map)?;
+        let record = session_from_row(&row).map_err(map)?;
+        tx.commit().await.map_err(map)?;
+        Ok(Some(record))
+    }
+
+    async fn rotate(&self, req: &RotateRequest) -> Result<RotateOutcome, StoreError> {
+        self.rotate_token(req).await
+    }
+
+    async fn revoke_by_token(
+        &self,
+        token: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionId>, StoreError> {
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        let session: Option<String> = sqlx::query_scalar(q::TOKEN_SESSION)
+            .bind(&token.0[..])
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map)?;
+        if let Some(id) = &session {
+            sqlx::query(q::REVOKE_FOR_LOGOUT)
+                .bind(to_millis(now))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+        }
+        tx.commit().await.map_err(map)?;
+        Ok(session.map(SessionId::from_trusted))
+    }
+
+    async fn revoke_session(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let now = to_millis(now);
+        let done = sqlx::query(q::REVOKE_SESSION)
+            .bind(now)
+            .bind(session.as_str())
+            .bind(user.as_str())
+            .bind(now)
+            .bind(now)
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_all_sessions(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(q::REVOKE_ALL_SESSIONS)
+            .bind(to_millis(now))
+            .bind(user.as_str())
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn live_sessions(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+        after: Option<&SessionCursor>,
+        limit: u32,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let now = to_millis(now);
+        let (before, after_id) =
+            after.map_or((i64::MAX, ""), |c| (to_millis(c.created_at), c.id.as_str()));
+        let rows = sqlx::query(q::LIVE_SESSIONS)
+            .bind(user.as_str())
+            .bind(now)
+            .bind(now)
+            .bind(before)
+            .bind(before)
+            .bind(after_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map)?;
+        rows.iter()
+            .map(session_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map)
+    }
+
+    async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(q::SESSION)
+            .bind(id.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map)?;
+        row.as_ref().map(session_from_row).transpose().map_err(map)
+    }
+
+    async fn refresh_token(
+        &self,
+        token: &TokenHash,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        let row = sqlx::query(q::REFRESH_TOKEN)
+            .bind(&token.0[..])
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(RefreshTokenRecord {
+            created_at: time_col(&row, "token_created_at").map_err(map)?,
+            spent_at: opt_time(&row, "token_spent_at").map_err(map)?,
+            session: session_from_row(&row).map_err(map)?,
+        }))
+    }
+
+    async fn purge_sessions(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        // In batches, so that the write lock is never held for long; the tokens go with
+        // their sessions (ON DELETE CASCADE).
+        let before = to_millis(before);
+        let mut purged = 0;
+        loop {
+            let mut tx = begin_write(&self.writer).await.map_err(map)?;
+            let done = sqlx::query(q::PURGE_SESSIONS)
+                .bind(before)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+            tx.commit().await.map_err(map)?;
+            purged += done.rows_affected();
+            if done.rows_affected() < q::PURGE_BATCH {
+                return Ok(purged);
+            }
+        }
+    }
+
+    async fn set_idle_timeout(
+        &self,
+        ttl: time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let (ttl, now) = (
+            i64::try_from(ttl.whole_milliseconds()).unwrap_or(i64::MAX),
+            to_millis(now),
+        );
+        let (mut changed, mut after) = (0, String::new());
+        loop {
+            let ids: Vec<String> = sqlx::query_scalar(q::SET_IDLE_TIMEOUT)
+                .bind(ttl)
+                .bind(now)
+                .bind(&after)
+                .fetch_all(&self.writer)
+                .await
+                .map_err(map)?;
+            let batch = u64::try_from(ids.len()).unwrap_or(u64::MAX);
+            changed += batch;
+            match ids.into_iter().max() {
+                Some(last) if batch == q::PURGE_BATCH => after = last,
+                _ => return Ok(changed),
+            }
+        }
+    }
+
+    async fn drop_stale_seals(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let done = sqlx::query(q::DROP_STALE_SEALS)
+            .bind(to_millis(before))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,65 @@
+//! SQL only PostgreSQL runs: its side of [`Dialect`], the one-statement rotation, the limiter's
+//! advisory locks and the migration check.
+
+use super::Dialect;
+
+/// PostgreSQL's side of [`Dialect`]: several instances write at once, so the writes that must
+/// not interleave lock rows or tables.
+pub const DIALECT: Dialect = Dialect {
+    // The rotation's compare-and-set relies on READ COMMITTED's re-check of a row it waited
+    // for, whatever the server's default.
+    begin_write: "BEGIN ISOLATION LEVEL READ COMMITTED",
+    // The user's row stays locked until the commit, so a deletion cannot slip in and two
+    // logins of one user apply the cap on live sessions one after the other.
+    insert_session: concat!(insert_session!(), " FOR NO KEY UPDATE"),
+    // Readers (`SELECT`) are not blocked.
+    lock_signing_keys: Some("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE"),
+    scrub_signing_keys: "VACUUM FULL signing_keys",
+};
+
+/// The whole rotation when [`baton_core::rotation::decide`] would answer *rotate*: the token is unspent (`$3`), its
+/// session not revoked, before its absolute end and its idle end at `$1` (the token is the
+/// session's newest, so the idle end is its issue time plus the session's idle timeout), and
+/// issued to the presenting client (`$4`, or any when `NULL`). The session row is locked first
+/// (`FOR NO KEY UPDATE`: a revocation committing meanwhile is waited for and seen), then the
+/// token is spent (naming its successor `$2`) and the successor stored with its sealed copy
+/// (`$5`). The session row itself is written only when its checkpoint of the last use is due
+/// ([`super::TOUCH_SESSION`]), so spending and storing are the whole write in the common case: two token
+/// rows, the spent one updated in place (no indexed column changes). The session comes back as
+/// it now stands, or no row when any condition fails (nothing is then changed).
+pub const ROTATE_FAST: &str = concat!(
+    "WITH live AS MATERIALIZED (\
+        SELECT s.id, s.user_id, s.client_id, s.created_at, \
+        ",
+    idle_ttl!(),
+    " AS idle_ttl, \
+        s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at \
+        FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+        WHERE t.hash = $3 AND t.spent_at IS NULL AND s.revoked_at IS NULL \
+        AND s.absolute_expires_at > $1 \
+        AND t.created_at + ",
+    idle_ttl!(),
+    " > $1 \
+        AND ($4::text IS NULL OR s.client_id = $4) FOR NO KEY UPDATE OF s), \
+    spent AS (\
+        UPDATE refresh_tokens SET spent_at = $1, successor_hash = $2 \
+        WHERE hash = $3 AND spent_at IS NULL AND session_id = (SELECT id FROM live) \
+        RETURNING session_id), \
+    stored AS (INSERT INTO refresh_tokens (hash, session_id, created_at, sealed) \
+        SELECT $2, session_id, $1, $5 FROM spent), \
+    touched AS (UPDATE sessions SET last_used_at = $1, idle_expires_at = $1 + live.idle_ttl \
+        FROM live JOIN spent ON spent.session_id = live.id WHERE sessions.id = live.id \
+        AND sessions.last_used_at + LEAST(live.idle_ttl / 16, 3600000) < $1) \
+    SELECT s.id, s.user_id, u.username, s.client_id, s.created_at, \
+        $1::bigint AS last_used_at, s.idle_ttl, \
+        s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at \
+    FROM live s JOIN spent ON spent.session_id = s.id JOIN users u ON u.id = s.user_id"
+);
+
+/// Waits for the limiter's advisory lock `($1, $2)` until the transaction ends.
+pub const LOCK_LIMIT_KEY: &str = "SELECT pg_advisory_xact_lock($1, $2)";
+/// Takes the limiter's advisory lock `($1, $2)` if it is free; whether it was.
+pub const TRY_LOCK_LIMIT_KEY: &str = "SELECT pg_try_advisory_xact_lock($1, $2)";
+/// The migrations applied, oldest first.
+pub const APPLIED_MIGRATIONS: &str =
+    "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";

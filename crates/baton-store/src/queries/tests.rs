@@ -1,0 +1,168 @@
+//! Checks on the SQL text itself, needing no database.
+
+use super::*;
+
+const ALL: &[&str] = &[
+    PING,
+    INSERT_USER,
+    USER_BY_KEY,
+    USERS,
+    SET_PASSWORD_HASH,
+    DELETE_USER,
+    REVOKE_USER_SESSIONS,
+    INSERT_SESSION,
+    INSERT_TOKEN,
+    INSERT_SUCCESSOR,
+    ROTATION_STATE,
+    SPEND_TOKEN,
+    TOUCH_SESSION,
+    COUNT_REPLAY,
+    REVOKE_FOR_REUSE,
+    TOKEN_SESSION,
+    REVOKE_FOR_LOGOUT,
+    REVOKE_SESSION,
+    REVOKE_ALL_SESSIONS,
+    LIVE_SESSIONS,
+    REVOKE_OVER_LIMIT,
+    SESSION,
+    REFRESH_TOKEN,
+    INSERT_CLIENT,
+    CLIENT,
+    CLIENTS,
+    DELETE_CLIENT,
+    SIGNING_KEYS,
+    ACTIVE_KEY_OF_ALG,
+    RETIRE_KEYS,
+    INSERT_KEY,
+    REPLACE_PRIVATE_KEY,
+    PURGE_SESSIONS,
+    INSERT_EVENT,
+    EVENTS,
+    EVENTS_OF_USER,
+    PURGE_EVENTS,
+    DROP_STALE_ATTEMPTS,
+    RECENT_FAILURES,
+    ATTEMPTS_IN_FLIGHT,
+    INSERT_ATTEMPT,
+    DELETE_ATTEMPT,
+    INSERT_FAILURE,
+    CLEAR_FAILURES,
+    PURGE_FAILURES,
+    PURGE_ATTEMPTS,
+    DROP_STALE_SEALS,
+    SET_IDLE_TIMEOUT,
+];
+
+/// The placeholders in order of first appearance.
+fn first_appearances(sql: &str) -> Vec<u32> {
+    let mut seen = Vec::new();
+    let bytes = sql.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        if *b != b'$' {
+            continue;
+        }
+        let digits: String = sql[i + 1..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if let Ok(n) = digits.parse::<u32>() {
+            if !seen.contains(&n) {
+                seen.push(n);
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn placeholders_first_appear_in_order_so_positional_binding_works_on_sqlite() {
+    for sql in ALL {
+        let seen = first_appearances(sql);
+        let expected: Vec<u32> = (1..=u32::try_from(seen.len()).unwrap_or(0)).collect();
+        assert_eq!(seen, expected, "{sql}");
+    }
+}
+
+#[test]
+fn batched_statements_use_the_batch_size() {
+    let limit = format!("LIMIT {PURGE_BATCH})");
+    assert!(PURGE_SESSIONS.contains(&limit));
+    assert!(DROP_STALE_SEALS.contains(&limit));
+    assert!(PURGE_EVENTS.contains(&limit));
+    assert!(SET_IDLE_TIMEOUT.contains(&format!("LIMIT {PURGE_BATCH}) ")));
+}
+
+#[test]
+fn the_dialects_differ_only_where_they_must() {
+    assert_eq!(sqlite::DIALECT.insert_session, INSERT_SESSION);
+    assert_eq!(
+        postgres::DIALECT.insert_session,
+        format!("{INSERT_SESSION} FOR NO KEY UPDATE")
+    );
+    assert!(sqlite::DIALECT.lock_signing_keys.is_none());
+    assert!(postgres::DIALECT.lock_signing_keys.is_some());
+}
+
+/// Words that start a statement.
+const SQL_STARTS: &[&str] = &[
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "WITH",
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+    "SAVEPOINT",
+    "RELEASE",
+    "LOCK",
+    "PRAGMA",
+    "VACUUM",
+    "CREATE",
+    "ALTER",
+    "DROP",
+];
+
+/// The string literals in `source` before its tests that start like a statement.
+fn sql_literals(source: &str) -> Vec<String> {
+    let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+    code.split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|text| {
+            let first = text
+                .trim_start()
+                .split([' ', '(', ';'])
+                .next()
+                .unwrap_or_default();
+            SQL_STARTS.contains(&first)
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_backends_hold_no_sql_of_their_own() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut checked = 0;
+    for backend in ["sqlite", "postgres"] {
+        let dir = std::fs::read_dir(src.join(backend)).expect("backend folder");
+        for entry in dir {
+            let path = entry.expect("entry").path();
+            let source = std::fs::read_to_string(&path).expect("source");
+            let found = sql_literals(&source);
+            assert!(
+                found.is_empty(),
+                "{} holds SQL; move it to src/queries: {found:?}",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} backend files found");
+    // The check itself finds SQL where there is some.
+    assert_eq!(
+        sql_literals("fn f() { run(\"SELECT 1\"); run(\"x\"); }"),
+        ["SELECT 1"]
+    );
+}

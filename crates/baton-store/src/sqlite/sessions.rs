@@ -1,0 +1,263 @@
+//! Sessions and their refresh tokens on SQLite: [`SessionStore`] for [`SqliteStore`].
+
+use super::rows::{execute, opt_time, query_all, query_one, time_col};
+use super::SqliteStore;
+use crate::queries as q;
+use baton_core::clock::to_millis;
+use baton_core::refresh::TokenHash;
+use baton_core::store::{
+    NewSession, RefreshTokenRecord, RotateOutcome, RotateRequest, SessionCursor, SessionRecord,
+    SessionStore, StoreError,
+};
+use baton_core::{SessionId, UserId};
+use rusqlite::{params, Row};
+use time::OffsetDateTime;
+
+/// A session as [`crate::queries`] reads it: the idle end is the last use plus the idle timeout.
+pub(super) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
+    let last_used_at = time_col(row, "last_used_at")?;
+    Ok(SessionRecord {
+        id: SessionId::from_trusted(row.get::<_, String>("id")?),
+        user_id: UserId::from_trusted(row.get::<_, String>("user_id")?),
+        username: row.get("username")?,
+        client_id: row.get("client_id")?,
+        created_at: time_col(row, "created_at")?,
+        last_used_at,
+        idle_expires_at: last_used_at
+            + time::Duration::milliseconds(row.get::<_, i64>("idle_ttl")?),
+        absolute_expires_at: time_col(row, "absolute_expires_at")?,
+        user_agent: row.get("user_agent")?,
+        ip: row.get("ip")?,
+        revoked_at: opt_time(row, "revoked_at")?,
+    })
+}
+
+#[async_trait::async_trait]
+impl SessionStore for SqliteStore {
+    async fn create_session(
+        &self,
+        session: &NewSession,
+        first_token: &TokenHash,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let (s, token) = (session.clone(), first_token.clone());
+        self.engine
+            .write(move |c| {
+                let created = execute(
+                    c,
+                    q::sqlite::DIALECT.insert_session,
+                    params![
+                        s.id.as_str(),
+                        s.user_id.as_str(),
+                        s.client_id,
+                        to_millis(s.created_at),
+                        to_millis(s.created_at),
+                        to_millis(s.idle_expires_at),
+                        to_millis(s.absolute_expires_at),
+                        s.user_agent,
+                        s.ip
+                    ],
+                )?;
+                if created != 1 {
+                    return Ok(None);
+                }
+                execute(
+                    c,
+                    q::INSERT_TOKEN,
+                    params![&token.0[..], s.id.as_str(), to_millis(s.created_at)],
+                )?;
+                if s.live_limit > 0 {
+                    let now = to_millis(s.created_at);
+                    execute(
+                        c,
+                        q::REVOKE_OVER_LIMIT,
+                        params![
+                            now,
+                            s.user_id.as_str(),
+                            s.id.as_str(),
+                            now,
+                            now,
+                            i64::from(s.live_limit - 1)
+                        ],
+                    )?;
+                }
+                query_one(c, q::SESSION, [s.id.as_str()], session_from_row)
+            })
+            .await
+    }
+
+    async fn rotate(&self, request: &RotateRequest) -> Result<RotateOutcome, StoreError> {
+        let request = request.clone();
+        self.engine
+            .write(move |c| super::rotate::rotate_in(c, &request))
+            .await
+    }
+
+    async fn revoke_by_token(
+        &self,
+        token: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionId>, StoreError> {
+        let (token, now) = (token.clone(), to_millis(now));
+        self.engine
+            .write(move |c| {
+                let session: Option<String> =
+                    query_one(c, q::TOKEN_SESSION, [&token.0[..]], |r| r.get(0))?;
+                if let Some(id) = &session {
+                    execute(c, q::REVOKE_FOR_LOGOUT, params![now, id])?;
+                }
+                Ok(session.map(SessionId::from_trusted))
+            })
+            .await
+    }
+
+    async fn revoke_session(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (user, session, now) = (user.clone(), session.clone(), to_millis(now));
+        self.engine
+            .write(move |c| {
+                let done = execute(
+                    c,
+                    q::REVOKE_SESSION,
+                    params![now, session.as_str(), user.as_str(), now, now],
+                )?;
+                Ok(done == 1)
+            })
+            .await
+    }
+
+    async fn revoke_all_sessions(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let (user, now) = (user.clone(), to_millis(now));
+        self.engine
+            .write(move |c| {
+                let n = execute(c, q::REVOKE_ALL_SESSIONS, params![now, user.as_str()])?;
+                Ok(u64::try_from(n).unwrap_or(u64::MAX))
+            })
+            .await
+    }
+
+    async fn live_sessions(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+        after: Option<&SessionCursor>,
+        limit: u32,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let (user, now) = (user.clone(), to_millis(now));
+        let (before, after_id) = after.map_or((i64::MAX, String::new()), |c| {
+            (to_millis(c.created_at), c.id.as_str().to_owned())
+        });
+        self.engine
+            .read(move |c| {
+                query_all(
+                    c,
+                    q::LIVE_SESSIONS,
+                    params![
+                        user.as_str(),
+                        now,
+                        now,
+                        before,
+                        before,
+                        after_id,
+                        i64::from(limit)
+                    ],
+                    session_from_row,
+                )
+            })
+            .await
+    }
+
+    async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        let id = id.clone();
+        self.engine
+            .read(move |c| query_one(c, q::SESSION, [id.as_str()], session_from_row))
+            .await
+    }
+
+    async fn refresh_token(
+        &self,
+        token: &TokenHash,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        let token = token.clone();
+        self.engine
+            .read(move |c| {
+                query_one(c, q::REFRESH_TOKEN, [&token.0[..]], |row| {
+                    Ok(RefreshTokenRecord {
+                        created_at: time_col(row, "token_created_at")?,
+                        spent_at: opt_time(row, "token_spent_at")?,
+                        session: session_from_row(row)?,
+                    })
+                })
+            })
+            .await
+    }
+
+    async fn purge_sessions(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        // One batch per write job, so rotations queued meanwhile are never held up for long.
+        let before = to_millis(before);
+        let mut purged = 0;
+        loop {
+            let n = self
+                .engine
+                .write(move |c| execute(c, q::PURGE_SESSIONS, [before]))
+                .await?;
+            let n = u64::try_from(n).unwrap_or(u64::MAX);
+            purged += n;
+            if n < q::PURGE_BATCH {
+                return Ok(purged);
+            }
+        }
+    }
+
+    async fn set_idle_timeout(
+        &self,
+        ttl: time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let (ttl, now) = (
+            i64::try_from(ttl.whole_milliseconds()).unwrap_or(i64::MAX),
+            to_millis(now),
+        );
+        let (mut changed, mut after) = (0, String::new());
+        loop {
+            let from = after.clone();
+            let ids = self
+                .engine
+                .write(move |c| {
+                    query_all(c, q::SET_IDLE_TIMEOUT, params![ttl, now, from], |r| {
+                        r.get::<_, String>(0)
+                    })
+                })
+                .await?;
+            let batch = u64::try_from(ids.len()).unwrap_or(u64::MAX);
+            changed += batch;
+            match ids.into_iter().max() {
+                Some(last) if batch == q::PURGE_BATCH => after = last,
+                _ => return Ok(changed),
+            }
+        }
+    }
+
+    async fn drop_stale_seals(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let before = to_millis(before);
+        let mut dropped = 0;
+        loop {
+            let n = self
+                .engine
+                .write(move |c| execute(c, q::DROP_STALE_SEALS, [before]))
+                .await?;
+            let n = u64::try_from(n).unwrap_or(u64::MAX);
+            dropped += n;
+            if n < q::PURGE_BATCH {
+                return Ok(dropped);
+            }
+        }
+    }
+}
