@@ -1,21 +1,23 @@
 //! Configuration: every setting can come from a flag, a `BATON_*` environment variable or the
 //! `--config` TOML file, in that order of precedence, and ends up in one validated [`Config`].
 
-use anyhow::{anyhow, bail, Context as _};
+use anyhow::{bail, Context as _};
 use baton_core::keys::SigningAlg;
 use ipnet::IpNet;
+use serde::Deserialize;
 use std::time::Duration;
 
 mod describe;
-mod parse;
 mod settings;
+mod values;
 
-pub use parse::parse_duration;
-use parse::{check_origin, days, parse_bool, parse_networks, read_file, secret_setting};
 pub use settings::Settings;
+use values::{check_origin, days, read_file, secret_setting};
+pub use values::{parse_duration, List, Network, Secret};
 
 /// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
     Text,
@@ -23,25 +25,38 @@ pub enum LogFormat {
     Json,
 }
 
-/// A secret setting: never shown by `Debug`.
+/// Whether anyone may register (`POST /auth/register`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// Anyone may.
+    Open,
+    /// Only operators add users (`baton user add`).
+    Closed,
+}
+
+/// The database URL: shown by `Debug` with its password hidden.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct DatabaseUrl(String);
 
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret's bytes.
-    pub fn expose(&self) -> &[u8] {
-        self.0.as_bytes()
+impl DatabaseUrl {
+    /// The URL, password included.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
-impl std::fmt::Debug for Secret {
+impl std::ops::Deref for DatabaseUrl {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
+        write!(f, "DatabaseUrl({})", crate::app::redact(&self.0))
     }
 }
 
@@ -51,7 +66,7 @@ pub struct Config {
     /// Address to bind.
     pub listen: String,
     /// Database URL.
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     /// Secret the signing keys are sealed under (`None`: the SQLite default file).
     pub secret: Option<Secret>,
     /// The previous secret, still opening what it sealed.
@@ -114,173 +129,178 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
+impl Settings {
+    /// These settings, each unset one taken from `file`.
+    fn or(self, file: Settings) -> Settings {
+        Settings {
+            listen: self.listen.or(file.listen),
+            database_url: self.database_url.or(file.database_url),
+            database_url_file: self.database_url_file.or(file.database_url_file),
+            secret: self.secret.or(file.secret),
+            secret_file: self.secret_file.or(file.secret_file),
+            secret_previous: self.secret_previous.or(file.secret_previous),
+            secret_previous_file: self.secret_previous_file.or(file.secret_previous_file),
+            issuer: self.issuer.or(file.issuer),
+            audience: self.audience.or(file.audience),
+            access_ttl: self.access_ttl.or(file.access_ttl),
+            refresh_idle_ttl: self.refresh_idle_ttl.or(file.refresh_idle_ttl),
+            refresh_absolute_ttl: self.refresh_absolute_ttl.or(file.refresh_absolute_ttl),
+            refresh_grace: self.refresh_grace.or(file.refresh_grace),
+            registration: self.registration.or(file.registration),
+            signing_alg: self.signing_alg.or(file.signing_alg),
+            password_min_length: self.password_min_length.or(file.password_min_length),
+            allowed_origins: self.allowed_origins.or(file.allowed_origins),
+            cookie_secure: self.cookie_secure.or(file.cookie_secure),
+            clock_leeway: self.clock_leeway.or(file.clock_leeway),
+            login_limit_user: self.login_limit_user.or(file.login_limit_user),
+            login_limit_ip: self.login_limit_ip.or(file.login_limit_ip),
+            trusted_proxies: self.trusted_proxies.or(file.trusted_proxies),
+            trusted_proxy_header: self.trusted_proxy_header.or(file.trusted_proxy_header),
+            header_timeout: self.header_timeout.or(file.header_timeout),
+            body_timeout: self.body_timeout.or(file.body_timeout),
+            max_connections: self.max_connections.or(file.max_connections),
+            shutdown_timeout: self.shutdown_timeout.or(file.shutdown_timeout),
+            register_limit_ip: self.register_limit_ip.or(file.register_limit_ip),
+            sessions_per_user: self.sessions_per_user.or(file.sessions_per_user),
+            hash_concurrency: self.hash_concurrency.or(file.hash_concurrency),
+            hash_queue: self.hash_queue.or(file.hash_queue),
+            database_max_connections: self
+                .database_max_connections
+                .or(file.database_max_connections),
+            database_acquire_timeout: self
+                .database_acquire_timeout
+                .or(file.database_acquire_timeout),
+            database_statement_timeout: self
+                .database_statement_timeout
+                .or(file.database_statement_timeout),
+            key_reload_interval: self.key_reload_interval.or(file.key_reload_interval),
+            audit_retention: self.audit_retention.or(file.audit_retention),
+            purge_interval: self.purge_interval.or(file.purge_interval),
+            log_format: self.log_format.or(file.log_format),
+            config_file: self.config_file,
+        }
+    }
+}
+
+impl Default for Config {
+    /// Every default, in one place.
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self {
+            listen: "127.0.0.1:4000".into(),
+            database_url: DatabaseUrl("sqlite://baton.db".into()),
+            secret: None,
+            secret_previous: None,
+            issuer: None,
+            audience: "baton".into(),
+            access_ttl: Duration::from_secs(900),
+            refresh_idle_ttl: days(7),
+            refresh_absolute_ttl: days(30),
+            refresh_grace: Duration::from_secs(10),
+            registration_open: true,
+            signing_alg: SigningAlg::EdDSA,
+            password_min_length: 8,
+            allowed_origins: Vec::new(),
+            cookie_secure: true,
+            clock_leeway: Duration::ZERO,
+            login_limit_user: 10,
+            login_limit_ip: 30,
+            trusted_proxies: Vec::new(),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            shutdown_timeout: Duration::from_secs(30),
+            sessions_per_user: 100,
+            register_limit_ip: 0,
+            hash_concurrency: cpus,
+            hash_queue: 128,
+            purge_interval: Duration::from_secs(600),
+            audit_retention: days(90),
+            database_pool: baton_store::PoolSettings::default(),
+            key_reload_interval: Duration::from_secs(30),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
 impl Config {
     /// Resolves settings: flags and environment (already merged by clap) beat the config file,
-    /// which beats the defaults.
+    /// which beats the defaults ([`Config::default`]).
     pub fn resolve(settings: &Settings) -> anyhow::Result<Self> {
         let file = match &settings.config_file {
             Some(path) => read_file(path)?,
-            None => toml::Table::new(),
+            None => Settings::default(),
         };
-        let get = |flag: &Option<String>, key: &str| -> anyhow::Result<Option<String>> {
-            if let Some(v) = flag {
-                return Ok(Some(v.clone()));
-            }
-            match file.get(key) {
-                None => Ok(None),
-                Some(toml::Value::String(s)) => Ok(Some(s.clone())),
-                Some(toml::Value::Integer(i)) => Ok(Some(i.to_string())),
-                Some(toml::Value::Boolean(b)) => Ok(Some(b.to_string())),
-                Some(toml::Value::Array(items)) => Ok(Some(
-                    items
-                        .iter()
-                        .map(|v| {
-                            v.as_str()
-                                .map(str::to_owned)
-                                .unwrap_or_else(|| v.to_string())
-                        })
-                        .collect::<Vec<_>>()
-                        .join(","),
-                )),
-                Some(other) => bail!("config file: {key} has an unsupported value {other}"),
-            }
-        };
-        let s = settings;
-        let dur =
-            |flag: &Option<String>, key: &str, default: Duration| -> anyhow::Result<Duration> {
-                get(flag, key)?
-                    .map(|v| parse_duration(&v).with_context(|| format!("invalid {key}")))
-                    .transpose()
-                    .map(|v| v.unwrap_or(default))
-            };
-        let num = |flag: &Option<String>, key: &str, default: u64| -> anyhow::Result<u64> {
-            get(flag, key)?
-                .map(|v| {
-                    v.trim()
-                        .parse::<u64>()
-                        .with_context(|| format!("invalid {key}: {v:?} is not a whole number"))
-                })
-                .transpose()
-                .map(|v| v.unwrap_or(default))
-        };
-
-        if get(&s.trusted_proxy_header, "trusted_proxy_header")?.is_some() {
+        let s = settings.clone().or(file);
+        if s.trusted_proxy_header.is_some() {
             bail!(
                 "BATON_TRUSTED_PROXY_HEADER (trusted_proxy_header) is replaced by \
                  BATON_TRUSTED_PROXIES: list your reverse proxies' addresses or CIDRs, and \
                  X-Forwarded-For is read from them only"
             );
         }
-        let registration_open = match get(&s.registration, "registration")?.as_deref() {
-            None | Some("open") => true,
-            Some("closed") => false,
-            Some(other) => bail!("invalid registration: {other:?} (use open or closed)"),
-        };
-        let cookie_secure = get(&s.cookie_secure, "cookie_secure")?
-            .map(|v| parse_bool(&v).with_context(|| "invalid cookie_secure"))
-            .transpose()?
-            .unwrap_or(true);
-        let signing_alg = get(&s.signing_alg, "signing_alg")?
-            .map(|v| v.parse::<SigningAlg>().map_err(|e| anyhow!(e)))
-            .transpose()?
-            .unwrap_or(SigningAlg::EdDSA);
-        let log_format = match get(&s.log_format, "log_format")?.as_deref() {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => bail!("invalid log_format: {other:?} (use text or json)"),
-        };
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let d = Self::default();
+        let pool = d.database_pool;
         let config = Self {
-            listen: get(&s.listen, "listen")?.unwrap_or_else(|| "127.0.0.1:4000".into()),
+            listen: s.listen.unwrap_or(d.listen),
             database_url: secret_setting(
-                &get,
-                &s.database_url,
-                &s.database_url_file,
+                s.database_url,
+                s.database_url_file.as_deref(),
                 "database_url",
             )?
-            .unwrap_or_else(|| "sqlite://baton.db".into()),
-            secret: secret_setting(&get, &s.secret, &s.secret_file, "secret")?.map(Secret),
+            .map_or(d.database_url, |url| {
+                DatabaseUrl(url.expose_str().to_owned())
+            }),
+            secret: secret_setting(s.secret, s.secret_file.as_deref(), "secret")?,
             secret_previous: secret_setting(
-                &get,
-                &s.secret_previous,
-                &s.secret_previous_file,
+                s.secret_previous,
+                s.secret_previous_file.as_deref(),
                 "secret_previous",
-            )?
-            .map(Secret),
-            issuer: get(&s.issuer, "issuer")?.map(|i| i.trim_end_matches('/').to_owned()),
-            audience: get(&s.audience, "audience")?.unwrap_or_else(|| "baton".into()),
-            access_ttl: dur(&s.access_ttl, "access_ttl", Duration::from_secs(900))?,
-            refresh_idle_ttl: dur(&s.refresh_idle_ttl, "refresh_idle_ttl", days(7))?,
-            refresh_absolute_ttl: dur(&s.refresh_absolute_ttl, "refresh_absolute_ttl", days(30))?,
-            refresh_grace: dur(&s.refresh_grace, "refresh_grace", Duration::from_secs(10))?,
-            registration_open,
-            signing_alg,
-            password_min_length: usize::try_from(num(
-                &s.password_min_length,
-                "password_min_length",
-                8,
-            )?)?,
-            allowed_origins: get(&s.allowed_origins, "allowed_origins")?
-                .map(|v| {
-                    v.split(',')
-                        .map(|o| o.trim().trim_end_matches('/').to_owned())
-                        .filter(|o| !o.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            cookie_secure,
-            clock_leeway: dur(&s.clock_leeway, "clock_leeway", Duration::ZERO)?,
-            login_limit_user: u32::try_from(num(&s.login_limit_user, "login_limit_user", 10)?)?,
-            login_limit_ip: u32::try_from(num(&s.login_limit_ip, "login_limit_ip", 30)?)?,
-            trusted_proxies: get(&s.trusted_proxies, "trusted_proxies")?
-                .map(|v| parse_networks(&v).context("invalid trusted_proxies"))
-                .transpose()?
-                .unwrap_or_default(),
-            header_timeout: dur(&s.header_timeout, "header_timeout", Duration::from_secs(10))?,
-            body_timeout: dur(&s.body_timeout, "body_timeout", Duration::from_secs(10))?,
-            max_connections: usize::try_from(num(&s.max_connections, "max_connections", 4096)?)?,
-            shutdown_timeout: dur(
-                &s.shutdown_timeout,
-                "shutdown_timeout",
-                Duration::from_secs(30),
             )?,
-            register_limit_ip: u32::try_from(num(&s.register_limit_ip, "register_limit_ip", 0)?)?,
-            sessions_per_user: u32::try_from(num(&s.sessions_per_user, "sessions_per_user", 100)?)?,
-            hash_concurrency: usize::try_from(num(
-                &s.hash_concurrency,
-                "hash_concurrency",
-                cpus as u64,
-            )?)?,
-            hash_queue: usize::try_from(num(&s.hash_queue, "hash_queue", 128)?)?,
-            purge_interval: dur(
-                &s.purge_interval,
-                "purge_interval",
-                Duration::from_secs(600),
-            )?,
-            audit_retention: dur(&s.audit_retention, "audit_retention", days(90))?,
+            issuer: s.issuer.map(|i| i.trim_end_matches('/').to_owned()),
+            audience: s.audience.unwrap_or(d.audience),
+            access_ttl: s.access_ttl.unwrap_or(d.access_ttl),
+            refresh_idle_ttl: s.refresh_idle_ttl.unwrap_or(d.refresh_idle_ttl),
+            refresh_absolute_ttl: s.refresh_absolute_ttl.unwrap_or(d.refresh_absolute_ttl),
+            refresh_grace: s.refresh_grace.unwrap_or(d.refresh_grace),
+            registration_open: s
+                .registration
+                .map_or(d.registration_open, |r| r == Registration::Open),
+            signing_alg: s.signing_alg.unwrap_or(d.signing_alg),
+            password_min_length: s.password_min_length.unwrap_or(d.password_min_length),
+            allowed_origins: s.allowed_origins.map_or(d.allowed_origins, |origins| {
+                origins
+                    .0
+                    .into_iter()
+                    .map(|o| o.trim_end_matches('/').to_owned())
+                    .collect()
+            }),
+            cookie_secure: s.cookie_secure.unwrap_or(d.cookie_secure),
+            clock_leeway: s.clock_leeway.unwrap_or(d.clock_leeway),
+            login_limit_user: s.login_limit_user.unwrap_or(d.login_limit_user),
+            login_limit_ip: s.login_limit_ip.unwrap_or(d.login_limit_ip),
+            trusted_proxies: s.trusted_proxies.map_or(d.trusted_proxies, |n| {
+                n.0.into_iter().map(|n| n.0).collect()
+            }),
+            header_timeout: s.header_timeout.unwrap_or(d.header_timeout),
+            body_timeout: s.body_timeout.unwrap_or(d.body_timeout),
+            max_connections: s.max_connections.unwrap_or(d.max_connections),
+            shutdown_timeout: s.shutdown_timeout.unwrap_or(d.shutdown_timeout),
+            sessions_per_user: s.sessions_per_user.unwrap_or(d.sessions_per_user),
+            register_limit_ip: s.register_limit_ip.unwrap_or(d.register_limit_ip),
+            hash_concurrency: s.hash_concurrency.unwrap_or(d.hash_concurrency),
+            hash_queue: s.hash_queue.unwrap_or(d.hash_queue),
+            purge_interval: s.purge_interval.unwrap_or(d.purge_interval),
+            audit_retention: s.audit_retention.unwrap_or(d.audit_retention),
             database_pool: baton_store::PoolSettings {
-                max_connections: u32::try_from(num(
-                    &s.database_max_connections,
-                    "database_max_connections",
-                    10,
-                )?)?,
-                acquire_timeout: dur(
-                    &s.database_acquire_timeout,
-                    "database_acquire_timeout",
-                    Duration::from_secs(3),
-                )?,
-                statement_timeout: dur(
-                    &s.database_statement_timeout,
-                    "database_statement_timeout",
-                    Duration::from_secs(10),
-                )?,
+                max_connections: s.database_max_connections.unwrap_or(pool.max_connections),
+                acquire_timeout: s.database_acquire_timeout.unwrap_or(pool.acquire_timeout),
+                statement_timeout: s
+                    .database_statement_timeout
+                    .unwrap_or(pool.statement_timeout),
             },
-            key_reload_interval: dur(
-                &s.key_reload_interval,
-                "key_reload_interval",
-                Duration::from_secs(30),
-            )?,
-            log_format,
+            key_reload_interval: s.key_reload_interval.unwrap_or(d.key_reload_interval),
+            log_format: s.log_format.unwrap_or(d.log_format),
         };
         config.validate()?;
         Ok(config)

@@ -1,10 +1,21 @@
-//! The raw settings: one field per setting, read by clap from a flag or a `BATON_*` variable.
+//! The settings: one field per setting, typed, read by clap from a flag or a `BATON_*` variable
+//! and by serde from the `--config` file, through the same parsers ([`super::values`]).
 
-use clap::Args;
+use super::values::{
+    boolean, de, duration, list, number, setting, signing_alg, List, Network, Secret,
+};
+use super::{LogFormat, Registration};
+use baton_core::keys::SigningAlg;
+use clap::{ArgAction, Args};
+use serde::Deserialize;
 use std::path::PathBuf;
+use std::time::Duration;
 
-/// The raw settings as flags and environment give them; every one optional.
-#[derive(Debug, Clone, Default, Args)]
+/// The settings as flags and environment, or the config file, give them; every one optional
+/// (unset ones take [`super::Config::default`]'s value). A key the file does not know stops
+/// startup: a typo would otherwise leave its setting at the default unnoticed.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Address to listen on [default: 127.0.0.1:4000]
     #[arg(long, global = true, hide_env_values = true, env = "BATON_LISTEN")]
@@ -16,7 +27,7 @@ pub struct Settings {
         hide_env_values = true,
         env = "BATON_DATABASE_URL"
     )]
-    pub database_url: Option<String>,
+    pub database_url: Option<Secret>,
     /// File holding the database URL (instead of BATON_DATABASE_URL)
     #[arg(
         long,
@@ -28,7 +39,7 @@ pub struct Settings {
     /// Secret the signing keys are encrypted under, at least 16 bytes [default on SQLite: a
     /// generated file baton.secret beside the database; required on PostgreSQL]
     #[arg(long, global = true, hide_env_values = true, env = "BATON_SECRET")]
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
     /// File holding the secret (instead of BATON_SECRET)
     #[arg(long, global = true, hide_env_values = true, env = "BATON_SECRET_FILE")]
     pub secret_file: Option<PathBuf>,
@@ -40,7 +51,7 @@ pub struct Settings {
         hide_env_values = true,
         env = "BATON_SECRET_PREVIOUS"
     )]
-    pub secret_previous: Option<String>,
+    pub secret_previous: Option<Secret>,
     /// File holding the previous secret
     #[arg(
         long,
@@ -56,216 +67,272 @@ pub struct Settings {
     #[arg(long, global = true, hide_env_values = true, env = "BATON_AUDIENCE")]
     pub audience: Option<String>,
     /// Access-token lifetime, seconds or 15m, 1h … [default: 900]
-    #[arg(long, global = true, hide_env_values = true, env = "BATON_ACCESS_TTL")]
-    pub access_ttl: Option<String>,
+    #[arg(long, global = true, hide_env_values = true, env = "BATON_ACCESS_TTL", value_parser = setting("access_ttl", duration))]
+    #[serde(default, deserialize_with = "de::duration")]
+    pub access_ttl: Option<Duration>,
     /// Refresh idle timeout [default: 7d]
     #[arg(
+        value_parser = setting("refresh_idle_ttl", duration),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_REFRESH_IDLE_TTL"
     )]
-    pub refresh_idle_ttl: Option<String>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub refresh_idle_ttl: Option<Duration>,
     /// Refresh absolute lifetime [default: 30d]
     #[arg(
+        value_parser = setting("refresh_absolute_ttl", duration),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_REFRESH_ABSOLUTE_TTL"
     )]
-    pub refresh_absolute_ttl: Option<String>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub refresh_absolute_ttl: Option<Duration>,
     /// Refresh reuse grace window, 0 turns it off [default: 10]
     #[arg(
+        value_parser = setting("refresh_grace", duration),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_REFRESH_GRACE"
     )]
-    pub refresh_grace: Option<String>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub refresh_grace: Option<Duration>,
     /// `open` or `closed` [default: open]
     #[arg(
+        value_enum,
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_REGISTRATION"
     )]
-    pub registration: Option<String>,
+    pub registration: Option<Registration>,
     /// EdDSA, ES256 or RS256 [default: EdDSA]
-    #[arg(long, global = true, hide_env_values = true, env = "BATON_SIGNING_ALG")]
-    pub signing_alg: Option<String>,
+    #[arg(long, global = true, hide_env_values = true, env = "BATON_SIGNING_ALG", value_parser = setting("signing_alg", signing_alg))]
+    #[serde(default, deserialize_with = "de::signing_alg")]
+    pub signing_alg: Option<SigningAlg>,
     /// Minimum password length [default: 8]
     #[arg(
+        value_parser = setting("password_min_length", number::<usize>),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_PASSWORD_MIN_LENGTH"
     )]
-    pub password_min_length: Option<String>,
+    #[serde(default, deserialize_with = "de::number")]
+    pub password_min_length: Option<usize>,
     /// Origins allowed for cookie requests, comma-separated [default: none]
     #[arg(
+        value_parser = setting("allowed_origins", list::<String>),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_ALLOWED_ORIGINS"
     )]
-    pub allowed_origins: Option<String>,
+    #[serde(default, deserialize_with = "de::list")]
+    pub allowed_origins: Option<List<String>>,
     /// `Secure` attribute on the refresh cookie [default: true]
     #[arg(
+        value_parser = setting("cookie_secure", boolean), action = ArgAction::Set,
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_COOKIE_SECURE"
     )]
-    pub cookie_secure: Option<String>,
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub cookie_secure: Option<bool>,
     /// Clock leeway for baton's own token checks [default: 0]
     #[arg(
+        value_parser = setting("clock_leeway", duration),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_CLOCK_LEEWAY"
     )]
-    pub clock_leeway: Option<String>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub clock_leeway: Option<Duration>,
     /// Failed logins per username per 5 minutes before 429 [default: 10]
     #[arg(
+        value_parser = setting("login_limit_user", number::<u32>),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_LOGIN_LIMIT_USER"
     )]
-    pub login_limit_user: Option<String>,
+    #[serde(default, deserialize_with = "de::number")]
+    pub login_limit_user: Option<u32>,
     /// Failed logins per client IP per 5 minutes before 429 [default: 30]
     #[arg(
+        value_parser = setting("login_limit_ip", number::<u32>),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_LOGIN_LIMIT_IP"
     )]
-    pub login_limit_ip: Option<String>,
+    #[serde(default, deserialize_with = "de::number")]
+    pub login_limit_ip: Option<u32>,
     /// Reverse proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the
     /// client [default: none]
     #[arg(
+        value_parser = setting("trusted_proxies", list::<Network>),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_TRUSTED_PROXIES"
     )]
-    pub trusted_proxies: Option<String>,
+    #[serde(default, deserialize_with = "de::list")]
+    pub trusted_proxies: Option<List<Network>>,
     /// Replaced by BATON_TRUSTED_PROXIES; refused when set.
     #[arg(long, global = true, hide = true, env = "BATON_TRUSTED_PROXY_HEADER")]
     pub trusted_proxy_header: Option<String>,
     /// Longest wait for a request's headers; also ends idle keep-alive connections [default: 10s]
     #[arg(
+        value_parser = setting("header_timeout", duration),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_HEADER_TIMEOUT"
     )]
-    pub header_timeout: Option<String>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub header_timeout: Option<Duration>,
     /// Longest wait for a request's body [default: 10s]
     #[arg(
+        value_parser = setting("body_timeout", duration),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_BODY_TIMEOUT"
     )]
-    pub body_timeout: Option<String>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub body_timeout: Option<Duration>,
     /// Most client connections open at once; more wait to be accepted [default: 4096]
     #[arg(
+        value_parser = setting("max_connections", number::<usize>),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_MAX_CONNECTIONS"
     )]
-    pub max_connections: Option<String>,
+    #[serde(default, deserialize_with = "de::number")]
+    pub max_connections: Option<usize>,
     /// Longest wait for requests in flight at shutdown before the rest are closed [default: 30s]
     #[arg(
+        value_parser = setting("shutdown_timeout", duration),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_SHUTDOWN_TIMEOUT"
     )]
-    pub shutdown_timeout: Option<String>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub shutdown_timeout: Option<Duration>,
     /// Successful registrations per client IP per 5 minutes before 429, 0 for no limit
     /// [default: 0]
     #[arg(
+        value_parser = setting("register_limit_ip", number::<u32>),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_REGISTER_LIMIT_IP"
     )]
-    pub register_limit_ip: Option<String>,
+    #[serde(default, deserialize_with = "de::number")]
+    pub register_limit_ip: Option<u32>,
     /// Most live sessions per user; a new login revokes the oldest beyond it, 0 for no limit
     /// [default: 100]
     #[arg(
+        value_parser = setting("sessions_per_user", number::<u32>),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_SESSIONS_PER_USER"
     )]
-    pub sessions_per_user: Option<String>,
+    #[serde(default, deserialize_with = "de::number")]
+    pub sessions_per_user: Option<u32>,
     /// Password hashes computed at once [default: number of CPUs]
     #[arg(
+        value_parser = setting("hash_concurrency", number::<usize>),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_HASH_CONCURRENCY"
     )]
-    pub hash_concurrency: Option<String>,
+    #[serde(default, deserialize_with = "de::number")]
+    pub hash_concurrency: Option<usize>,
     /// Password hashes waiting for a hashing thread before new ones get 503 [default: 128]
-    #[arg(long, global = true, hide_env_values = true, env = "BATON_HASH_QUEUE")]
-    pub hash_queue: Option<String>,
+    #[arg(long, global = true, hide_env_values = true, env = "BATON_HASH_QUEUE", value_parser = setting("hash_queue", number::<usize>))]
+    #[serde(default, deserialize_with = "de::number")]
+    pub hash_queue: Option<usize>,
     /// Most open database connections (PostgreSQL) [default: 10]
     #[arg(
+        value_parser = setting("database_max_connections", number::<u32>),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_DATABASE_MAX_CONNECTIONS"
     )]
-    pub database_max_connections: Option<String>,
+    #[serde(default, deserialize_with = "de::number")]
+    pub database_max_connections: Option<u32>,
     /// How long a request waits for a database connection before a 503 [default: 3s]
     #[arg(
+        value_parser = setting("database_acquire_timeout", duration),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_DATABASE_ACQUIRE_TIMEOUT"
     )]
-    pub database_acquire_timeout: Option<String>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub database_acquire_timeout: Option<Duration>,
     /// Longest a database statement may run (PostgreSQL) [default: 10s]
     #[arg(
+        value_parser = setting("database_statement_timeout", duration),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_DATABASE_STATEMENT_TIMEOUT"
     )]
-    pub database_statement_timeout: Option<String>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub database_statement_timeout: Option<Duration>,
     /// How often signing keys are reread from the database, to follow rotations made by other
     /// instances [default: 30s]
     #[arg(
+        value_parser = setting("key_reload_interval", duration),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_KEY_RELOAD_INTERVAL"
     )]
-    pub key_reload_interval: Option<String>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub key_reload_interval: Option<Duration>,
     /// How long audit events are kept [default: 90d]
     #[arg(
+        value_parser = setting("audit_retention", duration),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_AUDIT_RETENTION"
     )]
-    pub audit_retention: Option<String>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub audit_retention: Option<Duration>,
     /// How often expired sessions are purged [default: 10m]
     #[arg(
+        value_parser = setting("purge_interval", duration),
         long,
         global = true,
         hide_env_values = true,
         env = "BATON_PURGE_INTERVAL"
     )]
-    pub purge_interval: Option<String>,
+    #[serde(default, deserialize_with = "de::duration")]
+    pub purge_interval: Option<Duration>,
     /// Log format, `text` or `json` [default: text]
-    #[arg(long, global = true, hide_env_values = true, env = "BATON_LOG_FORMAT")]
-    pub log_format: Option<String>,
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_LOG_FORMAT",
+        value_enum
+    )]
+    pub log_format: Option<LogFormat>,
     /// TOML file with any of these settings (snake_case keys)
     #[arg(
         long = "config",
@@ -273,5 +340,6 @@ pub struct Settings {
         hide_env_values = true,
         env = "BATON_CONFIG"
     )]
+    #[serde(skip)]
     pub config_file: Option<PathBuf>,
 }

@@ -76,8 +76,8 @@ async fn finding_01_the_request_line_counts_toward_the_head_limit() {
 #[tokio::test]
 async fn finding_02_forged_forwarded_for_entries_do_not_escape_the_ip_limit() {
     let app = TestApp::spawn_with(|s| {
-        s.login_limit_ip = Some("3".into());
-        s.trusted_proxies = Some("127.0.0.0/8, ::1".into());
+        s.login_limit_ip = Some(3);
+        s.trusted_proxies = Some("127.0.0.0/8, ::1".parse().expect("a list"));
     })
     .await;
     app.create_user("alice").await;
@@ -135,7 +135,7 @@ async fn finding_02_forged_forwarded_for_entries_do_not_escape_the_ip_limit() {
 /// Finding 2: without trusted proxies, `X-Forwarded-For` is ignored.
 #[tokio::test]
 async fn finding_02_forwarded_for_from_an_untrusted_peer_is_ignored() {
-    let app = TestApp::spawn_with(|s| s.login_limit_ip = Some("2".into())).await;
+    let app = TestApp::spawn_with(|s| s.login_limit_ip = Some(2)).await;
     app.create_user("alice").await;
     for i in 0..2 {
         let r = app
@@ -176,7 +176,8 @@ async fn closed_within(stream: &mut tokio::net::TcpStream, limit: Duration) -> b
 #[tokio::test]
 async fn finding_03_stalled_heads_are_closed() {
     use tokio::io::AsyncWriteExt as _;
-    let app = TestApp::spawn_with(|s| s.header_timeout = Some("1s".into())).await;
+    let app =
+        TestApp::spawn_with(|s| s.header_timeout = Some(std::time::Duration::from_secs(1))).await;
     let addr = app.base.trim_start_matches("http://").to_owned();
     let mut stalled = Vec::new();
     for _ in 0..20 {
@@ -209,8 +210,8 @@ async fn finding_03_stalled_heads_are_closed() {
 #[tokio::test]
 async fn finding_03_silent_connections_are_closed() {
     let app = TestApp::spawn_with(|s| {
-        s.header_timeout = Some("1s".into());
-        s.max_connections = Some("4".into());
+        s.header_timeout = Some(std::time::Duration::from_secs(1));
+        s.max_connections = Some(4);
     })
     .await;
     let addr = app.base.trim_start_matches("http://").to_owned();
@@ -241,7 +242,8 @@ async fn finding_03_silent_connections_are_closed() {
 #[tokio::test]
 async fn finding_03_a_trickled_body_times_out() {
     use tokio::io::AsyncWriteExt as _;
-    let app = TestApp::spawn_with(|s| s.body_timeout = Some("1s".into())).await;
+    let app =
+        TestApp::spawn_with(|s| s.body_timeout = Some(std::time::Duration::from_secs(1))).await;
     let addr = app.base.trim_start_matches("http://").to_owned();
     let mut s = tokio::net::TcpStream::connect(&addr)
         .await
@@ -269,9 +271,9 @@ async fn finding_03_a_trickled_body_times_out() {
 async fn finding_03_shutdown_ends_despite_a_stalled_connection() {
     use tokio::io::AsyncWriteExt as _;
     let app = TestApp::spawn_with(|s| {
-        s.shutdown_timeout = Some("1s".into());
-        s.header_timeout = Some("60s".into());
-        s.body_timeout = Some("60s".into());
+        s.shutdown_timeout = Some(std::time::Duration::from_secs(1));
+        s.header_timeout = Some(std::time::Duration::from_secs(60));
+        s.body_timeout = Some(std::time::Duration::from_secs(60));
     })
     .await;
     let addr = app.base.trim_start_matches("http://").to_owned();
@@ -292,7 +294,7 @@ async fn finding_03_shutdown_ends_despite_a_stalled_connection() {
 /// Finding 3: past the connection cap, new connections wait instead of being served.
 #[tokio::test]
 async fn finding_03_open_connections_are_capped() {
-    let app = TestApp::spawn_with(|s| s.max_connections = Some("2".into())).await;
+    let app = TestApp::spawn_with(|s| s.max_connections = Some(2)).await;
     let addr = app.base.trim_start_matches("http://").to_owned();
     let _a = tokio::net::TcpStream::connect(&addr)
         .await
@@ -373,7 +375,7 @@ async fn finding_13_an_invalid_path_segment_gets_a_json_400() {
 /// counted apart), then every registration from that IP gets `429`.
 #[tokio::test]
 async fn finding_05_registration_is_no_free_enumeration_oracle() {
-    let app = TestApp::spawn_with(|s| s.login_limit_ip = Some("3".into())).await;
+    let app = TestApp::spawn_with(|s| s.login_limit_ip = Some(3)).await;
     app.create_user("alice").await;
     let mut statuses = Vec::new();
     for _ in 0..5 {
@@ -405,7 +407,7 @@ async fn finding_05_registration_is_no_free_enumeration_oracle() {
 /// Finding 5: successful registrations are not limited by default.
 #[tokio::test]
 async fn finding_05_successful_registrations_are_not_limited() {
-    let app = TestApp::spawn_with(|s| s.login_limit_ip = Some("2".into())).await;
+    let app = TestApp::spawn_with(|s| s.login_limit_ip = Some(2)).await;
     for i in 0..6 {
         let r = app.register(&format!("user{i}"), PASSWORD).await;
         assert_eq!(r.status(), StatusCode::CREATED);
@@ -415,7 +417,7 @@ async fn finding_05_successful_registrations_are_not_limited() {
 /// Finding 5: the optional cap on successful registrations per client IP.
 #[tokio::test]
 async fn finding_05_successful_registrations_can_be_capped_per_ip() {
-    let app = TestApp::spawn_with(|s| s.register_limit_ip = Some("3".into())).await;
+    let app = TestApp::spawn_with(|s| s.register_limit_ip = Some(3)).await;
     for i in 0..3 {
         let r = app.register(&format!("user{i}"), PASSWORD).await;
         assert_eq!(r.status(), StatusCode::CREATED);
@@ -492,7 +494,7 @@ async fn security_headers_are_on_every_answer() {
 /// Finding 11: live sessions per user are capped (the oldest is revoked) and listed by pages.
 #[tokio::test]
 async fn finding_11_sessions_per_user_are_capped_and_paginated() {
-    let app = TestApp::spawn_with(|s| s.sessions_per_user = Some("3".into())).await;
+    let app = TestApp::spawn_with(|s| s.sessions_per_user = Some(3)).await;
     let first = app.user_session("alice").await;
     let mut last = first.clone();
     for _ in 0..4 {
@@ -565,7 +567,8 @@ async fn finding_04_the_database_holds_no_private_key() {
         ),
     ];
     for (alg, marker) in markers {
-        let app = TestApp::spawn_with(|s| s.signing_alg = Some(alg.into())).await;
+        let app =
+            TestApp::spawn_with(|s| s.signing_alg = Some(alg.parse().expect("an algorithm"))).await;
         app.user_session("alice").await;
         app.state
             .baton
@@ -609,8 +612,8 @@ async fn finding_17_instances_count_failed_logins_together() {
     if !postgres_backend() {
         return;
     }
-    let a = TestApp::spawn_with(|s| s.login_limit_user = Some("4".into())).await;
-    let b = TestApp::spawn_in(a.dir.clone(), |s| s.login_limit_user = Some("4".into())).await;
+    let a = TestApp::spawn_with(|s| s.login_limit_user = Some(4)).await;
+    let b = TestApp::spawn_in(a.dir.clone(), |s| s.login_limit_user = Some(4)).await;
     a.create_user("alice").await;
     let mut statuses = Vec::new();
     for i in 0..8 {
@@ -853,7 +856,7 @@ fn first_session(t: &Tokens) -> String {
 /// wrong field).
 #[tokio::test]
 async fn audit_lockouts_are_recorded_once_and_unknown_names_not_at_all() {
-    let app = TestApp::spawn_with(|s| s.login_limit_user = Some("2".into())).await;
+    let app = TestApp::spawn_with(|s| s.login_limit_user = Some(2)).await;
     app.create_user("alice").await;
     for _ in 0..2 {
         app.login("alice", "wrong password").await;

@@ -83,7 +83,7 @@ async fn a_cookie_login_sets_the_refresh_cookie_and_leaves_it_out_of_the_body() 
 
 #[tokio::test]
 async fn the_cookie_has_no_secure_attribute_when_cookie_secure_is_off() {
-    let app = TestApp::spawn_with(|s| s.cookie_secure = Some("false".into())).await;
+    let app = TestApp::spawn_with(|s| s.cookie_secure = Some(false)).await;
     app.create_user("alice").await;
     let r = cookie_login(&app, "alice").await;
     let cookie = set_cookie(&r);
@@ -97,8 +97,8 @@ async fn the_cookie_has_no_secure_attribute_when_cookie_secure_is_off() {
 #[tokio::test]
 async fn the_cookie_max_age_is_the_refresh_expires_in() {
     let app = TestApp::spawn_with(|s| {
-        s.refresh_idle_ttl = Some("60".into());
-        s.refresh_absolute_ttl = Some("100".into());
+        s.refresh_idle_ttl = Some(std::time::Duration::from_secs(60));
+        s.refresh_absolute_ttl = Some(std::time::Duration::from_secs(100));
     })
     .await;
     let token = cookie_session(&app, "alice").await;
@@ -169,7 +169,9 @@ async fn an_empty_json_body_defers_to_the_cookie() {
 
 #[tokio::test]
 async fn an_allowed_origin_needs_no_header() {
-    let app = TestApp::spawn_with(|s| s.allowed_origins = Some(APP_ORIGIN.into())).await;
+    let app =
+        TestApp::spawn_with(|s| s.allowed_origins = Some(APP_ORIGIN.parse().expect("a list")))
+            .await;
     let token = cookie_session(&app, "alice").await;
     let r = send(with_cookie(&app, "/auth/refresh", &token).header("origin", APP_ORIGIN)).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -178,7 +180,9 @@ async fn an_allowed_origin_needs_no_header() {
 
 #[tokio::test]
 async fn a_foreign_origin_is_refused_even_with_the_header() {
-    let app = TestApp::spawn_with(|s| s.allowed_origins = Some(APP_ORIGIN.into())).await;
+    let app =
+        TestApp::spawn_with(|s| s.allowed_origins = Some(APP_ORIGIN.parse().expect("a list")))
+            .await;
     let token = cookie_session(&app, "alice").await;
     for origin in [
         "https://evil.example",
@@ -293,7 +297,11 @@ async fn a_cookie_logout_needs_csrf_proof_then_revokes_and_clears_the_cookie() {
 #[tokio::test]
 async fn a_preflight_from_an_allowed_origin_is_answered_with_credentials() {
     let app = TestApp::spawn_with(|s| {
-        s.allowed_origins = Some(format!("{APP_ORIGIN}, https://other.example"))
+        s.allowed_origins = Some(
+            format!("{APP_ORIGIN}, https://other.example")
+                .parse()
+                .expect("a list"),
+        )
     })
     .await;
     let r = send(
@@ -314,7 +322,9 @@ async fn a_preflight_from_an_allowed_origin_is_answered_with_credentials() {
 
 #[tokio::test]
 async fn a_cookie_refresh_from_an_allowed_origin_carries_the_cors_headers() {
-    let app = TestApp::spawn_with(|s| s.allowed_origins = Some(APP_ORIGIN.into())).await;
+    let app =
+        TestApp::spawn_with(|s| s.allowed_origins = Some(APP_ORIGIN.parse().expect("a list")))
+            .await;
     let token = cookie_session(&app, "alice").await;
     let r = send(with_cookie(&app, "/auth/refresh", &token).header("origin", APP_ORIGIN)).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -324,7 +334,9 @@ async fn a_cookie_refresh_from_an_allowed_origin_carries_the_cors_headers() {
 
 #[tokio::test]
 async fn a_preflight_from_an_unlisted_origin_gets_no_allow_origin() {
-    let listed = TestApp::spawn_with(|s| s.allowed_origins = Some(APP_ORIGIN.into())).await;
+    let listed =
+        TestApp::spawn_with(|s| s.allowed_origins = Some(APP_ORIGIN.parse().expect("a list")))
+            .await;
     let unlisted = TestApp::spawn().await;
     for app in [&listed, &unlisted] {
         let r = send(

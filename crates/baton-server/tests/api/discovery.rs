@@ -55,7 +55,8 @@ async fn verify_from_jwks(app: &TestApp, token: &str, issuer: &str) -> Value {
 #[tokio::test]
 async fn every_published_key_has_kid_alg_and_use_and_no_private_part() {
     for alg in ["EdDSA", "ES256", "RS256"] {
-        let app = TestApp::spawn_with(|s| s.signing_alg = Some(alg.into())).await;
+        let app =
+            TestApp::spawn_with(|s| s.signing_alg = Some(alg.parse().expect("an algorithm"))).await;
         let set = jwks(&app).await;
         let keys = set["keys"].as_array().expect("keys");
         assert!(!keys.is_empty());
@@ -74,7 +75,8 @@ async fn every_published_key_has_kid_alg_and_use_and_no_private_part() {
 #[tokio::test]
 async fn access_tokens_verify_with_a_standard_library_from_the_jwks_alone() {
     for alg in ["EdDSA", "ES256", "RS256"] {
-        let app = TestApp::spawn_with(|s| s.signing_alg = Some(alg.into())).await;
+        let app =
+            TestApp::spawn_with(|s| s.signing_alg = Some(alg.parse().expect("an algorithm"))).await;
         let id = app.create_user("alice").await;
         let t = app.login_ok("alice").await;
         let claims = verify_from_jwks(&app, &t.access, &app.base).await;
@@ -164,7 +166,7 @@ async fn changing_the_algorithm_on_restart_keeps_the_old_key_published() {
     let dir = app.stop().await;
     let app = TestApp::spawn_in(dir, |s| {
         s.issuer = Some(ISSUER.into());
-        s.signing_alg = Some("ES256".into());
+        s.signing_alg = Some(baton_core::keys::SigningAlg::ES256);
     })
     .await;
     let set = jwks(&app).await;

@@ -57,7 +57,7 @@ pub async fn database_url_in(dir: &TempDir) -> String {
 pub async fn settings_in(dir: &TempDir) -> Settings {
     Settings {
         listen: Some("127.0.0.1:0".into()),
-        database_url: Some(database_url_in(dir).await),
+        database_url: Some(database_url_in(dir).await.into()),
         // PostgreSQL needs one; SQLite generates baton.secret beside the database.
         secret: postgres_backend().then(|| TEST_SECRET.into()),
         ..Settings::default()

@@ -46,7 +46,7 @@ async fn a_success_resets_the_username_count() {
 
 #[tokio::test]
 async fn unknown_users_count_against_the_client_ip() {
-    let app = TestApp::spawn_with(|s| s.login_limit_ip = Some("5".into())).await;
+    let app = TestApp::spawn_with(|s| s.login_limit_ip = Some(5)).await;
     app.create_user("alice").await;
     for i in 0..5 {
         let r = app.login(&format!("ghost{i}"), "whatever password").await;
@@ -58,7 +58,7 @@ async fn unknown_users_count_against_the_client_ip() {
 
 #[tokio::test]
 async fn malformed_requests_do_not_count() {
-    let app = TestApp::spawn_with(|s| s.login_limit_user = Some("2".into())).await;
+    let app = TestApp::spawn_with(|s| s.login_limit_user = Some(2)).await;
     app.create_user("alice").await;
     for _ in 0..5 {
         let r = app
@@ -72,8 +72,8 @@ async fn malformed_requests_do_not_count() {
 #[tokio::test]
 async fn trusted_proxies_name_the_client_ip() {
     let app = TestApp::spawn_with(|s| {
-        s.login_limit_ip = Some("2".into());
-        s.trusted_proxies = Some("127.0.0.1, 10.0.0.0/8".into());
+        s.login_limit_ip = Some(2);
+        s.trusted_proxies = Some("127.0.0.1, 10.0.0.0/8".parse().expect("a list"));
     })
     .await;
     app.create_user("alice").await;
@@ -177,7 +177,7 @@ async fn a_newcomer_does_not_overtake_a_waiting_attempt_after_failures() {
 /// starts waiting; when room frees up, a newcomer must come after it.
 async fn newcomer_waits_its_turn(failures: u32) {
     let limit = failures + 2;
-    let app = TestApp::spawn_with(|s| s.login_limit_user = Some(limit.to_string())).await;
+    let app = TestApp::spawn_with(|s| s.login_limit_user = Some(limit)).await;
     let limits = std::sync::Arc::clone(&app.state.limiter);
     for _ in 0..failures {
         limits

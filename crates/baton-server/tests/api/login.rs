@@ -168,7 +168,8 @@ async fn the_access_token_carries_every_claim_of_the_contract() {
 
 #[tokio::test]
 async fn the_access_lifetime_follows_the_setting() {
-    let app = TestApp::spawn_with(|s| s.access_ttl = Some("1h".into())).await;
+    let app =
+        TestApp::spawn_with(|s| s.access_ttl = Some(std::time::Duration::from_secs(3600))).await;
     let t = app.user_session("alice").await;
     assert_eq!(t.json["expires_in"], 3600);
     let c = jwt_claims(&t.access);
@@ -181,8 +182,8 @@ async fn the_access_lifetime_follows_the_setting() {
 #[tokio::test]
 async fn refresh_expires_in_is_the_nearer_of_the_idle_and_absolute_ends() {
     let app = TestApp::spawn_with(|s| {
-        s.refresh_idle_ttl = Some("40d".into());
-        s.refresh_absolute_ttl = Some("30d".into());
+        s.refresh_idle_ttl = Some(std::time::Duration::from_secs(3456000));
+        s.refresh_absolute_ttl = Some(std::time::Duration::from_secs(2592000));
     })
     .await;
     let t = app.user_session("alice").await;
@@ -192,7 +193,8 @@ async fn refresh_expires_in_is_the_nearer_of_the_idle_and_absolute_ends() {
 #[tokio::test]
 async fn es256_and_rs256_sign_tokens_whose_kid_is_published() {
     for alg in ["ES256", "RS256"] {
-        let app = TestApp::spawn_with(|s| s.signing_alg = Some(alg.into())).await;
+        let app =
+            TestApp::spawn_with(|s| s.signing_alg = Some(alg.parse().expect("an algorithm"))).await;
         let t = app.user_session("alice").await;
         let h = jwt_header(&t.access);
         assert_eq!(h["alg"], alg);

@@ -192,7 +192,8 @@ async fn an_expired_token_says_so_in_the_body_and_the_challenge() {
 
 #[tokio::test]
 async fn a_short_access_lifetime_expires_sooner() {
-    let app = TestApp::spawn_with(|s| s.access_ttl = Some("60".into())).await;
+    let app =
+        TestApp::spawn_with(|s| s.access_ttl = Some(std::time::Duration::from_secs(60))).await;
     let t = app.user_session("alice").await;
     assert_eq!(t.json["expires_in"], 60);
     app.advance(61);
@@ -205,7 +206,8 @@ async fn a_short_access_lifetime_expires_sooner() {
 
 #[tokio::test]
 async fn the_clock_leeway_accepts_a_token_a_little_past_its_exp() {
-    let app = TestApp::spawn_with(|s| s.clock_leeway = Some("30".into())).await;
+    let app =
+        TestApp::spawn_with(|s| s.clock_leeway = Some(std::time::Duration::from_secs(30))).await;
     let t = app.user_session("alice").await;
     app.advance(920);
     let r = app.get_bearer("/api/me", &t.access).await;

@@ -142,7 +142,8 @@ async fn twenty_concurrent_refreshes_of_one_token_get_one_identical_successor() 
 
 #[tokio::test]
 async fn a_zero_grace_window_makes_any_replay_a_reuse() {
-    let app = TestApp::spawn_with(|s| s.refresh_grace = Some("0".into())).await;
+    let app =
+        TestApp::spawn_with(|s| s.refresh_grace = Some(std::time::Duration::from_secs(0))).await;
     let first = app.user_session("alice").await;
     app.refresh_ok(&first.refresh).await;
     assert_error(
@@ -188,7 +189,9 @@ async fn an_unknown_token_is_invalid_and_a_missing_one_is_an_invalid_request() {
 
 #[tokio::test]
 async fn an_idle_session_expires_and_activity_keeps_it_alive() {
-    let app = TestApp::spawn_with(|s| s.refresh_idle_ttl = Some("60".into())).await;
+    let app =
+        TestApp::spawn_with(|s| s.refresh_idle_ttl = Some(std::time::Duration::from_secs(60)))
+            .await;
     let t = app.user_session("alice").await;
     assert_eq!(t.json["refresh_expires_in"], 60);
     app.advance(50);
@@ -216,7 +219,10 @@ async fn a_changed_idle_timeout_reaches_open_sessions_at_the_next_start() {
     let app = TestApp::spawn().await;
     let t = app.user_session("alice").await;
     let dir = app.stop().await;
-    let app = TestApp::spawn_in(dir, |s| s.refresh_idle_ttl = Some("60".into())).await;
+    let app = TestApp::spawn_in(dir, |s| {
+        s.refresh_idle_ttl = Some(std::time::Duration::from_secs(60))
+    })
+    .await;
     let t = app.refresh_ok(&t.refresh).await;
     assert_eq!(t.json["refresh_expires_in"], 60);
     app.advance(61);
@@ -232,8 +238,8 @@ async fn a_changed_idle_timeout_reaches_open_sessions_at_the_next_start() {
 #[tokio::test]
 async fn the_absolute_lifetime_ends_even_an_active_session() {
     let app = TestApp::spawn_with(|s| {
-        s.refresh_idle_ttl = Some("60".into());
-        s.refresh_absolute_ttl = Some("100".into());
+        s.refresh_idle_ttl = Some(std::time::Duration::from_secs(60));
+        s.refresh_absolute_ttl = Some(std::time::Duration::from_secs(100));
     })
     .await;
     let t = app.user_session("alice").await;

@@ -142,7 +142,7 @@ async fn a_password_needs_eight_characters_counted_as_code_points() {
 
 #[tokio::test]
 async fn the_minimum_password_length_is_configurable() {
-    let app = TestApp::spawn_with(|s| s.password_min_length = Some("12".into())).await;
+    let app = TestApp::spawn_with(|s| s.password_min_length = Some(12)).await;
     assert_invalid_request(app.register("alice", "12345678901").await).await;
     register_ok(&app, "alice", "123456789012").await;
 }
@@ -208,7 +208,9 @@ async fn unknown_extra_fields_are_ignored() {
 
 #[tokio::test]
 async fn closed_registration_refuses_with_403_and_stores_nothing() {
-    let app = TestApp::spawn_with(|s| s.registration = Some("closed".into())).await;
+    let app =
+        TestApp::spawn_with(|s| s.registration = Some(baton_server::config::Registration::Closed))
+            .await;
     let r = app.register("alice", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(body(r).await, json!({"error": "registration_closed"}));

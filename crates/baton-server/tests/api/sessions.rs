@@ -138,7 +138,9 @@ async fn each_user_sees_only_their_own_sessions() {
 
 #[tokio::test]
 async fn an_ended_session_is_not_listed() {
-    let app = TestApp::spawn_with(|s| s.refresh_idle_ttl = Some("60".into())).await;
+    let app =
+        TestApp::spawn_with(|s| s.refresh_idle_ttl = Some(std::time::Duration::from_secs(60)))
+            .await;
     let old = app.user_session("alice").await;
     app.advance(61);
     let fresh = app.login_ok("alice").await;
