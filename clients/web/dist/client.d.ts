@@ -10,6 +10,9 @@
  *
  * No runtime dependencies.
  */
+import type { ErrorCode, SessionView, UserResponse } from "./generated/wire.js";
+/** The JSON bodies of baton's API, generated from the server's own types. */
+export type * from "./generated/wire.js";
 /** Options of {@link createClient}. */
 export interface ClientOptions {
     /** Where baton answers, e.g. `https://auth.example.com`; empty for the page's own origin. */
@@ -61,34 +64,26 @@ export type ChangeReason = "login" | "refresh" | "logout" | "expired" | "restore
 /** A listener of {@link BatonClient.onChange}. */
 export type ChangeListener = (state: AuthState, reason: ChangeReason) => void;
 /** One live session, from `GET /auth/sessions`. */
-export interface Session {
-    id: string;
-    created_at: string;
-    last_used_at: string;
-    expires_at: string;
-    user_agent: string | null;
-    ip: string | null;
-    current: boolean;
-}
+export type Session = SessionView;
+/** Errors the client itself reports: a non-JSON error answer, a network failure, a refresh
+ *  held back after a failure, and a refresh overtaken by a logout. */
+export type ClientErrorCode = "http_error" | "network_error" | "backoff" | "superseded";
 /** An error answer of baton (`{"error": …, "error_description": …}`). */
 export declare class BatonError extends Error {
     /** HTTP status. */
     readonly status: number;
-    /** The `error` code, e.g. `invalid_credentials`. */
-    readonly code: string;
+    /** The `error` code, e.g. `invalid_credentials`: one of baton's, or the client's own. */
+    readonly code: ErrorCode | ClientErrorCode;
     /** The `error_description`, if any. */
     readonly description: string | undefined;
-    constructor(status: number, code: string, description?: string);
+    constructor(status: number, code: ErrorCode | ClientErrorCode, description?: string);
 }
 /** The client. */
 export interface BatonClient {
     /** The current login state. */
     readonly state: AuthState;
     /** Creates an account. Does not log in. */
-    register(username: string, password: string): Promise<{
-        id: string;
-        username: string;
-    }>;
+    register(username: string, password: string): Promise<UserResponse>;
     /** Logs in; the refresh token goes to the httpOnly cookie. */
     login(username: string, password: string): Promise<User>;
     /** Signs back in from the refresh cookie (call on page load). True when signed in. */

@@ -14,7 +14,7 @@
 export class BatonError extends Error {
     /** HTTP status. */
     status;
-    /** The `error` code, e.g. `invalid_credentials`. */
+    /** The `error` code, e.g. `invalid_credentials`: one of baton's, or the client's own. */
     code;
     /** The `error_description`, if any. */
     description;

@@ -6,7 +6,7 @@
  * `?proactive=off` turns off the early renewal, so that the access token really expires and the
  * next call renews it on its 401.
  */
-import { BatonError, createClient } from "./client.js";
+import { BatonError, createClient, } from "./client.js";
 const params = new URLSearchParams(location.search);
 const client = createClient({ proactiveRefresh: params.get("proactive") !== "off" });
 globalThis.batonDemo = { client };

@@ -11,6 +11,20 @@
  * No runtime dependencies.
  */
 
+import type {
+  ErrorBody,
+  ErrorCode,
+  LoginRequest,
+  RegisterRequest,
+  SessionList,
+  SessionView,
+  TokenResponse,
+  UserResponse,
+} from "./generated/wire.js";
+
+/** The JSON bodies of baton's API, generated from the server's own types. */
+export type * from "./generated/wire.js";
+
 /** Options of {@link createClient}. */
 export interface ClientOptions {
   /** Where baton answers, e.g. `https://auth.example.com`; empty for the page's own origin. */
@@ -62,26 +76,22 @@ export type ChangeReason = "login" | "refresh" | "logout" | "expired" | "restore
 export type ChangeListener = (state: AuthState, reason: ChangeReason) => void;
 
 /** One live session, from `GET /auth/sessions`. */
-export interface Session {
-  id: string;
-  created_at: string;
-  last_used_at: string;
-  expires_at: string;
-  user_agent: string | null;
-  ip: string | null;
-  current: boolean;
-}
+export type Session = SessionView;
+
+/** Errors the client itself reports: a non-JSON error answer, a network failure, a refresh
+ *  held back after a failure, and a refresh overtaken by a logout. */
+export type ClientErrorCode = "http_error" | "network_error" | "backoff" | "superseded";
 
 /** An error answer of baton (`{"error": …, "error_description": …}`). */
 export class BatonError extends Error {
   /** HTTP status. */
   readonly status: number;
-  /** The `error` code, e.g. `invalid_credentials`. */
-  readonly code: string;
+  /** The `error` code, e.g. `invalid_credentials`: one of baton's, or the client's own. */
+  readonly code: ErrorCode | ClientErrorCode;
   /** The `error_description`, if any. */
   readonly description: string | undefined;
 
-  constructor(status: number, code: string, description?: string) {
+  constructor(status: number, code: ErrorCode | ClientErrorCode, description?: string) {
     super(description ? `${code}: ${description}` : code);
     this.name = "BatonError";
     this.status = status;
@@ -95,7 +105,7 @@ export interface BatonClient {
   /** The current login state. */
   readonly state: AuthState;
   /** Creates an account. Does not log in. */
-  register(username: string, password: string): Promise<{ id: string; username: string }>;
+  register(username: string, password: string): Promise<UserResponse>;
   /** Logs in; the refresh token goes to the httpOnly cookie. */
   login(username: string, password: string): Promise<User>;
   /** Signs back in from the refresh cookie (call on page load). True when signed in. */
@@ -129,10 +139,8 @@ type TabMessage =
   | { type: "token"; token: string; expiresAt: number }
   | { type: "logout" };
 
-interface TokenAnswer {
-  access_token: string;
-  expires_in: number;
-}
+/** What the client reads of a token answer. */
+type TokenAnswer = Pick<TokenResponse, "access_token" | "expires_in">;
 
 const REFRESH_HEADERS = { "X-Requested-With": "baton" } as const;
 
@@ -156,7 +164,7 @@ function userOf(token: string): User {
 
 async function errorOf(res: Response): Promise<BatonError> {
   try {
-    const body = (await res.json()) as { error?: string; error_description?: string };
+    const body = (await res.json()) as Partial<ErrorBody>;
     return new BatonError(res.status, body.error ?? "http_error", body.error_description);
   } catch {
     return new BatonError(res.status, "http_error", res.statusText || undefined);
@@ -169,7 +177,7 @@ async function isInvalidToken(res: Response): Promise<boolean> {
   const challenge = res.headers.get("WWW-Authenticate") ?? "";
   if (/error="?invalid_token"?/i.test(challenge)) return true;
   try {
-    const body = (await res.clone().json()) as { error?: string };
+    const body = (await res.clone().json()) as Partial<ErrorBody>;
     return body.error === "invalid_token";
   } catch {
     return false;
@@ -445,7 +453,7 @@ export function createClient(options: ClientOptions = {}): BatonClient {
     return (await res.json()) as T;
   };
 
-  const postJson = (path: string, body: unknown) =>
+  const postJson = (path: string, body: RegisterRequest | LoginRequest) =>
     doFetch(url(path), {
       method: "POST",
       credentials: "include",
@@ -459,7 +467,7 @@ export function createClient(options: ClientOptions = {}): BatonClient {
     },
 
     async register(username, password) {
-      return json(await postJson("/auth/register", { username, password }));
+      return json<UserResponse>(await postJson("/auth/register", { username, password }));
     },
 
     async login(username, password) {
@@ -482,7 +490,7 @@ export function createClient(options: ClientOptions = {}): BatonClient {
     },
 
     async sessions() {
-      const body = await json<{ sessions: Session[] }>(await authorized(url("/auth/sessions")));
+      const body = await json<SessionList>(await authorized(url("/auth/sessions")));
       return body.sessions;
     },
 

@@ -6,7 +6,14 @@
  * `?proactive=off` turns off the early renewal, so that the access token really expires and the
  * next call renews it on its 401.
  */
-import { BatonError, createClient, type AuthState, type Session } from "./client.js";
+import {
+  BatonError,
+  createClient,
+  type AuthState,
+  type EventKind,
+  type EventList,
+  type Session,
+} from "./client.js";
 
 const params = new URLSearchParams(location.search);
 const client = createClient({ proactiveRefresh: params.get("proactive") !== "off" });
@@ -100,15 +107,7 @@ async function loadSessions() {
   );
 }
 
-/** One entry of `GET /auth/events`. */
-interface ActivityEvent {
-  type: string;
-  at: string;
-  ip: string | null;
-  user_agent: string | null;
-}
-
-const ACTIVITY: Record<string, string> = {
+const ACTIVITY: Partial<Record<EventKind, string>> = {
   registered: "Account created",
   login_succeeded: "Signed in",
   login_failed: "Wrong password",
@@ -122,11 +121,11 @@ const ACTIVITY: Record<string, string> = {
 
 async function loadEvents() {
   const body = $("events");
-  let events: ActivityEvent[];
+  let events: EventList["events"];
   try {
     const res = await client.fetch("/auth/events?limit=10");
     if (!res.ok) throw new BatonError(res.status, "http_error");
-    events = ((await res.json()) as { events: ActivityEvent[] }).events;
+    events = ((await res.json()) as EventList).events;
   } catch (e) {
     say(`Could not load the recent activity: ${explain(e)}`, "error");
     return;

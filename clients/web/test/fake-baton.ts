@@ -7,7 +7,26 @@
  * The cookie jar models a browser: the `baton_refresh` cookie is sent only with
  * `credentials: "include"` and is stored when a response that sets it "arrives" (i.e. when the
  * fake resolves its answer), never visible to page scripts.
+ *
+ * Its bodies are typed with the wire types generated from the server's (src/generated/wire.ts),
+ * so the fake cannot drift from the real API's shapes unnoticed (`npm run typecheck`).
  */
+
+import type {
+  Delivery,
+  ErrorBody,
+  LoginRequest,
+  MeResponse,
+  RefreshRequest,
+  RegisterRequest,
+  SessionList,
+  SessionView,
+  TokenResponse,
+  UserResponse,
+} from "../src/generated/wire.js";
+
+/** Every JSON body the fake answers with. */
+type Answer = ErrorBody | TokenResponse | UserResponse | SessionList | MeResponse;
 
 export interface Logged {
   method: string;
@@ -54,7 +73,7 @@ export function decodePayload(token: string): Record<string, unknown> {
   return JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))));
 }
 
-function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+function json(status: number, body: Answer, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
     headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store", ...headers },
@@ -182,8 +201,8 @@ export class FakeBaton {
   }
 
   /** The answer in the login shape; in cookie mode the refresh token goes to the jar only. */
-  private tokenAnswer(s: Session, delivery: "body" | "cookie"): { res: Response; cookie?: string } {
-    const body: Record<string, unknown> = {
+  private tokenAnswer(s: Session, delivery: Delivery): { res: Response; cookie?: string } {
+    const body: TokenResponse = {
       access_token: this.issueAccess(s),
       token_type: "Bearer",
       expires_in: this.accessTtl,
@@ -239,17 +258,13 @@ export class FakeBaton {
     const route = `${req.method} ${u.pathname}`;
     switch (route) {
       case "POST /auth/register": {
-        const { username, password } = JSON.parse(body) as { username: string; password: string };
+        const { username, password } = JSON.parse(body) as RegisterRequest;
         if (this.users.has(username.toLowerCase())) return json(409, { error: "username_taken" });
         const user = this.addUser(username, password);
         return json(201, { id: user.id, username: user.username });
       }
       case "POST /auth/login": {
-        const { username, password, delivery } = JSON.parse(body) as {
-          username: string;
-          password: string;
-          delivery?: "body" | "cookie";
-        };
+        const { username, password, delivery } = JSON.parse(body) as LoginRequest;
         const user = this.users.get(username.toLowerCase());
         if (!user || user.password !== password) {
           return json(401, {
@@ -264,7 +279,7 @@ export class FakeBaton {
       case "POST /auth/refresh":
         return this.refresh(req, body);
       case "POST /auth/logout": {
-        const fromBody = body ? (JSON.parse(body) as { refresh_token?: string }).refresh_token : undefined;
+        const fromBody = body ? (JSON.parse(body) as RefreshRequest).refresh_token : undefined;
         if (!fromBody && !this.csrfOk(req)) return json(403, { error: "csrf_rejected" });
         const rt = fromBody ?? this.cookieOf(req);
         // Any token of the session, spent or not, revokes it.
@@ -285,7 +300,7 @@ export class FakeBaton {
         const userId = this.sessions.get(who.sid)!.userId;
         const list = [...this.sessions.values()]
           .filter((s) => s.userId === userId && !s.revoked)
-          .map((s) => ({
+          .map((s): SessionView => ({
             id: s.id,
             created_at: s.createdAt,
             last_used_at: s.createdAt,
@@ -332,7 +347,7 @@ export class FakeBaton {
 
     let answer: Response;
     let setCookie: string | null | undefined; // undefined: leave the jar alone
-    const fromBody = body ? (JSON.parse(body) as { refresh_token?: string }).refresh_token : undefined;
+    const fromBody = body ? (JSON.parse(body) as RefreshRequest).refresh_token : undefined;
     if (this.refreshFailure !== null) {
       answer = json(401, { error: "invalid_token", error_description: this.refreshFailure });
     } else if (!fromBody && !this.csrfOk(req)) {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// `POST /auth/register` body.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RegisterRequest {
     /// Requested username, normalised by the server.
     pub username: String,
@@ -14,6 +15,7 @@ pub struct RegisterRequest {
 
 /// A user as the API shows it.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct UserResponse {
     /// Stable user id; the `sub` of access tokens.
     pub id: String,
@@ -24,6 +26,7 @@ pub struct UserResponse {
 /// How a login or refresh hands back the refresh token.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub enum Delivery {
     /// In the JSON body (native apps).
     #[default]
@@ -34,6 +37,7 @@ pub enum Delivery {
 
 /// `POST /auth/login` body.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct LoginRequest {
     /// Username as typed; compared after normalisation and case folding.
     pub username: String,
@@ -41,6 +45,7 @@ pub struct LoginRequest {
     pub password: String,
     /// Where the refresh token goes; `body` when absent or null.
     #[serde(default, deserialize_with = "null_is_default")]
+    #[cfg_attr(test, ts(optional = nullable))]
     pub delivery: Delivery,
 }
 
@@ -54,14 +59,17 @@ where
 
 /// `POST /auth/refresh` and `POST /auth/logout` body; the token may come by cookie instead.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RefreshRequest {
     /// The refresh token, when delivered in the body.
     #[serde(default)]
+    #[cfg_attr(test, ts(optional))]
     pub refresh_token: Option<String>,
 }
 
 /// Successful login or refresh.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct TokenResponse {
     /// Signed JWT access token.
     pub access_token: String,
@@ -71,6 +79,7 @@ pub struct TokenResponse {
     pub expires_in: u64,
     /// The refresh token; absent when delivered by cookie.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub refresh_token: Option<String>,
     /// Seconds until the session can no longer refresh if unused.
     pub refresh_expires_in: u64,
@@ -78,6 +87,7 @@ pub struct TokenResponse {
 
 /// `GET /api/me` answer.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct MeResponse {
     /// User id.
     pub sub: String,
@@ -89,6 +99,7 @@ pub struct MeResponse {
 
 /// One live session in `GET /auth/sessions`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SessionView {
     /// Session id (the `sid` claim).
     pub id: String,
@@ -108,17 +119,20 @@ pub struct SessionView {
 
 /// `GET /auth/sessions` answer.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SessionList {
     /// Live sessions, newest first.
     pub sessions: Vec<SessionView>,
     /// Present when there are more: pass it as `?cursor=` for the next page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub next_cursor: Option<String>,
 }
 
 /// Machine-readable error codes used in [`ErrorBody::error`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub enum ErrorCode {
     /// Malformed or missing input.
     InvalidRequest,
@@ -192,6 +206,8 @@ pub struct OAuthTokenRefForm {
 
 /// RFC 7662 introspection answer.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(optional_fields))]
 pub struct IntrospectionResponse {
     /// Whether the token is currently active.
     pub active: bool,
@@ -229,13 +245,132 @@ pub struct IntrospectionResponse {
 
 /// The JSON body of every error answer.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ErrorBody {
     /// Error code.
     pub error: ErrorCode,
     /// Human-readable detail.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub error_description: Option<String>,
 }
+
+/// What happened, in the audit log (`GET /auth/events`' `type`). The names are also the stored
+/// kind and the metrics label, a closed set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub enum EventKind {
+    /// A password login succeeded.
+    LoginSucceeded,
+    /// A password login failed (wrong password or unknown user).
+    LoginFailed,
+    /// A login was refused because a failed-login limit holds.
+    LockedOut,
+    /// A spent refresh token came back after the grace window: its session was revoked.
+    RefreshReuse,
+    /// A spent refresh token came back within the grace window and got its successor again.
+    GraceReplay,
+    /// A session ended by logout.
+    Logout,
+    /// Every session of a user ended.
+    LogoutAll,
+    /// One session was revoked by its user.
+    SessionRevoked,
+    /// A user registered.
+    Registered,
+    /// An operator added a user.
+    UserAdded,
+    /// An operator deleted a user (their sessions revoked).
+    UserDeleted,
+    /// A new signing key became active.
+    KeyRotated,
+    /// An OAuth client was added.
+    ClientAdded,
+    /// An OAuth client was deleted.
+    ClientDeleted,
+}
+
+impl EventKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [Self; 14] = [
+        Self::LoginSucceeded,
+        Self::LoginFailed,
+        Self::LockedOut,
+        Self::RefreshReuse,
+        Self::GraceReplay,
+        Self::Logout,
+        Self::LogoutAll,
+        Self::SessionRevoked,
+        Self::Registered,
+        Self::UserAdded,
+        Self::UserDeleted,
+        Self::KeyRotated,
+        Self::ClientAdded,
+        Self::ClientDeleted,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LoginSucceeded => "login_succeeded",
+            Self::LoginFailed => "login_failed",
+            Self::LockedOut => "locked_out",
+            Self::RefreshReuse => "refresh_reuse",
+            Self::GraceReplay => "grace_replay",
+            Self::Logout => "logout",
+            Self::LogoutAll => "logout_all",
+            Self::SessionRevoked => "session_revoked",
+            Self::Registered => "registered",
+            Self::UserAdded => "user_added",
+            Self::UserDeleted => "user_deleted",
+            Self::KeyRotated => "key_rotated",
+            Self::ClientAdded => "client_added",
+            Self::ClientDeleted => "client_deleted",
+        }
+    }
+
+    /// The kind a stored name names.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// One event of the caller's audit log in `GET /auth/events`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct EventView {
+    /// Event id; increases with time.
+    pub id: String,
+    /// What happened.
+    #[serde(rename = "type")]
+    pub kind: EventKind,
+    /// RFC 3339 time.
+    pub at: String,
+    /// The session concerned.
+    pub session_id: Option<String>,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// `User-Agent`.
+    pub user_agent: Option<String>,
+    /// Why, in a few words (`wrong_password` …).
+    pub reason: Option<String>,
+}
+
+/// `GET /auth/events` answer.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct EventList {
+    /// Events, newest first.
+    pub events: Vec<EventView>,
+    /// Present when there are more: pass it as `?cursor=` for the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod typescript;
 
 #[cfg(test)]
 mod tests {
@@ -250,6 +385,17 @@ mod tests {
             r#"{"username":"a","password":"b","delivery":"pigeon"}"#,
         );
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn event_kinds_serialise_as_their_stored_names() {
+        for kind in EventKind::ALL {
+            assert_eq!(
+                serde_json::to_string(&kind).expect("serialisable"),
+                format!("\"{}\"", kind.as_str())
+            );
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use baton_core::audit::{EventKind, EventQuery};
 use baton_core::clock::{from_millis, to_millis};
 use baton_core::store::SessionCursor;
 use baton_core::SessionId;
-use baton_proto::{MeResponse, SessionList, SessionView};
+use baton_proto::{EventList, EventView, MeResponse, SessionList, SessionView};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -66,7 +66,7 @@ pub(super) async fn events(
         .into_iter()
         .map(|e| EventView {
             id: e.id,
-            kind: e.kind.as_str(),
+            kind: e.kind,
             at: rfc3339(e.at),
             session_id: e.session_id.map(|s| s.to_string()),
             ip: e.ip,
@@ -78,27 +78,6 @@ pub(super) async fn events(
         events,
         next_cursor,
     })))
-}
-
-/// One event as `GET /auth/events` shows it.
-#[derive(Debug, serde::Serialize)]
-pub(super) struct EventView {
-    id: String,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    at: String,
-    session_id: Option<String>,
-    ip: Option<String>,
-    user_agent: Option<String>,
-    reason: Option<String>,
-}
-
-/// `GET /auth/events` answer.
-#[derive(Debug, serde::Serialize)]
-pub(super) struct EventList {
-    events: Vec<EventView>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_cursor: Option<String>,
 }
 
 /// `?limit=`: 1–100, 50 when absent.

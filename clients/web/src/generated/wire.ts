@@ -1,0 +1,266 @@
+// The JSON bodies of baton's HTTP API, generated from crates/baton-proto: do not edit.
+// Regenerate: BATON_WRITE_TS=1 cargo test -p baton-proto --lib typescript
+
+/**
+ * Machine-readable error codes used in [`ErrorBody::error`].
+ */
+export type ErrorCode = "invalid_request" | "invalid_credentials" | "invalid_token" | "missing_token" | "username_taken" | "registration_closed" | "csrf_rejected" | "too_many_requests" | "unsupported_media_type" | "payload_too_large" | "request_header_fields_too_large" | "not_found" | "method_not_allowed" | "unavailable" | "server_error" | "invalid_grant" | "invalid_client" | "unsupported_grant_type";
+
+/**
+ * The JSON body of every error answer.
+ */
+export type ErrorBody = {
+/**
+ * Error code.
+ */
+error: ErrorCode,
+/**
+ * Human-readable detail.
+ */
+error_description?: string, };
+
+/**
+ * `POST /auth/register` body.
+ */
+export type RegisterRequest = {
+/**
+ * Requested username, normalised by the server.
+ */
+username: string,
+/**
+ * Plain password; hashed by the server and never stored.
+ */
+password: string, };
+
+/**
+ * A user as the API shows it.
+ */
+export type UserResponse = {
+/**
+ * Stable user id; the `sub` of access tokens.
+ */
+id: string,
+/**
+ * Normalised username.
+ */
+username: string, };
+
+/**
+ * How a login or refresh hands back the refresh token.
+ */
+export type Delivery = "body" | "cookie";
+
+/**
+ * `POST /auth/login` body.
+ */
+export type LoginRequest = {
+/**
+ * Username as typed; compared after normalisation and case folding.
+ */
+username: string,
+/**
+ * Password as typed.
+ */
+password: string,
+/**
+ * Where the refresh token goes; `body` when absent or null.
+ */
+delivery?: Delivery, };
+
+/**
+ * `POST /auth/refresh` and `POST /auth/logout` body; the token may come by cookie instead.
+ */
+export type RefreshRequest = {
+/**
+ * The refresh token, when delivered in the body.
+ */
+refresh_token?: string, };
+
+/**
+ * Successful login or refresh.
+ */
+export type TokenResponse = {
+/**
+ * Signed JWT access token.
+ */
+access_token: string,
+/**
+ * Always `Bearer`.
+ */
+token_type: string,
+/**
+ * Seconds until the access token expires.
+ */
+expires_in: number,
+/**
+ * The refresh token; absent when delivered by cookie.
+ */
+refresh_token?: string,
+/**
+ * Seconds until the session can no longer refresh if unused.
+ */
+refresh_expires_in: number, };
+
+/**
+ * `GET /api/me` answer.
+ */
+export type MeResponse = {
+/**
+ * User id.
+ */
+sub: string,
+/**
+ * Username at the time the token was issued.
+ */
+username: string,
+/**
+ * Session the token belongs to.
+ */
+session_id: string, };
+
+/**
+ * One live session in `GET /auth/sessions`.
+ */
+export type SessionView = {
+/**
+ * Session id (the `sid` claim).
+ */
+id: string,
+/**
+ * RFC 3339 creation time.
+ */
+created_at: string,
+/**
+ * RFC 3339 time of the last login or refresh.
+ */
+last_used_at: string,
+/**
+ * RFC 3339 time at which the session ends if not refreshed.
+ */
+expires_at: string,
+/**
+ * `User-Agent` seen at login.
+ */
+user_agent: string | null,
+/**
+ * Client IP seen at login.
+ */
+ip: string | null,
+/**
+ * Whether the calling access token belongs to this session.
+ */
+current: boolean, };
+
+/**
+ * `GET /auth/sessions` answer.
+ */
+export type SessionList = {
+/**
+ * Live sessions, newest first.
+ */
+sessions: Array<SessionView>,
+/**
+ * Present when there are more: pass it as `?cursor=` for the next page.
+ */
+next_cursor?: string, };
+
+/**
+ * What happened, in the audit log (`GET /auth/events`' `type`). The names are also the stored
+ * kind and the metrics label, a closed set.
+ */
+export type EventKind = "login_succeeded" | "login_failed" | "locked_out" | "refresh_reuse" | "grace_replay" | "logout" | "logout_all" | "session_revoked" | "registered" | "user_added" | "user_deleted" | "key_rotated" | "client_added" | "client_deleted";
+
+/**
+ * One event of the caller's audit log in `GET /auth/events`.
+ */
+export type EventView = {
+/**
+ * Event id; increases with time.
+ */
+id: string,
+/**
+ * What happened.
+ */
+type: EventKind,
+/**
+ * RFC 3339 time.
+ */
+at: string,
+/**
+ * The session concerned.
+ */
+session_id: string | null,
+/**
+ * Client IP.
+ */
+ip: string | null,
+/**
+ * `User-Agent`.
+ */
+user_agent: string | null,
+/**
+ * Why, in a few words (`wrong_password` …).
+ */
+reason: string | null, };
+
+/**
+ * `GET /auth/events` answer.
+ */
+export type EventList = {
+/**
+ * Events, newest first.
+ */
+events: Array<EventView>,
+/**
+ * Present when there are more: pass it as `?cursor=` for the next page.
+ */
+next_cursor?: string, };
+
+/**
+ * RFC 7662 introspection answer.
+ */
+export type IntrospectionResponse = {
+/**
+ * Whether the token is currently active.
+ */
+active: boolean,
+/**
+ * User id.
+ */
+sub?: string,
+/**
+ * Username.
+ */
+username?: string,
+/**
+ * Client the token was issued to.
+ */
+client_id?: string,
+/**
+ * `Bearer` for access tokens, `refresh_token` for refresh tokens.
+ */
+token_type?: string,
+/**
+ * Expiry, seconds since the epoch.
+ */
+exp?: number,
+/**
+ * Issue time, seconds since the epoch.
+ */
+iat?: number,
+/**
+ * Issuer.
+ */
+iss?: string,
+/**
+ * Audience.
+ */
+aud?: string,
+/**
+ * Session id.
+ */
+sid?: string,
+/**
+ * Access token id.
+ */
+jti?: string, };
