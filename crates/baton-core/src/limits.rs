@@ -79,7 +79,7 @@ pub fn combine(judgements: impl IntoIterator<Item = Judgement>) -> Judgement {
     out
 }
 
-/// The answer of [`crate::store::Store::limit_begin`].
+/// The answer of [`crate::store::LimitStore::limit_begin`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LimitVerdict {
     /// The attempt is under way, reserved under this id until finished.

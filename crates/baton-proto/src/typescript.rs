@@ -78,12 +78,18 @@ fn the_typescript_wire_types_are_generated_from_these() {
     );
 }
 
-/// A public type added to this crate is either generated or listed as not JSON.
+/// A public type added to this crate is either generated or listed as not JSON (a new module
+/// joins `sources`).
 #[test]
 fn every_wire_type_is_generated() {
     let (names, _) = generate();
-    let source = include_str!("lib.rs");
-    for line in source.lines() {
+    let sources = [
+        include_str!("auth.rs"),
+        include_str!("account.rs"),
+        include_str!("error.rs"),
+        include_str!("oauth.rs"),
+    ];
+    for line in sources.iter().flat_map(|s| s.lines()) {
         let Some(rest) = line
             .strip_prefix("pub struct ")
             .or_else(|| line.strip_prefix("pub enum "))

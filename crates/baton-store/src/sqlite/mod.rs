@@ -1,6 +1,6 @@
 //! The SQLite backend: one file, WAL journal, `synchronous=NORMAL` (a committed refresh survives
 //! a crash of the process). Its SQL is the shared text of [`crate::queries`]; it runs on threads
-//! of its own ([`engine`]) rather than through an async driver, because on SQLite the cost of a
+//! of its own (`engine`) rather than through an async driver, because on SQLite the cost of a
 //! refresh is the hand-offs between threads, not the statements.
 
 mod audit;

@@ -1,0 +1,85 @@
+//! Registration, login and refresh (`/auth/register`, `/auth/login`, `/auth/refresh`, `/auth/logout`).
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /auth/register` body.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct RegisterRequest {
+    /// Requested username, normalised by the server.
+    pub username: String,
+    /// Plain password; hashed by the server and never stored.
+    pub password: String,
+}
+
+/// A user as the API shows it.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct UserResponse {
+    /// Stable user id; the `sub` of access tokens.
+    pub id: String,
+    /// Normalised username.
+    pub username: String,
+}
+
+/// How a login or refresh hands back the refresh token.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub enum Delivery {
+    /// In the JSON body (native apps).
+    #[default]
+    Body,
+    /// In the httpOnly `baton_refresh` cookie (browser apps).
+    Cookie,
+}
+
+/// `POST /auth/login` body.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct LoginRequest {
+    /// Username as typed; compared after normalisation and case folding.
+    pub username: String,
+    /// Password as typed.
+    pub password: String,
+    /// Where the refresh token goes; `body` when absent or null.
+    #[serde(default, deserialize_with = "null_is_default")]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub delivery: Delivery,
+}
+
+fn null_is_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// `POST /auth/refresh` and `POST /auth/logout` body; the token may come by cookie instead.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct RefreshRequest {
+    /// The refresh token, when delivered in the body.
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional))]
+    pub refresh_token: Option<String>,
+}
+
+/// Successful login or refresh.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct TokenResponse {
+    /// Signed JWT access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// The refresh token; absent when delivered by cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub refresh_token: Option<String>,
+    /// Seconds until the session can no longer refresh if unused.
+    pub refresh_expires_in: u64,
+}

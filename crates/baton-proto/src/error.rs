@@ -1,0 +1,58 @@
+//! The JSON body of every error answer.
+
+use serde::{Deserialize, Serialize};
+
+/// Machine-readable error codes used in [`ErrorBody::error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub enum ErrorCode {
+    /// Malformed or missing input.
+    InvalidRequest,
+    /// Wrong username or password.
+    InvalidCredentials,
+    /// Bad, expired, revoked or reused token.
+    InvalidToken,
+    /// No bearer token at all.
+    MissingToken,
+    /// Username already registered.
+    UsernameTaken,
+    /// Registration is closed.
+    RegistrationClosed,
+    /// Cookie request without the CSRF proof.
+    CsrfRejected,
+    /// Too many failed attempts.
+    TooManyRequests,
+    /// Body is not JSON.
+    UnsupportedMediaType,
+    /// Body over the limit.
+    PayloadTooLarge,
+    /// Headers over the limit.
+    RequestHeaderFieldsTooLarge,
+    /// No such resource.
+    NotFound,
+    /// Method not allowed on this path.
+    MethodNotAllowed,
+    /// The database cannot be reached.
+    Unavailable,
+    /// An unexpected server fault.
+    ServerError,
+    /// OAuth: the grant (password or refresh token) is invalid, expired or revoked.
+    InvalidGrant,
+    /// OAuth: client authentication failed.
+    InvalidClient,
+    /// OAuth: the grant type is not supported.
+    UnsupportedGrantType,
+}
+
+/// The JSON body of every error answer.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ErrorBody {
+    /// Error code.
+    pub error: ErrorCode,
+    /// Human-readable detail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub error_description: Option<String>,
+}

@@ -1,0 +1,74 @@
+//! The OAuth 2.0 endpoints: `/oauth/token`, `/oauth/revoke`, `/oauth/introspect`.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /oauth/token` form (RFC 6749 §4.3 and §6).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct OAuthTokenForm {
+    /// `password` or `refresh_token`.
+    pub grant_type: Option<String>,
+    /// Password grant: username.
+    pub username: Option<String>,
+    /// Password grant: password.
+    pub password: Option<String>,
+    /// Refresh grant: the refresh token.
+    pub refresh_token: Option<String>,
+    /// A public client's id (confidential clients use HTTP Basic).
+    pub client_id: Option<String>,
+    /// A confidential client's secret when sent in the body instead of HTTP Basic.
+    pub client_secret: Option<String>,
+    /// Requested scope; baton issues no scopes and ignores it.
+    pub scope: Option<String>,
+}
+
+/// `POST /oauth/revoke` (RFC 7009) and `POST /oauth/introspect` (RFC 7662) form.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct OAuthTokenRefForm {
+    /// The token.
+    pub token: Option<String>,
+    /// `access_token` or `refresh_token`; only a hint.
+    pub token_type_hint: Option<String>,
+    /// A public client's id.
+    pub client_id: Option<String>,
+    /// A confidential client's secret when sent in the body instead of HTTP Basic.
+    pub client_secret: Option<String>,
+}
+
+/// RFC 7662 introspection answer.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(optional_fields))]
+pub struct IntrospectionResponse {
+    /// Whether the token is currently active.
+    pub active: bool,
+    /// User id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// Username.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Client the token was issued to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    /// Expiry, seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issue time, seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Audience.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// Session id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Access token id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+}
