@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `POST /auth/register` body.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RegisterRequest {
     /// Requested username, normalised by the server.
@@ -35,7 +35,7 @@ pub enum Delivery {
 }
 
 /// `POST /auth/login` body.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct LoginRequest {
     /// Username as typed; compared after normalisation and case folding.
@@ -82,4 +82,25 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     /// Seconds until the session can no longer refresh if unused.
     pub refresh_expires_in: u64,
+}
+
+/// The password never shows in debug output.
+impl std::fmt::Debug for RegisterRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterRequest")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
+/// The password never shows in debug output.
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .field("delivery", &self.delivery)
+            .finish()
+    }
 }

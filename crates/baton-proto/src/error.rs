@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Machine-readable error codes used in [`ErrorBody::error`].
+/// Machine-readable error codes: the `error` of every error body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(test, derive(ts_rs::TS))]

@@ -43,6 +43,30 @@ mod tests {
     }
 
     #[test]
+    fn passwords_tokens_and_secrets_never_show_in_debug_output() {
+        let login: LoginRequest =
+            serde_json::from_str(r#"{"username":"alice","password":"hunter2-pw"}"#).expect("json");
+        let register: RegisterRequest =
+            serde_json::from_str(r#"{"username":"alice","password":"hunter2-pw"}"#).expect("json");
+        let form = OAuthTokenForm {
+            password: Some("hunter2-pw".into()),
+            refresh_token: Some("rt-secret".into()),
+            client_secret: Some("cs-secret".into()),
+            ..OAuthTokenForm::default()
+        };
+        let reference = OAuthTokenRefForm {
+            token: Some("rt-secret".into()),
+            client_secret: Some("cs-secret".into()),
+            ..OAuthTokenRefForm::default()
+        };
+        let shown = format!("{login:?} {register:?} {form:?} {reference:?}");
+        for secret in ["hunter2-pw", "rt-secret", "cs-secret"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("alice"), "{shown}");
+    }
+
+    #[test]
     fn error_codes_serialise_in_snake_case() {
         let body = ErrorBody {
             error: ErrorCode::UnsupportedMediaType,

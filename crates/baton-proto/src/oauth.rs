@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `POST /oauth/token` form (RFC 6749 §4.3 and §6).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Clone, Default, Deserialize, Serialize)]
 pub struct OAuthTokenForm {
     /// `password` or `refresh_token`.
     pub grant_type: Option<String>,
@@ -22,7 +22,7 @@ pub struct OAuthTokenForm {
 }
 
 /// `POST /oauth/revoke` (RFC 7009) and `POST /oauth/introspect` (RFC 7662) form.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Clone, Default, Deserialize, Serialize)]
 pub struct OAuthTokenRefForm {
     /// The token.
     pub token: Option<String>,
@@ -32,6 +32,38 @@ pub struct OAuthTokenRefForm {
     pub client_id: Option<String>,
     /// A confidential client's secret when sent in the body instead of HTTP Basic.
     pub client_secret: Option<String>,
+}
+
+/// Shows `Some("***")` for what is set among the password, tokens and secrets.
+fn hidden(value: &Option<String>) -> Option<&'static str> {
+    value.as_ref().map(|_| "***")
+}
+
+/// Passwords, tokens and secrets never show in debug output.
+impl std::fmt::Debug for OAuthTokenForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthTokenForm")
+            .field("grant_type", &self.grant_type)
+            .field("username", &self.username)
+            .field("password", &hidden(&self.password))
+            .field("refresh_token", &hidden(&self.refresh_token))
+            .field("client_id", &self.client_id)
+            .field("client_secret", &hidden(&self.client_secret))
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// Tokens and secrets never show in debug output.
+impl std::fmt::Debug for OAuthTokenRefForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthTokenRefForm")
+            .field("token", &hidden(&self.token))
+            .field("token_type_hint", &self.token_type_hint)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &hidden(&self.client_secret))
+            .finish()
+    }
 }
 
 /// RFC 7662 introspection answer.

@@ -15,6 +15,7 @@ use anyhow::Context as _;
 use axum::Router;
 use baton_core::password::{HashingLimits, PasswordHasher};
 use baton_core::service::KeyMode;
+use baton_core::store::Store;
 use baton_core::vault::KeyVault;
 use baton_core::{Baton, Clock, Policy, SystemClock};
 use std::future::Future;
@@ -30,6 +31,7 @@ const PURGE_RETENTION: time::Duration = time::Duration::days(1);
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    store: Arc<dyn Store>,
 }
 
 fn to_time(d: std::time::Duration) -> anyhow::Result<time::Duration> {
@@ -52,7 +54,7 @@ impl Application {
             .issuer
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
-        let baton = open_service(&config, &issuer, clock.clone(), Access::Serve).await?;
+        let (store, baton) = open_parts(&config, &issuer, clock.clone(), Access::Serve).await?;
         // Each session keeps the idle timeout it was opened with; a changed setting reaches the
         // live ones here, as the server starts.
         let retimed = baton
@@ -77,13 +79,7 @@ impl Application {
         let limits = |user: u32, ip: u32, namespace: &'static str| {
             if shared {
                 Limits::shared(
-                    SharedLimiter::new(
-                        Arc::clone(baton.store()),
-                        clock.clone(),
-                        user,
-                        ip,
-                        namespace,
-                    ),
+                    SharedLimiter::new(Arc::clone(&store), clock.clone(), user, ip, namespace),
                     clock.clone(),
                 )
             } else {
@@ -104,7 +100,11 @@ impl Application {
             signups,
             lockouts: Arc::default(),
         };
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            store,
+        })
     }
 
     /// The bound address.
@@ -115,6 +115,12 @@ impl Application {
     /// The shared state (tests reach the service through it).
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// The storage the service runs on, for what shares it without being part of the API (the
+    /// login limits counted in the database; tests that look at or plant rows).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     /// The router, for serving it some other way.
@@ -223,6 +229,16 @@ pub async fn open_service(
     clock: Arc<dyn Clock>,
     access: Access,
 ) -> anyhow::Result<Baton> {
+    Ok(open_parts(config, issuer, clock, access).await?.1)
+}
+
+/// [`open_service`], also answering the storage it runs on.
+async fn open_parts(
+    config: &Config,
+    issuer: &str,
+    clock: Arc<dyn Clock>,
+    access: Access,
+) -> anyhow::Result<(Arc<dyn Store>, Baton)> {
     let (open_mode, key_mode) = match access {
         Access::Serve => (baton_store::OpenMode::Migrate, KeyMode::Configured),
         Access::Change => (baton_store::OpenMode::Migrate, KeyMode::Existing),
@@ -252,7 +268,9 @@ pub async fn open_service(
         sessions_per_user: config.sessions_per_user,
     };
     let vault = key_vault(config, access, store.as_ref()).await?;
-    Ok(Baton::start_with(store, hasher, clock, policy, vault, key_mode).await?)
+    let baton =
+        Baton::start_with(Arc::clone(&store), hasher, clock, policy, vault, key_mode).await?;
+    Ok((store, baton))
 }
 
 /// The key-encryption secret's file beside a SQLite database when none is configured.

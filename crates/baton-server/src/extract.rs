@@ -117,12 +117,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for FormBody<T> {
 }
 
 /// HTTP Basic client credentials (RFC 6749 §2.3.1: each part form-urlencoded).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BasicCredentials {
     /// `client_id`.
     pub id: String,
     /// `client_secret`.
     pub secret: String,
+}
+
+/// The secret never shows in debug output.
+impl std::fmt::Debug for BasicCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicCredentials")
+            .field("id", &self.id)
+            .field("secret", &"***")
+            .finish()
+    }
 }
 
 /// The Basic credentials of a request: `Ok(None)` without an `Authorization: Basic` header,

@@ -1,6 +1,6 @@
 //! baton's storage backends: [`baton_core::store::Store`] implemented for SQLite (rusqlite, on
 //! threads of its own with group commit) and PostgreSQL (sqlx). The SQL is written once, in
-//! [`queries`], and lives here and nowhere else; migrations are embedded from
+//! [`queries`], and lives nowhere else (but for the test helpers of [`testing`]); migrations are embedded from
 //! `migrations/<backend>`.
 
 mod error;

@@ -1,5 +1,5 @@
 /**
- * Machine-readable error codes used in [`ErrorBody::error`].
+ * Machine-readable error codes: the `error` of every error body.
  */
 export type ErrorCode = "invalid_request" | "invalid_credentials" | "invalid_token" | "missing_token" | "username_taken" | "registration_closed" | "csrf_rejected" | "too_many_requests" | "unsupported_media_type" | "payload_too_large" | "request_header_fields_too_large" | "not_found" | "method_not_allowed" | "unavailable" | "server_error" | "invalid_grant" | "invalid_client" | "unsupported_grant_type";
 /**

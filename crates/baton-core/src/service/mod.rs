@@ -190,10 +190,4 @@ impl Baton {
     pub async fn ready(&self) -> Result<(), crate::store::StoreError> {
         self.store.ping().await
     }
-
-    /// The storage behind the service, for what shares it without being part of the contract
-    /// (the login limits counted in the database).
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
 }

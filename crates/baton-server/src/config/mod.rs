@@ -307,6 +307,11 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if let Some(issuer) = &self.issuer {
+            if issuer.is_empty() || issuer.trim() != issuer {
+                bail!("issuer must be a URL, without blanks around it (or unset)");
+            }
+        }
         if self.access_ttl.is_zero() {
             bail!("access_ttl must be positive");
         }

@@ -19,6 +19,7 @@ use std::time::Duration;
 pub struct Settings {
     /// Address to listen on [default: 127.0.0.1:4000]
     #[arg(long, global = true, hide_env_values = true, env = "BATON_LISTEN")]
+    #[serde(default, deserialize_with = "de::text")]
     pub listen: Option<String>,
     /// Database URL, sqlite://… [default: sqlite://baton.db]
     #[arg(
@@ -27,6 +28,7 @@ pub struct Settings {
         hide_env_values = true,
         env = "BATON_DATABASE_URL"
     )]
+    #[serde(default, deserialize_with = "de::secret")]
     pub database_url: Option<Secret>,
     /// File holding the database URL (instead of BATON_DATABASE_URL)
     #[arg(
@@ -39,6 +41,7 @@ pub struct Settings {
     /// Secret the signing keys are encrypted under, at least 16 bytes [default on SQLite: a
     /// generated file baton.secret beside the database; required on PostgreSQL]
     #[arg(long, global = true, hide_env_values = true, env = "BATON_SECRET")]
+    #[serde(default, deserialize_with = "de::secret")]
     pub secret: Option<Secret>,
     /// File holding the secret (instead of BATON_SECRET)
     #[arg(long, global = true, hide_env_values = true, env = "BATON_SECRET_FILE")]
@@ -51,6 +54,7 @@ pub struct Settings {
         hide_env_values = true,
         env = "BATON_SECRET_PREVIOUS"
     )]
+    #[serde(default, deserialize_with = "de::secret")]
     pub secret_previous: Option<Secret>,
     /// File holding the previous secret
     #[arg(
@@ -62,12 +66,20 @@ pub struct Settings {
     pub secret_previous_file: Option<PathBuf>,
     /// Issuer (`iss`) [default: http:// + the listen address]
     #[arg(long, global = true, hide_env_values = true, env = "BATON_ISSUER")]
+    #[serde(default, deserialize_with = "de::text")]
     pub issuer: Option<String>,
     /// Audience (`aud`) [default: baton]
     #[arg(long, global = true, hide_env_values = true, env = "BATON_AUDIENCE")]
+    #[serde(default, deserialize_with = "de::text")]
     pub audience: Option<String>,
     /// Access-token lifetime, seconds or 15m, 1h … [default: 900]
-    #[arg(long, global = true, hide_env_values = true, env = "BATON_ACCESS_TTL", value_parser = setting("access_ttl", duration))]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_ACCESS_TTL",
+        value_parser = setting("access_ttl", duration),
+    )]
     #[serde(default, deserialize_with = "de::duration")]
     pub access_ttl: Option<Duration>,
     /// Refresh idle timeout [default: 7d]
@@ -110,7 +122,13 @@ pub struct Settings {
     )]
     pub registration: Option<Registration>,
     /// EdDSA, ES256 or RS256 [default: EdDSA]
-    #[arg(long, global = true, hide_env_values = true, env = "BATON_SIGNING_ALG", value_parser = setting("signing_alg", signing_alg))]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_SIGNING_ALG",
+        value_parser = setting("signing_alg", signing_alg),
+    )]
     #[serde(default, deserialize_with = "de::signing_alg")]
     pub signing_alg: Option<SigningAlg>,
     /// Minimum password length [default: 8]
@@ -186,6 +204,7 @@ pub struct Settings {
     pub trusted_proxies: Option<List<Network>>,
     /// Replaced by BATON_TRUSTED_PROXIES; refused when set.
     #[arg(long, global = true, hide = true, env = "BATON_TRUSTED_PROXY_HEADER")]
+    #[serde(default, deserialize_with = "de::text")]
     pub trusted_proxy_header: Option<String>,
     /// Longest wait for a request's headers; also ends idle keep-alive connections [default: 10s]
     #[arg(
@@ -260,7 +279,13 @@ pub struct Settings {
     #[serde(default, deserialize_with = "de::number")]
     pub hash_concurrency: Option<usize>,
     /// Password hashes waiting for a hashing thread before new ones get 503 [default: 128]
-    #[arg(long, global = true, hide_env_values = true, env = "BATON_HASH_QUEUE", value_parser = setting("hash_queue", number::<usize>))]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_HASH_QUEUE",
+        value_parser = setting("hash_queue", number::<usize>),
+    )]
     #[serde(default, deserialize_with = "de::number")]
     pub hash_queue: Option<usize>,
     /// Most open database connections (PostgreSQL) [default: 10]

@@ -154,6 +154,29 @@ fn a_value_means_the_same_as_a_flag_and_in_the_file() {
 }
 
 #[test]
+fn strings_and_secrets_in_the_file_may_be_bare_numbers_and_bad_ones_are_not_shown() {
+    let c = resolve_file("secret = 12345678901234567\naudience = 123\n").expect("valid");
+    assert_eq!(c.secret, Some(Secret::new("12345678901234567")));
+    assert_eq!(c.audience, "123");
+    let err = format!(
+        "{:#}",
+        resolve_file("audience = \"a\"\nsecret = 1.25e3\n").expect_err("a float")
+    );
+    assert!(err.contains("line 2") && err.contains("secret"), "{err}");
+    assert!(!err.contains("1.25"), "{err}");
+    let err = format!(
+        "{:#}",
+        resolve_file("trusted_proxy_header = \"X-Real-IP\"\n").expect_err("retired")
+    );
+    assert!(err.contains("BATON_TRUSTED_PROXIES"), "{err}");
+    let err = format!(
+        "{:#}",
+        resolve_file("acess_ttl = 1\n").expect_err("unknown")
+    );
+    assert!(!err.contains("trusted_proxy_header"), "{err}");
+}
+
+#[test]
 fn secrets_never_show_in_debug_output() {
     let settings = flags(&[
         "--secret=hunter2hunter2hunter2",

@@ -140,7 +140,7 @@ where
 /// The config file's side: each setting's value as TOML gives it (a string, a number, a
 /// boolean or an array of strings) read by the same parser as a flag's.
 pub(super) mod de {
-    use super::{List, Network};
+    use super::{List, Network, Secret};
     use baton_core::keys::SigningAlg;
     use serde::de::Error as _;
     use serde::{Deserialize, Deserializer};
@@ -175,6 +175,18 @@ pub(super) mod de {
         raw.map(|r| parse(&r.text()))
             .transpose()
             .map_err(|e| D::Error::custom(format!("{e:#}")))
+    }
+
+    /// Text, which TOML may also give as a bare number or boolean.
+    pub(crate) fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        with(d, |s| Ok(s.to_owned()))
+    }
+
+    /// A secret, read like [`text`]; a value of the wrong shape is refused without being shown.
+    pub(crate) fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
+        Option::<Raw>::deserialize(d)
+            .map(|raw| raw.map(|r| Secret::new(r.text())))
+            .map_err(|_| D::Error::custom("a secret is a string"))
     }
 
     pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
@@ -267,10 +279,16 @@ pub(super) fn read_file(path: &Path) -> anyhow::Result<super::Settings> {
         .parse()
         .with_context(|| format!("invalid TOML in {}", path.display()))?;
     let command = super::Settings::augment_args(clap::Command::new("baton"));
-    let known: Vec<&str> = command
-        .get_arguments()
+    let settings = || {
+        command
+            .get_arguments()
+            .filter(|a| a.get_id() != "config_file")
+    };
+    // A retired setting is known (to be refused with a message of its own) but not offered.
+    let known: Vec<&str> = settings().map(|a| a.get_id().as_str()).collect();
+    let offered: Vec<&str> = settings()
+        .filter(|a| !a.is_hide_set())
         .map(|a| a.get_id().as_str())
-        .filter(|id| *id != "config_file")
         .collect();
     let unknown: Vec<&str> = table
         .keys()
@@ -282,8 +300,25 @@ pub(super) fn read_file(path: &Path) -> anyhow::Result<super::Settings> {
             "config file {}: unknown setting(s) {} (known: {})",
             path.display(),
             unknown.join(", "),
-            known.join(", ")
+            offered.join(", ")
         );
     }
-    toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+    toml::from_str(&text).map_err(|e| {
+        // Named by line and key, never by the line itself, which may hold a secret.
+        let line = e
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        let key = line
+            .and_then(|n| text.lines().nth(n - 1))
+            .and_then(|l| l.split_once('='))
+            .map(|(key, _)| key.trim().to_owned());
+        match (line, key) {
+            (Some(n), Some(key)) => anyhow!(
+                "config file {}, line {n}: invalid {key}: {}",
+                path.display(),
+                e.message()
+            ),
+            _ => anyhow!("config file {}: {}", path.display(), e.message()),
+        }
+    })
 }

@@ -690,9 +690,7 @@ async fn finding_04_plain_keys_are_sealed_on_upgrade_and_refused_after() {
     let now = baton_core::Clock::now(&old.clock);
     // What a version before encryption stored: the private key in clear, active.
     let plain = StoredKey::generate(SigningAlg::EdDSA, now).expect("key");
-    old.state
-        .baton
-        .store()
+    old.store
         .activate_signing_key(&plain, now + time::Duration::hours(1))
         .await
         .expect("planted");
@@ -709,9 +707,7 @@ async fn finding_04_plain_keys_are_sealed_on_upgrade_and_refused_after() {
     // Planted again while the server runs: the next reload refuses it.
     let later = StoredKey::generate(SigningAlg::EdDSA, now).expect("key");
     upgraded
-        .state
-        .baton
-        .store()
+        .store
         .activate_signing_key(&later, now + time::Duration::hours(1))
         .await
         .expect("planted");
@@ -725,19 +721,11 @@ async fn finding_04_plain_keys_are_sealed_on_upgrade_and_refused_after() {
     );
     // Sealed before the dump: only the planted key, the test's own doing, is plain now.
     upgraded
-        .state
-        .baton
-        .store()
+        .store
         .replace_private_key(&later.kid, b"BTNK1 sealed elsewhere")
         .await
         .expect("replace");
-    upgraded
-        .state
-        .baton
-        .store()
-        .scrub_signing_keys()
-        .await
-        .expect("scrub");
+    upgraded.store.scrub_signing_keys().await.expect("scrub");
     let dump = upgraded.stop_and_dump().await;
     assert!(
         !dump.windows(marker.len()).any(|w| w == marker),

@@ -23,6 +23,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub dir: Arc<TempDir>,
     pub state: baton_server::state::AppState,
+    /// The database the server runs on.
+    pub store: Arc<dyn baton_core::store::Store>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -108,6 +110,7 @@ impl TestApp {
             .expect("server builds");
         let addr = app.local_addr().expect("bound");
         let state = app.state().clone();
+        let store = Arc::clone(app.store());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async move {
             let _ = rx.await;
@@ -122,6 +125,7 @@ impl TestApp {
             clock,
             dir,
             state,
+            store,
             stop: Some(tx),
             task: Some(task),
         }

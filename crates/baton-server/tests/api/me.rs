@@ -58,13 +58,7 @@ async fn assert_missing_token(r: Response) {
 /// The server's own active signing key, read from its store and opened with its secret (as
 /// someone holding both the database and the secret could).
 async fn server_key(app: &TestApp) -> StoredKey {
-    let keys = app
-        .state
-        .baton
-        .store()
-        .signing_keys()
-        .await
-        .expect("signing keys");
+    let keys = app.store.signing_keys().await.expect("signing keys");
     let sealed = keys
         .into_iter()
         .find(|k| k.retired_at.is_none())

@@ -156,6 +156,19 @@ fn the_backends_hold_no_sql_of_their_own() {
                 "{} holds SQL; move it to src/queries: {found:?}",
                 path.display()
             );
+            // Each backend speaks its own dialect only.
+            let other = if backend == "sqlite" {
+                "postgres"
+            } else {
+                "sqlite"
+            };
+            for foreign in [format!("q::{other}"), format!("queries::{other}")] {
+                assert!(
+                    !source.contains(&foreign),
+                    "{} uses {foreign}",
+                    path.display()
+                );
+            }
             checked += 1;
         }
     }

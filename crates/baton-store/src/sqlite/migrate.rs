@@ -46,7 +46,6 @@ fn checksum(sql: &str) -> Vec<u8> {
         .to_vec()
 }
 
-/// Applies the migrations this database lacks.
 /// Checks, without writing, that every migration of this baton has been applied: commands that
 /// only read must neither create nor upgrade a schema.
 pub(crate) fn check(conn: &Connection) -> Result<(), StoreError> {
@@ -71,6 +70,8 @@ pub(crate) fn check(conn: &Connection) -> Result<(), StoreError> {
     }
 }
 
+/// Applies the migrations this database lacks, each in a transaction of its own, after
+/// checking that those already applied are known, whole and unchanged.
 pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(qs::CREATE_MIGRATIONS_TABLE)
         .map_err(map_sqlite)?;
