@@ -2,6 +2,7 @@
 //! opens and migrates the database, loads the keys; [`Application::run_until`] serves until the
 //! shutdown future resolves, letting requests in flight finish.
 
+use crate::admission::{Admission, Admissions, Capacity, Class};
 use crate::config::{Config, Secret};
 use crate::cookie::origin_of;
 use crate::limiter::LoginLimiter;
@@ -89,7 +90,9 @@ impl Application {
         let limiter = Arc::new(limits(user_limit, ip_limit, "login"));
         let registrations = Arc::new(limits(0, ip_limit, "register"));
         let signups = Arc::new(limits(0, config.register_limit_ip, "signup"));
+        let admissions = Arc::new(admissions(&config));
         let state = AppState {
+            admissions,
             baton: Arc::new(baton),
             issuer_origin: origin_of(&issuer).into(),
             issuer: issuer.into(),
@@ -271,6 +274,39 @@ async fn open_parts(
     let baton =
         Baton::start_with(Arc::clone(&store), hasher, clock, policy, vault, key_mode).await?;
     Ok((store, baton))
+}
+
+/// Room per route class. Password checks run two per hashing thread (the second overlaps the
+/// first's database work) and wait in a line as long as the hashing queue; refreshes and
+/// verifications have their own room, four times as many waiting as running.
+fn admissions(config: &Config) -> Admissions {
+    let class = |class, running: usize, waiting: usize| {
+        Admission::new(
+            class,
+            Capacity {
+                running,
+                waiting,
+                max_wait: config.queue_timeout,
+            },
+        )
+    };
+    Admissions {
+        credentials: class(
+            Class::Credentials,
+            config.hash_concurrency.saturating_mul(2),
+            config.hash_queue,
+        ),
+        refresh: class(
+            Class::Refresh,
+            config.refresh_concurrency,
+            config.refresh_concurrency.saturating_mul(4),
+        ),
+        verify: class(
+            Class::Verify,
+            config.verify_concurrency,
+            config.verify_concurrency.saturating_mul(4),
+        ),
+    }
 }
 
 /// The key-encryption secret's file beside a SQLite database when none is configured.

@@ -1,6 +1,7 @@
 //! baton's HTTP server: configuration, startup, routes, extractors, the `ApiError` edge,
 //! telemetry and graceful shutdown. The binary in `crates/baton` is a thin CLI over this.
 
+pub mod admission;
 pub mod app;
 pub mod config;
 pub mod cookie;

@@ -56,6 +56,11 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClassLabels {
+    class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EventLabels {
     kind: &'static str,
 }
@@ -69,6 +74,7 @@ pub struct Metrics {
     refreshes: Family<OutcomeLabels, Counter>,
     reuse: Counter,
     events: Family<EventLabels, Counter>,
+    shed: Family<ClassLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -119,6 +125,12 @@ impl Metrics {
             "Audit events recorded, by kind",
             events.clone(),
         );
+        let shed = Family::<ClassLabels, Counter>::default();
+        registry.register(
+            "requests_shed",
+            "Requests answered 503 because their route class was at capacity, by class",
+            shed.clone(),
+        );
         Self {
             registry,
             requests,
@@ -127,6 +139,7 @@ impl Metrics {
             refreshes,
             reuse,
             events,
+            shed,
         }
     }
 
@@ -143,6 +156,11 @@ impl Metrics {
         if outcome == "reuse_detected" {
             self.reuse.inc();
         }
+    }
+
+    /// Counts a request shed by its route class (a closed set of names).
+    pub fn shed(&self, class: &'static str) {
+        self.shed.get_or_create(&ClassLabels { class }).inc();
     }
 
     /// Counts an audit event by kind (a closed set of names).

@@ -28,4 +28,6 @@ pub struct AppState {
     pub lockouts: Arc<crate::throttle::Throttle>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// Room per route class; past it requests are shed.
+    pub admissions: Arc<crate::admission::Admissions>,
 }

@@ -75,6 +75,9 @@ impl Config {
             ("register_limit_ip", self.register_limit_ip.to_string()),
             ("hash_concurrency", self.hash_concurrency.to_string()),
             ("hash_queue", self.hash_queue.to_string()),
+            ("refresh_concurrency", self.refresh_concurrency.to_string()),
+            ("verify_concurrency", self.verify_concurrency.to_string()),
+            ("queue_timeout", secs(self.queue_timeout)),
             (
                 "database_max_connections",
                 self.database_pool.max_connections.to_string(),

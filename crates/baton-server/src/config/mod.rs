@@ -117,6 +117,12 @@ pub struct Config {
     pub hash_concurrency: usize,
     /// Password hashes that may wait for a hashing thread.
     pub hash_queue: usize,
+    /// Refreshes and revocations handled at once (four times as many may wait).
+    pub refresh_concurrency: usize,
+    /// Token-verifying requests handled at once (four times as many may wait).
+    pub verify_concurrency: usize,
+    /// Longest wait for room in a route class.
+    pub queue_timeout: Duration,
     /// Purge interval for ended sessions.
     pub purge_interval: Duration,
     /// How long audit events are kept.
@@ -164,6 +170,9 @@ impl Settings {
             sessions_per_user: self.sessions_per_user.or(file.sessions_per_user),
             hash_concurrency: self.hash_concurrency.or(file.hash_concurrency),
             hash_queue: self.hash_queue.or(file.hash_queue),
+            refresh_concurrency: self.refresh_concurrency.or(file.refresh_concurrency),
+            verify_concurrency: self.verify_concurrency.or(file.verify_concurrency),
+            queue_timeout: self.queue_timeout.or(file.queue_timeout),
             database_max_connections: self
                 .database_max_connections
                 .or(file.database_max_connections),
@@ -214,6 +223,9 @@ impl Default for Config {
             register_limit_ip: 0,
             hash_concurrency: cpus,
             hash_queue: 128,
+            refresh_concurrency: 256,
+            verify_concurrency: 1024,
+            queue_timeout: Duration::from_secs(5),
             purge_interval: Duration::from_secs(600),
             audit_retention: days(90),
             database_pool: baton_store::PoolSettings::default(),
@@ -290,6 +302,9 @@ impl Config {
             register_limit_ip: s.register_limit_ip.unwrap_or(d.register_limit_ip),
             hash_concurrency: s.hash_concurrency.unwrap_or(d.hash_concurrency),
             hash_queue: s.hash_queue.unwrap_or(d.hash_queue),
+            refresh_concurrency: s.refresh_concurrency.unwrap_or(d.refresh_concurrency),
+            verify_concurrency: s.verify_concurrency.unwrap_or(d.verify_concurrency),
+            queue_timeout: s.queue_timeout.unwrap_or(d.queue_timeout),
             purge_interval: s.purge_interval.unwrap_or(d.purge_interval),
             audit_retention: s.audit_retention.unwrap_or(d.audit_retention),
             database_pool: baton_store::PoolSettings {
@@ -334,6 +349,17 @@ impl Config {
         }
         if self.hash_queue == 0 || self.hash_queue > 65_536 {
             bail!("hash_queue must be between 1 and 65536");
+        }
+        for (name, n) in [
+            ("refresh_concurrency", self.refresh_concurrency),
+            ("verify_concurrency", self.verify_concurrency),
+        ] {
+            if n == 0 || n > 65_536 {
+                bail!("{name} must be between 1 and 65536");
+            }
+        }
+        if self.queue_timeout.is_zero() || self.queue_timeout > Duration::from_secs(60) {
+            bail!("queue_timeout must be positive and at most a minute");
         }
         if self.audit_retention.is_zero()
             || self.audit_retention > 10 * Duration::from_secs(365 * 86_400)

@@ -288,6 +288,38 @@ pub struct Settings {
     )]
     #[serde(default, deserialize_with = "de::number")]
     pub hash_queue: Option<usize>,
+    /// Refreshes and revocations handled at once; four times as many may wait, more get 503
+    /// [default: 256]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_REFRESH_CONCURRENCY",
+        value_parser = setting("refresh_concurrency", number::<usize>),
+    )]
+    #[serde(default, deserialize_with = "de::number")]
+    pub refresh_concurrency: Option<usize>,
+    /// Token-verifying requests handled at once; four times as many may wait, more get 503
+    /// [default: 1024]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_VERIFY_CONCURRENCY",
+        value_parser = setting("verify_concurrency", number::<usize>),
+    )]
+    #[serde(default, deserialize_with = "de::number")]
+    pub verify_concurrency: Option<usize>,
+    /// Longest a request waits for room in its class before a 503 [default: 5s]
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_QUEUE_TIMEOUT",
+        value_parser = setting("queue_timeout", duration),
+    )]
+    #[serde(default, deserialize_with = "de::duration")]
+    pub queue_timeout: Option<Duration>,
     /// Most open database connections (PostgreSQL) [default: 10]
     #[arg(
         value_parser = setting("database_max_connections", number::<u32>),

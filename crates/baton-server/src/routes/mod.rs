@@ -7,6 +7,7 @@ mod flows;
 mod oauth;
 mod ops;
 
+use crate::admission::{self, Class};
 use crate::error::ApiError;
 use crate::metrics;
 use crate::state::AppState;
@@ -30,31 +31,53 @@ pub const HEADER_LIMIT: usize = 32 * 1024;
 
 /// Builds the whole application router.
 pub fn router(state: AppState) -> Router {
+    // Each class of routes is admitted apart (crate::admission); the rest cost next to nothing.
+    let class = |class: Class, routes: Router<AppState>| {
+        routes.route_layer(middleware::from_fn_with_state(
+            (state.clone(), class),
+            admission::admit,
+        ))
+    };
+    let credentials = class(
+        Class::Credentials,
+        Router::new()
+            .route("/auth/register", post(auth::register))
+            .route("/auth/login", post(auth::login))
+            .route("/oauth/token", post(oauth::token)),
+    );
+    let refresh = class(
+        Class::Refresh,
+        Router::new()
+            .route("/auth/refresh", post(auth::refresh))
+            .route("/auth/logout", post(auth::logout))
+            .route("/oauth/revoke", post(oauth::revoke)),
+    );
+    let verify = class(
+        Class::Verify,
+        Router::new()
+            .route("/auth/logout-all", post(account::logout_all))
+            .route("/auth/sessions", get(account::sessions))
+            .route("/auth/sessions/{id}", delete(account::revoke_session))
+            .route("/auth/events", get(account::events))
+            .route("/api/me", get(account::me))
+            .route("/oauth/introspect", post(oauth::introspect))
+            .route("/.well-known/jwks.json", get(discovery::jwks))
+            .route(
+                "/.well-known/oauth-authorization-server",
+                get(discovery::metadata),
+            ),
+    );
     let mut app = Router::new()
         .route("/", get(ops::index))
         .route("/assets/demo.css", get(ops::demo_css))
         .route("/assets/demo.js", get(ops::demo_js))
         .route("/assets/client.js", get(ops::client_js))
-        .route("/auth/register", post(auth::register))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/refresh", post(auth::refresh))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/logout-all", post(account::logout_all))
-        .route("/auth/sessions", get(account::sessions))
-        .route("/auth/sessions/{id}", delete(account::revoke_session))
-        .route("/auth/events", get(account::events))
-        .route("/api/me", get(account::me))
-        .route("/oauth/token", post(oauth::token))
-        .route("/oauth/revoke", post(oauth::revoke))
-        .route("/oauth/introspect", post(oauth::introspect))
-        .route("/.well-known/jwks.json", get(discovery::jwks))
-        .route(
-            "/.well-known/oauth-authorization-server",
-            get(discovery::metadata),
-        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .merge(credentials)
+        .merge(refresh)
+        .merge(verify)
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

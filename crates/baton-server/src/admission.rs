@@ -1,0 +1,178 @@
+//! Admission by route class: each class (password checks, refreshes, token verification) lets
+//! a fixed number of requests run at once and a fixed number wait, first come first served, for
+//! a bounded time. Past that a request is shed at once with `503 unavailable` and
+//! `Retry-After`, so an overload of one class neither grows memory or latency without bound nor
+//! starves the others: a login flood waits in the password class while refreshes and `/api/me`
+//! keep their own room.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse as _, Response};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The classes of routes, each admitted apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Routes that may check a password: `/auth/login`, `/auth/register`, `/oauth/token`.
+    Credentials,
+    /// Routes that rotate or revoke refresh tokens: `/auth/refresh`, `/auth/logout`,
+    /// `/oauth/revoke`.
+    Refresh,
+    /// Routes that only verify an access token (and read): `/api/me`, `/auth/sessions`,
+    /// `/auth/events`, `/auth/logout-all`, `/oauth/introspect`, the discovery documents.
+    Verify,
+}
+
+impl Class {
+    /// The metrics label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Credentials => "credentials",
+            Self::Refresh => "refresh",
+            Self::Verify => "verify",
+        }
+    }
+}
+
+/// How many requests of a class run at once, how many may wait, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    /// Requests running at once.
+    pub running: usize,
+    /// Requests waiting for room; more are shed at once.
+    pub waiting: usize,
+    /// Longest wait before a request is shed.
+    pub max_wait: Duration,
+}
+
+/// Why a request was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shed {
+    /// Every place in the line was taken.
+    LineFull,
+    /// It waited [`Capacity::max_wait`] without getting room.
+    WaitedTooLong,
+}
+
+/// One class's admission.
+#[derive(Debug)]
+pub struct Admission {
+    class: Class,
+    permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    capacity: Capacity,
+}
+
+/// Leaves the line when dropped (admitted, shed or cancelled alike).
+struct InLine<'a>(&'a AtomicUsize);
+
+impl Drop for InLine<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Admission {
+    /// Admission for `class` with `capacity` (at least one request runs).
+    pub fn new(class: Class, capacity: Capacity) -> Self {
+        Self {
+            class,
+            permits: Arc::new(Semaphore::new(capacity.running.max(1))),
+            waiting: AtomicUsize::new(0),
+            capacity,
+        }
+    }
+
+    /// The class admitted.
+    pub fn class(&self) -> Class {
+        self.class
+    }
+
+    /// Room to run, held until the permit is dropped; or why there is none. Waiting requests
+    /// get room in the order they came (tokio's semaphore is fair).
+    pub async fn admit(&self) -> Result<OwnedSemaphorePermit, Shed> {
+        if let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() {
+            return Ok(permit);
+        }
+        let ahead = self.waiting.fetch_add(1, Ordering::AcqRel);
+        let _in_line = InLine(&self.waiting);
+        if ahead >= self.capacity.waiting {
+            return Err(Shed::LineFull);
+        }
+        match tokio::time::timeout(
+            self.capacity.max_wait,
+            Arc::clone(&self.permits).acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(permit)) => Ok(permit),
+            // The semaphore is never closed; a closed one sheds like a timeout.
+            Ok(Err(_)) | Err(_) => Err(Shed::WaitedTooLong),
+        }
+    }
+
+    /// Requests waiting now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Acquire)
+    }
+}
+
+/// The three classes' admissions.
+#[derive(Debug)]
+pub struct Admissions {
+    /// Password checks.
+    pub credentials: Admission,
+    /// Refreshes and revocations.
+    pub refresh: Admission,
+    /// Verification-only routes.
+    pub verify: Admission,
+}
+
+impl Admissions {
+    /// The admission of `class`.
+    pub fn of(&self, class: Class) -> &Admission {
+        match class {
+            Class::Credentials => &self.credentials,
+            Class::Refresh => &self.refresh,
+            Class::Verify => &self.verify,
+        }
+    }
+}
+
+/// The middleware of one class: admits the request or answers `503` with `Retry-After`.
+pub async fn admit(
+    State((state, class)): State<(AppState, Class)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match state.admissions.of(class).admit().await {
+        Ok(permit) => {
+            let response = next.run(req).await;
+            drop(permit);
+            response
+        }
+        Err(shed) => {
+            state.metrics.shed(class.as_str());
+            let why = match shed {
+                Shed::LineFull => "its line is full",
+                Shed::WaitedTooLong => "it waited too long",
+            };
+            ApiError::Unavailable(Some(
+                format!(
+                    "{} requests at capacity ({why}); request shed",
+                    class.as_str()
+                )
+                .into(),
+            ))
+            .into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
