@@ -27,11 +27,18 @@ pub enum Scenario {
     Mixed,
     /// Like `protected`, while `--flood` more clients loop logins.
     ProtectedFlood,
+    /// Like `refresh`, while `--flood` more clients loop logins.
+    RefreshFlood,
     /// One client: 2000 refreshes on a fresh chain, 10,000 more, then 2000 on the aged chain.
     ChainAge,
 }
 
 impl Scenario {
+    /// Whether extra clients flood logins meanwhile.
+    fn floods(self) -> bool {
+        matches!(self, Self::ProtectedFlood | Self::RefreshFlood)
+    }
+
     fn name(self) -> &'static str {
         match self {
             Self::Protected => "protected",
@@ -39,6 +46,7 @@ impl Scenario {
             Self::Login => "login",
             Self::Mixed => "mixed",
             Self::ProtectedFlood => "protected-flood",
+            Self::RefreshFlood => "refresh-flood",
             Self::ChainAge => "chain-age",
         }
     }
@@ -65,6 +73,10 @@ pub struct RunArgs {
     /// A registered user.
     #[arg(long, default_value = "bench")]
     user: String,
+    /// The user the login flood logs in (a second one, so that its sessions do not push the
+    /// measured clients' past the cap on live sessions per user); `--user` when absent.
+    #[arg(long)]
+    flood_user: Option<String>,
     /// Its password.
     #[arg(long, default_value = "correct horse battery staple")]
     password: String,
@@ -101,6 +113,7 @@ struct Ctx {
     system: System,
     target: Target,
     login_body: Bytes,
+    flood_login_body: Bytes,
     setup: OpStats,
     protected: OpStats,
     refresh: OpStats,
@@ -141,14 +154,13 @@ fn status_error(status: u16, body: &[u8]) -> OpError {
 }
 
 async fn login(ctx: &Ctx, c: &mut Client) -> Result<(), OpError> {
+    login_as(ctx, c, ctx.login_body.clone()).await
+}
+
+async fn login_as(ctx: &Ctx, c: &mut Client, body: Bytes) -> Result<(), OpError> {
     let r = c
         .conn
-        .request(
-            Method::POST,
-            ctx.system.login_path(),
-            None,
-            Some(ctx.login_body.clone()),
-        )
+        .request(Method::POST, ctx.system.login_path(), None, Some(body))
         .await
         .map_err(OpError::Transport)?;
     if r.status != 200 {
@@ -243,7 +255,7 @@ async fn client_loop(
             Scenario::Protected | Scenario::ProtectedFlood => {
                 protected_or_relogin(&ctx, &mut c).await;
             }
-            Scenario::Refresh => refresh_or_relogin(&ctx, &mut c).await,
+            Scenario::Refresh | Scenario::RefreshFlood => refresh_or_relogin(&ctx, &mut c).await,
             Scenario::Login => {
                 let _ = timed(&ctx.login, login(&ctx, &mut c)).await;
             }
@@ -265,7 +277,11 @@ async fn client_loop(
 
 async fn flood_loop(ctx: Arc<Ctx>, mut c: Client, deadline: Instant) -> Client {
     while Instant::now() < deadline {
-        let _ = timed(&ctx.flood, login(&ctx, &mut c)).await;
+        let _ = timed(
+            &ctx.flood,
+            login_as(&ctx, &mut c, ctx.flood_login_body.clone()),
+        )
+        .await;
     }
     c
 }
@@ -366,6 +382,10 @@ pub async fn run(args: RunArgs, threads: usize) -> anyhow::Result<()> {
         system: args.system,
         target,
         login_body: args.system.login_body(&args.user, &args.password),
+        flood_login_body: args.system.login_body(
+            args.flood_user.as_deref().unwrap_or(&args.user),
+            &args.password,
+        ),
         setup: OpStats::new(),
         protected: OpStats::new(),
         refresh: OpStats::new(),
@@ -430,7 +450,7 @@ pub async fn run(args: RunArgs, threads: usize) -> anyhow::Result<()> {
                 deadline,
             )));
         }
-        if args.scenario == Scenario::ProtectedFlood {
+        if args.scenario.floods() {
             for i in 0..args.flood {
                 let c = Client::new(&ctx.target, 1_000_000 + i as u64);
                 tasks.push(tokio::spawn(flood_loop(ctx.clone(), c, deadline)));
@@ -454,7 +474,9 @@ pub async fn run(args: RunArgs, threads: usize) -> anyhow::Result<()> {
     // --- results -------------------------------------------------------------------------
     let measured: Vec<(&str, &OpStats)> = match args.scenario {
         Scenario::Protected | Scenario::ProtectedFlood => vec![("protected", &ctx.protected)],
-        Scenario::Refresh | Scenario::ChainAge => vec![("refresh", &ctx.refresh)],
+        Scenario::Refresh | Scenario::RefreshFlood | Scenario::ChainAge => {
+            vec![("refresh", &ctx.refresh)]
+        }
         Scenario::Login => vec![("login", &ctx.login)],
         Scenario::Mixed => vec![
             ("protected", &ctx.protected),
@@ -532,7 +554,7 @@ pub async fn run(args: RunArgs, threads: usize) -> anyhow::Result<()> {
         "kind": args.system.name(),
         "scenario": args.scenario.name(),
         "concurrency": if args.scenario == Scenario::ChainAge { 1 } else { n },
-        "flood": if args.scenario == Scenario::ProtectedFlood { Some(args.flood) } else { None },
+        "flood": if args.scenario.floods() { Some(args.flood) } else { None },
         "duration_secs": args.duration,
         "client_threads": threads,
         "setup": {
@@ -545,7 +567,7 @@ pub async fn run(args: RunArgs, threads: usize) -> anyhow::Result<()> {
             "errors": ctx.setup.errors_json(),
         },
         "measure": measure,
-        "flood": if args.scenario == Scenario::ProtectedFlood {
+        "flood": if args.scenario.floods() {
             ctx.flood.to_json(measure_secs)
         } else {
             Value::Null

@@ -1,6 +1,6 @@
-//! Support for tests that run against a real PostgreSQL server: the test command starts a
-//! throwaway cluster and names it in `BATON_TEST_POSTGRES_URL`; every test gets a database of
-//! its own from it.
+//! Support for tests: PostgreSQL databases of their own for tests that run against a real server
+//! (the test command starts a throwaway cluster and names it in `BATON_TEST_POSTGRES_URL`), and
+//! the consistency check a crash test runs afterwards.
 
 use sqlx::Connection as _;
 
@@ -43,4 +43,66 @@ pub async fn fresh_postgres_database(admin_url: &str) -> Result<String, sqlx::Er
     } else {
         format!("{server}/{name}?{query}")
     })
+}
+
+/// What is wrong with the database at `url` after a crash: SQLite's integrity check, sessions
+/// with more than one unspent refresh token (a forked family) and spent tokens whose successor
+/// was never stored (a half-done rotation). Empty when it is consistent.
+pub async fn consistency_problems(url: &str) -> Result<Vec<String>, crate::StoreError> {
+    use crate::queries as q;
+    if let Some(path) = crate::sqlite_path(url) {
+        return tokio::task::spawn_blocking(move || sqlite_problems(&path))
+            .await
+            .map_err(|e| crate::StoreError::Other(e.to_string()))?;
+    }
+    let mut problems = Vec::new();
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .map_err(crate::error::map)?;
+    let forked: Vec<String> = sqlx::query_scalar(q::FORKED_SESSIONS)
+        .fetch_all(&mut conn)
+        .await
+        .map_err(crate::error::map)?;
+    for session in forked {
+        problems.push(format!("session {session} has two unspent tokens"));
+    }
+    let half: i64 = sqlx::query_scalar(q::HALF_ROTATED)
+        .fetch_one(&mut conn)
+        .await
+        .map_err(crate::error::map)?;
+    if half != 0 {
+        problems.push(format!("{half} half-rotated tokens"));
+    }
+    let _ = conn.close().await;
+    Ok(problems)
+}
+
+fn sqlite_problems(path: &std::path::Path) -> Result<Vec<String>, crate::StoreError> {
+    use crate::error::map_sqlite;
+    use crate::queries as q;
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(map_sqlite)?;
+    let mut problems = Vec::new();
+    let integrity: Vec<String> = conn
+        .prepare(q::sqlite::INTEGRITY_CHECK)
+        .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
+        .map_err(map_sqlite)?;
+    if integrity != ["ok"] {
+        problems.push(format!("integrity check: {integrity:?}"));
+    }
+    let forked: Vec<String> = conn
+        .prepare(q::FORKED_SESSIONS)
+        .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
+        .map_err(map_sqlite)?;
+    for session in forked {
+        problems.push(format!("session {session} has two unspent tokens"));
+    }
+    let half: i64 = conn
+        .query_row(q::HALF_ROTATED, [], |r| r.get(0))
+        .map_err(map_sqlite)?;
+    if half != 0 {
+        problems.push(format!("{half} half-rotated tokens"));
+    }
+    Ok(problems)
 }

@@ -95,6 +95,7 @@ every_backend!(
     shared_limits_count_failures_and_attempts_in_flight,
     concurrent_logins_keep_to_the_session_cap,
     audit_events_are_read_newest_first_by_filter_and_page,
+    the_crash_check_finds_forked_families_and_half_rotations,
 );
 
 /// One integer read with plain SQL.
@@ -1081,5 +1082,67 @@ async fn a_new_idle_timeout_reaches_every_batch(store: Arc<dyn Store>, _url: &st
             .await
             .expect("purge"),
         501
+    );
+}
+
+/// The check the crash tests run after each SIGKILL finds what it looks for: a clean database
+/// passes, a session with two unspent tokens and a spent token without its successor do not.
+async fn the_crash_check_finds_forked_families_and_half_rotations(
+    store: Arc<dyn Store>,
+    url: &str,
+) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (session, _) = session_for(store.as_ref(), &alice).await;
+    let clean = baton_store::testing::consistency_problems(url)
+        .await
+        .expect("checked");
+    assert!(clean.is_empty(), "{clean:?}");
+    let blob = |hex: &str| {
+        if url.starts_with("sqlite:") {
+            format!("X'{hex}'")
+        } else {
+            format!("'\\x{hex}'::bytea")
+        }
+    };
+    exec(
+        url,
+        &format!(
+            "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ({}, '{}', 1)",
+            blob("00"),
+            session.as_str()
+        ),
+    )
+    .await;
+    exec(
+        url,
+        &format!(
+            "UPDATE refresh_tokens SET spent_at = 2, successor_hash = {} WHERE hash = {}",
+            blob("01"),
+            blob("00")
+        ),
+    )
+    .await;
+    let problems = baton_store::testing::consistency_problems(url)
+        .await
+        .expect("checked");
+    assert!(
+        problems.iter().any(|p| p.contains("half-rotated")),
+        "{problems:?}"
+    );
+    exec(
+        url,
+        &format!(
+            "UPDATE refresh_tokens SET spent_at = NULL, successor_hash = NULL WHERE hash = {}",
+            blob("00")
+        ),
+    )
+    .await;
+    let problems = baton_store::testing::consistency_problems(url)
+        .await
+        .expect("checked");
+    assert!(
+        problems.iter().any(|p| p.contains("two unspent tokens")),
+        "{problems:?}"
     );
 }

@@ -318,6 +318,15 @@ pub const DROP_STALE_SEALS: &str = "UPDATE refresh_tokens SET sealed = NULL \
      WHERE hash IN (SELECT hash FROM refresh_tokens \
      WHERE sealed IS NOT NULL AND created_at < $1 LIMIT 500)";
 
+/// Sessions holding more than one unspent refresh token: a forked family, which no sequence of
+/// rotations may leave behind (the consistency check after a crash).
+pub const FORKED_SESSIONS: &str = "SELECT session_id FROM refresh_tokens WHERE spent_at IS NULL \
+     GROUP BY session_id HAVING count(*) > 1";
+/// Spent tokens whose named successor was never stored: a half-done rotation.
+pub const HALF_ROTATED: &str = "SELECT count(*) FROM refresh_tokens t \
+     WHERE t.successor_hash IS NOT NULL \
+     AND NOT EXISTS (SELECT 1 FROM refresh_tokens n WHERE n.hash = t.successor_hash)";
+
 pub mod postgres;
 pub mod sqlite;
 

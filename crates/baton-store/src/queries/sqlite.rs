@@ -38,6 +38,9 @@ pub const PASSIVE_CHECKPOINT: &str = "PRAGMA wal_checkpoint(PASSIVE)";
 /// Waits for readers, copies the whole WAL and makes the next writer start it over.
 pub const RESTART_CHECKPOINT: &str = "PRAGMA wal_checkpoint(RESTART)";
 
+/// SQLite's own check of the whole file: one row, `ok`, when it is sound.
+pub const INTEGRITY_CHECK: &str = "PRAGMA integrity_check";
+
 /// Whether the migration record exists.
 pub const MIGRATIONS_TABLE: &str =
     "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'";

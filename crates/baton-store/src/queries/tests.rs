@@ -51,6 +51,12 @@ const ALL: &[&str] = &[
     PURGE_ATTEMPTS,
     DROP_STALE_SEALS,
     SET_IDLE_TIMEOUT,
+    FORKED_SESSIONS,
+    HALF_ROTATED,
+    postgres::DIALECT.insert_session,
+    postgres::ROTATE_FAST,
+    postgres::LOCK_LIMIT_KEY,
+    postgres::TRY_LOCK_LIMIT_KEY,
 ];
 
 /// The placeholders in order of first appearance.

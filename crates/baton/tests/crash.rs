@@ -1,0 +1,263 @@
+//! Crash under every write: `baton serve` is killed (SIGKILL) three times while refresh chains,
+//! logins, logouts, a key rotation and the purge all write, on SQLite and on PostgreSQL. After
+//! each crash the database is consistent (SQLite's integrity check; no session with two unspent
+//! tokens; no spent token without its successor) and every answered write is there: each
+//! chain's last answered token still refreshes (a rotation committed but unanswered shows as a
+//! grace replay), each answered login's token refreshes, each answered logout's stays revoked.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{baton, Server};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const PASSWORD: &str = "correct horse battery staple";
+const CHAINS: usize = 8;
+
+/// What the clients were told before the crash.
+#[derive(Default)]
+struct Answered {
+    /// Each chain's newest refresh token.
+    chains: Vec<String>,
+    /// Refresh tokens of answered logins.
+    logins: Vec<String>,
+    /// Refresh tokens of answered logouts.
+    logouts: Vec<String>,
+}
+
+async fn login(client: &reqwest::Client, base: &str) -> Option<String> {
+    let res = client
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"username": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .ok()?;
+    if res.status() != 200 {
+        return None;
+    }
+    let body: Value = res.json().await.ok()?;
+    body["refresh_token"].as_str().map(str::to_owned)
+}
+
+/// What a refresh got.
+enum Refreshed {
+    /// The successor.
+    Rotated(String),
+    /// `503`: try again.
+    Busy,
+    /// No answer: the server is gone.
+    Gone,
+}
+
+/// A refresh; any answer but `200` and `503` fails the test.
+async fn refresh(client: &reqwest::Client, base: &str, token: &str) -> Refreshed {
+    let Ok(res) = client
+        .post(format!("{base}/auth/refresh"))
+        .json(&json!({ "refresh_token": token }))
+        .send()
+        .await
+    else {
+        return Refreshed::Gone;
+    };
+    let status = res.status();
+    let Ok(body) = res.json::<Value>().await else {
+        return Refreshed::Gone;
+    };
+    match status.as_u16() {
+        200 => Refreshed::Rotated(body["refresh_token"].as_str().expect("rt").to_owned()),
+        503 => Refreshed::Busy,
+        _ => panic!("refresh answered {status}: {body}"),
+    }
+}
+
+/// Every kind of write at once until `stop`; what fails to be answered is simply tried again.
+async fn load(base: String, answered: Arc<Mutex<Answered>>, stop: Arc<AtomicBool>) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let mut tasks = Vec::new();
+    for chain in 0..CHAINS {
+        let (client, base, answered, stop) = (
+            client.clone(),
+            base.clone(),
+            Arc::clone(&answered),
+            Arc::clone(&stop),
+        );
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let token = answered.lock().expect("lock").chains[chain].clone();
+                match refresh(&client, &base, &token).await {
+                    Refreshed::Rotated(next) => answered.lock().expect("lock").chains[chain] = next,
+                    Refreshed::Busy => {}
+                    Refreshed::Gone => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+        }));
+    }
+    for _ in 0..2 {
+        let (client, base, answered, stop) = (
+            client.clone(),
+            base.clone(),
+            Arc::clone(&answered),
+            Arc::clone(&stop),
+        );
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let Some(token) = login(&client, &base).await else {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                };
+                // Answered: it must survive. Its logout, once sent, may or may not commit
+                // before a crash, so it is checked only when answered.
+                answered.lock().expect("lock").logins.push(token.clone());
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                answered
+                    .lock()
+                    .expect("lock")
+                    .logins
+                    .retain(|t| *t != token);
+                let logout = client
+                    .post(format!("{base}/auth/logout"))
+                    .json(&json!({ "refresh_token": token }))
+                    .send()
+                    .await;
+                match logout {
+                    Ok(res) if res.status() == 204 => {
+                        answered.lock().expect("lock").logouts.push(token);
+                    }
+                    Ok(res) if res.status() == 503 => {}
+                    Ok(res) => panic!("logout answered {}", res.status()),
+                    Err(_) => {}
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("a client failed");
+    }
+}
+
+fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
+    Server::start(dir, env)
+}
+
+async fn crash_three_times(url: &str, env: &[(&str, &str)]) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start(dir.path(), env);
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{}/auth/register", server.base))
+        .json(&json!({"username": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(res.status(), 201);
+    let mut answered = Answered::default();
+    for _ in 0..CHAINS {
+        let token = login(&client, &server.base).await.expect("login");
+        answered.chains.push(token);
+    }
+    let answered = Arc::new(Mutex::new(answered));
+    let mut server = server;
+    for round in 0..3 {
+        let stop = Arc::new(AtomicBool::new(false));
+        let writes = tokio::spawn(load(
+            server.base.clone(),
+            Arc::clone(&answered),
+            Arc::clone(&stop),
+        ));
+        // A key rotation by the command line, writing the same database meanwhile.
+        let rotate = {
+            let mut cmd = baton(dir.path());
+            cmd.envs(env.iter().copied()).args(["keys", "rotate"]);
+            tokio::task::spawn_blocking(move || cmd.output().expect("keys rotate runs"))
+        };
+        tokio::time::sleep(Duration::from_millis(700 + 150 * round)).await;
+        server.child.kill().expect("SIGKILL");
+        server.child.wait().expect("reaped");
+        stop.store(true, Ordering::Relaxed);
+        writes.await.expect("the load ended cleanly");
+        let rotated = rotate.await.expect("joined");
+        assert!(rotated.status.success(), "keys rotate: {rotated:?}");
+
+        let problems = baton_store::testing::consistency_problems(url)
+            .await
+            .expect("checked");
+        assert!(problems.is_empty(), "after crash {round}: {problems:?}");
+
+        server = start(dir.path(), env);
+        let base = server.base.clone();
+        let (chains, logins, logouts) = {
+            let mut a = answered.lock().expect("lock");
+            (
+                a.chains.clone(),
+                std::mem::take(&mut a.logins),
+                a.logouts.clone(),
+            )
+        };
+        let mut next_chains = Vec::new();
+        for (chain, token) in chains.iter().enumerate() {
+            match refresh(&client, &base, token).await {
+                Refreshed::Rotated(next) => next_chains.push(next),
+                _ => panic!("chain {chain}'s last answered token no longer refreshes"),
+            }
+        }
+        answered.lock().expect("lock").chains = next_chains;
+        for token in logins {
+            assert!(
+                matches!(refresh(&client, &base, &token).await, Refreshed::Rotated(_)),
+                "an answered login is there"
+            );
+        }
+        for token in &logouts {
+            let res = client
+                .post(format!("{base}/auth/refresh"))
+                .json(&json!({ "refresh_token": token }))
+                .send()
+                .await
+                .expect("answered");
+            assert_eq!(res.status(), 401, "an answered logout stays revoked");
+        }
+        assert!(
+            !logouts.is_empty() || round > 0,
+            "some logouts were answered"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_survives_sigkill_under_every_write() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("crash.db").display());
+    crash_three_times(
+        &url,
+        &[("BATON_DATABASE_URL", &url), ("BATON_PURGE_INTERVAL", "1s")],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_survives_sigkill_under_every_write() {
+    let Some(admin) = baton_store::testing::postgres_admin_url() else {
+        return;
+    };
+    let url = baton_store::testing::fresh_postgres_database(&admin)
+        .await
+        .expect("a database");
+    crash_three_times(
+        &url,
+        &[
+            ("BATON_DATABASE_URL", &url),
+            ("BATON_SECRET", "a crash test secret, long enough"),
+            ("BATON_PURGE_INTERVAL", "1s"),
+        ],
+    )
+    .await;
+}
