@@ -39,12 +39,12 @@ pub(crate) fn map_sqlite(e: rusqlite::Error) -> StoreError {
 /// Whether a database error code means "try again later" rather than "this request is wrong".
 fn transient(code: &str) -> bool {
     // PostgreSQL's SQLSTATEs have five characters; SQLite's extended result codes are numbers
-    // below 10000 whose low byte is the primary code: BUSY (5), LOCKED (6), IOERR (10),
-    // FULL (13), CANTOPEN (14).
+    // below 10000 whose low byte is the primary code: BUSY (5), LOCKED (6), READONLY (8: the
+    // filesystem went read-only), IOERR (10), FULL (13), CANTOPEN (14).
     if code.len() < 5 {
         return code
             .parse::<u32>()
-            .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 13 | 14));
+            .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14));
     }
     // PostgreSQL SQLSTATEs: connection exceptions (08…), insufficient resources (53…), operator
     // intervention such as shutdown or a statement timeout (57…), lock not available (55P03),
@@ -71,7 +71,7 @@ mod tests {
     #[test]
     fn busy_io_and_connection_errors_are_transient_but_constraints_are_not() {
         for code in [
-            "5", "261", "517", "773", "266", "14", "08006", "57P01", "57014", "53300",
+            "5", "261", "517", "773", "266", "14", "8", "1032", "08006", "57P01", "57014", "53300",
         ] {
             assert!(transient(code), "{code}");
         }
