@@ -22,6 +22,41 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that never runs backwards: when the clock it reads steps back (an operator or NTP
+/// setting the wall clock back), it stands still at the latest time it has told until that
+/// clock catches up. So nothing that has expired comes back to life, a spent refresh token whose
+/// grace window has passed never gets it back, and times written go on increasing. A step
+/// forward is followed: it is the wall clock being corrected, and tokens must carry the time
+/// every other service reads.
+#[derive(Debug)]
+pub struct NeverBackwards<C: ?Sized> {
+    inner: Arc<C>,
+    latest: AtomicI64,
+}
+
+impl<C: Clock + ?Sized> NeverBackwards<C> {
+    /// Reads `inner`, never going back.
+    pub fn new(inner: Arc<C>) -> Self {
+        Self {
+            latest: AtomicI64::new(i64::MIN),
+            inner,
+        }
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for NeverBackwards<C> {
+    fn now(&self) -> OffsetDateTime {
+        let read = self.inner.now();
+        let ms = to_millis(read);
+        let before = self.latest.fetch_max(ms, Ordering::AcqRel);
+        if before > ms {
+            from_millis(before)
+        } else {
+            read
+        }
+    }
+}
+
 /// A clock that only moves when told to; for tests.
 #[derive(Debug, Clone)]
 pub struct ManualClock {
@@ -40,6 +75,12 @@ impl ManualClock {
     pub fn advance(&self, by: std::time::Duration) {
         let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
         self.millis.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    /// Moves the clock back, as a wall clock set back does.
+    pub fn rewind(&self, by: std::time::Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.millis.fetch_sub(ms, Ordering::SeqCst);
     }
 }
 
@@ -63,6 +104,30 @@ pub fn from_millis(ms: i64) -> OffsetDateTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn never_backwards_stands_still_while_its_clock_catches_up_and_follows_it_forward() {
+        let start = from_millis(1_700_000_000_000);
+        let wall = Arc::new(ManualClock::new(start));
+        let clock = NeverBackwards::new(Arc::clone(&wall));
+        assert_eq!(clock.now(), start);
+        wall.rewind(std::time::Duration::from_secs(60));
+        assert_eq!(clock.now(), start, "no step back");
+        wall.advance(std::time::Duration::from_secs(30));
+        assert_eq!(clock.now(), start, "still behind: standing still");
+        wall.advance(std::time::Duration::from_secs(45));
+        assert_eq!(
+            to_millis(clock.now()),
+            1_700_000_015_000,
+            "caught up and going on"
+        );
+        wall.advance(std::time::Duration::from_secs(3600));
+        assert_eq!(
+            to_millis(clock.now()),
+            1_700_003_615_000,
+            "a step forward is followed"
+        );
+    }
 
     #[test]
     fn manual_clock_moves_only_when_advanced() {

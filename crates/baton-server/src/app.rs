@@ -14,6 +14,7 @@ use crate::shared_limits::SharedLimiter;
 use crate::state::AppState;
 use anyhow::Context as _;
 use axum::Router;
+use baton_core::clock::NeverBackwards;
 use baton_core::password::{HashingLimits, PasswordHasher};
 use baton_core::service::KeyMode;
 use baton_core::store::Store;
@@ -47,6 +48,8 @@ impl Application {
 
     /// Builds the server with the given clock (tests move time with a manual one).
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        // Time never runs backwards for the server, whatever the wall clock does.
+        let clock: Arc<dyn Clock> = Arc::new(NeverBackwards::new(clock));
         let listener = TcpListener::bind(&config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -167,8 +170,16 @@ async fn purge_loop(state: AppState) {
     purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sweep = tokio::time::interval(SEAL_SWEEP_INTERVAL);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The server's clock never runs backwards from the latest time it read; reading it every
+    // second keeps that time current when no request does, so a wall clock set back cannot
+    // bring back a session that ended unobserved.
+    let mut clock = tokio::time::interval(std::time::Duration::from_secs(1));
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = clock.tick() => {
+                let _ = state.baton.now();
+            }
             _ = purge.tick() => {
                 match state.baton.purge_expired(PURGE_RETENTION).await {
                     Ok(0) => {}

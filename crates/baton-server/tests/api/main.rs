@@ -8,6 +8,7 @@ mod helpers;
 
 mod audit;
 mod bad_input;
+mod clock;
 mod cookies;
 mod discovery;
 mod keys;

@@ -2,6 +2,8 @@
 
 use super::*;
 
+/// Every statement both backends run (SQLite binds by position; PostgreSQL's own, such as
+/// `postgres::ROTATE_FAST`, bind by number and may use them in any order).
 const ALL: &[&str] = &[
     PING,
     INSERT_USER,
@@ -53,10 +55,6 @@ const ALL: &[&str] = &[
     SET_IDLE_TIMEOUT,
     FORKED_SESSIONS,
     HALF_ROTATED,
-    postgres::DIALECT.insert_session,
-    postgres::ROTATE_FAST,
-    postgres::LOCK_LIMIT_KEY,
-    postgres::TRY_LOCK_LIMIT_KEY,
 ];
 
 /// The placeholders in order of first appearance.

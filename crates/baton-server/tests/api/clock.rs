@@ -1,0 +1,79 @@
+//! Wall-clock steps: the server's time never runs backwards, so a clock set back revives no
+//! expired session and reopens no grace window, and a session live before the step stays live.
+
+use crate::helpers::*;
+use reqwest::StatusCode;
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_clock_set_back_revives_no_expired_session() {
+    let app = TestApp::spawn_with(|s| s.refresh_idle_ttl = Some(Duration::from_secs(60))).await;
+    let first = app.user_session("alice").await;
+    app.advance(61);
+    assert_error(
+        app.refresh(&first.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        Some("Refresh token has expired"),
+    )
+    .await;
+    app.clock.rewind(Duration::from_secs(30));
+    assert_error(
+        app.refresh(&first.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        Some("Refresh token has expired"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_clock_set_back_reopens_no_grace_window() {
+    let app = TestApp::spawn().await;
+    let first = app.user_session("alice").await;
+    let second = app.refresh_ok(&first.refresh).await;
+    app.advance(30);
+    // The server reads its clock (here, verifying a token) before the wall clock is set back.
+    assert_eq!(
+        app.get_bearer("/api/me", &second.access).await.status(),
+        StatusCode::OK
+    );
+    app.clock.rewind(Duration::from_secs(25));
+    // Five seconds after the spending by the wall clock, thirty by the server's: a reuse.
+    assert_error(
+        app.refresh(&first.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        Some("Refresh token reuse detected"),
+    )
+    .await;
+    assert_error(
+        app.refresh(&second.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        Some("Refresh token has been revoked"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_session_live_before_the_clock_is_set_back_stays_live_and_tokens_go_forward() {
+    let app = TestApp::spawn_with(|s| s.refresh_idle_ttl = Some(Duration::from_secs(60))).await;
+    let first = app.user_session("alice").await;
+    app.advance(50);
+    let second = app.refresh_ok(&first.refresh).await;
+    let issued = jwt_claims(&second.access)["iat"].as_i64().expect("iat");
+    app.clock.rewind(Duration::from_secs(3600));
+    // The server's time stands still until the wall clock catches up: the session neither ends
+    // nor lives longer, and a new token is not dated before the last.
+    let third = app.refresh_ok(&second.refresh).await;
+    assert!(jwt_claims(&third.access)["iat"].as_i64().expect("iat") >= issued);
+    app.advance(3600 + 61);
+    assert_error(
+        app.refresh(&third.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        Some("Refresh token has expired"),
+    )
+    .await;
+}
