@@ -22,12 +22,14 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that never runs backwards: when the clock it reads steps back (an operator or NTP
+/// A clock that does not run backwards: when the clock it reads steps back (an operator or NTP
 /// setting the wall clock back), it stands still at the latest time it has told until that
 /// clock catches up. So nothing that has expired comes back to life, a spent refresh token whose
 /// grace window has passed never gets it back, and times written go on increasing. A step
 /// forward is followed: it is the wall clock being corrected, and tokens must carry the time
-/// every other service reads.
+/// every other service reads. A step back of more than [`MAX_STANDSTILL`] is taken as the
+/// correction of an earlier wrong step forward (a wrong year, say) and followed, with an error
+/// logged: standing still for that long would stop every expiry and date tokens in the future.
 #[derive(Debug)]
 pub struct NeverBackwards<C: ?Sized> {
     inner: Arc<C>,
@@ -44,16 +46,28 @@ impl<C: Clock + ?Sized> NeverBackwards<C> {
     }
 }
 
+/// The longest step back [`NeverBackwards`] absorbs by standing still.
+pub const MAX_STANDSTILL: std::time::Duration = std::time::Duration::from_secs(600);
+
 impl<C: Clock + ?Sized> Clock for NeverBackwards<C> {
     fn now(&self) -> OffsetDateTime {
         let read = self.inner.now();
         let ms = to_millis(read);
         let before = self.latest.fetch_max(ms, Ordering::AcqRel);
-        if before > ms {
-            from_millis(before)
-        } else {
-            read
+        if before <= ms {
+            return read;
         }
+        let behind = before.saturating_sub(ms);
+        if behind > i64::try_from(MAX_STANDSTILL.as_millis()).unwrap_or(i64::MAX) {
+            self.latest.store(ms, Ordering::Release);
+            tracing::error!(
+                behind_ms = behind,
+                "the wall clock stepped back further than baton waits for; following it \
+                 (sessions that ended in the skipped time may refresh again)"
+            );
+            return read;
+        }
+        from_millis(before)
     }
 }
 
@@ -126,6 +140,15 @@ mod tests {
             to_millis(clock.now()),
             1_700_003_615_000,
             "a step forward is followed"
+        );
+        // A year ahead by mistake, then corrected: followed back rather than frozen for a year.
+        wall.advance(std::time::Duration::from_secs(365 * 86_400));
+        let _ = clock.now();
+        wall.rewind(std::time::Duration::from_secs(365 * 86_400));
+        assert_eq!(
+            to_millis(clock.now()),
+            1_700_003_615_000,
+            "a long step back is followed"
         );
     }
 

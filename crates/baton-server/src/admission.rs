@@ -18,7 +18,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// The classes of routes, each admitted apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
-    /// Routes that may check a password: `/auth/login`, `/auth/register`, `/oauth/token`.
+    /// Routes that may check a password: `/auth/login`, `/auth/register`, `/oauth/token` (its
+    /// refresh-token grant too: the class is chosen before the body is read).
     Credentials,
     /// Routes that rotate or revoke refresh tokens: `/auth/refresh`, `/auth/logout`,
     /// `/oauth/revoke`.
@@ -157,19 +158,10 @@ pub async fn admit(
             response
         }
         Err(shed) => {
+            // Counted, not logged: a flood would otherwise write a log line per request.
             state.metrics.shed(class.as_str());
-            let why = match shed {
-                Shed::LineFull => "its line is full",
-                Shed::WaitedTooLong => "it waited too long",
-            };
-            ApiError::Unavailable(Some(
-                format!(
-                    "{} requests at capacity ({why}); request shed",
-                    class.as_str()
-                )
-                .into(),
-            ))
-            .into_response()
+            tracing::debug!(class = class.as_str(), ?shed, "request shed");
+            ApiError::Unavailable(None).into_response()
         }
     }
 }

@@ -106,3 +106,103 @@ fn sqlite_problems(path: &std::path::Path) -> Result<Vec<String>, crate::StoreEr
     }
     Ok(problems)
 }
+
+/// The id of the user that owns [`plant_ended_sessions`]'s sessions.
+const PLANTED_USER: &str = "planted-ended-sessions";
+
+/// Plants `n` sessions (two tokens each) that ended ten days before `now_ms`, past the purge's
+/// retention, so that the purge has work; owned by a user of their own.
+pub async fn plant_ended_sessions(url: &str, n: u32, now_ms: i64) -> Result<(), crate::StoreError> {
+    let ended = now_ms - 10 * 86_400_000;
+    let user = format!(
+        "INSERT INTO users (id, username, username_key, password_hash, created_at, deleted_at) \
+         VALUES ('{PLANTED_USER}', '{PLANTED_USER}', '{PLANTED_USER}', '', {ended}, {ended}) \
+         ON CONFLICT DO NOTHING"
+    );
+    let mut statements = vec![user];
+    let tag = now_ms;
+    for i in 0..n {
+        let id = format!("planted-{tag}-{i}");
+        statements.push(format!(
+            "INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, \
+             idle_expires_at, absolute_expires_at, idle_ttl) VALUES ('{id}', '{PLANTED_USER}', \
+             'baton', {c}, {c}, {e}, {e}, 1000)",
+            c = ended - 1000,
+            e = ended
+        ));
+        // A spent token naming its successor, and the successor: a family as rotation leaves it.
+        let blob = |t: u32| {
+            let hash = format!("{tag:016x}{i:08x}{t:08x}");
+            if url.starts_with("sqlite:") {
+                format!("X'{hash}'")
+            } else {
+                format!("'\\x{hash}'::bytea")
+            }
+        };
+        statements.push(format!(
+            "INSERT INTO refresh_tokens (hash, session_id, created_at, spent_at, successor_hash) \
+             VALUES ({}, '{id}', {c}, {c}, {})",
+            blob(0),
+            blob(1),
+            c = ended - 1000
+        ));
+        statements.push(format!(
+            "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ({}, '{id}', {})",
+            blob(1),
+            ended - 1000
+        ));
+    }
+    run_all(url, &statements).await
+}
+
+/// How many sessions of [`plant_ended_sessions`] are left.
+pub async fn planted_sessions_left(url: &str) -> Result<i64, crate::StoreError> {
+    let sql = format!("SELECT count(*) FROM sessions WHERE user_id = '{PLANTED_USER}'");
+    if let Some(path) = crate::sqlite_path(url) {
+        return tokio::task::spawn_blocking(move || {
+            let conn = rusqlite::Connection::open(path).map_err(crate::error::map_sqlite)?;
+            conn.busy_timeout(std::time::Duration::from_secs(5))
+                .map_err(crate::error::map_sqlite)?;
+            conn.query_row(&sql, [], |r| r.get(0))
+                .map_err(crate::error::map_sqlite)
+        })
+        .await
+        .map_err(|e| crate::StoreError::Other(e.to_string()))?;
+    }
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .map_err(crate::error::map)?;
+    let n = sqlx::query_scalar(&sql)
+        .fetch_one(&mut conn)
+        .await
+        .map_err(crate::error::map)?;
+    let _ = conn.close().await;
+    Ok(n)
+}
+
+async fn run_all(url: &str, statements: &[String]) -> Result<(), crate::StoreError> {
+    if let Some(path) = crate::sqlite_path(url) {
+        let batch = format!("BEGIN IMMEDIATE; {}; COMMIT;", statements.join(";\n"));
+        return tokio::task::spawn_blocking(move || {
+            let conn = rusqlite::Connection::open(path).map_err(crate::error::map_sqlite)?;
+            conn.busy_timeout(std::time::Duration::from_secs(5))
+                .map_err(crate::error::map_sqlite)?;
+            conn.execute_batch(&batch).map_err(crate::error::map_sqlite)
+        })
+        .await
+        .map_err(|e| crate::StoreError::Other(e.to_string()))?;
+    }
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .map_err(crate::error::map)?;
+    let mut tx = conn.begin().await.map_err(crate::error::map)?;
+    for sql in statements {
+        sqlx::query(sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(crate::error::map)?;
+    }
+    tx.commit().await.map_err(crate::error::map)?;
+    let _ = conn.close().await;
+    Ok(())
+}

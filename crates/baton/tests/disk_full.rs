@@ -132,6 +132,11 @@ async fn writes_again(client: &reqwest::Client, base: &str, token: &str) -> Stri
 async fn a_full_filesystem_refuses_writes_cleanly_and_recovers_and_a_read_only_one_reads() {
     let dir = tempfile::tempdir().expect("temp dir");
     let Some(fs) = SmallFs::mount(&dir.path().join("fs")) else {
+        // The test command sets this where it can mount one, so a failure to mount there fails.
+        assert!(
+            std::env::var_os("BATON_REQUIRE_TMPFS").is_none(),
+            "BATON_REQUIRE_TMPFS is set but mounting a tmpfs failed"
+        );
         eprintln!("cannot mount a tmpfs here (not root?); skipping");
         return;
     };
@@ -159,16 +164,17 @@ async fn a_full_filesystem_refuses_writes_cleanly_and_recovers_and_a_read_only_o
     let filler = fill(&fs.0);
     writes_until_refused(&client, &base).await;
     reads_and_verification_work(&client, &base, &access).await;
-    let (status, retry, _) = post(
+    let (status, retry, body) = post(
         &client,
         format!("{base}/auth/refresh"),
         json!({ "refresh_token": token }),
     )
     .await;
-    assert!(
-        status == 503 && retry || status == 200,
-        "a refresh on a full filesystem answered {status}"
-    );
+    match status {
+        200 => token = body["refresh_token"].as_str().expect("rt").to_owned(),
+        503 if retry => {}
+        _ => panic!("a refresh on a full filesystem answered {status}: {body}"),
+    }
     // Space again: the same process writes.
     std::fs::remove_file(&filler).expect("free the space");
     token = writes_again(&client, &base, &token).await;
@@ -189,15 +195,30 @@ async fn a_full_filesystem_refuses_writes_cleanly_and_recovers_and_a_read_only_o
         .expect("runs");
     assert!(listed.status.success(), "{listed:?}");
     assert!(String::from_utf8_lossy(&listed.stdout).contains("alice"));
-    let serve = common::baton(dir.path())
+    let mut serve = common::baton(dir.path())
         .env("BATON_DATABASE_URL", &url)
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .output()
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("runs");
-    assert!(!serve.status.success());
-    assert!(
-        String::from_utf8_lossy(&serve.stderr).contains("readonly database"),
-        "{serve:?}"
-    );
+    // It must stop by itself; one that starts after all is killed so the mount can go.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = serve.try_wait().expect("waits") {
+            break Some(exit);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = serve.kill();
+            let _ = serve.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let exit = exit.expect("serve refused to start on a read-only database");
+    assert!(!exit.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut serve.stderr.take().expect("stderr"), &mut stderr)
+        .expect("stderr");
+    assert!(stderr.contains("readonly database"), "{stderr}");
     fs.remount("rw");
 }
