@@ -1,5 +1,6 @@
 //! Registration, login and refresh (`/auth/register`, `/auth/login`, `/auth/refresh`, `/auth/logout`).
 
+use crate::hidden;
 use serde::{Deserialize, Serialize};
 
 /// `POST /auth/register` body.
@@ -57,7 +58,7 @@ where
 }
 
 /// `POST /auth/refresh` and `POST /auth/logout` body; the token may come by cookie instead.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Clone, Default, Deserialize, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RefreshRequest {
     /// The refresh token, when delivered in the body.
@@ -67,7 +68,7 @@ pub struct RefreshRequest {
 }
 
 /// Successful login or refresh.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct TokenResponse {
     /// Signed JWT access token.
@@ -101,6 +102,28 @@ impl std::fmt::Debug for LoginRequest {
             .field("username", &self.username)
             .field("password", &"***")
             .field("delivery", &self.delivery)
+            .finish()
+    }
+}
+
+/// The token never shows in debug output.
+impl std::fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRequest")
+            .field("refresh_token", &hidden(&self.refresh_token))
+            .finish()
+    }
+}
+
+/// The tokens never show in debug output.
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"***")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &hidden(&self.refresh_token))
+            .field("refresh_expires_in", &self.refresh_expires_in)
             .finish()
     }
 }

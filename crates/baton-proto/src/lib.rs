@@ -13,6 +13,12 @@ pub use auth::{
 pub use error::{ErrorBody, ErrorCode};
 pub use oauth::{IntrospectionResponse, OAuthTokenForm, OAuthTokenRefForm};
 
+/// Shows `Some("***")` for a password, token or secret that is set: what debug output prints
+/// in its place.
+fn hidden(value: &Option<String>) -> Option<&'static str> {
+    value.as_ref().map(|_| "***")
+}
+
 #[cfg(test)]
 mod typescript;
 
@@ -59,8 +65,18 @@ mod tests {
             client_secret: Some("cs-secret".into()),
             ..OAuthTokenRefForm::default()
         };
-        let shown = format!("{login:?} {register:?} {form:?} {reference:?}");
-        for secret in ["hunter2-pw", "rt-secret", "cs-secret"] {
+        let refresh = RefreshRequest {
+            refresh_token: Some("rt-secret".into()),
+        };
+        let answer = TokenResponse {
+            access_token: "at-secret".into(),
+            token_type: "Bearer".into(),
+            expires_in: 900,
+            refresh_token: Some("rt-secret".into()),
+            refresh_expires_in: 60,
+        };
+        let shown = format!("{login:?} {register:?} {form:?} {reference:?} {refresh:?} {answer:?}");
+        for secret in ["hunter2-pw", "rt-secret", "cs-secret", "at-secret"] {
             assert!(!shown.contains(secret), "{shown}");
         }
         assert!(shown.contains("alice"), "{shown}");

@@ -1,5 +1,6 @@
 //! The OAuth 2.0 endpoints: `/oauth/token`, `/oauth/revoke`, `/oauth/introspect`.
 
+use crate::hidden;
 use serde::{Deserialize, Serialize};
 
 /// `POST /oauth/token` form (RFC 6749 §4.3 and §6).
@@ -32,11 +33,6 @@ pub struct OAuthTokenRefForm {
     pub client_id: Option<String>,
     /// A confidential client's secret when sent in the body instead of HTTP Basic.
     pub client_secret: Option<String>,
-}
-
-/// Shows `Some("***")` for what is set among the password, tokens and secrets.
-fn hidden(value: &Option<String>) -> Option<&'static str> {
-    value.as_ref().map(|_| "***")
 }
 
 /// Passwords, tokens and secrets never show in debug output.

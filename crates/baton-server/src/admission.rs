@@ -60,10 +60,9 @@ pub enum Shed {
     WaitedTooLong,
 }
 
-/// One class's admission.
+/// One class's admission ([`Admissions`] holds one per [`Class`]).
 #[derive(Debug)]
 pub struct Admission {
-    class: Class,
     permits: Arc<Semaphore>,
     waiting: AtomicUsize,
     capacity: Capacity,
@@ -79,19 +78,13 @@ impl Drop for InLine<'_> {
 }
 
 impl Admission {
-    /// Admission for `class` with `capacity` (at least one request runs).
-    pub fn new(class: Class, capacity: Capacity) -> Self {
+    /// Admission with `capacity` (at least one request runs).
+    pub fn new(capacity: Capacity) -> Self {
         Self {
-            class,
             permits: Arc::new(Semaphore::new(capacity.running.max(1))),
             waiting: AtomicUsize::new(0),
             capacity,
         }
-    }
-
-    /// The class admitted.
-    pub fn class(&self) -> Class {
-        self.class
     }
 
     /// Room to run, held until the permit is dropped; or why there is none. Waiting requests

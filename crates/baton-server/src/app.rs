@@ -2,7 +2,7 @@
 //! opens and migrates the database, loads the keys; [`Application::run_until`] serves until the
 //! shutdown future resolves, letting requests in flight finish.
 
-use crate::admission::{Admission, Admissions, Capacity, Class};
+use crate::admission::{Admission, Admissions, Capacity};
 use crate::config::{Config, Secret};
 use crate::cookie::origin_of;
 use crate::limiter::LoginLimiter;
@@ -291,29 +291,20 @@ async fn open_parts(
 /// first's database work) and wait in a line as long as the hashing queue; refreshes and
 /// verifications have their own room, four times as many waiting as running.
 fn admissions(config: &Config) -> Admissions {
-    let class = |class, running: usize, waiting: usize| {
-        Admission::new(
-            class,
-            Capacity {
-                running,
-                waiting,
-                max_wait: config.queue_timeout,
-            },
-        )
+    let class = |running: usize, waiting: usize| {
+        Admission::new(Capacity {
+            running,
+            waiting,
+            max_wait: config.queue_timeout,
+        })
     };
     Admissions {
-        credentials: class(
-            Class::Credentials,
-            config.hash_concurrency.saturating_mul(2),
-            config.hash_queue,
-        ),
+        credentials: class(config.hash_concurrency.saturating_mul(2), config.hash_queue),
         refresh: class(
-            Class::Refresh,
             config.refresh_concurrency,
             config.refresh_concurrency.saturating_mul(4),
         ),
         verify: class(
-            Class::Verify,
             config.verify_concurrency,
             config.verify_concurrency.saturating_mul(4),
         ),

@@ -155,13 +155,9 @@ async fn rotate_after_restart(client: &reqwest::Client, base: &str, token: &str)
     None
 }
 
-fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
-    Server::start(dir, env)
-}
-
 async fn crash_three_times(url: &str, env: &[(&str, &str)]) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start(dir.path(), env);
+    let server = Server::start(dir.path(), env);
     let client = reqwest::Client::new();
     let res = client
         .post(format!("{}/auth/register", server.base))
@@ -214,7 +210,7 @@ async fn crash_three_times(url: &str, env: &[(&str, &str)]) {
             .expect("checked");
         assert!(problems.is_empty(), "after crash {round}: {problems:?}");
 
-        server = start(dir.path(), env);
+        server = Server::start(dir.path(), env);
         let base = server.base.clone();
         let jwks: Value = client
             .get(format!("{base}/.well-known/jwks.json"))

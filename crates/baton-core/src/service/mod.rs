@@ -73,8 +73,9 @@ pub struct RequestOrigin {
     pub ip: Option<String>,
 }
 
-/// Tokens handed out by a login or a refresh.
-#[derive(Debug, Clone)]
+/// Tokens handed out by a login or a refresh (debug output hides the access token; the refresh
+/// token hides itself).
+#[derive(Clone)]
 pub struct Issued {
     /// Signed access token.
     pub access_token: String,
@@ -90,6 +91,20 @@ pub struct Issued {
     pub user_id: UserId,
     /// A spent token was presented within the grace window and got its successor again.
     pub replayed: bool,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("access_token", &"***")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &self.refresh_token)
+            .field("refresh_expires_in", &self.refresh_expires_in)
+            .field("session_id", &self.session_id)
+            .field("user_id", &self.user_id)
+            .field("replayed", &self.replayed)
+            .finish()
+    }
 }
 
 /// How [`Baton::start_with`] treats the signing keys.

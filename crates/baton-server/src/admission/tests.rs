@@ -3,14 +3,11 @@
 use super::*;
 
 fn admission(running: usize, waiting: usize, max_wait_ms: u64) -> Admission {
-    Admission::new(
-        Class::Verify,
-        Capacity {
-            running,
-            waiting,
-            max_wait: Duration::from_millis(max_wait_ms),
-        },
-    )
+    Admission::new(Capacity {
+        running,
+        waiting,
+        max_wait: Duration::from_millis(max_wait_ms),
+    })
 }
 
 #[tokio::test]

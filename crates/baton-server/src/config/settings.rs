@@ -2,7 +2,7 @@
 //! and by serde from the `--config` file, through the same parsers ([`super::values`]).
 
 use super::values::{
-    boolean, de, duration, list, number, setting, signing_alg, List, Network, Secret,
+    boolean, de, list, number, parse_duration, setting, signing_alg, List, Network, Secret,
 };
 use super::{LogFormat, Registration};
 use baton_core::keys::SigningAlg;
@@ -78,13 +78,13 @@ pub struct Settings {
         global = true,
         hide_env_values = true,
         env = "BATON_ACCESS_TTL",
-        value_parser = setting("access_ttl", duration),
+        value_parser = setting("access_ttl", parse_duration),
     )]
     #[serde(default, deserialize_with = "de::duration")]
     pub access_ttl: Option<Duration>,
     /// Refresh idle timeout [default: 7d]
     #[arg(
-        value_parser = setting("refresh_idle_ttl", duration),
+        value_parser = setting("refresh_idle_ttl", parse_duration),
         long,
         global = true,
         hide_env_values = true,
@@ -94,7 +94,7 @@ pub struct Settings {
     pub refresh_idle_ttl: Option<Duration>,
     /// Refresh absolute lifetime [default: 30d]
     #[arg(
-        value_parser = setting("refresh_absolute_ttl", duration),
+        value_parser = setting("refresh_absolute_ttl", parse_duration),
         long,
         global = true,
         hide_env_values = true,
@@ -104,7 +104,7 @@ pub struct Settings {
     pub refresh_absolute_ttl: Option<Duration>,
     /// Refresh reuse grace window, 0 turns it off [default: 10]
     #[arg(
-        value_parser = setting("refresh_grace", duration),
+        value_parser = setting("refresh_grace", parse_duration),
         long,
         global = true,
         hide_env_values = true,
@@ -163,7 +163,7 @@ pub struct Settings {
     pub cookie_secure: Option<bool>,
     /// Clock leeway for baton's own token checks [default: 0]
     #[arg(
-        value_parser = setting("clock_leeway", duration),
+        value_parser = setting("clock_leeway", parse_duration),
         long,
         global = true,
         hide_env_values = true,
@@ -208,7 +208,7 @@ pub struct Settings {
     pub trusted_proxy_header: Option<String>,
     /// Longest wait for a request's headers; also ends idle keep-alive connections [default: 10s]
     #[arg(
-        value_parser = setting("header_timeout", duration),
+        value_parser = setting("header_timeout", parse_duration),
         long,
         global = true,
         hide_env_values = true,
@@ -218,7 +218,7 @@ pub struct Settings {
     pub header_timeout: Option<Duration>,
     /// Longest wait for a request's body [default: 10s]
     #[arg(
-        value_parser = setting("body_timeout", duration),
+        value_parser = setting("body_timeout", parse_duration),
         long,
         global = true,
         hide_env_values = true,
@@ -238,7 +238,7 @@ pub struct Settings {
     pub max_connections: Option<usize>,
     /// Longest wait for requests in flight at shutdown before the rest are closed [default: 30s]
     #[arg(
-        value_parser = setting("shutdown_timeout", duration),
+        value_parser = setting("shutdown_timeout", parse_duration),
         long,
         global = true,
         hide_env_values = true,
@@ -316,7 +316,7 @@ pub struct Settings {
         global = true,
         hide_env_values = true,
         env = "BATON_QUEUE_TIMEOUT",
-        value_parser = setting("queue_timeout", duration),
+        value_parser = setting("queue_timeout", parse_duration),
     )]
     #[serde(default, deserialize_with = "de::duration")]
     pub queue_timeout: Option<Duration>,
@@ -332,7 +332,7 @@ pub struct Settings {
     pub database_max_connections: Option<u32>,
     /// How long a request waits for a database connection before a 503 [default: 3s]
     #[arg(
-        value_parser = setting("database_acquire_timeout", duration),
+        value_parser = setting("database_acquire_timeout", parse_duration),
         long,
         global = true,
         hide_env_values = true,
@@ -342,7 +342,7 @@ pub struct Settings {
     pub database_acquire_timeout: Option<Duration>,
     /// Longest a database statement may run (PostgreSQL) [default: 10s]
     #[arg(
-        value_parser = setting("database_statement_timeout", duration),
+        value_parser = setting("database_statement_timeout", parse_duration),
         long,
         global = true,
         hide_env_values = true,
@@ -353,7 +353,7 @@ pub struct Settings {
     /// How often signing keys are reread from the database, to follow rotations made by other
     /// instances [default: 30s]
     #[arg(
-        value_parser = setting("key_reload_interval", duration),
+        value_parser = setting("key_reload_interval", parse_duration),
         long,
         global = true,
         hide_env_values = true,
@@ -363,7 +363,7 @@ pub struct Settings {
     pub key_reload_interval: Option<Duration>,
     /// How long audit events are kept [default: 90d]
     #[arg(
-        value_parser = setting("audit_retention", duration),
+        value_parser = setting("audit_retention", parse_duration),
         long,
         global = true,
         hide_env_values = true,
@@ -373,7 +373,7 @@ pub struct Settings {
     pub audit_retention: Option<Duration>,
     /// How often expired sessions are purged [default: 10m]
     #[arg(
-        value_parser = setting("purge_interval", duration),
+        value_parser = setting("purge_interval", parse_duration),
         long,
         global = true,
         hide_env_values = true,

@@ -102,10 +102,6 @@ pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
     humantime::parse_duration(s).map_err(|e| anyhow!("{s:?} is not a duration: {e}"))
 }
 
-pub(super) fn duration(s: &str) -> anyhow::Result<Duration> {
-    parse_duration(s)
-}
-
 pub(super) fn number<T: FromStr>(s: &str) -> anyhow::Result<T> {
     s.trim()
         .parse()
@@ -190,7 +186,7 @@ pub(super) mod de {
     }
 
     pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        with(d, super::duration)
+        with(d, super::parse_duration)
     }
 
     pub(crate) fn number<'de, D: Deserializer<'de>, T: std::str::FromStr>(
