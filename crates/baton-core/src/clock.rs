@@ -53,7 +53,16 @@ impl<C: Clock + ?Sized> Clock for NeverBackwards<C> {
     fn now(&self) -> OffsetDateTime {
         let read = self.inner.now();
         let ms = to_millis(read);
-        let before = self.latest.fetch_max(ms, Ordering::AcqRel);
+        // Read first: the shared value is written about once a millisecond, not per call.
+        let seen = self.latest.load(Ordering::Acquire);
+        if ms == seen {
+            return read;
+        }
+        let before = if ms > seen {
+            self.latest.fetch_max(ms, Ordering::AcqRel)
+        } else {
+            seen
+        };
         if before <= ms {
             return read;
         }

@@ -6,14 +6,14 @@
 //! keep their own room.
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::metrics::Metrics;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// The classes of routes, each admitted apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub enum Shed {
 /// One class's admission ([`Admissions`] holds one per [`Class`]).
 #[derive(Debug)]
 pub struct Admission {
-    permits: Arc<Semaphore>,
+    permits: Semaphore,
     waiting: AtomicUsize,
     capacity: Capacity,
 }
@@ -81,7 +81,7 @@ impl Admission {
     /// Admission with `capacity` (at least one request runs).
     pub fn new(capacity: Capacity) -> Self {
         Self {
-            permits: Arc::new(Semaphore::new(capacity.running.max(1))),
+            permits: Semaphore::new(capacity.running.max(1)),
             waiting: AtomicUsize::new(0),
             capacity,
         }
@@ -89,8 +89,8 @@ impl Admission {
 
     /// Room to run, held until the permit is dropped; or why there is none. Waiting requests
     /// get room in the order they came (tokio's semaphore is fair).
-    pub async fn admit(&self) -> Result<OwnedSemaphorePermit, Shed> {
-        if let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() {
+    pub async fn admit(&self) -> Result<SemaphorePermit<'_>, Shed> {
+        if let Ok(permit) = self.permits.try_acquire() {
             return Ok(permit);
         }
         let ahead = self.waiting.fetch_add(1, Ordering::AcqRel);
@@ -98,12 +98,7 @@ impl Admission {
         if ahead >= self.capacity.waiting {
             return Err(Shed::LineFull);
         }
-        match tokio::time::timeout(
-            self.capacity.max_wait,
-            Arc::clone(&self.permits).acquire_owned(),
-        )
-        .await
-        {
+        match tokio::time::timeout(self.capacity.max_wait, self.permits.acquire()).await {
             Ok(Ok(permit)) => Ok(permit),
             // The semaphore is never closed; a closed one sheds like a timeout.
             Ok(Err(_)) | Err(_) => Err(Shed::WaitedTooLong),
@@ -138,13 +133,30 @@ impl Admissions {
     }
 }
 
+/// What one class's middleware needs, shared by its requests behind one `Arc` (the request path
+/// clones nothing else).
+#[derive(Debug)]
+pub struct Gate {
+    admissions: Arc<Admissions>,
+    metrics: Arc<Metrics>,
+    class: Class,
+}
+
+impl Gate {
+    /// The gate of `class`.
+    pub fn new(admissions: Arc<Admissions>, metrics: Arc<Metrics>, class: Class) -> Self {
+        Self {
+            admissions,
+            metrics,
+            class,
+        }
+    }
+}
+
 /// The middleware of one class: admits the request or answers `503` with `Retry-After`.
-pub async fn admit(
-    State((state, class)): State<(AppState, Class)>,
-    req: Request,
-    next: Next,
-) -> Response {
-    match state.admissions.of(class).admit().await {
+pub async fn admit(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Response {
+    let class = gate.class;
+    match gate.admissions.of(class).admit().await {
         Ok(permit) => {
             let response = next.run(req).await;
             drop(permit);
@@ -152,7 +164,7 @@ pub async fn admit(
         }
         Err(shed) => {
             // Counted, not logged: a flood would otherwise write a log line per request.
-            state.metrics.shed(class.as_str());
+            gate.metrics.shed(class.as_str());
             tracing::debug!(class = class.as_str(), ?shed, "request shed");
             ApiError::Unavailable(None).into_response()
         }

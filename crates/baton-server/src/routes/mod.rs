@@ -7,7 +7,7 @@ mod flows;
 mod oauth;
 mod ops;
 
-use crate::admission::{self, Class};
+use crate::admission::{self, Class, Gate};
 use crate::error::ApiError;
 use crate::metrics;
 use crate::state::AppState;
@@ -20,6 +20,7 @@ use axum::routing::{delete, get, post};
 use axum::{middleware, Router};
 use baton_core::audit::{AuditEvent, EventKind};
 use baton_core::service::RequestOrigin;
+use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
@@ -34,7 +35,11 @@ pub fn router(state: AppState) -> Router {
     // Each class of routes is admitted apart (crate::admission); the rest cost next to nothing.
     let class = |class: Class, routes: Router<AppState>| {
         routes.route_layer(middleware::from_fn_with_state(
-            (state.clone(), class),
+            Arc::new(Gate::new(
+                state.admissions.clone(),
+                state.metrics.clone(),
+                class,
+            )),
             admission::admit,
         ))
     };
