@@ -78,6 +78,7 @@ every_backend!(
     deleting_a_user_revokes_their_sessions_and_frees_the_name,
     revoking_one_session_needs_its_owner,
     purge_deletes_only_sessions_that_ended_before_the_cutoff,
+    long_sessions_are_swept_and_purged_whole,
     activating_a_key_retires_the_previous_one,
     instances_starting_together_agree_on_one_signing_key,
     no_session_is_created_for_a_deleted_user,
@@ -318,6 +319,57 @@ async fn purge_deletes_only_sessions_that_ended_before_the_cutoff(
         .expect("purge");
     assert_eq!(purged, 1);
     let (req, _) = rotation(&old, T0);
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Refused(RefreshError::Invalid)
+    ));
+}
+
+/// A session holding more tokens than a step of the purge deletes, and more sealed successors
+/// than a batch of the sweep drops, goes whole: every stale seal is dropped, then the session
+/// with all its tokens once it has ended idle; a live session beside it keeps everything.
+async fn long_sessions_are_swept_and_purged_whole(store: Arc<dyn Store>, url: &str) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    store.insert_user(&alice).await.expect("user");
+    store.insert_user(&bob).await.expect("user");
+    let (_, mut token) = session_for(store.as_ref(), &alice).await;
+    for step in 0..600 {
+        let (req, next) = rotation(&token, T0 + Duration::seconds(step));
+        assert!(matches!(
+            store.rotate(&req).await.expect("rotate"),
+            RotateOutcome::Rotated(_)
+        ));
+        token = next;
+    }
+    // Bob's session was refreshed on its sixth day, so it stays live for a week more.
+    let (_, first) = session_for(store.as_ref(), &bob).await;
+    let (req, live) = rotation(&first, T0 + Duration::days(6));
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    assert_eq!(sealed_successors(url).await, 601);
+    let dropped = store
+        .drop_stale_seals(T0 + Duration::seconds(599))
+        .await
+        .expect("sweep");
+    assert_eq!(dropped, 599);
+    assert_eq!(sealed_successors(url).await, 2);
+
+    // Alice's session ended idle seven days after its last refresh; Bob's is live.
+    let purged = store
+        .purge_sessions(T0 + Duration::days(8))
+        .await
+        .expect("purge");
+    assert_eq!(purged, 1);
+    assert_eq!(scalar(url, "SELECT COUNT(*) FROM sessions").await, 1);
+    assert_eq!(scalar(url, "SELECT COUNT(*) FROM refresh_tokens").await, 2);
+    let (req, _) = rotation(&live, T0 + Duration::days(8));
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    let (req, _) = rotation(&token, T0 + Duration::days(8));
     assert!(matches!(
         store.rotate(&req).await.expect("rotate"),
         RotateOutcome::Refused(RefreshError::Invalid)

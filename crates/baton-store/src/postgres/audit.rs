@@ -73,15 +73,12 @@ impl AuditStore for PgStore {
     }
 
     async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let before = to_millis(before);
         let mut total = 0;
         loop {
-            let done = sqlx::query(q::PURGE_EVENTS)
-                .bind(to_millis(before))
-                .execute(&self.writer)
-                .await
-                .map_err(map)?;
-            total += done.rows_affected();
-            if done.rows_affected() < q::PURGE_BATCH {
+            let n = self.batch(q::PURGE_EVENTS, before).await?;
+            total += n;
+            if n < q::PURGE_BATCH {
                 return Ok(total);
             }
         }

@@ -15,6 +15,24 @@ use sqlx::postgres::PgRow as Row;
 use sqlx::Row as _;
 use time::OffsetDateTime;
 
+/// Tokens one transaction of the purge deletes, per session it works on: a usual session holds
+/// a few, so a batch of ended sessions goes in one or two transactions.
+const TOKENS_PER_SESSION: i64 = 10;
+
+impl PgStore {
+    /// Runs `sql`, a statement that changes or deletes up to `$2` rows older than `$1`, on
+    /// [`q::PURGE_BATCH`] of them in a transaction of its own: how many.
+    pub(super) async fn batch(&self, sql: &str, before: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(sql)
+            .bind(before)
+            .bind(i64::try_from(q::PURGE_BATCH).unwrap_or(i64::MAX))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected())
+    }
+}
+
 /// A session as [`crate::queries`] reads it: the idle end is the last use plus the idle timeout.
 pub(super) fn session_from_row(row: &Row) -> Result<SessionRecord, sqlx::Error> {
     let last_used_at = time_col(row, "last_used_at")?;
@@ -204,20 +222,32 @@ impl SessionStore for PgStore {
     }
 
     async fn purge_sessions(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        // In batches, so that the write lock is never held for long; the tokens go with
-        // their sessions (ON DELETE CASCADE).
+        // In batches of a bounded size, each its own transaction, so that no lock is held for
+        // long; see `queries` for the three steps.
         let before = to_millis(before);
+        let batch = i64::try_from(q::PURGE_BATCH).unwrap_or(i64::MAX);
+        while self.batch(q::END_IDLE_SESSIONS, before).await? >= q::PURGE_BATCH {}
         let mut purged = 0;
         loop {
             let mut tx = begin_write(&self.writer).await.map_err(map)?;
-            let done = sqlx::query(q::PURGE_SESSIONS)
+            let tokens = sqlx::query(q::PURGE_ENDED_TOKENS)
                 .bind(before)
+                .bind(batch)
+                .bind(batch.saturating_mul(TOKENS_PER_SESSION))
                 .execute(&mut *tx)
                 .await
-                .map_err(map)?;
+                .map_err(map)?
+                .rows_affected();
+            let sessions = sqlx::query(q::PURGE_ENDED_SESSIONS)
+                .bind(before)
+                .bind(batch)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?
+                .rows_affected();
             tx.commit().await.map_err(map)?;
-            purged += done.rows_affected();
-            if done.rows_affected() < q::PURGE_BATCH {
+            purged += sessions;
+            if tokens == 0 && sessions == 0 {
                 return Ok(purged);
             }
         }
@@ -251,11 +281,14 @@ impl SessionStore for PgStore {
     }
 
     async fn drop_stale_seals(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        let done = sqlx::query(q::DROP_STALE_SEALS)
-            .bind(to_millis(before))
-            .execute(&self.writer)
-            .await
-            .map_err(map)?;
-        Ok(done.rows_affected())
+        let before = to_millis(before);
+        let mut dropped = 0;
+        loop {
+            let n = self.batch(q::DROP_STALE_SEALS, before).await?;
+            dropped += n;
+            if n < q::PURGE_BATCH {
+                return Ok(dropped);
+            }
+        }
     }
 }

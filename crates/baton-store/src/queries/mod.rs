@@ -284,22 +284,48 @@ pub const EVENTS_OF_USER: &str = "SELECT id, at, kind, user_id, username, sessio
      WHERE user_id = $1 AND at >= $2 AND ($3 IS NULL OR kind = $3) \
      AND (at < $4 OR (at = $4 AND id < $5)) \
      ORDER BY at DESC, id DESC LIMIT $6";
-/// Forgets a batch of audit events older than the retention ([`PURGE_BATCH`] at a time, so the
-/// write lock is never held long).
+/// Forgets up to `$2` audit events older than the retention (`$1`); the purge runs it over and
+/// over, so the write lock is never held long.
 pub const PURGE_EVENTS: &str = "DELETE FROM audit_events WHERE id IN \
-     (SELECT id FROM audit_events WHERE at < $1 LIMIT 500)";
+     (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)";
 
-/// How many ended sessions one purge transaction deletes, so the write lock is never held long.
+/// How many rows one purge transaction deletes or changes on PostgreSQL (ten times that many
+/// tokens), and one batch of [`SET_IDLE_TIMEOUT`] on either backend.
 pub const PURGE_BATCH: u64 = 500;
-/// Deletes up to [`PURGE_BATCH`] ended sessions; their tokens go with them (`ON DELETE
-/// CASCADE`). The stored idle end is a lower bound of the true one, so it finds the candidates
-/// by index and the newest token decides.
-pub const PURGE_SESSIONS: &str = concat!(
-    "DELETE FROM sessions WHERE id IN (SELECT s.id FROM sessions s \
-     WHERE s.absolute_expires_at < $1 OR (s.idle_expires_at < $1 AND ",
+
+// The purge of ended sessions, in three statements so that no step's work grows with the size
+// of a session: a session refreshed every few minutes for a month holds thousands of tokens,
+// and deleting it with its tokens in one statement would hold the write lock that long.
+//
+// 1. `END_IDLE_SESSIONS` gives the sessions that ended idle their idle end as their absolute
+//    end, so what ends them no longer depends on their tokens.
+// 2. `PURGE_ENDED_TOKENS` deletes a bounded number of tokens of the first sessions (in order of
+//    their end) that ended before the cutoff,
+// 3. `PURGE_ENDED_SESSIONS` then deletes those of them left without tokens, and the first
+//    sessions are new ones. Each statement starts at the head of an index, so each costs what
+//    it deletes, however many sessions have been purged before it.
+
+/// Makes the idle end the absolute end of up to `$2` sessions that ended idle before `$1` and
+/// would otherwise end later. The stored idle end is a lower bound of the true one, so it finds
+/// the candidates by index and the newest token decides.
+pub const END_IDLE_SESSIONS: &str = concat!(
+    "UPDATE sessions AS s SET absolute_expires_at = ",
     idle_end!(),
-    " < $1) LIMIT 500)"
+    " WHERE s.id IN (SELECT s.id FROM sessions s \
+     WHERE s.idle_expires_at < $1 AND s.absolute_expires_at >= $1 AND ",
+    idle_end!(),
+    " < $1 LIMIT $2)"
 );
+/// Deletes up to `$3` refresh tokens of the first `$2` sessions that ended before `$1`.
+pub const PURGE_ENDED_TOKENS: &str = "DELETE FROM refresh_tokens WHERE hash IN \
+     (SELECT t.hash FROM refresh_tokens t WHERE t.session_id IN \
+     (SELECT s.id FROM sessions s WHERE s.absolute_expires_at < $1 \
+     ORDER BY s.absolute_expires_at LIMIT $2) LIMIT $3)";
+/// Deletes those of the first `$2` sessions that ended before `$1` that hold no token any more.
+pub const PURGE_ENDED_SESSIONS: &str = "DELETE FROM sessions WHERE id IN \
+     (SELECT h.id FROM (SELECT s.id FROM sessions s WHERE s.absolute_expires_at < $1 \
+     ORDER BY s.absolute_expires_at LIMIT $2) h \
+     WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = h.id))";
 /// Gives a batch of up to [`PURGE_BATCH`] sessions live at `$2` the idle timeout `$1`, those
 /// after `$3` in id order (`''` first), and names them. The stored idle end becomes the
 /// checkpoint plus the new timeout, so it stays a lower bound of the true one.
@@ -313,10 +339,10 @@ pub const SET_IDLE_TIMEOUT: &str = concat!(
 /// Successors sealed before the grace window are never handed out again; dropping them keeps an
 /// old leaked token from opening its chain's next token even with a copy of the database. A
 /// successor is sealed when it is stored, so the partial index on `created_at` makes this touch
-/// only tokens that still hold a seal; like the purge, it works in batches of [`PURGE_BATCH`].
+/// only tokens that still hold a seal; like the purge, it works on up to `$2` at a time.
 pub const DROP_STALE_SEALS: &str = "UPDATE refresh_tokens SET sealed = NULL \
      WHERE hash IN (SELECT hash FROM refresh_tokens \
-     WHERE sealed IS NOT NULL AND created_at < $1 LIMIT 500)";
+     WHERE sealed IS NOT NULL AND created_at < $1 LIMIT $2)";
 
 /// Sessions holding more than one unspent refresh token: a forked family, which no sequence of
 /// rotations may leave behind (the consistency check after a crash).

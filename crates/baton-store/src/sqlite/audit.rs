@@ -1,6 +1,7 @@
 //! The audit log on SQLite: [`AuditStore`] for [`SqliteStore`].
 
 use super::rows::{execute, query_all, time_col};
+use super::sessions::slice;
 use super::SqliteStore;
 use crate::queries as q;
 use baton_core::audit::{AuditEvent, EventKind, EventQuery};
@@ -88,16 +89,8 @@ impl AuditStore for SqliteStore {
 
     async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         let before = to_millis(before);
-        let mut total = 0u64;
-        loop {
-            let n = self
-                .engine
-                .write(move |c| execute(c, q::PURGE_EVENTS, [before]))
-                .await?;
-            total += u64::try_from(n).unwrap_or(0);
-            if u64::try_from(n).unwrap_or(0) < q::PURGE_BATCH {
-                return Ok(total);
-            }
-        }
+        self.engine
+            .write_in_slices(move |c| slice(c, q::PURGE_EVENTS, before))
+            .await
     }
 }

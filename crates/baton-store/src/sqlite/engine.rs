@@ -54,6 +54,11 @@ const WAL_LIMIT: i64 = 131_072;
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(1000);
 /// WAL pages past which the writer finishes a checkpoint so that the WAL starts over (16 MiB).
 const RESTART_AFTER: i64 = 4096;
+/// Longest a write job of a purge goes on before the jobs queued behind it get their turn.
+const SLICE_BUDGET: std::time::Duration = std::time::Duration::from_millis(2);
+/// Pause between two write jobs of a purge, so that a purge takes at most about half of the
+/// writer's time and most batches of refreshes carry none of it.
+const SLICE_PAUSE: std::time::Duration = std::time::Duration::from_millis(3);
 
 /// A unit of work for the writer thread.
 trait WriteJob: Send {
@@ -195,6 +200,39 @@ impl Engine {
         });
         self.writes.try_send(job).map_err(queue_error)?;
         answer.await.map_err(gone)?
+    }
+
+    /// Runs `round` over and over on the writer thread until a round answers that nothing is
+    /// left (`false`), in write jobs of about [`SLICE_BUDGET`] each with a pause of
+    /// [`SLICE_PAUSE`] between them; answers the sum of what the rounds counted. For the purges:
+    /// when each round deletes a few rows, a refresh waits behind a purge for about one budget
+    /// at most, however much there is to delete.
+    pub(crate) async fn write_in_slices<F>(&self, round: F) -> Result<u64, StoreError>
+    where
+        F: Fn(&Connection) -> Result<(u64, bool), StoreError> + Clone + Send + 'static,
+    {
+        let mut total = 0u64;
+        loop {
+            let round = round.clone();
+            let (counted, more) = self
+                .write(move |conn| {
+                    let started = std::time::Instant::now();
+                    let mut counted = 0u64;
+                    loop {
+                        let (n, more) = round(conn)?;
+                        counted = counted.saturating_add(n);
+                        if !more || started.elapsed() >= SLICE_BUDGET {
+                            return Ok((counted, more));
+                        }
+                    }
+                })
+                .await?;
+            total = total.saturating_add(counted);
+            if !more {
+                return Ok(total);
+            }
+            tokio::time::sleep(SLICE_PAUSE).await;
+        }
     }
 
     /// Runs `work` on a reader thread.

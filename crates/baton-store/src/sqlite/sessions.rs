@@ -13,6 +13,27 @@ use baton_core::{SessionId, UserId};
 use rusqlite::{params, Row};
 use time::OffsetDateTime;
 
+/// Rows one statement of a purge changes or deletes at most (sessions, seals, audit events).
+pub(super) const SLICE_ROWS: i64 = 64;
+/// Runs `sql`, a statement that changes or deletes up to `$2` rows older than `$1`, on
+/// [`SLICE_ROWS`] of them: how many, and whether there may be more.
+pub(super) fn slice(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    before: i64,
+) -> Result<(u64, bool), StoreError> {
+    let n = execute(conn, sql, params![before, SLICE_ROWS])?;
+    let n = u64::try_from(n).unwrap_or(u64::MAX);
+    Ok((n, n >= SLICE_ROWS.unsigned_abs()))
+}
+
+/// Sessions one round of the session purge works on: it deletes up to [`SLICE_TOKENS`] of their
+/// tokens, then those of them left without any.
+const SLICE_SESSIONS: i64 = 8;
+/// Tokens one round of the session purge deletes at most: a token with its index entries costs
+/// about 25 µs to delete, so a round stays well inside the budget of one write job.
+const SLICE_TOKENS: i64 = 64;
+
 /// A session as [`crate::queries`] reads it: the idle end is the last use plus the idle timeout.
 pub(super) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     let last_used_at = time_col(row, "last_used_at")?;
@@ -200,20 +221,28 @@ impl SessionStore for SqliteStore {
     }
 
     async fn purge_sessions(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        // One batch per write job, so rotations queued meanwhile are never held up for long.
+        // A few rows per statement, in write jobs of a bounded time (see `write_in_slices`):
+        // a refresh queued behind the purge of a large backlog waits about one job at most.
         let before = to_millis(before);
-        let mut purged = 0;
-        loop {
-            let n = self
-                .engine
-                .write(move |c| execute(c, q::PURGE_SESSIONS, [before]))
-                .await?;
-            let n = u64::try_from(n).unwrap_or(u64::MAX);
-            purged += n;
-            if n < q::PURGE_BATCH {
-                return Ok(purged);
-            }
-        }
+        self.engine
+            .write_in_slices(move |c| {
+                // Not counted: these sessions are purged by the next step.
+                slice(c, q::END_IDLE_SESSIONS, before).map(|(_, more)| (0, more))
+            })
+            .await?;
+        self.engine
+            .write_in_slices(move |c| {
+                let tokens = execute(
+                    c,
+                    q::PURGE_ENDED_TOKENS,
+                    params![before, SLICE_SESSIONS, SLICE_TOKENS],
+                )?;
+                let sessions =
+                    execute(c, q::PURGE_ENDED_SESSIONS, params![before, SLICE_SESSIONS])?;
+                let purged = u64::try_from(sessions).unwrap_or(u64::MAX);
+                Ok((purged, tokens > 0 || sessions > 0))
+            })
+            .await
     }
 
     async fn set_idle_timeout(
@@ -247,17 +276,8 @@ impl SessionStore for SqliteStore {
 
     async fn drop_stale_seals(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         let before = to_millis(before);
-        let mut dropped = 0;
-        loop {
-            let n = self
-                .engine
-                .write(move |c| execute(c, q::DROP_STALE_SEALS, [before]))
-                .await?;
-            let n = u64::try_from(n).unwrap_or(u64::MAX);
-            dropped += n;
-            if n < q::PURGE_BATCH {
-                return Ok(dropped);
-            }
-        }
+        self.engine
+            .write_in_slices(move |c| slice(c, q::DROP_STALE_SEALS, before))
+            .await
     }
 }
