@@ -169,6 +169,12 @@ pub trait Store:
     /// Checks that the database answers (and, where writes go through one writer, that it can
     /// write).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Leaves the database tidy as the process ends, once nothing writes any more: on SQLite,
+    /// copies the WAL into the database file and empties it, so that the file alone holds every
+    /// write; on PostgreSQL, closes the pool's connections. Called last: the store may refuse work
+    /// afterwards.
+    async fn close(&self) -> Result<(), StoreError>;
 }
 
 /// Users.

@@ -145,6 +145,40 @@ async fn sigterm_lets_requests_in_flight_finish_and_exits_zero() {
     assert!(exit.success(), "exit status {exit:?}");
 }
 
+/// After SIGTERM the database file alone holds every answered write: the WAL has been copied
+/// into it and emptied, so copying `baton.db` without its `-wal` file loses nothing.
+#[tokio::test]
+async fn sigterm_leaves_every_write_in_the_database_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    assert!(add_user(dir.path(), "alice", "a long enough password")
+        .status
+        .success());
+    let server = Server::start(dir.path(), &[]);
+    let client = reqwest::Client::new();
+    let mut sessions = 0;
+    for _ in 0..3 {
+        let answer = login(&client, &server.base, "alice", "a long enough password").await;
+        assert_eq!(answer.status(), 200);
+        sessions += 1;
+    }
+    let exit = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .expect("join");
+    assert!(exit.success(), "exit status {exit:?}");
+    let wal = dir.path().join("baton.db-wal");
+    let left = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(left, 0, "the WAL still holds {left} bytes");
+
+    // The file on its own, as a copy without the WAL would be.
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(dir.path().join("baton.db"), &copy).expect("copy");
+    let db = rusqlite::Connection::open(&copy).expect("open the copy");
+    let stored: i64 = db
+        .query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(stored, sessions);
+}
+
 #[tokio::test]
 async fn bad_configuration_is_refused_with_the_setting_named() {
     let dir = tempfile::tempdir().expect("temp dir");

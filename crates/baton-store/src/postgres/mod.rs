@@ -153,4 +153,11 @@ impl Store for PgStore {
             .map_err(map)?;
         Ok(())
     }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        // Ends each session properly, so the server does not log a lost client for each one.
+        self.writer.close().await;
+        self.reader.close().await;
+        Ok(())
+    }
 }

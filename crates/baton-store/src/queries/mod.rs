@@ -307,12 +307,13 @@ pub const PURGE_BATCH: u64 = 500;
 
 /// Makes the idle end the absolute end of up to `$2` sessions that ended idle before `$1` and
 /// would otherwise end later. The stored idle end is a lower bound of the true one, so it finds
-/// the candidates by index and the newest token decides.
+/// the candidates by its index and the newest token decides. (The unary `+` keeps SQLite from
+/// reading the candidates off the absolute end's index instead: every live session is there.)
 pub const END_IDLE_SESSIONS: &str = concat!(
     "UPDATE sessions AS s SET absolute_expires_at = ",
     idle_end!(),
     " WHERE s.id IN (SELECT s.id FROM sessions s \
-     WHERE s.idle_expires_at < $1 AND s.absolute_expires_at >= $1 AND ",
+     WHERE s.idle_expires_at < $1 AND +s.absolute_expires_at >= $1 AND ",
     idle_end!(),
     " < $1 LIMIT $2)"
 );

@@ -38,6 +38,10 @@ pub const PASSIVE_CHECKPOINT: &str = "PRAGMA wal_checkpoint(PASSIVE)";
 /// Waits for readers, copies the whole WAL and makes the next writer start it over.
 pub const RESTART_CHECKPOINT: &str = "PRAGMA wal_checkpoint(RESTART)";
 
+/// Copies the whole WAL into the database and empties it (column 0 is 1 when a reader kept it
+/// from finishing); run by the writer, outside any transaction, as the server stops.
+pub const TRUNCATE_CHECKPOINT: &str = "PRAGMA wal_checkpoint(TRUNCATE)";
+
 /// SQLite's own check of the whole file: one row, `ok`, when it is sound.
 pub const INTEGRITY_CHECK: &str = "PRAGMA integrity_check";
 

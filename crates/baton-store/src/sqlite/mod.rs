@@ -187,6 +187,28 @@ impl Store for SqliteStore {
             .write(|c| rows::query_one(c, crate::queries::PING, [], |_| Ok(())).map(drop))
             .await
     }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            return Ok(());
+        }
+        // Waits for readers still in a snapshot (a CLI command's), up to the busy timeout.
+        let busy = self
+            .engine
+            .write_alone(|c| {
+                rows::query_one(c, crate::queries::sqlite::TRUNCATE_CHECKPOINT, [], |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+            .await?;
+        if busy.unwrap_or(0) == 0 {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable(
+                "another connection kept the WAL from being copied into the database".into(),
+            ))
+        }
+    }
 }
 
 #[cfg(test)]

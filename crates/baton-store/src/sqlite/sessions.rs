@@ -31,8 +31,8 @@ pub(super) fn slice(
 /// tokens, then those of them left without any.
 const SLICE_SESSIONS: i64 = 8;
 /// Tokens one round of the session purge deletes at most: a token with its index entries costs
-/// about 25 µs to delete, so a round stays well inside the budget of one write job.
-const SLICE_TOKENS: i64 = 64;
+/// about 25 µs to delete, so a round stays inside the budget of one write job.
+const SLICE_TOKENS: i64 = 32;
 
 /// A session as [`crate::queries`] reads it: the idle end is the last use plus the idle timeout.
 pub(super) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
