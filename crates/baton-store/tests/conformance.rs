@@ -79,6 +79,7 @@ every_backend!(
     revoking_one_session_needs_its_owner,
     purge_deletes_only_sessions_that_ended_before_the_cutoff,
     long_sessions_are_swept_and_purged_whole,
+    the_purge_leaves_no_session_it_read_behind,
     activating_a_key_retires_the_previous_one,
     instances_starting_together_agree_on_one_signing_key,
     no_session_is_created_for_a_deleted_user,
@@ -373,6 +374,83 @@ async fn long_sessions_are_swept_and_purged_whole(store: Arc<dyn Store>, url: &s
     assert!(matches!(
         store.rotate(&req).await.expect("rotate"),
         RotateOutcome::Refused(RefreshError::Invalid)
+    ));
+}
+
+/// Unix milliseconds, as the tables store times.
+fn millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).expect("in range")
+}
+
+/// More sessions that ended idle than a round of the purge reads, beside one whose stored idle
+/// end fell behind its last refresh: every ended one goes with its tokens, and the live one
+/// keeps its tokens and gets its checkpoints moved to its last refresh, so that no session the
+/// purge read is left where its next run starts reading.
+async fn the_purge_leaves_no_session_it_read_behind(store: Arc<dyn Store>, url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (id, token) = session_for(store.as_ref(), &alice).await;
+    let used = T0 + Duration::days(6);
+    let (req, next) = rotation(&token, used);
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    // The refresh moved the checkpoints; put them back where a slower refresh path could have
+    // left them (a lower bound of the idle end is all they promise).
+    let (t0, week) = (millis(T0), millis(T0 + Duration::days(7)));
+    exec(
+        url,
+        &format!(
+            "UPDATE sessions SET last_used_at = {t0}, idle_expires_at = {week} WHERE id = '{}'",
+            id.as_str()
+        ),
+    )
+    .await;
+    // 700 copies of the session that were never refreshed: they ended idle a week after T0.
+    let hash = if url.starts_with("sqlite://") {
+        "CAST('bulk' || x AS BLOB)"
+    } else {
+        "convert_to('bulk' || x, 'UTF8')"
+    };
+    exec(
+        url,
+        &format!(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 700) \
+             INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, \
+             idle_expires_at, absolute_expires_at, user_agent, ip, idle_ttl) \
+             SELECT 'bulk' || x, s.user_id, s.client_id, s.created_at, s.last_used_at, \
+             s.idle_expires_at, s.absolute_expires_at, s.user_agent, s.ip, s.idle_ttl \
+             FROM c, sessions s WHERE s.id = '{}'",
+            id.as_str()
+        ),
+    )
+    .await;
+    exec(
+        url,
+        &format!(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 700) \
+             INSERT INTO refresh_tokens (hash, session_id, created_at) \
+             SELECT {hash}, 'bulk' || x, {t0} FROM c"
+        ),
+    )
+    .await;
+
+    let cutoff = T0 + Duration::days(8);
+    let purged = store.purge_sessions(cutoff).await.expect("purge");
+    assert_eq!(purged, 700);
+    assert_eq!(scalar(url, "SELECT COUNT(*) FROM sessions").await, 1);
+    assert_eq!(scalar(url, "SELECT COUNT(*) FROM refresh_tokens").await, 2);
+    let stored = scalar(url, "SELECT idle_expires_at FROM sessions").await;
+    assert_eq!(stored, millis(used + Duration::days(7)), "checkpoint moved");
+    assert_eq!(
+        scalar(url, "SELECT last_used_at FROM sessions").await,
+        millis(used)
+    );
+    let (req, _) = rotation(&next, used + Duration::days(6));
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
     ));
 }
 

@@ -226,7 +226,6 @@ impl SessionStore for PgStore {
         // long; see `queries` for the three steps.
         let before = to_millis(before);
         let batch = i64::try_from(q::PURGE_BATCH).unwrap_or(i64::MAX);
-        while self.batch(q::END_IDLE_SESSIONS, before).await? >= q::PURGE_BATCH {}
         let mut purged = 0;
         loop {
             let mut tx = begin_write(&self.writer).await.map_err(map)?;
@@ -247,7 +246,10 @@ impl SessionStore for PgStore {
                 .rows_affected();
             tx.commit().await.map_err(map)?;
             purged += sessions;
-            if tokens == 0 && sessions == 0 {
+            // Nothing ended by its absolute end is left: the next sessions that ended idle
+            // take theirs, for the batches after this one (see `queries`).
+            if tokens == 0 && sessions == 0 && self.batch(q::END_IDLE_SESSIONS, before).await? == 0
+            {
                 return Ok(purged);
             }
         }

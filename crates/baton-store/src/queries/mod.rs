@@ -297,25 +297,37 @@ pub const PURGE_BATCH: u64 = 500;
 // of a session: a session refreshed every few minutes for a month holds thousands of tokens,
 // and deleting it with its tokens in one statement would hold the write lock that long.
 //
-// 1. `END_IDLE_SESSIONS` gives the sessions that ended idle their idle end as their absolute
-//    end, so what ends them no longer depends on their tokens.
-// 2. `PURGE_ENDED_TOKENS` deletes a bounded number of tokens of the first sessions (in order of
-//    their end) that ended before the cutoff,
-// 3. `PURGE_ENDED_SESSIONS` then deletes those of them left without tokens, and the first
-//    sessions are new ones. Each statement starts at the head of an index, so each costs what
-//    it deletes, however many sessions have been purged before it.
+// 1. `PURGE_ENDED_TOKENS` deletes a bounded number of tokens of the first sessions (in order of
+//    their absolute end) that ended before the cutoff,
+// 2. `PURGE_ENDED_SESSIONS` then deletes those of them left without tokens, and the first
+//    sessions are new ones. Both start at the head of the absolute end's index, where every
+//    session they find is theirs to delete, so each costs what it deletes.
+// 3. When those find nothing, `END_IDLE_SESSIONS` reads the next sessions at the head of the
+//    idle end's index. It gives those that ended idle before the cutoff their idle end as their
+//    absolute end, so steps 1 and 2 delete them next, and moves the checkpoints of the others
+//    to their true last use, past the cutoff. Either way no session it reads is at the head of
+//    that index when it runs again, so it too costs what it changes, and the purge of a backlog
+//    takes time in proportion to the backlog.
 
-/// Makes the idle end the absolute end of up to `$2` sessions that ended idle before `$1` and
-/// would otherwise end later. The stored idle end is a lower bound of the true one, so it finds
-/// the candidates by its index and the newest token decides. (The unary `+` keeps SQLite from
-/// reading the candidates off the absolute end's index instead: every live session is there.)
+/// Reads up to `$2` sessions whose stored idle end (a lower bound of the true one) is before
+/// `$1` and whose absolute end is not, and moves each out of that range: the absolute end of
+/// one that ended idle before `$1` becomes its idle end, and the checkpoints of every one
+/// (`last_used_at`, `idle_expires_at`) move to its newest token. (The unary `+` keeps SQLite
+/// from reading the candidates off the absolute end's index: every live session is there.)
 pub const END_IDLE_SESSIONS: &str = concat!(
-    "UPDATE sessions AS s SET absolute_expires_at = ",
+    "UPDATE sessions AS s SET idle_ttl = ",
+    idle_ttl!(),
+    ", last_used_at = COALESCE(",
+    last_used!(),
+    ", s.last_used_at), idle_expires_at = COALESCE(",
     idle_end!(),
-    " WHERE s.id IN (SELECT s.id FROM sessions s \
-     WHERE s.idle_expires_at < $1 AND +s.absolute_expires_at >= $1 AND ",
+    ", s.absolute_expires_at), absolute_expires_at = CASE WHEN ",
     idle_end!(),
-    " < $1 LIMIT $2)"
+    " < $1 THEN ",
+    idle_end!(),
+    " ELSE s.absolute_expires_at END \
+     WHERE s.id IN (SELECT s.id FROM sessions s \
+     WHERE s.idle_expires_at < $1 AND +s.absolute_expires_at >= $1 LIMIT $2)"
 );
 /// Deletes up to `$3` refresh tokens of the first `$2` sessions that ended before `$1`.
 pub const PURGE_ENDED_TOKENS: &str = "DELETE FROM refresh_tokens WHERE hash IN \
@@ -353,6 +365,10 @@ pub const FORKED_SESSIONS: &str = "SELECT session_id FROM refresh_tokens WHERE s
 pub const HALF_ROTATED: &str = "SELECT count(*) FROM refresh_tokens t \
      WHERE t.successor_hash IS NOT NULL \
      AND NOT EXISTS (SELECT 1 FROM refresh_tokens n WHERE n.hash = t.successor_hash)";
+
+/// Signing keys in use: exactly one, whatever rotation was cut off (the consistency check after
+/// a crash).
+pub const ACTIVE_SIGNING_KEYS: &str = "SELECT count(*) FROM signing_keys WHERE retired_at IS NULL";
 
 pub mod postgres;
 pub mod sqlite;

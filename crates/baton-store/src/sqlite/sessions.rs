@@ -226,12 +226,6 @@ impl SessionStore for SqliteStore {
         let before = to_millis(before);
         self.engine
             .write_in_slices(move |c| {
-                // Not counted: these sessions are purged by the next step.
-                slice(c, q::END_IDLE_SESSIONS, before).map(|(_, more)| (0, more))
-            })
-            .await?;
-        self.engine
-            .write_in_slices(move |c| {
                 let tokens = execute(
                     c,
                     q::PURGE_ENDED_TOKENS,
@@ -240,7 +234,13 @@ impl SessionStore for SqliteStore {
                 let sessions =
                     execute(c, q::PURGE_ENDED_SESSIONS, params![before, SLICE_SESSIONS])?;
                 let purged = u64::try_from(sessions).unwrap_or(u64::MAX);
-                Ok((purged, tokens > 0 || sessions > 0))
+                if tokens > 0 || sessions > 0 {
+                    return Ok((purged, true));
+                }
+                // Nothing ended by its absolute end is left: the next sessions that ended idle
+                // take theirs, for the rounds after this one (see `queries`).
+                let (moved, _) = slice(c, q::END_IDLE_SESSIONS, before)?;
+                Ok((0, moved > 0))
             })
             .await
     }
