@@ -80,6 +80,45 @@ impl<C: Clock + ?Sized> Clock for NeverBackwards<C> {
     }
 }
 
+/// The latest time the jobs that delete for good (the purges, the sweep of sealed successors)
+/// may take as now: the wall clock, but no further ahead of the wall time read when the
+/// horizon was set than the time elapsed since on the monotonic clock, plus [`MAX_STANDSTILL`].
+/// A wall clock stepped a year ahead by mistake only makes sessions look ended while it is
+/// wrong; a purge run on it would delete them for good, and one run here waits instead. A
+/// legitimate step forward (a clock corrected after the horizon was set, or a machine resumed
+/// from suspend, which the monotonic clock does not count) only delays the purges by that step.
+#[derive(Debug, Clone, Copy)]
+pub struct Horizon {
+    wall: OffsetDateTime,
+    since: std::time::Instant,
+}
+
+impl Horizon {
+    /// A horizon from `now`, the current wall time.
+    pub fn new(now: OffsetDateTime) -> Self {
+        Self {
+            wall: now,
+            since: std::time::Instant::now(),
+        }
+    }
+
+    /// `now`, or the horizon when `now` is past it.
+    pub fn cap(&self, now: OffsetDateTime) -> OffsetDateTime {
+        let lived = time::Duration::try_from(self.since.elapsed() + MAX_STANDSTILL)
+            .unwrap_or(time::Duration::MAX);
+        let horizon = self.wall.saturating_add(lived);
+        if now > horizon {
+            tracing::warn!(
+                ahead_ms = to_millis(now).saturating_sub(to_millis(horizon)),
+                "the wall clock is ahead of the time baton has lived through; purges delete \
+                 only what ended before that time"
+            );
+            return horizon;
+        }
+        now
+    }
+}
+
 /// A clock that only moves when told to; for tests.
 #[derive(Debug, Clone)]
 pub struct ManualClock {
@@ -159,6 +198,17 @@ mod tests {
             1_700_003_615_000,
             "a long step back is followed"
         );
+    }
+
+    #[test]
+    fn the_horizon_follows_the_monotonic_clock_not_a_step_ahead() {
+        let start = from_millis(1_700_000_000_000);
+        let horizon = Horizon::new(start);
+        let soon = start + time::Duration::seconds(5);
+        assert_eq!(horizon.cap(soon), soon, "inside the slack: the wall clock");
+        let capped = horizon.cap(start + time::Duration::days(365));
+        assert!(capped >= start + time::Duration::seconds(600));
+        assert!(capped < start + time::Duration::seconds(660), "{capped}");
     }
 
     #[test]

@@ -141,8 +141,12 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let router = self.router();
-        let purge = tokio::spawn(purge_loop(self.state.clone()));
-        let reload = tokio::spawn(key_reload_loop(self.state.clone()));
+        let background = [
+            tokio::spawn(clock_loop(self.state.clone())),
+            tokio::spawn(purge_loop(self.state.clone())),
+            tokio::spawn(sweep_loop(self.state.clone())),
+            tokio::spawn(key_reload_loop(self.state.clone())),
+        ];
         tracing::info!(
             address = %self.listener.local_addr()?,
             issuer = %self.state.issuer,
@@ -156,11 +160,13 @@ impl Application {
             max_head: 2 * routes::HEADER_LIMIT,
         };
         serve(self.listener, router, limits, shutdown).await;
-        purge.abort();
-        reload.abort();
+        for task in &background {
+            task.abort();
+        }
         // Nothing writes any more: an aborted purge leaves at most its last job, run or skipped.
-        let _ = purge.await;
-        let _ = reload.await;
+        for task in background {
+            let _ = task.await;
+        }
         if let Err(e) = self.store.close().await {
             tracing::warn!(error = %e, "could not close the database cleanly");
         }
@@ -171,45 +177,53 @@ impl Application {
 /// How often successors sealed before the grace window are dropped.
 const SEAL_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
-async fn purge_loop(state: AppState) {
-    let mut purge = tokio::time::interval(state.config.purge_interval);
-    purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut sweep = tokio::time::interval(SEAL_SWEEP_INTERVAL);
-    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The server's clock never runs backwards from the latest time it read; reading it every
-    // second keeps that time current when no request does, so a wall clock set back cannot
-    // bring back a session that ended unobserved.
+/// The server's clock never runs backwards from the latest time it read; reading it every
+/// second keeps that time current when no request does, so a wall clock set back cannot bring
+/// back a session that ended unobserved. A task of its own: a long purge must not hold it up.
+async fn clock_loop(state: AppState) {
     let mut clock = tokio::time::interval(std::time::Duration::from_secs(1));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            _ = clock.tick() => {
-                let _ = state.baton.now();
-            }
-            _ = purge.tick() => {
-                match state.baton.purge_expired(PURGE_RETENTION).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
-                    Err(e) => tracing::warn!(error = %e, "session purge failed"),
-                }
-                match to_time(state.config.audit_retention) {
-                    Ok(retention) => {
-                        if let Err(e) = state.baton.purge_events(retention).await {
-                            tracing::warn!(error = %e, "audit event purge failed");
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "audit retention out of range"),
-                }
-            }
-            _ = sweep.tick() => {
-                if let Err(e) = state.baton.drop_stale_seals().await {
-                    tracing::warn!(error = %e, "dropping stale sealed successors failed");
-                }
-                state.limiter.purge().await;
-                state.registrations.purge().await;
-                state.signups.purge().await;
-            }
+        clock.tick().await;
+        let _ = state.baton.now();
+    }
+}
+
+/// Deletes ended sessions and old audit events, as often as configured.
+async fn purge_loop(state: AppState) {
+    let mut purge = tokio::time::interval(state.config.purge_interval);
+    purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        purge.tick().await;
+        match state.baton.purge_expired(PURGE_RETENTION).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
+            Err(e) => tracing::warn!(error = %e, "session purge failed"),
         }
+        match to_time(state.config.audit_retention) {
+            Ok(retention) => {
+                if let Err(e) = state.baton.purge_events(retention).await {
+                    tracing::warn!(error = %e, "audit event purge failed");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "audit retention out of range"),
+        }
+    }
+}
+
+/// Drops stale sealed successors and forgets the limiters' old entries every minute, beside a
+/// purge that may take longer than that.
+async fn sweep_loop(state: AppState) {
+    let mut sweep = tokio::time::interval(SEAL_SWEEP_INTERVAL);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        sweep.tick().await;
+        if let Err(e) = state.baton.drop_stale_seals().await {
+            tracing::warn!(error = %e, "dropping stale sealed successors failed");
+        }
+        state.limiter.purge().await;
+        state.registrations.purge().await;
+        state.signups.purge().await;
     }
 }
 

@@ -21,6 +21,9 @@ impl Baton {
 
     /// Forgets audit events older than `retention`.
     pub async fn purge_events(&self, retention: Duration) -> Result<u64, AuthError> {
-        Ok(self.store.purge_events(self.now() - retention).await?)
+        Ok(self
+            .store
+            .purge_events(self.deletion_now() - retention)
+            .await?)
     }
 }

@@ -132,6 +132,8 @@ pub struct Baton {
     rules: TokenRules,
     keys: RwLock<Arc<KeyRing>>,
     last_unknown_key_reload: std::sync::Mutex<Option<OffsetDateTime>>,
+    /// How far ahead the jobs that delete for good may reach.
+    horizon: crate::clock::Horizon,
 }
 
 impl std::fmt::Debug for Baton {
@@ -175,7 +177,8 @@ impl Baton {
         if key_mode == KeyMode::Configured {
             seal_plain_keys(store.as_ref(), &vault).await?;
         }
-        let ring = load_keys(store.as_ref(), &vault, clock.now(), &policy, key_mode, None).await?;
+        let started = clock.now();
+        let ring = load_keys(store.as_ref(), &vault, started, &policy, key_mode, None).await?;
         Ok(Self {
             store,
             key_mode,
@@ -186,6 +189,7 @@ impl Baton {
             rules,
             keys: RwLock::new(Arc::new(ring)),
             last_unknown_key_reload: std::sync::Mutex::new(None),
+            horizon: crate::clock::Horizon::new(started),
         })
     }
 
@@ -198,6 +202,12 @@ impl Baton {
     /// a time read back equals the one written and a lifetime computed from it stays whole.
     pub fn now(&self) -> OffsetDateTime {
         crate::clock::from_millis(crate::clock::to_millis(self.clock.now()))
+    }
+
+    /// The time the jobs that delete for good act on: [`Baton::now`], capped by the
+    /// [`Horizon`](crate::clock::Horizon) set when the service started.
+    pub(crate) fn deletion_now(&self) -> OffsetDateTime {
+        self.horizon.cap(self.now())
     }
 
     /// Whether the service can commit writes now (readiness): the database answers through

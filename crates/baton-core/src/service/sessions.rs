@@ -139,7 +139,7 @@ impl Baton {
     pub async fn drop_stale_seals(&self) -> Result<u64, AuthError> {
         Ok(self
             .store
-            .drop_stale_seals(self.now() - self.policy.refresh_grace)
+            .drop_stale_seals(self.deletion_now() - self.policy.refresh_grace)
             .await?)
     }
 
@@ -153,9 +153,13 @@ impl Baton {
             .await?)
     }
 
-    /// Deletes sessions that ended more than `retention` ago.
+    /// Deletes sessions that ended more than `retention` ago (reckoned from a wall clock that
+    /// cannot have run ahead, see [`Horizon`](crate::clock::Horizon)).
     pub async fn purge_expired(&self, retention: Duration) -> Result<u64, AuthError> {
-        Ok(self.store.purge_sessions(self.now() - retention).await?)
+        Ok(self
+            .store
+            .purge_sessions(self.deletion_now() - retention)
+            .await?)
     }
 
     pub(super) fn issue(

@@ -77,3 +77,55 @@ async fn a_session_live_before_the_clock_is_set_back_stays_live_and_tokens_go_fo
     )
     .await;
 }
+
+/// A wall clock stepped a year ahead by mistake and set right again: while it is wrong, the
+/// purge deletes only what ended a day before the time the server has lived through, so the
+/// live session is there, refreshing, once the clock is right.
+#[tokio::test]
+async fn a_clock_stepped_ahead_purges_no_live_session() {
+    use baton_core::store::NewSession;
+    use baton_core::Clock as _;
+    let app = TestApp::spawn_with(|s| s.purge_interval = Some(Duration::from_millis(100))).await;
+    let alice = app.user_session("alice").await;
+    // A session that truly ended days ago, for the purge to show that it runs.
+    let user = app
+        .store
+        .user_by_key("alice")
+        .await
+        .expect("read")
+        .expect("alice");
+    let now = app.clock.now();
+    let old = baton_core::SessionId::generate();
+    app.store
+        .create_session(
+            &NewSession {
+                id: old.clone(),
+                user_id: user.id.clone(),
+                client_id: "baton".into(),
+                created_at: now - time::Duration::days(9),
+                idle_expires_at: now - time::Duration::days(2),
+                absolute_expires_at: now - time::Duration::days(2),
+                user_agent: None,
+                ip: None,
+                live_limit: 0,
+            },
+            &baton_core::refresh::RefreshToken::generate()
+                .expect("rng")
+                .hash(),
+        )
+        .await
+        .expect("insert")
+        .expect("created");
+
+    const YEAR: u64 = 365 * 86_400;
+    app.advance(YEAR);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app.store.session(&old).await.expect("read").is_some() {
+        assert!(std::time::Instant::now() < deadline, "the purge never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A few more purges on the wrong clock.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.clock.rewind(Duration::from_secs(YEAR));
+    app.refresh_ok(&alice.refresh).await;
+}
