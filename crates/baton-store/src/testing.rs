@@ -73,6 +73,13 @@ pub async fn consistency_problems(url: &str) -> Result<Vec<String>, crate::Store
     if half != 0 {
         problems.push(format!("{half} half-rotated tokens"));
     }
+    let active: i64 = sqlx::query_scalar(q::ACTIVE_SIGNING_KEYS)
+        .fetch_one(&mut conn)
+        .await
+        .map_err(crate::error::map)?;
+    if active != 1 {
+        problems.push(format!("{active} signing keys in use"));
+    }
     let _ = conn.close().await;
     Ok(problems)
 }
@@ -104,6 +111,12 @@ fn sqlite_problems(path: &std::path::Path) -> Result<Vec<String>, crate::StoreEr
     if half != 0 {
         problems.push(format!("{half} half-rotated tokens"));
     }
+    let active: i64 = conn
+        .query_row(q::ACTIVE_SIGNING_KEYS, [], |r| r.get(0))
+        .map_err(map_sqlite)?;
+    if active != 1 {
+        problems.push(format!("{active} signing keys in use"));
+    }
     Ok(problems)
 }
 
@@ -119,39 +132,44 @@ pub async fn plant_ended_sessions(url: &str, n: u32, now_ms: i64) -> Result<(), 
          VALUES ('{PLANTED_USER}', '{PLANTED_USER}', '{PLANTED_USER}', '', {ended}, {ended}) \
          ON CONFLICT DO NOTHING"
     );
-    let mut statements = vec![user];
-    let tag = now_ms;
-    for i in 0..n {
-        let id = format!("planted-{tag}-{i}");
-        statements.push(format!(
-            "INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, \
-             idle_expires_at, absolute_expires_at, idle_ttl) VALUES ('{id}', '{PLANTED_USER}', \
-             'baton', {c}, {c}, {e}, {e}, 1000)",
-            c = ended - 1000,
-            e = ended
-        ));
-        // A spent token naming its successor, and the successor: a family as rotation leaves it.
-        let blob = |t: u32| {
-            let hash = format!("{tag:016x}{i:08x}{t:08x}");
-            if url.starts_with("sqlite:") {
-                format!("X'{hash}'")
-            } else {
-                format!("'\\x{hash}'::bytea")
-            }
+    // Three statements whatever `n`: the sessions, then for each a spent token naming its
+    // successor, and the successor (a family as rotation leaves it).
+    let (series, hash) =
+        if url.starts_with("sqlite:") {
+            ("(WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE x + 1 < {n}) \
+          SELECT x FROM c)", "CAST('{tag}-' || x || '-{t}' AS BLOB)")
+        } else {
+            (
+                "(SELECT generate_series(0, {n} - 1) AS x)",
+                "convert_to('{tag}-' || x || '-{t}', 'UTF8')",
+            )
         };
-        statements.push(format!(
+    let tag = now_ms;
+    let series = series.replace("{n}", &n.to_string());
+    let hash = |t: u32| {
+        hash.replace("{tag}", &tag.to_string())
+            .replace("{t}", &t.to_string())
+    };
+    let (c, e) = (ended - 1000, ended);
+    let statements = vec![
+        user,
+        format!(
+            "INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, \
+             idle_expires_at, absolute_expires_at, idle_ttl) SELECT 'planted-{tag}-' || x, \
+             '{PLANTED_USER}', 'baton', {c}, {c}, {e}, {e}, 1000 FROM {series} AS s"
+        ),
+        format!(
             "INSERT INTO refresh_tokens (hash, session_id, created_at, spent_at, successor_hash) \
-             VALUES ({}, '{id}', {c}, {c}, {})",
-            blob(0),
-            blob(1),
-            c = ended - 1000
-        ));
-        statements.push(format!(
-            "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ({}, '{id}', {})",
-            blob(1),
-            ended - 1000
-        ));
-    }
+             SELECT {}, 'planted-{tag}-' || x, {c}, {c}, {} FROM {series} AS s",
+            hash(0),
+            hash(1)
+        ),
+        format!(
+            "INSERT INTO refresh_tokens (hash, session_id, created_at) \
+             SELECT {}, 'planted-{tag}-' || x, {c} FROM {series} AS s",
+            hash(1)
+        ),
+    ];
     run_all(url, &statements).await
 }
 

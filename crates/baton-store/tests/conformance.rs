@@ -1216,7 +1216,8 @@ async fn a_new_idle_timeout_reaches_every_batch(store: Arc<dyn Store>, _url: &st
 }
 
 /// The check the crash tests run after each SIGKILL finds what it looks for: a clean database
-/// passes, a session with two unspent tokens and a spent token without its successor do not.
+/// passes; a session with two unspent tokens, a spent token without its successor, and no
+/// signing key in use do not.
 async fn the_crash_check_finds_forked_families_and_half_rotations(
     store: Arc<dyn Store>,
     url: &str,
@@ -1224,6 +1225,8 @@ async fn the_crash_check_finds_forked_families_and_half_rotations(
     let alice = user("alice");
     store.insert_user(&alice).await.expect("user");
     let (session, _) = session_for(store.as_ref(), &alice).await;
+    let key = StoredKey::generate(SigningAlg::EdDSA, T0).expect("key");
+    store.activate_signing_key(&key, T0).await.expect("key");
     let clean = baton_store::testing::consistency_problems(url)
         .await
         .expect("checked");
@@ -1273,6 +1276,14 @@ async fn the_crash_check_finds_forked_families_and_half_rotations(
         .expect("checked");
     assert!(
         problems.iter().any(|p| p.contains("two unspent tokens")),
+        "{problems:?}"
+    );
+    exec(url, "UPDATE signing_keys SET retired_at = 1").await;
+    let problems = baton_store::testing::consistency_problems(url)
+        .await
+        .expect("checked");
+    assert!(
+        problems.iter().any(|p| p.contains("0 signing keys in use")),
         "{problems:?}"
     );
 }

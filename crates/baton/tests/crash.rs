@@ -1,9 +1,12 @@
 //! Crash under every write: `baton serve` is killed (SIGKILL) three times while refresh chains,
-//! logins, logouts, a key rotation and the purge all write, on SQLite and on PostgreSQL. After
-//! each crash the database is consistent (SQLite's integrity check; no session with two unspent
-//! tokens; no spent token without its successor) and every answered write is there: each
-//! chain's last answered token still refreshes (a rotation committed but unanswered shows as a
-//! grace replay), each answered login's token refreshes, each answered logout's stays revoked.
+//! logins, logouts, key rotations and the purge of thousands of ended sessions all write, on
+//! SQLite and on PostgreSQL; `baton keys rotate` is killed part-way too. After each crash the
+//! database is consistent (SQLite's integrity check; no session with two unspent tokens; no
+//! spent token without its successor; one signing key in use) and every answered write is
+//! there: each chain's last answered token still refreshes (a rotation committed but unanswered
+//! shows as a grace replay), each answered login's token refreshes, each answered logout's stays
+//! revoked, the finished key rotation's key is published; the purge, cut off each time, ends
+//! its work after the restarts.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -17,6 +20,8 @@ use std::time::Duration;
 
 const PASSWORD: &str = "correct horse battery staple";
 const CHAINS: usize = 8;
+/// Ended sessions planted before each crash, more than the purge deletes before the kill.
+const PLANTED: u32 = 30_000;
 
 /// What the clients were told before the crash.
 #[derive(Default)]
@@ -155,7 +160,45 @@ async fn rotate_after_restart(client: &reqwest::Client, base: &str, token: &str)
     None
 }
 
-async fn crash_three_times(url: &str, env: &[(&str, &str)]) {
+async fn planted_left(url: &str) -> i64 {
+    baton_store::testing::planted_sessions_left(url)
+        .await
+        .expect("counted")
+}
+
+/// `baton keys rotate` run to its end (its output), then started again and killed (SIGKILL)
+/// at fractions of the time it took, around where it writes; answers how many of those were
+/// killed before they finished.
+fn rotations(dir: &std::path::Path, env: &[(String, String)]) -> (std::process::Output, usize) {
+    use std::os::unix::process::ExitStatusExt as _;
+    let command = || {
+        let mut cmd = baton(dir);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)))
+            .args(["keys", "rotate"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    };
+    let started = std::time::Instant::now();
+    let done = command().output().expect("keys rotate runs");
+    assert!(done.status.success(), "keys rotate: {done:?}");
+    let took = started.elapsed();
+    let mut killed = 0;
+    for percent in [10, 20, 30, 40, 50, 60, 70, 80, 90, 100] {
+        let mut child = command().spawn().expect("keys rotate starts");
+        std::thread::sleep(took * percent / 100);
+        let _ = child.kill();
+        let status = child.wait().expect("reaped");
+        if status.signal().is_some() {
+            killed += 1;
+        } else {
+            assert!(status.success(), "keys rotate: {status}");
+        }
+    }
+    (done, killed)
+}
+
+async fn crash_three_times(url: &str, env: &[(&str, &str)], planted: u32) {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = Server::start(dir.path(), env);
     let client = reqwest::Client::new();
@@ -173,32 +216,58 @@ async fn crash_three_times(url: &str, env: &[(&str, &str)]) {
     }
     let answered = Arc::new(Mutex::new(answered));
     let mut server = server;
-    let (mut kept_logins, mut answered_logouts) = (0, 0);
+    let (mut kept_logins, mut answered_logouts, mut killed_rotations) = (0, 0, 0);
     for round in 0..3 {
-        // Sessions that ended long ago, so the purge (every second) deletes while it is killed.
-        let now_ms = baton_core::clock::to_millis(baton_core::Clock::now(&baton_core::SystemClock));
-        baton_store::testing::plant_ended_sessions(url, 300, now_ms)
-            .await
-            .expect("planted");
         let stop = Arc::new(AtomicBool::new(false));
         let writes = tokio::spawn(load(
             server.base.clone(),
             Arc::clone(&answered),
             Arc::clone(&stop),
         ));
-        // A key rotation by the command line, writing the same database meanwhile.
+        // Key rotations by the command line, writing the same database meanwhile: one that
+        // finishes, then some killed part-way.
         let rotate = {
-            let mut cmd = baton(dir.path());
-            cmd.envs(env.iter().copied()).args(["keys", "rotate"]);
-            tokio::task::spawn_blocking(move || cmd.output().expect("keys rotate runs"))
+            let (dir, env) = (
+                dir.path().to_owned(),
+                env.iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect::<Vec<_>>(),
+            );
+            tokio::task::spawn_blocking(move || rotations(&dir, &env))
         };
         tokio::time::sleep(Duration::from_millis(1000 + 250 * round)).await;
+        // Sessions that ended long ago, more than the purge (every second) deletes before it is
+        // killed.
+        let now_ms = baton_core::clock::to_millis(baton_core::Clock::now(&baton_core::SystemClock));
+        let before = planted_left(url).await;
+        baton_store::testing::plant_ended_sessions(url, planted, now_ms)
+            .await
+            .expect("planted");
+        // Kill the server once the purge is under way, a little later each round.
+        let total = before + i64::from(planted);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while planted_left(url).await >= total {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the purge never started"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(25 + 50 * round)).await;
         server.child.kill().expect("SIGKILL");
         server.child.wait().expect("reaped");
+        let left = planted_left(url).await;
+        assert!(
+            0 < left && left < total,
+            "killed during the purge: {left} of {total} planted sessions left"
+        );
         stop.store(true, Ordering::Relaxed);
         writes.await.expect("the load ended cleanly");
-        let rotated = rotate.await.expect("joined");
-        assert!(rotated.status.success(), "keys rotate: {rotated:?}");
+        let (rotated, cut_off) = rotate.await.expect("joined");
+        killed_rotations += cut_off;
+        eprintln!(
+            "crash {round}: {left} of {total} planted sessions left, {cut_off} key rotations killed"
+        );
         let kid = String::from_utf8_lossy(&rotated.stdout)
             .split_whitespace()
             .nth(3)
@@ -268,19 +337,16 @@ async fn crash_three_times(url: &str, env: &[(&str, &str)]) {
         answered_logouts = logouts.len();
     }
     assert!(
-        kept_logins > 0 && answered_logouts > 0,
-        "{kept_logins} logins kept, {answered_logouts} logouts answered"
+        kept_logins > 0 && answered_logouts > 0 && killed_rotations > 0,
+        "{kept_logins} logins kept, {answered_logouts} logouts answered, \
+         {killed_rotations} key rotations killed"
     );
     // The purge, killed mid-way three times, still deletes every planted session.
-    let mut left = i64::MAX;
-    for _ in 0..100 {
-        left = baton_store::testing::planted_sessions_left(url)
-            .await
-            .expect("counted");
-        if left == 0 {
-            break;
-        }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut left = planted_left(url).await;
+    while left > 0 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
+        left = planted_left(url).await;
     }
     assert_eq!(left, 0, "ended sessions left after the purge");
 }
@@ -298,6 +364,7 @@ async fn sqlite_survives_sigkill_under_every_write() {
             // restart, however slow the machine.
             ("BATON_REFRESH_GRACE", "60s"),
         ],
+        PLANTED,
     )
     .await;
 }
@@ -318,6 +385,7 @@ async fn postgres_survives_sigkill_under_every_write() {
             ("BATON_PURGE_INTERVAL", "1s"),
             ("BATON_REFRESH_GRACE", "60s"),
         ],
+        PLANTED,
     )
     .await;
 }
