@@ -84,38 +84,85 @@ impl<C: Clock + ?Sized> Clock for NeverBackwards<C> {
 /// may take as now: the wall clock, but no further ahead of the wall time read when the
 /// horizon was set than the time elapsed since on the monotonic clock, plus [`MAX_STANDSTILL`].
 /// A wall clock stepped a year ahead by mistake only makes sessions look ended while it is
-/// wrong; a purge run on it would delete them for good, and one run here waits instead. A
-/// legitimate step forward (a clock corrected after the horizon was set, or a machine resumed
-/// from suspend, which the monotonic clock does not count) only delays the purges by that step.
-#[derive(Debug, Clone, Copy)]
+/// wrong; a purge run on it would delete them for good, and one run here waits instead. A wall
+/// clock that stays ahead for [`TRUST_AFTER`] (a legitimate correction, or time spent
+/// suspended, which the monotonic clock does not count) is taken as right from then on.
+#[derive(Debug)]
 pub struct Horizon {
+    trust_after: std::time::Duration,
+    state: std::sync::Mutex<HorizonState>,
+}
+
+#[derive(Debug)]
+struct HorizonState {
     wall: OffsetDateTime,
     since: std::time::Instant,
+    /// Since when the wall clock has been past the horizon.
+    ahead_since: Option<std::time::Instant>,
 }
+
+/// How long the wall clock must stay ahead of a [`Horizon`] before it is trusted.
+pub const TRUST_AFTER: std::time::Duration = std::time::Duration::from_secs(86_400);
 
 impl Horizon {
     /// A horizon from `now`, the current wall time.
     pub fn new(now: OffsetDateTime) -> Self {
+        Self::trusting_after(now, TRUST_AFTER)
+    }
+
+    /// A horizon that trusts a wall clock ahead of it after `trust_after` (tests shorten it).
+    pub fn trusting_after(now: OffsetDateTime, trust_after: std::time::Duration) -> Self {
         Self {
-            wall: now,
-            since: std::time::Instant::now(),
+            trust_after,
+            state: std::sync::Mutex::new(HorizonState {
+                wall: now,
+                since: std::time::Instant::now(),
+                ahead_since: None,
+            }),
         }
     }
 
     /// `now`, or the horizon when `now` is past it.
     pub fn cap(&self, now: OffsetDateTime) -> OffsetDateTime {
-        let lived = time::Duration::try_from(self.since.elapsed() + MAX_STANDSTILL)
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let lived = time::Duration::try_from(state.since.elapsed() + MAX_STANDSTILL)
             .unwrap_or(time::Duration::MAX);
-        let horizon = self.wall.saturating_add(lived);
-        if now > horizon {
-            tracing::warn!(
-                ahead_ms = to_millis(now).saturating_sub(to_millis(horizon)),
-                "the wall clock is ahead of the time baton has lived through; purges delete \
-                 only what ended before that time"
-            );
-            return horizon;
+        let horizon = state.wall.saturating_add(lived);
+        if now <= horizon {
+            if state.ahead_since.take().is_some() {
+                tracing::info!("the wall clock is back within the time baton has lived through");
+            }
+            return now;
         }
-        now
+        match state.ahead_since {
+            None => {
+                state.ahead_since = Some(std::time::Instant::now());
+                tracing::warn!(
+                    ahead_ms = to_millis(now).saturating_sub(to_millis(horizon)),
+                    "the wall clock is ahead of the time baton has lived through; purges \
+                     delete only what ended before that time until it comes back or has \
+                     stayed ahead for a day"
+                );
+            }
+            Some(at) if at.elapsed() >= self.trust_after => {
+                tracing::warn!(
+                    ahead_ms = to_millis(now).saturating_sub(to_millis(horizon)),
+                    "the wall clock has stayed ahead of the time baton has lived through; \
+                     taking it as right"
+                );
+                *state = HorizonState {
+                    wall: now,
+                    since: std::time::Instant::now(),
+                    ahead_since: None,
+                };
+                return now;
+            }
+            Some(_) => {}
+        }
+        horizon
     }
 }
 
@@ -209,6 +256,23 @@ mod tests {
         let capped = horizon.cap(start + time::Duration::days(365));
         assert!(capped >= start + time::Duration::seconds(600));
         assert!(capped < start + time::Duration::seconds(660), "{capped}");
+        assert_eq!(horizon.cap(soon), soon, "back: the wall clock again");
+    }
+
+    #[test]
+    fn a_wall_clock_that_stays_ahead_is_trusted_in_the_end() {
+        let start = from_millis(1_700_000_000_000);
+        let horizon = Horizon::trusting_after(start, std::time::Duration::from_millis(50));
+        let ahead = start + time::Duration::days(1);
+        assert!(horizon.cap(ahead) < ahead, "ahead: capped");
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        assert_eq!(
+            horizon.cap(ahead),
+            ahead,
+            "still ahead a while later: trusted"
+        );
+        let later = ahead + time::Duration::seconds(1);
+        assert_eq!(horizon.cap(later), later, "and followed from there");
     }
 
     #[test]

@@ -84,7 +84,9 @@ pub fn decide(
     }
     match token.spent_at {
         None => Decision::Rotate,
-        Some(spent) if grace > Duration::ZERO && now - spent <= grace => {
+        // A token spent after `now` was spent while the wall clock ran ahead and has since been
+        // set back past what the server waits for: not inside any window that can be reckoned.
+        Some(spent) if grace > Duration::ZERO && spent <= now && now - spent <= grace => {
             if token.successor_spent || token.replays >= MAX_REPLAYS {
                 Decision::Reject(RefreshError::Invalid)
             } else {
@@ -170,6 +172,14 @@ mod tests {
     fn a_spent_token_after_the_grace_window_revokes_the_session() {
         assert_eq!(
             decide(spent(11), live(), true, NOW, Duration::seconds(10)),
+            Decision::RevokeForReuse
+        );
+    }
+
+    #[test]
+    fn a_token_spent_in_the_future_is_outside_the_grace_window() {
+        assert_eq!(
+            decide(spent(-3600), live(), true, NOW, Duration::seconds(10)),
             Decision::RevokeForReuse
         );
     }

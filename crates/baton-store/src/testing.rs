@@ -46,12 +46,16 @@ pub async fn fresh_postgres_database(admin_url: &str) -> Result<String, sqlx::Er
 }
 
 /// What is wrong with the database at `url` after a crash: SQLite's integrity check, sessions
-/// with more than one unspent refresh token (a forked family) and spent tokens whose successor
-/// was never stored (a half-done rotation). Empty when it is consistent.
-pub async fn consistency_problems(url: &str) -> Result<Vec<String>, crate::StoreError> {
+/// with more than one unspent refresh token (a forked family), spent tokens of sessions open
+/// at `now_ms` whose successor was never stored (a half-done rotation), and other than one
+/// signing key in use. Empty when it is consistent.
+pub async fn consistency_problems(
+    url: &str,
+    now_ms: i64,
+) -> Result<Vec<String>, crate::StoreError> {
     use crate::queries as q;
     if let Some(path) = crate::sqlite_path(url) {
-        return tokio::task::spawn_blocking(move || sqlite_problems(&path))
+        return tokio::task::spawn_blocking(move || sqlite_problems(&path, now_ms))
             .await
             .map_err(|e| crate::StoreError::Other(e.to_string()))?;
     }
@@ -67,6 +71,7 @@ pub async fn consistency_problems(url: &str) -> Result<Vec<String>, crate::Store
         problems.push(format!("session {session} has two unspent tokens"));
     }
     let half: i64 = sqlx::query_scalar(q::HALF_ROTATED)
+        .bind(now_ms)
         .fetch_one(&mut conn)
         .await
         .map_err(crate::error::map)?;
@@ -84,7 +89,7 @@ pub async fn consistency_problems(url: &str) -> Result<Vec<String>, crate::Store
     Ok(problems)
 }
 
-fn sqlite_problems(path: &std::path::Path) -> Result<Vec<String>, crate::StoreError> {
+fn sqlite_problems(path: &std::path::Path, now_ms: i64) -> Result<Vec<String>, crate::StoreError> {
     use crate::error::map_sqlite;
     use crate::queries as q;
     let conn =
@@ -106,7 +111,7 @@ fn sqlite_problems(path: &std::path::Path) -> Result<Vec<String>, crate::StoreEr
         problems.push(format!("session {session} has two unspent tokens"));
     }
     let half: i64 = conn
-        .query_row(q::HALF_ROTATED, [], |r| r.get(0))
+        .query_row(q::HALF_ROTATED, [now_ms], |r| r.get(0))
         .map_err(map_sqlite)?;
     if half != 0 {
         problems.push(format!("{half} half-rotated tokens"));
@@ -120,11 +125,15 @@ fn sqlite_problems(path: &std::path::Path) -> Result<Vec<String>, crate::StoreEr
     Ok(problems)
 }
 
+/// Tokens of the longest families [`plant_ended_sessions`] plants.
+pub const LONG_FAMILY: u32 = 40;
+
 /// The id of the user that owns [`plant_ended_sessions`]'s sessions.
 const PLANTED_USER: &str = "planted-ended-sessions";
 
-/// Plants `n` sessions (two tokens each) that ended ten days before `now_ms`, past the purge's
-/// retention, so that the purge has work; owned by a user of their own.
+/// Plants `n` sessions that ended ten days before `now_ms`, past the purge's retention, so that
+/// the purge has work; owned by a user of their own, and named after `now_ms` (see
+/// [`planted_sessions_left`]).
 pub async fn plant_ended_sessions(url: &str, n: u32, now_ms: i64) -> Result<(), crate::StoreError> {
     let ended = now_ms - 10 * 86_400_000;
     let user = format!(
@@ -132,50 +141,59 @@ pub async fn plant_ended_sessions(url: &str, n: u32, now_ms: i64) -> Result<(), 
          VALUES ('{PLANTED_USER}', '{PLANTED_USER}', '{PLANTED_USER}', '', {ended}, {ended}) \
          ON CONFLICT DO NOTHING"
     );
-    // Three statements whatever `n`: the sessions, then for each a spent token naming its
-    // successor, and the successor (a family as rotation leaves it).
-    let (series, hash) =
-        if url.starts_with("sqlite:") {
-            ("(WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE x + 1 < {n}) \
-          SELECT x FROM c)", "CAST('{tag}-' || x || '-{t}' AS BLOB)")
-        } else {
-            (
-                "(SELECT generate_series(0, {n} - 1) AS x)",
-                "convert_to('{tag}-' || x || '-{t}', 'UTF8')",
+    // Two statements whatever `n`: the sessions, then each one's tokens, a family as rotation
+    // leaves it (each spent token naming its successor, the last unspent): two tokens, or for
+    // one session in a hundred [`LONG_FAMILY`], more than a step of the purge deletes at once.
+    let sqlite = url.starts_with("sqlite:");
+    let series = |column: &str, n: u32| {
+        if sqlite {
+            format!(
+                "(WITH RECURSIVE c({column}) AS (SELECT 0 UNION ALL SELECT {column} + 1 FROM c \
+                 WHERE {column} + 1 < {n}) SELECT {column} FROM c)"
             )
-        };
-    let tag = now_ms;
-    let series = series.replace("{n}", &n.to_string());
-    let hash = |t: u32| {
-        hash.replace("{tag}", &tag.to_string())
-            .replace("{t}", &t.to_string())
+        } else {
+            format!("(SELECT generate_series(0, {n} - 1) AS {column})")
+        }
     };
+    let tag = now_ms;
+    let hash = |t: &str| {
+        let text = format!("'{tag}-' || x || '-' || ({t})");
+        if sqlite {
+            format!("CAST({text} AS BLOB)")
+        } else {
+            format!("convert_to({text}, 'UTF8')")
+        }
+    };
+    let last = format!("CASE WHEN x % 100 = 0 THEN {} ELSE 1 END", LONG_FAMILY - 1);
     let (c, e) = (ended - 1000, ended);
     let statements = vec![
         user,
         format!(
             "INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, \
              idle_expires_at, absolute_expires_at, idle_ttl) SELECT 'planted-{tag}-' || x, \
-             '{PLANTED_USER}', 'baton', {c}, {c}, {e}, {e}, 1000 FROM {series} AS s"
+             '{PLANTED_USER}', 'baton', {c}, {c}, {e}, {e}, 1000 FROM {} AS s",
+            series("x", n)
         ),
         format!(
             "INSERT INTO refresh_tokens (hash, session_id, created_at, spent_at, successor_hash) \
-             SELECT {}, 'planted-{tag}-' || x, {c}, {c}, {} FROM {series} AS s",
-            hash(0),
-            hash(1)
-        ),
-        format!(
-            "INSERT INTO refresh_tokens (hash, session_id, created_at) \
-             SELECT {}, 'planted-{tag}-' || x, {c} FROM {series} AS s",
-            hash(1)
+             SELECT {}, 'planted-{tag}-' || x, {c} + t, \
+             CASE WHEN t < {last} THEN {c} + t END, CASE WHEN t < {last} THEN {} END \
+             FROM {} AS s, {} AS f WHERE t <= {last}",
+            hash("t"),
+            hash("t + 1"),
+            series("x", n),
+            series("t", LONG_FAMILY)
         ),
     ];
     run_all(url, &statements).await
 }
 
-/// How many sessions of [`plant_ended_sessions`] are left.
-pub async fn planted_sessions_left(url: &str) -> Result<i64, crate::StoreError> {
-    let sql = format!("SELECT count(*) FROM sessions WHERE user_id = '{PLANTED_USER}'");
+/// How many sessions of [`plant_ended_sessions`] are left: all, or those planted at `at`.
+pub async fn planted_sessions_left(url: &str, at: Option<i64>) -> Result<i64, crate::StoreError> {
+    let mut sql = format!("SELECT count(*) FROM sessions WHERE user_id = '{PLANTED_USER}'");
+    if let Some(at) = at {
+        sql.push_str(&format!(" AND id LIKE 'planted-{at}-%'"));
+    }
     if let Some(path) = crate::sqlite_path(url) {
         return tokio::task::spawn_blocking(move || {
             let conn = rusqlite::Connection::open(path).map_err(crate::error::map_sqlite)?;

@@ -1227,7 +1227,7 @@ async fn the_crash_check_finds_forked_families_and_half_rotations(
     let (session, _) = session_for(store.as_ref(), &alice).await;
     let key = StoredKey::generate(SigningAlg::EdDSA, T0).expect("key");
     store.activate_signing_key(&key, T0).await.expect("key");
-    let clean = baton_store::testing::consistency_problems(url)
+    let clean = baton_store::testing::consistency_problems(url, millis(T0))
         .await
         .expect("checked");
     assert!(clean.is_empty(), "{clean:?}");
@@ -1256,7 +1256,7 @@ async fn the_crash_check_finds_forked_families_and_half_rotations(
         ),
     )
     .await;
-    let problems = baton_store::testing::consistency_problems(url)
+    let problems = baton_store::testing::consistency_problems(url, millis(T0))
         .await
         .expect("checked");
     assert!(
@@ -1271,7 +1271,7 @@ async fn the_crash_check_finds_forked_families_and_half_rotations(
         ),
     )
     .await;
-    let problems = baton_store::testing::consistency_problems(url)
+    let problems = baton_store::testing::consistency_problems(url, millis(T0))
         .await
         .expect("checked");
     assert!(
@@ -1279,7 +1279,7 @@ async fn the_crash_check_finds_forked_families_and_half_rotations(
         "{problems:?}"
     );
     exec(url, "UPDATE signing_keys SET retired_at = 1").await;
-    let problems = baton_store::testing::consistency_problems(url)
+    let problems = baton_store::testing::consistency_problems(url, millis(T0))
         .await
         .expect("checked");
     assert!(

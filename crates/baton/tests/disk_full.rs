@@ -181,9 +181,12 @@ async fn a_full_filesystem_refuses_writes_cleanly_and_recovers_and_a_read_only_o
 
     assert!(!token.is_empty());
     drop(server);
-    let problems = baton_store::testing::consistency_problems(&url)
-        .await
-        .expect("checked");
+    let problems = baton_store::testing::consistency_problems(
+        &url,
+        baton_core::clock::to_millis(baton_core::Clock::now(&baton_core::SystemClock)),
+    )
+    .await
+    .expect("checked");
     assert!(problems.is_empty(), "{problems:?}");
 
     // Read-only: what only reads works, the server says why it cannot run.

@@ -112,9 +112,12 @@ async fn killed_connections_mid_rotation_leave_no_half_rotation_and_clean_503s()
         rotated.load(Ordering::Relaxed) > 0,
         "rotations went on between the kills"
     );
-    let problems = baton_store::testing::consistency_problems(&url)
-        .await
-        .expect("checked");
+    let problems = baton_store::testing::consistency_problems(
+        &url,
+        baton_core::clock::to_millis(baton_core::Clock::now(&baton_core::SystemClock)),
+    )
+    .await
+    .expect("checked");
     assert!(problems.is_empty(), "{problems:?}");
     // Every chain goes on: its last answered token rotates (or is a grace replay of a rotation
     // committed whose answer was lost).

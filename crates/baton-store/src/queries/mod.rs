@@ -312,16 +312,22 @@ pub const PURGE_BATCH: u64 = 500;
 /// Reads up to `$2` sessions whose stored idle end (a lower bound of the true one) is before
 /// `$1` and whose absolute end is not, and moves each out of that range: the absolute end of
 /// one that ended idle before `$1` becomes its idle end, and the checkpoints of every one
-/// (`last_used_at`, `idle_expires_at`) move to its newest token. (The unary `+` keeps SQLite
+/// (`last_used_at`, `idle_expires_at`) move to its newest token, never back (on PostgreSQL a
+/// rotation committed meanwhile may have moved them further than this statement's snapshot
+/// sees). (The unary `+` keeps SQLite
 /// from reading the candidates off the absolute end's index: every live session is there.)
 pub const END_IDLE_SESSIONS: &str = concat!(
     "UPDATE sessions AS s SET idle_ttl = ",
     idle_ttl!(),
-    ", last_used_at = COALESCE(",
+    ", last_used_at = CASE WHEN ",
     last_used!(),
-    ", s.last_used_at), idle_expires_at = COALESCE(",
+    " > s.last_used_at THEN ",
+    last_used!(),
+    " ELSE s.last_used_at END, idle_expires_at = CASE WHEN COALESCE(",
     idle_end!(),
-    ", s.absolute_expires_at), absolute_expires_at = CASE WHEN ",
+    ", s.absolute_expires_at) > s.idle_expires_at THEN COALESCE(",
+    idle_end!(),
+    ", s.absolute_expires_at) ELSE s.idle_expires_at END, absolute_expires_at = CASE WHEN ",
     idle_end!(),
     " < $1 THEN ",
     idle_end!(),
@@ -361,10 +367,13 @@ pub const DROP_STALE_SEALS: &str = "UPDATE refresh_tokens SET sealed = NULL \
 /// rotations may leave behind (the consistency check after a crash).
 pub const FORKED_SESSIONS: &str = "SELECT session_id FROM refresh_tokens WHERE spent_at IS NULL \
      GROUP BY session_id HAVING count(*) > 1";
-/// Spent tokens whose named successor was never stored: a half-done rotation.
+/// Spent tokens of sessions open at `$1` whose named successor was never stored: a half-done
+/// rotation. (The purge deletes an ended session's tokens in any order, several jobs apart.)
 pub const HALF_ROTATED: &str = "SELECT count(*) FROM refresh_tokens t \
      WHERE t.successor_hash IS NOT NULL \
-     AND NOT EXISTS (SELECT 1 FROM refresh_tokens n WHERE n.hash = t.successor_hash)";
+     AND NOT EXISTS (SELECT 1 FROM refresh_tokens n WHERE n.hash = t.successor_hash) \
+     AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = t.session_id \
+     AND s.absolute_expires_at > $1)";
 
 /// Signing keys in use: exactly one, whatever rotation was cut off (the consistency check after
 /// a crash).
