@@ -59,7 +59,6 @@ pub async fn consistency_problems(
             .await
             .map_err(|e| crate::StoreError::Other(e.to_string()))?;
     }
-    let mut problems = Vec::new();
     let mut conn = sqlx::PgConnection::connect(url)
         .await
         .map_err(crate::error::map)?;
@@ -67,26 +66,17 @@ pub async fn consistency_problems(
         .fetch_all(&mut conn)
         .await
         .map_err(crate::error::map)?;
-    for session in forked {
-        problems.push(format!("session {session} has two unspent tokens"));
-    }
     let half: i64 = sqlx::query_scalar(q::HALF_ROTATED)
         .bind(now_ms)
         .fetch_one(&mut conn)
         .await
         .map_err(crate::error::map)?;
-    if half != 0 {
-        problems.push(format!("{half} half-rotated tokens"));
-    }
     let active: i64 = sqlx::query_scalar(q::ACTIVE_SIGNING_KEYS)
         .fetch_one(&mut conn)
         .await
         .map_err(crate::error::map)?;
-    if active != 1 {
-        problems.push(format!("{active} signing keys in use"));
-    }
     let _ = conn.close().await;
-    Ok(problems)
+    Ok(described(Vec::new(), forked, half, active))
 }
 
 fn sqlite_problems(path: &std::path::Path, now_ms: i64) -> Result<Vec<String>, crate::StoreError> {
@@ -95,34 +85,43 @@ fn sqlite_problems(path: &std::path::Path, now_ms: i64) -> Result<Vec<String>, c
     let conn =
         rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(map_sqlite)?;
-    let mut problems = Vec::new();
-    let integrity: Vec<String> = conn
-        .prepare(q::sqlite::INTEGRITY_CHECK)
-        .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
-        .map_err(map_sqlite)?;
-    if integrity != ["ok"] {
-        problems.push(format!("integrity check: {integrity:?}"));
-    }
-    let forked: Vec<String> = conn
-        .prepare(q::FORKED_SESSIONS)
-        .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
-        .map_err(map_sqlite)?;
-    for session in forked {
-        problems.push(format!("session {session} has two unspent tokens"));
-    }
+    let strings = |sql: &str| -> Result<Vec<String>, crate::StoreError> {
+        conn.prepare(sql)
+            .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
+            .map_err(map_sqlite)
+    };
+    let integrity = strings(q::sqlite::INTEGRITY_CHECK)?;
+    let forked = strings(q::FORKED_SESSIONS)?;
     let half: i64 = conn
         .query_row(q::HALF_ROTATED, [now_ms], |r| r.get(0))
         .map_err(map_sqlite)?;
-    if half != 0 {
-        problems.push(format!("{half} half-rotated tokens"));
-    }
     let active: i64 = conn
         .query_row(q::ACTIVE_SIGNING_KEYS, [], |r| r.get(0))
         .map_err(map_sqlite)?;
+    let mut problems = Vec::new();
+    if integrity != ["ok"] {
+        problems.push(format!("integrity check: {integrity:?}"));
+    }
+    Ok(described(problems, forked, half, active))
+}
+
+/// The checks' findings, in words, after `problems` (each backend reads the same queries).
+fn described(
+    mut problems: Vec<String>,
+    forked: Vec<String>,
+    half: i64,
+    active: i64,
+) -> Vec<String> {
+    for session in forked {
+        problems.push(format!("session {session} has two unspent tokens"));
+    }
+    if half != 0 {
+        problems.push(format!("{half} half-rotated tokens"));
+    }
     if active != 1 {
         problems.push(format!("{active} signing keys in use"));
     }
-    Ok(problems)
+    problems
 }
 
 /// Tokens of the longest families [`plant_ended_sessions`] plants.

@@ -314,26 +314,28 @@ pub const PURGE_BATCH: u64 = 500;
 /// one that ended idle before `$1` becomes its idle end, and the checkpoints of every one
 /// (`last_used_at`, `idle_expires_at`) move to its newest token, never back (on PostgreSQL a
 /// rotation committed meanwhile may have moved them further than this statement's snapshot
-/// sees). (The unary `+` keeps SQLite
-/// from reading the candidates off the absolute end's index: every live session is there.)
+/// sees). Each session's newest token is looked up once, in the `FROM` list. (The unary `+`
+/// keeps SQLite from reading the candidates off the absolute end's index: every live session
+/// is there.)
 pub const END_IDLE_SESSIONS: &str = concat!(
     "UPDATE sessions AS s SET idle_ttl = ",
     idle_ttl!(),
-    ", last_used_at = CASE WHEN ",
-    last_used!(),
-    " > s.last_used_at THEN ",
-    last_used!(),
-    " ELSE s.last_used_at END, idle_expires_at = CASE WHEN COALESCE(",
-    idle_end!(),
-    ", s.absolute_expires_at) > s.idle_expires_at THEN COALESCE(",
-    idle_end!(),
-    ", s.absolute_expires_at) ELSE s.idle_expires_at END, absolute_expires_at = CASE WHEN ",
-    idle_end!(),
-    " < $1 THEN ",
-    idle_end!(),
+    ", last_used_at = CASE WHEN n.used > s.last_used_at THEN n.used ELSE s.last_used_at END, \
+     idle_expires_at = CASE WHEN COALESCE(n.used + ",
+    idle_ttl!(),
+    ", s.absolute_expires_at) > s.idle_expires_at THEN COALESCE(n.used + ",
+    idle_ttl!(),
+    ", s.absolute_expires_at) ELSE s.idle_expires_at END, \
+     absolute_expires_at = CASE WHEN n.used + ",
+    idle_ttl!(),
+    " < $1 THEN n.used + ",
+    idle_ttl!(),
     " ELSE s.absolute_expires_at END \
-     WHERE s.id IN (SELECT s.id FROM sessions s \
-     WHERE s.idle_expires_at < $1 AND +s.absolute_expires_at >= $1 LIMIT $2)"
+     FROM (SELECT s.id, ",
+    last_used!(),
+    " AS used FROM sessions s \
+     WHERE s.idle_expires_at < $1 AND +s.absolute_expires_at >= $1 LIMIT $2) AS n \
+     WHERE s.id = n.id"
 );
 /// Deletes up to `$3` refresh tokens of the first `$2` sessions that ended before `$1`.
 pub const PURGE_ENDED_TOKENS: &str = "DELETE FROM refresh_tokens WHERE hash IN \
