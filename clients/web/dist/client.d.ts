@@ -92,6 +92,10 @@ export interface BatonClient {
     logout(): Promise<void>;
     /** Revokes every session of the user and signs out every tab. */
     logoutAll(): Promise<void>;
+    /** Changes the signed-in user's password; every other session of theirs ends, this one
+     *  stays. Throws a `BatonError`: `invalid_credentials` for a wrong current password,
+     *  `invalid_request` (with the reason) for a new one the password rule refuses. */
+    changePassword(currentPassword: string, newPassword: string): Promise<void>;
     /** The user's live sessions. */
     sessions(): Promise<Session[]>;
     /** Revokes one session; revoking the current one signs out. */

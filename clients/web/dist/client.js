@@ -368,6 +368,19 @@ export function createClient(options = {}) {
                 throw await errorOf(res);
             await logout();
         },
+        async changePassword(currentPassword, newPassword) {
+            const body = {
+                current_password: currentPassword,
+                new_password: newPassword,
+            };
+            const res = await authorized(url("/auth/password"), {
+                method: "POST",
+                headers: { "Content-Type": "application/json" },
+                body: JSON.stringify(body),
+            });
+            if (!res.ok)
+                throw await errorOf(res);
+        },
         async sessions() {
             const body = await json(await authorized(url("/auth/sessions")));
             return body.sessions;

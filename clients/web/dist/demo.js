@@ -104,6 +104,9 @@ const ACTIVITY = {
     logout: "Signed out",
     logout_all: "Signed out everywhere",
     session_revoked: "Session revoked",
+    password_changed: "Password changed",
+    user_disabled: "Account disabled",
+    user_enabled: "Account enabled again",
 };
 async function loadEvents() {
     const body = $("events");
@@ -163,6 +166,25 @@ $("register-form").addEventListener("submit", async (event) => {
     }
     catch (e) {
         say(e instanceof BatonError && e.code === "username_taken" ? "That username is taken." : explain(e), "error");
+    }
+    finally {
+        busy(form, false);
+    }
+});
+$("password-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    busy(form, true);
+    try {
+        await client.changePassword($("current-password").value, $("new-password").value);
+        form.reset();
+        say("Password changed. Your other sessions are signed out.", "ok");
+        await loadSessions();
+        await loadEvents();
+    }
+    catch (e) {
+        const wrong = e instanceof BatonError && e.code === "invalid_credentials";
+        say(wrong ? "The current password is not right." : explain(e), "error");
     }
     finally {
         busy(form, false);

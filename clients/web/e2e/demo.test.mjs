@@ -188,6 +188,46 @@ describe("demo page in Chromium", { timeout: 120_000 }, () => {
     await context.close();
   });
 
+  test("changing the password on the page ends the other browser's session, not this one", async () => {
+    const name = await newUser();
+    const phone = await browser.newContext();
+    const laptop = await browser.newContext();
+    const p = await phone.newPage();
+    const l = await laptop.newPage();
+    await openDemo(p, baton.base);
+    await loginThroughPage(p, name, PASSWORD);
+    await openDemo(l, baton.base);
+    await loginThroughPage(l, name, PASSWORD);
+
+    // A weak new password is refused with the reason.
+    await l.fill("#current-password", PASSWORD);
+    await l.fill("#new-password", "password123");
+    await l.click("#change-password");
+    await l.waitForFunction(() => document.querySelector("#message")?.textContent?.includes("too easy to guess"));
+    // A wrong current password is refused.
+    await l.fill("#current-password", "not the password");
+    await l.fill("#new-password", "violet tortoise sails at dawn");
+    await l.click("#change-password");
+    await l.waitForFunction(() => document.querySelector("#message")?.textContent === "The current password is not right.");
+
+    await l.fill("#current-password", PASSWORD);
+    await l.fill("#new-password", "violet tortoise sails at dawn");
+    await l.click("#change-password");
+    await l.waitForFunction(() => document.querySelector("#message")?.textContent?.startsWith("Password changed."));
+    await l.waitForFunction(() => document.querySelectorAll("#sessions tr").length === 1);
+    await l.waitForSelector('#events tr[data-type="password_changed"]');
+
+    await p.reload();
+    await p.waitForSelector("body[data-ready=true]");
+    assert.equal(await p.isVisible("#signed-out"), true, "the other browser is signed out");
+    await loginThroughPage(p, name, "violet tortoise sails at dawn");
+    await l.reload();
+    await l.waitForSelector("body[data-ready=true]");
+    assert.equal(await l.isVisible("#signed-in"), true, "this browser stays signed in");
+    await phone.close();
+    await laptop.close();
+  });
+
   test("logging out everywhere ends the sessions of other browsers", async () => {
     const name = await newUser();
     const phone = await browser.newContext();

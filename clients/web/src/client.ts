@@ -12,6 +12,7 @@
  */
 
 import type {
+  ChangePasswordRequest,
   ErrorBody,
   ErrorCode,
   LoginRequest,
@@ -114,6 +115,10 @@ export interface BatonClient {
   logout(): Promise<void>;
   /** Revokes every session of the user and signs out every tab. */
   logoutAll(): Promise<void>;
+  /** Changes the signed-in user's password; every other session of theirs ends, this one
+   *  stays. Throws a `BatonError`: `invalid_credentials` for a wrong current password,
+   *  `invalid_request` (with the reason) for a new one the password rule refuses. */
+  changePassword(currentPassword: string, newPassword: string): Promise<void>;
   /** The user's live sessions. */
   sessions(): Promise<Session[]>;
   /** Revokes one session; revoking the current one signs out. */
@@ -487,6 +492,19 @@ export function createClient(options: ClientOptions = {}): BatonClient {
       const res = await authorized(url("/auth/logout-all"), { method: "POST" });
       if (!res.ok && res.status !== 401) throw await errorOf(res);
       await logout();
+    },
+
+    async changePassword(currentPassword, newPassword) {
+      const body: ChangePasswordRequest = {
+        current_password: currentPassword,
+        new_password: newPassword,
+      };
+      const res = await authorized(url("/auth/password"), {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw await errorOf(res);
     },
 
     async sessions() {

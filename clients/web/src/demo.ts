@@ -117,6 +117,9 @@ const ACTIVITY: Partial<Record<EventKind, string>> = {
   logout: "Signed out",
   logout_all: "Signed out everywhere",
   session_revoked: "Session revoked",
+  password_changed: "Password changed",
+  user_disabled: "Account disabled",
+  user_enabled: "Account enabled again",
 };
 
 async function loadEvents() {
@@ -179,6 +182,27 @@ $<HTMLFormElement>("register-form").addEventListener("submit", async (event) => 
     say(`Account created. Welcome, ${username}.`, "ok");
   } catch (e) {
     say(e instanceof BatonError && e.code === "username_taken" ? "That username is taken." : explain(e), "error");
+  } finally {
+    busy(form, false);
+  }
+});
+
+$<HTMLFormElement>("password-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget as HTMLFormElement;
+  busy(form, true);
+  try {
+    await client.changePassword(
+      $<HTMLInputElement>("current-password").value,
+      $<HTMLInputElement>("new-password").value,
+    );
+    form.reset();
+    say("Password changed. Your other sessions are signed out.", "ok");
+    await loadSessions();
+    await loadEvents();
+  } catch (e) {
+    const wrong = e instanceof BatonError && e.code === "invalid_credentials";
+    say(wrong ? "The current password is not right." : explain(e), "error");
   } finally {
     busy(form, false);
   }

@@ -356,6 +356,40 @@ describe("state and events", () => {
   });
 });
 
+describe("changePassword", () => {
+  it("sends the two passwords with the bearer token and keeps this session", async () => {
+    const client = await signedIn();
+    fake.loginElsewhere(USER);
+    await client.changePassword(PASSWORD, "a new password entirely");
+    const sent = fake.requests("/auth/password")[0]!;
+    expect(sent.method).toBe("POST");
+    expect(sent.headers.get("Authorization")).toMatch(/^Bearer /);
+    expect(sent.headers.get("Content-Type")).toBe("application/json");
+    expect(JSON.parse(sent.body)).toEqual({
+      current_password: PASSWORD,
+      new_password: "a new password entirely",
+    });
+    expect(fake.sessionIds()).toHaveLength(1);
+    expect(client.state.status).toBe("signed-in");
+  });
+
+  it("surfaces a wrong current password and a refused new one as BatonErrors, still signed in", async () => {
+    const client = await signedIn();
+    await expect(client.changePassword("wrong password", "a new password entirely")).rejects.toMatchObject({
+      status: 401,
+      code: "invalid_credentials",
+    });
+    await expect(client.changePassword(PASSWORD, "short")).rejects.toMatchObject({
+      status: 400,
+      code: "invalid_request",
+      description: "Invalid password: password must be at least 8 characters",
+    });
+    // A 401 that is no invalid_token is not taken for an expired access token.
+    expect(fake.count("/auth/refresh")).toBe(0);
+    expect(client.state.status).toBe("signed-in");
+  });
+});
+
 describe("cookie delivery and what the client keeps", () => {
   it("login asks for cookie delivery with credentials include; refresh and logout send X-Requested-With and include credentials", async () => {
     const client = await signedIn();

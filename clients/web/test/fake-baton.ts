@@ -1,8 +1,8 @@
 /**
  * An in-memory stand-in for baton (and for the browser's cookie jar), to be passed as
  * `options.fetch` to `createClient`. It follows /work/shared/API.md for /auth/register,
- * /auth/login, /auth/refresh, /auth/logout, /auth/logout-all, /auth/sessions and /api/me, and
- * records every request it sees.
+ * /auth/login, /auth/refresh, /auth/logout, /auth/logout-all, /auth/sessions and /api/me (and
+ * baton's docs/api.md for /auth/password), and records every request it sees.
  *
  * The cookie jar models a browser: the `baton_refresh` cookie is sent only with
  * `credentials: "include"` and is stored when a response that sets it "arrives" (i.e. when the
@@ -13,6 +13,7 @@
  */
 
 import type {
+  ChangePasswordRequest,
   Delivery,
   ErrorBody,
   LoginRequest,
@@ -292,6 +293,28 @@ export class FakeBaton {
         if (who instanceof Response) return who;
         const userId = this.sessions.get(who.sid)!.userId;
         for (const s of this.sessions.values()) if (s.userId === userId) s.revoked = true;
+        return new Response(null, { status: 204 });
+      }
+      case "POST /auth/password": {
+        const who = this.bearer(req);
+        if (who instanceof Response) return who;
+        const { current_password, new_password } = JSON.parse(body) as ChangePasswordRequest;
+        const session = this.sessions.get(who.sid)!;
+        const user = this.users.get(session.username.toLowerCase())!;
+        if (user.password !== current_password) {
+          return json(401, {
+            error: "invalid_credentials",
+            error_description: "Invalid username or password",
+          });
+        }
+        if (new_password.length < 8) {
+          return json(400, {
+            error: "invalid_request",
+            error_description: "Invalid password: password must be at least 8 characters",
+          });
+        }
+        user.password = new_password;
+        for (const s of this.sessions.values()) if (s.userId === session.userId && s.id !== who.sid) s.revoked = true;
         return new Response(null, { status: 204 });
       }
       case "GET /auth/sessions": {

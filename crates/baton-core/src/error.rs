@@ -54,6 +54,9 @@ pub enum AuthError {
     /// Wrong password or unknown user; deliberately indistinguishable.
     #[error("invalid username or password")]
     InvalidCredentials,
+    /// The right password for an account an operator disabled.
+    #[error("account is disabled")]
+    AccountDisabled,
     /// A refresh token was refused.
     #[error(transparent)]
     Refresh(#[from] RefreshError),

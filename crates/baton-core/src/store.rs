@@ -27,6 +27,19 @@ pub struct UserRecord {
     pub password_hash: String,
     /// Registration time.
     pub created_at: OffsetDateTime,
+    /// When an operator disabled the user, while disabled.
+    pub disabled_at: Option<OffsetDateTime>,
+}
+
+/// Which of a user's sessions a password change ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndSessions {
+    /// None (a rehash of the same password).
+    None,
+    /// All but this one (a change made from it).
+    AllExcept(SessionId),
+    /// All of them (a reset, an operator's new password).
+    All,
 }
 
 /// A session to create at login, with its first refresh token.
@@ -51,6 +64,9 @@ pub struct NewSession {
     /// Most live sessions the user may have: opening this one revokes the oldest beyond it
     /// (0: no limit).
     pub live_limit: u32,
+    /// The password hash the login was checked against: the session is opened only while it
+    /// is still the user's (and the user neither deleted nor disabled).
+    pub password_hash: String,
 }
 
 /// Where a page of sessions starts: after the session created at `created_at` with id `id`.
@@ -186,8 +202,27 @@ pub trait UserStore: Send + Sync {
     async fn user_by_key(&self, username_key: &str) -> Result<Option<UserRecord>, StoreError>;
     /// All live users, oldest first.
     async fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
-    /// Replaces a password hash (rehash on login).
-    async fn set_password_hash(&self, id: &UserId, phc: &str) -> Result<(), StoreError>;
+    /// A live user by id.
+    async fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError>;
+    /// Sets a live user's password hash to `phc` and ends the sessions `end` names, in one
+    /// transaction; when `expected` is given, only while the stored hash is still that one.
+    /// `false`, with nothing written, when there is no such live user or the hash changed.
+    async fn set_password(
+        &self,
+        id: &UserId,
+        phc: &str,
+        expected: Option<&str>,
+        end: &EndSessions,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Disables a live user and revokes every session of theirs in one transaction, or
+    /// (`disabled == false`) enables them again; `false` if there is no such live user.
+    async fn set_disabled(
+        &self,
+        id: &UserId,
+        disabled: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
     /// Deletes a user and revokes all their sessions; `false` if there was no such live user.
     async fn delete_user(&self, id: &UserId, now: OffsetDateTime) -> Result<bool, StoreError>;
 }
@@ -196,8 +231,8 @@ pub trait UserStore: Send + Sync {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Opens a session with its first refresh token and returns it as stored; `None`, with
-    /// nothing written, when its user no longer exists (deleted while the password was being
-    /// checked).
+    /// nothing written, when its user no longer exists, is disabled or has another password
+    /// hash than [`NewSession::password_hash`] (changed while the password was being checked).
     async fn create_session(
         &self,
         session: &NewSession,

@@ -80,11 +80,18 @@ pub enum EventKind {
     ClientAdded,
     /// An OAuth client was deleted.
     ClientDeleted,
+    /// A user changed their password (their other sessions revoked), or an operator set it
+    /// (all revoked).
+    PasswordChanged,
+    /// An operator disabled a user (their sessions revoked, their logins refused).
+    UserDisabled,
+    /// An operator enabled a disabled user again.
+    UserEnabled,
 }
 
 impl EventKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 17] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LockedOut,
@@ -99,6 +106,9 @@ impl EventKind {
         Self::KeyRotated,
         Self::ClientAdded,
         Self::ClientDeleted,
+        Self::PasswordChanged,
+        Self::UserDisabled,
+        Self::UserEnabled,
     ];
 
     /// The stored name.
@@ -118,6 +128,9 @@ impl EventKind {
             Self::KeyRotated => "key_rotated",
             Self::ClientAdded => "client_added",
             Self::ClientDeleted => "client_deleted",
+            Self::PasswordChanged => "password_changed",
+            Self::UserDisabled => "user_disabled",
+            Self::UserEnabled => "user_enabled",
         }
     }
 

@@ -13,6 +13,16 @@ pub struct RegisterRequest {
     pub password: String,
 }
 
+/// `POST /auth/password` body.
+#[derive(Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ChangePasswordRequest {
+    /// The password now, as typed.
+    pub current_password: String,
+    /// The new password; it must meet the password rule.
+    pub new_password: String,
+}
+
 /// A user as the API shows it.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[cfg_attr(test, derive(ts_rs::TS))]

@@ -19,6 +19,8 @@ pub enum ErrorCode {
     UsernameTaken,
     /// Registration is closed.
     RegistrationClosed,
+    /// The right password for an account an operator disabled.
+    AccountDisabled,
     /// Cookie request without the CSRF proof.
     CsrfRejected,
     /// Too many failed attempts.

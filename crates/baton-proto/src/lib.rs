@@ -8,7 +8,8 @@ mod oauth;
 
 pub use account::{EventKind, EventList, EventView, MeResponse, SessionList, SessionView};
 pub use auth::{
-    Delivery, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserResponse,
+    ChangePasswordRequest, Delivery, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse,
+    UserResponse,
 };
 pub use error::{ErrorBody, ErrorCode};
 pub use oauth::{IntrospectionResponse, OAuthTokenForm, OAuthTokenRefForm};

@@ -29,6 +29,7 @@ fn generate() -> (Vec<String>, String) {
         declare::<ErrorCode>(&cfg),
         declare::<ErrorBody>(&cfg),
         declare::<RegisterRequest>(&cfg),
+        declare::<ChangePasswordRequest>(&cfg),
         declare::<UserResponse>(&cfg),
         declare::<Delivery>(&cfg),
         declare::<LoginRequest>(&cfg),

@@ -297,6 +297,8 @@ async fn open_parts(
         refresh_grace: to_time(config.refresh_grace)?,
         clock_leeway: to_time(config.clock_leeway)?,
         password_min_length: config.password_min_length,
+        password_min_score: config.password_min_score,
+        register_min_score: config.register_min_score,
         registration_open: config.registration_open,
         signing_alg: config.signing_alg,
         sessions_per_user: config.sessions_per_user,

@@ -38,6 +38,9 @@ pub enum ApiError {
     /// Registration closed.
     #[error("Registration is closed")]
     RegistrationClosed,
+    /// The right password for a disabled account.
+    #[error("This account is disabled")]
+    AccountDisabled,
     /// Cookie request without CSRF proof.
     #[error("Cookie requests need X-Requested-With: baton or an allowed Origin")]
     CsrfRejected,
@@ -101,7 +104,9 @@ impl ApiError {
             | Self::MissingToken
             | Self::Access(_) => StatusCode::UNAUTHORIZED,
             Self::UsernameTaken => StatusCode::CONFLICT,
-            Self::RegistrationClosed | Self::CsrfRejected => StatusCode::FORBIDDEN,
+            Self::RegistrationClosed | Self::CsrfRejected | Self::AccountDisabled => {
+                StatusCode::FORBIDDEN
+            }
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -125,6 +130,7 @@ impl ApiError {
             Self::MissingToken => ErrorCode::MissingToken,
             Self::UsernameTaken => ErrorCode::UsernameTaken,
             Self::RegistrationClosed => ErrorCode::RegistrationClosed,
+            Self::AccountDisabled => ErrorCode::AccountDisabled,
             Self::CsrfRejected => ErrorCode::CsrfRejected,
             Self::TooManyRequests { .. } => ErrorCode::TooManyRequests,
             Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
@@ -237,6 +243,7 @@ impl From<AuthError> for ApiError {
             AuthError::UsernameTaken => Self::UsernameTaken,
             AuthError::RegistrationClosed => Self::RegistrationClosed,
             AuthError::InvalidCredentials => Self::InvalidCredentials,
+            AuthError::AccountDisabled => Self::AccountDisabled,
             AuthError::Refresh(r) => Self::Refresh(r),
             AuthError::SessionNotFound | AuthError::UserNotFound => Self::NotFound,
             AuthError::InvalidClient => Self::InvalidClient,

@@ -23,6 +23,7 @@ async fn seeded(store: &Arc<dyn Store>, chains: usize) -> Vec<RefreshToken> {
         username_key: "bench".into(),
         password_hash: "$argon2id$placeholder".into(),
         created_at: T0,
+        disabled_at: None,
     };
     store.insert_user(&user).await.expect("user");
     let mut tokens = Vec::new();
@@ -38,6 +39,7 @@ async fn seeded(store: &Arc<dyn Store>, chains: usize) -> Vec<RefreshToken> {
             user_agent: None,
             ip: None,
             live_limit: 0,
+            password_hash: user.password_hash.clone(),
         };
         store
             .create_session(&session, &token.hash())

@@ -7,7 +7,8 @@ use baton_core::keys::{SigningAlg, StoredKey};
 use baton_core::limits::{LimitKey, LimitOutcome, LimitVerdict};
 use baton_core::refresh::RefreshToken;
 use baton_core::store::{
-    NewSession, RotateOutcome, RotateRequest, SessionCursor, Store, StoreError, UserRecord,
+    EndSessions, NewSession, RotateOutcome, RotateRequest, SessionCursor, Store, StoreError,
+    UserRecord,
 };
 use baton_core::{RefreshError, SessionId, UserId};
 use std::sync::Arc;
@@ -83,6 +84,8 @@ every_backend!(
     activating_a_key_retires_the_previous_one,
     instances_starting_together_agree_on_one_signing_key,
     no_session_is_created_for_a_deleted_user,
+    a_password_change_ends_the_sessions_it_names_and_only_over_the_hash_read,
+    disabling_a_user_revokes_their_sessions_and_refuses_new_ones,
     successors_sealed_before_the_grace_window_are_dropped,
     a_replay_gets_the_successor_only_while_it_is_unspent,
     replays_of_one_token_are_capped,
@@ -143,6 +146,7 @@ fn user(name: &str) -> UserRecord {
         username_key: name.to_lowercase(),
         password_hash: "$argon2id$placeholder".into(),
         created_at: T0,
+        disabled_at: None,
     }
 }
 
@@ -161,6 +165,7 @@ async fn session_for(store: &dyn Store, user: &UserRecord) -> (SessionId, Refres
                 user_agent: Some("test".into()),
                 ip: Some("127.0.0.1".into()),
                 live_limit: 0,
+                password_hash: user.password_hash.clone(),
             },
             &token.hash(),
         )
@@ -517,6 +522,7 @@ async fn no_session_is_created_for_a_deleted_user(store: Arc<dyn Store>, _url: &
                 user_agent: None,
                 ip: None,
                 live_limit: 0,
+                password_hash: alice.password_hash.clone(),
             },
             &token.hash(),
         )
@@ -527,6 +533,214 @@ async fn no_session_is_created_for_a_deleted_user(store: Arc<dyn Store>, _url: &
         store.rotate(&req).await.expect("rotate"),
         RotateOutcome::Refused(RefreshError::Invalid)
     ));
+}
+
+/// Opens a session for `user` as a login checked against `hash` would; whether it was opened.
+async fn opens_with(store: &dyn Store, user: &UserRecord, hash: &str) -> bool {
+    let token = RefreshToken::generate().expect("rng");
+    store
+        .create_session(
+            &NewSession {
+                id: SessionId::generate(),
+                user_id: user.id.clone(),
+                client_id: "baton".into(),
+                created_at: T0,
+                idle_expires_at: T0 + Duration::days(7),
+                absolute_expires_at: T0 + Duration::days(30),
+                user_agent: None,
+                ip: None,
+                live_limit: 0,
+                password_hash: hash.to_owned(),
+            },
+            &token.hash(),
+        )
+        .await
+        .expect("create")
+        .is_some()
+}
+
+/// What rotating `token` now answers: `None` when it rotated.
+async fn refused(store: &dyn Store, token: &RefreshToken) -> Option<RefreshError> {
+    let (req, _) = rotation(token, T0 + Duration::seconds(1));
+    match store.rotate(&req).await.expect("rotate") {
+        RotateOutcome::Refused(reason) => Some(reason),
+        _ => None,
+    }
+}
+
+async fn a_password_change_ends_the_sessions_it_names_and_only_over_the_hash_read(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let bob = user("bob");
+    store.insert_user(&bob).await.expect("user");
+    let (kept, kept_token) = session_for(store.as_ref(), &alice).await;
+    let (_, other_token) = session_for(store.as_ref(), &alice).await;
+    let (_, bobs_token) = session_for(store.as_ref(), &bob).await;
+    let old = alice.password_hash.clone();
+
+    // A rehash writes nothing but the hash.
+    assert!(store
+        .set_password(
+            &alice.id,
+            "$argon2id$rehashed",
+            Some(&old),
+            &EndSessions::None,
+            T0
+        )
+        .await
+        .expect("rehash"));
+    assert_eq!(
+        store
+            .user(&alice.id)
+            .await
+            .expect("read")
+            .expect("alice")
+            .password_hash,
+        "$argon2id$rehashed"
+    );
+    // Over a hash that is no longer the stored one, nothing is written.
+    assert!(!store
+        .set_password(
+            &alice.id,
+            "$argon2id$stale",
+            Some(&old),
+            &EndSessions::All,
+            T0
+        )
+        .await
+        .expect("stale"));
+    let (req, other_token) = rotation(&other_token, T0 + Duration::seconds(1));
+    assert!(
+        matches!(
+            store.rotate(&req).await.expect("rotate"),
+            RotateOutcome::Rotated(_)
+        ),
+        "nothing was revoked"
+    );
+
+    // A change from one session ends the others, and not another user's.
+    assert!(store
+        .set_password(
+            &alice.id,
+            "$argon2id$changed",
+            Some("$argon2id$rehashed"),
+            &EndSessions::AllExcept(kept.clone()),
+            T0,
+        )
+        .await
+        .expect("change"));
+    assert_eq!(
+        refused(store.as_ref(), &other_token).await,
+        Some(RefreshError::Revoked)
+    );
+    assert_eq!(
+        refused(store.as_ref(), &kept_token).await,
+        None,
+        "the asking session stays"
+    );
+    assert_eq!(
+        refused(store.as_ref(), &bobs_token).await,
+        None,
+        "bob's stays"
+    );
+
+    // A login checked against the old hash opens nothing; one against the new hash does.
+    assert!(!opens_with(store.as_ref(), &alice, "$argon2id$rehashed").await);
+    assert!(opens_with(store.as_ref(), &alice, "$argon2id$changed").await);
+
+    // A reset ends every session.
+    let (_, token) = session_for(
+        store.as_ref(),
+        &store.user(&alice.id).await.expect("read").expect("alice"),
+    )
+    .await;
+    assert!(store
+        .set_password(&alice.id, "$argon2id$reset", None, &EndSessions::All, T0)
+        .await
+        .expect("reset"));
+    assert_eq!(
+        refused(store.as_ref(), &token).await,
+        Some(RefreshError::Revoked)
+    );
+    assert!(store
+        .live_sessions(&alice.id, T0, None, 10)
+        .await
+        .expect("list")
+        .is_empty());
+
+    // No such live user: nothing happens.
+    assert!(!store
+        .set_password(
+            &UserId::generate(),
+            "$argon2id$x",
+            None,
+            &EndSessions::All,
+            T0
+        )
+        .await
+        .expect("unknown"));
+    assert!(store
+        .user(&UserId::generate())
+        .await
+        .expect("read")
+        .is_none());
+}
+
+async fn disabling_a_user_revokes_their_sessions_and_refuses_new_ones(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (_, token) = session_for(store.as_ref(), &alice).await;
+    assert!(store
+        .set_disabled(&alice.id, true, T0)
+        .await
+        .expect("disable"));
+    assert_eq!(
+        refused(store.as_ref(), &token).await,
+        Some(RefreshError::Revoked)
+    );
+    let read = store
+        .user_by_key("alice")
+        .await
+        .expect("read")
+        .expect("alice");
+    assert_eq!(read.disabled_at, Some(T0));
+    assert!(!opens_with(store.as_ref(), &alice, &alice.password_hash).await);
+    // Disabling again keeps the first time.
+    assert!(store
+        .set_disabled(&alice.id, true, T0 + Duration::hours(1))
+        .await
+        .expect("again"));
+    let read = store.user(&alice.id).await.expect("read").expect("alice");
+    assert_eq!(read.disabled_at, Some(T0));
+
+    assert!(store
+        .set_disabled(&alice.id, false, T0)
+        .await
+        .expect("enable"));
+    let read = store.user(&alice.id).await.expect("read").expect("alice");
+    assert_eq!(read.disabled_at, None);
+    assert!(opens_with(store.as_ref(), &alice, &alice.password_hash).await);
+    // The revoked session stays revoked.
+    assert_eq!(
+        refused(store.as_ref(), &token).await,
+        Some(RefreshError::Revoked)
+    );
+
+    assert!(!store
+        .set_disabled(&UserId::generate(), true, T0)
+        .await
+        .expect("unknown"));
+    assert!(store.delete_user(&alice.id, T0).await.expect("delete"));
+    assert!(!store
+        .set_disabled(&alice.id, false, T0)
+        .await
+        .expect("deleted"));
 }
 
 async fn successors_sealed_before_the_grace_window_are_dropped(store: Arc<dyn Store>, url: &str) {
@@ -679,6 +893,7 @@ async fn session_at(
                 user_agent: None,
                 ip: None,
                 live_limit: limit,
+                password_hash: user.password_hash.clone(),
             },
             &token.hash(),
         )

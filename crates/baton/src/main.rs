@@ -101,10 +101,26 @@ enum UserCommand {
         /// Username.
         name: String,
     },
-    /// List users.
+    /// List users (a third column says "disabled" for disabled ones).
     List,
     /// Delete a user and revoke all their sessions.
     Delete {
+        /// Username.
+        name: String,
+    },
+    /// Set a user's password (prompt, or one line of standard input when piped) and revoke
+    /// every session of theirs. The password must meet BATON_PASSWORD_MIN_SCORE.
+    Passwd {
+        /// Username.
+        name: String,
+    },
+    /// Disable a user: their sessions are revoked and their logins refused until enabled.
+    Disable {
+        /// Username.
+        name: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
         /// Username.
         name: String,
     },
@@ -180,7 +196,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User(UserCommand::List) => {
             for user in baton.users().await? {
-                writeln!(out, "{}\t{}", user.id, user.username)?;
+                if user.disabled_at.is_some() {
+                    writeln!(out, "{}\t{}\tdisabled", user.id, user.username)?;
+                } else {
+                    writeln!(out, "{}\t{}", user.id, user.username)?;
+                }
             }
         }
         Command::User(UserCommand::Delete { name }) => {
@@ -188,6 +208,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             baton.delete_user(&name).await?;
             record(&baton, EventKind::UserDeleted, user.as_ref(), None).await;
             writeln!(out, "deleted user {name}; their sessions are revoked")?;
+        }
+        Command::User(UserCommand::Passwd { name }) => {
+            let user = baton.user_by_name(&name).await?;
+            let password = read_password()?;
+            baton.set_password(&user, password).await?;
+            record(
+                &baton,
+                EventKind::PasswordChanged,
+                Some(&user),
+                Some("set by an operator"),
+            )
+            .await;
+            writeln!(
+                out,
+                "set the password of {}; their sessions are revoked",
+                user.username
+            )?;
+        }
+        Command::User(UserCommand::Disable { name }) => {
+            let user = baton.user_by_name(&name).await?;
+            baton.set_disabled(&user.id, true).await?;
+            record(&baton, EventKind::UserDisabled, Some(&user), None).await;
+            writeln!(
+                out,
+                "disabled user {}; their sessions are revoked",
+                user.username
+            )?;
+        }
+        Command::User(UserCommand::Enable { name }) => {
+            let user = baton.user_by_name(&name).await?;
+            baton.set_disabled(&user.id, false).await?;
+            record(&baton, EventKind::UserEnabled, Some(&user), None).await;
+            writeln!(out, "enabled user {}", user.username)?;
         }
         Command::Client(ClientCommand::Add { name, confidential }) => {
             let (client, secret) = baton.add_client(&name, confidential).await?;

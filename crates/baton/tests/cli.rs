@@ -8,7 +8,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::{add_user, baton, Server};
+use common::{add_user, baton, with_password, Server};
 
 async fn login(
     client: &reqwest::Client,
@@ -109,6 +109,131 @@ async fn users_added_from_the_cli_can_log_in_and_deletion_revokes_their_sessions
         .output()
         .expect("list");
     assert!(!String::from_utf8_lossy(&listed.stdout).contains("Operator"));
+}
+
+async fn refresh_answer(client: &reqwest::Client, base: &str, token: &Value) -> (u16, Value) {
+    let r = client
+        .post(format!("{base}/auth/refresh"))
+        .json(&json!({"refresh_token": token}))
+        .send()
+        .await
+        .expect("refresh");
+    (r.status().as_u16(), r.json().await.expect("json"))
+}
+
+fn succeeds(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn operators_set_passwords_and_disable_and_enable_users() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    succeeds(&add_user(dir.path(), "alice", "a long enough password"));
+    let server = Server::start(dir.path(), &[]);
+    let client = reqwest::Client::new();
+    let r = login(&client, &server.base, "alice", "a long enough password").await;
+    let tokens: Value = r.json().await.expect("json");
+
+    // The strength rule applies to an operator's password too, and says why.
+    let weak = with_password(dir.path(), &["user", "passwd", "alice"], "password123");
+    assert!(!weak.status.success());
+    assert!(
+        String::from_utf8_lossy(&weak.stderr).contains("too easy to guess"),
+        "{}",
+        String::from_utf8_lossy(&weak.stderr)
+    );
+    let (status, _) = refresh_answer(&client, &server.base, &tokens["refresh_token"]).await;
+    assert_eq!(status, 200, "a refused password changes nothing");
+
+    let new = "violet tortoise sails at dawn";
+    let said = succeeds(&with_password(
+        dir.path(),
+        &["user", "passwd", "ALICE"],
+        new,
+    ));
+    assert!(said.contains("sessions are revoked"), "{said}");
+    let (status, body) = refresh_answer(&client, &server.base, &tokens["refresh_token"]).await;
+    assert_eq!(
+        (status, body["error_description"].as_str()),
+        (401, Some("Refresh token has been revoked"))
+    );
+    let old = login(&client, &server.base, "alice", "a long enough password").await;
+    assert_eq!(old.status(), 401);
+    let r = login(&client, &server.base, "alice", new).await;
+    assert_eq!(r.status(), 200);
+    let tokens: Value = r.json().await.expect("json");
+
+    succeeds(
+        &baton(dir.path())
+            .args(["user", "disable", "alice"])
+            .output()
+            .expect("disable"),
+    );
+    let (status, body) = refresh_answer(&client, &server.base, &tokens["refresh_token"]).await;
+    assert_eq!(
+        (status, body["error_description"].as_str()),
+        (401, Some("Refresh token has been revoked"))
+    );
+    let r = login(&client, &server.base, "alice", new).await;
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"], "account_disabled");
+    // A wrong password still gets the usual answer: being disabled shows only to the owner.
+    let r = login(&client, &server.base, "alice", "not her password at all").await;
+    assert_eq!(r.status(), 401);
+    let listed = succeeds(
+        &baton(dir.path())
+            .args(["user", "list"])
+            .output()
+            .expect("list"),
+    );
+    assert!(listed.contains("alice\tdisabled"), "{listed}");
+
+    succeeds(
+        &baton(dir.path())
+            .args(["user", "enable", "alice"])
+            .output()
+            .expect("enable"),
+    );
+    let r = login(&client, &server.base, "alice", new).await;
+    assert_eq!(r.status(), 200);
+    let listed = succeeds(
+        &baton(dir.path())
+            .args(["user", "list"])
+            .output()
+            .expect("list"),
+    );
+    assert!(!listed.contains("disabled"), "{listed}");
+
+    let audit = succeeds(
+        &baton(dir.path())
+            .args(["audit", "--user", "alice", "--json"])
+            .output()
+            .expect("audit"),
+    );
+    let kinds: Vec<String> = audit
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("json")["type"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    for kind in ["password_changed", "user_disabled", "user_enabled"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    let unknown = baton(dir.path())
+        .args(["user", "disable", "nobody"])
+        .output()
+        .expect("run");
+    assert!(!unknown.status.success());
+    assert!(server.terminate().success());
 }
 
 #[tokio::test]

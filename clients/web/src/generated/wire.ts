@@ -4,7 +4,7 @@
 /**
  * Machine-readable error codes: the `error` of every error body.
  */
-export type ErrorCode = "invalid_request" | "invalid_credentials" | "invalid_token" | "missing_token" | "username_taken" | "registration_closed" | "csrf_rejected" | "too_many_requests" | "unsupported_media_type" | "payload_too_large" | "request_header_fields_too_large" | "not_found" | "method_not_allowed" | "unavailable" | "server_error" | "invalid_grant" | "invalid_client" | "unsupported_grant_type";
+export type ErrorCode = "invalid_request" | "invalid_credentials" | "invalid_token" | "missing_token" | "username_taken" | "registration_closed" | "account_disabled" | "csrf_rejected" | "too_many_requests" | "unsupported_media_type" | "payload_too_large" | "request_header_fields_too_large" | "not_found" | "method_not_allowed" | "unavailable" | "server_error" | "invalid_grant" | "invalid_client" | "unsupported_grant_type";
 
 /**
  * The JSON body of every error answer.
@@ -31,6 +31,19 @@ username: string,
  * Plain password; hashed by the server and never stored.
  */
 password: string, };
+
+/**
+ * `POST /auth/password` body.
+ */
+export type ChangePasswordRequest = {
+/**
+ * The password now, as typed.
+ */
+current_password: string,
+/**
+ * The new password; it must meet the password rule.
+ */
+new_password: string, };
 
 /**
  * A user as the API shows it.
@@ -168,7 +181,7 @@ next_cursor?: string, };
  * What happened, in the audit log (`GET /auth/events`' `type`). The names are also the stored
  * kind and the metrics label, a closed set.
  */
-export type EventKind = "login_succeeded" | "login_failed" | "locked_out" | "refresh_reuse" | "grace_replay" | "logout" | "logout_all" | "session_revoked" | "registered" | "user_added" | "user_deleted" | "key_rotated" | "client_added" | "client_deleted";
+export type EventKind = "login_succeeded" | "login_failed" | "locked_out" | "refresh_reuse" | "grace_replay" | "logout" | "logout_all" | "session_revoked" | "registered" | "user_added" | "user_deleted" | "key_rotated" | "client_added" | "client_deleted" | "password_changed" | "user_disabled" | "user_enabled";
 
 /**
  * One event of the caller's audit log in `GET /auth/events`.

@@ -26,6 +26,95 @@ fn length_rules_count_code_points_and_never_truncate() {
     );
 }
 
+fn rule(min_score: u8) -> PasswordRule {
+    PasswordRule {
+        min_length: 8,
+        min_score,
+    }
+}
+
+#[test]
+fn a_score_of_zero_checks_the_length_alone() {
+    assert!(Password::chosen("password".into(), "alice", rule(0)).is_ok());
+    assert!(Password::chosen("alice1234".into(), "alice", rule(0)).is_ok());
+    assert_eq!(
+        Password::chosen("pass".into(), "alice", rule(0)).err(),
+        Some(PasswordError::TooShort(8))
+    );
+}
+
+#[test]
+fn common_passwords_are_too_weak_and_say_why() {
+    for weak in [
+        "password",
+        "password123",
+        "qwertyuiop",
+        "11111111",
+        "letmein!",
+    ] {
+        match Password::chosen(weak.into(), "alice", rule(2)) {
+            Err(PasswordError::TooWeak { score, min: 2, .. }) => assert!(score < 2, "{weak}"),
+            other => panic!("{weak}: {other:?}"),
+        }
+    }
+    let Err(e) = Password::chosen("password".into(), "alice", rule(2)) else {
+        panic!("accepted");
+    };
+    let text = e.to_string();
+    assert!(
+        text.starts_with("password is too easy to guess (strength 0 of 4, at least 2 needed). "),
+        "{text}"
+    );
+    assert!(!text.contains("password\""), "{text}");
+}
+
+#[test]
+fn strong_passwords_pass_and_length_still_rules() {
+    for strong in [
+        "correct horse battery staple",
+        "Tr0ub4dor&3-elk-vinyl",
+        "q7#Vf9!mZ2@wLp",
+    ] {
+        assert!(
+            Password::chosen(strong.into(), "alice", rule(3)).is_ok(),
+            "{strong}"
+        );
+    }
+    assert_eq!(
+        Password::chosen("x".repeat(1025), "alice", rule(2)).err(),
+        Some(PasswordError::TooLong)
+    );
+    // Past zxcvbn's first 100 characters, a long password is judged by its start.
+    let long = format!(
+        "{}{}",
+        "correct horse battery staple ".repeat(4),
+        "a".repeat(900)
+    );
+    assert!(Password::chosen(long, "alice", rule(4)).is_ok());
+}
+
+#[test]
+fn the_username_is_refused_inside_its_own_password() {
+    for with_name in [
+        "alice-in-wonderland-7",
+        "xx ALICE yy 2024 zz",
+        "ＡＬＩＣＥ9-rabbit-hole",
+    ] {
+        assert_eq!(
+            Password::chosen(with_name.into(), "alice", rule(1)).err(),
+            Some(PasswordError::ContainsUsername),
+            "{with_name}"
+        );
+    }
+    // Case folding as usernames are compared: ß is ss.
+    assert_eq!(
+        Password::chosen("Strasse-of-the-night-42".into(), "strasse", rule(1)).err(),
+        Some(PasswordError::ContainsUsername)
+    );
+    // Names too short to look for are only a known input to zxcvbn.
+    assert!(Password::chosen("bob-lives-under-the-bridge".into(), "bo", rule(1)).is_ok());
+}
+
 #[test]
 fn debug_never_shows_the_password() {
     let p = Password::presented("hunter22".into());

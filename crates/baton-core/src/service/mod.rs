@@ -46,6 +46,12 @@ pub struct Policy {
     pub clock_leeway: Duration,
     /// Shortest acceptable new password, in characters.
     pub password_min_length: usize,
+    /// Lowest strength score (zxcvbn, 0–4) of a password a user changes or resets, or an
+    /// operator sets; a score above 0 also refuses the username inside the password.
+    pub password_min_score: u8,
+    /// The same at registration (and `baton user add`): 0 by default, so that registration
+    /// takes any password of the allowed length, as the HTTP contract has it.
+    pub register_min_score: u8,
     /// Whether `/auth/register` is open.
     pub registration_open: bool,
     /// Algorithm of newly generated signing keys.

@@ -29,9 +29,11 @@ impl Baton {
             user_agent: origin.user_agent,
             ip: origin.ip,
             live_limit: self.policy.sessions_per_user,
+            password_hash: user.password_hash.clone(),
         };
         let token = RefreshToken::generate().map_err(AuthError::internal)?;
-        // None: deleted while the password was being checked.
+        // None: deleted, disabled or given another password while the password was being
+        // checked.
         let Some(record) = self.store.create_session(&session, &token.hash()).await? else {
             return Err(AuthError::InvalidCredentials);
         };

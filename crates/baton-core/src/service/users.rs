@@ -1,10 +1,11 @@
-//! Users: registration, the operator's additions and deletions, password checks.
+//! Users: registration, the operator's additions, deletions and disablings, password checks
+//! and password changes.
 
 use super::Baton;
 use crate::error::AuthError;
-use crate::ids::UserId;
-use crate::password::Password;
-use crate::store::{StoreError, UserRecord};
+use crate::ids::{SessionId, UserId};
+use crate::password::{Password, PasswordRule};
+use crate::store::{EndSessions, StoreError, UserRecord};
 use crate::username::Username;
 
 impl Baton {
@@ -27,7 +28,11 @@ impl Baton {
         password: String,
     ) -> Result<UserRecord, AuthError> {
         let username = Username::parse(username)?;
-        let password = Password::new(password, self.policy.password_min_length)?;
+        let rule = PasswordRule {
+            min_length: self.policy.password_min_length,
+            min_score: self.policy.register_min_score,
+        };
+        let password = chosen(password, username.key(), rule).await?;
         if self.store.user_by_key(username.key()).await?.is_some() {
             return Err(AuthError::UsernameTaken);
         }
@@ -37,6 +42,7 @@ impl Baton {
             username_key: username.key().to_owned(),
             password_hash: self.hasher.hash(&password).await?,
             created_at: self.now(),
+            disabled_at: None,
         };
         match self.store.insert_user(&record).await {
             Ok(()) => Ok(record),
@@ -50,14 +56,23 @@ impl Baton {
         Ok(self.store.users().await?)
     }
 
-    /// Deletes a user by name and revokes every session they had.
-    pub async fn delete_user(&self, username: &str) -> Result<(), AuthError> {
+    /// The live user with this id.
+    pub async fn user(&self, id: &UserId) -> Result<UserRecord, AuthError> {
+        self.store.user(id).await?.ok_or(AuthError::UserNotFound)
+    }
+
+    /// The live user a name names.
+    pub async fn user_by_name(&self, username: &str) -> Result<UserRecord, AuthError> {
         let username = Username::parse(username)?;
-        let user = self
-            .store
+        self.store
             .user_by_key(username.key())
             .await?
-            .ok_or(AuthError::UserNotFound)?;
+            .ok_or(AuthError::UserNotFound)
+    }
+
+    /// Deletes a user by name and revokes every session they had.
+    pub async fn delete_user(&self, username: &str) -> Result<(), AuthError> {
+        let user = self.user_by_name(username).await?;
         if self.store.delete_user(&user.id, self.now()).await? {
             Ok(())
         } else {
@@ -65,8 +80,89 @@ impl Baton {
         }
     }
 
+    /// Disables a user (revoking every session of theirs, and refusing their logins from now
+    /// on) or enables them again.
+    pub async fn set_disabled(&self, user: &UserId, disabled: bool) -> Result<(), AuthError> {
+        if self.store.set_disabled(user, disabled, self.now()).await? {
+            Ok(())
+        } else {
+            Err(AuthError::UserNotFound)
+        }
+    }
+
+    /// The rule a password must meet when a user changes or resets it.
+    fn change_rule(&self) -> PasswordRule {
+        PasswordRule {
+            min_length: self.policy.password_min_length,
+            min_score: self.policy.password_min_score,
+        }
+    }
+
+    /// A user's own change: `current` must be their password (else
+    /// [`AuthError::InvalidCredentials`], after the same work whatever went wrong), `new` must
+    /// meet the password rule; every session of theirs but `keep` (the one asking) is revoked.
+    /// Fails with [`AuthError::InvalidCredentials`] too when the password changed meanwhile.
+    pub async fn change_password(
+        &self,
+        user: &UserId,
+        keep: &SessionId,
+        current: String,
+        new: String,
+    ) -> Result<UserRecord, AuthError> {
+        let record = self.store.user(user).await?;
+        let verified = self
+            .hasher
+            .verify(
+                &Password::presented(current),
+                record.as_ref().map(|u| u.password_hash.as_str()),
+            )
+            .await?;
+        let record = match record {
+            Some(u) if verified.ok => u,
+            _ => return Err(AuthError::InvalidCredentials),
+        };
+        if record.disabled_at.is_some() {
+            return Err(AuthError::AccountDisabled);
+        }
+        let new = chosen(new, &record.username_key, self.change_rule()).await?;
+        let phc = self.hasher.hash(&new).await?;
+        let end = EndSessions::AllExcept(keep.clone());
+        if self
+            .store
+            .set_password(
+                &record.id,
+                &phc,
+                Some(&record.password_hash),
+                &end,
+                self.now(),
+            )
+            .await?
+        {
+            Ok(record)
+        } else {
+            Err(AuthError::InvalidCredentials)
+        }
+    }
+
+    /// Sets a user's password without knowing the old one (the operator's `baton user passwd`,
+    /// a reset); `new` must meet the password rule, and every session of theirs is revoked.
+    pub async fn set_password(&self, user: &UserRecord, new: String) -> Result<(), AuthError> {
+        let new = chosen(new, &user.username_key, self.change_rule()).await?;
+        let phc = self.hasher.hash(&new).await?;
+        if self
+            .store
+            .set_password(&user.id, &phc, None, &EndSessions::All, self.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AuthError::UserNotFound)
+        }
+    }
+
     /// Checks a username and password; the same error, after the same work, for an unknown user
-    /// and a wrong password.
+    /// and a wrong password. The right password of a disabled user is
+    /// [`AuthError::AccountDisabled`].
     pub async fn authenticate(
         &self,
         username: &str,
@@ -81,19 +177,33 @@ impl Baton {
             .hasher
             .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
             .await?;
-        let user = match user {
+        let mut user = match user {
             Some(u) if verified.ok => u,
             _ => return Err(AuthError::InvalidCredentials),
         };
+        if user.disabled_at.is_some() {
+            return Err(AuthError::AccountDisabled);
+        }
         if verified.needs_rehash {
             // Best effort: a busy hashing pool or storage must not fail a correct login; the
-            // rehash is tried again at the next one.
+            // rehash is tried again at the next one. It is stored only over the hash just
+            // checked, so a password changed meanwhile stays changed.
             match self.hasher.hash(&password).await {
-                Ok(phc) => {
-                    if let Err(e) = self.store.set_password_hash(&user.id, &phc).await {
-                        tracing::warn!(error = %e, "could not store a rehashed password");
-                    }
-                }
+                Ok(phc) => match self
+                    .store
+                    .set_password(
+                        &user.id,
+                        &phc,
+                        Some(&user.password_hash),
+                        &EndSessions::None,
+                        self.now(),
+                    )
+                    .await
+                {
+                    Ok(true) => user.password_hash = phc,
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not store a rehashed password"),
+                },
                 Err(e) => tracing::info!(error = %e, "password rehash postponed"),
             }
         }
@@ -107,4 +217,22 @@ impl Baton {
         };
         Ok(self.store.user_by_key(name.key()).await?)
     }
+}
+
+/// [`Password::chosen`], with the strength estimate (up to a few milliseconds of CPU) on the
+/// blocking pool rather than a request thread. The routes that choose passwords are admitted a
+/// bounded number at a time, which bounds the work queued there.
+async fn chosen(
+    raw: String,
+    username_key: &str,
+    rule: PasswordRule,
+) -> Result<Password, AuthError> {
+    if rule.min_score == 0 {
+        return Ok(Password::chosen(raw, username_key, rule)?);
+    }
+    let key = username_key.to_owned();
+    tokio::task::spawn_blocking(move || Password::chosen(raw, &key, rule))
+        .await
+        .map_err(AuthError::internal)?
+        .map_err(AuthError::from)
 }

@@ -52,6 +52,8 @@ impl Config {
             ),
             ("signing_alg", self.signing_alg.to_string()),
             ("password_min_length", self.password_min_length.to_string()),
+            ("password_min_score", self.password_min_score.to_string()),
+            ("register_min_score", self.register_min_score.to_string()),
             ("allowed_origins", list(&self.allowed_origins)),
             ("cookie_secure", self.cookie_secure.to_string()),
             ("clock_leeway", secs(self.clock_leeway)),

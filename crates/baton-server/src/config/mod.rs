@@ -89,6 +89,10 @@ pub struct Config {
     pub signing_alg: SigningAlg,
     /// Minimum password length.
     pub password_min_length: usize,
+    /// Lowest strength score of a changed, reset or operator-set password.
+    pub password_min_score: u8,
+    /// Lowest strength score of a password at registration.
+    pub register_min_score: u8,
     /// Origins allowed to make credentialed (cookie) requests.
     pub allowed_origins: Vec<String>,
     /// Whether the refresh cookie is `Secure`.
@@ -155,6 +159,8 @@ impl Settings {
             registration: self.registration.or(file.registration),
             signing_alg: self.signing_alg.or(file.signing_alg),
             password_min_length: self.password_min_length.or(file.password_min_length),
+            password_min_score: self.password_min_score.or(file.password_min_score),
+            register_min_score: self.register_min_score.or(file.register_min_score),
             allowed_origins: self.allowed_origins.or(file.allowed_origins),
             cookie_secure: self.cookie_secure.or(file.cookie_secure),
             clock_leeway: self.clock_leeway.or(file.clock_leeway),
@@ -209,6 +215,8 @@ impl Default for Config {
             registration_open: true,
             signing_alg: SigningAlg::EdDSA,
             password_min_length: 8,
+            password_min_score: 2,
+            register_min_score: 0,
             allowed_origins: Vec::new(),
             cookie_secure: true,
             clock_leeway: Duration::ZERO,
@@ -280,6 +288,8 @@ impl Config {
                 .map_or(d.registration_open, |r| r == Registration::Open),
             signing_alg: s.signing_alg.unwrap_or(d.signing_alg),
             password_min_length: s.password_min_length.unwrap_or(d.password_min_length),
+            password_min_score: s.password_min_score.unwrap_or(d.password_min_score),
+            register_min_score: s.register_min_score.unwrap_or(d.register_min_score),
             allowed_origins: s.allowed_origins.map_or(d.allowed_origins, |origins| {
                 origins
                     .0
@@ -343,6 +353,9 @@ impl Config {
         }
         if !(1..=1024).contains(&self.password_min_length) {
             bail!("password_min_length must be between 1 and 1024");
+        }
+        if self.password_min_score > 4 || self.register_min_score > 4 {
+            bail!("password_min_score and register_min_score must be between 0 and 4");
         }
         if self.hash_concurrency == 0 || self.hash_concurrency > 256 {
             bail!("hash_concurrency must be between 1 and 256");

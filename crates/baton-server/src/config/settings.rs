@@ -141,6 +141,27 @@ pub struct Settings {
     )]
     #[serde(default, deserialize_with = "de::number")]
     pub password_min_length: Option<usize>,
+    /// Lowest password strength score (zxcvbn, 0-4) for a changed, reset or operator-set
+    /// password; above 0 the username is also refused inside it [default: 2]
+    #[arg(
+        value_parser = setting("password_min_score", number::<u8>),
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_PASSWORD_MIN_SCORE"
+    )]
+    #[serde(default, deserialize_with = "de::number")]
+    pub password_min_score: Option<u8>,
+    /// The same at registration and `baton user add`; 0 checks the length alone [default: 0]
+    #[arg(
+        value_parser = setting("register_min_score", number::<u8>),
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_REGISTER_MIN_SCORE"
+    )]
+    #[serde(default, deserialize_with = "de::number")]
+    pub register_min_score: Option<u8>,
     /// Origins allowed for cookie requests, comma-separated [default: none]
     #[arg(
         value_parser = setting("allowed_origins", list::<String>),

@@ -1,7 +1,8 @@
-//! Bearer-protected routes: `/api/me`, `/auth/logout-all`, `/auth/sessions`.
+//! Bearer-protected routes: `/api/me`, `/auth/password`, `/auth/logout-all`, `/auth/sessions`,
+//! `/auth/events`.
 
 use crate::error::ApiError;
-use crate::extract::{Authenticated, Origin, PathParams, QueryParams};
+use crate::extract::{Authenticated, JsonBody, Origin, PathParams, QueryParams};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -11,7 +12,9 @@ use baton_core::audit::{EventKind, EventQuery};
 use baton_core::clock::{from_millis, to_millis};
 use baton_core::store::SessionCursor;
 use baton_core::SessionId;
-use baton_proto::{EventList, EventView, MeResponse, SessionList, SessionView};
+use baton_proto::{
+    ChangePasswordRequest, EventList, EventView, MeResponse, SessionList, SessionView,
+};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -21,6 +24,26 @@ pub(super) async fn me(caller: Authenticated) -> Response {
         username: caller.claims.preferred_username,
         session_id: caller.session.to_string(),
     }))
+}
+
+/// `POST /auth/password`: the caller changes their own password; every other session of
+/// theirs is revoked, the calling one stays.
+pub(super) async fn change_password(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    caller: Authenticated,
+    JsonBody(req): JsonBody<ChangePasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    super::flows::change_password(
+        &state,
+        &caller.user,
+        &caller.session,
+        req.current_password,
+        req.new_password,
+        &origin,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub(super) async fn logout_all(

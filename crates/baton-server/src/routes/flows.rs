@@ -6,11 +6,12 @@
 use super::{audit, event};
 use crate::error::ApiError;
 use crate::limiter::Refusal;
+use crate::limits::Ticket;
 use crate::state::AppState;
 use baton_core::audit::{AuditEvent, EventKind};
 use baton_core::service::{Issued, RequestOrigin};
 use baton_core::store::UserRecord;
-use baton_core::{AuthError, RefreshError, Username};
+use baton_core::{AuthError, RefreshError, SessionId, UserId, Username};
 
 /// Signs a user in with a password for the OAuth client `client_id`: the failed-login limits,
 /// the password check, a new session, the login metrics and the audit log. A wrong password or
@@ -97,28 +98,7 @@ async fn checked_authenticate(
     let key = parsed
         .as_ref()
         .map_or_else(|| username.to_owned(), |u| u.key().to_owned());
-    let attempt = match state.limiter.begin(&key, origin.ip.as_deref()).await {
-        Ok(attempt) => attempt,
-        Err(Refusal::TooManyFailures { retry_after }) => {
-            state.metrics.login("rate_limited");
-            // Once per username and address while the limit holds, not once per refusal.
-            let throttle_key = format!("{key}\u{0}{}", origin.ip.as_deref().unwrap_or_default());
-            if state
-                .lockouts
-                .allow(&throttle_key, state.baton.now(), crate::limiter::WINDOW)
-            {
-                let mut locked = event(state, EventKind::LockedOut, origin);
-                locked.reason = Some("too_many_failures".into());
-                file_under_account(state, &mut locked, username).await;
-                audit(state, locked).await;
-            }
-            return Err(ApiError::TooManyRequests { retry_after });
-        }
-        Err(Refusal::Busy) => {
-            state.metrics.login("unavailable");
-            return Err(ApiError::Unavailable(None));
-        }
-    };
+    let attempt = begin_attempt(state, &key, username, origin).await?;
     match state.baton.authenticate(username, password).await {
         Ok(user) => {
             attempt.succeeded().await;
@@ -133,9 +113,104 @@ async fn checked_authenticate(
             audit(state, failed).await;
             Err(ApiError::InvalidCredentials)
         }
+        Err(AuthError::AccountDisabled) => {
+            // The right password: it clears nothing, and tells no more than the 403 does.
+            attempt.abandoned().await;
+            state.metrics.login("account_disabled");
+            let mut refused = event(state, EventKind::LoginFailed, origin);
+            refused.reason = Some("account_disabled".into());
+            file_under_account(state, &mut refused, username).await;
+            audit(state, refused).await;
+            Err(ApiError::AccountDisabled)
+        }
         Err(e) => {
             attempt.abandoned().await;
             state.metrics.login("error");
+            Err(e.into())
+        }
+    }
+}
+
+/// Starts a password check under the failed-login limits of the account `key` (a case-folded
+/// username, or the name as typed when it is none) and the client IP; a refusal is counted,
+/// and a lockout filed once per account and address while it holds.
+async fn begin_attempt<'a>(
+    state: &'a AppState,
+    key: &str,
+    typed: &str,
+    origin: &RequestOrigin,
+) -> Result<Ticket<'a>, ApiError> {
+    match state.limiter.begin(key, origin.ip.as_deref()).await {
+        Ok(attempt) => Ok(attempt),
+        Err(Refusal::TooManyFailures { retry_after }) => {
+            state.metrics.login("rate_limited");
+            // Once per username and address while the limit holds, not once per refusal.
+            let throttle_key = format!("{key}\u{0}{}", origin.ip.as_deref().unwrap_or_default());
+            if state
+                .lockouts
+                .allow(&throttle_key, state.baton.now(), crate::limiter::WINDOW)
+            {
+                let mut locked = event(state, EventKind::LockedOut, origin);
+                locked.reason = Some("too_many_failures".into());
+                file_under_account(state, &mut locked, typed).await;
+                audit(state, locked).await;
+            }
+            Err(ApiError::TooManyRequests { retry_after })
+        }
+        Err(Refusal::Busy) => {
+            state.metrics.login("unavailable");
+            Err(ApiError::Unavailable(None))
+        }
+    }
+}
+
+/// A signed-in user's password change: the current password is checked under the same
+/// failed-login limits as a login to the account (a wrong one counts as a failed login and is
+/// filed as one), then the new one is set and every other session of the user revoked.
+pub(super) async fn change_password(
+    state: &AppState,
+    user: &UserId,
+    session: &SessionId,
+    current: String,
+    new: String,
+    origin: &RequestOrigin,
+) -> Result<UserRecord, ApiError> {
+    // A token outliving its user's deletion proves nothing the password check could.
+    let record = match state.baton.user(user).await {
+        Err(AuthError::UserNotFound) => return Err(ApiError::InvalidCredentials),
+        other => other?,
+    };
+    let attempt = begin_attempt(state, &record.username_key, &record.username, origin).await?;
+    match state
+        .baton
+        .change_password(user, session, current, new)
+        .await
+    {
+        Ok(user) => {
+            attempt.succeeded().await;
+            let mut changed = event(state, EventKind::PasswordChanged, origin);
+            changed.user_id = Some(user.id.clone());
+            changed.username = Some(user.username.clone());
+            changed.session_id = Some(session.clone());
+            changed.reason = Some("changed_by_user".into());
+            audit(state, changed).await;
+            tracing::info!(user_id = %user.id, session_id = %session, "password changed");
+            Ok(user)
+        }
+        Err(AuthError::InvalidCredentials) => {
+            attempt.failed().await;
+            state.metrics.login("invalid_credentials");
+            let mut failed = event(state, EventKind::LoginFailed, origin);
+            failed.reason = Some("wrong_current_password".into());
+            failed.user_id = Some(record.id.clone());
+            failed.username = Some(record.username.clone());
+            failed.session_id = Some(session.clone());
+            audit(state, failed).await;
+            Err(ApiError::InvalidCredentials)
+        }
+        Err(e) => {
+            // The right password with a new one the rule refuses is not a failed attempt.
+            attempt.abandoned().await;
             Err(e.into())
         }
     }

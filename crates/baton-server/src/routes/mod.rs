@@ -48,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         Router::new()
             .route("/auth/register", post(auth::register))
             .route("/auth/login", post(auth::login))
+            .route("/auth/password", post(account::change_password))
             .route("/oauth/token", post(oauth::token)),
     );
     let refresh = class(

@@ -70,6 +70,9 @@ pub(super) async fn token(
                     ApiError::InvalidCredentials => {
                         ApiError::InvalidGrant("Invalid username or password".into())
                     }
+                    ApiError::AccountDisabled => {
+                        ApiError::InvalidGrant("This account is disabled".into())
+                    }
                     other => other,
                 })?
         }

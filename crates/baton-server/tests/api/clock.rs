@@ -108,6 +108,7 @@ async fn a_clock_stepped_ahead_purges_no_live_session() {
                 user_agent: None,
                 ip: None,
                 live_limit: 0,
+                password_hash: user.password_hash.clone(),
             },
             &baton_core::refresh::RefreshToken::generate()
                 .expect("rng")

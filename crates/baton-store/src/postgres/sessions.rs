@@ -60,8 +60,8 @@ impl SessionStore for PgStore {
         first_token: &TokenHash,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let mut tx = begin_write(&self.writer).await.map_err(map)?;
-        // Only for a user that still exists: a deletion committed while the password
-        // was being checked must not leave a live session behind.
+        // Only for a user that still exists, enabled, with the password checked: a deletion,
+        // a disabling or a password change committed meanwhile must not leave a live session.
         let created = sqlx::query(q::postgres::DIALECT.insert_session)
             .bind(session.id.as_str())
             .bind(session.user_id.as_str())
@@ -72,6 +72,7 @@ impl SessionStore for PgStore {
             .bind(to_millis(session.absolute_expires_at))
             .bind(&session.user_agent)
             .bind(&session.ip)
+            .bind(&session.password_hash)
             .execute(&mut *tx)
             .await
             .map_err(map)?;

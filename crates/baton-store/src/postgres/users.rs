@@ -1,11 +1,11 @@
 //! Users on PostgreSQL: [`UserStore`] for [`PgStore`].
 
-use super::rows::time_col;
+use super::rows::{opt_time, time_col};
 use super::{begin_write, PgStore};
 use crate::error::map;
 use crate::queries as q;
 use baton_core::clock::to_millis;
-use baton_core::store::{StoreError, UserRecord, UserStore};
+use baton_core::store::{EndSessions, StoreError, UserRecord, UserStore};
 use baton_core::UserId;
 use sqlx::postgres::PgRow as Row;
 use sqlx::Row as _;
@@ -18,6 +18,7 @@ fn user_from_row(row: &Row) -> Result<UserRecord, sqlx::Error> {
         username_key: row.try_get("username_key")?,
         password_hash: row.try_get("password_hash")?,
         created_at: time_col(row, "created_at")?,
+        disabled_at: opt_time(row, "disabled_at")?,
     })
 }
 
@@ -56,14 +57,91 @@ impl UserStore for PgStore {
             .map_err(map)
     }
 
-    async fn set_password_hash(&self, id: &UserId, phc: &str) -> Result<(), StoreError> {
-        sqlx::query(q::SET_PASSWORD_HASH)
-            .bind(phc)
+    async fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query(q::USER_BY_ID)
             .bind(id.as_str())
-            .execute(&self.writer)
+            .fetch_optional(&self.reader)
             .await
             .map_err(map)?;
-        Ok(())
+        row.as_ref().map(user_from_row).transpose().map_err(map)
+    }
+
+    async fn set_password(
+        &self,
+        id: &UserId,
+        phc: &str,
+        expected: Option<&str>,
+        end: &EndSessions,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let now = to_millis(now);
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        // The user's row stays locked until the commit: a login opening a session waits for
+        // it and then finds the new hash (`INSERT_SESSION`).
+        let set = sqlx::query(q::SET_PASSWORD)
+            .bind(phc)
+            .bind(id.as_str())
+            .bind(expected.unwrap_or_default())
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        if set != 1 {
+            return Ok(false);
+        }
+        let keep = match end {
+            EndSessions::None => None,
+            EndSessions::AllExcept(session) => Some(session.as_str()),
+            EndSessions::All => Some(""),
+        };
+        if let Some(keep) = keep {
+            sqlx::query(q::REVOKE_FOR_PASSWORD)
+                .bind(now)
+                .bind(id.as_str())
+                .bind(keep)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+        }
+        tx.commit().await.map_err(map)?;
+        Ok(true)
+    }
+
+    async fn set_disabled(
+        &self,
+        id: &UserId,
+        disabled: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        if !disabled {
+            let enabled = sqlx::query(q::ENABLE_USER)
+                .bind(id.as_str())
+                .execute(&self.writer)
+                .await
+                .map_err(map)?
+                .rows_affected();
+            return Ok(enabled == 1);
+        }
+        let now = to_millis(now);
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        let disabled = sqlx::query(q::DISABLE_USER)
+            .bind(now)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        if disabled != 1 {
+            return Ok(false);
+        }
+        sqlx::query(q::REVOKE_FOR_DISABLE)
+            .bind(now)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        tx.commit().await.map_err(map)?;
+        Ok(true)
     }
 
     async fn delete_user(&self, id: &UserId, now: OffsetDateTime) -> Result<bool, StoreError> {

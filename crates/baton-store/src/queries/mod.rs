@@ -72,16 +72,49 @@ pub const PING: &str = "SELECT 1";
 pub const INSERT_USER: &str =
     "INSERT INTO users (id, username, username_key, password_hash, created_at) \
      VALUES ($1, $2, $3, $4, $5)";
+/// The columns of a user as both backends read them.
+macro_rules! user_columns {
+    () => {
+        "id, username, username_key, password_hash, created_at, disabled_at"
+    };
+}
 /// A live user by case-folded username key.
-pub const USER_BY_KEY: &str =
-    "SELECT id, username, username_key, password_hash, created_at FROM users \
-     WHERE username_key = $1 AND deleted_at IS NULL";
+pub const USER_BY_KEY: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE username_key = $1 AND deleted_at IS NULL"
+);
+/// A live user by id.
+pub const USER_BY_ID: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE id = $1 AND deleted_at IS NULL"
+);
 /// All live users, oldest first.
-pub const USERS: &str = "SELECT id, username, username_key, password_hash, created_at \
-     FROM users WHERE deleted_at IS NULL ORDER BY created_at, username";
-/// Replaces a live user's password hash.
-pub const SET_PASSWORD_HASH: &str =
-    "UPDATE users SET password_hash = $1 WHERE id = $2 AND deleted_at IS NULL";
+pub const USERS: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE deleted_at IS NULL ORDER BY created_at, username"
+);
+/// Sets a live user's password hash to `$1`, only while the stored one is still `$3` unless
+/// `$3` is `''` (no live user has an empty hash): a rehash at login and a change checked
+/// against the current password must not undo a change committed since they read it.
+pub const SET_PASSWORD: &str = "UPDATE users SET password_hash = $1 \
+     WHERE id = $2 AND deleted_at IS NULL AND ($3 = '' OR password_hash = $3)";
+/// Revokes a user's sessions after a password change, but the one `$3` (`''`: none).
+pub const REVOKE_FOR_PASSWORD: &str =
+    "UPDATE sessions SET revoked_at = $1, revoke_reason = 'password_changed' \
+     WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3";
+/// Disables a live user (keeping the first time it was disabled).
+pub const DISABLE_USER: &str = "UPDATE users SET disabled_at = COALESCE(disabled_at, $1) \
+     WHERE id = $2 AND deleted_at IS NULL";
+/// Revokes every session of a user just disabled.
+pub const REVOKE_FOR_DISABLE: &str =
+    "UPDATE sessions SET revoked_at = $1, revoke_reason = 'user_disabled' \
+     WHERE user_id = $2 AND revoked_at IS NULL";
+/// Enables a live user again.
+pub const ENABLE_USER: &str =
+    "UPDATE users SET disabled_at = NULL WHERE id = $1 AND deleted_at IS NULL";
 /// Marks a user deleted and forgets the password hash.
 pub const DELETE_USER: &str = "UPDATE users SET deleted_at = $1, password_hash = '' \
      WHERE id = $2 AND deleted_at IS NULL";
@@ -96,13 +129,14 @@ macro_rules! insert_session {
         "INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, \
          idle_expires_at, absolute_expires_at, user_agent, ip, idle_ttl) \
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $6 - $5 FROM users \
-         WHERE id = $2 AND deleted_at IS NULL"
+         WHERE id = $2 AND deleted_at IS NULL AND disabled_at IS NULL AND password_hash = $10"
     };
 }
 
-/// Creates a session only for a user that still exists (a deletion committed while the
-/// password was being checked must not leave a live session behind); its idle timeout is the
-/// idle end given less the login time. PostgreSQL appends `FOR NO KEY UPDATE`: the user's row
+/// Creates a session only for a user that still exists, is not disabled and still has the
+/// password hash `$10` the login was checked against (a deletion, a disabling or a password
+/// change committed while the password was being checked must not leave a live session
+/// behind); its idle timeout is the idle end given less the login time. PostgreSQL appends `FOR NO KEY UPDATE`: the user's row
 /// stays locked until the commit, so two logins of one user apply the cap on live sessions one
 /// after the other.
 pub const INSERT_SESSION: &str = insert_session!();

@@ -75,7 +75,8 @@ impl SessionStore for SqliteStore {
                         to_millis(s.idle_expires_at),
                         to_millis(s.absolute_expires_at),
                         s.user_agent,
-                        s.ip
+                        s.ip,
+                        s.password_hash
                     ],
                 )?;
                 if created != 1 {

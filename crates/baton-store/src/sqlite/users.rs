@@ -1,10 +1,10 @@
 //! Users on SQLite: [`UserStore`] for [`SqliteStore`].
 
-use super::rows::{execute, query_all, query_one, time_col};
+use super::rows::{execute, opt_time, query_all, query_one, time_col};
 use super::SqliteStore;
 use crate::queries as q;
 use baton_core::clock::to_millis;
-use baton_core::store::{StoreError, UserRecord, UserStore};
+use baton_core::store::{EndSessions, StoreError, UserRecord, UserStore};
 use baton_core::UserId;
 use rusqlite::{params, Row};
 use time::OffsetDateTime;
@@ -16,6 +16,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
         username_key: row.get("username_key")?,
         password_hash: row.get("password_hash")?,
         created_at: time_col(row, "created_at")?,
+        disabled_at: opt_time(row, "disabled_at")?,
     })
 }
 
@@ -54,10 +55,59 @@ impl UserStore for SqliteStore {
             .await
     }
 
-    async fn set_password_hash(&self, id: &UserId, phc: &str) -> Result<(), StoreError> {
-        let (id, phc) = (id.clone(), phc.to_owned());
+    async fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        let id = id.clone();
         self.engine
-            .write(move |c| execute(c, q::SET_PASSWORD_HASH, params![phc, id.as_str()]).map(drop))
+            .read(move |c| query_one(c, q::USER_BY_ID, [id.as_str()], user_from_row))
+            .await
+    }
+
+    async fn set_password(
+        &self,
+        id: &UserId,
+        phc: &str,
+        expected: Option<&str>,
+        end: &EndSessions,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (id, phc, now) = (id.clone(), phc.to_owned(), to_millis(now));
+        let expected = expected.unwrap_or_default().to_owned();
+        let end = end.clone();
+        self.engine
+            .write(move |c| {
+                let set = execute(c, q::SET_PASSWORD, params![phc, id.as_str(), expected])?;
+                if set != 1 {
+                    return Ok(false);
+                }
+                let keep = match &end {
+                    EndSessions::None => return Ok(true),
+                    EndSessions::AllExcept(session) => session.as_str(),
+                    EndSessions::All => "",
+                };
+                execute(c, q::REVOKE_FOR_PASSWORD, params![now, id.as_str(), keep])?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn set_disabled(
+        &self,
+        id: &UserId,
+        disabled: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (id, now) = (id.clone(), to_millis(now));
+        self.engine
+            .write(move |c| {
+                if !disabled {
+                    return Ok(execute(c, q::ENABLE_USER, [id.as_str()])? == 1);
+                }
+                if execute(c, q::DISABLE_USER, params![now, id.as_str()])? != 1 {
+                    return Ok(false);
+                }
+                execute(c, q::REVOKE_FOR_DISABLE, params![now, id.as_str()])?;
+                Ok(true)
+            })
             .await
     }
 

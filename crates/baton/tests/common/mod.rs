@@ -72,13 +72,18 @@ impl Drop for Server {
 }
 
 pub fn add_user(dir: &Path, name: &str, password: &str) -> std::process::Output {
+    with_password(dir, &["user", "add", name], password)
+}
+
+/// Runs `baton ARGS` with `password` as one line of standard input.
+pub fn with_password(dir: &Path, args: &[&str], password: &str) -> std::process::Output {
     let mut child = baton(dir)
-        .args(["user", "add", name])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("baton user add");
+        .expect("baton");
     writeln!(child.stdin.take().expect("stdin"), "{password}").expect("write password");
     child.wait_with_output().expect("finishes")
 }
