@@ -128,6 +128,8 @@ fn signing_rate(alg: SigningAlg) -> anyhow::Result<Value> {
         client_id: "baton".into(),
         sid: "0190f5c2-7a2b-7d4e-8f60-1a2b3c4d5e6f".into(),
         preferred_username: "bench".into(),
+        email: None,
+        email_verified: None,
     };
     let rules = TokenRules {
         issuer: issuer.into(),

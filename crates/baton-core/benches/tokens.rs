@@ -25,6 +25,8 @@ fn claims() -> AccessClaims {
         client_id: "baton".into(),
         sid: "0190f3a2-5c3e-7b61-9a53-2f4d6c1e8b91".into(),
         preferred_username: "alice".into(),
+        email: None,
+        email_verified: None,
     }
 }
 

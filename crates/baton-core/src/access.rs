@@ -100,6 +100,8 @@ mod tests {
             client_id: "baton".into(),
             sid: "s1".into(),
             preferred_username: "alice".into(),
+            email: None,
+            email_verified: None,
             nbf: None,
         }
     }

@@ -48,6 +48,15 @@ pub enum AuthError {
     /// Someone already has this username.
     #[error("username is taken")]
     UsernameTaken,
+    /// The e-mail address is not acceptable.
+    #[error(transparent)]
+    Email(#[from] crate::email::EmailError),
+    /// Another user has this e-mail address.
+    #[error("email is taken")]
+    EmailTaken,
+    /// A one-time token sent by mail is wrong, used or expired.
+    #[error("invalid, used or expired token")]
+    InvalidToken,
     /// Registration is closed by configuration.
     #[error("registration is closed")]
     RegistrationClosed,

@@ -5,6 +5,7 @@
 
 use crate::audit::{AuditEvent, EventQuery};
 use crate::client::ClientRecord;
+use crate::email::MailKind;
 use crate::error::RefreshError;
 use crate::ids::{SessionId, UserId};
 use crate::keys::StoredKey;
@@ -29,6 +30,65 @@ pub struct UserRecord {
     pub created_at: OffsetDateTime,
     /// When an operator disabled the user, while disabled.
     pub disabled_at: Option<OffsetDateTime>,
+    /// E-mail address as given, if any.
+    pub email: Option<String>,
+    /// Its comparison key ([`crate::email::Email::key`]); unique among live users.
+    pub email_key: Option<String>,
+    /// When the address was confirmed, if it was.
+    pub email_verified_at: Option<OffsetDateTime>,
+}
+
+/// A one-time token sent by mail, as stored (its hash only).
+#[derive(Debug, Clone)]
+pub struct AccountToken {
+    /// SHA-256 of the token.
+    pub hash: TokenHash,
+    /// What it is for.
+    pub purpose: MailKind,
+    /// Whose it is.
+    pub user_id: UserId,
+    /// The address it confirms (address confirmations only).
+    pub email_key: Option<String>,
+    /// When it was issued.
+    pub created_at: OffsetDateTime,
+    /// When it stops working.
+    pub expires_at: OffsetDateTime,
+}
+
+/// A mail to queue in the outbox.
+#[derive(Debug, Clone)]
+pub struct OutboxMail {
+    /// Unique id (a UUIDv7), the associated data of its sealed variables.
+    pub id: String,
+    /// What it is.
+    pub kind: MailKind,
+    /// Where it goes.
+    pub recipient: String,
+    /// Its [`crate::email::MailVars`], sealed.
+    pub sealed: Vec<u8>,
+    /// When it was queued.
+    pub created_at: OffsetDateTime,
+    /// When its link stops working: it is dropped unsent after that.
+    pub expires_at: OffsetDateTime,
+}
+
+/// A token and, unless an operator prints its link instead, the mail carrying it: stored in
+/// one transaction.
+#[derive(Debug, Clone)]
+pub struct MailedToken {
+    /// The token.
+    pub token: AccountToken,
+    /// Its mail.
+    pub mail: Option<OutboxMail>,
+}
+
+/// A mail claimed for sending.
+#[derive(Debug, Clone)]
+pub struct ClaimedMail {
+    /// The mail.
+    pub mail: OutboxMail,
+    /// Attempts so far, this one included.
+    pub attempts: u32,
 }
 
 /// Which of a user's sessions a password change ends.
@@ -87,6 +147,10 @@ pub struct SessionRecord {
     pub user_id: UserId,
     /// Owner's username.
     pub username: String,
+    /// Owner's e-mail address, if any.
+    pub email: Option<String>,
+    /// Whether the owner confirmed it.
+    pub email_verified: bool,
     /// OAuth client.
     pub client_id: String,
     /// Login time.
@@ -180,7 +244,7 @@ pub enum StoreError {
 /// concern's trait into scope (`use baton_core::store::SessionStore as _`).
 #[async_trait]
 pub trait Store:
-    UserStore + SessionStore + ClientStore + KeyStore + LimitStore + AuditStore + 'static
+    UserStore + SessionStore + ClientStore + KeyStore + LimitStore + AuditStore + MailStore + 'static
 {
     /// Checks that the database answers (and, where writes go through one writer, that it can
     /// write).
@@ -197,9 +261,30 @@ pub trait Store:
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Adds a user; [`StoreError::Conflict`] when the username key is taken.
-    async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+    async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        self.insert_user_with_token(user, None).await
+    }
+    /// Adds a user, with a token and its mail (confirming the address) in the same
+    /// transaction; [`StoreError::Conflict`] when the username or e-mail key is taken.
+    async fn insert_user_with_token(
+        &self,
+        user: &UserRecord,
+        token: Option<&MailedToken>,
+    ) -> Result<(), StoreError>;
     /// A live user by case-folded username key.
     async fn user_by_key(&self, username_key: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// A live user by e-mail key.
+    async fn user_by_email(&self, email_key: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// Sets a live, enabled user's address (unconfirmed), voids the confirmation links sent
+    /// before, and stores `token` with its mail, in one transaction; `false` when there is no
+    /// such user, [`StoreError::Conflict`] when another live user has the address.
+    async fn set_email(
+        &self,
+        id: &UserId,
+        email: &str,
+        email_key: &str,
+        token: &MailedToken,
+    ) -> Result<bool, StoreError>;
     /// All live users, oldest first.
     async fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
     /// A live user by id.
@@ -362,4 +447,55 @@ pub trait AuditStore: Send + Sync {
     async fn events(&self, query: &EventQuery) -> Result<Vec<AuditEvent>, StoreError>;
     /// Forgets audit events from before `before`; how many.
     async fn purge_events(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+/// One-time tokens sent by mail, and the outbox that carries them.
+#[async_trait]
+pub trait MailStore: Send + Sync {
+    /// Stores a token (and its mail) for a live, enabled user; `false` when there is none.
+    async fn issue_token(&self, token: &MailedToken) -> Result<bool, StoreError>;
+    /// The live, enabled user an unused, unexpired token of `purpose` belongs to.
+    async fn token_user(
+        &self,
+        hash: &TokenHash,
+        purpose: MailKind,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserRecord>, StoreError>;
+    /// In one transaction: uses an unused, unexpired reset token of a live, enabled user, sets
+    /// the password hash `phc`, revokes every session of the user and voids their other reset
+    /// tokens. The user, or `None` (nothing written) when the token does not qualify.
+    async fn reset_password(
+        &self,
+        hash: &TokenHash,
+        phc: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserId>, StoreError>;
+    /// In one transaction: uses an unused, unexpired confirmation token whose address is still
+    /// its user's, and marks the address confirmed. The user, or `None` (nothing written).
+    async fn verify_email(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserId>, StoreError>;
+    /// Claims up to `limit` mails due at `now` and unexpired, none claimed by another sender
+    /// whose lease runs; each is leased until `lease_until` and its attempt counted.
+    async fn claim_mail(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ClaimedMail>, StoreError>;
+    /// A claimed mail went out: it is deleted.
+    async fn mail_sent(&self, id: &str) -> Result<(), StoreError>;
+    /// A claimed mail failed: it is given back, to be tried at `retry_at`.
+    async fn mail_failed(
+        &self,
+        id: &str,
+        retry_at: OffsetDateTime,
+        error: &str,
+    ) -> Result<(), StoreError>;
+    /// Deletes tokens and mails past their end; how many rows went.
+    async fn purge_mail(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+    /// How many mails wait in the outbox.
+    async fn outbox_len(&self) -> Result<u64, StoreError>;
 }

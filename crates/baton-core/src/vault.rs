@@ -14,6 +14,8 @@ use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LE
 use aws_lc_rs::hkdf::{Salt, HKDF_SHA256};
 
 const MAGIC: &[u8] = b"BTNK1";
+/// The magic of a sealed message (the variables of a queued mail).
+const MESSAGE_MAGIC: &[u8] = b"BTNM1";
 const KEK_ID_LEN: usize = 8;
 /// Shortest secret accepted, in bytes.
 pub const MIN_SECRET_LEN: usize = 16;
@@ -121,26 +123,72 @@ impl KeyVault {
 
     /// `key` with its private part sealed under the current secret (`key` holds it plain).
     pub fn seal(&self, key: &StoredKey) -> Result<StoredKey, VaultError> {
+        Ok(StoredKey {
+            pkcs8: self.seal_with(MAGIC, &key.pkcs8, &aad(key))?,
+            ..key.clone()
+        })
+    }
+
+    /// `plain` sealed under the current secret with `aad` as associated data, as an envelope
+    /// of its own kind (a sealed message never opens as a key, nor the other way round).
+    pub fn seal_message(&self, plain: &[u8], aad: &[u8]) -> Result<Vec<u8>, VaultError> {
+        self.seal_with(MESSAGE_MAGIC, plain, aad)
+    }
+
+    /// What [`KeyVault::seal_message`] sealed with the same `aad`, whichever configured secret
+    /// sealed it.
+    pub fn open_message(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, VaultError> {
+        let label = || String::from_utf8_lossy(aad).into_owned();
+        let rest = sealed
+            .strip_prefix(MESSAGE_MAGIC)
+            .ok_or_else(|| VaultError::Damaged(label()))?;
+        self.open_envelope(rest, aad, label)
+    }
+
+    fn seal_with(&self, magic: &[u8], plain: &[u8], aad: &[u8]) -> Result<Vec<u8>, VaultError> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::getrandom(&mut nonce).map_err(|_| VaultError::Crypto)?;
-        let mut body = key.pkcs8.clone();
+        let mut body = plain.to_vec();
         self.current
             .key
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(aad(key)),
+                Aad::from(aad),
                 &mut body,
             )
             .map_err(|_| VaultError::Crypto)?;
-        let mut sealed = Vec::with_capacity(MAGIC.len() + KEK_ID_LEN + NONCE_LEN + body.len());
-        sealed.extend_from_slice(MAGIC);
+        let mut sealed = Vec::with_capacity(magic.len() + KEK_ID_LEN + NONCE_LEN + body.len());
+        sealed.extend_from_slice(magic);
         sealed.extend_from_slice(&self.current.id);
         sealed.extend_from_slice(&nonce);
         sealed.extend_from_slice(&body);
-        Ok(StoredKey {
-            pkcs8: sealed,
-            ..key.clone()
-        })
+        Ok(sealed)
+    }
+
+    /// Opens an envelope after its magic; `label` names it in errors.
+    fn open_envelope(
+        &self,
+        rest: &[u8],
+        aad: &[u8],
+        label: impl Fn() -> String,
+    ) -> Result<Vec<u8>, VaultError> {
+        if rest.len() < KEK_ID_LEN + NONCE_LEN {
+            return Err(VaultError::Damaged(label()));
+        }
+        let (id, rest) = rest.split_at(KEK_ID_LEN);
+        let (nonce, body) = rest.split_at(NONCE_LEN);
+        let kek = std::iter::once(&self.current)
+            .chain(self.previous.as_ref())
+            .find(|k| k.id == id)
+            .ok_or_else(|| VaultError::UnknownSecret(label()))?;
+        let nonce =
+            Nonce::try_assume_unique_for_key(nonce).map_err(|_| VaultError::Damaged(label()))?;
+        let mut body = body.to_vec();
+        let plain = kek
+            .key
+            .open_in_place(nonce, Aad::from(aad), &mut body)
+            .map_err(|_| VaultError::Damaged(label()))?;
+        Ok(plain.to_vec())
     }
 
     /// `key` with its private part plain, whichever configured secret sealed it. A key stored
@@ -151,24 +199,8 @@ impl KeyVault {
             return Err(VaultError::Plain(key.kid.clone()));
         }
         let rest = &key.pkcs8[MAGIC.len()..];
-        let damaged = || VaultError::Damaged(key.kid.clone());
-        if rest.len() < KEK_ID_LEN + NONCE_LEN {
-            return Err(damaged());
-        }
-        let (id, rest) = rest.split_at(KEK_ID_LEN);
-        let (nonce, body) = rest.split_at(NONCE_LEN);
-        let kek = std::iter::once(&self.current)
-            .chain(self.previous.as_ref())
-            .find(|k| k.id == id)
-            .ok_or_else(|| VaultError::UnknownSecret(key.kid.clone()))?;
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| damaged())?;
-        let mut body = body.to_vec();
-        let plain = kek
-            .key
-            .open_in_place(nonce, Aad::from(aad(key)), &mut body)
-            .map_err(|_| damaged())?;
         Ok(StoredKey {
-            pkcs8: plain.to_vec(),
+            pkcs8: self.open_envelope(rest, &aad(key), || key.kid.clone())?,
             ..key.clone()
         })
     }
@@ -184,6 +216,33 @@ mod tests {
 
     fn key() -> StoredKey {
         StoredKey::generate(SigningAlg::EdDSA, datetime!(2026-01-01 0:00 UTC)).expect("key")
+    }
+
+    #[test]
+    fn sealed_messages_open_only_with_their_associated_data_and_secret() {
+        let vault = KeyVault::new(SECRET, None).expect("vault");
+        let sealed = vault.seal_message(b"the link", b"mail-1").expect("seal");
+        assert!(!sealed.windows(8).any(|w| w == b"the link"));
+        assert_eq!(
+            vault.open_message(&sealed, b"mail-1").expect("open"),
+            b"the link"
+        );
+        assert!(
+            vault.open_message(&sealed, b"mail-2").is_err(),
+            "moved to another row"
+        );
+        let other = KeyVault::new(b"another secret of enough length", None).expect("vault");
+        assert!(other.open_message(&sealed, b"mail-1").is_err());
+        let rotated =
+            KeyVault::new(b"another secret of enough length", Some(SECRET)).expect("vault");
+        assert_eq!(
+            rotated.open_message(&sealed, b"mail-1").expect("previous"),
+            b"the link"
+        );
+        // A sealed key is no message and a message no key.
+        let key = vault.seal(&key()).expect("seal");
+        assert!(vault.open_message(&key.pkcs8, key.kid.as_bytes()).is_err());
+        assert!(vault.open_message(&sealed[..10], b"mail-1").is_err());
     }
 
     #[test]

@@ -12,6 +12,14 @@ pub struct MeResponse {
     pub username: String,
     /// Session the token belongs to.
     pub session_id: String,
+    /// E-mail address at the time the token was issued, when the user has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub email: Option<String>,
+    /// Whether it was confirmed then; present with `email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub email_verified: Option<bool>,
 }
 
 /// One live session in `GET /auth/sessions`.
@@ -87,11 +95,19 @@ pub enum EventKind {
     UserDisabled,
     /// An operator enabled a disabled user again.
     UserEnabled,
+    /// A reset link was mailed to the account (or printed by an operator).
+    PasswordResetRequested,
+    /// A password was reset with a mailed link (every session revoked).
+    PasswordReset,
+    /// The account's e-mail address was set or changed (unconfirmed).
+    EmailChanged,
+    /// The account's e-mail address was confirmed.
+    EmailVerified,
 }
 
 impl EventKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 21] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LockedOut,
@@ -109,6 +125,10 @@ impl EventKind {
         Self::PasswordChanged,
         Self::UserDisabled,
         Self::UserEnabled,
+        Self::PasswordResetRequested,
+        Self::PasswordReset,
+        Self::EmailChanged,
+        Self::EmailVerified,
     ];
 
     /// The stored name.
@@ -131,6 +151,10 @@ impl EventKind {
             Self::PasswordChanged => "password_changed",
             Self::UserDisabled => "user_disabled",
             Self::UserEnabled => "user_enabled",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::PasswordReset => "password_reset",
+            Self::EmailChanged => "email_changed",
+            Self::EmailVerified => "email_verified",
         }
     }
 

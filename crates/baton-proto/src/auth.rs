@@ -11,6 +11,10 @@ pub struct RegisterRequest {
     pub username: String,
     /// Plain password; hashed by the server and never stored.
     pub password: String,
+    /// E-mail address (baton's extension); a mail confirming it goes out.
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub email: Option<String>,
 }
 
 /// `POST /auth/password` body.
@@ -23,6 +27,48 @@ pub struct ChangePasswordRequest {
     pub new_password: String,
 }
 
+/// `POST /auth/password/forgot` body: one of the two.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ForgotPasswordRequest {
+    /// The account's e-mail address.
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub email: Option<String>,
+    /// Or its username.
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub username: Option<String>,
+}
+
+/// `POST /auth/password/reset` body.
+#[derive(Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ResetPasswordRequest {
+    /// The token from the mailed link (`…/#reset=TOKEN`).
+    pub token: String,
+    /// The new password; it must meet the password rule.
+    pub new_password: String,
+}
+
+/// `PUT /auth/email` body.
+#[derive(Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct SetEmailRequest {
+    /// The new address.
+    pub email: String,
+    /// The password now, as typed.
+    pub current_password: String,
+}
+
+/// `POST /auth/email/verify` body.
+#[derive(Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct VerifyEmailRequest {
+    /// The token from the mailed link (`…/#verify=TOKEN`).
+    pub token: String,
+}
+
 /// A user as the API shows it.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -31,6 +77,10 @@ pub struct UserResponse {
     pub id: String,
     /// Normalised username.
     pub username: String,
+    /// E-mail address as given, when there is one (unconfirmed at registration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub email: Option<String>,
 }
 
 /// How a login or refresh hands back the refresh token.
@@ -101,6 +151,46 @@ impl std::fmt::Debug for RegisterRequest {
         f.debug_struct("RegisterRequest")
             .field("username", &self.username)
             .field("password", &"***")
+            .field("email", &self.email)
+            .finish()
+    }
+}
+
+/// The passwords never show in debug output.
+impl std::fmt::Debug for ChangePasswordRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangePasswordRequest")
+            .field("current_password", &"***")
+            .field("new_password", &"***")
+            .finish()
+    }
+}
+
+/// The token and password never show in debug output.
+impl std::fmt::Debug for ResetPasswordRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResetPasswordRequest")
+            .field("token", &"***")
+            .field("new_password", &"***")
+            .finish()
+    }
+}
+
+/// The password never shows in debug output.
+impl std::fmt::Debug for SetEmailRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetEmailRequest")
+            .field("email", &self.email)
+            .field("current_password", &"***")
+            .finish()
+    }
+}
+
+/// The token never shows in debug output.
+impl std::fmt::Debug for VerifyEmailRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyEmailRequest")
+            .field("token", &"***")
             .finish()
     }
 }

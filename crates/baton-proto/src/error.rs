@@ -17,6 +17,8 @@ pub enum ErrorCode {
     MissingToken,
     /// Username already registered.
     UsernameTaken,
+    /// Another account has this e-mail address.
+    EmailTaken,
     /// Registration is closed.
     RegistrationClosed,
     /// The right password for an account an operator disabled.

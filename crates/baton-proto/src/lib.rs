@@ -8,8 +8,9 @@ mod oauth;
 
 pub use account::{EventKind, EventList, EventView, MeResponse, SessionList, SessionView};
 pub use auth::{
-    ChangePasswordRequest, Delivery, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse,
-    UserResponse,
+    ChangePasswordRequest, Delivery, ForgotPasswordRequest, LoginRequest, RefreshRequest,
+    RegisterRequest, ResetPasswordRequest, SetEmailRequest, TokenResponse, UserResponse,
+    VerifyEmailRequest,
 };
 pub use error::{ErrorBody, ErrorCode};
 pub use oauth::{IntrospectionResponse, OAuthTokenForm, OAuthTokenRefForm};

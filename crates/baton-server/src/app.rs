@@ -7,6 +7,7 @@ use crate::config::{Config, Secret};
 use crate::cookie::origin_of;
 use crate::limiter::LoginLimiter;
 use crate::limits::Limits;
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::serve::{serve, ServeLimits};
@@ -93,6 +94,15 @@ impl Application {
         let limiter = Arc::new(limits(user_limit, ip_limit, "login"));
         let registrations = Arc::new(limits(0, ip_limit, "register"));
         let signups = Arc::new(limits(0, config.register_limit_ip, "signup"));
+        let resets = Arc::new(limits(RESETS_PER_ACCOUNT, RESETS_PER_IP, "reset"));
+        let mailer = Mailer::from_config(&config, &issuer)?.map(Arc::new);
+        if mailer.is_none() {
+            tracing::warn!(
+                "no SMTP server configured (BATON_SMTP_URL): no mail is sent, so addresses \
+                 cannot be confirmed and passwords cannot be reset by mail \
+                 (`baton user reset-link` prints a link instead)"
+            );
+        }
         let admissions = Arc::new(admissions(&config));
         let state = AppState {
             admissions,
@@ -104,6 +114,10 @@ impl Application {
             limiter,
             registrations,
             signups,
+            resets,
+            reset_slots: Arc::new(tokio::sync::Semaphore::new(RESET_SLOTS)),
+            mailer,
+            mail_wake: Arc::default(),
             lockouts: Arc::default(),
         };
         Ok(Self {
@@ -141,12 +155,19 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let router = self.router();
-        let background = [
+        let mut background = vec![
             tokio::spawn(clock_loop(self.state.clone())),
             tokio::spawn(purge_loop(self.state.clone())),
             tokio::spawn(sweep_loop(self.state.clone())),
             tokio::spawn(key_reload_loop(self.state.clone())),
         ];
+        if let Some(mailer) = &self.state.mailer {
+            background.push(tokio::spawn(crate::mail::run_outbox(
+                self.state.clone(),
+                Arc::clone(mailer),
+                Arc::clone(&self.state.mail_wake),
+            )));
+        }
         tracing::info!(
             address = %self.listener.local_addr()?,
             issuer = %self.state.issuer,
@@ -174,6 +195,13 @@ impl Application {
     }
 }
 
+/// Password-reset requests per account (as typed: an address or a username) per five minutes.
+const RESETS_PER_ACCOUNT: u32 = 3;
+/// Password-reset requests per client IP per five minutes.
+const RESETS_PER_IP: u32 = 20;
+/// Password-reset requests looked up at once after their `202`; past it, `503`.
+const RESET_SLOTS: usize = 64;
+
 /// How often successors sealed before the grace window are dropped.
 const SEAL_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -200,6 +228,9 @@ async fn purge_loop(state: AppState) {
             Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
             Err(e) => tracing::warn!(error = %e, "session purge failed"),
         }
+        if let Err(e) = state.baton.purge_mail().await {
+            tracing::warn!(error = %e, "purging expired mail tokens failed");
+        }
         match to_time(state.config.audit_retention) {
             Ok(retention) => {
                 if let Err(e) = state.baton.purge_events(retention).await {
@@ -224,6 +255,7 @@ async fn sweep_loop(state: AppState) {
         state.limiter.purge().await;
         state.registrations.purge().await;
         state.signups.purge().await;
+        state.resets.purge().await;
     }
 }
 
@@ -302,6 +334,13 @@ async fn open_parts(
         registration_open: config.registration_open,
         signing_alg: config.signing_alg,
         sessions_per_user: config.sessions_per_user,
+        public_url: config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| issuer.to_owned()),
+        reset_ttl: to_time(config.reset_ttl)?,
+        verify_ttl: to_time(config.email_verify_ttl)?,
+        mail_enabled: config.smtp_url.is_some(),
     };
     let vault = key_vault(config, access, store.as_ref()).await?;
     let baton =

@@ -35,6 +35,12 @@ pub enum ApiError {
     /// Username already registered.
     #[error("Username is already taken")]
     UsernameTaken,
+    /// E-mail address already in use by another account.
+    #[error("Email is already in use")]
+    EmailTaken,
+    /// A one-time token from a mailed link is wrong, used or expired.
+    #[error("Invalid, used or expired token")]
+    InvalidLinkToken,
     /// Registration closed.
     #[error("Registration is closed")]
     RegistrationClosed,
@@ -96,6 +102,7 @@ impl ApiError {
             Self::InvalidRequest(_)
             | Self::DuplicateCookie
             | Self::InvalidGrant(_)
+            | Self::InvalidLinkToken
             | Self::UnsupportedGrantType => StatusCode::BAD_REQUEST,
             Self::InvalidClient => StatusCode::UNAUTHORIZED,
             Self::InvalidCredentials
@@ -103,7 +110,7 @@ impl ApiError {
             | Self::NoRefreshToken
             | Self::MissingToken
             | Self::Access(_) => StatusCode::UNAUTHORIZED,
-            Self::UsernameTaken => StatusCode::CONFLICT,
+            Self::UsernameTaken | Self::EmailTaken => StatusCode::CONFLICT,
             Self::RegistrationClosed | Self::CsrfRejected | Self::AccountDisabled => {
                 StatusCode::FORBIDDEN
             }
@@ -126,7 +133,8 @@ impl ApiError {
             | Self::DuplicateCookie
             | Self::RequestTimeout => ErrorCode::InvalidRequest,
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
-            Self::Refresh(_) | Self::Access(_) => ErrorCode::InvalidToken,
+            Self::Refresh(_) | Self::Access(_) | Self::InvalidLinkToken => ErrorCode::InvalidToken,
+            Self::EmailTaken => ErrorCode::EmailTaken,
             Self::MissingToken => ErrorCode::MissingToken,
             Self::UsernameTaken => ErrorCode::UsernameTaken,
             Self::RegistrationClosed => ErrorCode::RegistrationClosed,
@@ -149,6 +157,7 @@ impl ApiError {
     fn description(&self) -> Option<String> {
         match self {
             Self::UsernameTaken
+            | Self::EmailTaken
             | Self::RegistrationClosed
             | Self::CsrfRejected
             | Self::InvalidClient
@@ -241,6 +250,9 @@ impl From<AuthError> for ApiError {
             AuthError::Username(e) => Self::InvalidRequest(format!("Invalid username: {e}")),
             AuthError::Password(e) => Self::InvalidRequest(format!("Invalid password: {e}")),
             AuthError::UsernameTaken => Self::UsernameTaken,
+            AuthError::Email(e) => Self::InvalidRequest(format!("Invalid email: {e}")),
+            AuthError::EmailTaken => Self::EmailTaken,
+            AuthError::InvalidToken => Self::InvalidLinkToken,
             AuthError::RegistrationClosed => Self::RegistrationClosed,
             AuthError::InvalidCredentials => Self::InvalidCredentials,
             AuthError::AccountDisabled => Self::AccountDisabled,

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod limiter;
 pub mod limits;
+pub mod mail;
 pub mod metrics;
 mod routes;
 pub mod serve;

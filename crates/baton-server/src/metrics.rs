@@ -65,6 +65,12 @@ struct EventLabels {
     kind: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MailLabels {
+    kind: &'static str,
+    outcome: &'static str,
+}
+
 /// All of baton's metrics and the registry that renders them.
 pub struct Metrics {
     registry: Registry,
@@ -75,6 +81,8 @@ pub struct Metrics {
     reuse: Counter,
     events: Family<EventLabels, Counter>,
     shed: Family<ClassLabels, Counter>,
+    mails: Family<MailLabels, Counter>,
+    outbox: prometheus_client::metrics::gauge::Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -131,7 +139,21 @@ impl Metrics {
             "Requests answered 503 because their route class was at capacity, by class",
             shed.clone(),
         );
+        let mails = Family::<MailLabels, Counter>::default();
+        registry.register(
+            "mails",
+            "Mail delivery attempts by kind and outcome (sent, retry, rejected, dropped)",
+            mails.clone(),
+        );
+        let outbox = prometheus_client::metrics::gauge::Gauge::default();
+        registry.register(
+            "outbox_mails",
+            "Mails waiting in the outbox, as this instance last counted",
+            outbox.clone(),
+        );
         Self {
+            mails,
+            outbox,
             registry,
             requests,
             latency,
@@ -156,6 +178,18 @@ impl Metrics {
         if outcome == "reuse_detected" {
             self.reuse.inc();
         }
+    }
+
+    /// Counts a mail delivery attempt (kinds and outcomes are closed sets of names).
+    pub fn mail(&self, kind: &'static str, outcome: &'static str) {
+        self.mails
+            .get_or_create(&MailLabels { kind, outcome })
+            .inc();
+    }
+
+    /// Sets the number of mails waiting.
+    pub fn outbox(&self, waiting: u64) {
+        self.outbox.set(i64::try_from(waiting).unwrap_or(i64::MAX));
     }
 
     /// Counts a request shed by its route class (a closed set of names).

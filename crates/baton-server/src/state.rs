@@ -24,6 +24,14 @@ pub struct AppState {
     pub registrations: Arc<Limits>,
     /// The optional cap on successful registrations per client IP.
     pub signups: Arc<Limits>,
+    /// Limits on password-reset requests, per account (as typed) and per client IP.
+    pub resets: Arc<Limits>,
+    /// Room for password-reset requests being looked up after their `202`.
+    pub reset_slots: Arc<tokio::sync::Semaphore>,
+    /// Sends mail; `None` without an SMTP server.
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
+    /// Wakes the outbox worker when a mail was queued here.
+    pub mail_wake: Arc<tokio::sync::Notify>,
     /// Lockout events recorded once per username and address per window.
     pub lockouts: Arc<crate::throttle::Throttle>,
     /// Prometheus metrics.

@@ -24,6 +24,9 @@ async fn seeded(store: &Arc<dyn Store>, chains: usize) -> Vec<RefreshToken> {
         password_hash: "$argon2id$placeholder".into(),
         created_at: T0,
         disabled_at: None,
+        email: None,
+        email_key: None,
+        email_verified_at: None,
     };
     store.insert_user(&user).await.expect("user");
     let mut tokens = Vec::new();

@@ -3,12 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use baton_core::email::MailKind;
 use baton_core::keys::{SigningAlg, StoredKey};
 use baton_core::limits::{LimitKey, LimitOutcome, LimitVerdict};
 use baton_core::refresh::RefreshToken;
 use baton_core::store::{
-    EndSessions, NewSession, RotateOutcome, RotateRequest, SessionCursor, Store, StoreError,
-    UserRecord,
+    AccountToken, EndSessions, MailedToken, NewSession, OutboxMail, RotateOutcome, RotateRequest,
+    SessionCursor, Store, StoreError, UserRecord,
 };
 use baton_core::{RefreshError, SessionId, UserId};
 use std::sync::Arc;
@@ -86,6 +87,10 @@ every_backend!(
     no_session_is_created_for_a_deleted_user,
     a_password_change_ends_the_sessions_it_names_and_only_over_the_hash_read,
     disabling_a_user_revokes_their_sessions_and_refuses_new_ones,
+    mailed_tokens_are_used_once_before_they_expire,
+    a_confirmation_holds_only_for_the_address_it_was_sent_to,
+    addresses_are_unique_among_live_users,
+    mail_is_claimed_by_one_sender_until_its_lease_ends,
     successors_sealed_before_the_grace_window_are_dropped,
     a_replay_gets_the_successor_only_while_it_is_unspent,
     replays_of_one_token_are_capped,
@@ -147,6 +152,9 @@ fn user(name: &str) -> UserRecord {
         password_hash: "$argon2id$placeholder".into(),
         created_at: T0,
         disabled_at: None,
+        email: None,
+        email_key: None,
+        email_verified_at: None,
     }
 }
 
@@ -741,6 +749,333 @@ async fn disabling_a_user_revokes_their_sessions_and_refuses_new_ones(
         .set_disabled(&alice.id, false, T0)
         .await
         .expect("deleted"));
+}
+
+/// A token of `purpose` for `user`, issued at `at` for an hour, with a mail when `to` is given.
+fn mailed(
+    user: &UserRecord,
+    purpose: MailKind,
+    email_key: Option<&str>,
+    to: Option<&str>,
+    at: OffsetDateTime,
+) -> (MailedToken, RefreshToken) {
+    let secret = RefreshToken::generate().expect("rng");
+    let token = AccountToken {
+        hash: secret.hash(),
+        purpose,
+        user_id: user.id.clone(),
+        email_key: email_key.map(str::to_owned),
+        created_at: at,
+        expires_at: at + Duration::hours(1),
+    };
+    let mail = to.map(|to| OutboxMail {
+        id: uuid::Uuid::now_v7().to_string(),
+        kind: purpose,
+        recipient: to.to_owned(),
+        sealed: b"sealed".to_vec(),
+        created_at: at,
+        expires_at: at + Duration::hours(1),
+    });
+    (MailedToken { token, mail }, secret)
+}
+
+async fn mailed_tokens_are_used_once_before_they_expire(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (_, session_token) = session_for(store.as_ref(), &alice).await;
+    let (first, first_secret) = mailed(&alice, MailKind::PasswordReset, None, None, T0);
+    let (second, second_secret) = mailed(&alice, MailKind::PasswordReset, None, None, T0);
+    assert!(store.issue_token(&first).await.expect("issue"));
+    assert!(store.issue_token(&second).await.expect("issue"));
+    let at = T0 + Duration::minutes(1);
+    let found = store
+        .token_user(&first_secret.hash(), MailKind::PasswordReset, at)
+        .await
+        .expect("read");
+    assert_eq!(found.map(|u| u.id), Some(alice.id.clone()));
+    // A token is only good for its purpose.
+    assert!(store
+        .token_user(&first_secret.hash(), MailKind::VerifyEmail, at)
+        .await
+        .expect("read")
+        .is_none());
+    assert!(store
+        .verify_email(&first_secret.hash(), at)
+        .await
+        .expect("verify")
+        .is_none());
+
+    let reset = store
+        .reset_password(&first_secret.hash(), "$argon2id$reset", at)
+        .await
+        .expect("reset");
+    assert_eq!(reset, Some(alice.id.clone()));
+    let now = store.user(&alice.id).await.expect("read").expect("alice");
+    assert_eq!(now.password_hash, "$argon2id$reset");
+    assert_eq!(
+        refused(store.as_ref(), &session_token).await,
+        Some(RefreshError::Revoked)
+    );
+    // Used: no second time; and the other reset token went with it.
+    for secret in [&first_secret, &second_secret] {
+        assert!(store
+            .reset_password(&secret.hash(), "$argon2id$again", at)
+            .await
+            .expect("reset")
+            .is_none());
+    }
+    assert_eq!(
+        store
+            .user(&alice.id)
+            .await
+            .expect("read")
+            .expect("alice")
+            .password_hash,
+        "$argon2id$reset"
+    );
+
+    // Expired: refused, then purged.
+    let (late, late_secret) = mailed(&alice, MailKind::PasswordReset, None, None, T0);
+    assert!(store.issue_token(&late).await.expect("issue"));
+    let after = T0 + Duration::hours(1);
+    assert!(store
+        .token_user(&late_secret.hash(), MailKind::PasswordReset, after)
+        .await
+        .expect("read")
+        .is_none());
+    assert!(store
+        .reset_password(&late_secret.hash(), "$argon2id$late", after)
+        .await
+        .expect("reset")
+        .is_none());
+    assert!(store.purge_mail(after).await.expect("purge") >= 3);
+
+    // Nobody's token, and a disabled user's: nothing.
+    let (ghost, _) = mailed(&user("ghost"), MailKind::PasswordReset, None, None, T0);
+    assert!(!store.issue_token(&ghost).await.expect("issue"));
+    let (fresh, fresh_secret) = mailed(&alice, MailKind::PasswordReset, None, None, T0);
+    assert!(store.issue_token(&fresh).await.expect("issue"));
+    assert!(store
+        .set_disabled(&alice.id, true, T0)
+        .await
+        .expect("disable"));
+    assert!(store
+        .reset_password(&fresh_secret.hash(), "$argon2id$x", at)
+        .await
+        .expect("reset")
+        .is_none());
+    let (refused_token, _) = mailed(&alice, MailKind::PasswordReset, None, None, T0);
+    assert!(!store.issue_token(&refused_token).await.expect("issue"));
+}
+
+async fn a_confirmation_holds_only_for_the_address_it_was_sent_to(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let mut alice = user("alice");
+    alice.email = Some("Alice@Example.com".into());
+    alice.email_key = Some("alice@example.com".into());
+    let (confirm, confirm_secret) = mailed(
+        &alice,
+        MailKind::VerifyEmail,
+        Some("alice@example.com"),
+        Some("Alice@Example.com"),
+        T0,
+    );
+    store
+        .insert_user_with_token(&alice, Some(&confirm))
+        .await
+        .expect("user");
+    assert_eq!(store.outbox_len().await.expect("len"), 1);
+    let read = store
+        .user_by_email("alice@example.com")
+        .await
+        .expect("read")
+        .expect("alice");
+    assert_eq!(read.email.as_deref(), Some("Alice@Example.com"));
+    assert_eq!(read.email_verified_at, None);
+
+    // The address changes before the first link is followed: that link is void.
+    let (change, change_secret) = mailed(
+        &alice,
+        MailKind::VerifyEmail,
+        Some("alice@new.example.com"),
+        Some("alice@new.example.com"),
+        T0,
+    );
+    assert!(store
+        .set_email(
+            &alice.id,
+            "alice@new.example.com",
+            "alice@new.example.com",
+            &change
+        )
+        .await
+        .expect("change"));
+    assert!(store
+        .user_by_email("alice@example.com")
+        .await
+        .expect("read")
+        .is_none());
+    let at = T0 + Duration::minutes(1);
+    assert!(store
+        .verify_email(&confirm_secret.hash(), at)
+        .await
+        .expect("verify")
+        .is_none());
+    assert_eq!(
+        store
+            .verify_email(&change_secret.hash(), at)
+            .await
+            .expect("verify"),
+        Some(alice.id.clone())
+    );
+    let read = store.user(&alice.id).await.expect("read").expect("alice");
+    assert_eq!(read.email_verified_at, Some(at));
+    assert!(store
+        .verify_email(&change_secret.hash(), at)
+        .await
+        .expect("again")
+        .is_none());
+    // Changing it again clears the confirmation.
+    let (third, _) = mailed(
+        &alice,
+        MailKind::VerifyEmail,
+        Some("a3@example.com"),
+        None,
+        T0,
+    );
+    assert!(store
+        .set_email(&alice.id, "a3@example.com", "a3@example.com", &third)
+        .await
+        .expect("change"));
+    let read = store.user(&alice.id).await.expect("read").expect("alice");
+    assert_eq!(read.email_verified_at, None);
+    assert_eq!(read.email.as_deref(), Some("a3@example.com"));
+}
+
+async fn addresses_are_unique_among_live_users(store: Arc<dyn Store>, _url: &str) {
+    let mut alice = user("alice");
+    alice.email = Some("a@example.com".into());
+    alice.email_key = Some("a@example.com".into());
+    store.insert_user(&alice).await.expect("alice");
+    let mut bob = user("bob");
+    bob.email = Some("A@example.com".into());
+    bob.email_key = Some("a@example.com".into());
+    let taken = store.insert_user(&bob).await;
+    assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
+    bob.email = Some("b@example.com".into());
+    bob.email_key = Some("b@example.com".into());
+    store.insert_user(&bob).await.expect("bob");
+    let (token, _) = mailed(&bob, MailKind::VerifyEmail, Some("a@example.com"), None, T0);
+    let taken = store
+        .set_email(&bob.id, "a@example.com", "a@example.com", &token)
+        .await;
+    assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
+    // Users without an address are many; a deleted user's address is free.
+    store.insert_user(&user("carol")).await.expect("carol");
+    store.insert_user(&user("dave")).await.expect("dave");
+    assert!(store.delete_user(&alice.id, T0).await.expect("delete"));
+    assert!(store
+        .set_email(&bob.id, "a@example.com", "a@example.com", &token)
+        .await
+        .expect("free now"));
+}
+
+async fn mail_is_claimed_by_one_sender_until_its_lease_ends(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let mut ids = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        let (token, _) = mailed(
+            &alice,
+            MailKind::PasswordReset,
+            None,
+            Some("a@example.com"),
+            T0,
+        );
+        ids.insert(token.mail.as_ref().expect("mail").id.clone());
+        assert!(store.issue_token(&token).await.expect("issue"));
+    }
+    assert_eq!(store.outbox_len().await.expect("len"), 40);
+    let lease = T0 + Duration::minutes(2);
+    // Four senders at once: every mail goes to exactly one of them.
+    let claims = futures_join(&store, T0, lease).await;
+    let mut claimed = std::collections::BTreeSet::new();
+    for batch in &claims {
+        for m in batch {
+            assert_eq!(m.attempts, 1);
+            assert_eq!(m.mail.recipient, "a@example.com");
+            assert_eq!(m.mail.sealed, b"sealed");
+            assert!(
+                claimed.insert(m.mail.id.clone()),
+                "claimed twice: {}",
+                m.mail.id
+            );
+        }
+    }
+    assert_eq!(claimed, ids);
+    // Leased: nobody gets them again before the lease ends.
+    assert!(store
+        .claim_mail(T0 + Duration::minutes(1), lease, 100)
+        .await
+        .expect("claim")
+        .is_empty());
+
+    let mut claimed = claimed.into_iter();
+    let sent = claimed.next().expect("one");
+    let failed = claimed.next().expect("two");
+    store.mail_sent(&sent).await.expect("sent");
+    store
+        .mail_failed(&failed, T0 + Duration::minutes(3), "connection refused")
+        .await
+        .expect("failed");
+    // At the lease's end, the 38 neither sent nor given back come back (a second attempt,
+    // leased until T0 + 4 min); the failed one waits for its retry time (T0 + 3 min), the sent
+    // one is gone.
+    let again = store
+        .claim_mail(lease, lease + Duration::minutes(2), 100)
+        .await
+        .expect("claim");
+    assert_eq!(again.len(), 38);
+    assert!(again
+        .iter()
+        .all(|m| m.attempts == 2 && m.mail.id != sent && m.mail.id != failed));
+    let retry = store
+        .claim_mail(T0 + Duration::minutes(3), T0 + Duration::minutes(5), 100)
+        .await
+        .expect("claim");
+    assert_eq!(retry.len(), 1);
+    assert_eq!(
+        (retry[0].mail.id.as_str(), retry[0].attempts),
+        (failed.as_str(), 2)
+    );
+    // Past their links' end, unsent mail is dropped.
+    assert_eq!(store.outbox_len().await.expect("len"), 39);
+    store
+        .purge_mail(T0 + Duration::hours(1))
+        .await
+        .expect("purge");
+    assert_eq!(store.outbox_len().await.expect("len"), 0);
+}
+
+/// Four claims of at most 16 mails each, at once.
+async fn futures_join(
+    store: &Arc<dyn Store>,
+    now: OffsetDateTime,
+    lease: OffsetDateTime,
+) -> Vec<Vec<baton_core::store::ClaimedMail>> {
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let store = Arc::clone(store);
+            tokio::spawn(async move { store.claim_mail(now, lease, 16).await.expect("claim") })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.expect("join"));
+    }
+    out
 }
 
 async fn successors_sealed_before_the_grace_window_are_dropped(store: Arc<dyn Store>, url: &str) {

@@ -78,6 +78,8 @@ fn bench(c: &mut Criterion) {
         client_id: "baton".into(),
         sid: "9b1e2f0c-8a1e-4b0e-9c1e-5a571d9f3f0f".into(),
         preferred_username: "alice".into(),
+        email: None,
+        email_verified: None,
     };
     let mut group = c.benchmark_group("verify");
     group.throughput(Throughput::Elements(1));

@@ -26,4 +26,10 @@ pub struct Claims {
     pub sid: String,
     /// Username at issue time.
     pub preferred_username: String,
+    /// The user's e-mail address at issue time (OpenID Connect's claim), when they have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Whether that address was confirmed at issue time; present with `email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
 }

@@ -100,6 +100,9 @@ enum UserCommand {
     Add {
         /// Username.
         name: String,
+        /// E-mail address; a mail confirming it goes out when SMTP is configured.
+        #[arg(long)]
+        email: Option<String>,
     },
     /// List users (a third column says "disabled" for disabled ones).
     List,
@@ -121,6 +124,12 @@ enum UserCommand {
     },
     /// Enable a disabled user again.
     Enable {
+        /// Username.
+        name: String,
+    },
+    /// Print a single-use password-reset link for a user (BATON_PUBLIC_URL/#reset=…, valid
+    /// BATON_RESET_TTL), for operators without mail; nothing is sent.
+    ResetLink {
         /// Username.
         name: String,
     },
@@ -188,9 +197,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve | Command::Migrate | Command::Config(_) => {
             writeln!(out, "database is up to date")?;
         }
-        Command::User(UserCommand::Add { name }) => {
+        Command::User(UserCommand::Add { name, email }) => {
             let password = read_password()?;
-            let user = baton.add_user(&name, password).await?;
+            let user = baton.add_user(&name, password, email.as_deref()).await?;
             record(&baton, EventKind::UserAdded, Some(&user), None).await;
             writeln!(out, "added user {} ({})", user.username, user.id)?;
         }
@@ -241,6 +250,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             baton.set_disabled(&user.id, false).await?;
             record(&baton, EventKind::UserEnabled, Some(&user), None).await;
             writeln!(out, "enabled user {}", user.username)?;
+        }
+        Command::User(UserCommand::ResetLink { name }) => {
+            let user = baton.user_by_name(&name).await?;
+            let link = baton.reset_link(&user).await?;
+            record(
+                &baton,
+                EventKind::PasswordResetRequested,
+                Some(&user),
+                Some("reset link printed"),
+            )
+            .await;
+            writeln!(out, "{link}")?;
         }
         Command::Client(ClientCommand::Add { name, confidential }) => {
             let (client, secret) = baton.add_client(&name, confidential).await?;

@@ -17,12 +17,14 @@ use time::{Duration, OffsetDateTime};
 mod audit;
 mod clients;
 mod keys;
+mod mail;
 mod sessions;
 mod users;
 
 pub use clients::TokenHint;
 use keys::{load_keys, seal_plain_keys};
 pub use keys::{KEY_RELOAD_SLACK, UNKNOWN_KEY_RELOAD_INTERVAL};
+pub use mail::ResetRequest;
 
 /// The OAuth client id of sessions opened through `/auth/*`.
 pub const FIRST_PARTY_CLIENT: &str = "baton";
@@ -58,6 +60,14 @@ pub struct Policy {
     pub signing_alg: SigningAlg,
     /// Most live sessions per user; a new one revokes the oldest beyond it (0: no limit).
     pub sessions_per_user: u32,
+    /// Where the links in mails point (`…/#reset=TOKEN`, `…/#verify=TOKEN`); no trailing `/`.
+    pub public_url: String,
+    /// How long a password-reset link works.
+    pub reset_ttl: Duration,
+    /// How long an address-confirmation link works.
+    pub verify_ttl: Duration,
+    /// Whether mail goes out (an SMTP server is configured); without it no mail is queued.
+    pub mail_enabled: bool,
 }
 
 /// A page of a user's live sessions.

@@ -181,6 +181,8 @@ impl Baton {
             client_id: session.client_id.clone(),
             sid: session.id.to_string(),
             preferred_username: session.username.clone(),
+            email: session.email.clone(),
+            email_verified: session.email.as_ref().map(|_| session.email_verified),
             nbf: None,
         };
         let access_token = access::mint(&self.ring(), &claims).map_err(AuthError::internal)?;

@@ -2,6 +2,7 @@
 //! and password changes.
 
 use super::Baton;
+use crate::email::Email;
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
 use crate::password::{Password, PasswordRule};
@@ -14,20 +15,24 @@ impl Baton {
         &self,
         username: &str,
         password: String,
+        email: Option<&str>,
     ) -> Result<UserRecord, AuthError> {
         if !self.policy.registration_open {
             return Err(AuthError::RegistrationClosed);
         }
-        self.add_user(username, password).await
+        self.add_user(username, password, email).await
     }
 
-    /// Adds a user whatever the registration setting (the operator's `baton user add`).
+    /// Adds a user whatever the registration setting (the operator's `baton user add`). With
+    /// an address, a mail confirming it is queued in the same transaction.
     pub async fn add_user(
         &self,
         username: &str,
         password: String,
+        email: Option<&str>,
     ) -> Result<UserRecord, AuthError> {
         let username = Username::parse(username)?;
+        let email = email.map(Email::parse).transpose()?;
         let rule = PasswordRule {
             min_length: self.policy.password_min_length,
             min_score: self.policy.register_min_score,
@@ -36,6 +41,11 @@ impl Baton {
         if self.store.user_by_key(username.key()).await?.is_some() {
             return Err(AuthError::UsernameTaken);
         }
+        if let Some(email) = &email {
+            if self.store.user_by_email(email.key()).await?.is_some() {
+                return Err(AuthError::EmailTaken);
+            }
+        }
         let record = UserRecord {
             id: UserId::generate(),
             username: username.as_str().to_owned(),
@@ -43,10 +53,28 @@ impl Baton {
             password_hash: self.hasher.hash(&password).await?,
             created_at: self.now(),
             disabled_at: None,
+            email: email.as_ref().map(|e| e.as_str().to_owned()),
+            email_key: email.as_ref().map(|e| e.key().to_owned()),
+            email_verified_at: None,
         };
-        match self.store.insert_user(&record).await {
+        let confirm = match &email {
+            Some(email) if self.policy.mail_enabled => Some(self.confirmation(&record, email)?.0),
+            _ => None,
+        };
+        match self
+            .store
+            .insert_user_with_token(&record, confirm.as_ref())
+            .await
+        {
             Ok(()) => Ok(record),
-            Err(StoreError::Conflict(_)) => Err(AuthError::UsernameTaken),
+            // Which of the two was taken meanwhile.
+            Err(StoreError::Conflict(_)) => {
+                if self.store.user_by_key(username.key()).await?.is_some() {
+                    Err(AuthError::UsernameTaken)
+                } else {
+                    Err(AuthError::EmailTaken)
+                }
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -222,7 +250,7 @@ impl Baton {
 /// [`Password::chosen`], with the strength estimate (up to a few milliseconds of CPU) on the
 /// blocking pool rather than a request thread. The routes that choose passwords are admitted a
 /// bounded number at a time, which bounds the work queued there.
-async fn chosen(
+pub(super) async fn chosen(
     raw: String,
     username_key: &str,
     rule: PasswordRule,

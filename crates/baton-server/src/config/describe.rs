@@ -96,6 +96,42 @@ impl Config {
             ("purge_interval", secs(self.purge_interval)),
             ("audit_retention", secs(self.audit_retention)),
             (
+                "public_url",
+                self.public_url
+                    .clone()
+                    .unwrap_or_else(|| "(the issuer)".into()),
+            ),
+            ("reset_ttl", secs(self.reset_ttl)),
+            ("email_verify_ttl", secs(self.email_verify_ttl)),
+            (
+                "smtp_url",
+                self.smtp_url.as_ref().map_or_else(
+                    || "(not set: no mail is sent)".into(),
+                    |u| crate::mail::redact_smtp_url(u.expose_str()),
+                ),
+            ),
+            (
+                "smtp_password",
+                if self.smtp_password.is_some() {
+                    "(set)"
+                } else {
+                    "(not set)"
+                }
+                .into(),
+            ),
+            (
+                "mail_from",
+                self.mail_from
+                    .clone()
+                    .unwrap_or_else(|| "(baton@ the issuer's host)".into()),
+            ),
+            (
+                "mail_templates",
+                self.mail_templates
+                    .as_ref()
+                    .map_or_else(|| "(built in)".into(), |p| p.display().to_string()),
+            ),
+            (
                 "log_format",
                 match self.log_format {
                     LogFormat::Text => "text",

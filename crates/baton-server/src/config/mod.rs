@@ -5,6 +5,7 @@ use anyhow::{bail, Context as _};
 use baton_core::keys::SigningAlg;
 use ipnet::IpNet;
 use serde::Deserialize;
+use std::path::PathBuf;
 use std::time::Duration;
 
 mod describe;
@@ -12,7 +13,7 @@ mod settings;
 mod values;
 
 pub use settings::Settings;
-use values::{check_origin, days, read_file, secret_setting};
+use values::{check_origin, check_origin_or_url, days, read_file, secret_setting};
 pub use values::{parse_duration, List, Network, Secret};
 
 /// Log output format.
@@ -137,6 +138,20 @@ pub struct Config {
     pub key_reload_interval: Duration,
     /// Log format.
     pub log_format: LogFormat,
+    /// Base URL of the links in mails; `None` follows the issuer.
+    pub public_url: Option<String>,
+    /// How long a password-reset link works.
+    pub reset_ttl: Duration,
+    /// How long an address-confirmation link works.
+    pub email_verify_ttl: Duration,
+    /// SMTP server URL; `None`: no mail is sent.
+    pub smtp_url: Option<Secret>,
+    /// SMTP password when not in the URL.
+    pub smtp_password: Option<Secret>,
+    /// Sender address; `None`: `baton@` the issuer's host.
+    pub mail_from: Option<String>,
+    /// Directory of templates replacing the built-in ones.
+    pub mail_templates: Option<PathBuf>,
 }
 
 impl Settings {
@@ -192,6 +207,15 @@ impl Settings {
             audit_retention: self.audit_retention.or(file.audit_retention),
             purge_interval: self.purge_interval.or(file.purge_interval),
             log_format: self.log_format.or(file.log_format),
+            public_url: self.public_url.or(file.public_url),
+            reset_ttl: self.reset_ttl.or(file.reset_ttl),
+            email_verify_ttl: self.email_verify_ttl.or(file.email_verify_ttl),
+            smtp_url: self.smtp_url.or(file.smtp_url),
+            smtp_url_file: self.smtp_url_file.or(file.smtp_url_file),
+            smtp_password: self.smtp_password.or(file.smtp_password),
+            smtp_password_file: self.smtp_password_file.or(file.smtp_password_file),
+            mail_from: self.mail_from.or(file.mail_from),
+            mail_templates: self.mail_templates.or(file.mail_templates),
             config_file: self.config_file,
         }
     }
@@ -236,6 +260,13 @@ impl Default for Config {
             queue_timeout: Duration::from_secs(5),
             purge_interval: Duration::from_secs(600),
             audit_retention: days(90),
+            public_url: None,
+            reset_ttl: Duration::from_secs(30 * 60),
+            email_verify_ttl: days(1),
+            smtp_url: None,
+            smtp_password: None,
+            mail_from: None,
+            mail_templates: None,
             database_pool: baton_store::PoolSettings::default(),
             key_reload_interval: Duration::from_secs(30),
             log_format: LogFormat::Text,
@@ -317,6 +348,17 @@ impl Config {
             queue_timeout: s.queue_timeout.unwrap_or(d.queue_timeout),
             purge_interval: s.purge_interval.unwrap_or(d.purge_interval),
             audit_retention: s.audit_retention.unwrap_or(d.audit_retention),
+            public_url: s.public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            reset_ttl: s.reset_ttl.unwrap_or(d.reset_ttl),
+            email_verify_ttl: s.email_verify_ttl.unwrap_or(d.email_verify_ttl),
+            smtp_url: secret_setting(s.smtp_url, s.smtp_url_file.as_deref(), "smtp_url")?,
+            smtp_password: secret_setting(
+                s.smtp_password,
+                s.smtp_password_file.as_deref(),
+                "smtp_password",
+            )?,
+            mail_from: s.mail_from,
+            mail_templates: s.mail_templates,
             database_pool: baton_store::PoolSettings {
                 max_connections: s.database_max_connections.unwrap_or(pool.max_connections),
                 acquire_timeout: s.database_acquire_timeout.unwrap_or(pool.acquire_timeout),
@@ -378,6 +420,23 @@ impl Config {
             || self.audit_retention > 10 * Duration::from_secs(365 * 86_400)
         {
             bail!("audit_retention must be positive and at most ten years");
+        }
+        for (name, ttl) in [
+            ("reset_ttl", self.reset_ttl),
+            ("email_verify_ttl", self.email_verify_ttl),
+        ] {
+            if ttl < Duration::from_secs(60) || ttl > days(30) {
+                bail!("{name} must be between a minute and 30 days");
+            }
+        }
+        if let Some(url) = &self.public_url {
+            check_origin_or_url(url).context("invalid public_url")?;
+        }
+        if let Some(url) = &self.smtp_url {
+            crate::mail::check_smtp_url(url.expose_str()).context("invalid smtp_url")?;
+        }
+        if let Some(from) = &self.mail_from {
+            crate::mail::check_sender(from).context("invalid mail_from")?;
         }
         if self.purge_interval.is_zero() || self.key_reload_interval.is_zero() {
             bail!("purge_interval and key_reload_interval must be positive");

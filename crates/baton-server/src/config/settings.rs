@@ -402,6 +402,77 @@ pub struct Settings {
     )]
     #[serde(default, deserialize_with = "de::duration")]
     pub purge_interval: Option<Duration>,
+    /// Base URL of the links in mails (`…/#reset=TOKEN`, `…/#verify=TOKEN`); the issuer when
+    /// unset
+    #[arg(long, global = true, hide_env_values = true, env = "BATON_PUBLIC_URL")]
+    #[serde(default, deserialize_with = "de::text")]
+    pub public_url: Option<String>,
+    /// How long a password-reset link works [default: 30m]
+    #[arg(
+        value_parser = setting("reset_ttl", parse_duration),
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_RESET_TTL"
+    )]
+    #[serde(default, deserialize_with = "de::duration")]
+    pub reset_ttl: Option<Duration>,
+    /// How long an address-confirmation link works [default: 1day]
+    #[arg(
+        value_parser = setting("email_verify_ttl", parse_duration),
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_EMAIL_VERIFY_TTL"
+    )]
+    #[serde(default, deserialize_with = "de::duration")]
+    pub email_verify_ttl: Option<Duration>,
+    /// SMTP server, smtp://host:port (STARTTLS when offered; ?tls=required to insist) or
+    /// smtps://host:port, credentials in the URL or BATON_SMTP_PASSWORD; unset, no mail is
+    /// sent
+    #[arg(long, global = true, hide_env_values = true, env = "BATON_SMTP_URL")]
+    #[serde(default, deserialize_with = "de::secret")]
+    pub smtp_url: Option<Secret>,
+    /// File holding the SMTP URL (instead of BATON_SMTP_URL)
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_SMTP_URL_FILE"
+    )]
+    pub smtp_url_file: Option<PathBuf>,
+    /// SMTP password, when not in the URL
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_SMTP_PASSWORD"
+    )]
+    #[serde(default, deserialize_with = "de::secret")]
+    pub smtp_password: Option<Secret>,
+    /// File holding the SMTP password (instead of BATON_SMTP_PASSWORD)
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_SMTP_PASSWORD_FILE"
+    )]
+    pub smtp_password_file: Option<PathBuf>,
+    /// Sender of baton's mail, e.g. "Example <no-reply@example.com>"; baton@ the issuer's host
+    /// when unset
+    #[arg(long, global = true, hide_env_values = true, env = "BATON_MAIL_FROM")]
+    #[serde(default, deserialize_with = "de::text")]
+    pub mail_from: Option<String>,
+    /// Directory of mail templates replacing the built-in ones (any of
+    /// password_reset.{subject,txt,html}, verify_email.{subject,txt,html}); built-in ones
+    /// when unset
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_MAIL_TEMPLATES"
+    )]
+    pub mail_templates: Option<PathBuf>,
     /// Log format, `text` or `json` [default: text]
     #[arg(
         long,

@@ -237,6 +237,22 @@ pub(super) fn check_origin(origin: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A base URL for links: `http(s)://host[:port][/path]`, no query or fragment.
+pub(super) fn check_origin_or_url(url: &str) -> anyhow::Result<()> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| anyhow!("a URL is http(s)://host[:port][/path]"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if !matches!(scheme, "http" | "https")
+        || host.is_empty()
+        || url.contains(['?', '#', ' ', '"', '<', '>', '\\'])
+        || url.chars().any(char::is_control)
+    {
+        bail!("a URL is http(s)://host[:port][/path], with no query, fragment or blanks");
+    }
+    Ok(())
+}
+
 pub(super) fn days(n: u64) -> Duration {
     Duration::from_secs(n * 86_400)
 }

@@ -23,6 +23,8 @@ pub(super) async fn me(caller: Authenticated) -> Response {
         sub: caller.user.to_string(),
         username: caller.claims.preferred_username,
         session_id: caller.session.to_string(),
+        email: caller.claims.email,
+        email_verified: caller.claims.email_verified,
     }))
 }
 

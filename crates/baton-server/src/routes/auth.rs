@@ -39,16 +39,21 @@ pub(super) async fn register(
             origin.ip.as_deref(),
         )
         .await?;
-    let user = match state.baton.register(&req.username, req.password).await {
+    let registered = state
+        .baton
+        .register(&req.username, req.password, req.email.as_deref())
+        .await;
+    let user = match registered {
         Ok(user) => {
             attempt.succeeded().await;
             signup.failed().await;
             user
         }
-        Err(AuthError::UsernameTaken) => {
+        // A taken address tells as much as a taken name: counted the same way.
+        Err(e @ (AuthError::UsernameTaken | AuthError::EmailTaken)) => {
             attempt.failed().await;
             signup.abandoned().await;
-            return Err(ApiError::UsernameTaken);
+            return Err(e.into());
         }
         Err(e) => {
             attempt.abandoned().await;
@@ -60,12 +65,17 @@ pub(super) async fn register(
     let mut registered = event(&state, EventKind::Registered, &origin);
     registered.user_id = Some(user.id.clone());
     registered.username = Some(user.username.clone());
+    if user.email.is_some() {
+        registered.reason = Some("with_email".into());
+        state.mail_wake.notify_one();
+    }
     audit(&state, registered).await;
     Ok((
         StatusCode::CREATED,
         Json(UserResponse {
             id: user.id.to_string(),
             username: user.username,
+            email: user.email,
         }),
     ))
 }

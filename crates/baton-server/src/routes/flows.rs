@@ -164,38 +164,30 @@ async fn begin_attempt<'a>(
     }
 }
 
-/// A signed-in user's password change: the current password is checked under the same
-/// failed-login limits as a login to the account (a wrong one counts as a failed login and is
-/// filed as one), then the new one is set and every other session of the user revoked.
-pub(super) async fn change_password(
+/// Runs `op`, which checks the signed-in user's current password, under the same failed-login
+/// limits as a login to the account: a wrong password counts as a failed login and is filed as
+/// one (`login_failed`, reason `wrong_current_password`), the right one clears the account's
+/// count, and any other refusal counts nothing. The user, as read before, and what `op` gave.
+pub(super) async fn with_current_password<T, F>(
     state: &AppState,
     user: &UserId,
     session: &SessionId,
-    current: String,
-    new: String,
     origin: &RequestOrigin,
-) -> Result<UserRecord, ApiError> {
+    op: F,
+) -> Result<(UserRecord, T), ApiError>
+where
+    F: std::future::Future<Output = Result<T, AuthError>>,
+{
     // A token outliving its user's deletion proves nothing the password check could.
     let record = match state.baton.user(user).await {
         Err(AuthError::UserNotFound) => return Err(ApiError::InvalidCredentials),
         other => other?,
     };
     let attempt = begin_attempt(state, &record.username_key, &record.username, origin).await?;
-    match state
-        .baton
-        .change_password(user, session, current, new)
-        .await
-    {
-        Ok(user) => {
+    match op.await {
+        Ok(value) => {
             attempt.succeeded().await;
-            let mut changed = event(state, EventKind::PasswordChanged, origin);
-            changed.user_id = Some(user.id.clone());
-            changed.username = Some(user.username.clone());
-            changed.session_id = Some(session.clone());
-            changed.reason = Some("changed_by_user".into());
-            audit(state, changed).await;
-            tracing::info!(user_id = %user.id, session_id = %session, "password changed");
-            Ok(user)
+            Ok((record, value))
         }
         Err(AuthError::InvalidCredentials) => {
             attempt.failed().await;
@@ -209,11 +201,35 @@ pub(super) async fn change_password(
             Err(ApiError::InvalidCredentials)
         }
         Err(e) => {
-            // The right password with a new one the rule refuses is not a failed attempt.
+            // The right password with a request refused for another reason is no failed
+            // attempt.
             attempt.abandoned().await;
             Err(e.into())
         }
     }
+}
+
+/// A signed-in user's password change: the current password is checked under the failed-login
+/// limits ([`with_current_password`]), then the new one is set and every other session of the
+/// user revoked.
+pub(super) async fn change_password(
+    state: &AppState,
+    user: &UserId,
+    session: &SessionId,
+    current: String,
+    new: String,
+    origin: &RequestOrigin,
+) -> Result<UserRecord, ApiError> {
+    let change = state.baton.change_password(user, session, current, new);
+    let (record, _) = with_current_password(state, user, session, origin, change).await?;
+    let mut changed = event(state, EventKind::PasswordChanged, origin);
+    changed.user_id = Some(record.id.clone());
+    changed.username = Some(record.username.clone());
+    changed.session_id = Some(session.clone());
+    changed.reason = Some("changed_by_user".into());
+    audit(state, changed).await;
+    tracing::info!(user_id = %record.id, session_id = %session, "password changed");
+    Ok(record)
 }
 
 /// Files `event` under the account `typed` names, when it names one, so that its owner sees

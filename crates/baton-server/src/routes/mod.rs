@@ -3,6 +3,7 @@
 mod account;
 mod auth;
 mod discovery;
+mod email;
 mod flows;
 mod oauth;
 mod ops;
@@ -16,7 +17,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{middleware, Router};
 use baton_core::audit::{AuditEvent, EventKind};
 use baton_core::service::RequestOrigin;
@@ -49,6 +50,8 @@ pub fn router(state: AppState) -> Router {
             .route("/auth/register", post(auth::register))
             .route("/auth/login", post(auth::login))
             .route("/auth/password", post(account::change_password))
+            .route("/auth/password/reset", post(email::reset))
+            .route("/auth/email", put(email::set_email))
             .route("/oauth/token", post(oauth::token)),
     );
     let refresh = class(
@@ -56,6 +59,8 @@ pub fn router(state: AppState) -> Router {
         Router::new()
             .route("/auth/refresh", post(auth::refresh))
             .route("/auth/logout", post(auth::logout))
+            .route("/auth/password/forgot", post(email::forgot))
+            .route("/auth/email/verify", post(email::verify_email))
             .route("/oauth/revoke", post(oauth::revoke)),
     );
     let verify = class(
@@ -227,7 +232,7 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
             .allow_credentials(true)
-            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
             .allow_headers([
                 header::CONTENT_TYPE,
                 header::AUTHORIZATION,

@@ -15,6 +15,7 @@ mod discovery;
 mod keys;
 mod limits;
 mod login;
+mod mail;
 mod me;
 mod oauth;
 mod operations;

@@ -16,6 +16,7 @@ mod audit;
 mod clients;
 mod keys;
 mod limits;
+mod mail;
 mod rotate;
 mod rows;
 mod sessions;

@@ -40,6 +40,8 @@ pub(super) fn session_from_row(row: &Row) -> Result<SessionRecord, sqlx::Error> 
         id: SessionId::from_trusted(row.try_get::<String, _>("id")?),
         user_id: UserId::from_trusted(row.try_get::<String, _>("user_id")?),
         username: row.try_get("username")?,
+        email: row.try_get("email")?,
+        email_verified: opt_time(row, "email_verified_at")?.is_some(),
         client_id: row.try_get("client_id")?,
         created_at: time_col(row, "created_at")?,
         last_used_at,

@@ -5,13 +5,13 @@ use super::{begin_write, PgStore};
 use crate::error::map;
 use crate::queries as q;
 use baton_core::clock::to_millis;
-use baton_core::store::{EndSessions, StoreError, UserRecord, UserStore};
+use baton_core::store::{EndSessions, MailedToken, StoreError, UserRecord, UserStore};
 use baton_core::UserId;
 use sqlx::postgres::PgRow as Row;
 use sqlx::Row as _;
 use time::OffsetDateTime;
 
-fn user_from_row(row: &Row) -> Result<UserRecord, sqlx::Error> {
+pub(super) fn user_from_row(row: &Row) -> Result<UserRecord, sqlx::Error> {
     Ok(UserRecord {
         id: UserId::from_trusted(row.try_get::<String, _>("id")?),
         username: row.try_get("username")?,
@@ -19,22 +19,78 @@ fn user_from_row(row: &Row) -> Result<UserRecord, sqlx::Error> {
         password_hash: row.try_get("password_hash")?,
         created_at: time_col(row, "created_at")?,
         disabled_at: opt_time(row, "disabled_at")?,
+        email: row.try_get("email")?,
+        email_key: row.try_get("email_key")?,
+        email_verified_at: opt_time(row, "email_verified_at")?,
     })
 }
 
 #[async_trait::async_trait]
 impl UserStore for PgStore {
-    async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+    async fn insert_user_with_token(
+        &self,
+        user: &UserRecord,
+        token: Option<&MailedToken>,
+    ) -> Result<(), StoreError> {
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
         sqlx::query(q::INSERT_USER)
             .bind(user.id.as_str())
             .bind(&user.username)
             .bind(&user.username_key)
             .bind(&user.password_hash)
             .bind(to_millis(user.created_at))
-            .execute(&self.writer)
+            .bind(user.email.as_deref())
+            .bind(user.email_key.as_deref())
+            .execute(&mut *tx)
             .await
             .map_err(map)?;
+        if let Some(token) = token {
+            if !super::mail::store_token(&mut tx, token).await? {
+                return Err(StoreError::Other("the new user was not found".into()));
+            }
+        }
+        tx.commit().await.map_err(map)?;
         Ok(())
+    }
+
+    async fn user_by_email(&self, email_key: &str) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query(q::USER_BY_EMAIL)
+            .bind(email_key)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map)?;
+        row.as_ref().map(user_from_row).transpose().map_err(map)
+    }
+
+    async fn set_email(
+        &self,
+        id: &UserId,
+        email: &str,
+        email_key: &str,
+        token: &MailedToken,
+    ) -> Result<bool, StoreError> {
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        let set = sqlx::query(q::SET_EMAIL)
+            .bind(email)
+            .bind(email_key)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        if set != 1 {
+            return Ok(false);
+        }
+        sqlx::query(q::SPEND_USER_TOKENS)
+            .bind(to_millis(token.token.created_at))
+            .bind(id.as_str())
+            .bind(token.token.purpose.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        let stored = super::mail::store_token(&mut tx, token).await?;
+        tx.commit().await.map_err(map)?;
+        Ok(stored)
     }
 
     async fn user_by_key(&self, username_key: &str) -> Result<Option<UserRecord>, StoreError> {

@@ -41,7 +41,8 @@ macro_rules! touch_idle_ttl {
 macro_rules! session_columns {
     () => {
         concat!(
-            "s.id, s.user_id, u.username, s.client_id, s.created_at, ",
+            "s.id, s.user_id, u.username, u.email, u.email_verified_at, s.client_id, \
+             s.created_at, ",
             last_used!(),
             " AS last_used_at, ",
             idle_ttl!(),
@@ -59,6 +60,8 @@ pub struct Dialect {
     pub begin_write: &'static str,
     /// [`INSERT_SESSION`], with a lock on the user's row where several instances write.
     pub insert_session: &'static str,
+    /// [`CLAIM_MAIL`], skipping rows another instance is claiming where several instances send.
+    pub claim_mail: &'static str,
     /// Serialises key activation across instances; `None` where one writer does everything.
     pub lock_signing_keys: Option<&'static str>,
     /// Rewrites the storage so replaced private keys survive nowhere in free space.
@@ -70,12 +73,13 @@ pub const PING: &str = "SELECT 1";
 
 /// Adds a user.
 pub const INSERT_USER: &str =
-    "INSERT INTO users (id, username, username_key, password_hash, created_at) \
-     VALUES ($1, $2, $3, $4, $5)";
+    "INSERT INTO users (id, username, username_key, password_hash, created_at, email, email_key) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
 /// The columns of a user as both backends read them.
 macro_rules! user_columns {
     () => {
-        "id, username, username_key, password_hash, created_at, disabled_at"
+        "id, username, username_key, password_hash, created_at, disabled_at, email, email_key, \
+         email_verified_at"
     };
 }
 /// A live user by case-folded username key.
@@ -89,6 +93,12 @@ pub const USER_BY_ID: &str = concat!(
     "SELECT ",
     user_columns!(),
     " FROM users WHERE id = $1 AND deleted_at IS NULL"
+);
+/// A live user by case-folded e-mail address.
+pub const USER_BY_EMAIL: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE email_key = $1 AND deleted_at IS NULL"
 );
 /// All live users, oldest first.
 pub const USERS: &str = concat!(
@@ -115,6 +125,76 @@ pub const REVOKE_FOR_DISABLE: &str =
 /// Enables a live user again.
 pub const ENABLE_USER: &str =
     "UPDATE users SET disabled_at = NULL WHERE id = $1 AND deleted_at IS NULL";
+/// Sets a live, enabled user's address, unconfirmed.
+pub const SET_EMAIL: &str =
+    "UPDATE users SET email = $1, email_key = $2, email_verified_at = NULL \
+     WHERE id = $3 AND deleted_at IS NULL AND disabled_at IS NULL";
+/// Confirms a user's address `$3` (from a token just used), keeping the first confirmation.
+pub const CONFIRM_EMAIL: &str =
+    "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $1) \
+     WHERE id = $2 AND email_key = $3 AND deleted_at IS NULL";
+
+/// Stores a one-time token for a live, enabled user.
+pub const INSERT_ACCOUNT_TOKEN: &str =
+    "INSERT INTO account_tokens (hash, purpose, user_id, email_key, created_at, expires_at) \
+     SELECT $1, $2, $3, $4, $5, $6 FROM users \
+     WHERE id = $3 AND deleted_at IS NULL AND disabled_at IS NULL";
+/// The live, enabled user an unused, unexpired token of purpose `$2` belongs to (for a token
+/// naming an address, only while it is still the user's).
+pub const ACCOUNT_TOKEN_USER: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE deleted_at IS NULL AND disabled_at IS NULL AND id = \
+     (SELECT t.user_id FROM account_tokens t WHERE t.hash = $1 AND t.purpose = $2 \
+     AND t.used_at IS NULL AND t.expires_at > $3 \
+     AND (t.email_key IS NULL OR t.email_key = users.email_key))"
+);
+/// Uses a token: only an unused, unexpired one of purpose `$3` whose user is live and enabled
+/// (and, for a token naming an address, still has it); its user and address.
+pub const USE_ACCOUNT_TOKEN: &str = "UPDATE account_tokens SET used_at = $1 \
+     WHERE hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $4 \
+     AND EXISTS (SELECT 1 FROM users u WHERE u.id = account_tokens.user_id \
+     AND u.deleted_at IS NULL AND u.disabled_at IS NULL \
+     AND (account_tokens.email_key IS NULL OR u.email_key = account_tokens.email_key)) \
+     RETURNING user_id, email_key";
+/// Uses every other unused token of purpose `$3` of a user (one reset ends the others; a new
+/// address voids the links sent to the old one).
+pub const SPEND_USER_TOKENS: &str = "UPDATE account_tokens SET used_at = $1 \
+     WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL";
+/// Forgets tokens past their end.
+pub const PURGE_ACCOUNT_TOKENS: &str = "DELETE FROM account_tokens WHERE expires_at <= $1";
+
+/// Queues a mail.
+pub const INSERT_MAIL: &str = "INSERT INTO outbox \
+     (id, kind, recipient, sealed, created_at, expires_at, next_attempt_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $5)";
+/// The text of [`CLAIM_MAIL`], which PostgreSQL extends to skip rows another instance is
+/// claiming.
+macro_rules! claim_mail {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id IN \
+             (SELECT id FROM outbox WHERE next_attempt_at <= $2 \
+             AND (claimed_until IS NULL OR claimed_until <= $3) AND expires_at > $4 \
+             ORDER BY next_attempt_at LIMIT $5",
+            $lock,
+            ") RETURNING id, kind, recipient, sealed, created_at, expires_at, attempts"
+        )
+    };
+}
+/// Claims up to `$5` due mails until `$1` (a lease: one that is neither sent nor given back
+/// by then is claimed again), counting the attempt.
+pub const CLAIM_MAIL: &str = claim_mail!("");
+/// A mail went out.
+pub const MAIL_SENT: &str = "DELETE FROM outbox WHERE id = $1";
+/// A mail failed: it is tried again at `$1`.
+pub const MAIL_RETRY: &str = "UPDATE outbox SET claimed_until = NULL, next_attempt_at = $1, \
+     last_error = $2 WHERE id = $3";
+/// Drops mail whose link has expired, unsent.
+pub const PURGE_MAIL: &str = "DELETE FROM outbox WHERE expires_at <= $1";
+/// Mails waiting.
+pub const OUTBOX_LEN: &str = "SELECT COUNT(*) FROM outbox";
+
 /// Marks a user deleted and forgets the password hash.
 pub const DELETE_USER: &str = "UPDATE users SET deleted_at = $1, password_hash = '' \
      WHERE id = $2 AND deleted_at IS NULL";

@@ -12,6 +12,9 @@ pub const DIALECT: Dialect = Dialect {
     // The user's row stays locked until the commit, so a deletion cannot slip in and two
     // logins of one user apply the cap on live sessions one after the other.
     insert_session: concat!(insert_session!(), " FOR NO KEY UPDATE"),
+    // Rows another instance is claiming are skipped rather than waited for; the lease then
+    // keeps them from being claimed twice.
+    claim_mail: claim_mail!(" FOR UPDATE SKIP LOCKED"),
     // Readers (`SELECT`) are not blocked.
     lock_signing_keys: Some("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE"),
     scrub_signing_keys: "VACUUM FULL signing_keys",
@@ -50,7 +53,7 @@ pub const ROTATE_FAST: &str = concat!(
     touched AS (UPDATE sessions SET last_used_at = $1, idle_expires_at = $1 + live.idle_ttl \
         FROM live JOIN spent ON spent.session_id = live.id WHERE sessions.id = live.id \
         AND sessions.last_used_at + LEAST(live.idle_ttl / 16, 3600000) < $1) \
-    SELECT s.id, s.user_id, u.username, s.client_id, s.created_at, \
+    SELECT s.id, s.user_id, u.username, u.email, u.email_verified_at, s.client_id, s.created_at, \
         $1::bigint AS last_used_at, s.idle_ttl, \
         s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at \
     FROM live s JOIN spent ON spent.session_id = s.id JOIN users u ON u.id = s.user_id"

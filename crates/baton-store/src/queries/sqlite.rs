@@ -1,7 +1,7 @@
 //! SQL only SQLite runs: its side of [`Dialect`], the writer's transaction frame, connection
 //! settings, WAL checkpoints and the migration record (kept row for row as sqlx keeps it).
 
-use super::Dialect;
+use super::{Dialect, CLAIM_MAIL};
 
 /// SQLite's side of [`Dialect`]: one writer thread runs every write, so nothing needs locking.
 pub const DIALECT: Dialect = Dialect {
@@ -9,6 +9,7 @@ pub const DIALECT: Dialect = Dialect {
     // instead of failing part-way.
     begin_write: "BEGIN IMMEDIATE",
     insert_session: insert_session!(),
+    claim_mail: CLAIM_MAIL,
     lock_signing_keys: None,
     // VACUUM cannot run inside a transaction: it runs on a connection of its own.
     scrub_signing_keys: "VACUUM; PRAGMA wal_checkpoint(TRUNCATE);",

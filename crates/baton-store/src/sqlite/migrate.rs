@@ -39,6 +39,7 @@ pub(crate) const MIGRATIONS: &[Migration] = migrations![
     20261202000004 "audit_events" "audit events",
     20261202000005 "rotation_writes_less" "rotation writes less",
     20261203000001 "disabled_users" "disabled users",
+    20261203000002 "email" "email",
 ];
 
 fn checksum(sql: &str) -> Vec<u8> {

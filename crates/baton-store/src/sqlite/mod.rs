@@ -8,6 +8,7 @@ mod clients;
 mod engine;
 mod keys;
 mod limits;
+mod mail;
 pub(crate) mod migrate;
 mod rotate;
 mod rows;

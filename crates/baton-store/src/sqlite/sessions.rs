@@ -41,6 +41,8 @@ pub(super) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord>
         id: SessionId::from_trusted(row.get::<_, String>("id")?),
         user_id: UserId::from_trusted(row.get::<_, String>("user_id")?),
         username: row.get("username")?,
+        email: row.get("email")?,
+        email_verified: opt_time(row, "email_verified_at")?.is_some(),
         client_id: row.get("client_id")?,
         created_at: time_col(row, "created_at")?,
         last_used_at,

@@ -4,12 +4,12 @@ use super::rows::{execute, opt_time, query_all, query_one, time_col};
 use super::SqliteStore;
 use crate::queries as q;
 use baton_core::clock::to_millis;
-use baton_core::store::{EndSessions, StoreError, UserRecord, UserStore};
+use baton_core::store::{EndSessions, MailedToken, StoreError, UserRecord, UserStore};
 use baton_core::UserId;
 use rusqlite::{params, Row};
 use time::OffsetDateTime;
 
-fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
+pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
     Ok(UserRecord {
         id: UserId::from_trusted(row.get::<_, String>("id")?),
         username: row.get("username")?,
@@ -17,13 +17,20 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
         password_hash: row.get("password_hash")?,
         created_at: time_col(row, "created_at")?,
         disabled_at: opt_time(row, "disabled_at")?,
+        email: row.get("email")?,
+        email_key: row.get("email_key")?,
+        email_verified_at: opt_time(row, "email_verified_at")?,
     })
 }
 
 #[async_trait::async_trait]
 impl UserStore for SqliteStore {
-    async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
-        let user = user.clone();
+    async fn insert_user_with_token(
+        &self,
+        user: &UserRecord,
+        token: Option<&MailedToken>,
+    ) -> Result<(), StoreError> {
+        let (user, token) = (user.clone(), token.cloned());
         self.engine
             .write(move |c| {
                 execute(
@@ -34,10 +41,56 @@ impl UserStore for SqliteStore {
                         user.username,
                         user.username_key,
                         user.password_hash,
-                        to_millis(user.created_at)
+                        to_millis(user.created_at),
+                        user.email,
+                        user.email_key
                     ],
-                )
-                .map(drop)
+                )?;
+                if let Some(token) = &token {
+                    if !super::mail::store_token(c, token)? {
+                        return Err(StoreError::Other("the new user was not found".into()));
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn user_by_email(&self, email_key: &str) -> Result<Option<UserRecord>, StoreError> {
+        let key = email_key.to_owned();
+        self.engine
+            .read(move |c| query_one(c, q::USER_BY_EMAIL, [key], user_from_row))
+            .await
+    }
+
+    async fn set_email(
+        &self,
+        id: &UserId,
+        email: &str,
+        email_key: &str,
+        token: &MailedToken,
+    ) -> Result<bool, StoreError> {
+        let (id, email, key, token) = (
+            id.clone(),
+            email.to_owned(),
+            email_key.to_owned(),
+            token.clone(),
+        );
+        self.engine
+            .write(move |c| {
+                if execute(c, q::SET_EMAIL, params![email, key, id.as_str()])? != 1 {
+                    return Ok(false);
+                }
+                execute(
+                    c,
+                    q::SPEND_USER_TOKENS,
+                    params![
+                        to_millis(token.token.created_at),
+                        id.as_str(),
+                        token.token.purpose.as_str()
+                    ],
+                )?;
+                super::mail::store_token(c, &token)
             })
             .await
     }

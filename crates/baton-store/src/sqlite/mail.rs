@@ -1,0 +1,213 @@
+//! One-time tokens and the outbox on SQLite: [`MailStore`] for [`SqliteStore`].
+
+use super::rows::{execute, query_all, query_one, time_col};
+use super::users::user_from_row;
+use super::SqliteStore;
+use crate::error::map_sqlite;
+use crate::queries as q;
+use baton_core::clock::to_millis;
+use baton_core::email::MailKind;
+use baton_core::refresh::TokenHash;
+use baton_core::store::{ClaimedMail, MailStore, MailedToken, OutboxMail, StoreError, UserRecord};
+use baton_core::UserId;
+use rusqlite::{params, Connection, OptionalExtension as _, Row};
+use time::OffsetDateTime;
+
+/// Stores a token and its mail, inside the caller's transaction; `false` (nothing stored) when
+/// the token's user is not live and enabled.
+pub(super) fn store_token(c: &Connection, token: &MailedToken) -> Result<bool, StoreError> {
+    let t = &token.token;
+    let stored = execute(
+        c,
+        q::INSERT_ACCOUNT_TOKEN,
+        params![
+            &t.hash.0[..],
+            t.purpose.as_str(),
+            t.user_id.as_str(),
+            t.email_key,
+            to_millis(t.created_at),
+            to_millis(t.expires_at)
+        ],
+    )?;
+    if stored != 1 {
+        return Ok(false);
+    }
+    if let Some(m) = &token.mail {
+        execute(
+            c,
+            q::INSERT_MAIL,
+            params![
+                m.id,
+                m.kind.as_str(),
+                m.recipient,
+                m.sealed,
+                to_millis(m.created_at),
+                to_millis(m.expires_at)
+            ],
+        )?;
+    }
+    Ok(true)
+}
+
+/// Uses a token inside the caller's transaction; its user, when it qualified.
+fn use_token(
+    c: &Connection,
+    hash: &TokenHash,
+    purpose: MailKind,
+    now: i64,
+) -> Result<Option<(UserId, Option<String>)>, StoreError> {
+    c.prepare_cached(q::USE_ACCOUNT_TOKEN)
+        .and_then(|mut stmt| {
+            stmt.query_row(params![now, &hash.0[..], purpose.as_str(), now], |r| {
+                Ok((
+                    UserId::from_trusted(r.get::<_, String>("user_id")?),
+                    r.get::<_, Option<String>>("email_key")?,
+                ))
+            })
+            .optional()
+        })
+        .map_err(map_sqlite)
+}
+
+fn claimed_from_row(row: &Row<'_>) -> rusqlite::Result<ClaimedMail> {
+    let kind: String = row.get("kind")?;
+    Ok(ClaimedMail {
+        mail: OutboxMail {
+            id: row.get("id")?,
+            // An unknown kind (written by a newer version) is sent as nothing and dropped.
+            kind: MailKind::parse(&kind).unwrap_or(MailKind::VerifyEmail),
+            recipient: row.get("recipient")?,
+            sealed: row.get("sealed")?,
+            created_at: time_col(row, "created_at")?,
+            expires_at: time_col(row, "expires_at")?,
+        },
+        attempts: row.get("attempts")?,
+    })
+}
+
+#[async_trait::async_trait]
+impl MailStore for SqliteStore {
+    async fn issue_token(&self, token: &MailedToken) -> Result<bool, StoreError> {
+        let token = token.clone();
+        self.engine.write(move |c| store_token(c, &token)).await
+    }
+
+    async fn token_user(
+        &self,
+        hash: &TokenHash,
+        purpose: MailKind,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let (hash, now) = (hash.clone(), to_millis(now));
+        self.engine
+            .read(move |c| {
+                query_one(
+                    c,
+                    q::ACCOUNT_TOKEN_USER,
+                    params![&hash.0[..], purpose.as_str(), now],
+                    user_from_row,
+                )
+            })
+            .await
+    }
+
+    async fn reset_password(
+        &self,
+        hash: &TokenHash,
+        phc: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserId>, StoreError> {
+        let (hash, phc, now) = (hash.clone(), phc.to_owned(), to_millis(now));
+        self.engine
+            .write(move |c| {
+                let Some((user, _)) = use_token(c, &hash, MailKind::PasswordReset, now)? else {
+                    return Ok(None);
+                };
+                execute(c, q::SET_PASSWORD, params![phc, user.as_str(), ""])?;
+                execute(c, q::REVOKE_FOR_PASSWORD, params![now, user.as_str(), ""])?;
+                execute(
+                    c,
+                    q::SPEND_USER_TOKENS,
+                    params![now, user.as_str(), MailKind::PasswordReset.as_str()],
+                )?;
+                Ok(Some(user))
+            })
+            .await
+    }
+
+    async fn verify_email(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserId>, StoreError> {
+        let (hash, now) = (hash.clone(), to_millis(now));
+        self.engine
+            .write(move |c| {
+                let Some((user, Some(key))) = use_token(c, &hash, MailKind::VerifyEmail, now)?
+                else {
+                    return Ok(None);
+                };
+                execute(c, q::CONFIRM_EMAIL, params![now, user.as_str(), key])?;
+                Ok(Some(user))
+            })
+            .await
+    }
+
+    async fn claim_mail(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ClaimedMail>, StoreError> {
+        let (now, until) = (to_millis(now), to_millis(lease_until));
+        self.engine
+            .write(move |c| {
+                query_all(
+                    c,
+                    q::sqlite::DIALECT.claim_mail,
+                    params![until, now, now, now, i64::from(limit)],
+                    claimed_from_row,
+                )
+            })
+            .await
+    }
+
+    async fn mail_sent(&self, id: &str) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.engine
+            .write(move |c| execute(c, q::MAIL_SENT, [id]).map(drop))
+            .await
+    }
+
+    async fn mail_failed(
+        &self,
+        id: &str,
+        retry_at: OffsetDateTime,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let (id, at, error) = (id.to_owned(), to_millis(retry_at), error.to_owned());
+        self.engine
+            .write(move |c| execute(c, q::MAIL_RETRY, params![at, error, id]).map(drop))
+            .await
+    }
+
+    async fn purge_mail(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let before = to_millis(before);
+        self.engine
+            .write(move |c| {
+                let tokens = execute(c, q::PURGE_ACCOUNT_TOKENS, [before])?;
+                let mails = execute(c, q::PURGE_MAIL, [before])?;
+                Ok(u64::try_from(tokens + mails).unwrap_or(u64::MAX))
+            })
+            .await
+    }
+
+    async fn outbox_len(&self) -> Result<u64, StoreError> {
+        self.engine
+            .read(|c| {
+                query_one(c, q::OUTBOX_LEN, [], |r| r.get::<_, i64>(0))
+                    .map(|n| u64::try_from(n.unwrap_or(0)).unwrap_or(0))
+            })
+            .await
+    }
+}
