@@ -48,6 +48,10 @@ export interface User {
     username: string;
     /** Session (the token's `sid`). */
     sessionId: string;
+    /** E-mail address when the user has one, as of the access token's issue. */
+    email?: string;
+    /** Whether that address was confirmed then. */
+    emailVerified?: boolean;
 }
 /** Login state: `unknown` until {@link BatonClient.restore} (or a login or logout) settles it. */
 export type AuthState = {
@@ -82,8 +86,27 @@ export declare class BatonError extends Error {
 export interface BatonClient {
     /** The current login state. */
     readonly state: AuthState;
-    /** Creates an account. Does not log in. */
-    register(username: string, password: string): Promise<UserResponse>;
+    /** Creates an account (with an e-mail address, which a mailed link then confirms). Does not
+     *  log in. */
+    register(username: string, password: string, options?: {
+        email?: string;
+    }): Promise<UserResponse>;
+    /** Asks for a password-reset mail. Resolves whether or not the account exists (baton answers
+     *  `202` either way); throws only on `429`, `503` or bad input. */
+    forgotPassword(account: {
+        email: string;
+    } | {
+        username: string;
+    }): Promise<void>;
+    /** Sets a new password with the token of a reset link (`#reset=TOKEN`); every session of the
+     *  user ends. Throws `invalid_token` for a wrong, used or expired link. */
+    resetPassword(token: string, newPassword: string): Promise<void>;
+    /** Sets or changes the signed-in user's address (unconfirmed until its mailed link is
+     *  followed); then renews the access token so that `state.user.email` follows. */
+    setEmail(email: string, currentPassword: string): Promise<void>;
+    /** Confirms an address with the token of its link (`#verify=TOKEN`); signed in, renews the
+     *  access token so that `state.user.emailVerified` follows. */
+    verifyEmail(token: string): Promise<void>;
     /** Logs in; the refresh token goes to the httpOnly cookie. */
     login(username: string, password: string): Promise<User>;
     /** Signs back in from the refresh cookie (call on page load). True when signed in. */

@@ -38,11 +38,16 @@ function decodeClaims(token) {
 }
 function userOf(token) {
     const c = decodeClaims(token);
-    return {
+    const user = {
         id: String(c.sub ?? ""),
         username: String(c.preferred_username ?? ""),
         sessionId: String(c.sid ?? ""),
     };
+    if (typeof c.email === "string") {
+        user.email = c.email;
+        user.emailVerified = c.email_verified === true;
+    }
+    return user;
 }
 async function errorOf(res) {
     try {
@@ -287,6 +292,18 @@ export function createClient(options = {}) {
             return false;
         }
     };
+    /** Signed in, trades the access token for a new one (so its claims follow a change);
+     *  a failure leaves the state as the refresh left it. */
+    const renew = async () => {
+        if (held === null)
+            return;
+        try {
+            await refresh(held.token);
+        }
+        catch {
+            // The change itself succeeded; the next renewal will show it.
+        }
+    };
     const getAccessToken = async () => {
         const current = freshToken(held);
         if (current !== null)
@@ -351,8 +368,39 @@ export function createClient(options = {}) {
         get state() {
             return state();
         },
-        async register(username, password) {
-            return json(await postJson("/auth/register", { username, password }));
+        async register(username, password, options) {
+            const body = { username, password };
+            if (options?.email !== undefined)
+                body.email = options.email;
+            return json(await postJson("/auth/register", body));
+        },
+        async forgotPassword(account) {
+            const body = "email" in account ? { email: account.email } : { username: account.username };
+            const res = await postJson("/auth/password/forgot", body);
+            if (!res.ok)
+                throw await errorOf(res);
+        },
+        async resetPassword(token, newPassword) {
+            const res = await postJson("/auth/password/reset", { token, new_password: newPassword });
+            if (!res.ok)
+                throw await errorOf(res);
+        },
+        async setEmail(email, currentPassword) {
+            const body = { email, current_password: currentPassword };
+            const res = await authorized(url("/auth/email"), {
+                method: "PUT",
+                headers: { "Content-Type": "application/json" },
+                body: JSON.stringify(body),
+            });
+            if (!res.ok)
+                throw await errorOf(res);
+            await renew();
+        },
+        async verifyEmail(token) {
+            const res = await postJson("/auth/email/verify", { token });
+            if (!res.ok)
+                throw await errorOf(res);
+            await renew();
         },
         async login(username, password) {
             const answer = await json(await postJson("/auth/login", { username, password, delivery: "cookie" }));

@@ -2,7 +2,7 @@
 // Debian's Chromium driven by playwright-core.
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -46,6 +46,91 @@ export async function startBaton(env = {}) {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Starts the tests' SMTP server (aiosmtpd, `interop/python/smtp_sink.py`, with the Python of
+ * `BATON_INTEROP_PYTHON`); resolves to { url, mails(), stop }, or null when there is no such
+ * Python and the test command does not require one.
+ */
+export async function startSmtpSink() {
+  const python = process.env.BATON_INTEROP_PYTHON;
+  if (!python) {
+    if (process.env.BATON_REQUIRE_INTEROP) throw new Error("BATON_REQUIRE_INTEROP is set but BATON_INTEROP_PYTHON is not");
+    return null;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "baton-mail-"));
+  const child = spawn(python, [join(repoRoot, "interop/python/smtp_sink.py"), dir], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const port = await new Promise((resolvePort, reject) => {
+    const timer = setTimeout(() => reject(new Error("the SMTP sink did not start in 30 s")), 30_000);
+    child.once("exit", (code) => reject(new Error(`the SMTP sink exited early with ${code}`)));
+    createInterface({ input: child.stdout }).once("line", (line) => {
+      clearTimeout(timer);
+      resolvePort(Number(line.trim()));
+    });
+  });
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    /** The mails delivered so far, oldest first: { to, subject, text }. */
+    mails() {
+      return readdirSync(dir)
+        .filter((f) => f.endsWith(".eml"))
+        .sort()
+        .map((f) => parseMail(readFileSync(join(dir, f), "latin1")));
+    },
+    /** Waits (up to 20 s) for the `n`th mail. */
+    async waitFor(n) {
+      for (let i = 0; i < 200; i++) {
+        const all = this.mails();
+        if (all.length >= n) return all[n - 1];
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`mail ${n} did not arrive`);
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The headers and plain-text part of a MIME mail, its transfer encoding undone. */
+function parseMail(raw) {
+  const [head, ...rest] = raw.split(/\r?\n\r?\n/);
+  const headers = unfold(head);
+  const body = rest.join("\n\n");
+  const boundary = /boundary="?([^";\r\n]+)"?/i.exec(headers["content-type"] ?? "")?.[1];
+  let text = body;
+  let encoding = headers["content-transfer-encoding"];
+  if (boundary) {
+    for (const part of body.split(`--${boundary}`)) {
+      const [partHead, ...partBody] = part.replace(/^\r?\n/, "").split(/\r?\n\r?\n/);
+      const h = unfold(partHead);
+      if ((h["content-type"] ?? "").startsWith("text/plain")) {
+        text = partBody.join("\n\n");
+        encoding = h["content-transfer-encoding"];
+        break;
+      }
+    }
+  }
+  if (/quoted-printable/i.test(encoding ?? "")) {
+    text = text.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/gi, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+  } else if (/base64/i.test(encoding ?? "")) {
+    text = Buffer.from(text.replace(/\s+/g, ""), "base64").toString("latin1");
+  }
+  return { to: headers.to ?? "", subject: headers.subject ?? "", text: Buffer.from(text, "latin1").toString("utf8") };
+}
+
+function unfold(head) {
+  const headers = {};
+  for (const line of head.replace(/\r?\n[ \t]+/g, " ").split(/\r?\n/)) {
+    const at = line.indexOf(":");
+    if (at > 0) headers[line.slice(0, at).trim().toLowerCase()] = line.slice(at + 1).trim();
+  }
+  return headers;
 }
 
 /** Launches headless Chromium from the system package. */

@@ -15,8 +15,12 @@ import type {
   ChangePasswordRequest,
   ErrorBody,
   ErrorCode,
+  ForgotPasswordRequest,
   LoginRequest,
   RegisterRequest,
+  ResetPasswordRequest,
+  SetEmailRequest,
+  VerifyEmailRequest,
   SessionList,
   SessionView,
   TokenResponse,
@@ -62,6 +66,10 @@ export interface User {
   username: string;
   /** Session (the token's `sid`). */
   sessionId: string;
+  /** E-mail address when the user has one, as of the access token's issue. */
+  email?: string;
+  /** Whether that address was confirmed then. */
+  emailVerified?: boolean;
 }
 
 /** Login state: `unknown` until {@link BatonClient.restore} (or a login or logout) settles it. */
@@ -105,8 +113,21 @@ export class BatonError extends Error {
 export interface BatonClient {
   /** The current login state. */
   readonly state: AuthState;
-  /** Creates an account. Does not log in. */
-  register(username: string, password: string): Promise<UserResponse>;
+  /** Creates an account (with an e-mail address, which a mailed link then confirms). Does not
+   *  log in. */
+  register(username: string, password: string, options?: { email?: string }): Promise<UserResponse>;
+  /** Asks for a password-reset mail. Resolves whether or not the account exists (baton answers
+   *  `202` either way); throws only on `429`, `503` or bad input. */
+  forgotPassword(account: { email: string } | { username: string }): Promise<void>;
+  /** Sets a new password with the token of a reset link (`#reset=TOKEN`); every session of the
+   *  user ends. Throws `invalid_token` for a wrong, used or expired link. */
+  resetPassword(token: string, newPassword: string): Promise<void>;
+  /** Sets or changes the signed-in user's address (unconfirmed until its mailed link is
+   *  followed); then renews the access token so that `state.user.email` follows. */
+  setEmail(email: string, currentPassword: string): Promise<void>;
+  /** Confirms an address with the token of its link (`#verify=TOKEN`); signed in, renews the
+   *  access token so that `state.user.emailVerified` follows. */
+  verifyEmail(token: string): Promise<void>;
   /** Logs in; the refresh token goes to the httpOnly cookie. */
   login(username: string, password: string): Promise<User>;
   /** Signs back in from the refresh cookie (call on page load). True when signed in. */
@@ -160,11 +181,16 @@ function decodeClaims(token: string): Record<string, unknown> {
 
 function userOf(token: string): User {
   const c = decodeClaims(token);
-  return {
+  const user: User = {
     id: String(c.sub ?? ""),
     username: String(c.preferred_username ?? ""),
     sessionId: String(c.sid ?? ""),
   };
+  if (typeof c.email === "string") {
+    user.email = c.email;
+    user.emailVerified = c.email_verified === true;
+  }
+  return user;
 }
 
 async function errorOf(res: Response): Promise<BatonError> {
@@ -408,6 +434,17 @@ export function createClient(options: ClientOptions = {}): BatonClient {
     }
   };
 
+  /** Signed in, trades the access token for a new one (so its claims follow a change);
+   *  a failure leaves the state as the refresh left it. */
+  const renew = async (): Promise<void> => {
+    if (held === null) return;
+    try {
+      await refresh(held.token);
+    } catch {
+      // The change itself succeeded; the next renewal will show it.
+    }
+  };
+
   const getAccessToken = async (): Promise<string | null> => {
     const current = freshToken(held);
     if (current !== null) return current;
@@ -458,7 +495,10 @@ export function createClient(options: ClientOptions = {}): BatonClient {
     return (await res.json()) as T;
   };
 
-  const postJson = (path: string, body: RegisterRequest | LoginRequest) =>
+  const postJson = (
+    path: string,
+    body: RegisterRequest | LoginRequest | ForgotPasswordRequest | ResetPasswordRequest | VerifyEmailRequest,
+  ) =>
     doFetch(url(path), {
       method: "POST",
       credentials: "include",
@@ -471,8 +511,38 @@ export function createClient(options: ClientOptions = {}): BatonClient {
       return state();
     },
 
-    async register(username, password) {
-      return json<UserResponse>(await postJson("/auth/register", { username, password }));
+    async register(username, password, options) {
+      const body: RegisterRequest = { username, password };
+      if (options?.email !== undefined) body.email = options.email;
+      return json<UserResponse>(await postJson("/auth/register", body));
+    },
+
+    async forgotPassword(account) {
+      const body: ForgotPasswordRequest = "email" in account ? { email: account.email } : { username: account.username };
+      const res = await postJson("/auth/password/forgot", body);
+      if (!res.ok) throw await errorOf(res);
+    },
+
+    async resetPassword(token, newPassword) {
+      const res = await postJson("/auth/password/reset", { token, new_password: newPassword });
+      if (!res.ok) throw await errorOf(res);
+    },
+
+    async setEmail(email, currentPassword) {
+      const body: SetEmailRequest = { email, current_password: currentPassword };
+      const res = await authorized(url("/auth/email"), {
+        method: "PUT",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw await errorOf(res);
+      await renew();
+    },
+
+    async verifyEmail(token) {
+      const res = await postJson("/auth/email/verify", { token });
+      if (!res.ok) throw await errorOf(res);
+      await renew();
     },
 
     async login(username, password) {

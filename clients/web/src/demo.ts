@@ -45,6 +45,12 @@ function render(state: AuthState) {
     $("whoami").textContent = state.user.username;
     $("user-id").textContent = state.user.id;
     $("session-id").textContent = state.user.sessionId;
+    const status = $("email-status");
+    status.textContent =
+      state.user.email === undefined
+        ? "No address yet."
+        : `${state.user.email} (${state.user.emailVerified ? "confirmed" : "not confirmed yet: follow the link we mailed"})`;
+    status.dataset.verified = String(state.user.emailVerified === true);
   }
   tick();
 }
@@ -118,6 +124,10 @@ const ACTIVITY: Partial<Record<EventKind, string>> = {
   logout_all: "Signed out everywhere",
   session_revoked: "Session revoked",
   password_changed: "Password changed",
+  password_reset_requested: "Password reset link mailed",
+  password_reset: "Password reset",
+  email_changed: "E-mail address changed",
+  email_verified: "E-mail address confirmed",
   user_disabled: "Account disabled",
   user_enabled: "Account enabled again",
 };
@@ -174,14 +184,121 @@ $<HTMLFormElement>("register-form").addEventListener("submit", async (event) => 
   const form = event.currentTarget as HTMLFormElement;
   const username = $<HTMLInputElement>("register-username").value;
   const password = $<HTMLInputElement>("register-password").value;
+  const email = $<HTMLInputElement>("register-email").value.trim();
   busy(form, true);
   try {
-    await client.register(username, password);
+    await client.register(username, password, email === "" ? {} : { email });
     await client.login(username, password);
     form.reset();
     say(`Account created. Welcome, ${username}.`, "ok");
   } catch (e) {
-    say(e instanceof BatonError && e.code === "username_taken" ? "That username is taken." : explain(e), "error");
+    const taken =
+      e instanceof BatonError && e.code === "username_taken"
+        ? "That username is taken."
+        : e instanceof BatonError && e.code === "email_taken"
+          ? "That e-mail address belongs to another account."
+          : explain(e);
+    say(taken, "error");
+  } finally {
+    busy(form, false);
+  }
+});
+
+$("forgot-link").addEventListener("click", () => {
+  $("forgot-form").hidden = false;
+  $<HTMLInputElement>("forgot-account").focus();
+});
+
+$<HTMLFormElement>("forgot-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget as HTMLFormElement;
+  const account = $<HTMLInputElement>("forgot-account").value.trim();
+  busy(form, true);
+  try {
+    await client.forgotPassword(account.includes("@") ? { email: account } : { username: account });
+    form.reset();
+    form.hidden = true;
+    say("If that account has a confirmed e-mail address, a reset link is on its way.", "ok");
+  } catch (e) {
+    say(explain(e), "error");
+  } finally {
+    busy(form, false);
+  }
+});
+
+/** The token of a mailed link (`#reset=…`, `#verify=…`), taken out of the address bar so it
+ *  stays out of the history and of screenshots. */
+function linkToken(kind: "reset" | "verify"): string | null {
+  const m = new RegExp(`^#${kind}=([A-Za-z0-9_-]+)$`).exec(location.hash);
+  if (!m) return null;
+  history.replaceState(null, "", location.pathname + location.search);
+  return m[1]!;
+}
+
+let resetToken: string | null = null;
+
+$<HTMLFormElement>("reset-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget as HTMLFormElement;
+  if (resetToken === null) return;
+  busy(form, true);
+  try {
+    await client.resetPassword(resetToken, $<HTMLInputElement>("reset-password").value);
+    resetToken = null;
+    form.reset();
+    form.hidden = true;
+    say("Your password is set. Log in with it.", "ok");
+  } catch (e) {
+    const gone = e instanceof BatonError && e.code === "invalid_token";
+    say(gone ? "This reset link is used or expired. Ask for a new one." : explain(e), "error");
+    if (gone) form.hidden = true;
+  } finally {
+    busy(form, false);
+  }
+});
+
+/** Follows a mailed link: `#reset=…` opens the new-password form, `#verify=…` confirms the
+ *  address. On load, and when only the fragment changes (a link opened in a tab already here). */
+async function followLink() {
+  const reset = linkToken("reset");
+  if (reset !== null) {
+    resetToken = reset;
+    $("reset-form").hidden = false;
+    $<HTMLInputElement>("reset-password").focus();
+  }
+  const verify = linkToken("verify");
+  if (verify !== null) {
+    try {
+      await client.verifyEmail(verify);
+      say("Your e-mail address is confirmed.", "ok");
+    } catch (e) {
+      const gone = e instanceof BatonError && e.code === "invalid_token";
+      say(gone ? "This confirmation link is used or expired." : explain(e), "error");
+    }
+    render(client.state);
+  }
+}
+
+addEventListener("hashchange", () => void followLink());
+
+$<HTMLFormElement>("email-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget as HTMLFormElement;
+  busy(form, true);
+  try {
+    await client.setEmail($<HTMLInputElement>("email-address").value, $<HTMLInputElement>("email-password").value);
+    form.reset();
+    say("Saved. Follow the link we mailed to confirm the address.", "ok");
+    render(client.state);
+    await loadEvents();
+  } catch (e) {
+    const why =
+      e instanceof BatonError && e.code === "invalid_credentials"
+        ? "The current password is not right."
+        : e instanceof BatonError && e.code === "email_taken"
+          ? "That e-mail address belongs to another account."
+          : explain(e);
+    say(why, "error");
   } finally {
     busy(form, false);
   }
@@ -249,7 +366,8 @@ client.onChange((state, reason) => {
 });
 
 render(client.state);
-void client.restore().then((signedIn) => {
+void client.restore().then(async (signedIn) => {
+  await followLink();
   render(client.state);
   if (signedIn) {
     void loadSessions();

@@ -390,6 +390,65 @@ describe("changePassword", () => {
   });
 });
 
+describe("e-mail and password reset", () => {
+  it("register sends an address only when given", async () => {
+    const client = makeClient();
+    await expect(client.register("nomail", PASSWORD)).resolves.toEqual({ id: expect.any(String), username: "nomail" });
+    expect(JSON.parse(fake.requests("/auth/register")[0]!.body)).toEqual({ username: "nomail", password: PASSWORD });
+    await expect(client.register("withmail", PASSWORD, { email: " w@example.com " })).resolves.toMatchObject({
+      email: "w@example.com",
+    });
+    expect(JSON.parse(fake.requests("/auth/register")[1]!.body)).toEqual({
+      username: "withmail",
+      password: PASSWORD,
+      email: " w@example.com ",
+    });
+  });
+
+  it("setEmail then verifyEmail show in the user as the renewed token has it", async () => {
+    const client = await signedIn();
+    expect(client.state.status === "signed-in" && client.state.user.email).toBe(undefined);
+    await client.setEmail("alice@example.com", PASSWORD);
+    const put = fake.requests("/auth/email")[0]!;
+    expect(put.method).toBe("PUT");
+    expect(put.headers.get("Authorization")).toMatch(/^Bearer /);
+    expect(JSON.parse(put.body)).toEqual({ email: "alice@example.com", current_password: PASSWORD });
+    let s = client.state;
+    expect(s.status === "signed-in" && [s.user.email, s.user.emailVerified]).toEqual(["alice@example.com", false]);
+    const [token] = [...fake.verifyTokens.keys()];
+    await client.verifyEmail(token!);
+    s = client.state;
+    expect(s.status === "signed-in" && s.user.emailVerified).toBe(true);
+    await expect(client.verifyEmail(token!)).rejects.toMatchObject({ status: 400, code: "invalid_token" });
+    await expect(client.setEmail("x@example.com", "wrong password")).rejects.toMatchObject({
+      status: 401,
+      code: "invalid_credentials",
+    });
+  });
+
+  it("forgotPassword resolves for anyone; resetPassword sets the password once", async () => {
+    const client = await signedIn();
+    await client.setEmail("alice@example.com", PASSWORD);
+    await client.verifyEmail([...fake.verifyTokens.keys()][0]!);
+    await client.forgotPassword({ username: "nobody" });
+    expect(fake.resetTokens.size).toBe(0);
+    await client.forgotPassword({ email: "ALICE@example.com" });
+    expect(JSON.parse(fake.requests("/auth/password/forgot")[1]!.body)).toEqual({ email: "ALICE@example.com" });
+    const [token] = [...fake.resetTokens.keys()];
+    await client.resetPassword(token!, "a brand new password");
+    expect(JSON.parse(fake.requests("/auth/password/reset")[0]!.body)).toEqual({
+      token,
+      new_password: "a brand new password",
+    });
+    expect(fake.sessionIds()).toHaveLength(0);
+    await expect(client.resetPassword(token!, "another new password")).rejects.toMatchObject({
+      status: 400,
+      code: "invalid_token",
+    });
+    await expect(client.login(USER, "a brand new password")).resolves.toMatchObject({ username: USER });
+  });
+});
+
 describe("cookie delivery and what the client keeps", () => {
   it("login asks for cookie delivery with credentials include; refresh and logout send X-Requested-With and include credentials", async () => {
     const client = await signedIn();

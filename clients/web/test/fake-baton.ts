@@ -2,7 +2,9 @@
  * An in-memory stand-in for baton (and for the browser's cookie jar), to be passed as
  * `options.fetch` to `createClient`. It follows /work/shared/API.md for /auth/register,
  * /auth/login, /auth/refresh, /auth/logout, /auth/logout-all, /auth/sessions and /api/me (and
- * baton's docs/api.md for /auth/password), and records every request it sees.
+ * baton's docs/api.md for /auth/password, /auth/password/forgot, /auth/password/reset,
+ * /auth/email and /auth/email/verify, whose "mail" it keeps in `resetTokens` and
+ * `verifyTokens`), and records every request it sees.
  *
  * The cookie jar models a browser: the `baton_refresh` cookie is sent only with
  * `credentials: "include"` and is stored when a response that sets it "arrives" (i.e. when the
@@ -15,6 +17,10 @@
 import type {
   ChangePasswordRequest,
   Delivery,
+  ForgotPasswordRequest,
+  ResetPasswordRequest,
+  SetEmailRequest,
+  VerifyEmailRequest,
   ErrorBody,
   LoginRequest,
   MeResponse,
@@ -55,6 +61,8 @@ interface User {
   id: string;
   username: string;
   password: string;
+  email?: string;
+  emailVerified?: boolean;
 }
 
 type Gate = { promise: Promise<void>; release: () => void; after: boolean };
@@ -189,6 +197,7 @@ export class FakeBaton {
         aud: "baton",
         sub: s.userId,
         preferred_username: s.username,
+        ...this.emailClaims(s.username),
         sid: s.id,
         client_id: "baton",
         iat: nowS,
@@ -200,6 +209,15 @@ export class FakeBaton {
     this.valid.set(token, s.id);
     return token;
   }
+
+  private emailClaims(username: string): { email?: string; email_verified?: boolean } {
+    const user = this.users.get(username.toLowerCase());
+    return user?.email === undefined ? {} : { email: user.email, email_verified: user.emailVerified ?? false };
+  }
+
+  /** Reset and confirmation tokens the fake "mailed": token → username. */
+  readonly resetTokens = new Map<string, string>();
+  readonly verifyTokens = new Map<string, string>();
 
   /** The answer in the login shape; in cookie mode the refresh token goes to the jar only. */
   private tokenAnswer(s: Session, delivery: Delivery): { res: Response; cookie?: string } {
@@ -259,9 +277,15 @@ export class FakeBaton {
     const route = `${req.method} ${u.pathname}`;
     switch (route) {
       case "POST /auth/register": {
-        const { username, password } = JSON.parse(body) as RegisterRequest;
+        const { username, password, email } = JSON.parse(body) as RegisterRequest;
         if (this.users.has(username.toLowerCase())) return json(409, { error: "username_taken" });
         const user = this.addUser(username, password);
+        if (email != null) {
+          user.email = email.trim();
+          user.emailVerified = false;
+          this.verifyTokens.set(`verify-${++this.seq}`, user.username);
+          return json(201, { id: user.id, username: user.username, email: user.email });
+        }
         return json(201, { id: user.id, username: user.username });
       }
       case "POST /auth/login": {
@@ -293,6 +317,53 @@ export class FakeBaton {
         if (who instanceof Response) return who;
         const userId = this.sessions.get(who.sid)!.userId;
         for (const s of this.sessions.values()) if (s.userId === userId) s.revoked = true;
+        return new Response(null, { status: 204 });
+      }
+      case "POST /auth/password/forgot": {
+        const req = JSON.parse(body) as ForgotPasswordRequest;
+        if ((req.email == null) === (req.username == null)) {
+          return json(400, { error: "invalid_request", error_description: "Give either email or username" });
+        }
+        const user = [...this.users.values()].find(
+          (u) => (req.username != null && u.username.toLowerCase() === req.username.toLowerCase()) ||
+            (req.email != null && u.email?.toLowerCase() === req.email.toLowerCase()),
+        );
+        if (user?.emailVerified) this.resetTokens.set(`reset-${++this.seq}`, user.username);
+        return new Response(null, { status: 202 });
+      }
+      case "POST /auth/password/reset": {
+        const { token, new_password } = JSON.parse(body) as ResetPasswordRequest;
+        const name = this.resetTokens.get(token);
+        if (name === undefined) {
+          return json(400, { error: "invalid_token", error_description: "Invalid, used or expired token" });
+        }
+        this.resetTokens.delete(token);
+        const user = this.users.get(name.toLowerCase())!;
+        user.password = new_password;
+        for (const s of this.sessions.values()) if (s.userId === user.id) s.revoked = true;
+        return new Response(null, { status: 204 });
+      }
+      case "PUT /auth/email": {
+        const who = this.bearer(req);
+        if (who instanceof Response) return who;
+        const { email, current_password } = JSON.parse(body) as SetEmailRequest;
+        const user = this.users.get(this.sessions.get(who.sid)!.username.toLowerCase())!;
+        if (user.password !== current_password) {
+          return json(401, { error: "invalid_credentials", error_description: "Invalid username or password" });
+        }
+        user.email = email.trim();
+        user.emailVerified = false;
+        this.verifyTokens.set(`verify-${++this.seq}`, user.username);
+        return new Response(null, { status: 204 });
+      }
+      case "POST /auth/email/verify": {
+        const { token } = JSON.parse(body) as VerifyEmailRequest;
+        const name = this.verifyTokens.get(token);
+        if (name === undefined) {
+          return json(400, { error: "invalid_token", error_description: "Invalid, used or expired token" });
+        }
+        this.verifyTokens.delete(token);
+        this.users.get(name.toLowerCase())!.emailVerified = true;
         return new Response(null, { status: 204 });
       }
       case "POST /auth/password": {

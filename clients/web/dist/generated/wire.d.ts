@@ -1,7 +1,7 @@
 /**
  * Machine-readable error codes: the `error` of every error body.
  */
-export type ErrorCode = "invalid_request" | "invalid_credentials" | "invalid_token" | "missing_token" | "username_taken" | "registration_closed" | "account_disabled" | "csrf_rejected" | "too_many_requests" | "unsupported_media_type" | "payload_too_large" | "request_header_fields_too_large" | "not_found" | "method_not_allowed" | "unavailable" | "server_error" | "invalid_grant" | "invalid_client" | "unsupported_grant_type";
+export type ErrorCode = "invalid_request" | "invalid_credentials" | "invalid_token" | "missing_token" | "username_taken" | "email_taken" | "registration_closed" | "account_disabled" | "csrf_rejected" | "too_many_requests" | "unsupported_media_type" | "payload_too_large" | "request_header_fields_too_large" | "not_found" | "method_not_allowed" | "unavailable" | "server_error" | "invalid_grant" | "invalid_client" | "unsupported_grant_type";
 /**
  * The JSON body of every error answer.
  */
@@ -27,6 +27,10 @@ export type RegisterRequest = {
      * Plain password; hashed by the server and never stored.
      */
     password: string;
+    /**
+     * E-mail address (baton's extension); a mail confirming it goes out.
+     */
+    email?: string | null;
 };
 /**
  * `POST /auth/password` body.
@@ -42,6 +46,54 @@ export type ChangePasswordRequest = {
     new_password: string;
 };
 /**
+ * `POST /auth/password/forgot` body: one of the two.
+ */
+export type ForgotPasswordRequest = {
+    /**
+     * The account's e-mail address.
+     */
+    email?: string | null;
+    /**
+     * Or its username.
+     */
+    username?: string | null;
+};
+/**
+ * `POST /auth/password/reset` body.
+ */
+export type ResetPasswordRequest = {
+    /**
+     * The token from the mailed link (`…/#reset=TOKEN`).
+     */
+    token: string;
+    /**
+     * The new password; it must meet the password rule.
+     */
+    new_password: string;
+};
+/**
+ * `PUT /auth/email` body.
+ */
+export type SetEmailRequest = {
+    /**
+     * The new address.
+     */
+    email: string;
+    /**
+     * The password now, as typed.
+     */
+    current_password: string;
+};
+/**
+ * `POST /auth/email/verify` body.
+ */
+export type VerifyEmailRequest = {
+    /**
+     * The token from the mailed link (`…/#verify=TOKEN`).
+     */
+    token: string;
+};
+/**
  * A user as the API shows it.
  */
 export type UserResponse = {
@@ -53,6 +105,10 @@ export type UserResponse = {
      * Normalised username.
      */
     username: string;
+    /**
+     * E-mail address as given, when there is one (unconfirmed at registration).
+     */
+    email?: string;
 };
 /**
  * How a login or refresh hands back the refresh token.
@@ -125,6 +181,14 @@ export type MeResponse = {
      * Session the token belongs to.
      */
     session_id: string;
+    /**
+     * E-mail address at the time the token was issued, when the user has one.
+     */
+    email?: string;
+    /**
+     * Whether it was confirmed then; present with `email`.
+     */
+    email_verified?: boolean;
 };
 /**
  * One live session in `GET /auth/sessions`.
@@ -176,7 +240,7 @@ export type SessionList = {
  * What happened, in the audit log (`GET /auth/events`' `type`). The names are also the stored
  * kind and the metrics label, a closed set.
  */
-export type EventKind = "login_succeeded" | "login_failed" | "locked_out" | "refresh_reuse" | "grace_replay" | "logout" | "logout_all" | "session_revoked" | "registered" | "user_added" | "user_deleted" | "key_rotated" | "client_added" | "client_deleted" | "password_changed" | "user_disabled" | "user_enabled";
+export type EventKind = "login_succeeded" | "login_failed" | "locked_out" | "refresh_reuse" | "grace_replay" | "logout" | "logout_all" | "session_revoked" | "registered" | "user_added" | "user_deleted" | "key_rotated" | "client_added" | "client_deleted" | "password_changed" | "user_disabled" | "user_enabled" | "password_reset_requested" | "password_reset" | "email_changed" | "email_verified";
 /**
  * One event of the caller's audit log in `GET /auth/events`.
  */
