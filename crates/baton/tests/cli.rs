@@ -237,6 +237,88 @@ async fn operators_set_passwords_and_disable_and_enable_users() {
 }
 
 #[tokio::test]
+async fn an_operator_prints_a_reset_link_that_sets_a_new_password_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let added = with_password(
+        dir.path(),
+        &["user", "add", "alice", "--email", "Alice@Example.com"],
+        "a long enough password",
+    );
+    succeeds(&added);
+    let taken = with_password(
+        dir.path(),
+        &["user", "add", "bob", "--email", "alice@example.com"],
+        "a long enough password",
+    );
+    assert!(!taken.status.success());
+    assert!(
+        String::from_utf8_lossy(&taken.stderr).contains("email is taken"),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    let server = Server::start(
+        dir.path(),
+        &[("BATON_PUBLIC_URL", "https://app.example.com/")],
+    );
+    let client = reqwest::Client::new();
+    let r = login(&client, &server.base, "alice", "a long enough password").await;
+    let tokens: Value = r.json().await.expect("json");
+
+    let printed = succeeds(
+        &baton(dir.path())
+            .args(["user", "reset-link", "alice"])
+            .env("BATON_PUBLIC_URL", "https://app.example.com/")
+            .output()
+            .expect("reset-link"),
+    );
+    let link = printed.trim();
+    let token = link
+        .strip_prefix("https://app.example.com/#reset=")
+        .unwrap_or_else(|| panic!("a reset link on the public URL: {link}"));
+    assert_eq!(token.len(), 43);
+    let reset = |password: &str| {
+        client
+            .post(format!("{}/auth/password/reset", server.base))
+            .json(&json!({"token": token, "new_password": password}))
+            .send()
+    };
+    assert_eq!(
+        reset("violet tortoise sails at dawn")
+            .await
+            .expect("reset")
+            .status(),
+        204
+    );
+    let again = reset("another passphrase entirely").await.expect("reset");
+    assert_eq!(again.status(), 400);
+    let body: Value = again.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_token");
+    let (status, _) = refresh_answer(&client, &server.base, &tokens["refresh_token"]).await;
+    assert_eq!(status, 401, "the reset ended every session");
+    let r = login(
+        &client,
+        &server.base,
+        "alice",
+        "violet tortoise sails at dawn",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let audit = succeeds(
+        &baton(dir.path())
+            .args(["audit", "--type", "password_reset_requested"])
+            .output()
+            .expect("audit"),
+    );
+    assert!(audit.contains("reset link printed"), "{audit}");
+    let unknown = baton(dir.path())
+        .args(["user", "reset-link", "nobody"])
+        .output()
+        .expect("run");
+    assert!(!unknown.status.success());
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
 async fn sigterm_lets_requests_in_flight_finish_and_exits_zero() {
     let dir = tempfile::tempdir().expect("temp dir");
     assert!(add_user(dir.path(), "alice", "a long enough password")

@@ -176,3 +176,110 @@ async fn two_instances_share_sessions_rotation_revocation_and_keys() {
         .expect("me");
     assert_eq!(me.status(), 200);
 }
+
+/// aiosmtpd (`interop/python/smtp_sink.py`) saving what it accepts into `dir`; its port. `None`
+/// when the test command provides no Python with it (and does not require one).
+fn smtp_sink(dir: &std::path::Path) -> Option<(std::process::Child, u16)> {
+    let Some(python) = std::env::var_os("BATON_INTEROP_PYTHON") else {
+        assert!(
+            std::env::var_os("BATON_REQUIRE_INTEROP").is_none(),
+            "BATON_REQUIRE_INTEROP is set but BATON_INTEROP_PYTHON is not"
+        );
+        return None;
+    };
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/python/smtp_sink.py");
+    let mut child = std::process::Command::new(python)
+        .arg(script)
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the SMTP sink starts");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("its port");
+    Some((child, line.trim().parse().expect("a port")))
+}
+
+/// The `To:` address of every mail in `dir`.
+fn recipients(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .map(|e| {
+            let text = std::fs::read_to_string(e.path()).expect("read mail");
+            text.lines()
+                .find_map(|l| l.strip_prefix("To: "))
+                .expect("a To header")
+                .trim()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_sharing_an_outbox_send_each_mail_once() {
+    let Some(url) = database().await else {
+        eprintln!("no PostgreSQL test cluster configured; skipping");
+        return;
+    };
+    let mail_dir = tempfile::tempdir().expect("mail dir");
+    let Some((mut sink, port)) = smtp_sink(mail_dir.path()) else {
+        eprintln!("no BATON_INTEROP_PYTHON (aiosmtpd); skipping");
+        return;
+    };
+    let smtp = format!("smtp://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let env = [
+        ("BATON_DATABASE_URL", url.as_str()),
+        ("BATON_SECRET", "a test secret that is long enough"),
+        ("BATON_ISSUER", "http://baton.test"),
+        ("BATON_SMTP_URL", smtp.as_str()),
+    ];
+    let (a, b) = (
+        Server::start(dir.path(), &env),
+        Server::start(dir.path(), &env),
+    );
+    // Forty registrations with an address, half on each instance, at once: each queues a mail
+    // that both instances' workers may claim.
+    const N: usize = 40;
+    let http = reqwest::Client::new();
+    let registrations: Vec<_> = (0..N)
+        .map(|i| {
+            let base = if i % 2 == 0 { &a.base } else { &b.base };
+            post(
+                &http,
+                format!("{base}/auth/register"),
+                json!({"username": format!("user{i}"), "password": "a long enough password",
+                       "email": format!("user{i}@example.com")}),
+            )
+        })
+        .collect();
+    for r in futures::future::join_all(registrations).await {
+        assert_eq!(r.status(), 201);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while recipients(mail_dir.path()).len() < N {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {N} mails arrived",
+            recipients(mail_dir.path()).len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Two more poll rounds of both workers: nothing is sent twice.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut got = recipients(mail_dir.path());
+    got.sort();
+    let mut expected: Vec<String> = (0..N).map(|i| format!("user{i}@example.com")).collect();
+    expected.sort();
+    assert_eq!(got, expected, "each mail once");
+    let _ = sink.kill();
+    let _ = sink.wait();
+    assert!(a.terminate().success());
+    assert!(b.terminate().success());
+}
