@@ -6,8 +6,9 @@ use email_address::EmailAddress;
 /// Longest address, in bytes (RFC 5321 §4.5.3.1.3 caps a path at 256 octets with its brackets).
 pub const MAX_EMAIL_LEN: usize = 254;
 
-/// A valid address: trimmed, stored as given, compared by [`Email::key`] (case-folded), so
-/// `Alice@Example.com` and `alice@example.com` are one address.
+/// A valid address: trimmed, stored as given, compared by [`Email::key`], so
+/// `Alice@Example.com` and `alice@example.com` are one address, and so are the composed and
+/// decomposed forms of `é` and a domain written in Unicode or as its `xn--` form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {
     display: String,
@@ -30,8 +31,9 @@ pub enum EmailError {
 
 impl Email {
     /// Checks an address as typed: trimmed, at most 254 bytes, one `local@domain` whose parts
-    /// RFC 5322 accepts (a domain name or an address literal), no display name, no control
-    /// characters.
+    /// RFC 5322 accepts, no display name, no control characters or blanks. The domain must be a
+    /// name: an address literal (`user@[10.0.0.5]`) is refused, so that nobody can have baton
+    /// mail a host of the internal network by its address.
     pub fn parse(raw: &str) -> Result<Self, EmailError> {
         let display = raw.trim();
         if display.is_empty() {
@@ -44,18 +46,19 @@ impl Email {
             return Err(EmailError::Invalid);
         }
         let (local, domain) = display.rsplit_once('@').ok_or(EmailError::Invalid)?;
-        let literal = domain
-            .strip_prefix('[')
-            .and_then(|d| d.strip_suffix(']'))
-            .is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok());
-        if !EmailAddress::is_valid_local_part(local)
-            || !(literal || EmailAddress::is_valid_domain(domain))
+        if domain.starts_with('[')
+            || !EmailAddress::is_valid_local_part(local)
+            || !EmailAddress::is_valid_domain(domain)
         {
             return Err(EmailError::Invalid);
         }
+        // The key: the local part NFC-normalised and in lower case, the domain in its ASCII
+        // (IDNA) form, in lower case.
+        let domain = idna::domain_to_ascii(domain).map_err(|_| EmailError::Invalid)?;
+        let local: String = unicode_normalization::UnicodeNormalization::nfc(local).collect();
         Ok(Self {
             display: display.to_owned(),
-            key: display.to_lowercase(),
+            key: format!("{}@{}", local.to_lowercase(), domain.to_ascii_lowercase()),
         })
     }
 
@@ -104,8 +107,27 @@ pub struct MailVars {
     pub username: String,
     /// The link to follow.
     pub link: String,
-    /// How long the link works, in minutes.
+    /// How long the link still works, in minutes.
     pub valid_minutes: u64,
+    /// The same in words: `30 minutes`, `2 hours`, `1 day`.
+    #[serde(default)]
+    pub valid_for: String,
+}
+
+impl MailVars {
+    /// Sets how long the link still works, from its end and the time now (at least a minute).
+    pub fn valid_until(&mut self, expires_at: time::OffsetDateTime, now: time::OffsetDateTime) {
+        let minutes = u64::try_from((expires_at - now).whole_minutes())
+            .unwrap_or(0)
+            .max(1);
+        self.valid_minutes = minutes;
+        let (n, unit) = match minutes {
+            m if m < 120 => (m, "minute"),
+            m if m < 48 * 60 => (m / 60, "hour"),
+            m => (m / (24 * 60), "day"),
+        };
+        self.valid_for = format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    }
 }
 
 impl std::fmt::Debug for MailVars {
@@ -114,6 +136,7 @@ impl std::fmt::Debug for MailVars {
             .field("username", &self.username)
             .field("link", &"***")
             .field("valid_minutes", &self.valid_minutes)
+            .field("valid_for", &self.valid_for)
             .finish()
     }
 }
@@ -127,14 +150,18 @@ mod tests {
         let e = Email::parse("  Alice.Smith@Example.COM ").expect("valid");
         assert_eq!(e.as_str(), "Alice.Smith@Example.COM");
         assert_eq!(e.key(), "alice.smith@example.com");
-        for ok in [
-            "a@b",
-            "first+tag@sub.example.org",
-            "x@[127.0.0.1]",
-            "élise@exemple.fr",
-        ] {
+        for ok in ["a@b", "first+tag@sub.example.org", "élise@exemple.fr"] {
             assert!(Email::parse(ok).is_ok(), "{ok}");
         }
+        // One address, however it is written.
+        let composed = Email::parse("\u{e9}lise@Exemple.fr").expect("composed");
+        let decomposed = Email::parse("e\u{301}lise@exemple.FR").expect("decomposed");
+        assert_eq!(composed.key(), decomposed.key());
+        let unicode = Email::parse("bob@Bücher.example").expect("unicode domain");
+        let ascii = Email::parse("bob@xn--bcher-kva.example").expect("ascii domain");
+        assert_eq!(unicode.key(), ascii.key());
+        assert_eq!(unicode.key(), "bob@xn--bcher-kva.example");
+        assert_eq!(unicode.as_str(), "bob@Bücher.example", "kept as given");
     }
 
     #[test]
@@ -150,6 +177,8 @@ mod tests {
             "alice@example.com\r\nBcc: eve@example.com",
             "al\u{0}ice@example.com",
             "alice@-example.com",
+            "x@[127.0.0.1]",
+            "x@[IPv6:::1]",
         ] {
             assert_eq!(Email::parse(bad), Err(EmailError::Invalid), "{bad:?}");
         }
@@ -162,11 +191,26 @@ mod tests {
         for kind in MailKind::ALL {
             assert_eq!(MailKind::parse(kind.as_str()), Some(kind));
         }
-        let vars = MailVars {
+        let mut vars = MailVars {
             username: "alice".into(),
             link: "https://x/#reset=secret".into(),
             valid_minutes: 30,
+            valid_for: String::new(),
         };
         assert!(!format!("{vars:?}").contains("secret"));
+        let t0 = time::macros::datetime!(2026-01-01 0:00 UTC);
+        for (left, minutes, words) in [
+            (time::Duration::minutes(30), 30, "30 minutes"),
+            (time::Duration::seconds(61), 1, "1 minute"),
+            (time::Duration::seconds(-5), 1, "1 minute"),
+            (time::Duration::hours(24), 1440, "24 hours"),
+            (time::Duration::days(3), 4320, "3 days"),
+        ] {
+            vars.valid_until(t0 + left, t0);
+            assert_eq!(
+                (vars.valid_minutes, vars.valid_for.as_str()),
+                (minutes, words)
+            );
+        }
     }
 }

@@ -62,14 +62,34 @@ pub struct OutboxMail {
     pub id: String,
     /// What it is.
     pub kind: MailKind,
+    /// Whose it is (their unsent mail goes when their links are voided).
+    pub user_id: UserId,
     /// Where it goes.
     pub recipient: String,
-    /// Its [`crate::email::MailVars`], sealed.
+    /// Its [`crate::email::MailVars`], sealed ([`OutboxMail::sealed_with`] the associated
+    /// data).
     pub sealed: Vec<u8>,
     /// When it was queued.
     pub created_at: OffsetDateTime,
     /// When its link stops working: it is dropped unsent after that.
     pub expires_at: OffsetDateTime,
+}
+
+impl OutboxMail {
+    /// The associated data its variables are sealed with: everything a reader of the row could
+    /// change to misdirect it (id, kind, user, recipient, expiry), so a row edited in the
+    /// database no longer opens.
+    pub fn sealed_with(&self) -> Vec<u8> {
+        format!(
+            "{}\0{}\0{}\0{}\0{}",
+            self.id,
+            self.kind.as_str(),
+            self.user_id,
+            self.recipient,
+            crate::clock::to_millis(self.expires_at)
+        )
+        .into_bytes()
+    }
 }
 
 /// A token and, unless an operator prints its link instead, the mail carrying it: stored in
@@ -89,6 +109,8 @@ pub struct ClaimedMail {
     pub mail: OutboxMail,
     /// Attempts so far, this one included.
     pub attempts: u32,
+    /// The claim's id: only its holder may finish or give back the mail.
+    pub claim: String,
 }
 
 /// Which of a user's sessions a password change ends.
@@ -275,9 +297,10 @@ pub trait UserStore: Send + Sync {
     async fn user_by_key(&self, username_key: &str) -> Result<Option<UserRecord>, StoreError>;
     /// A live user by e-mail key.
     async fn user_by_email(&self, email_key: &str) -> Result<Option<UserRecord>, StoreError>;
-    /// Sets a live, enabled user's address (unconfirmed), voids the confirmation links sent
-    /// before, and stores `token` with its mail, in one transaction; `false` when there is no
-    /// such user, [`StoreError::Conflict`] when another live user has the address.
+    /// Sets a live, enabled user's address (unconfirmed), voids every link mailed before
+    /// (confirmations and resets, dropping their unsent mail), and stores `token` with its
+    /// mail, in one transaction; `false` when there is no such user, [`StoreError::Conflict`]
+    /// when another live user has the address.
     async fn set_email(
         &self,
         id: &UserId,
@@ -291,7 +314,9 @@ pub trait UserStore: Send + Sync {
     async fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError>;
     /// Sets a live user's password hash to `phc` and ends the sessions `end` names, in one
     /// transaction; when `expected` is given, only while the stored hash is still that one.
-    /// `false`, with nothing written, when there is no such live user or the hash changed.
+    /// A new password (any `end` but [`EndSessions::None`]) also voids the reset links sent
+    /// before. `false`, with nothing written, when there is no such live user or the hash
+    /// changed.
     async fn set_password(
         &self,
         id: &UserId,
@@ -300,15 +325,18 @@ pub trait UserStore: Send + Sync {
         end: &EndSessions,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
-    /// Disables a live user and revokes every session of theirs in one transaction, or
-    /// (`disabled == false`) enables them again; `false` if there is no such live user.
+    /// Disables a live user, revokes every session of theirs and voids every link mailed to
+    /// them (dropping their unsent mail) in one transaction, or (`disabled == false`) enables
+    /// them again; `false` if there is no such live user.
     async fn set_disabled(
         &self,
         id: &UserId,
         disabled: bool,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
-    /// Deletes a user and revokes all their sessions; `false` if there was no such live user.
+    /// Deletes a user (forgetting their password hash and address), revokes all their sessions
+    /// and voids every link mailed to them (dropping their unsent mail); `false` if there was no
+    /// such live user.
     async fn delete_user(&self, id: &UserId, now: OffsetDateTime) -> Result<bool, StoreError>;
 }
 
@@ -477,23 +505,27 @@ pub trait MailStore: Send + Sync {
         hash: &TokenHash,
         now: OffsetDateTime,
     ) -> Result<Option<UserId>, StoreError>;
-    /// Claims up to `limit` mails due at `now` and unexpired, none claimed by another sender
-    /// whose lease runs; each is leased until `lease_until` and its attempt counted.
+    /// Claims, under the id `claim`, up to `limit` mails due at `now` and unexpired, of kinds
+    /// this version knows, none claimed by another sender whose lease runs; each is leased
+    /// until `lease_until` and its attempt counted.
     async fn claim_mail(
         &self,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
+        claim: &str,
         limit: u32,
     ) -> Result<Vec<ClaimedMail>, StoreError>;
-    /// A claimed mail went out: it is deleted.
-    async fn mail_sent(&self, id: &str) -> Result<(), StoreError>;
-    /// A claimed mail failed: it is given back, to be tried at `retry_at`.
+    /// A claimed mail went out: it is deleted, if `claim` still holds it; whether it did.
+    async fn mail_sent(&self, id: &str, claim: &str) -> Result<bool, StoreError>;
+    /// A claimed mail failed: it is given back, to be tried at `retry_at`, if `claim` still
+    /// holds it; whether it did.
     async fn mail_failed(
         &self,
         id: &str,
+        claim: &str,
         retry_at: OffsetDateTime,
         error: &str,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     /// Deletes tokens and mails past their end; how many rows went.
     async fn purge_mail(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
     /// How many mails wait in the outbox.

@@ -95,6 +95,11 @@ impl Application {
         let registrations = Arc::new(limits(0, ip_limit, "register"));
         let signups = Arc::new(limits(0, config.register_limit_ip, "signup"));
         let resets = Arc::new(limits(RESETS_PER_ACCOUNT, RESETS_PER_IP, "reset"));
+        let confirmations = Arc::new(limits(
+            CONFIRMATIONS_PER_ACCOUNT,
+            CONFIRMATIONS_PER_IP,
+            "confirm",
+        ));
         let mailer = Mailer::from_config(&config, &issuer)?.map(Arc::new);
         if mailer.is_none() {
             tracing::warn!(
@@ -115,6 +120,7 @@ impl Application {
             registrations,
             signups,
             resets,
+            confirmations,
             reset_slots: Arc::new(tokio::sync::Semaphore::new(RESET_SLOTS)),
             mailer,
             mail_wake: Arc::default(),
@@ -199,6 +205,10 @@ impl Application {
 const RESETS_PER_ACCOUNT: u32 = 3;
 /// Password-reset requests per client IP per five minutes.
 const RESETS_PER_IP: u32 = 20;
+/// Confirmation mails per account (or address, at registration) per five minutes.
+const CONFIRMATIONS_PER_ACCOUNT: u32 = 3;
+/// Confirmation mails per client IP per five minutes.
+const CONFIRMATIONS_PER_IP: u32 = 20;
 /// Password-reset requests looked up at once after their `202`; past it, `503`.
 const RESET_SLOTS: usize = 64;
 
@@ -256,6 +266,7 @@ async fn sweep_loop(state: AppState) {
         state.registrations.purge().await;
         state.signups.purge().await;
         state.resets.purge().await;
+        state.confirmations.purge().await;
     }
 }
 

@@ -26,6 +26,9 @@ pub struct AppState {
     pub signups: Arc<Limits>,
     /// Limits on password-reset requests, per account (as typed) and per client IP.
     pub resets: Arc<Limits>,
+    /// Limits on confirmation mails, per account (or address, at registration) and per client
+    /// IP.
+    pub confirmations: Arc<Limits>,
     /// Room for password-reset requests being looked up after their `202`.
     pub reset_slots: Arc<tokio::sync::Semaphore>,
     /// Sends mail; `None` without an SMTP server.

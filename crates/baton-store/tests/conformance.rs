@@ -91,6 +91,8 @@ every_backend!(
     a_confirmation_holds_only_for_the_address_it_was_sent_to,
     addresses_are_unique_among_live_users,
     mail_is_claimed_by_one_sender_until_its_lease_ends,
+    links_are_voided_by_what_makes_them_stale,
+    one_reset_token_resets_once_however_many_try,
     successors_sealed_before_the_grace_window_are_dropped,
     a_replay_gets_the_successor_only_while_it_is_unspent,
     replays_of_one_token_are_capped,
@@ -771,6 +773,7 @@ fn mailed(
     let mail = to.map(|to| OutboxMail {
         id: uuid::Uuid::now_v7().to_string(),
         kind: purpose,
+        user_id: user.id.clone(),
         recipient: to.to_owned(),
         sealed: b"sealed".to_vec(),
         created_at: at,
@@ -982,7 +985,7 @@ async fn addresses_are_unique_among_live_users(store: Arc<dyn Store>, _url: &str
         .expect("free now"));
 }
 
-async fn mail_is_claimed_by_one_sender_until_its_lease_ends(store: Arc<dyn Store>, _url: &str) {
+async fn mail_is_claimed_by_one_sender_until_its_lease_ends(store: Arc<dyn Store>, url: &str) {
     let alice = user("alice");
     store.insert_user(&alice).await.expect("user");
     let mut ids = std::collections::BTreeSet::new();
@@ -997,66 +1000,225 @@ async fn mail_is_claimed_by_one_sender_until_its_lease_ends(store: Arc<dyn Store
         ids.insert(token.mail.as_ref().expect("mail").id.clone());
         assert!(store.issue_token(&token).await.expect("issue"));
     }
-    assert_eq!(store.outbox_len().await.expect("len"), 40);
+    // A kind of a newer version is left alone.
+    exec(
+        url,
+        "INSERT INTO outbox (id, kind, user_id, recipient, sealed, created_at, expires_at, \
+         next_attempt_at) SELECT 'future', 'welcome', id, 'x@example.com', sealed, created_at, \
+         expires_at, next_attempt_at FROM outbox LIMIT 1",
+    )
+    .await;
+    assert_eq!(store.outbox_len().await.expect("len"), 41);
     let lease = T0 + Duration::minutes(2);
     // Four senders at once: every mail goes to exactly one of them.
     let claims = futures_join(&store, T0, lease).await;
-    let mut claimed = std::collections::BTreeSet::new();
+    let mut claimed = std::collections::BTreeMap::new();
     for batch in &claims {
         for m in batch {
             assert_eq!(m.attempts, 1);
             assert_eq!(m.mail.recipient, "a@example.com");
+            assert_eq!(m.mail.user_id, alice.id);
             assert_eq!(m.mail.sealed, b"sealed");
             assert!(
-                claimed.insert(m.mail.id.clone()),
+                claimed.insert(m.mail.id.clone(), m.clone()).is_none(),
                 "claimed twice: {}",
                 m.mail.id
             );
         }
     }
-    assert_eq!(claimed, ids);
+    assert_eq!(
+        claimed
+            .keys()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        ids
+    );
     // Leased: nobody gets them again before the lease ends.
     assert!(store
-        .claim_mail(T0 + Duration::minutes(1), lease, 100)
+        .claim_mail(T0 + Duration::minutes(1), lease, "other", 100)
         .await
         .expect("claim")
         .is_empty());
 
-    let mut claimed = claimed.into_iter();
+    let mut claimed = claimed.into_values();
     let sent = claimed.next().expect("one");
     let failed = claimed.next().expect("two");
-    store.mail_sent(&sent).await.expect("sent");
-    store
-        .mail_failed(&failed, T0 + Duration::minutes(3), "connection refused")
+    // Only the claim's holder finishes a mail.
+    assert!(!store
+        .mail_sent(&sent.mail.id, "not the claim")
         .await
-        .expect("failed");
+        .expect("sent"));
+    assert!(store
+        .mail_sent(&sent.mail.id, &sent.claim)
+        .await
+        .expect("sent"));
+    assert!(store
+        .mail_failed(
+            &failed.mail.id,
+            &failed.claim,
+            T0 + Duration::minutes(3),
+            "refused"
+        )
+        .await
+        .expect("failed"));
     // At the lease's end, the 38 neither sent nor given back come back (a second attempt,
     // leased until T0 + 4 min); the failed one waits for its retry time (T0 + 3 min), the sent
     // one is gone.
     let again = store
-        .claim_mail(lease, lease + Duration::minutes(2), 100)
+        .claim_mail(lease, lease + Duration::minutes(2), "second", 100)
         .await
         .expect("claim");
     assert_eq!(again.len(), 38);
-    assert!(again
-        .iter()
-        .all(|m| m.attempts == 2 && m.mail.id != sent && m.mail.id != failed));
+    assert!(again.iter().all(|m| m.attempts == 2
+        && m.claim == "second"
+        && m.mail.id != sent.mail.id
+        && m.mail.id != failed.mail.id));
+    // The first sender's claim lapsed: it can no longer finish or give back what it held.
+    let lapsed = claimed.next().expect("three");
+    assert!(!store
+        .mail_sent(&lapsed.mail.id, &lapsed.claim)
+        .await
+        .expect("sent"));
+    assert!(!store
+        .mail_failed(&lapsed.mail.id, &lapsed.claim, lease, "late")
+        .await
+        .expect("failed"));
     let retry = store
-        .claim_mail(T0 + Duration::minutes(3), T0 + Duration::minutes(5), 100)
+        .claim_mail(
+            T0 + Duration::minutes(3),
+            T0 + Duration::minutes(5),
+            "third",
+            100,
+        )
         .await
         .expect("claim");
     assert_eq!(retry.len(), 1);
     assert_eq!(
         (retry[0].mail.id.as_str(), retry[0].attempts),
-        (failed.as_str(), 2)
+        (failed.mail.id.as_str(), 2)
     );
-    // Past their links' end, unsent mail is dropped.
-    assert_eq!(store.outbox_len().await.expect("len"), 39);
+    // Past their links' end, unsent mail is dropped (the unknown kind too).
+    assert_eq!(store.outbox_len().await.expect("len"), 40);
     store
         .purge_mail(T0 + Duration::hours(1))
         .await
         .expect("purge");
     assert_eq!(store.outbox_len().await.expect("len"), 0);
+}
+
+async fn links_are_voided_by_what_makes_them_stale(store: Arc<dyn Store>, _url: &str) {
+    let mut alice = user("alice");
+    alice.email = Some("a@example.com".into());
+    alice.email_key = Some("a@example.com".into());
+    store.insert_user(&alice).await.expect("user");
+    let at = T0 + Duration::minutes(1);
+    let reset_link = |store: Arc<dyn Store>, alice: UserRecord| async move {
+        let (token, secret) = mailed(
+            &alice,
+            MailKind::PasswordReset,
+            None,
+            Some("a@example.com"),
+            T0,
+        );
+        assert!(store.issue_token(&token).await.expect("issue"));
+        secret
+    };
+    let usable = |store: Arc<dyn Store>, secret: RefreshToken| async move {
+        store
+            .token_user(&secret.hash(), MailKind::PasswordReset, at)
+            .await
+            .expect("read")
+            .is_some()
+    };
+
+    // A password changed from a session, or set by an operator.
+    let (kept, _) = session_for(store.as_ref(), &alice).await;
+    for end in [EndSessions::AllExcept(kept), EndSessions::All] {
+        let link = reset_link(Arc::clone(&store), alice.clone()).await;
+        assert!(usable(Arc::clone(&store), link.clone()).await);
+        assert!(store
+            .set_password(&alice.id, "$argon2id$new", None, &end, T0)
+            .await
+            .expect("set"));
+        assert!(!usable(Arc::clone(&store), link).await, "{end:?}");
+    }
+    // A rehash does not.
+    let link = reset_link(Arc::clone(&store), alice.clone()).await;
+    assert!(store
+        .set_password(&alice.id, "$argon2id$rehash", None, &EndSessions::None, T0)
+        .await
+        .expect("rehash"));
+    assert!(usable(Arc::clone(&store), link).await);
+
+    // A new address: the links and the unsent mail of before go.
+    let link = reset_link(Arc::clone(&store), alice.clone()).await;
+    let before = store.outbox_len().await.expect("len");
+    assert!(before >= 1);
+    let (confirm, _) = mailed(
+        &alice,
+        MailKind::VerifyEmail,
+        Some("b@example.com"),
+        Some("b@example.com"),
+        T0,
+    );
+    assert!(store
+        .set_email(&alice.id, "b@example.com", "b@example.com", &confirm)
+        .await
+        .expect("change"));
+    assert!(!usable(Arc::clone(&store), link).await);
+    assert_eq!(
+        store.outbox_len().await.expect("len"),
+        1,
+        "only the new confirmation"
+    );
+
+    // A disabling; enabling again brings nothing back.
+    let link = reset_link(Arc::clone(&store), alice.clone()).await;
+    assert!(store
+        .set_disabled(&alice.id, true, T0)
+        .await
+        .expect("disable"));
+    assert_eq!(store.outbox_len().await.expect("len"), 0);
+    assert!(store
+        .set_disabled(&alice.id, false, T0)
+        .await
+        .expect("enable"));
+    assert!(!usable(Arc::clone(&store), link).await);
+
+    // A deletion forgets the address too.
+    let link = reset_link(Arc::clone(&store), alice.clone()).await;
+    assert!(store.delete_user(&alice.id, T0).await.expect("delete"));
+    assert!(!usable(Arc::clone(&store), link).await);
+    assert_eq!(store.outbox_len().await.expect("len"), 0);
+    assert!(store
+        .user_by_email("b@example.com")
+        .await
+        .expect("read")
+        .is_none());
+}
+
+async fn one_reset_token_resets_once_however_many_try(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (token, secret) = mailed(&alice, MailKind::PasswordReset, None, None, T0);
+    assert!(store.issue_token(&token).await.expect("issue"));
+    let at = T0 + Duration::minutes(1);
+    let tries: Vec<_> = (0..8)
+        .map(|i| {
+            let (store, hash) = (Arc::clone(&store), secret.hash());
+            tokio::spawn(async move {
+                store
+                    .reset_password(&hash, &format!("$argon2id$try{i}"), at)
+                    .await
+                    .expect("reset")
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tries {
+        won += usize::from(t.await.expect("join").is_some());
+    }
+    assert_eq!(won, 1);
 }
 
 /// Four claims of at most 16 mails each, at once.
@@ -1066,9 +1228,14 @@ async fn futures_join(
     lease: OffsetDateTime,
 ) -> Vec<Vec<baton_core::store::ClaimedMail>> {
     let tasks: Vec<_> = (0..4)
-        .map(|_| {
+        .map(|i| {
             let store = Arc::clone(store);
-            tokio::spawn(async move { store.claim_mail(now, lease, 16).await.expect("claim") })
+            tokio::spawn(async move {
+                store
+                    .claim_mail(now, lease, &format!("sender{i}"), 16)
+                    .await
+                    .expect("claim")
+            })
         })
         .collect();
     let mut out = Vec::new();

@@ -51,25 +51,28 @@ impl Baton {
         let secret = RefreshToken::generate().map_err(AuthError::internal)?;
         let mail = match to.filter(|_| self.policy.mail_enabled) {
             Some(recipient) => {
-                let id = uuid::Uuid::now_v7().to_string();
-                let vars = MailVars {
+                let mut vars = MailVars {
                     username: user.username.clone(),
                     link: self.link(purpose, &secret),
-                    valid_minutes: u64::try_from(ttl.whole_minutes()).unwrap_or(0),
+                    valid_minutes: 0,
+                    valid_for: String::new(),
                 };
-                let plain = serde_json::to_vec(&vars).map_err(AuthError::internal)?;
-                let sealed = self
-                    .vault
-                    .seal_message(&plain, id.as_bytes())
-                    .map_err(AuthError::internal)?;
-                Some(OutboxMail {
-                    id,
+                vars.valid_until(expires_at, now);
+                let mut mail = OutboxMail {
+                    id: uuid::Uuid::now_v7().to_string(),
                     kind: purpose,
+                    user_id: user.id.clone(),
                     recipient: recipient.to_owned(),
-                    sealed,
+                    sealed: Vec::new(),
                     created_at: now,
                     expires_at,
-                })
+                };
+                let plain = serde_json::to_vec(&vars).map_err(AuthError::internal)?;
+                mail.sealed = self
+                    .vault
+                    .seal_message(&plain, &mail.sealed_with())
+                    .map_err(AuthError::internal)?;
+                Some(mail)
             }
             None => None,
         };
@@ -141,7 +144,8 @@ impl Baton {
             .await
         {
             Ok(true) => Ok(record),
-            Ok(false) => Err(AuthError::UserNotFound),
+            // Disabled (or deleted) since the password was checked.
+            Ok(false) => Err(AuthError::AccountDisabled),
             Err(StoreError::Conflict(_)) => Err(AuthError::EmailTaken),
             Err(e) => Err(e.into()),
         }
@@ -226,38 +230,47 @@ impl Baton {
         }
     }
 
-    /// Claims up to `limit` due mails for `lease`.
+    /// Claims up to `limit` due mails for `lease`, under a claim id of their own.
     pub async fn claim_mail(
         &self,
         limit: u32,
         lease: Duration,
     ) -> Result<Vec<ClaimedMail>, AuthError> {
         let now = self.now();
-        Ok(self.store.claim_mail(now, now + lease, limit).await?)
+        let claim = uuid::Uuid::new_v4().to_string();
+        Ok(self
+            .store
+            .claim_mail(now, now + lease, &claim, limit)
+            .await?)
     }
 
-    /// A claimed mail's variables, opened.
+    /// A claimed mail's variables, opened, with the time its link has left as of now.
     pub fn open_mail(&self, mail: &ClaimedMail) -> Result<MailVars, AuthError> {
         let plain = self
             .vault
-            .open_message(&mail.mail.sealed, mail.mail.id.as_bytes())
+            .open_message(&mail.mail.sealed, &mail.mail.sealed_with())
             .map_err(AuthError::internal)?;
-        serde_json::from_slice(&plain).map_err(AuthError::internal)
+        let mut vars: MailVars = serde_json::from_slice(&plain).map_err(AuthError::internal)?;
+        vars.valid_until(mail.mail.expires_at, self.now());
+        Ok(vars)
     }
 
-    /// A claimed mail went out.
-    pub async fn mail_sent(&self, id: &str) -> Result<(), AuthError> {
-        Ok(self.store.mail_sent(id).await?)
+    /// A claimed mail went out; `false` when its claim had lapsed and another sender holds it.
+    pub async fn mail_sent(&self, mail: &ClaimedMail) -> Result<bool, AuthError> {
+        Ok(self.store.mail_sent(&mail.mail.id, &mail.claim).await?)
     }
 
-    /// A claimed mail failed; it is tried again at `retry_at`.
+    /// A claimed mail failed; it is tried again at `retry_at` (unless its claim had lapsed).
     pub async fn mail_failed(
         &self,
-        id: &str,
+        mail: &ClaimedMail,
         retry_at: OffsetDateTime,
         error: &str,
-    ) -> Result<(), AuthError> {
-        Ok(self.store.mail_failed(id, retry_at, error).await?)
+    ) -> Result<bool, AuthError> {
+        Ok(self
+            .store
+            .mail_failed(&mail.mail.id, &mail.claim, retry_at, error)
+            .await?)
     }
 
     /// Deletes tokens and unsent mails whose links have expired.

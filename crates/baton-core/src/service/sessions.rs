@@ -171,6 +171,7 @@ impl Baton {
         now: OffsetDateTime,
     ) -> Result<Issued, AuthError> {
         let iat = now.unix_timestamp();
+        let first_party = session.client_id == super::FIRST_PARTY_CLIENT;
         let claims = AccessClaims {
             iss: self.policy.issuer.clone(),
             sub: session.user_id.to_string(),
@@ -181,8 +182,11 @@ impl Baton {
             client_id: session.client_id.clone(),
             sid: session.id.to_string(),
             preferred_username: session.username.clone(),
-            email: session.email.clone(),
-            email_verified: session.email.as_ref().map(|_| session.email_verified),
+            // The address goes to baton's own client only until scopes say who may see it.
+            email: first_party.then(|| session.email.clone()).flatten(),
+            email_verified: first_party
+                .then(|| session.email.as_ref().map(|_| session.email_verified))
+                .flatten(),
             nbf: None,
         };
         let access_token = access::mint(&self.ring(), &claims).map_err(AuthError::internal)?;

@@ -23,13 +23,19 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 /// Mails claimed at a time.
-const BATCH: u32 = 16;
+const BATCH: u32 = 4;
 /// How long a claimed mail is the claimer's: past it, another sender may claim it again.
 const LEASE: time::Duration = time::Duration::minutes(2);
 /// How often the outbox is looked at when nothing wakes the worker.
 const POLL: Duration = Duration::from_secs(2);
-/// Longest one SMTP exchange may take.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
+/// Longest one SMTP command may take (lettre's own timeout).
+const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest one mail may take, all commands together. A batch therefore ends well within its
+/// lease ([`BATCH`] × this < [`LEASE`]), and a mail is not begun when its lease could run out
+/// meanwhile: another sender never takes a mail this one may still send.
+const SEND_TIMEOUT: Duration = Duration::from_secs(25);
+/// How often the worker counts the mails waiting (for the gauge).
+const COUNT_EVERY: Duration = Duration::from_secs(30);
 /// First retry delay; doubled at each failure up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: time::Duration = time::Duration::seconds(15);
 /// Longest retry delay.
@@ -76,8 +82,8 @@ pub struct Rendered {
     pub html: String,
 }
 
-/// The templates in effect (MiniJinja; variables `username`, `link`, `valid_minutes`; the
-/// `.html` ones escape what they insert).
+/// The templates in effect (MiniJinja; variables `username`, `link`, `valid_for` (`30
+/// minutes`, `1 day`) and `valid_minutes`; the `.html` ones escape what they insert).
 pub struct Templates {
     env: Environment<'static>,
 }
@@ -117,6 +123,7 @@ impl Templates {
             username: "sample".into(),
             link: "https://example.com/#reset=sample".into(),
             valid_minutes: 30,
+            valid_for: "30 minutes".into(),
         };
         for kind in MailKind::ALL {
             templates
@@ -201,17 +208,26 @@ pub fn check_smtp_url(url: &str) -> anyhow::Result<()> {
     if parts.rest.is_empty() || parts.rest.starts_with([':', '/', '?']) {
         bail!("the SMTP URL names no host");
     }
-    AsyncSmtpTransport::<Tokio1Executor>::from_url(&with_tls_default(url))
+    AsyncSmtpTransport::<Tokio1Executor>::from_url(&with_tls_default(url, false))
         .map(drop)
         .map_err(|e| anyhow!("{e}"))
 }
 
-/// `url` with `tls=opportunistic` added to a `smtp://` URL that says nothing about TLS:
-/// STARTTLS whenever the server offers it.
-fn with_tls_default(url: &str) -> String {
+/// `url` with baton's TLS default added to a `smtp://` URL that says nothing about TLS:
+/// STARTTLS whenever the server offers it (`tls=opportunistic`), and required
+/// (`tls=required`) when credentials are to be sent, so that someone on the path cannot strip
+/// the offer and read them. `credentials_apart`: a password comes from BATON_SMTP_PASSWORD.
+fn with_tls_default(url: &str, credentials_apart: bool) -> String {
     if url.starts_with("smtp://") && !url.contains("tls=") {
+        let credentials = credentials_apart
+            || split_smtp_url(url).is_ok_and(|p| p.user.is_some() || p.password.is_some());
         let sep = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{sep}tls=opportunistic")
+        let tls = if credentials {
+            "required"
+        } else {
+            "opportunistic"
+        };
+        format!("{url}{sep}tls={tls}")
     } else {
         url.to_owned()
     }
@@ -271,9 +287,11 @@ impl Mailer {
         };
         let url = url.expose_str();
         let parts = split_smtp_url(url).context("invalid smtp_url")?;
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&with_tls_default(url))
-            .map_err(|e| anyhow!("invalid smtp_url: {e}"))?
-            .timeout(Some(SMTP_TIMEOUT));
+        let apart = config.smtp_password.is_some();
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(&with_tls_default(url, apart))
+                .map_err(|e| anyhow!("invalid smtp_url: {e}"))?
+                .timeout(Some(SMTP_TIMEOUT));
         if let (Some(user), None, Some(password)) =
             (parts.user, parts.password, &config.smtp_password)
         {
@@ -360,7 +378,9 @@ fn backoff(attempts: u32) -> time::Duration {
 /// them or sets their next attempt. Wakes at `wake` (a mail was queued here) or every
 /// [`POLL`] (one queued by another instance, or due again).
 pub async fn run_outbox(state: AppState, mailer: Arc<Mailer>, wake: Arc<Notify>) {
+    let mut counted: Option<std::time::Instant> = None;
     loop {
+        let claimed_at = std::time::Instant::now();
         let claimed = match state.baton.claim_mail(BATCH, LEASE).await {
             Ok(claimed) => claimed,
             Err(e) => {
@@ -369,11 +389,23 @@ pub async fn run_outbox(state: AppState, mailer: Arc<Mailer>, wake: Arc<Notify>)
             }
         };
         let full = claimed.len() == BATCH as usize;
+        let lease = Duration::try_from(LEASE).unwrap_or(Duration::ZERO);
         for mail in claimed {
+            if claimed_at.elapsed() + SEND_TIMEOUT >= lease {
+                // Too late to begin within the lease: given back at once, for the next round.
+                let _ = state
+                    .baton
+                    .mail_failed(&mail, state.baton.now(), "lease ran short")
+                    .await;
+                continue;
+            }
             deliver(&state, &mailer, mail).await;
         }
-        if let Ok(n) = state.baton.outbox_len().await {
-            state.metrics.outbox(n);
+        if counted.is_none_or(|at| at.elapsed() >= COUNT_EVERY) {
+            if let Ok(n) = state.baton.outbox_len().await {
+                state.metrics.outbox(n);
+            }
+            counted = Some(std::time::Instant::now());
         }
         if !full {
             let _ = tokio::time::timeout(POLL, wake.notified()).await;
@@ -387,19 +419,31 @@ async fn deliver(state: &AppState, mailer: &Mailer, claimed: ClaimedMail) {
     let vars = match state.baton.open_mail(&claimed) {
         Ok(vars) => vars,
         Err(e) => {
-            // Sealed under a secret no longer configured, or damaged: it can never be sent.
+            // Sealed under a secret no longer configured, damaged, or edited in the database
+            // (its recipient, kind or expiry are sealed with it): it is never sent.
             tracing::error!(mail_id = %id, error = %baton_core::error::chain(&e),
                 "a queued mail cannot be opened; dropped");
             state.metrics.mail(kind.as_str(), "dropped");
-            let _ = state.baton.mail_sent(&id).await;
+            let _ = state.baton.mail_sent(&claimed).await;
             return;
         }
     };
-    match mailer.send(kind, &claimed.mail.recipient, &vars).await {
+    let sent = tokio::time::timeout(
+        SEND_TIMEOUT,
+        mailer.send(kind, &claimed.mail.recipient, &vars),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(SendError {
+            permanent: false,
+            message: format!("no answer within {} s", SEND_TIMEOUT.as_secs()),
+        })
+    });
+    match sent {
         Ok(()) => {
             tracing::info!(mail_id = %id, kind = kind.as_str(), attempts = claimed.attempts, "mail sent");
             state.metrics.mail(kind.as_str(), "sent");
-            if let Err(e) = state.baton.mail_sent(&id).await {
+            if let Err(e) = state.baton.mail_sent(&claimed).await {
                 // It went out; the lease's end will send it again, once.
                 tracing::warn!(mail_id = %id, error = %e, "a sent mail stays in the outbox");
             }
@@ -408,7 +452,7 @@ async fn deliver(state: &AppState, mailer: &Mailer, claimed: ClaimedMail) {
             tracing::warn!(mail_id = %id, kind = kind.as_str(), error = %e.message,
                 "the mail server refused a mail for good; dropped");
             state.metrics.mail(kind.as_str(), "rejected");
-            let _ = state.baton.mail_sent(&id).await;
+            let _ = state.baton.mail_sent(&claimed).await;
         }
         Err(e) => {
             let delay = backoff(claimed.attempts);
@@ -416,7 +460,11 @@ async fn deliver(state: &AppState, mailer: &Mailer, claimed: ClaimedMail) {
                 retry_in_secs = delay.whole_seconds(), error = %e.message, "mail not sent; will retry");
             state.metrics.mail(kind.as_str(), "retry");
             let retry_at = state.baton.now() + delay;
-            if let Err(e) = state.baton.mail_failed(&id, retry_at, &e.message).await {
+            if let Err(e) = state
+                .baton
+                .mail_failed(&claimed, retry_at, &e.message)
+                .await
+            {
                 tracing::warn!(mail_id = %id, error = %e, "could not record a failed mail");
             }
         }
@@ -432,6 +480,7 @@ mod tests {
             username: "<b>alice</b>".into(),
             link: "https://auth.example.com/#reset=abc".into(),
             valid_minutes: 30,
+            valid_for: "30 minutes".into(),
         }
     }
 
@@ -494,14 +543,23 @@ mod tests {
             assert!(check_smtp_url(bad).is_err(), "{bad}");
         }
         assert_eq!(
-            with_tls_default("smtp://h:25"),
+            with_tls_default("smtp://h:25", false),
             "smtp://h:25?tls=opportunistic"
         );
         assert_eq!(
-            with_tls_default("smtp://h:25?tls=required"),
+            with_tls_default("smtp://h:25?tls=required", false),
             "smtp://h:25?tls=required"
         );
-        assert_eq!(with_tls_default("smtps://h"), "smtps://h");
+        // Credentials are never sent in the clear: TLS becomes required.
+        assert_eq!(
+            with_tls_default("smtp://user:pw@h:587", false),
+            "smtp://user:pw@h:587?tls=required"
+        );
+        assert_eq!(
+            with_tls_default("smtp://user@h:587", true),
+            "smtp://user@h:587?tls=required"
+        );
+        assert_eq!(with_tls_default("smtps://h", false), "smtps://h");
         assert_eq!(
             redact_smtp_url("smtps://user:secret@mail.example.com:465"),
             "smtps://user:***@mail.example.com:465"

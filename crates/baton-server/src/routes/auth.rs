@@ -10,6 +10,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use baton_core::audit::EventKind;
+use baton_core::email::Email;
 use baton_core::service::{Issued, FIRST_PARTY_CLIENT};
 use baton_core::{AuthError, Username};
 use baton_proto::{
@@ -39,10 +40,38 @@ pub(super) async fn register(
             origin.ip.as_deref(),
         )
         .await?;
+    // A blank address is no address: forms send one for an empty field.
+    let email = req.email.as_deref().filter(|e| !e.trim().is_empty());
+    // Each address registered gets a confirmation mail: limited per address and per client IP.
+    let confirming = match email {
+        Some(email) => {
+            let key = Email::parse(email).map_or_else(|_| email.to_owned(), |e| e.key().to_owned());
+            match state
+                .confirmations
+                .begin(&format!("email:{key}"), origin.ip.as_deref())
+                .await
+            {
+                Ok(ticket) => Some(ticket),
+                Err(refusal) => {
+                    attempt.abandoned().await;
+                    signup.abandoned().await;
+                    return Err(refusal.into());
+                }
+            }
+        }
+        None => None,
+    };
     let registered = state
         .baton
-        .register(&req.username, req.password, req.email.as_deref())
+        .register(&req.username, req.password, email)
         .await;
+    if let Some(ticket) = confirming {
+        if registered.as_ref().is_ok_and(|u| u.email.is_some()) {
+            ticket.failed().await;
+        } else {
+            ticket.abandoned().await;
+        }
+    }
     let user = match registered {
         Ok(user) => {
             attempt.succeeded().await;

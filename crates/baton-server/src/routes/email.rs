@@ -25,14 +25,28 @@ pub(super) async fn set_email(
     caller: Authenticated,
     JsonBody(req): JsonBody<SetEmailRequest>,
 ) -> Result<StatusCode, ApiError> {
+    // Each change mails a confirmation: limited per account and per client IP.
+    let ticket = state
+        .confirmations
+        .begin(&format!("user:{}", caller.user), origin.ip.as_deref())
+        .await?;
     let set = state
         .baton
         .set_email(&caller.user, req.current_password, &req.email);
     let (_, before) =
-        with_current_password(&state, &caller.user, &caller.session, &origin, set).await?;
+        match with_current_password(&state, &caller.user, &caller.session, &origin, set).await {
+            Ok(done) => done,
+            Err(e) => {
+                ticket.abandoned().await;
+                return Err(e);
+            }
+        };
     let unchanged =
         before.email.as_deref() == Some(req.email.trim()) && before.email_verified_at.is_some();
-    if !unchanged {
+    if unchanged {
+        ticket.abandoned().await;
+    } else {
+        ticket.failed().await;
         let mut changed = event(&state, EventKind::EmailChanged, &origin);
         changed.user_id = Some(before.id.clone());
         changed.username = Some(before.username.clone());
@@ -65,12 +79,19 @@ pub(super) async fn forgot(
     JsonBody(req): JsonBody<ForgotPasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
     let (request, key) = match (req.email, req.username) {
+        // Malformed input is refused outright: that tells nothing about any account.
         (Some(email), None) => {
-            let key = Email::parse(&email).map_or_else(|_| email.clone(), |e| e.key().to_owned());
+            let key = Email::parse(&email)
+                .map_err(|e| ApiError::InvalidRequest(format!("Invalid email: {e}")))?
+                .key()
+                .to_owned();
             (ResetRequest::Email(email), format!("email:{key}"))
         }
         (None, Some(name)) => {
-            let key = Username::parse(&name).map_or_else(|_| name.clone(), |u| u.key().to_owned());
+            let key = Username::parse(&name)
+                .map_err(|e| ApiError::InvalidRequest(format!("Invalid username: {e}")))?
+                .key()
+                .to_owned();
             (ResetRequest::Username(name), format!("user:{key}"))
         }
         _ => {
@@ -106,6 +127,12 @@ async fn send_reset(state: &AppState, request: &ResetRequest, origin: &RequestOr
             return;
         }
     };
+    // Counted once more under the account itself, however it was named (its address or its
+    // username): past the limit, quietly no mail.
+    match state.resets.begin(&format!("id:{}", user.id), None).await {
+        Ok(ticket) => ticket.failed().await,
+        Err(_) => return,
+    }
     match state.baton.send_reset(&user).await {
         Ok(true) => {
             state.mail_wake.notify_one();

@@ -285,6 +285,10 @@ async fn registering_with_an_address_mails_a_link_that_confirms_it() {
     assert_error(r, StatusCode::CONFLICT, "email_taken", None).await;
     let r = register_with_email(&app, "bob", "not an address").await;
     assert_error(r, StatusCode::BAD_REQUEST, "invalid_request", None).await;
+    // A blank address (a form's empty field) is no address.
+    let r = register_with_email(&app, "erin", "  ").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert!(body(r).await.get("email").is_none());
     // No email, no mail; `/api/me` then shows none.
     let carol = app.user_session("carol").await;
     let me = me(&app, &carol.access).await;
@@ -422,16 +426,17 @@ async fn forgot_answers_202_for_anyone_and_mails_only_confirmed_addresses() {
         json!({"username": "nobody"}),
         json!({"email": "bob@example.com"}),
         json!({"username": "carol"}),
-        json!({"email": "not an address"}),
-        json!({"username": ""}),
     ] {
         let r = forgot(&app, &asked).await;
         assert_eq!(r.status(), StatusCode::ACCEPTED, "{asked}");
     }
+    // Malformed input is no account of anyone's: a plain 400.
     for bad in [
         json!({}),
         json!({"email": "a@b.c", "username": "x"}),
         json!({"email": 5}),
+        json!({"email": "not an address"}),
+        json!({"username": ""}),
     ] {
         let r = forgot(&app, &bad).await;
         assert_error(r, StatusCode::BAD_REQUEST, "invalid_request", None).await;
@@ -656,6 +661,44 @@ async fn changing_the_address_needs_the_password_and_mails_the_new_one() {
             .status(),
         StatusCode::CREATED
     );
+}
+
+#[tokio::test]
+async fn confirmation_mails_are_limited_per_account() {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let app = app_with(&sink).await;
+    let alice = app.user_session("alice").await;
+    let put = |email: String| {
+        app.client
+            .put(app.url("/auth/email"))
+            .bearer_auth(&alice.access)
+            .json(&json!({"email": email, "current_password": PASSWORD}))
+            .send()
+    };
+    for i in 0..3 {
+        let r = put(format!("alice{i}@example.com")).await.expect("request");
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    }
+    let r = put("alice9@example.com".into()).await.expect("request");
+    assert_error(r, StatusCode::TOO_MANY_REQUESTS, "too_many_requests", None).await;
+    // The last address's confirmation goes out; the earlier ones' links were voided (their
+    // mails dropped when not sent yet).
+    let mails = sink.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mails = sink
+        .delivered()
+        .into_iter()
+        .chain(mails)
+        .collect::<Vec<_>>();
+    assert!(
+        mails.iter().any(|m| m.to == "alice2@example.com"),
+        "{mails:?}"
+    );
+    app.advance(301);
+    let r = put("alice9@example.com".into()).await.expect("request");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
 }
 
 #[tokio::test]

@@ -23,12 +23,14 @@ CREATE INDEX account_tokens_user ON account_tokens (user_id, purpose);
 CREATE INDEX account_tokens_expires_at ON account_tokens (expires_at);
 
 -- Mail waiting to be sent, written in the same transaction as the token it carries. The
--- message's variables (its link holds the token) are sealed under the key-encryption key, the
--- row id as associated data. A worker claims due rows for a lease, sends, and deletes them;
--- a failure sets the next attempt. Rows whose link has expired are dropped unsent.
+-- message's variables (its link holds the token) are sealed under the key-encryption key, with
+-- the row's id, kind, recipient and expiry as associated data. A worker claims due rows for a
+-- lease (`claim` names the claim, so only its holder can finish the row), sends, and deletes
+-- them; a failure sets the next attempt. Rows whose link has expired are dropped unsent.
 CREATE TABLE outbox (
     id              TEXT PRIMARY KEY NOT NULL,
     kind            TEXT NOT NULL,
+    user_id         TEXT NOT NULL,
     recipient       TEXT NOT NULL,
     sealed          BYTEA NOT NULL,
     created_at      BIGINT NOT NULL,
@@ -36,6 +38,8 @@ CREATE TABLE outbox (
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at BIGINT NOT NULL,
     claimed_until   BIGINT,
+    claim           TEXT,
     last_error      TEXT
 );
 CREATE INDEX outbox_next_attempt_at ON outbox (next_attempt_at);
+CREATE INDEX outbox_user ON outbox (user_id);

@@ -40,6 +40,7 @@ pub(super) async fn store_token(
         sqlx::query(q::INSERT_MAIL)
             .bind(&m.id)
             .bind(m.kind.as_str())
+            .bind(m.user_id.as_str())
             .bind(&m.recipient)
             .bind(&m.sealed)
             .bind(to_millis(m.created_at))
@@ -49,6 +50,26 @@ pub(super) async fn store_token(
             .map_err(map)?;
     }
     Ok(true)
+}
+
+/// Voids every link mailed to `user` and drops their unsent mail, inside `tx`.
+pub(super) async fn void_links(
+    tx: &mut Transaction<'static, Postgres>,
+    user: &UserId,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(q::SPEND_ALL_USER_TOKENS)
+        .bind(now)
+        .bind(user.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(map)?;
+    sqlx::query(q::DROP_USER_MAIL)
+        .bind(user.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(map)?;
+    Ok(())
 }
 
 /// Uses a token inside `tx`; its user and address, when it qualified.
@@ -76,18 +97,24 @@ async fn use_token(
     .map_err(map)
 }
 
-fn claimed_from_row(row: &Row) -> Result<ClaimedMail, sqlx::Error> {
+fn claimed_from_row(row: &Row, claim: &str) -> Result<ClaimedMail, sqlx::Error> {
     let kind: String = row.try_get("kind")?;
     Ok(ClaimedMail {
         mail: OutboxMail {
             id: row.try_get("id")?,
-            kind: MailKind::parse(&kind).unwrap_or(MailKind::VerifyEmail),
+            // The claim takes only the kinds this version knows.
+            kind: MailKind::parse(&kind).ok_or_else(|| sqlx::Error::ColumnDecode {
+                index: "kind".into(),
+                source: format!("unknown mail kind {kind:?}").into(),
+            })?,
+            user_id: UserId::from_trusted(row.try_get::<String, _>("user_id")?),
             recipient: row.try_get("recipient")?,
             sealed: row.try_get("sealed")?,
             created_at: time_col(row, "created_at")?,
             expires_at: time_col(row, "expires_at")?,
         },
         attempts: u32::try_from(row.try_get::<i32, _>("attempts")?).unwrap_or(0),
+        claim: claim.to_owned(),
     })
 }
 
@@ -127,14 +154,18 @@ impl MailStore for PgStore {
         let Some((user, _)) = use_token(&mut tx, hash, MailKind::PasswordReset, now).await? else {
             return Ok(None);
         };
-        // Locks the user's row: a login opening a session waits, then finds the new hash.
-        sqlx::query(q::SET_PASSWORD)
+        // Locks the user's row (a login opening a session waits, then finds the new hash) and
+        // sees a deletion or a disabling committed since the token was checked: then nothing.
+        let set = sqlx::query(q::RESET_PASSWORD)
             .bind(phc)
             .bind(user.as_str())
-            .bind("")
             .execute(&mut *tx)
             .await
-            .map_err(map)?;
+            .map_err(map)?
+            .rows_affected();
+        if set != 1 {
+            return Ok(None);
+        }
         sqlx::query(q::REVOKE_FOR_PASSWORD)
             .bind(now)
             .bind(user.as_str())
@@ -164,13 +195,18 @@ impl MailStore for PgStore {
         else {
             return Ok(None);
         };
-        sqlx::query(q::CONFIRM_EMAIL)
+        let confirmed = sqlx::query(q::CONFIRM_EMAIL)
             .bind(now)
             .bind(user.as_str())
             .bind(key)
             .execute(&mut *tx)
             .await
-            .map_err(map)?;
+            .map_err(map)?
+            .rows_affected();
+        if confirmed != 1 {
+            // The address changed since the token was checked: nothing (rolled back).
+            return Ok(None);
+        }
         tx.commit().await.map_err(map)?;
         Ok(Some(user))
     }
@@ -179,11 +215,13 @@ impl MailStore for PgStore {
         &self,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
+        claim: &str,
         limit: u32,
     ) -> Result<Vec<ClaimedMail>, StoreError> {
         let now = to_millis(now);
         let rows = sqlx::query(q::postgres::DIALECT.claim_mail)
             .bind(to_millis(lease_until))
+            .bind(claim)
             .bind(now)
             .bind(now)
             .bind(now)
@@ -192,34 +230,37 @@ impl MailStore for PgStore {
             .await
             .map_err(map)?;
         rows.iter()
-            .map(claimed_from_row)
+            .map(|row| claimed_from_row(row, claim))
             .collect::<Result<_, _>>()
             .map_err(map)
     }
 
-    async fn mail_sent(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query(q::MAIL_SENT)
+    async fn mail_sent(&self, id: &str, claim: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(q::MAIL_SENT)
             .bind(id)
+            .bind(claim)
             .execute(&self.writer)
             .await
             .map_err(map)?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn mail_failed(
         &self,
         id: &str,
+        claim: &str,
         retry_at: OffsetDateTime,
         error: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(q::MAIL_RETRY)
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(q::MAIL_RETRY)
             .bind(to_millis(retry_at))
             .bind(error)
             .bind(id)
+            .bind(claim)
             .execute(&self.writer)
             .await
             .map_err(map)?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn purge_mail(&self, before: OffsetDateTime) -> Result<u64, StoreError> {

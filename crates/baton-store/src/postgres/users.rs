@@ -5,6 +5,7 @@ use super::{begin_write, PgStore};
 use crate::error::map;
 use crate::queries as q;
 use baton_core::clock::to_millis;
+use baton_core::email::MailKind;
 use baton_core::store::{EndSessions, MailedToken, StoreError, UserRecord, UserStore};
 use baton_core::UserId;
 use sqlx::postgres::PgRow as Row;
@@ -81,13 +82,7 @@ impl UserStore for PgStore {
         if set != 1 {
             return Ok(false);
         }
-        sqlx::query(q::SPEND_USER_TOKENS)
-            .bind(to_millis(token.token.created_at))
-            .bind(id.as_str())
-            .bind(token.token.purpose.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(map)?;
+        super::mail::void_links(&mut tx, id, to_millis(token.token.created_at)).await?;
         let stored = super::mail::store_token(&mut tx, token).await?;
         tx.commit().await.map_err(map)?;
         Ok(stored)
@@ -158,6 +153,13 @@ impl UserStore for PgStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(map)?;
+            sqlx::query(q::SPEND_USER_TOKENS)
+                .bind(now)
+                .bind(id.as_str())
+                .bind(MailKind::PasswordReset.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
         }
         tx.commit().await.map_err(map)?;
         Ok(true)
@@ -196,6 +198,7 @@ impl UserStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(map)?;
+        super::mail::void_links(&mut tx, id, now).await?;
         tx.commit().await.map_err(map)?;
         Ok(true)
     }
@@ -216,6 +219,7 @@ impl UserStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(map)?;
+        super::mail::void_links(&mut tx, id, now).await?;
         tx.commit().await.map_err(map)?;
         Ok(deleted == 1)
     }

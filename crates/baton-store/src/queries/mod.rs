@@ -140,15 +140,14 @@ pub const INSERT_ACCOUNT_TOKEN: &str =
      SELECT $1, $2, $3, $4, $5, $6 FROM users \
      WHERE id = $3 AND deleted_at IS NULL AND disabled_at IS NULL";
 /// The live, enabled user an unused, unexpired token of purpose `$2` belongs to (for a token
-/// naming an address, only while it is still the user's).
-pub const ACCOUNT_TOKEN_USER: &str = concat!(
-    "SELECT ",
-    user_columns!(),
-    " FROM users WHERE deleted_at IS NULL AND disabled_at IS NULL AND id = \
-     (SELECT t.user_id FROM account_tokens t WHERE t.hash = $1 AND t.purpose = $2 \
-     AND t.used_at IS NULL AND t.expires_at > $3 \
-     AND (t.email_key IS NULL OR t.email_key = users.email_key))"
-);
+/// naming an address, only while it is still the user's): two key lookups.
+pub const ACCOUNT_TOKEN_USER: &str =
+    "SELECT u.id, u.username, u.username_key, u.password_hash, u.created_at, u.disabled_at, \
+     u.email, u.email_key, u.email_verified_at \
+     FROM account_tokens t JOIN users u ON u.id = t.user_id \
+     WHERE t.hash = $1 AND t.purpose = $2 AND t.used_at IS NULL AND t.expires_at > $3 \
+     AND u.deleted_at IS NULL AND u.disabled_at IS NULL \
+     AND (t.email_key IS NULL OR t.email_key = u.email_key)";
 /// Uses a token: only an unused, unexpired one of purpose `$3` whose user is live and enabled
 /// (and, for a token naming an address, still has it); its user and address.
 pub const USE_ACCOUNT_TOKEN: &str = "UPDATE account_tokens SET used_at = $1 \
@@ -157,46 +156,58 @@ pub const USE_ACCOUNT_TOKEN: &str = "UPDATE account_tokens SET used_at = $1 \
      AND u.deleted_at IS NULL AND u.disabled_at IS NULL \
      AND (account_tokens.email_key IS NULL OR u.email_key = account_tokens.email_key)) \
      RETURNING user_id, email_key";
-/// Uses every other unused token of purpose `$3` of a user (one reset ends the others; a new
-/// address voids the links sent to the old one).
+/// Uses every unused token of purpose `$3` of a user (one reset ends the others; a password
+/// changed or set voids the reset links sent before).
 pub const SPEND_USER_TOKENS: &str = "UPDATE account_tokens SET used_at = $1 \
      WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL";
+/// Uses every unused token of a user, whatever its purpose (a new address, a disabling or a
+/// deletion voids every link mailed before).
+pub const SPEND_ALL_USER_TOKENS: &str = "UPDATE account_tokens SET used_at = $1 \
+     WHERE user_id = $2 AND used_at IS NULL";
+/// Drops a user's unsent mails (their links were just voided).
+pub const DROP_USER_MAIL: &str = "DELETE FROM outbox WHERE user_id = $1";
+/// Sets a password with a reset token just used: only for a live, enabled user.
+pub const RESET_PASSWORD: &str = "UPDATE users SET password_hash = $1 \
+     WHERE id = $2 AND deleted_at IS NULL AND disabled_at IS NULL";
 /// Forgets tokens past their end.
 pub const PURGE_ACCOUNT_TOKENS: &str = "DELETE FROM account_tokens WHERE expires_at <= $1";
 
 /// Queues a mail.
 pub const INSERT_MAIL: &str = "INSERT INTO outbox \
-     (id, kind, recipient, sealed, created_at, expires_at, next_attempt_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $5)";
+     (id, kind, user_id, recipient, sealed, created_at, expires_at, next_attempt_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $6)";
 /// The text of [`CLAIM_MAIL`], which PostgreSQL extends to skip rows another instance is
 /// claiming.
 macro_rules! claim_mail {
     ($lock:literal) => {
         concat!(
-            "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id IN \
-             (SELECT id FROM outbox WHERE next_attempt_at <= $2 \
-             AND (claimed_until IS NULL OR claimed_until <= $3) AND expires_at > $4 \
-             ORDER BY next_attempt_at LIMIT $5",
+            "UPDATE outbox SET claimed_until = $1, claim = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox WHERE next_attempt_at <= $3 \
+             AND (claimed_until IS NULL OR claimed_until <= $4) AND expires_at > $5 \
+             AND kind IN ('password_reset', 'verify_email') \
+             ORDER BY next_attempt_at LIMIT $6",
             $lock,
-            ") RETURNING id, kind, recipient, sealed, created_at, expires_at, attempts"
+            ") RETURNING id, kind, user_id, recipient, sealed, created_at, expires_at, attempts"
         )
     };
 }
-/// Claims up to `$5` due mails until `$1` (a lease: one that is neither sent nor given back
-/// by then is claimed again), counting the attempt.
+/// Claims up to `$6` due mails of the kinds this version sends, until `$1` (a lease: one that
+/// is neither sent nor given back by then is claimed again) under the claim id `$2`, counting
+/// the attempt. Kinds of a newer version are left to it.
 pub const CLAIM_MAIL: &str = claim_mail!("");
-/// A mail went out.
-pub const MAIL_SENT: &str = "DELETE FROM outbox WHERE id = $1";
-/// A mail failed: it is tried again at `$1`.
-pub const MAIL_RETRY: &str = "UPDATE outbox SET claimed_until = NULL, next_attempt_at = $1, \
-     last_error = $2 WHERE id = $3";
+/// A mail went out (only its claim's holder finishes it).
+pub const MAIL_SENT: &str = "DELETE FROM outbox WHERE id = $1 AND claim = $2";
+/// A mail failed: it is tried again at `$1` (only its claim's holder gives it back).
+pub const MAIL_RETRY: &str = "UPDATE outbox SET claimed_until = NULL, claim = NULL, \
+     next_attempt_at = $1, last_error = $2 WHERE id = $3 AND claim = $4";
 /// Drops mail whose link has expired, unsent.
 pub const PURGE_MAIL: &str = "DELETE FROM outbox WHERE expires_at <= $1";
 /// Mails waiting.
 pub const OUTBOX_LEN: &str = "SELECT COUNT(*) FROM outbox";
 
-/// Marks a user deleted and forgets the password hash.
-pub const DELETE_USER: &str = "UPDATE users SET deleted_at = $1, password_hash = '' \
+/// Marks a user deleted and forgets the password hash and the address.
+pub const DELETE_USER: &str = "UPDATE users SET deleted_at = $1, password_hash = '', \
+     email = NULL, email_key = NULL, email_verified_at = NULL \
      WHERE id = $2 AND deleted_at IS NULL";
 /// Revokes every session of a deleted user.
 pub const REVOKE_USER_SESSIONS: &str =

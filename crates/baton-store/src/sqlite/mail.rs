@@ -39,6 +39,7 @@ pub(super) fn store_token(c: &Connection, token: &MailedToken) -> Result<bool, S
             params![
                 m.id,
                 m.kind.as_str(),
+                m.user_id.as_str(),
                 m.recipient,
                 m.sealed,
                 to_millis(m.created_at),
@@ -47,6 +48,14 @@ pub(super) fn store_token(c: &Connection, token: &MailedToken) -> Result<bool, S
         )?;
     }
     Ok(true)
+}
+
+/// Voids every link mailed to `user` and drops their unsent mail, inside the caller's
+/// transaction.
+pub(super) fn void_links(c: &Connection, user: &UserId, now: i64) -> Result<(), StoreError> {
+    execute(c, q::SPEND_ALL_USER_TOKENS, params![now, user.as_str()])?;
+    execute(c, q::DROP_USER_MAIL, [user.as_str()])?;
+    Ok(())
 }
 
 /// Uses a token inside the caller's transaction; its user, when it qualified.
@@ -69,19 +78,23 @@ fn use_token(
         .map_err(map_sqlite)
 }
 
-fn claimed_from_row(row: &Row<'_>) -> rusqlite::Result<ClaimedMail> {
+fn claimed_from_row(row: &Row<'_>, claim: &str) -> rusqlite::Result<ClaimedMail> {
     let kind: String = row.get("kind")?;
     Ok(ClaimedMail {
         mail: OutboxMail {
             id: row.get("id")?,
-            // An unknown kind (written by a newer version) is sent as nothing and dropped.
-            kind: MailKind::parse(&kind).unwrap_or(MailKind::VerifyEmail),
+            // The claim takes only the kinds this version knows.
+            kind: MailKind::parse(&kind).ok_or_else(|| {
+                rusqlite::Error::InvalidColumnType(1, kind.clone(), rusqlite::types::Type::Text)
+            })?,
+            user_id: UserId::from_trusted(row.get::<_, String>("user_id")?),
             recipient: row.get("recipient")?,
             sealed: row.get("sealed")?,
             created_at: time_col(row, "created_at")?,
             expires_at: time_col(row, "expires_at")?,
         },
         attempts: row.get("attempts")?,
+        claim: claim.to_owned(),
     })
 }
 
@@ -123,7 +136,10 @@ impl MailStore for SqliteStore {
                 let Some((user, _)) = use_token(c, &hash, MailKind::PasswordReset, now)? else {
                     return Ok(None);
                 };
-                execute(c, q::SET_PASSWORD, params![phc, user.as_str(), ""])?;
+                // One writer: the user checked by the token's use is still live and enabled.
+                if execute(c, q::RESET_PASSWORD, params![phc, user.as_str()])? != 1 {
+                    return Err(StoreError::Other("the user changed during a reset".into()));
+                }
                 execute(c, q::REVOKE_FOR_PASSWORD, params![now, user.as_str(), ""])?;
                 execute(
                     c,
@@ -147,7 +163,11 @@ impl MailStore for SqliteStore {
                 else {
                     return Ok(None);
                 };
-                execute(c, q::CONFIRM_EMAIL, params![now, user.as_str(), key])?;
+                if execute(c, q::CONFIRM_EMAIL, params![now, user.as_str(), key])? != 1 {
+                    return Err(StoreError::Other(
+                        "the address changed during a confirmation".into(),
+                    ));
+                }
                 Ok(Some(user))
             })
             .await
@@ -157,37 +177,40 @@ impl MailStore for SqliteStore {
         &self,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
+        claim: &str,
         limit: u32,
     ) -> Result<Vec<ClaimedMail>, StoreError> {
-        let (now, until) = (to_millis(now), to_millis(lease_until));
+        let (now, until, claim) = (to_millis(now), to_millis(lease_until), claim.to_owned());
         self.engine
             .write(move |c| {
                 query_all(
                     c,
                     q::sqlite::DIALECT.claim_mail,
-                    params![until, now, now, now, i64::from(limit)],
-                    claimed_from_row,
+                    params![until, claim, now, now, now, i64::from(limit)],
+                    |row| claimed_from_row(row, &claim),
                 )
             })
             .await
     }
 
-    async fn mail_sent(&self, id: &str) -> Result<(), StoreError> {
-        let id = id.to_owned();
+    async fn mail_sent(&self, id: &str, claim: &str) -> Result<bool, StoreError> {
+        let (id, claim) = (id.to_owned(), claim.to_owned());
         self.engine
-            .write(move |c| execute(c, q::MAIL_SENT, [id]).map(drop))
+            .write(move |c| Ok(execute(c, q::MAIL_SENT, params![id, claim])? == 1))
             .await
     }
 
     async fn mail_failed(
         &self,
         id: &str,
+        claim: &str,
         retry_at: OffsetDateTime,
         error: &str,
-    ) -> Result<(), StoreError> {
-        let (id, at, error) = (id.to_owned(), to_millis(retry_at), error.to_owned());
+    ) -> Result<bool, StoreError> {
+        let (id, claim) = (id.to_owned(), claim.to_owned());
+        let (at, error) = (to_millis(retry_at), error.to_owned());
         self.engine
-            .write(move |c| execute(c, q::MAIL_RETRY, params![at, error, id]).map(drop))
+            .write(move |c| Ok(execute(c, q::MAIL_RETRY, params![at, error, id, claim])? == 1))
             .await
     }
 

@@ -237,6 +237,35 @@ mod tests {
         }
     }
 
+    /// The statements anyone can make run with a made-up token look rows up by key, never
+    /// scan a table: their cost does not grow with the number of users.
+    #[tokio::test]
+    async fn token_lookups_search_by_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        drop(crate::open(&url).await.expect("migrated"));
+        let conn = rusqlite::Connection::open(dir.path().join("plan.db")).expect("open");
+        for sql in [
+            crate::queries::ACCOUNT_TOKEN_USER,
+            crate::queries::USE_ACCOUNT_TOKEN,
+        ] {
+            let mut stmt = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("plan");
+            // Unbound parameters are NULL: the plan does not depend on them.
+            let mut rows = stmt.raw_query();
+            let mut details = Vec::new();
+            while let Some(row) = rows.next().expect("row") {
+                details.push(row.get::<_, String>(3).expect("detail"));
+            }
+            assert!(!details.is_empty(), "{sql}");
+            assert!(
+                details.iter().all(|d| !d.starts_with("SCAN")),
+                "{sql}: {details:?}"
+            );
+        }
+    }
+
     #[test]
     fn sqlite_urls_name_a_file() {
         assert_eq!(

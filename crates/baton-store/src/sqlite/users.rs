@@ -4,6 +4,7 @@ use super::rows::{execute, opt_time, query_all, query_one, time_col};
 use super::SqliteStore;
 use crate::queries as q;
 use baton_core::clock::to_millis;
+use baton_core::email::MailKind;
 use baton_core::store::{EndSessions, MailedToken, StoreError, UserRecord, UserStore};
 use baton_core::UserId;
 use rusqlite::{params, Row};
@@ -81,15 +82,7 @@ impl UserStore for SqliteStore {
                 if execute(c, q::SET_EMAIL, params![email, key, id.as_str()])? != 1 {
                     return Ok(false);
                 }
-                execute(
-                    c,
-                    q::SPEND_USER_TOKENS,
-                    params![
-                        to_millis(token.token.created_at),
-                        id.as_str(),
-                        token.token.purpose.as_str()
-                    ],
-                )?;
+                super::mail::void_links(c, &id, to_millis(token.token.created_at))?;
                 super::mail::store_token(c, &token)
             })
             .await
@@ -138,6 +131,11 @@ impl UserStore for SqliteStore {
                     EndSessions::All => "",
                 };
                 execute(c, q::REVOKE_FOR_PASSWORD, params![now, id.as_str(), keep])?;
+                execute(
+                    c,
+                    q::SPEND_USER_TOKENS,
+                    params![now, id.as_str(), MailKind::PasswordReset.as_str()],
+                )?;
                 Ok(true)
             })
             .await
@@ -159,6 +157,7 @@ impl UserStore for SqliteStore {
                     return Ok(false);
                 }
                 execute(c, q::REVOKE_FOR_DISABLE, params![now, id.as_str()])?;
+                super::mail::void_links(c, &id, now)?;
                 Ok(true)
             })
             .await
@@ -170,6 +169,7 @@ impl UserStore for SqliteStore {
             .write(move |c| {
                 let deleted = execute(c, q::DELETE_USER, params![now, id.as_str()])?;
                 execute(c, q::REVOKE_USER_SESSIONS, params![now, id.as_str()])?;
+                super::mail::void_links(c, &id, now)?;
                 Ok(deleted == 1)
             })
             .await
