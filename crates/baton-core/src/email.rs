@@ -13,6 +13,8 @@ pub const MAX_EMAIL_LEN: usize = 254;
 pub struct Email {
     display: String,
     key: String,
+    /// The local part as given and the domain in its ASCII (IDNA) form.
+    sendable: String,
 }
 
 /// Why an address was refused.
@@ -46,7 +48,13 @@ impl Email {
             return Err(EmailError::Invalid);
         }
         let (local, domain) = display.rsplit_once('@').ok_or(EmailError::Invalid)?;
+        // A name, not an address: neither a literal (`[10.0.0.5]`) nor digits alone
+        // (`10.0.0.5`).
+        let numeric = domain
+            .split('.')
+            .all(|label| label.chars().all(|c| c.is_ascii_digit()));
         if domain.starts_with('[')
+            || numeric
             || !EmailAddress::is_valid_local_part(local)
             || !EmailAddress::is_valid_domain(domain)
         {
@@ -56,10 +64,18 @@ impl Email {
         // (IDNA) form, in lower case.
         let domain = idna::domain_to_ascii(domain).map_err(|_| EmailError::Invalid)?;
         let local: String = unicode_normalization::UnicodeNormalization::nfc(local).collect();
+        let (given_local, _) = display.rsplit_once('@').ok_or(EmailError::Invalid)?;
         Ok(Self {
             display: display.to_owned(),
             key: format!("{}@{}", local.to_lowercase(), domain.to_ascii_lowercase()),
+            sendable: format!("{given_local}@{domain}"),
         })
+    }
+
+    /// The address to give a mail server: the local part as given, the domain in its ASCII
+    /// (IDNA) form, which every server takes.
+    pub fn sendable(&self) -> &str {
+        &self.sendable
     }
 
     /// The address as given (trimmed).
@@ -162,6 +178,7 @@ mod tests {
         assert_eq!(unicode.key(), ascii.key());
         assert_eq!(unicode.key(), "bob@xn--bcher-kva.example");
         assert_eq!(unicode.as_str(), "bob@Bücher.example", "kept as given");
+        assert_eq!(unicode.sendable(), "bob@xn--bcher-kva.example");
     }
 
     #[test]
@@ -179,6 +196,8 @@ mod tests {
             "alice@-example.com",
             "x@[127.0.0.1]",
             "x@[IPv6:::1]",
+            "x@10.0.0.5",
+            "x@127.1",
         ] {
             assert_eq!(Email::parse(bad), Err(EmailError::Invalid), "{bad:?}");
         }

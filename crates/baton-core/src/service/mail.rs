@@ -191,7 +191,14 @@ impl Baton {
         ) else {
             return Ok(false);
         };
-        let (token, _) = self.mailed_token(user, MailKind::PasswordReset, None, Some(email))?;
+        // Bound to the address: stored only while it is still the user's, and void once it
+        // changes.
+        let (token, _) = self.mailed_token(
+            user,
+            MailKind::PasswordReset,
+            user.email_key.clone(),
+            Some(email),
+        )?;
         Ok(self.store.issue_token(&token).await?)
     }
 

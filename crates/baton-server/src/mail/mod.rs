@@ -34,6 +34,9 @@ const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// lease ([`BATCH`] × this < [`LEASE`]), and a mail is not begun when its lease could run out
 /// meanwhile: another sender never takes a mail this one may still send.
 const SEND_TIMEOUT: Duration = Duration::from_secs(25);
+/// Room kept at the end of a lease for recording the outcome and for clocks that differ
+/// between instances.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// How often the worker counts the mails waiting (for the gauge).
 const COUNT_EVERY: Duration = Duration::from_secs(30);
 /// First retry delay; doubled at each failure up to [`MAX_BACKOFF`].
@@ -208,28 +211,39 @@ pub fn check_smtp_url(url: &str) -> anyhow::Result<()> {
     if parts.rest.is_empty() || parts.rest.starts_with([':', '/', '?']) {
         bail!("the SMTP URL names no host");
     }
-    AsyncSmtpTransport::<Tokio1Executor>::from_url(&with_tls_default(url, false))
+    AsyncSmtpTransport::<Tokio1Executor>::from_url(&with_tls_default(url, false)?)
         .map(drop)
         .map_err(|e| anyhow!("{e}"))
 }
 
-/// `url` with baton's TLS default added to a `smtp://` URL that says nothing about TLS:
-/// STARTTLS whenever the server offers it (`tls=opportunistic`), and required
+/// `url` with baton's TLS rule applied to a `smtp://` URL: without a `tls` parameter,
+/// STARTTLS whenever the server offers it (`tls=opportunistic`), or required
 /// (`tls=required`) when credentials are to be sent, so that someone on the path cannot strip
-/// the offer and read them. `credentials_apart`: a password comes from BATON_SMTP_PASSWORD.
-fn with_tls_default(url: &str, credentials_apart: bool) -> String {
-    if url.starts_with("smtp://") && !url.contains("tls=") {
-        let credentials = credentials_apart
-            || split_smtp_url(url).is_ok_and(|p| p.user.is_some() || p.password.is_some());
-        let sep = if url.contains('?') { '&' } else { '?' };
-        let tls = if credentials {
-            "required"
-        } else {
-            "opportunistic"
-        };
-        format!("{url}{sep}tls={tls}")
-    } else {
-        url.to_owned()
+/// the offer and read them; with credentials, any other `tls` value is refused.
+/// `credentials_apart`: a password comes from BATON_SMTP_PASSWORD.
+fn with_tls_default(url: &str, credentials_apart: bool) -> anyhow::Result<String> {
+    if !url.starts_with("smtp://") {
+        return Ok(url.to_owned());
+    }
+    let credentials = credentials_apart
+        || split_smtp_url(url).is_ok_and(|p| p.user.is_some() || p.password.is_some());
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let tls = query.split('&').find_map(|pair| pair.strip_prefix("tls="));
+    match (tls, credentials) {
+        (None, _) => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            let tls = if credentials {
+                "required"
+            } else {
+                "opportunistic"
+            };
+            Ok(format!("{url}{sep}tls={tls}"))
+        }
+        (Some("required"), _) | (Some(_), false) => Ok(url.to_owned()),
+        (Some(other), true) => bail!(
+            "tls={other} would let the SMTP credentials travel unencrypted; use tls=required \
+             or smtps://"
+        ),
     }
 }
 
@@ -289,7 +303,7 @@ impl Mailer {
         let parts = split_smtp_url(url).context("invalid smtp_url")?;
         let apart = config.smtp_password.is_some();
         let mut builder =
-            AsyncSmtpTransport::<Tokio1Executor>::from_url(&with_tls_default(url, apart))
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(&with_tls_default(url, apart)?)
                 .map_err(|e| anyhow!("invalid smtp_url: {e}"))?
                 .timeout(Some(SMTP_TIMEOUT));
         if let (Some(user), None, Some(password)) =
@@ -323,6 +337,10 @@ impl Mailer {
             permanent: true,
             message,
         };
+        // The domain in its ASCII form: servers without SMTPUTF8 take it too.
+        let to = baton_core::email::Email::parse(to)
+            .map(|e| e.sendable().to_owned())
+            .unwrap_or_else(|_| to.to_owned());
         let to: Mailbox = to
             .parse()
             .map_err(|e| permanent(format!("the address cannot be sent to: {e}")))?;
@@ -391,7 +409,7 @@ pub async fn run_outbox(state: AppState, mailer: Arc<Mailer>, wake: Arc<Notify>)
         let full = claimed.len() == BATCH as usize;
         let lease = Duration::try_from(LEASE).unwrap_or(Duration::ZERO);
         for mail in claimed {
-            if claimed_at.elapsed() + SEND_TIMEOUT >= lease {
+            if claimed_at.elapsed() + SEND_TIMEOUT + LEASE_MARGIN >= lease {
                 // Too late to begin within the lease: given back at once, for the next round.
                 let _ = state
                     .baton
@@ -443,9 +461,14 @@ async fn deliver(state: &AppState, mailer: &Mailer, claimed: ClaimedMail) {
         Ok(()) => {
             tracing::info!(mail_id = %id, kind = kind.as_str(), attempts = claimed.attempts, "mail sent");
             state.metrics.mail(kind.as_str(), "sent");
-            if let Err(e) = state.baton.mail_sent(&claimed).await {
+            match state.baton.mail_sent(&claimed).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(mail_id = %id,
+                    "a mail was sent after its claim lapsed; another sender may send it too"),
                 // It went out; the lease's end will send it again, once.
-                tracing::warn!(mail_id = %id, error = %e, "a sent mail stays in the outbox");
+                Err(e) => {
+                    tracing::warn!(mail_id = %id, error = %e, "a sent mail stays in the outbox")
+                }
             }
         }
         Err(e) if e.permanent => {
@@ -542,24 +565,29 @@ mod tests {
         ] {
             assert!(check_smtp_url(bad).is_err(), "{bad}");
         }
+        let tls = |url: &str, apart: bool| with_tls_default(url, apart).expect("accepted");
+        assert_eq!(tls("smtp://h:25", false), "smtp://h:25?tls=opportunistic");
         assert_eq!(
-            with_tls_default("smtp://h:25", false),
-            "smtp://h:25?tls=opportunistic"
-        );
-        assert_eq!(
-            with_tls_default("smtp://h:25?tls=required", false),
+            tls("smtp://h:25?tls=required", false),
             "smtp://h:25?tls=required"
         );
         // Credentials are never sent in the clear: TLS becomes required.
         assert_eq!(
-            with_tls_default("smtp://user:pw@h:587", false),
+            tls("smtp://user:pw@h:587", false),
             "smtp://user:pw@h:587?tls=required"
         );
         assert_eq!(
-            with_tls_default("smtp://user@h:587", true),
+            tls("smtp://user@h:587", true),
             "smtp://user@h:587?tls=required"
         );
-        assert_eq!(with_tls_default("smtps://h", false), "smtps://h");
+        // `tls=` inside the credentials is no parameter.
+        assert_eq!(
+            tls("smtp://tls=x:pw@h:587", false),
+            "smtp://tls=x:pw@h:587?tls=required"
+        );
+        assert!(with_tls_default("smtp://user:pw@h:587?tls=opportunistic", false).is_err());
+        assert!(with_tls_default("smtp://h:587?tls=opportunistic", true).is_err());
+        assert_eq!(tls("smtps://user:pw@h", false), "smtps://user:pw@h");
         assert_eq!(
             redact_smtp_url("smtps://user:secret@mail.example.com:465"),
             "smtps://user:***@mail.example.com:465"

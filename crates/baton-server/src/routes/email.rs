@@ -25,11 +25,28 @@ pub(super) async fn set_email(
     caller: Authenticated,
     JsonBody(req): JsonBody<SetEmailRequest>,
 ) -> Result<StatusCode, ApiError> {
-    // Each change mails a confirmation: limited per account and per client IP.
+    // Each change mails a confirmation: limited per account and per client IP, and per
+    // recipient whichever account asks.
     let ticket = state
         .confirmations
         .begin(&format!("user:{}", caller.user), origin.ip.as_deref())
         .await?;
+    let recipient = match Email::parse(&req.email) {
+        Ok(email) => {
+            match state
+                .confirmations
+                .begin(&format!("email:{}", email.key()), None)
+                .await
+            {
+                Ok(recipient) => Some(recipient),
+                Err(refusal) => {
+                    ticket.abandoned().await;
+                    return Err(refusal.into());
+                }
+            }
+        }
+        Err(_) => None,
+    };
     let set = state
         .baton
         .set_email(&caller.user, req.current_password, &req.email);
@@ -38,6 +55,9 @@ pub(super) async fn set_email(
             Ok(done) => done,
             Err(e) => {
                 ticket.abandoned().await;
+                if let Some(r) = recipient {
+                    r.abandoned().await;
+                }
                 return Err(e);
             }
         };
@@ -45,8 +65,14 @@ pub(super) async fn set_email(
         before.email.as_deref() == Some(req.email.trim()) && before.email_verified_at.is_some();
     if unchanged {
         ticket.abandoned().await;
+        if let Some(r) = recipient {
+            r.abandoned().await;
+        }
     } else {
         ticket.failed().await;
+        if let Some(r) = recipient {
+            r.failed().await;
+        }
         let mut changed = event(&state, EventKind::EmailChanged, &origin);
         changed.user_id = Some(before.id.clone());
         changed.username = Some(before.username.clone());

@@ -24,7 +24,7 @@ CREATE INDEX account_tokens_expires_at ON account_tokens (expires_at);
 
 -- Mail waiting to be sent, written in the same transaction as the token it carries. The
 -- message's variables (its link holds the token) are sealed under the key-encryption key, with
--- the row's id, kind, recipient and expiry as associated data. A worker claims due rows for a
+-- the row's id, kind, user, recipient and expiry as associated data. A worker claims due rows for a
 -- lease (`claim` names the claim, so only its holder can finish the row), sends, and deletes
 -- them; a failure sets the next attempt. Rows whose link has expired are dropped unsent.
 CREATE TABLE outbox (

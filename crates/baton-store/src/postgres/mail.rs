@@ -22,7 +22,7 @@ pub(super) async fn store_token(
     token: &MailedToken,
 ) -> Result<bool, StoreError> {
     let t = &token.token;
-    let stored = sqlx::query(q::INSERT_ACCOUNT_TOKEN)
+    let stored = sqlx::query(q::postgres::DIALECT.insert_account_token)
         .bind(&t.hash.0[..])
         .bind(t.purpose.as_str())
         .bind(t.user_id.as_str())
@@ -72,13 +72,34 @@ pub(super) async fn void_links(
     Ok(())
 }
 
-/// Uses a token inside `tx`; its user and address, when it qualified.
+/// Forgets a deleted user's tokens and drops their unsent mail, inside `tx`.
+pub(super) async fn forget_links(
+    tx: &mut Transaction<'static, Postgres>,
+    user: &UserId,
+) -> Result<(), StoreError> {
+    for sql in [q::DELETE_USER_TOKENS, q::DROP_USER_MAIL] {
+        sqlx::query(sql)
+            .bind(user.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(map)?;
+    }
+    Ok(())
+}
+
+/// Uses a token inside `tx`, its user's row locked first (the order every write touching both
+/// takes); its user and address, when it qualified.
 async fn use_token(
     tx: &mut Transaction<'static, Postgres>,
     hash: &TokenHash,
     purpose: MailKind,
     now: i64,
 ) -> Result<Option<(UserId, Option<String>)>, StoreError> {
+    sqlx::query(q::postgres::LOCK_TOKEN_USER)
+        .bind(&hash.0[..])
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(map)?;
     let row = sqlx::query(q::USE_ACCOUNT_TOKEN)
         .bind(now)
         .bind(&hash.0[..])

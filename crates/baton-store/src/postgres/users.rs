@@ -160,6 +160,12 @@ impl UserStore for PgStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(map)?;
+            sqlx::query(q::DROP_USER_MAIL_OF_KIND)
+                .bind(id.as_str())
+                .bind(MailKind::PasswordReset.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
         }
         tx.commit().await.map_err(map)?;
         Ok(true)
@@ -219,7 +225,7 @@ impl UserStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(map)?;
-        super::mail::void_links(&mut tx, id, now).await?;
+        super::mail::forget_links(&mut tx, id).await?;
         tx.commit().await.map_err(map)?;
         Ok(deleted == 1)
     }

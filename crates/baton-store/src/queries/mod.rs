@@ -62,6 +62,8 @@ pub struct Dialect {
     pub insert_session: &'static str,
     /// [`CLAIM_MAIL`], skipping rows another instance is claiming where several instances send.
     pub claim_mail: &'static str,
+    /// [`INSERT_ACCOUNT_TOKEN`], locking the user's row where several instances write.
+    pub insert_account_token: &'static str,
     /// Serialises key activation across instances; `None` where one writer does everything.
     pub lock_signing_keys: Option<&'static str>,
     /// Rewrites the storage so replaced private keys survive nowhere in free space.
@@ -134,11 +136,19 @@ pub const CONFIRM_EMAIL: &str =
     "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $1) \
      WHERE id = $2 AND email_key = $3 AND deleted_at IS NULL";
 
-/// Stores a one-time token for a live, enabled user.
-pub const INSERT_ACCOUNT_TOKEN: &str =
-    "INSERT INTO account_tokens (hash, purpose, user_id, email_key, created_at, expires_at) \
-     SELECT $1, $2, $3, $4, $5, $6 FROM users \
-     WHERE id = $3 AND deleted_at IS NULL AND disabled_at IS NULL";
+/// The text of [`INSERT_ACCOUNT_TOKEN`], which PostgreSQL extends with a row lock.
+macro_rules! insert_account_token {
+    () => {
+        "INSERT INTO account_tokens (hash, purpose, user_id, email_key, created_at, expires_at) \
+         SELECT $1, $2, $3, $4, $5, $6 FROM users \
+         WHERE id = $3 AND deleted_at IS NULL AND disabled_at IS NULL \
+         AND ($4 IS NULL OR email_key = $4)"
+    };
+}
+/// Stores a one-time token for a live, enabled user who (for a token naming an address) still
+/// has that address. PostgreSQL appends `FOR SHARE`: a disabling, deletion or change of address
+/// committing meanwhile is waited for and seen, so it cannot miss a token stored beside it.
+pub const INSERT_ACCOUNT_TOKEN: &str = insert_account_token!();
 /// The live, enabled user an unused, unexpired token of purpose `$2` belongs to (for a token
 /// naming an address, only while it is still the user's): two key lookups.
 pub const ACCOUNT_TOKEN_USER: &str =
@@ -166,6 +176,10 @@ pub const SPEND_ALL_USER_TOKENS: &str = "UPDATE account_tokens SET used_at = $1 
      WHERE user_id = $2 AND used_at IS NULL";
 /// Drops a user's unsent mails (their links were just voided).
 pub const DROP_USER_MAIL: &str = "DELETE FROM outbox WHERE user_id = $1";
+/// Drops a user's unsent mails of kind `$2` (their links were just voided).
+pub const DROP_USER_MAIL_OF_KIND: &str = "DELETE FROM outbox WHERE user_id = $1 AND kind = $2";
+/// Forgets a deleted user's tokens (and the addresses they name).
+pub const DELETE_USER_TOKENS: &str = "DELETE FROM account_tokens WHERE user_id = $1";
 /// Sets a password with a reset token just used: only for a live, enabled user.
 pub const RESET_PASSWORD: &str = "UPDATE users SET password_hash = $1 \
      WHERE id = $2 AND deleted_at IS NULL AND disabled_at IS NULL";

@@ -15,6 +15,8 @@ pub const DIALECT: Dialect = Dialect {
     // Rows another instance is claiming are skipped rather than waited for; the lease then
     // keeps them from being claimed twice.
     claim_mail: claim_mail!(" FOR UPDATE SKIP LOCKED"),
+    // A disabling, deletion or change of address committing meanwhile is waited for and seen.
+    insert_account_token: concat!(insert_account_token!(), " FOR SHARE"),
     // Readers (`SELECT`) are not blocked.
     lock_signing_keys: Some("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE"),
     scrub_signing_keys: "VACUUM FULL signing_keys",
@@ -66,3 +68,10 @@ pub const TRY_LOCK_LIMIT_KEY: &str = "SELECT pg_try_advisory_xact_lock($1, $2)";
 /// The migrations applied, oldest first.
 pub const APPLIED_MIGRATIONS: &str =
     "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
+
+/// Locks the user of the token `$1` (the row a reset or a confirmation then writes) before the
+/// token is used: the same order as every other write that touches both (the user first, then
+/// their tokens), so the two cannot deadlock.
+pub const LOCK_TOKEN_USER: &str =
+    "SELECT u.id FROM account_tokens t JOIN users u ON u.id = t.user_id \
+     WHERE t.hash = $1 FOR NO KEY UPDATE OF u";

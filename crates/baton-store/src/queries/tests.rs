@@ -18,6 +18,8 @@ const ALL: &[&str] = &[
     SPEND_USER_TOKENS,
     SPEND_ALL_USER_TOKENS,
     DROP_USER_MAIL,
+    DROP_USER_MAIL_OF_KIND,
+    DELETE_USER_TOKENS,
     RESET_PASSWORD,
     PURGE_ACCOUNT_TOKENS,
     INSERT_MAIL,
@@ -214,4 +216,23 @@ fn the_backends_hold_no_sql_of_their_own() {
         sql_literals("fn f() { run(\"SELECT 1\"); run(\"x\"); }"),
         ["SELECT 1"]
     );
+}
+
+/// The claim takes exactly the kinds this version can send.
+#[test]
+fn the_claim_names_every_mail_kind_and_no_other() {
+    let listed = CLAIM_MAIL
+        .split_once("kind IN (")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(list, _)| list)
+        .expect("a kind list");
+    let listed: Vec<&str> = listed
+        .split(',')
+        .map(|k| k.trim().trim_matches('\''))
+        .collect();
+    let known: Vec<&str> = baton_core::email::MailKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(listed, known);
 }

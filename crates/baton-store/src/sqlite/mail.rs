@@ -19,7 +19,7 @@ pub(super) fn store_token(c: &Connection, token: &MailedToken) -> Result<bool, S
     let t = &token.token;
     let stored = execute(
         c,
-        q::INSERT_ACCOUNT_TOKEN,
+        q::sqlite::DIALECT.insert_account_token,
         params![
             &t.hash.0[..],
             t.purpose.as_str(),
@@ -54,6 +54,14 @@ pub(super) fn store_token(c: &Connection, token: &MailedToken) -> Result<bool, S
 /// transaction.
 pub(super) fn void_links(c: &Connection, user: &UserId, now: i64) -> Result<(), StoreError> {
     execute(c, q::SPEND_ALL_USER_TOKENS, params![now, user.as_str()])?;
+    execute(c, q::DROP_USER_MAIL, [user.as_str()])?;
+    Ok(())
+}
+
+/// Forgets a deleted user's tokens and drops their unsent mail, inside the caller's
+/// transaction.
+pub(super) fn forget_links(c: &Connection, user: &UserId) -> Result<(), StoreError> {
+    execute(c, q::DELETE_USER_TOKENS, [user.as_str()])?;
     execute(c, q::DROP_USER_MAIL, [user.as_str()])?;
     Ok(())
 }

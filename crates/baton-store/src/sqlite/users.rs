@@ -131,11 +131,9 @@ impl UserStore for SqliteStore {
                     EndSessions::All => "",
                 };
                 execute(c, q::REVOKE_FOR_PASSWORD, params![now, id.as_str(), keep])?;
-                execute(
-                    c,
-                    q::SPEND_USER_TOKENS,
-                    params![now, id.as_str(), MailKind::PasswordReset.as_str()],
-                )?;
+                let reset = MailKind::PasswordReset.as_str();
+                execute(c, q::SPEND_USER_TOKENS, params![now, id.as_str(), reset])?;
+                execute(c, q::DROP_USER_MAIL_OF_KIND, params![id.as_str(), reset])?;
                 Ok(true)
             })
             .await
@@ -169,7 +167,7 @@ impl UserStore for SqliteStore {
             .write(move |c| {
                 let deleted = execute(c, q::DELETE_USER, params![now, id.as_str()])?;
                 execute(c, q::REVOKE_USER_SESSIONS, params![now, id.as_str()])?;
-                super::mail::void_links(c, &id, now)?;
+                super::mail::forget_links(c, &id)?;
                 Ok(deleted == 1)
             })
             .await
