@@ -48,21 +48,23 @@ impl Email {
             return Err(EmailError::Invalid);
         }
         let (local, domain) = display.rsplit_once('@').ok_or(EmailError::Invalid)?;
-        // A name, not an address: neither a literal (`[10.0.0.5]`) nor digits alone
-        // (`10.0.0.5`).
-        let numeric = domain
-            .split('.')
-            .all(|label| label.chars().all(|c| c.is_ascii_digit()));
         if domain.starts_with('[')
-            || numeric
             || !EmailAddress::is_valid_local_part(local)
             || !EmailAddress::is_valid_domain(domain)
         {
             return Err(EmailError::Invalid);
         }
         // The key: the local part NFC-normalised and in lower case, the domain in its ASCII
-        // (IDNA) form, in lower case.
-        let domain = idna::domain_to_ascii(domain).map_err(|_| EmailError::Invalid)?;
+        // (IDNA, with STD3's rules on what a host name holds) form, in lower case.
+        let domain = idna::domain_to_ascii_strict(domain).map_err(|_| EmailError::Invalid)?;
+        // A name, not an address: no label of digits alone (`10.0.0.5`, however it was
+        // written before conversion).
+        let numeric = domain
+            .split('.')
+            .all(|label| label.chars().all(|c| c.is_ascii_digit()));
+        if numeric || domain.is_empty() {
+            return Err(EmailError::Invalid);
+        }
         let local: String = unicode_normalization::UnicodeNormalization::nfc(local).collect();
         let (given_local, _) = display.rsplit_once('@').ok_or(EmailError::Invalid)?;
         Ok(Self {
@@ -198,6 +200,9 @@ mod tests {
             "x@[IPv6:::1]",
             "x@10.0.0.5",
             "x@127.1",
+            "x@\u{ff11}\u{ff10}.\u{ff10}.\u{ff10}.\u{ff15}",
+            "x@10\u{3002}0\u{3002}0\u{3002}5",
+            "x@exa\u{ff3b}mple.com",
         ] {
             assert_eq!(Email::parse(bad), Err(EmailError::Invalid), "{bad:?}");
         }

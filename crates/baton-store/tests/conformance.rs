@@ -1142,6 +1142,21 @@ async fn links_are_voided_by_what_makes_them_stale(store: Arc<dyn Store>, url: &
             .expect("set"));
         assert!(!usable(Arc::clone(&store), link).await, "{end:?}");
     }
+    // A reset with one link ends the others and drops their unsent mail.
+    let first = reset_link(Arc::clone(&store), alice.clone()).await;
+    let second = reset_link(Arc::clone(&store), alice.clone()).await;
+    assert!(store
+        .reset_password(&first.hash(), "$argon2id$reset", at)
+        .await
+        .expect("reset")
+        .is_some());
+    assert!(!usable(Arc::clone(&store), second).await);
+    let waiting = scalar(
+        url,
+        "SELECT COUNT(*) FROM outbox WHERE kind = 'password_reset'",
+    )
+    .await;
+    assert_eq!(waiting, 0);
     // A rehash does not.
     let link = reset_link(Arc::clone(&store), alice.clone()).await;
     assert!(store

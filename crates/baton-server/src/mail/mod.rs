@@ -227,8 +227,18 @@ fn with_tls_default(url: &str, credentials_apart: bool) -> anyhow::Result<String
     }
     let credentials = credentials_apart
         || split_smtp_url(url).is_ok_and(|p| p.user.is_some() || p.password.is_some());
+    // Read as lettre reads it: the first pair whose percent-decoded key is `tls`.
     let query = url.split_once('?').map_or("", |(_, q)| q);
-    let tls = query.split('&').find_map(|pair| pair.strip_prefix("tls="));
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(&text.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let tls = query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode(key) == "tls").then(|| decode(value))
+    });
+    let tls = tls.as_deref();
     match (tls, credentials) {
         (None, _) => {
             let sep = if url.contains('?') { '&' } else { '?' };
@@ -394,7 +404,7 @@ fn backoff(attempts: u32) -> time::Duration {
 
 /// Empties the outbox until the task is aborted: claims due mails, sends them, and deletes
 /// them or sets their next attempt. Wakes at `wake` (a mail was queued here) or every
-/// [`POLL`] (one queued by another instance, or due again).
+/// two seconds (one queued by another instance, or due again).
 pub async fn run_outbox(state: AppState, mailer: Arc<Mailer>, wake: Arc<Notify>) {
     let mut counted: Option<std::time::Instant> = None;
     loop {
@@ -463,8 +473,10 @@ async fn deliver(state: &AppState, mailer: &Mailer, claimed: ClaimedMail) {
             state.metrics.mail(kind.as_str(), "sent");
             match state.baton.mail_sent(&claimed).await {
                 Ok(true) => {}
-                Ok(false) => tracing::warn!(mail_id = %id,
-                    "a mail was sent after its claim lapsed; another sender may send it too"),
+                // Deleted meanwhile (its links voided by a change of password or address, a
+                // disabling or a deletion), or its claim lapsed.
+                Ok(false) => tracing::info!(mail_id = %id,
+                    "a mail went out that the outbox no longer held for this sender"),
                 // It went out; the lease's end will send it again, once.
                 Err(e) => {
                     tracing::warn!(mail_id = %id, error = %e, "a sent mail stays in the outbox")
@@ -586,6 +598,8 @@ mod tests {
             "smtp://tls=x:pw@h:587?tls=required"
         );
         assert!(with_tls_default("smtp://user:pw@h:587?tls=opportunistic", false).is_err());
+        assert!(with_tls_default("smtp://user:pw@h:587?%74ls=opportunistic", false).is_err());
+        assert!(with_tls_default("smtp://user:pw@h:587?tls=%72equired", false).is_ok());
         assert!(with_tls_default("smtp://h:587?tls=opportunistic", true).is_err());
         assert_eq!(tls("smtps://user:pw@h", false), "smtps://user:pw@h");
         assert_eq!(

@@ -25,27 +25,30 @@ pub(super) async fn set_email(
     caller: Authenticated,
     JsonBody(req): JsonBody<SetEmailRequest>,
 ) -> Result<StatusCode, ApiError> {
-    // Each change mails a confirmation: limited per account and per client IP, and per
-    // recipient whichever account asks.
-    let ticket = state
-        .confirmations
-        .begin(&format!("user:{}", caller.user), origin.ip.as_deref())
-        .await?;
+    // Each change mails a confirmation: limited per recipient whichever account asks (first,
+    // as registration takes it, so neither waits on the other), then per account and per
+    // client IP.
     let recipient = match Email::parse(&req.email) {
-        Ok(email) => {
-            match state
+        Ok(email) => Some(
+            state
                 .confirmations
                 .begin(&format!("email:{}", email.key()), None)
-                .await
-            {
-                Ok(recipient) => Some(recipient),
-                Err(refusal) => {
-                    ticket.abandoned().await;
-                    return Err(refusal.into());
-                }
-            }
-        }
+                .await?,
+        ),
         Err(_) => None,
+    };
+    let ticket = match state
+        .confirmations
+        .begin(&format!("user:{}", caller.user), origin.ip.as_deref())
+        .await
+    {
+        Ok(ticket) => ticket,
+        Err(refusal) => {
+            if let Some(r) = recipient {
+                r.abandoned().await;
+            }
+            return Err(refusal.into());
+        }
     };
     let set = state
         .baton

@@ -201,6 +201,12 @@ impl MailStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(map)?;
+        sqlx::query(q::DROP_USER_MAIL_OF_KIND)
+            .bind(user.as_str())
+            .bind(MailKind::PasswordReset.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
         tx.commit().await.map_err(map)?;
         Ok(Some(user))
     }

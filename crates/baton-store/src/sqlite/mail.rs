@@ -149,11 +149,9 @@ impl MailStore for SqliteStore {
                     return Err(StoreError::Other("the user changed during a reset".into()));
                 }
                 execute(c, q::REVOKE_FOR_PASSWORD, params![now, user.as_str(), ""])?;
-                execute(
-                    c,
-                    q::SPEND_USER_TOKENS,
-                    params![now, user.as_str(), MailKind::PasswordReset.as_str()],
-                )?;
+                let reset = MailKind::PasswordReset.as_str();
+                execute(c, q::SPEND_USER_TOKENS, params![now, user.as_str(), reset])?;
+                execute(c, q::DROP_USER_MAIL_OF_KIND, params![user.as_str(), reset])?;
                 Ok(Some(user))
             })
             .await
