@@ -284,14 +284,17 @@ async fn sqlite_rotations() -> anyhow::Result<Value> {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
         )?;
         let now = to_millis(SystemClock.now());
+        const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
         conn.execute(
             q::INSERT_USER,
             params![
                 "0190f5c2-6f1e-7c3a-9b52-3c1d2e4f5a6b",
                 "bench",
                 "bench",
-                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
-                now
+                HASH,
+                now,
+                None::<String>,
+                None::<String>
             ],
         )?;
         let mut heads = Vec::with_capacity(CHAINS);
@@ -308,7 +311,8 @@ async fn sqlite_rotations() -> anyhow::Result<Value> {
                     now + 7 * DAY_MS,
                     now + 30 * DAY_MS,
                     "baton-loadgen",
-                    "127.0.0.1"
+                    "127.0.0.1",
+                    HASH
                 ],
             )?;
             if created != 1 {

@@ -12,7 +12,7 @@ use crate::metrics::Metrics;
 use crate::routes;
 use crate::serve::{serve, ServeLimits};
 use crate::shared_limits::SharedLimiter;
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use anyhow::Context as _;
 use axum::Router;
 use baton_core::clock::NeverBackwards;
@@ -109,7 +109,7 @@ impl Application {
             );
         }
         let admissions = Arc::new(admissions(&config));
-        let state = AppState {
+        let state = AppState::new(Shared {
             admissions,
             baton: Arc::new(baton),
             issuer_origin: origin_of(&issuer).into(),
@@ -125,7 +125,7 @@ impl Application {
             mailer,
             mail_wake: Arc::default(),
             lockouts: Arc::default(),
-        };
+        });
         Ok(Self {
             listener,
             state,

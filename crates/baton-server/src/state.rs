@@ -6,9 +6,29 @@ use crate::metrics::Metrics;
 use baton_core::Baton;
 use std::sync::Arc;
 
-/// Shared state.
+/// Shared state: one `Arc`, so that handing it to a request (which axum does by cloning, in
+/// every extractor and middleware that takes it) costs one reference count, however many
+/// parts it has.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// The state made of `shared`.
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     /// The token service.
     pub baton: Arc<Baton>,
     /// Resolved configuration (with the issuer filled in).
