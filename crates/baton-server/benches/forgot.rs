@@ -2,7 +2,7 @@
 //! the handler's time for an account with a confirmed address (whose mail is then queued) and
 //! for an address nobody has, side by side, through the whole router on a real SQLite database.
 //! The clock moves past the limits' window before each request, so no request is refused.
-//! `cargo bench -p baton-server --bench forgot`; docs/benchmarks.md has the figures.
+//! `cargo bench -p baton-server --bench forgot`; docs/api.md has the figures.
 
 #![allow(
     missing_docs,
