@@ -8,7 +8,6 @@ use super::Baton;
 use crate::email::{Email, MailKind, MailVars};
 use crate::error::AuthError;
 use crate::ids::UserId;
-use crate::password::{Password, PasswordRule};
 use crate::refresh::RefreshToken;
 use crate::store::{AccountToken, ClaimedMail, MailedToken, OutboxMail, StoreError, UserRecord};
 use crate::username::Username;
@@ -110,21 +109,7 @@ impl Baton {
         current_password: String,
         email: &str,
     ) -> Result<UserRecord, AuthError> {
-        let record = self.store.user(user).await?;
-        let verified = self
-            .hasher
-            .verify(
-                &Password::presented(current_password),
-                record.as_ref().map(|u| u.password_hash.as_str()),
-            )
-            .await?;
-        let record = match record {
-            Some(u) if verified.ok => u,
-            _ => return Err(AuthError::InvalidCredentials),
-        };
-        if record.disabled_at.is_some() {
-            return Err(AuthError::AccountDisabled);
-        }
+        let record = self.current_password(user, current_password).await?;
         let email = Email::parse(email)?;
         if record.email_key.as_deref() == Some(email.key())
             && record.email.as_deref() == Some(email.as_str())
@@ -225,11 +210,7 @@ impl Baton {
             .token_user(&hash, MailKind::PasswordReset, self.now())
             .await?
             .ok_or(AuthError::InvalidToken)?;
-        let rule = PasswordRule {
-            min_length: self.policy.password_min_length,
-            min_score: self.policy.password_min_score,
-        };
-        let password = chosen(new_password, &user.username_key, rule).await?;
+        let password = chosen(new_password, &user.username_key, self.change_rule()).await?;
         let phc = self.hasher.hash(&password).await?;
         match self.store.reset_password(&hash, &phc, self.now()).await? {
             Some(_) => Ok(user),

@@ -118,8 +118,34 @@ impl Baton {
         }
     }
 
+    /// The live user `user` after checking `current` is their password: the same error, after
+    /// the same work, for an unknown user and a wrong password; a disabled user's right
+    /// password is [`AuthError::AccountDisabled`].
+    pub(super) async fn current_password(
+        &self,
+        user: &UserId,
+        current: String,
+    ) -> Result<UserRecord, AuthError> {
+        let record = self.store.user(user).await?;
+        let verified = self
+            .hasher
+            .verify(
+                &Password::presented(current),
+                record.as_ref().map(|u| u.password_hash.as_str()),
+            )
+            .await?;
+        let record = match record {
+            Some(u) if verified.ok => u,
+            _ => return Err(AuthError::InvalidCredentials),
+        };
+        if record.disabled_at.is_some() {
+            return Err(AuthError::AccountDisabled);
+        }
+        Ok(record)
+    }
+
     /// The rule a password must meet when a user changes or resets it.
-    fn change_rule(&self) -> PasswordRule {
+    pub(super) fn change_rule(&self) -> PasswordRule {
         PasswordRule {
             min_length: self.policy.password_min_length,
             min_score: self.policy.password_min_score,
@@ -137,21 +163,7 @@ impl Baton {
         current: String,
         new: String,
     ) -> Result<UserRecord, AuthError> {
-        let record = self.store.user(user).await?;
-        let verified = self
-            .hasher
-            .verify(
-                &Password::presented(current),
-                record.as_ref().map(|u| u.password_hash.as_str()),
-            )
-            .await?;
-        let record = match record {
-            Some(u) if verified.ok => u,
-            _ => return Err(AuthError::InvalidCredentials),
-        };
-        if record.disabled_at.is_some() {
-            return Err(AuthError::AccountDisabled);
-        }
+        let record = self.current_password(user, current).await?;
         let new = chosen(new, &record.username_key, self.change_rule()).await?;
         let phc = self.hasher.hash(&new).await?;
         let end = EndSessions::AllExcept(keep.clone());
