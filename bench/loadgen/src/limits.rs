@@ -130,6 +130,8 @@ fn signing_rate(alg: SigningAlg) -> anyhow::Result<Value> {
         preferred_username: "bench".into(),
         email: None,
         email_verified: None,
+        auth_time: None,
+        amr: Vec::new(),
     };
     let rules = TokenRules {
         issuer: issuer.into(),

@@ -27,6 +27,8 @@ fn claims() -> AccessClaims {
         preferred_username: "alice".into(),
         email: None,
         email_verified: None,
+        auth_time: None,
+        amr: Vec::new(),
     }
 }
 

@@ -102,6 +102,8 @@ mod tests {
             preferred_username: "alice".into(),
             email: None,
             email_verified: None,
+            auth_time: None,
+            amr: Vec::new(),
             nbf: None,
         }
     }

@@ -84,6 +84,19 @@ pub enum AuthError {
     /// The client id is taken.
     #[error("client id is taken")]
     ClientTaken,
+    /// A wrong, malformed or already used second-factor code.
+    #[error("invalid or already used code")]
+    InvalidCode,
+    /// The `mfa_token` of a login's second step is unknown, used, expired or spent by wrong
+    /// codes.
+    #[error("invalid or expired MFA token")]
+    InvalidMfaToken,
+    /// A TOTP factor is already confirmed.
+    #[error("a second factor is already enabled")]
+    MfaAlreadyEnabled,
+    /// No TOTP setup waits for its confirmation.
+    #[error("no TOTP setup to confirm")]
+    NoPendingTotp,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -11,6 +11,7 @@ pub mod error;
 pub mod ids;
 pub mod keys;
 pub mod limits;
+pub mod mfa;
 pub mod password;
 pub mod refresh;
 pub mod rotation;

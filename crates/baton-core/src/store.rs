@@ -149,6 +149,8 @@ pub struct NewSession {
     /// The password hash the login was checked against: the session is opened only while it
     /// is still the user's (and the user neither deleted nor disabled).
     pub password_hash: String,
+    /// How the user authenticated, in its stored form ([`crate::mfa::Amr::to_stored`]).
+    pub amr: String,
 }
 
 /// Where a page of sessions starts: after the session created at `created_at` with id `id`.
@@ -189,6 +191,9 @@ pub struct SessionRecord {
     pub ip: Option<String>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<OffsetDateTime>,
+    /// How the user authenticated at login (the access tokens' `amr`; `created_at` is their
+    /// `auth_time`).
+    pub amr: crate::mfa::Amr,
 }
 
 impl SessionRecord {
@@ -266,7 +271,15 @@ pub enum StoreError {
 /// concern's trait into scope (`use baton_core::store::SessionStore as _`).
 #[async_trait]
 pub trait Store:
-    UserStore + SessionStore + ClientStore + KeyStore + LimitStore + AuditStore + MailStore + 'static
+    UserStore
+    + SessionStore
+    + ClientStore
+    + KeyStore
+    + LimitStore
+    + AuditStore
+    + MailStore
+    + MfaStore
+    + 'static
 {
     /// Checks that the database answers (and, where writes go through one writer, that it can
     /// write).
@@ -530,4 +543,110 @@ pub trait MailStore: Send + Sync {
     async fn purge_mail(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
     /// How many mails wait in the outbox.
     async fn outbox_len(&self) -> Result<u64, StoreError>;
+}
+
+/// A user's TOTP factor as stored.
+#[derive(Debug, Clone)]
+pub struct TotpRecord {
+    /// Whose it is.
+    pub user_id: UserId,
+    /// The secret, sealed under the key-encryption key ([`crate::mfa::totp_aad`]).
+    pub sealed_secret: Vec<u8>,
+    /// When the setup began.
+    pub created_at: OffsetDateTime,
+    /// When a code confirmed it; until then it is pending and no login asks for it.
+    pub confirmed_at: Option<OffsetDateTime>,
+    /// The last step a code was accepted for: that one and those before are refused.
+    pub last_step: Option<i64>,
+}
+
+/// A login waiting for its second factor (the `mfa_token`, stored as its hash).
+#[derive(Debug, Clone)]
+pub struct MfaChallenge {
+    /// SHA-256 of the token.
+    pub hash: TokenHash,
+    /// Whose login it is.
+    pub user_id: UserId,
+    /// The OAuth client the session will be for.
+    pub client_id: String,
+    /// How the first step asked for the refresh token (`body` or `cookie`).
+    pub delivery: String,
+    /// The password hash the first step checked: the session opens only while it is the
+    /// user's.
+    pub password_hash: String,
+    /// When it was issued.
+    pub created_at: OffsetDateTime,
+    /// When it stops working.
+    pub expires_at: OffsetDateTime,
+    /// Wrong codes so far.
+    pub failures: u32,
+}
+
+/// Second factors: TOTP, recovery codes, and logins waiting for a factor.
+#[async_trait]
+pub trait MfaStore: Send + Sync {
+    /// Stores a pending (unconfirmed) TOTP secret for a live, enabled user, replacing a pending
+    /// one; `false`, with nothing written, when the user has a confirmed one or is not live.
+    async fn put_pending_totp(
+        &self,
+        user: &UserId,
+        sealed_secret: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// The user's TOTP factor, confirmed or pending.
+    async fn totp(&self, user: &UserId) -> Result<Option<TotpRecord>, StoreError>;
+    /// In one transaction: confirms the user's pending TOTP factor with the code of `step`
+    /// (accepted once) and replaces their recovery codes with `codes`; `false`, with nothing
+    /// written, when there is no pending factor.
+    async fn confirm_totp(
+        &self,
+        user: &UserId,
+        step: i64,
+        codes: &[TokenHash],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Accepts the code of `step` for the user's confirmed TOTP factor only if no code of that
+    /// step or a later one was accepted before; whether it did.
+    async fn use_totp_step(&self, user: &UserId, step: i64) -> Result<bool, StoreError>;
+    /// Removes the user's TOTP factor and, with no other factor left, their recovery codes;
+    /// whether there was one.
+    async fn delete_totp(&self, user: &UserId) -> Result<bool, StoreError>;
+    /// Replaces the user's recovery codes.
+    async fn replace_recovery_codes(
+        &self,
+        user: &UserId,
+        codes: &[TokenHash],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Uses one of the user's unused recovery codes; whether it was one.
+    async fn use_recovery_code(
+        &self,
+        user: &UserId,
+        code: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// How many unused recovery codes the user has.
+    async fn recovery_codes_left(&self, user: &UserId) -> Result<u32, StoreError>;
+    /// Stores a login waiting for its second factor.
+    async fn insert_mfa_challenge(&self, challenge: &MfaChallenge) -> Result<(), StoreError>;
+    /// An unused, unexpired challenge with fewer than `max_failures` wrong codes.
+    async fn mfa_challenge(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+        max_failures: u32,
+    ) -> Result<Option<MfaChallenge>, StoreError>;
+    /// Counts a wrong code against a challenge.
+    async fn mfa_challenge_failed(&self, hash: &TokenHash) -> Result<(), StoreError>;
+    /// Uses an unused, unexpired challenge; whether this call did (a second one does not).
+    async fn use_mfa_challenge(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Removes every second factor of the user (TOTP, recovery codes, waiting logins); whether
+    /// there was any.
+    async fn reset_mfa(&self, user: &UserId) -> Result<bool, StoreError>;
+    /// Deletes challenges that expired before `before`; how many.
+    async fn purge_mfa_challenges(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 }

@@ -103,11 +103,21 @@ pub enum EventKind {
     EmailChanged,
     /// The account's e-mail address was confirmed.
     EmailVerified,
+    /// A second factor was enrolled (`reason`: `totp`).
+    MfaEnabled,
+    /// A second factor was removed by its user (`reason`: `totp`).
+    MfaDisabled,
+    /// A login finished with a recovery code (it is now used up).
+    RecoveryCodeUsed,
+    /// New recovery codes replaced the old ones.
+    RecoveryCodesRegenerated,
+    /// An operator removed every second factor of a user.
+    MfaReset,
 }
 
 impl EventKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 26] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LockedOut,
@@ -129,6 +139,11 @@ impl EventKind {
         Self::PasswordReset,
         Self::EmailChanged,
         Self::EmailVerified,
+        Self::MfaEnabled,
+        Self::MfaDisabled,
+        Self::RecoveryCodeUsed,
+        Self::RecoveryCodesRegenerated,
+        Self::MfaReset,
     ];
 
     /// The stored name.
@@ -155,6 +170,11 @@ impl EventKind {
             Self::PasswordReset => "password_reset",
             Self::EmailChanged => "email_changed",
             Self::EmailVerified => "email_verified",
+            Self::MfaEnabled => "mfa_enabled",
+            Self::MfaDisabled => "mfa_disabled",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            Self::MfaReset => "mfa_reset",
         }
     }
 

@@ -25,6 +25,11 @@ pub struct ChangePasswordRequest {
     pub current_password: String,
     /// The new password; it must meet the password rule.
     pub new_password: String,
+    /// A code from the authenticator app: the fresh second factor an account that has one
+    /// needs when its token's authentication is older than the step-up age.
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub code: Option<String>,
 }
 
 /// `POST /auth/password/forgot` body: one of the two.
@@ -59,6 +64,10 @@ pub struct SetEmailRequest {
     pub email: String,
     /// The password now, as typed.
     pub current_password: String,
+    /// A code from the authenticator app, as for a password change.
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub code: Option<String>,
 }
 
 /// `POST /auth/email/verify` body.
@@ -162,6 +171,7 @@ impl std::fmt::Debug for ChangePasswordRequest {
         f.debug_struct("ChangePasswordRequest")
             .field("current_password", &"***")
             .field("new_password", &"***")
+            .field("code", &crate::hidden(&self.code))
             .finish()
     }
 }
@@ -182,6 +192,7 @@ impl std::fmt::Debug for SetEmailRequest {
         f.debug_struct("SetEmailRequest")
             .field("email", &self.email)
             .field("current_password", &"***")
+            .field("code", &crate::hidden(&self.code))
             .finish()
     }
 }

@@ -47,6 +47,16 @@ pub enum ErrorCode {
     InvalidClient,
     /// OAuth: the grant type is not supported.
     UnsupportedGrantType,
+    /// The right password for an account with a second factor: the login goes on at
+    /// `POST /auth/login/mfa`.
+    MfaRequired,
+    /// A wrong, expired or already used second-factor code.
+    InvalidCode,
+    /// A second factor is already enrolled.
+    MfaAlreadyEnabled,
+    /// RFC 9470: the token's authentication is too old or too weak for this request; the
+    /// client signs in again (with a second factor) and retries.
+    InsufficientUserAuthentication,
 }
 
 /// The JSON body of every error answer.

@@ -4,6 +4,7 @@
 mod account;
 mod auth;
 mod error;
+mod mfa;
 mod oauth;
 
 pub use account::{EventKind, EventList, EventView, MeResponse, SessionList, SessionView};
@@ -13,6 +14,10 @@ pub use auth::{
     VerifyEmailRequest,
 };
 pub use error::{ErrorBody, ErrorCode};
+pub use mfa::{
+    LoginMfaRequest, MfaMethod, MfaRequiredBody, MfaStatus, RecoveryCodesResponse, StepUpRequest,
+    TotpConfirmRequest, TotpSetupRequest, TotpSetupResponse,
+};
 pub use oauth::{IntrospectionResponse, OAuthTokenForm, OAuthTokenRefForm};
 
 /// Shows `Some("***")` for a password, token or secret that is set: what debug output prints

@@ -46,6 +46,15 @@ fn generate() -> (Vec<String>, String) {
         declare::<EventView>(&cfg),
         declare::<EventList>(&cfg),
         declare::<IntrospectionResponse>(&cfg),
+        declare::<MfaMethod>(&cfg),
+        declare::<MfaRequiredBody>(&cfg),
+        declare::<LoginMfaRequest>(&cfg),
+        declare::<TotpSetupRequest>(&cfg),
+        declare::<TotpSetupResponse>(&cfg),
+        declare::<TotpConfirmRequest>(&cfg),
+        declare::<StepUpRequest>(&cfg),
+        declare::<RecoveryCodesResponse>(&cfg),
+        declare::<MfaStatus>(&cfg),
     ];
     let names = declarations.iter().map(|(name, _)| name.clone()).collect();
     let mut text = String::from(
@@ -92,6 +101,7 @@ fn every_wire_type_is_generated() {
         ("auth", include_str!("auth.rs")),
         ("account", include_str!("account.rs")),
         ("error", include_str!("error.rs")),
+        ("mfa", include_str!("mfa.rs")),
         ("oauth", include_str!("oauth.rs")),
     ];
     // Every module of wire types is read here.

@@ -241,6 +241,9 @@ async fn purge_loop(state: AppState) {
         if let Err(e) = state.baton.purge_mail().await {
             tracing::warn!(error = %e, "purging expired mail tokens failed");
         }
+        if let Err(e) = state.baton.purge_mfa_challenges().await {
+            tracing::warn!(error = %e, "purging expired MFA tokens failed");
+        }
         match to_time(state.config.audit_retention) {
             Ok(retention) => {
                 if let Err(e) = state.baton.purge_events(retention).await {
@@ -352,6 +355,10 @@ async fn open_parts(
         reset_ttl: to_time(config.reset_ttl)?,
         verify_ttl: to_time(config.email_verify_ttl)?,
         mail_enabled: config.smtp_url.is_some(),
+        totp_issuer: config
+            .totp_issuer
+            .clone()
+            .unwrap_or_else(|| issuer_host(issuer)),
     };
     let vault = key_vault(config, access, store.as_ref()).await?;
     let baton =
@@ -522,3 +529,17 @@ pub fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The host of `issuer` (without scheme, port or path): what authenticator apps show by
+/// default beside a TOTP account.
+fn issuer_host(issuer: &str) -> String {
+    let authority = issuer.split_once("://").map_or(issuer, |(_, rest)| rest);
+    let authority = authority.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    // An IPv6 literal keeps its colons out of the Key Uri Format's label.
+    host.replace(':', ".")
+}

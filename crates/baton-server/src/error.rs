@@ -9,7 +9,7 @@ use baton_core::access::AccessError;
 use baton_core::error::{chain, Cause};
 use baton_core::store::StoreError;
 use baton_core::{AuthError, RefreshError};
-use baton_proto::{ErrorBody, ErrorCode};
+use baton_proto::{ErrorBody, ErrorCode, MfaMethod, MfaRequiredBody};
 
 /// An error answer.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +89,40 @@ pub enum ApiError {
     /// OAuth: unknown grant type.
     #[error("Unsupported grant type")]
     UnsupportedGrantType,
+    /// The right password for an account with a second factor: the login goes on at
+    /// `/auth/login/mfa` with this token.
+    #[error("A second factor is required")]
+    MfaRequired {
+        /// The login's `mfa_token`.
+        mfa_token: String,
+        /// The factors the account has.
+        methods: Vec<MfaMethod>,
+    },
+    /// A wrong, malformed or already used second-factor code: `401` when it was to finish a
+    /// login, `400` when a signed-in user presented it.
+    #[error("Invalid or already used code")]
+    InvalidCode {
+        /// Whether it was the second step of a login.
+        login: bool,
+    },
+    /// The `mfa_token` is unknown, used, expired or spent by wrong codes.
+    #[error("Invalid or expired MFA token")]
+    InvalidMfaToken,
+    /// A TOTP factor is already confirmed.
+    #[error("A second factor is already enabled; remove it first")]
+    MfaAlreadyEnabled,
+    /// No TOTP setup waits for its confirmation.
+    #[error("No TOTP setup to confirm; start one at /auth/mfa/totp/setup")]
+    NoPendingTotp,
+    /// RFC 9470: the token's authentication is too old (or lacks a second factor the account
+    /// has) for this change.
+    #[error("{description}")]
+    InsufficientUserAuthentication {
+        /// What is missing.
+        description: &'static str,
+        /// The `max_age` a new sign-in must meet, in seconds.
+        max_age: u64,
+    },
     /// Anything unexpected; the cause is logged, not shown.
     #[error("internal error")]
     Internal(#[source] Cause),
@@ -97,13 +131,25 @@ pub enum ApiError {
 const REALM: &str = "Bearer realm=\"baton\"";
 
 impl ApiError {
+    /// An unexpected failure caused by `cause` (logged, never shown).
+    pub fn internal(cause: impl Into<Cause>) -> Self {
+        Self::Internal(cause.into())
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             Self::InvalidRequest(_)
             | Self::DuplicateCookie
             | Self::InvalidGrant(_)
             | Self::InvalidLinkToken
+            | Self::NoPendingTotp
+            | Self::InvalidCode { login: false }
             | Self::UnsupportedGrantType => StatusCode::BAD_REQUEST,
+            Self::MfaRequired { .. }
+            | Self::InvalidCode { login: true }
+            | Self::InvalidMfaToken
+            | Self::InsufficientUserAuthentication { .. } => StatusCode::UNAUTHORIZED,
+            Self::MfaAlreadyEnabled => StatusCode::CONFLICT,
             Self::InvalidClient => StatusCode::UNAUTHORIZED,
             Self::InvalidCredentials
             | Self::Refresh(_)
@@ -151,6 +197,14 @@ impl ApiError {
             Self::InvalidGrant(_) => ErrorCode::InvalidGrant,
             Self::InvalidClient => ErrorCode::InvalidClient,
             Self::UnsupportedGrantType => ErrorCode::UnsupportedGrantType,
+            Self::MfaRequired { .. } => ErrorCode::MfaRequired,
+            Self::InvalidCode { .. } => ErrorCode::InvalidCode,
+            Self::InvalidMfaToken => ErrorCode::InvalidToken,
+            Self::MfaAlreadyEnabled => ErrorCode::MfaAlreadyEnabled,
+            Self::NoPendingTotp => ErrorCode::InvalidRequest,
+            Self::InsufficientUserAuthentication { .. } => {
+                ErrorCode::InsufficientUserAuthentication
+            }
         }
     }
 
@@ -188,7 +242,19 @@ impl IntoResponse for ApiError {
             error: self.code(),
             error_description: self.description(),
         };
-        let mut response = (status, Json(body)).into_response();
+        let mut response = match &self {
+            Self::MfaRequired { mfa_token, methods } => (
+                status,
+                Json(MfaRequiredBody {
+                    error: body.error,
+                    error_description: body.error_description,
+                    mfa_token: mfa_token.clone(),
+                    methods: methods.clone(),
+                }),
+            )
+                .into_response(),
+            _ => (status, Json(body)).into_response(),
+        };
         let headers = response.headers_mut();
         match &self {
             Self::MissingToken => {
@@ -205,6 +271,19 @@ impl IntoResponse for ApiError {
             }
             Self::Access(e) => {
                 let value = format!("{REALM}, error=\"invalid_token\", error_description=\"{e}\"");
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    headers.insert(header::WWW_AUTHENTICATE, v);
+                }
+            }
+            Self::InsufficientUserAuthentication {
+                description,
+                max_age,
+            } => {
+                // RFC 9470 §3: the error, and the `max_age` a new sign-in must meet.
+                let value = format!(
+                    "{REALM}, error=\"insufficient_user_authentication\", \
+                     error_description=\"{description}\", max_age={max_age}"
+                );
                 if let Ok(v) = HeaderValue::from_str(&value) {
                     headers.insert(header::WWW_AUTHENTICATE, v);
                 }
@@ -261,6 +340,10 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidClient => Self::InvalidClient,
             AuthError::ClientId(e) => Self::InvalidRequest(e.to_string()),
             AuthError::ClientTaken => Self::InvalidRequest("client id is taken".into()),
+            AuthError::InvalidCode => Self::InvalidCode { login: false },
+            AuthError::InvalidMfaToken => Self::InvalidMfaToken,
+            AuthError::MfaAlreadyEnabled => Self::MfaAlreadyEnabled,
+            AuthError::NoPendingTotp => Self::NoPendingTotp,
             AuthError::Store(s) => s.into(),
             AuthError::Hash(baton_core::password::HashError::Busy) => {
                 Self::Unavailable(Some("password hashing at capacity; request shed".into()))

@@ -43,6 +43,7 @@ async fn seeded(store: &Arc<dyn Store>, chains: usize) -> Vec<RefreshToken> {
             ip: None,
             live_limit: 0,
             password_hash: user.password_hash.clone(),
+            amr: "pwd".into(),
         };
         store
             .create_session(&session, &token.hash())

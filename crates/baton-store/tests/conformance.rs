@@ -8,8 +8,8 @@ use baton_core::keys::{SigningAlg, StoredKey};
 use baton_core::limits::{LimitKey, LimitOutcome, LimitVerdict};
 use baton_core::refresh::RefreshToken;
 use baton_core::store::{
-    AccountToken, EndSessions, MailedToken, NewSession, OutboxMail, RotateOutcome, RotateRequest,
-    SessionCursor, Store, StoreError, UserRecord,
+    AccountToken, EndSessions, MailedToken, MfaChallenge, NewSession, OutboxMail, RotateOutcome,
+    RotateRequest, SessionCursor, Store, StoreError, UserRecord,
 };
 use baton_core::{RefreshError, SessionId, UserId};
 use std::sync::Arc;
@@ -108,6 +108,13 @@ every_backend!(
     concurrent_logins_keep_to_the_session_cap,
     audit_events_are_read_newest_first_by_filter_and_page,
     the_crash_check_finds_forked_families_and_half_rotations,
+    a_pending_totp_factor_is_replaced_until_confirmed,
+    each_totp_step_is_accepted_once_and_never_after_a_later_one,
+    recovery_codes_are_used_once_and_replaced_whole,
+    mfa_challenges_are_used_once_and_spent_by_failures_or_time,
+    concurrent_uses_of_one_code_or_challenge_succeed_once,
+    a_deleted_users_factors_are_forgotten,
+    sessions_keep_how_their_user_authenticated,
 );
 
 /// One integer read with plain SQL.
@@ -176,6 +183,7 @@ async fn session_for(store: &dyn Store, user: &UserRecord) -> (SessionId, Refres
                 ip: Some("127.0.0.1".into()),
                 live_limit: 0,
                 password_hash: user.password_hash.clone(),
+                amr: "pwd".into(),
             },
             &token.hash(),
         )
@@ -533,6 +541,7 @@ async fn no_session_is_created_for_a_deleted_user(store: Arc<dyn Store>, _url: &
                 ip: None,
                 live_limit: 0,
                 password_hash: alice.password_hash.clone(),
+                amr: "pwd".into(),
             },
             &token.hash(),
         )
@@ -561,6 +570,7 @@ async fn opens_with(store: &dyn Store, user: &UserRecord, hash: &str) -> bool {
                 ip: None,
                 live_limit: 0,
                 password_hash: hash.to_owned(),
+                amr: "pwd".into(),
             },
             &token.hash(),
         )
@@ -1439,6 +1449,7 @@ async fn session_at(
                 ip: None,
                 live_limit: limit,
                 password_hash: user.password_hash.clone(),
+                amr: "pwd".into(),
             },
             &token.hash(),
         )
@@ -2046,4 +2057,339 @@ async fn the_crash_check_finds_forked_families_and_half_rotations(
         problems.iter().any(|p| p.contains("0 signing keys in use")),
         "{problems:?}"
     );
+}
+
+fn codes(n: u8) -> Vec<baton_core::refresh::TokenHash> {
+    (0..n)
+        .map(|i| RefreshToken::presented(format!("code {i}")).hash())
+        .collect()
+}
+
+async fn a_pending_totp_factor_is_replaced_until_confirmed(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    assert!(store.totp(&alice.id).await.expect("read").is_none());
+    assert!(store
+        .put_pending_totp(&alice.id, b"first", T0)
+        .await
+        .expect("put"));
+    assert!(store
+        .put_pending_totp(&alice.id, b"second", T0)
+        .await
+        .expect("put"));
+    let pending = store.totp(&alice.id).await.expect("read").expect("pending");
+    assert_eq!(pending.sealed_secret, b"second");
+    assert!(pending.confirmed_at.is_none());
+    assert!(store
+        .confirm_totp(&alice.id, 100, &codes(10), T0)
+        .await
+        .expect("confirm"));
+    assert!(!store
+        .confirm_totp(&alice.id, 101, &codes(10), T0)
+        .await
+        .expect("twice"));
+    // A confirmed factor is never replaced by a setup.
+    assert!(!store
+        .put_pending_totp(&alice.id, b"third", T0)
+        .await
+        .expect("put"));
+    let confirmed = store.totp(&alice.id).await.expect("read").expect("factor");
+    assert_eq!(confirmed.sealed_secret, b"second");
+    assert_eq!(confirmed.confirmed_at, Some(T0));
+    assert_eq!(confirmed.last_step, Some(100));
+    assert_eq!(
+        store.recovery_codes_left(&alice.id).await.expect("count"),
+        10
+    );
+    // Gone users and disabled ones get no setup.
+    let bob = user("bob");
+    assert!(!store
+        .put_pending_totp(&bob.id, b"x", T0)
+        .await
+        .expect("put"));
+    store.insert_user(&bob).await.expect("user");
+    assert!(store
+        .set_disabled(&bob.id, true, T0)
+        .await
+        .expect("disable"));
+    assert!(!store
+        .put_pending_totp(&bob.id, b"x", T0)
+        .await
+        .expect("put"));
+    // Removing the factor takes the recovery codes with it.
+    assert!(store.delete_totp(&alice.id).await.expect("delete"));
+    assert!(!store.delete_totp(&alice.id).await.expect("again"));
+    assert_eq!(
+        store.recovery_codes_left(&alice.id).await.expect("count"),
+        0
+    );
+}
+
+async fn each_totp_step_is_accepted_once_and_never_after_a_later_one(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    store
+        .put_pending_totp(&alice.id, b"s", T0)
+        .await
+        .expect("put");
+    // Not before it is confirmed.
+    assert!(!store.use_totp_step(&alice.id, 99).await.expect("use"));
+    store
+        .confirm_totp(&alice.id, 100, &[], T0)
+        .await
+        .expect("confirm");
+    assert!(!store
+        .use_totp_step(&alice.id, 100)
+        .await
+        .expect("same step"));
+    assert!(!store.use_totp_step(&alice.id, 99).await.expect("older"));
+    assert!(store.use_totp_step(&alice.id, 102).await.expect("later"));
+    assert!(!store
+        .use_totp_step(&alice.id, 101)
+        .await
+        .expect("before the last"));
+    assert!(!store.use_totp_step(&alice.id, 102).await.expect("again"));
+}
+
+async fn recovery_codes_are_used_once_and_replaced_whole(store: Arc<dyn Store>, _url: &str) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    store.insert_user(&alice).await.expect("user");
+    store.insert_user(&bob).await.expect("user");
+    let set = codes(3);
+    store
+        .replace_recovery_codes(&alice.id, &set, T0)
+        .await
+        .expect("store");
+    assert!(!store
+        .use_recovery_code(&bob.id, &set[0], T0)
+        .await
+        .expect("someone else's"));
+    assert!(store
+        .use_recovery_code(&alice.id, &set[0], T0)
+        .await
+        .expect("use"));
+    assert!(!store
+        .use_recovery_code(&alice.id, &set[0], T0)
+        .await
+        .expect("again"));
+    assert_eq!(
+        store.recovery_codes_left(&alice.id).await.expect("count"),
+        2
+    );
+    let fresh: Vec<_> = (0..2)
+        .map(|i| RefreshToken::presented(format!("fresh {i}")).hash())
+        .collect();
+    store
+        .replace_recovery_codes(&alice.id, &fresh, T0)
+        .await
+        .expect("replace");
+    assert!(!store
+        .use_recovery_code(&alice.id, &set[1], T0)
+        .await
+        .expect("old"));
+    assert!(store
+        .use_recovery_code(&alice.id, &fresh[1], T0)
+        .await
+        .expect("new"));
+    assert_eq!(
+        store.recovery_codes_left(&alice.id).await.expect("count"),
+        1
+    );
+}
+
+fn challenge(user: &UserRecord, token: &RefreshToken) -> MfaChallenge {
+    MfaChallenge {
+        hash: token.hash(),
+        user_id: user.id.clone(),
+        client_id: "baton".into(),
+        delivery: "cookie".into(),
+        password_hash: user.password_hash.clone(),
+        created_at: T0,
+        expires_at: T0 + Duration::minutes(5),
+        failures: 0,
+    }
+}
+
+async fn mfa_challenges_are_used_once_and_spent_by_failures_or_time(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let token = RefreshToken::generate().expect("rng");
+    store
+        .insert_mfa_challenge(&challenge(&alice, &token))
+        .await
+        .expect("insert");
+    let read = store
+        .mfa_challenge(&token.hash(), T0, 5)
+        .await
+        .expect("read")
+        .expect("live");
+    assert_eq!(read.user_id, alice.id);
+    assert_eq!(read.delivery, "cookie");
+    assert_eq!(read.password_hash, alice.password_hash);
+    assert_eq!(read.expires_at, T0 + Duration::minutes(5));
+    for _ in 0..4 {
+        store
+            .mfa_challenge_failed(&token.hash())
+            .await
+            .expect("fail");
+    }
+    let read = store
+        .mfa_challenge(&token.hash(), T0, 5)
+        .await
+        .expect("read");
+    assert_eq!(read.expect("four failures").failures, 4);
+    store
+        .mfa_challenge_failed(&token.hash())
+        .await
+        .expect("fail");
+    assert!(store
+        .mfa_challenge(&token.hash(), T0, 5)
+        .await
+        .expect("read")
+        .is_none());
+
+    let token = RefreshToken::generate().expect("rng");
+    store
+        .insert_mfa_challenge(&challenge(&alice, &token))
+        .await
+        .expect("insert");
+    let end = T0 + Duration::minutes(5);
+    assert!(store
+        .mfa_challenge(&token.hash(), end, 5)
+        .await
+        .expect("read")
+        .is_none());
+    assert!(!store
+        .use_mfa_challenge(&token.hash(), end)
+        .await
+        .expect("late"));
+    assert!(store
+        .use_mfa_challenge(&token.hash(), T0)
+        .await
+        .expect("use"));
+    assert!(!store
+        .use_mfa_challenge(&token.hash(), T0)
+        .await
+        .expect("again"));
+    assert!(store
+        .mfa_challenge(&token.hash(), T0, 5)
+        .await
+        .expect("read")
+        .is_none());
+    assert_eq!(store.purge_mfa_challenges(end).await.expect("purge"), 2);
+}
+
+async fn concurrent_uses_of_one_code_or_challenge_succeed_once(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    store
+        .put_pending_totp(&alice.id, b"s", T0)
+        .await
+        .expect("put");
+    let set = codes(1);
+    store
+        .confirm_totp(&alice.id, 1, &set, T0)
+        .await
+        .expect("confirm");
+    let token = RefreshToken::generate().expect("rng");
+    store
+        .insert_mfa_challenge(&challenge(&alice, &token))
+        .await
+        .expect("insert");
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (store, id, code, hash) = (
+            Arc::clone(&store),
+            alice.id.clone(),
+            set[0].clone(),
+            token.hash(),
+        );
+        tasks.push(tokio::spawn(async move {
+            (
+                store.use_totp_step(&id, 5).await.expect("step"),
+                store.use_recovery_code(&id, &code, T0).await.expect("code"),
+                store.use_mfa_challenge(&hash, T0).await.expect("challenge"),
+            )
+        }));
+    }
+    let mut won = (0, 0, 0);
+    for t in tasks {
+        let (a, b, c) = t.await.expect("task");
+        won.0 += u8::from(a);
+        won.1 += u8::from(b);
+        won.2 += u8::from(c);
+    }
+    assert_eq!(won, (1, 1, 1));
+}
+
+async fn a_deleted_users_factors_are_forgotten(store: Arc<dyn Store>, url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    store
+        .put_pending_totp(&alice.id, b"s", T0)
+        .await
+        .expect("put");
+    store
+        .confirm_totp(&alice.id, 1, &codes(10), T0)
+        .await
+        .expect("confirm");
+    let token = RefreshToken::generate().expect("rng");
+    store
+        .insert_mfa_challenge(&challenge(&alice, &token))
+        .await
+        .expect("insert");
+    assert!(store.delete_user(&alice.id, T0).await.expect("delete"));
+    for table in ["totp_factors", "recovery_codes", "mfa_challenges"] {
+        let n = scalar(url, &format!("SELECT COUNT(*) FROM {table}")).await;
+        assert_eq!(n, 0, "{table}");
+    }
+    // An operator's reset says whether there was anything.
+    let bob = user("bob");
+    store.insert_user(&bob).await.expect("user");
+    assert!(!store.reset_mfa(&bob.id).await.expect("reset"));
+    store
+        .put_pending_totp(&bob.id, b"s", T0)
+        .await
+        .expect("put");
+    assert!(store.reset_mfa(&bob.id).await.expect("reset"));
+    assert!(store.totp(&bob.id).await.expect("read").is_none());
+}
+
+async fn sessions_keep_how_their_user_authenticated(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let token = RefreshToken::generate().expect("rng");
+    let created = store
+        .create_session(
+            &NewSession {
+                id: SessionId::generate(),
+                user_id: alice.id.clone(),
+                client_id: "baton".into(),
+                created_at: T0,
+                idle_expires_at: T0 + Duration::days(7),
+                absolute_expires_at: T0 + Duration::days(30),
+                user_agent: None,
+                ip: None,
+                live_limit: 0,
+                password_hash: alice.password_hash.clone(),
+                amr: "pwd otp mfa".into(),
+            },
+            &token.hash(),
+        )
+        .await
+        .expect("create")
+        .expect("created");
+    assert_eq!(created.amr.to_stored(), "pwd otp mfa");
+    let (req, _) = rotation(&token, T0 + Duration::minutes(1));
+    let RotateOutcome::Rotated(rotated) = store.rotate(&req).await.expect("rotate") else {
+        panic!("not rotated");
+    };
+    assert_eq!(rotated.amr.to_stored(), "pwd otp mfa");
+    assert_eq!(rotated.created_at, T0);
 }

@@ -80,6 +80,8 @@ fn bench(c: &mut Criterion) {
         preferred_username: "alice".into(),
         email: None,
         email_verified: None,
+        auth_time: None,
+        amr: Vec::new(),
     };
     let mut group = c.benchmark_group("verify");
     group.throughput(Throughput::Elements(1));

@@ -32,4 +32,27 @@ pub struct Claims {
     /// Whether that address was confirmed at issue time; present with `email`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
+    /// When the user authenticated for this session, seconds since the epoch (OpenID Connect
+    /// Core §2); refreshes keep it. Absent from tokens of older issuers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// How the user authenticated (RFC 8176 values: `pwd`, `otp`, `hwk`, `swk`, `user`, `mfa`);
+    /// refreshes keep it. Empty in tokens of older issuers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+}
+
+impl Claims {
+    /// Whether the user proved more than one factor (`amr` holds `mfa`): a password and a
+    /// second factor, or a passkey with user verification.
+    pub fn is_multi_factor(&self) -> bool {
+        self.amr.iter().any(|m| m == "mfa")
+    }
+
+    /// Whether the user authenticated no more than `max_age_secs` before `now` (seconds since
+    /// the epoch). A token without `auth_time` never is.
+    pub fn authenticated_within(&self, max_age_secs: i64, now: i64) -> bool {
+        self.auth_time
+            .is_some_and(|t| now.saturating_sub(t) <= max_age_secs)
+    }
 }

@@ -4,7 +4,7 @@
 /**
  * Machine-readable error codes: the `error` of every error body.
  */
-export type ErrorCode = "invalid_request" | "invalid_credentials" | "invalid_token" | "missing_token" | "username_taken" | "email_taken" | "registration_closed" | "account_disabled" | "csrf_rejected" | "too_many_requests" | "unsupported_media_type" | "payload_too_large" | "request_header_fields_too_large" | "not_found" | "method_not_allowed" | "unavailable" | "server_error" | "invalid_grant" | "invalid_client" | "unsupported_grant_type";
+export type ErrorCode = "invalid_request" | "invalid_credentials" | "invalid_token" | "missing_token" | "username_taken" | "email_taken" | "registration_closed" | "account_disabled" | "csrf_rejected" | "too_many_requests" | "unsupported_media_type" | "payload_too_large" | "request_header_fields_too_large" | "not_found" | "method_not_allowed" | "unavailable" | "server_error" | "invalid_grant" | "invalid_client" | "unsupported_grant_type" | "mfa_required" | "invalid_code" | "mfa_already_enabled" | "insufficient_user_authentication";
 
 /**
  * The JSON body of every error answer.
@@ -47,7 +47,12 @@ current_password: string,
 /**
  * The new password; it must meet the password rule.
  */
-new_password: string, };
+new_password: string,
+/**
+ * A code from the authenticator app: the fresh second factor an account that has one
+ * needs when its token's authentication is older than the step-up age.
+ */
+code?: string | null, };
 
 /**
  * `POST /auth/password/forgot` body: one of the two.
@@ -86,7 +91,11 @@ email: string,
 /**
  * The password now, as typed.
  */
-current_password: string, };
+current_password: string,
+/**
+ * A code from the authenticator app, as for a password change.
+ */
+code?: string | null, };
 
 /**
  * `POST /auth/email/verify` body.
@@ -245,7 +254,7 @@ next_cursor?: string, };
  * What happened, in the audit log (`GET /auth/events`' `type`). The names are also the stored
  * kind and the metrics label, a closed set.
  */
-export type EventKind = "login_succeeded" | "login_failed" | "locked_out" | "refresh_reuse" | "grace_replay" | "logout" | "logout_all" | "session_revoked" | "registered" | "user_added" | "user_deleted" | "key_rotated" | "client_added" | "client_deleted" | "password_changed" | "user_disabled" | "user_enabled" | "password_reset_requested" | "password_reset" | "email_changed" | "email_verified";
+export type EventKind = "login_succeeded" | "login_failed" | "locked_out" | "refresh_reuse" | "grace_replay" | "logout" | "logout_all" | "session_revoked" | "registered" | "user_added" | "user_deleted" | "key_rotated" | "client_added" | "client_deleted" | "password_changed" | "user_disabled" | "user_enabled" | "password_reset_requested" | "password_reset" | "email_changed" | "email_verified" | "mfa_enabled" | "mfa_disabled" | "recovery_code_used" | "recovery_codes_regenerated" | "mfa_reset";
 
 /**
  * One event of the caller's audit log in `GET /auth/events`.
@@ -341,3 +350,126 @@ sid?: string,
  * Access token id.
  */
 jti?: string, };
+
+/**
+ * A second factor a login may finish with (`methods` of an `mfa_required` answer).
+ */
+export type MfaMethod = "totp" | "recovery_code" | "webauthn";
+
+/**
+ * `401` answer of a correct password for an account with a second factor: the login goes on
+ * at `POST /auth/login/mfa` with `mfa_token`.
+ */
+export type MfaRequiredBody = {
+/**
+ * Always `mfa_required`.
+ */
+error: ErrorCode,
+/**
+ * Human-readable detail.
+ */
+error_description?: string,
+/**
+ * Single-use, for five minutes: what `POST /auth/login/mfa` finishes.
+ */
+mfa_token: string,
+/**
+ * The factors the account has.
+ */
+methods: Array<MfaMethod>, };
+
+/**
+ * `POST /auth/login/mfa` body: the `mfa_token` and one factor.
+ */
+export type LoginMfaRequest = {
+/**
+ * From the `mfa_required` answer.
+ */
+mfa_token: string,
+/**
+ * A code from the authenticator app.
+ */
+code?: string | null,
+/**
+ * Or one of the recovery codes.
+ */
+recovery_code?: string | null, };
+
+/**
+ * `POST /auth/mfa/totp/setup` body.
+ */
+export type TotpSetupRequest = {
+/**
+ * The password now, as typed.
+ */
+current_password: string, };
+
+/**
+ * `POST /auth/mfa/totp/setup` answer: the secret to enrol, three ways.
+ */
+export type TotpSetupResponse = {
+/**
+ * The secret, base32 without padding (to type into an app).
+ */
+secret: string,
+/**
+ * The `otpauth://totp/…` URI (Key Uri Format).
+ */
+otpauth_uri: string,
+/**
+ * The URI as a QR code, an SVG document.
+ */
+qr_svg: string, };
+
+/**
+ * `POST /auth/mfa/totp/confirm` body.
+ */
+export type TotpConfirmRequest = {
+/**
+ * A current code from the app just enrolled.
+ */
+code: string, };
+
+/**
+ * The fresh proof a sensitive change may carry (`DELETE /auth/mfa/totp`,
+ * `POST /auth/mfa/recovery-codes`): the password or a second-factor code.
+ */
+export type StepUpRequest = {
+/**
+ * The password now, as typed.
+ */
+current_password?: string | null,
+/**
+ * Or a code from the authenticator app.
+ */
+code?: string | null, };
+
+/**
+ * New recovery codes: shown this once, stored only as hashes.
+ */
+export type RecoveryCodesResponse = {
+/**
+ * Ten one-time codes.
+ */
+recovery_codes: Array<string>, };
+
+/**
+ * `GET /auth/mfa` answer: the caller's second factors.
+ */
+export type MfaStatus = {
+/**
+ * Whether an authenticator app is enrolled (and confirmed).
+ */
+totp: boolean,
+/**
+ * Unused recovery codes left.
+ */
+recovery_codes_left: number,
+/**
+ * Passkeys and security keys registered.
+ */
+webauthn_credentials: number,
+/**
+ * The factors a login asks for, empty when it needs the password only.
+ */
+methods: Array<MfaMethod>, };

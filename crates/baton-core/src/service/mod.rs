@@ -18,6 +18,7 @@ mod audit;
 mod clients;
 mod keys;
 mod mail;
+mod mfa;
 mod sessions;
 mod users;
 
@@ -25,6 +26,7 @@ pub use clients::TokenHint;
 use keys::{load_keys, seal_plain_keys};
 pub use keys::{KEY_RELOAD_SLACK, UNKNOWN_KEY_RELOAD_INTERVAL};
 pub use mail::ResetRequest;
+pub use mfa::{Factor, MfaState, TotpEnrolment};
 
 /// The OAuth client id of sessions opened through `/auth/*`.
 pub const FIRST_PARTY_CLIENT: &str = "baton";
@@ -68,6 +70,8 @@ pub struct Policy {
     pub verify_ttl: Duration,
     /// Whether mail goes out (an SMTP server is configured); without it no mail is queued.
     pub mail_enabled: bool,
+    /// The issuer authenticator apps show beside a TOTP account (the `otpauth://` label).
+    pub totp_issuer: String,
 }
 
 /// A page of a user's live sessions.

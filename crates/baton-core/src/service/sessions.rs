@@ -4,6 +4,7 @@ use super::{Baton, Issued, RequestOrigin, SessionPage};
 use crate::access::{self, AccessClaims};
 use crate::error::{AuthError, RefreshError};
 use crate::ids::{SessionId, UserId};
+use crate::mfa::Amr;
 use crate::refresh::RefreshToken;
 use crate::store::{
     NewSession, RotateOutcome, RotateRequest, SessionCursor, SessionRecord, UserRecord,
@@ -11,12 +12,14 @@ use crate::store::{
 use time::{Duration, OffsetDateTime};
 
 impl Baton {
-    /// Opens a session for an already authenticated user.
+    /// Opens a session for a user who authenticated with `amr` (their password checked
+    /// against `user.password_hash`).
     pub async fn open_session(
         &self,
         user: &UserRecord,
         client_id: &str,
         origin: RequestOrigin,
+        amr: &Amr,
     ) -> Result<Issued, AuthError> {
         let now = self.now();
         let session = NewSession {
@@ -30,6 +33,7 @@ impl Baton {
             ip: origin.ip,
             live_limit: self.policy.sessions_per_user,
             password_hash: user.password_hash.clone(),
+            amr: amr.to_stored(),
         };
         let token = RefreshToken::generate().map_err(AuthError::internal)?;
         // None: deleted, disabled or given another password while the password was being
@@ -188,6 +192,8 @@ impl Baton {
                 .then(|| session.email.as_ref().map(|_| session.email_verified))
                 .flatten(),
             nbf: None,
+            auth_time: Some(session.created_at.unix_timestamp()),
+            amr: session.amr.values().map(str::to_owned).collect(),
         };
         let access_token = access::mint(&self.ring(), &claims).map_err(AuthError::internal)?;
         let remaining = (session.expires_at() - now).whole_seconds().max(0);

@@ -121,7 +121,7 @@ impl Baton {
     /// The live user `user` after checking `current` is their password: the same error, after
     /// the same work, for an unknown user and a wrong password; a disabled user's right
     /// password is [`AuthError::AccountDisabled`].
-    pub(super) async fn current_password(
+    pub async fn current_password(
         &self,
         user: &UserId,
         current: String,

@@ -103,6 +103,13 @@ impl Config {
             ),
             ("reset_ttl", secs(self.reset_ttl)),
             ("email_verify_ttl", secs(self.email_verify_ttl)),
+            ("step_up_max_age", secs(self.step_up_max_age)),
+            (
+                "totp_issuer",
+                self.totp_issuer
+                    .clone()
+                    .unwrap_or_else(|| "(the issuer's host)".into()),
+            ),
             (
                 "smtp_url",
                 self.smtp_url.as_ref().map_or_else(

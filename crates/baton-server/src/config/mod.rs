@@ -144,6 +144,10 @@ pub struct Config {
     pub reset_ttl: Duration,
     /// How long an address-confirmation link works.
     pub email_verify_ttl: Duration,
+    /// How recent a sign-in must be for a sensitive change without a fresh factor.
+    pub step_up_max_age: Duration,
+    /// The TOTP issuer label; `None` follows the issuer's host.
+    pub totp_issuer: Option<String>,
     /// SMTP server URL; `None`: no mail is sent.
     pub smtp_url: Option<Secret>,
     /// SMTP password when not in the URL.
@@ -210,6 +214,8 @@ impl Settings {
             public_url: self.public_url.or(file.public_url),
             reset_ttl: self.reset_ttl.or(file.reset_ttl),
             email_verify_ttl: self.email_verify_ttl.or(file.email_verify_ttl),
+            step_up_max_age: self.step_up_max_age.or(file.step_up_max_age),
+            totp_issuer: self.totp_issuer.or(file.totp_issuer),
             smtp_url: self.smtp_url.or(file.smtp_url),
             smtp_url_file: self.smtp_url_file.or(file.smtp_url_file),
             smtp_password: self.smtp_password.or(file.smtp_password),
@@ -263,6 +269,8 @@ impl Default for Config {
             public_url: None,
             reset_ttl: Duration::from_secs(30 * 60),
             email_verify_ttl: days(1),
+            step_up_max_age: Duration::from_secs(10 * 60),
+            totp_issuer: None,
             smtp_url: None,
             smtp_password: None,
             mail_from: None,
@@ -351,6 +359,11 @@ impl Config {
             public_url: s.public_url.map(|u| u.trim_end_matches('/').to_owned()),
             reset_ttl: s.reset_ttl.unwrap_or(d.reset_ttl),
             email_verify_ttl: s.email_verify_ttl.unwrap_or(d.email_verify_ttl),
+            step_up_max_age: s.step_up_max_age.unwrap_or(d.step_up_max_age),
+            totp_issuer: s
+                .totp_issuer
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty()),
             smtp_url: secret_setting(s.smtp_url, s.smtp_url_file.as_deref(), "smtp_url")?,
             smtp_password: secret_setting(
                 s.smtp_password,
@@ -427,6 +440,16 @@ impl Config {
         ] {
             if ttl < Duration::from_secs(60) || ttl > days(30) {
                 bail!("{name} must be between a minute and 30 days");
+            }
+        }
+        if self.step_up_max_age < Duration::from_secs(30) || self.step_up_max_age > days(1) {
+            bail!("step_up_max_age must be between 30 seconds and a day");
+        }
+        if let Some(t) = &self.totp_issuer {
+            if t.contains(':') || t.chars().count() > 64 || t.chars().any(char::is_control) {
+                bail!(
+                    "totp_issuer must be at most 64 characters, without ':' or control characters"
+                );
             }
         }
         if let Some(url) = &self.public_url {

@@ -427,6 +427,21 @@ pub struct Settings {
     )]
     #[serde(default, deserialize_with = "de::duration")]
     pub email_verify_ttl: Option<Duration>,
+    /// How recent a sign-in must be for a change of password, e-mail address or second factors
+    /// without a fresh second factor in the request [default: 10m]
+    #[arg(
+        value_parser = setting("step_up_max_age", parse_duration),
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_STEP_UP_MAX_AGE"
+    )]
+    #[serde(default, deserialize_with = "de::duration")]
+    pub step_up_max_age: Option<Duration>,
+    /// The issuer authenticator apps show beside a TOTP account; the issuer's host when unset
+    #[arg(long, global = true, hide_env_values = true, env = "BATON_TOTP_ISSUER")]
+    #[serde(default, deserialize_with = "de::text")]
+    pub totp_issuer: Option<String>,
     /// SMTP server, smtp://host:port (STARTTLS when offered; ?tls=required to insist) or
     /// smtps://host:port, credentials in the URL or BATON_SMTP_PASSWORD; unset, no mail is
     /// sent

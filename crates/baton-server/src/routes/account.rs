@@ -36,6 +36,11 @@ pub(super) async fn change_password(
     caller: Authenticated,
     JsonBody(req): JsonBody<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
+    let proof = super::flows::Proof {
+        password: true,
+        code: req.code.as_deref(),
+    };
+    super::flows::step_up(&state, &caller, proof, &origin).await?;
     super::flows::change_password(
         &state,
         &caller.user,

@@ -119,6 +119,7 @@ pub(super) async fn login(
         &req.username,
         req.password,
         FIRST_PARTY_CLIENT,
+        req.delivery,
         origin,
     )
     .await?;

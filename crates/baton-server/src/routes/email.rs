@@ -25,6 +25,11 @@ pub(super) async fn set_email(
     caller: Authenticated,
     JsonBody(req): JsonBody<SetEmailRequest>,
 ) -> Result<StatusCode, ApiError> {
+    let proof = super::flows::Proof {
+        password: true,
+        code: req.code.as_deref(),
+    };
+    super::flows::step_up(&state, &caller, proof, &origin).await?;
     // Each change mails a confirmation: limited per recipient whichever account asks (first,
     // as registration takes it, so neither waits on the other), then per account and per
     // client IP.

@@ -5,27 +5,58 @@
 
 use super::{audit, event};
 use crate::error::ApiError;
+use crate::extract::Authenticated;
 use crate::limiter::Refusal;
 use crate::limits::Ticket;
 use crate::state::AppState;
 use baton_core::audit::{AuditEvent, EventKind};
+use baton_core::mfa::Amr;
+use baton_core::service::Factor;
 use baton_core::service::{Issued, RequestOrigin};
 use baton_core::store::UserRecord;
 use baton_core::{AuthError, RefreshError, SessionId, UserId, Username};
+use baton_proto::Delivery;
 
 /// Signs a user in with a password for the OAuth client `client_id`: the failed-login limits,
 /// the password check, a new session, the login metrics and the audit log. A wrong password or
-/// unknown user is [`ApiError::InvalidCredentials`].
+/// unknown user is [`ApiError::InvalidCredentials`]; the right password of an account with a
+/// second factor is [`ApiError::MfaRequired`], whose token remembers `delivery`.
 pub(super) async fn password_login(
     state: &AppState,
     username: &str,
     password: String,
     client_id: &str,
+    delivery: Delivery,
     origin: RequestOrigin,
 ) -> Result<Issued, ApiError> {
-    let user = checked_authenticate(state, username, password, &origin).await?;
+    let (user, attempt) = checked_authenticate(state, username, password, &origin).await?;
+    let mfa = match state.baton.mfa_state(&user.id).await {
+        Ok(mfa) => mfa,
+        Err(e) => {
+            attempt.abandoned().await;
+            return Err(e.into());
+        }
+    };
+    if mfa.required() {
+        // The password alone proves nothing yet: it clears no failures, or it would reset the
+        // count that limits guessing the second factor.
+        attempt.abandoned().await;
+        let token = state
+            .baton
+            .begin_mfa(&user, client_id, delivery_name(delivery))
+            .await?;
+        state.metrics.login("mfa_required");
+        return Err(ApiError::MfaRequired {
+            mfa_token: token.expose().to_owned(),
+            methods: mfa.methods(),
+        });
+    }
+    attempt.succeeded().await;
     let mut success = event(state, EventKind::LoginSucceeded, &origin);
-    let issued = state.baton.open_session(&user, client_id, origin).await?;
+    let issued = state
+        .baton
+        .open_session(&user, client_id, origin, &Amr::password())
+        .await?;
     state.metrics.login("success");
     success.user_id = Some(user.id.clone());
     success.username = Some(user.username.clone());
@@ -87,23 +118,21 @@ fn refresh_outcome(reason: RefreshError) -> &'static str {
     }
 }
 
-/// Checks a password under the failed-login limits shared by every password login.
-async fn checked_authenticate(
-    state: &AppState,
+/// Checks a password under the failed-login limits shared by every password login; the right
+/// one gives the user and the attempt, still open, for the caller to finish.
+async fn checked_authenticate<'a>(
+    state: &'a AppState,
     username: &str,
     password: String,
     origin: &RequestOrigin,
-) -> Result<UserRecord, ApiError> {
+) -> Result<(UserRecord, Ticket<'a>), ApiError> {
     let parsed = Username::parse(username).ok();
     let key = parsed
         .as_ref()
         .map_or_else(|| username.to_owned(), |u| u.key().to_owned());
     let attempt = begin_attempt(state, &key, username, origin).await?;
     match state.baton.authenticate(username, password).await {
-        Ok(user) => {
-            attempt.succeeded().await;
-            Ok(user)
-        }
+        Ok(user) => Ok((user, attempt)),
         Err(AuthError::InvalidCredentials) => {
             attempt.failed().await;
             state.metrics.login("invalid_credentials");
@@ -178,6 +207,23 @@ pub(super) async fn with_current_password<T, F>(
 where
     F: std::future::Future<Output = Result<T, AuthError>>,
 {
+    with_checked(state, user, session, origin, "wrong_current_password", op).await
+}
+
+/// Runs `op`, which checks a credential of the signed-in user, under the failed-login limits
+/// of their account: [`AuthError::InvalidCredentials`] from it counts as a failed login, filed
+/// with `reason`.
+async fn with_checked<T, F>(
+    state: &AppState,
+    user: &UserId,
+    session: &SessionId,
+    origin: &RequestOrigin,
+    reason: &'static str,
+    op: F,
+) -> Result<(UserRecord, T), ApiError>
+where
+    F: std::future::Future<Output = Result<T, AuthError>>,
+{
     // A token outliving its user's deletion proves nothing the password check could.
     let record = match state.baton.user(user).await {
         Err(AuthError::UserNotFound) => return Err(ApiError::InvalidCredentials),
@@ -193,7 +239,7 @@ where
             attempt.failed().await;
             state.metrics.login("invalid_credentials");
             let mut failed = event(state, EventKind::LoginFailed, origin);
-            failed.reason = Some("wrong_current_password".into());
+            failed.reason = Some(reason.into());
             failed.user_id = Some(record.id.clone());
             failed.username = Some(record.username.clone());
             failed.session_id = Some(session.clone());
@@ -239,4 +285,166 @@ async fn file_under_account(state: &AppState, event: &mut AuditEvent, typed: &st
         event.user_id = Some(user.id);
         event.username = Some(user.username);
     }
+}
+
+/// The stored name of a delivery (what an `mfa_token` remembers).
+pub(super) fn delivery_name(delivery: Delivery) -> &'static str {
+    match delivery {
+        Delivery::Body => "body",
+        Delivery::Cookie => "cookie",
+    }
+}
+
+/// The second step of a login: `factor` for the login waiting behind `mfa_token`, under the
+/// failed-login limits of its account (a wrong code counts as a failed login, and five spend
+/// the token). The tokens, and the delivery the first step asked for.
+pub(super) async fn mfa_login(
+    state: &AppState,
+    mfa_token: &str,
+    factor: Factor<'_>,
+    origin: RequestOrigin,
+) -> Result<(Issued, Delivery), ApiError> {
+    let (challenge, user) = state.baton.mfa_challenge(mfa_token).await?;
+    if user.disabled_at.is_some() {
+        return Err(ApiError::AccountDisabled);
+    }
+    let attempt = begin_attempt(state, &user.username_key, &user.username, &origin).await?;
+    let mut done = event(state, EventKind::LoginSucceeded, &origin);
+    done.user_id = Some(user.id.clone());
+    done.username = Some(user.username.clone());
+    match state
+        .baton
+        .finish_mfa(&challenge, &user, factor, origin)
+        .await
+    {
+        Ok(issued) => {
+            attempt.succeeded().await;
+            state.metrics.login("success");
+            done.session_id = Some(issued.session_id.clone());
+            if let Factor::RecoveryCode(_) = factor {
+                let mut used = done.clone();
+                used.kind = EventKind::RecoveryCodeUsed;
+                audit(state, used).await;
+            }
+            done.reason = Some(
+                match factor {
+                    Factor::Totp(_) => "totp",
+                    Factor::RecoveryCode(_) => "recovery_code",
+                }
+                .into(),
+            );
+            audit(state, done).await;
+            tracing::info!(session_id = %issued.session_id, user_id = %user.id,
+                client_id = %challenge.client_id, "login with a second factor");
+            let delivery = if challenge.delivery == "cookie" {
+                Delivery::Cookie
+            } else {
+                Delivery::Body
+            };
+            Ok((issued, delivery))
+        }
+        Err(AuthError::InvalidCode) => {
+            attempt.failed().await;
+            state.metrics.login("invalid_code");
+            done.kind = EventKind::LoginFailed;
+            done.reason = Some("wrong_code".into());
+            audit(state, done).await;
+            Err(ApiError::InvalidCode { login: true })
+        }
+        Err(e) => {
+            attempt.abandoned().await;
+            // A password changed, or the account disabled or deleted, since the first step.
+            if matches!(e, AuthError::InvalidCredentials) {
+                return Err(ApiError::InvalidMfaToken);
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// What a sensitive change (password, e-mail address, second factors) brings besides its
+/// access token.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Proof<'a> {
+    /// The request checks the current password (it fails by itself when wrong).
+    pub password: bool,
+    /// A second-factor code in the request.
+    pub code: Option<&'a str>,
+}
+
+/// Step-up (RFC 9470) for a sensitive change: the caller's token must come from a sign-in no
+/// older than `step_up_max_age` (with a second factor when the account has one), or the
+/// request must bring a fresh factor: a code when the account has a second factor, its
+/// password otherwise. A wrong code counts as a failed login. Otherwise `401
+/// insufficient_user_authentication`, with the `max_age` a new sign-in must meet.
+pub(super) async fn step_up(
+    state: &AppState,
+    caller: &Authenticated,
+    proof: Proof<'_>,
+    origin: &RequestOrigin,
+) -> Result<(), ApiError> {
+    let max_age = state.config.step_up_max_age.as_secs();
+    let fresh = caller.claims.authenticated_within(
+        i64::try_from(max_age).unwrap_or(i64::MAX),
+        state.baton.now().unix_timestamp(),
+    );
+    let mfa = state.baton.mfa_state(&caller.user).await?;
+    if !mfa.required() {
+        if fresh || proof.password {
+            return Ok(());
+        }
+        return Err(ApiError::InsufficientUserAuthentication {
+            description: "Sign in again, or confirm with the current password",
+            max_age,
+        });
+    }
+    if fresh && caller.claims.is_multi_factor() {
+        return Ok(());
+    }
+    let Some(code) = proof.code.filter(|c| !c.trim().is_empty()) else {
+        return Err(ApiError::InsufficientUserAuthentication {
+            description: "Sign in again with a second factor, or send a code",
+            max_age,
+        });
+    };
+    check_code(state, caller, code, origin).await
+}
+
+/// Checks and uses up a TOTP code of the signed-in caller under the failed-login limits of
+/// their account; a wrong one is `400 invalid_code` and counts as a failed login.
+pub(super) async fn check_code(
+    state: &AppState,
+    caller: &Authenticated,
+    code: &str,
+    origin: &RequestOrigin,
+) -> Result<(), ApiError> {
+    let op = state.baton.check_factor(&caller.user, Factor::Totp(code));
+    match with_checked_factor(state, &caller.user, &caller.session, origin, op).await {
+        Ok(_) => Ok(()),
+        Err(ApiError::InvalidCredentials) => Err(ApiError::InvalidCode { login: false }),
+        Err(e) => Err(e),
+    }
+}
+
+/// [`with_current_password`] for a second-factor code: a wrong one is filed as
+/// `login_failed` with reason `wrong_code`.
+async fn with_checked_factor<F>(
+    state: &AppState,
+    user: &UserId,
+    session: &SessionId,
+    origin: &RequestOrigin,
+    op: F,
+) -> Result<UserRecord, ApiError>
+where
+    F: std::future::Future<Output = Result<(), AuthError>>,
+{
+    let wrapped = async {
+        match op.await {
+            Err(AuthError::InvalidCode) => Err(AuthError::InvalidCredentials),
+            other => other,
+        }
+    };
+    with_checked(state, user, session, origin, "wrong_code", wrapped)
+        .await
+        .map(|(record, ())| record)
 }

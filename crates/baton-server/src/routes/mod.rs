@@ -5,6 +5,7 @@ mod auth;
 mod discovery;
 mod email;
 mod flows;
+mod mfa;
 mod oauth;
 mod ops;
 
@@ -52,6 +53,14 @@ pub fn router(state: AppState) -> Router {
             .route("/auth/password", post(account::change_password))
             .route("/auth/password/reset", post(email::reset))
             .route("/auth/email", put(email::set_email))
+            .route("/auth/login/mfa", post(mfa::login_mfa))
+            .route("/auth/mfa/totp/setup", post(mfa::totp_setup))
+            .route("/auth/mfa/totp/confirm", post(mfa::totp_confirm))
+            .route("/auth/mfa/totp", delete(mfa::totp_delete))
+            .route(
+                "/auth/mfa/recovery-codes",
+                post(mfa::regenerate_recovery_codes),
+            )
             .route("/oauth/token", post(oauth::token)),
     );
     let refresh = class(
@@ -70,6 +79,7 @@ pub fn router(state: AppState) -> Router {
             .route("/auth/sessions", get(account::sessions))
             .route("/auth/sessions/{id}", delete(account::revoke_session))
             .route("/auth/events", get(account::events))
+            .route("/auth/mfa", get(mfa::status))
             .route("/api/me", get(account::me))
             .route("/oauth/introspect", post(oauth::introspect))
             .route("/.well-known/jwks.json", get(discovery::jwks))

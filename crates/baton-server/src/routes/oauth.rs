@@ -64,17 +64,26 @@ pub(super) async fn token(
         "password" => {
             let username = required(form.username, "username")?;
             let password = required(form.password, "password")?;
-            flows::password_login(&state, &username, password, &client_id, origin)
-                .await
-                .map_err(|e| match e {
-                    ApiError::InvalidCredentials => {
-                        ApiError::InvalidGrant("Invalid username or password".into())
-                    }
-                    ApiError::AccountDisabled => {
-                        ApiError::InvalidGrant("This account is disabled".into())
-                    }
-                    other => other,
-                })?
+            // An account with a second factor gets `401 mfa_required`; the login finishes at
+            // `/auth/login/mfa` for this client, in the body.
+            flows::password_login(
+                &state,
+                &username,
+                password,
+                &client_id,
+                Delivery::Body,
+                origin,
+            )
+            .await
+            .map_err(|e| match e {
+                ApiError::InvalidCredentials => {
+                    ApiError::InvalidGrant("Invalid username or password".into())
+                }
+                ApiError::AccountDisabled => {
+                    ApiError::InvalidGrant("This account is disabled".into())
+                }
+                other => other,
+            })?
         }
         "refresh_token" => {
             let token = required(form.refresh_token, "refresh_token")?;

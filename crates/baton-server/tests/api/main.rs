@@ -17,6 +17,7 @@ mod limits;
 mod login;
 mod mail;
 mod me;
+mod mfa;
 mod oauth;
 mod operations;
 mod refresh;

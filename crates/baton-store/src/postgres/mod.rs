@@ -17,6 +17,7 @@ mod clients;
 mod keys;
 mod limits;
 mod mail;
+mod mfa;
 mod rotate;
 mod rows;
 mod sessions;

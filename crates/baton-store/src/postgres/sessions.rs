@@ -5,6 +5,7 @@ use super::{begin_write, PgStore};
 use crate::error::map;
 use crate::queries as q;
 use baton_core::clock::to_millis;
+use baton_core::mfa::Amr;
 use baton_core::refresh::TokenHash;
 use baton_core::store::{
     NewSession, RefreshTokenRecord, RotateOutcome, RotateRequest, SessionCursor, SessionRecord,
@@ -51,6 +52,7 @@ pub(super) fn session_from_row(row: &Row) -> Result<SessionRecord, sqlx::Error> 
         user_agent: row.try_get("user_agent")?,
         ip: row.try_get("ip")?,
         revoked_at: opt_time(row, "revoked_at")?,
+        amr: Amr::from_stored(row.try_get::<Option<String>, _>("amr")?.as_deref()),
     })
 }
 
@@ -74,6 +76,7 @@ impl SessionStore for PgStore {
             .bind(to_millis(session.absolute_expires_at))
             .bind(&session.user_agent)
             .bind(&session.ip)
+            .bind(&session.amr)
             .bind(&session.password_hash)
             .execute(&mut *tx)
             .await

@@ -226,6 +226,7 @@ impl UserStore for PgStore {
             .await
             .map_err(map)?;
         super::mail::forget_links(&mut tx, id).await?;
+        super::mfa::forget_factors(&mut tx, id).await?;
         tx.commit().await.map_err(map)?;
         Ok(deleted == 1)
     }

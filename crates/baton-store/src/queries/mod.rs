@@ -46,7 +46,7 @@ macro_rules! session_columns {
             last_used!(),
             " AS last_used_at, ",
             idle_ttl!(),
-            " AS idle_ttl, s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at"
+            " AS idle_ttl, s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.amr"
         )
     };
 }
@@ -232,14 +232,14 @@ pub const REVOKE_USER_SESSIONS: &str =
 macro_rules! insert_session {
     () => {
         "INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, \
-         idle_expires_at, absolute_expires_at, user_agent, ip, idle_ttl) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $6 - $5 FROM users \
-         WHERE id = $2 AND deleted_at IS NULL AND disabled_at IS NULL AND password_hash = $10"
+         idle_expires_at, absolute_expires_at, user_agent, ip, idle_ttl, amr) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $6 - $5, $10 FROM users \
+         WHERE id = $2 AND deleted_at IS NULL AND disabled_at IS NULL AND password_hash = $11"
     };
 }
 
 /// Creates a session only for a user that still exists, is not disabled and still has the
-/// password hash `$10` the login was checked against (a deletion, a disabling or a password
+/// password hash `$11` the login was checked against (a deletion, a disabling or a password
 /// change committed while the password was being checked must not leave a live session
 /// behind); its idle timeout is the idle end given less the login time. PostgreSQL appends `FOR NO KEY UPDATE`: the user's row
 /// stays locked until the commit, so two logins of one user apply the cap on live sessions one
@@ -525,3 +525,53 @@ pub mod sqlite;
 
 #[cfg(test)]
 mod tests;
+
+/// Stores a pending TOTP secret (`$1`, at `$2`) for the live, enabled user `$3`, replacing a pending one but never a
+/// confirmed one.
+pub const PUT_PENDING_TOTP: &str = "INSERT INTO totp_factors (user_id, secret, created_at) \
+     SELECT id, $1, $2 FROM users WHERE id = $3 AND deleted_at IS NULL AND disabled_at IS NULL \
+     ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, \
+     created_at = excluded.created_at, last_step = NULL \
+     WHERE totp_factors.confirmed_at IS NULL";
+/// A user's TOTP factor.
+pub const TOTP_FACTOR: &str =
+    "SELECT user_id, secret, created_at, confirmed_at, last_step FROM totp_factors \
+     WHERE user_id = $1";
+/// Confirms a pending TOTP factor with the code of step `$2`.
+pub const CONFIRM_TOTP: &str = "UPDATE totp_factors SET confirmed_at = $1, last_step = $2 \
+     WHERE user_id = $3 AND confirmed_at IS NULL";
+/// Accepts the code of step `$1` once: only after every step accepted before.
+pub const USE_TOTP_STEP: &str = "UPDATE totp_factors SET last_step = $1 \
+     WHERE user_id = $2 AND confirmed_at IS NOT NULL AND (last_step IS NULL OR last_step < $1)";
+/// Removes a user's TOTP factor.
+pub const DELETE_TOTP: &str = "DELETE FROM totp_factors WHERE user_id = $1";
+/// Removes a user's recovery codes.
+pub const DELETE_RECOVERY_CODES: &str = "DELETE FROM recovery_codes WHERE user_id = $1";
+/// Stores one recovery code's hash.
+pub const INSERT_RECOVERY_CODE: &str =
+    "INSERT INTO recovery_codes (hash, user_id, created_at) VALUES ($1, $2, $3)";
+/// Uses one of a user's unused recovery codes.
+pub const USE_RECOVERY_CODE: &str =
+    "UPDATE recovery_codes SET used_at = $1 WHERE hash = $2 AND user_id = $3 AND used_at IS NULL";
+/// How many unused recovery codes a user has.
+pub const RECOVERY_CODES_LEFT: &str =
+    "SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL";
+/// Stores a login waiting for its second factor.
+pub const INSERT_MFA_CHALLENGE: &str =
+    "INSERT INTO mfa_challenges (hash, user_id, client_id, delivery, password_hash, created_at, \
+     expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+/// An unused, unexpired challenge with fewer than `$3` wrong codes.
+pub const MFA_CHALLENGE: &str =
+    "SELECT hash, user_id, client_id, delivery, password_hash, created_at, expires_at, failures \
+     FROM mfa_challenges \
+     WHERE hash = $1 AND used_at IS NULL AND expires_at > $2 AND failures < $3";
+/// Counts a wrong code against a challenge.
+pub const MFA_CHALLENGE_FAILED: &str =
+    "UPDATE mfa_challenges SET failures = failures + 1 WHERE hash = $1";
+/// Uses an unused, unexpired challenge.
+pub const USE_MFA_CHALLENGE: &str = "UPDATE mfa_challenges SET used_at = $1 \
+     WHERE hash = $2 AND used_at IS NULL AND expires_at > $1";
+/// Removes a user's waiting logins.
+pub const DELETE_USER_MFA_CHALLENGES: &str = "DELETE FROM mfa_challenges WHERE user_id = $1";
+/// Deletes challenges past their end.
+pub const PURGE_MFA_CHALLENGES: &str = "DELETE FROM mfa_challenges WHERE expires_at <= $1";

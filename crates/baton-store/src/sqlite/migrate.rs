@@ -40,6 +40,7 @@ pub(crate) const MIGRATIONS: &[Migration] = migrations![
     20261202000005 "rotation_writes_less" "rotation writes less",
     20261203000001 "disabled_users" "disabled users",
     20261203000002 "email" "email",
+    20261204000001 "second_factors" "second factors",
 ];
 
 fn checksum(sql: &str) -> Vec<u8> {

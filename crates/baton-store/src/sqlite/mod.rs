@@ -9,6 +9,7 @@ mod engine;
 mod keys;
 mod limits;
 mod mail;
+mod mfa;
 pub(crate) mod migrate;
 mod rotate;
 mod rows;

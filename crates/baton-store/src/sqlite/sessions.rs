@@ -4,6 +4,7 @@ use super::rows::{execute, opt_time, query_all, query_one, time_col};
 use super::SqliteStore;
 use crate::queries as q;
 use baton_core::clock::to_millis;
+use baton_core::mfa::Amr;
 use baton_core::refresh::TokenHash;
 use baton_core::store::{
     NewSession, RefreshTokenRecord, RotateOutcome, RotateRequest, SessionCursor, SessionRecord,
@@ -52,6 +53,7 @@ pub(super) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord>
         user_agent: row.get("user_agent")?,
         ip: row.get("ip")?,
         revoked_at: opt_time(row, "revoked_at")?,
+        amr: Amr::from_stored(row.get::<_, Option<String>>("amr")?.as_deref()),
     })
 }
 
@@ -78,6 +80,7 @@ impl SessionStore for SqliteStore {
                         to_millis(s.absolute_expires_at),
                         s.user_agent,
                         s.ip,
+                        s.amr,
                         s.password_hash
                     ],
                 )?;

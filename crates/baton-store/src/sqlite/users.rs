@@ -168,6 +168,7 @@ impl UserStore for SqliteStore {
                 let deleted = execute(c, q::DELETE_USER, params![now, id.as_str()])?;
                 execute(c, q::REVOKE_USER_SESSIONS, params![now, id.as_str()])?;
                 super::mail::forget_links(c, &id)?;
+                super::mfa::forget_factors(c, &id)?;
                 Ok(deleted == 1)
             })
             .await

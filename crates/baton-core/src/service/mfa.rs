@@ -1,0 +1,291 @@
+//! Second factors: TOTP enrolment and removal, recovery codes, and the second step of a login.
+
+use super::{Baton, Issued, RequestOrigin};
+use crate::error::AuthError;
+use crate::ids::UserId;
+use crate::mfa::{
+    totp_aad, Amr, AuthMethod, RecoveryCode, TotpSecret, MFA_TOKEN_MAX_FAILURES, MFA_TOKEN_TTL,
+};
+use crate::refresh::RefreshToken;
+use crate::store::{MfaChallenge, UserRecord};
+use baton_proto::MfaMethod;
+
+/// A TOTP setup waiting for its confirmation: what the user enrols in an app.
+#[derive(Debug, Clone)]
+pub struct TotpEnrolment {
+    /// The secret (shown once, as base32 and in the URI).
+    pub secret: TotpSecret,
+    /// The `otpauth://` URI.
+    pub otpauth_uri: String,
+}
+
+/// A user's second factors.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MfaState {
+    /// A confirmed TOTP factor.
+    pub totp: bool,
+    /// Unused recovery codes.
+    pub recovery_codes_left: u32,
+}
+
+impl MfaState {
+    /// Whether a login needs a second factor.
+    pub fn required(&self) -> bool {
+        self.totp
+    }
+
+    /// The factors a login may finish with.
+    pub fn methods(&self) -> Vec<MfaMethod> {
+        let mut methods = Vec::new();
+        if self.totp {
+            methods.push(MfaMethod::Totp);
+        }
+        if self.required() && self.recovery_codes_left > 0 {
+            methods.push(MfaMethod::RecoveryCode);
+        }
+        methods
+    }
+}
+
+/// The second factor a request presents.
+#[derive(Debug, Clone, Copy)]
+pub enum Factor<'a> {
+    /// A TOTP code.
+    Totp(&'a str),
+    /// A recovery code.
+    RecoveryCode(&'a str),
+}
+
+impl Factor<'_> {
+    /// The `amr` values it adds to a password.
+    pub fn methods(self) -> [AuthMethod; 2] {
+        [AuthMethod::Pwd, AuthMethod::Otp]
+    }
+}
+
+impl Baton {
+    /// The user's second factors.
+    pub async fn mfa_state(&self, user: &UserId) -> Result<MfaState, AuthError> {
+        let totp = self
+            .store
+            .totp(user)
+            .await?
+            .is_some_and(|t| t.confirmed_at.is_some());
+        let recovery_codes_left = self.store.recovery_codes_left(user).await?;
+        Ok(MfaState {
+            totp,
+            recovery_codes_left,
+        })
+    }
+
+    /// Starts a TOTP setup for `user` (replacing one not yet confirmed): a new secret, sealed
+    /// and stored pending. [`AuthError::MfaAlreadyEnabled`] when a confirmed one exists.
+    pub async fn totp_setup(&self, user: &UserRecord) -> Result<TotpEnrolment, AuthError> {
+        let secret = TotpSecret::generate().map_err(AuthError::internal)?;
+        let otpauth_uri = secret
+            .otpauth_uri(&self.policy.totp_issuer, &user.username)
+            .map_err(AuthError::internal)?;
+        let sealed = self
+            .vault
+            .seal_message(secret.expose(), &totp_aad(&user.id))
+            .map_err(AuthError::internal)?;
+        if !self
+            .store
+            .put_pending_totp(&user.id, &sealed, self.now())
+            .await?
+        {
+            return match self.store.user(&user.id).await? {
+                Some(_) => Err(AuthError::MfaAlreadyEnabled),
+                None => Err(AuthError::UserNotFound),
+            };
+        }
+        Ok(TotpEnrolment {
+            secret,
+            otpauth_uri,
+        })
+    }
+
+    /// Confirms the pending TOTP setup with a current code from the app: the factor is on from
+    /// now, and the ten recovery codes returned (shown once) replace any earlier ones.
+    pub async fn totp_confirm(
+        &self,
+        user: &UserId,
+        code: &str,
+    ) -> Result<Vec<RecoveryCode>, AuthError> {
+        let record = self.store.totp(user).await?;
+        let Some(record) = record.filter(|t| t.confirmed_at.is_none()) else {
+            return Err(AuthError::NoPendingTotp);
+        };
+        let secret = self.open_totp(user, &record.sealed_secret)?;
+        let step = secret
+            .check(code, self.unix_secs())
+            .ok_or(AuthError::InvalidCode)?;
+        let codes = RecoveryCode::generate_set().map_err(AuthError::internal)?;
+        let hashes: Vec<_> = codes.iter().map(RecoveryCode::hash).collect();
+        let step = i64::try_from(step).map_err(AuthError::internal)?;
+        if self
+            .store
+            .confirm_totp(user, step, &hashes, self.now())
+            .await?
+        {
+            Ok(codes)
+        } else {
+            Err(AuthError::NoPendingTotp)
+        }
+    }
+
+    /// Removes the user's TOTP factor (and their recovery codes with it); whether there was
+    /// one.
+    pub async fn totp_delete(&self, user: &UserId) -> Result<bool, AuthError> {
+        Ok(self.store.delete_totp(user).await?)
+    }
+
+    /// New recovery codes for a user with a second factor, replacing the old ones.
+    pub async fn regenerate_recovery_codes(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<RecoveryCode>, AuthError> {
+        let codes = RecoveryCode::generate_set().map_err(AuthError::internal)?;
+        let hashes: Vec<_> = codes.iter().map(RecoveryCode::hash).collect();
+        self.store
+            .replace_recovery_codes(user, &hashes, self.now())
+            .await?;
+        Ok(codes)
+    }
+
+    /// Removes every second factor of a user (an operator's reset); whether there was any.
+    pub async fn reset_mfa(&self, user: &UserId) -> Result<bool, AuthError> {
+        Ok(self.store.reset_mfa(user).await?)
+    }
+
+    /// Checks `factor` for `user` and uses it up: a TOTP code's step is accepted once (and
+    /// only after every step accepted before), a recovery code once. Wrong, malformed and
+    /// already used codes are [`AuthError::InvalidCode`].
+    pub async fn check_factor(&self, user: &UserId, factor: Factor<'_>) -> Result<(), AuthError> {
+        match factor {
+            Factor::Totp(code) => {
+                let record = self.store.totp(user).await?;
+                let Some(record) = record.filter(|t| t.confirmed_at.is_some()) else {
+                    return Err(AuthError::InvalidCode);
+                };
+                let secret = self.open_totp(user, &record.sealed_secret)?;
+                let step = secret
+                    .check(code, self.unix_secs())
+                    .ok_or(AuthError::InvalidCode)?;
+                let step = i64::try_from(step).map_err(AuthError::internal)?;
+                if self.store.use_totp_step(user, step).await? {
+                    Ok(())
+                } else {
+                    Err(AuthError::InvalidCode)
+                }
+            }
+            Factor::RecoveryCode(typed) => {
+                let code = RecoveryCode::presented(typed).ok_or(AuthError::InvalidCode)?;
+                if self
+                    .store
+                    .use_recovery_code(user, &code.hash(), self.now())
+                    .await?
+                {
+                    Ok(())
+                } else {
+                    Err(AuthError::InvalidCode)
+                }
+            }
+        }
+    }
+
+    /// The first step of a login for a user with a second factor: a single-use token for five
+    /// minutes, bound to the client, the delivery asked and the password hash just checked.
+    pub async fn begin_mfa(
+        &self,
+        user: &UserRecord,
+        client_id: &str,
+        delivery: &str,
+    ) -> Result<RefreshToken, AuthError> {
+        let token = RefreshToken::generate().map_err(AuthError::internal)?;
+        let now = self.now();
+        self.store
+            .insert_mfa_challenge(&MfaChallenge {
+                hash: token.hash(),
+                user_id: user.id.clone(),
+                client_id: client_id.to_owned(),
+                delivery: delivery.to_owned(),
+                password_hash: user.password_hash.clone(),
+                created_at: now,
+                expires_at: now + MFA_TOKEN_TTL,
+                failures: 0,
+            })
+            .await?;
+        Ok(token)
+    }
+
+    /// The live login waiting behind `mfa_token`, with its user as stored now;
+    /// [`AuthError::InvalidMfaToken`] when it is unknown, used, expired or spent by wrong
+    /// codes, or its user is gone.
+    pub async fn mfa_challenge(
+        &self,
+        mfa_token: &str,
+    ) -> Result<(MfaChallenge, UserRecord), AuthError> {
+        let hash = RefreshToken::presented(mfa_token).hash();
+        let challenge = self
+            .store
+            .mfa_challenge(&hash, self.now(), MFA_TOKEN_MAX_FAILURES)
+            .await?
+            .ok_or(AuthError::InvalidMfaToken)?;
+        let user = self
+            .store
+            .user(&challenge.user_id)
+            .await?
+            .ok_or(AuthError::InvalidMfaToken)?;
+        Ok((challenge, user))
+    }
+
+    /// The second step of a login: checks `factor` (a wrong one counts against the token),
+    /// uses the token up and opens the session, with `amr` saying both factors. A session
+    /// opens only while the password checked in the first step is still the user's.
+    pub async fn finish_mfa(
+        &self,
+        challenge: &MfaChallenge,
+        user: &UserRecord,
+        factor: Factor<'_>,
+        origin: RequestOrigin,
+    ) -> Result<Issued, AuthError> {
+        if let Err(e) = self.check_factor(&user.id, factor).await {
+            if matches!(e, AuthError::InvalidCode) {
+                self.store.mfa_challenge_failed(&challenge.hash).await?;
+            }
+            return Err(e);
+        }
+        if !self
+            .store
+            .use_mfa_challenge(&challenge.hash, self.now())
+            .await?
+        {
+            return Err(AuthError::InvalidMfaToken);
+        }
+        let checked = UserRecord {
+            password_hash: challenge.password_hash.clone(),
+            ..user.clone()
+        };
+        let amr = Amr::of(&factor.methods());
+        self.open_session(&checked, &challenge.client_id, origin, &amr)
+            .await
+    }
+
+    /// Deletes the waiting logins whose token has expired; how many.
+    pub async fn purge_mfa_challenges(&self) -> Result<u64, AuthError> {
+        Ok(self.store.purge_mfa_challenges(self.deletion_now()).await?)
+    }
+
+    fn open_totp(&self, user: &UserId, sealed: &[u8]) -> Result<TotpSecret, AuthError> {
+        self.vault
+            .open_message(sealed, &totp_aad(user))
+            .map(TotpSecret::from_bytes)
+            .map_err(AuthError::internal)
+    }
+
+    /// The service clock's time in whole seconds since the epoch (0 before it).
+    fn unix_secs(&self) -> u64 {
+        u64::try_from(self.now().unix_timestamp()).unwrap_or(0)
+    }
+}

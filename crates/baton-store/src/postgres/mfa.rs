@@ -1,0 +1,283 @@
+//! Second factors on PostgreSQL: [`MfaStore`] for [`PgStore`].
+
+use super::rows::{opt_time, time_col};
+use super::{begin_write, PgStore};
+use crate::error::map;
+use crate::queries as q;
+use baton_core::clock::to_millis;
+use baton_core::refresh::TokenHash;
+use baton_core::store::{MfaChallenge, MfaStore, StoreError, TotpRecord};
+use baton_core::UserId;
+use sqlx::postgres::PgRow as Row;
+use sqlx::{Postgres, Row as _, Transaction};
+use time::OffsetDateTime;
+
+fn totp_from_row(row: &Row) -> Result<TotpRecord, sqlx::Error> {
+    Ok(TotpRecord {
+        user_id: UserId::from_trusted(row.try_get::<String, _>("user_id")?),
+        sealed_secret: row.try_get("secret")?,
+        created_at: time_col(row, "created_at")?,
+        confirmed_at: opt_time(row, "confirmed_at")?,
+        last_step: row.try_get("last_step")?,
+    })
+}
+
+fn challenge_from_row(row: &Row) -> Result<MfaChallenge, sqlx::Error> {
+    let hash: Vec<u8> = row.try_get("hash")?;
+    let mut h = [0u8; 32];
+    if hash.len() == 32 {
+        h.copy_from_slice(&hash);
+    }
+    Ok(MfaChallenge {
+        hash: TokenHash(h),
+        user_id: UserId::from_trusted(row.try_get::<String, _>("user_id")?),
+        client_id: row.try_get("client_id")?,
+        delivery: row.try_get("delivery")?,
+        password_hash: row.try_get("password_hash")?,
+        created_at: time_col(row, "created_at")?,
+        expires_at: time_col(row, "expires_at")?,
+        failures: u32::try_from(row.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX),
+    })
+}
+
+/// Replaces a user's recovery codes inside `tx`.
+async fn store_codes(
+    tx: &mut Transaction<'static, Postgres>,
+    user: &UserId,
+    codes: &[TokenHash],
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(q::DELETE_RECOVERY_CODES)
+        .bind(user.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(map)?;
+    for code in codes {
+        sqlx::query(q::INSERT_RECOVERY_CODE)
+            .bind(&code.0[..])
+            .bind(user.as_str())
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .map_err(map)?;
+    }
+    Ok(())
+}
+
+/// Forgets every second factor of a user inside `tx`; whether there was a factor (TOTP or
+/// recovery codes).
+pub(super) async fn forget_factors(
+    tx: &mut Transaction<'static, Postgres>,
+    user: &UserId,
+) -> Result<bool, StoreError> {
+    let mut removed = 0;
+    for sql in [q::DELETE_TOTP, q::DELETE_RECOVERY_CODES] {
+        removed += sqlx::query(sql)
+            .bind(user.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(map)?
+            .rows_affected();
+    }
+    sqlx::query(q::DELETE_USER_MFA_CHALLENGES)
+        .bind(user.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(map)?;
+    Ok(removed > 0)
+}
+
+#[async_trait::async_trait]
+impl MfaStore for PgStore {
+    async fn put_pending_totp(
+        &self,
+        user: &UserId,
+        sealed_secret: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let stored = sqlx::query(q::PUT_PENDING_TOTP)
+            .bind(sealed_secret)
+            .bind(to_millis(now))
+            .bind(user.as_str())
+            .execute(&self.writer)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        Ok(stored == 1)
+    }
+
+    async fn totp(&self, user: &UserId) -> Result<Option<TotpRecord>, StoreError> {
+        let row = sqlx::query(q::TOTP_FACTOR)
+            .bind(user.as_str())
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(map)?;
+        row.as_ref().map(totp_from_row).transpose().map_err(map)
+    }
+
+    async fn confirm_totp(
+        &self,
+        user: &UserId,
+        step: i64,
+        codes: &[TokenHash],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let now = to_millis(now);
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        let confirmed = sqlx::query(q::CONFIRM_TOTP)
+            .bind(now)
+            .bind(step)
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        if confirmed != 1 {
+            return Ok(false);
+        }
+        store_codes(&mut tx, user, codes, now).await?;
+        tx.commit().await.map_err(map)?;
+        Ok(true)
+    }
+
+    async fn use_totp_step(&self, user: &UserId, step: i64) -> Result<bool, StoreError> {
+        let used = sqlx::query(q::USE_TOTP_STEP)
+            .bind(step)
+            .bind(user.as_str())
+            .execute(&self.writer)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        Ok(used == 1)
+    }
+
+    async fn delete_totp(&self, user: &UserId) -> Result<bool, StoreError> {
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        let deleted = sqlx::query(q::DELETE_TOTP)
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        // TOTP is the only second factor so far: its recovery codes go with it.
+        sqlx::query(q::DELETE_RECOVERY_CODES)
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        tx.commit().await.map_err(map)?;
+        Ok(deleted == 1)
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user: &UserId,
+        codes: &[TokenHash],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        store_codes(&mut tx, user, codes, to_millis(now)).await?;
+        tx.commit().await.map_err(map)
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user: &UserId,
+        code: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let used = sqlx::query(q::USE_RECOVERY_CODE)
+            .bind(to_millis(now))
+            .bind(&code.0[..])
+            .bind(user.as_str())
+            .execute(&self.writer)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        Ok(used == 1)
+    }
+
+    async fn recovery_codes_left(&self, user: &UserId) -> Result<u32, StoreError> {
+        let n: i64 = sqlx::query(q::RECOVERY_CODES_LEFT)
+            .bind(user.as_str())
+            .fetch_one(&self.reader)
+            .await
+            .and_then(|r| r.try_get("n"))
+            .map_err(map)?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    async fn insert_mfa_challenge(&self, ch: &MfaChallenge) -> Result<(), StoreError> {
+        sqlx::query(q::INSERT_MFA_CHALLENGE)
+            .bind(&ch.hash.0[..])
+            .bind(ch.user_id.as_str())
+            .bind(&ch.client_id)
+            .bind(&ch.delivery)
+            .bind(&ch.password_hash)
+            .bind(to_millis(ch.created_at))
+            .bind(to_millis(ch.expires_at))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn mfa_challenge(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+        max_failures: u32,
+    ) -> Result<Option<MfaChallenge>, StoreError> {
+        let row = sqlx::query(q::MFA_CHALLENGE)
+            .bind(&hash.0[..])
+            .bind(to_millis(now))
+            .bind(i64::from(max_failures))
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(map)?;
+        row.as_ref()
+            .map(challenge_from_row)
+            .transpose()
+            .map_err(map)
+    }
+
+    async fn mfa_challenge_failed(&self, hash: &TokenHash) -> Result<(), StoreError> {
+        sqlx::query(q::MFA_CHALLENGE_FAILED)
+            .bind(&hash.0[..])
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn use_mfa_challenge(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let used = sqlx::query(q::USE_MFA_CHALLENGE)
+            .bind(to_millis(now))
+            .bind(&hash.0[..])
+            .execute(&self.writer)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        Ok(used == 1)
+    }
+
+    async fn reset_mfa(&self, user: &UserId) -> Result<bool, StoreError> {
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        let removed = forget_factors(&mut tx, user).await?;
+        tx.commit().await.map_err(map)?;
+        Ok(removed)
+    }
+
+    async fn purge_mfa_challenges(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        Ok(sqlx::query(q::PURGE_MFA_CHALLENGES)
+            .bind(to_millis(before))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?
+            .rows_affected())
+    }
+}

@@ -1,0 +1,245 @@
+//! Second factors on SQLite: [`MfaStore`] for [`SqliteStore`].
+
+use super::rows::{execute, opt_time, query_one, time_col};
+use super::SqliteStore;
+use crate::queries as q;
+use baton_core::clock::to_millis;
+use baton_core::refresh::TokenHash;
+use baton_core::store::{MfaChallenge, MfaStore, StoreError, TotpRecord};
+use baton_core::UserId;
+use rusqlite::{params, Connection, Row};
+use time::OffsetDateTime;
+
+fn totp_from_row(row: &Row<'_>) -> rusqlite::Result<TotpRecord> {
+    Ok(TotpRecord {
+        user_id: UserId::from_trusted(row.get::<_, String>("user_id")?),
+        sealed_secret: row.get("secret")?,
+        created_at: time_col(row, "created_at")?,
+        confirmed_at: opt_time(row, "confirmed_at")?,
+        last_step: row.get("last_step")?,
+    })
+}
+
+fn challenge_from_row(row: &Row<'_>) -> rusqlite::Result<MfaChallenge> {
+    let hash: Vec<u8> = row.get("hash")?;
+    let mut h = [0u8; 32];
+    if hash.len() == 32 {
+        h.copy_from_slice(&hash);
+    }
+    Ok(MfaChallenge {
+        hash: TokenHash(h),
+        user_id: UserId::from_trusted(row.get::<_, String>("user_id")?),
+        client_id: row.get("client_id")?,
+        delivery: row.get("delivery")?,
+        password_hash: row.get("password_hash")?,
+        created_at: time_col(row, "created_at")?,
+        expires_at: time_col(row, "expires_at")?,
+        failures: row.get("failures")?,
+    })
+}
+
+/// Replaces a user's recovery codes inside the caller's transaction.
+fn store_codes(
+    c: &Connection,
+    user: &UserId,
+    codes: &[TokenHash],
+    now: i64,
+) -> Result<(), StoreError> {
+    execute(c, q::DELETE_RECOVERY_CODES, [user.as_str()])?;
+    for code in codes {
+        execute(
+            c,
+            q::INSERT_RECOVERY_CODE,
+            params![&code.0[..], user.as_str(), now],
+        )?;
+    }
+    Ok(())
+}
+
+/// Forgets every second factor of a user inside the caller's transaction; whether there was
+/// a factor (TOTP or recovery codes).
+pub(super) fn forget_factors(c: &Connection, user: &UserId) -> Result<bool, StoreError> {
+    let totp = execute(c, q::DELETE_TOTP, [user.as_str()])?;
+    let codes = execute(c, q::DELETE_RECOVERY_CODES, [user.as_str()])?;
+    execute(c, q::DELETE_USER_MFA_CHALLENGES, [user.as_str()])?;
+    Ok(totp + codes > 0)
+}
+
+#[async_trait::async_trait]
+impl MfaStore for SqliteStore {
+    async fn put_pending_totp(
+        &self,
+        user: &UserId,
+        sealed_secret: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (user, secret, now) = (user.clone(), sealed_secret.to_vec(), to_millis(now));
+        self.engine
+            .write(move |c| {
+                Ok(execute(c, q::PUT_PENDING_TOTP, params![secret, now, user.as_str()])? == 1)
+            })
+            .await
+    }
+
+    async fn totp(&self, user: &UserId) -> Result<Option<TotpRecord>, StoreError> {
+        let user = user.clone();
+        self.engine
+            .read(move |c| query_one(c, q::TOTP_FACTOR, [user.as_str()], totp_from_row))
+            .await
+    }
+
+    async fn confirm_totp(
+        &self,
+        user: &UserId,
+        step: i64,
+        codes: &[TokenHash],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (user, codes, now) = (user.clone(), codes.to_vec(), to_millis(now));
+        self.engine
+            .write(move |c| {
+                if execute(c, q::CONFIRM_TOTP, params![now, step, user.as_str()])? != 1 {
+                    return Ok(false);
+                }
+                store_codes(c, &user, &codes, now)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn use_totp_step(&self, user: &UserId, step: i64) -> Result<bool, StoreError> {
+        let user = user.clone();
+        self.engine
+            .write(move |c| Ok(execute(c, q::USE_TOTP_STEP, params![step, user.as_str()])? == 1))
+            .await
+    }
+
+    async fn delete_totp(&self, user: &UserId) -> Result<bool, StoreError> {
+        let user = user.clone();
+        self.engine
+            .write(move |c| {
+                let deleted = execute(c, q::DELETE_TOTP, [user.as_str()])?;
+                // TOTP is the only second factor so far: its recovery codes go with it.
+                execute(c, q::DELETE_RECOVERY_CODES, [user.as_str()])?;
+                Ok(deleted == 1)
+            })
+            .await
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user: &UserId,
+        codes: &[TokenHash],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (user, codes, now) = (user.clone(), codes.to_vec(), to_millis(now));
+        self.engine
+            .write(move |c| store_codes(c, &user, &codes, now))
+            .await
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user: &UserId,
+        code: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (user, code, now) = (user.clone(), code.clone(), to_millis(now));
+        self.engine
+            .write(move |c| {
+                Ok(execute(
+                    c,
+                    q::USE_RECOVERY_CODE,
+                    params![now, &code.0[..], user.as_str()],
+                )? == 1)
+            })
+            .await
+    }
+
+    async fn recovery_codes_left(&self, user: &UserId) -> Result<u32, StoreError> {
+        let user = user.clone();
+        self.engine
+            .read(move |c| {
+                query_one(c, q::RECOVERY_CODES_LEFT, [user.as_str()], |r| {
+                    r.get::<_, u32>("n")
+                })
+            })
+            .await
+            .map(Option::unwrap_or_default)
+    }
+
+    async fn insert_mfa_challenge(&self, ch: &MfaChallenge) -> Result<(), StoreError> {
+        let ch = ch.clone();
+        self.engine
+            .write(move |c| {
+                execute(
+                    c,
+                    q::INSERT_MFA_CHALLENGE,
+                    params![
+                        &ch.hash.0[..],
+                        ch.user_id.as_str(),
+                        ch.client_id,
+                        ch.delivery,
+                        ch.password_hash,
+                        to_millis(ch.created_at),
+                        to_millis(ch.expires_at)
+                    ],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn mfa_challenge(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+        max_failures: u32,
+    ) -> Result<Option<MfaChallenge>, StoreError> {
+        let (hash, now) = (hash.clone(), to_millis(now));
+        // Read through the writer's path: a failure just counted must be seen.
+        self.engine
+            .write(move |c| {
+                query_one(
+                    c,
+                    q::MFA_CHALLENGE,
+                    params![&hash.0[..], now, max_failures],
+                    challenge_from_row,
+                )
+            })
+            .await
+    }
+
+    async fn mfa_challenge_failed(&self, hash: &TokenHash) -> Result<(), StoreError> {
+        let hash = hash.clone();
+        self.engine
+            .write(move |c| {
+                execute(c, q::MFA_CHALLENGE_FAILED, [&hash.0[..]])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn use_mfa_challenge(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (hash, now) = (hash.clone(), to_millis(now));
+        self.engine
+            .write(move |c| Ok(execute(c, q::USE_MFA_CHALLENGE, params![now, &hash.0[..]])? == 1))
+            .await
+    }
+
+    async fn reset_mfa(&self, user: &UserId) -> Result<bool, StoreError> {
+        let user = user.clone();
+        self.engine.write(move |c| forget_factors(c, &user)).await
+    }
+
+    async fn purge_mfa_challenges(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let before = to_millis(before);
+        self.engine
+            .write(move |c| Ok(execute(c, q::PURGE_MFA_CHALLENGES, [before])? as u64))
+            .await
+    }
+}
