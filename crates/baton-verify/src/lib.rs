@@ -14,7 +14,10 @@
 //! metadata, caches the keys, refetches them on a schedule and when a token names an unknown
 //! `kid` (at most once per `min_refetch_interval`, so forged kids cannot hammer the issuer).
 //! With the `axum` feature, [`Bearer`] is an extractor and [`RequireBearerLayer`] a tower layer
-//! that answer RFC 6750 `401`s exactly like baton's own `/api/me`.
+//! that answer RFC 6750 `401`s exactly like baton's own `/api/me`. [`RequireMfa`] and
+//! [`RequireMfaLayer`] also ask for a second factor (`amr` holding `mfa`, and with
+//! [`RequireMfaLayer::max_age`] a recent `auth_time`), answering RFC 9470's
+//! `insufficient_user_authentication` so the client can step up.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -48,4 +51,7 @@ pub use rules::{bearer_token, verify, Rules, VerifyError, ACCESS_TOKEN_TYP};
 pub use remote::{Verifier, VerifierOptions};
 
 #[cfg(feature = "axum")]
-pub use web::{Bearer, BearerRejection, RequireBearer, RequireBearerLayer};
+pub use web::{
+    Bearer, BearerRejection, MfaRejection, RequireBearer, RequireBearerLayer, RequireMfa,
+    RequireMfaLayer, RequireMfaService,
+};

@@ -96,7 +96,7 @@ fn same_origin(a: &str, b: &str) -> bool {
 
 /// Seconds since the epoch by the system clock.
 #[allow(clippy::disallowed_methods)] // a resource server's verifier runs on the real clock
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

@@ -289,3 +289,129 @@ async fn revocation_sensitive_routes_can_ask_the_introspection_endpoint() {
         .await
         .is_err());
 }
+
+/// The code of `secret` (base32) now, by an implementation independent of baton's.
+fn totp_now(secret: &str) -> String {
+    let key = data_encoding::BASE32_NOPAD
+        .decode(secret.as_bytes())
+        .expect("base32");
+    let now = std::time::UNIX_EPOCH.elapsed().expect("clock").as_secs();
+    totp_lite::totp_custom::<totp_lite::Sha1>(30, 6, &key, now)
+}
+
+/// A route behind `RequireMfa` refuses a password-only token with RFC 9470's error, and takes
+/// the token of a sign-in with a second factor.
+#[tokio::test]
+async fn routes_that_require_a_second_factor_send_password_only_tokens_to_step_up() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (server, token) = baton_with_alice(dir.path(), &[]).await;
+    let verifier = Verifier::with_options(&server.base, "baton", strict(Default::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let api = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        axum::serve(listener, resource_server::app(verifier))
+            .await
+            .expect("serve");
+    });
+    let http = reqwest::Client::new();
+
+    // A password-only token: the RFC 9470 challenge, on the extractor and on the layer.
+    for (method, path) in [("GET", "/account"), ("POST", "/transfers")] {
+        let r = http
+            .request(method.parse().expect("method"), format!("{api}{path}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 401, "{path}");
+        let challenge = r.headers()["www-authenticate"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        assert!(
+            challenge
+                .starts_with(r#"Bearer realm="baton", error="insufficient_user_authentication""#),
+            "{challenge}"
+        );
+        assert_eq!(
+            challenge.ends_with("max_age=600"),
+            path == "/transfers",
+            "{challenge}"
+        );
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["error"], "insufficient_user_authentication");
+    }
+    // No token at all is still RFC 6750's answer.
+    let r = http
+        .get(format!("{api}/account"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], r#"Bearer realm="baton""#);
+
+    // Alice adds an authenticator app and signs in again with her second factor.
+    let setup: Value = http
+        .post(format!("{}/auth/mfa/totp/setup", server.base))
+        .bearer_auth(&token)
+        .json(&json!({"current_password": common::PASSWORD}))
+        .send()
+        .await
+        .expect("setup")
+        .json()
+        .await
+        .expect("json");
+    let secret = setup["secret"].as_str().expect("secret");
+    let confirmed: Value = http
+        .post(format!("{}/auth/mfa/totp/confirm", server.base))
+        .bearer_auth(&token)
+        .json(&json!({"code": totp_now(secret)}))
+        .send()
+        .await
+        .expect("confirm")
+        .json()
+        .await
+        .expect("json");
+    let recovery = confirmed["recovery_codes"][0].as_str().expect("code");
+    let r = http
+        .post(format!("{}/auth/login", server.base))
+        .json(&json!({"username": "alice", "password": common::PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 401);
+    let first: Value = r.json().await.expect("json");
+    assert_eq!(first["error"], "mfa_required");
+    // This step's code went to the confirmation; a recovery code needs no wait.
+    let second: Value = http
+        .post(format!("{}/auth/login/mfa", server.base))
+        .json(&json!({"mfa_token": first["mfa_token"], "recovery_code": recovery}))
+        .send()
+        .await
+        .expect("second step")
+        .json()
+        .await
+        .expect("json");
+    let strong = second["access_token"].as_str().expect("token");
+    for (method, path) in [("GET", "/account"), ("POST", "/transfers")] {
+        let r = http
+            .request(method.parse().expect("method"), format!("{api}{path}"))
+            .bearer_auth(strong)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let account: Value = http
+        .get(format!("{api}/account"))
+        .bearer_auth(strong)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(account["amr"], json!(["pwd", "otp", "mfa"]));
+}

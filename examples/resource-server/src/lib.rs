@@ -1,19 +1,31 @@
 //! A small API protected by baton-verify: `/hello` uses the [`Bearer`] extractor, `/orders/*`
-//! sits behind the [`RequireBearerLayer`] and reads the claims from the request.
+//! sits behind the [`RequireBearerLayer`] and reads the claims from the request, `/account`
+//! needs a second factor ([`RequireMfa`]) and `/transfers` a second factor proven in the last
+//! ten minutes ([`RequireMfaLayer`] with a `max_age`): a token without one gets RFC 9470's
+//! `insufficient_user_authentication`, and the client steps up.
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use baton_verify::{Bearer, Claims, RequireBearerLayer, Verifier};
+use baton_verify::{Bearer, Claims, RequireBearerLayer, RequireMfa, RequireMfaLayer, Verifier};
 use serde_json::{json, Value};
+use std::time::Duration;
+
+/// How recent the second factor behind a transfer must be.
+pub const TRANSFER_MAX_AGE: Duration = Duration::from_secs(10 * 60);
 
 /// The API, checking tokens with `verifier`.
 pub fn app(verifier: Verifier) -> Router {
     let orders = Router::new()
         .route("/orders", get(orders))
         .layer(RequireBearerLayer::new(verifier.clone()));
+    let transfers = Router::new()
+        .route("/transfers", post(transfer))
+        .layer(RequireMfaLayer::new(verifier.clone()).max_age(TRANSFER_MAX_AGE));
     Router::new()
         .route("/hello", get(hello))
+        .route("/account", get(account))
         .merge(orders)
+        .merge(transfers)
         .with_state(verifier)
 }
 
@@ -25,4 +37,14 @@ async fn hello(Bearer(claims): Bearer) -> String {
 /// The caller's orders (none yet), with who asked.
 async fn orders(Extension(claims): Extension<Claims>) -> Json<Value> {
     Json(json!({ "user": claims.sub, "session": claims.sid, "orders": [] }))
+}
+
+/// Account settings: only for a caller who proved a second factor.
+async fn account(RequireMfa(claims): RequireMfa) -> Json<Value> {
+    Json(json!({ "user": claims.sub, "amr": claims.amr }))
+}
+
+/// A money transfer: a second factor proven within [`TRANSFER_MAX_AGE`].
+async fn transfer(Extension(claims): Extension<Claims>) -> Json<Value> {
+    Json(json!({ "user": claims.sub, "auth_time": claims.auth_time, "accepted": true }))
 }
