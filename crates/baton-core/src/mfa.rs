@@ -4,6 +4,7 @@
 //! login waiting for its second factor.
 
 use crate::refresh::{RandomError, RefreshToken, TokenHash};
+pub use baton_proto::MfaMethod;
 use std::fmt;
 use time::Duration;
 use totp_rs::{Algorithm, Totp};

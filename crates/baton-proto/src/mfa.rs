@@ -17,6 +17,17 @@ pub enum MfaMethod {
     Webauthn,
 }
 
+impl MfaMethod {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Totp => "totp",
+            Self::RecoveryCode => "recovery_code",
+            Self::Webauthn => "webauthn",
+        }
+    }
+}
+
 /// `401` answer of a correct password for an account with a second factor: the login goes on
 /// at `POST /auth/login/mfa` with `mfa_token`.
 #[derive(Clone, Deserialize, Serialize)]

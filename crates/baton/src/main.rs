@@ -133,6 +133,15 @@ enum UserCommand {
         /// Username.
         name: String,
     },
+    /// Show a user's second factors (`user mfa NAME`), or remove them all (`user mfa reset
+    /// NAME`), for someone who lost their authenticator and their recovery codes; the removal
+    /// is audited.
+    Mfa {
+        /// `reset`, or the username to show.
+        action_or_name: String,
+        /// With `reset`: the username.
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,6 +189,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let access = match &command {
         Command::User(UserCommand::List)
+        | Command::User(UserCommand::Mfa { name: None, .. })
         | Command::Client(ClientCommand::List)
         | Command::Keys(KeysCommand::List)
         | Command::Audit { .. } => Access::Read,
@@ -262,6 +272,55 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await;
             writeln!(out, "{link}")?;
+        }
+        Command::User(UserCommand::Mfa {
+            action_or_name,
+            name: None,
+        }) => {
+            let user = baton.user_by_name(&action_or_name).await?;
+            let mfa = baton.mfa_state(&user.id).await?;
+            writeln!(out, "user {} ({})", user.username, user.id)?;
+            writeln!(
+                out,
+                "totp: {}",
+                if mfa.totp { "enabled" } else { "not enabled" }
+            )?;
+            writeln!(out, "recovery codes left: {}", mfa.recovery_codes_left)?;
+            let methods: Vec<&str> = mfa.methods().iter().map(|m| m.as_str()).collect();
+            if methods.is_empty() {
+                writeln!(out, "login asks for: the password only")?;
+            } else {
+                writeln!(
+                    out,
+                    "login asks for: the password, then {}",
+                    methods.join(" or ")
+                )?;
+            }
+        }
+        Command::User(UserCommand::Mfa {
+            action_or_name,
+            name: Some(name),
+        }) => {
+            if action_or_name != "reset" {
+                anyhow::bail!("unknown action {action_or_name:?}: use `user mfa NAME` or `user mfa reset NAME`");
+            }
+            let user = baton.user_by_name(&name).await?;
+            if baton.reset_mfa(&user.id).await? {
+                record(
+                    &baton,
+                    EventKind::MfaReset,
+                    Some(&user),
+                    Some("reset by an operator"),
+                )
+                .await;
+                writeln!(
+                    out,
+                    "removed every second factor of {}; they sign in with the password alone",
+                    user.username
+                )?;
+            } else {
+                writeln!(out, "{} has no second factor", user.username)?;
+            }
         }
         Command::Client(ClientCommand::Add { name, confidential }) => {
             let (client, secret) = baton.add_client(&name, confidential).await?;

@@ -774,3 +774,105 @@ async fn the_refresh_lifetime_is_whole_on_the_real_clock() {
     assert!(cookie.contains("Max-Age=604800"), "{cookie}");
     assert!(server.terminate().success());
 }
+
+/// The code of `secret` (base32) now, by an implementation independent of baton's.
+fn totp_now(secret: &str) -> String {
+    let key = data_encoding::BASE32_NOPAD
+        .decode(secret.as_bytes())
+        .expect("base32");
+    let now = std::time::UNIX_EPOCH.elapsed().expect("clock").as_secs();
+    totp_lite::totp_custom::<totp_lite::Sha1>(30, 6, &key, now)
+}
+
+#[tokio::test]
+async fn an_operator_shows_and_resets_a_users_second_factors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    succeeds(&add_user(dir.path(), "alice", "a long enough password"));
+    let server = Server::start(dir.path(), &[]);
+    let client = reqwest::Client::new();
+    let r = login(&client, &server.base, "alice", "a long enough password").await;
+    let tokens: Value = r.json().await.expect("json");
+    let access = tokens["access_token"].as_str().expect("token");
+
+    let shown = succeeds(
+        &baton(dir.path())
+            .args(["user", "mfa", "alice"])
+            .output()
+            .expect("run"),
+    );
+    assert!(shown.contains("totp: not enabled"), "{shown}");
+    assert!(
+        shown.contains("login asks for: the password only"),
+        "{shown}"
+    );
+
+    let setup: Value = client
+        .post(format!("{}/auth/mfa/totp/setup", server.base))
+        .bearer_auth(access)
+        .json(&json!({"current_password": "a long enough password"}))
+        .send()
+        .await
+        .expect("setup")
+        .json()
+        .await
+        .expect("json");
+    let r = client
+        .post(format!("{}/auth/mfa/totp/confirm", server.base))
+        .bearer_auth(access)
+        .json(&json!({"code": totp_now(setup["secret"].as_str().expect("secret"))}))
+        .send()
+        .await
+        .expect("confirm");
+    assert_eq!(r.status(), 200);
+    let shown = succeeds(
+        &baton(dir.path())
+            .args(["user", "mfa", "alice"])
+            .output()
+            .expect("run"),
+    );
+    assert!(shown.contains("totp: enabled"), "{shown}");
+    assert!(shown.contains("recovery codes left: 10"), "{shown}");
+    assert!(
+        shown.contains("login asks for: the password, then totp or recovery_code"),
+        "{shown}"
+    );
+    let r = login(&client, &server.base, "alice", "a long enough password").await;
+    assert_eq!(r.status(), 401);
+
+    let reset = succeeds(
+        &baton(dir.path())
+            .args(["user", "mfa", "reset", "alice"])
+            .output()
+            .expect("run"),
+    );
+    assert!(
+        reset.contains("removed every second factor of alice"),
+        "{reset}"
+    );
+    let r = login(&client, &server.base, "alice", "a long enough password").await;
+    assert_eq!(r.status(), 200);
+    let again = succeeds(
+        &baton(dir.path())
+            .args(["user", "mfa", "reset", "alice"])
+            .output()
+            .expect("run"),
+    );
+    assert!(again.contains("alice has no second factor"), "{again}");
+    let bad = baton(dir.path())
+        .args(["user", "mfa", "wipe", "alice"])
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+
+    let audit = succeeds(
+        &baton(dir.path())
+            .args(["audit", "--type", "mfa_reset"])
+            .output()
+            .expect("run"),
+    );
+    assert!(
+        audit.contains("mfa_reset") && audit.contains("alice"),
+        "{audit}"
+    );
+    assert!(server.terminate().success());
+}
