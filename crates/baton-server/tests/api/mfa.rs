@@ -692,3 +692,101 @@ async fn neither_the_secret_nor_the_recovery_codes_are_stored_in_plain_text() {
         assert!(!contains(code.replace('-', "").as_bytes()));
     }
 }
+
+/// The Python with pyotp (`BATON_INTEROP_PYTHON`); `None` skips, unless the test command
+/// requires the interop stacks.
+fn python() -> Option<std::path::PathBuf> {
+    match std::env::var_os("BATON_INTEROP_PYTHON") {
+        Some(python) => Some(python.into()),
+        None => {
+            assert!(
+                std::env::var_os("BATON_REQUIRE_INTEROP").is_none(),
+                "BATON_REQUIRE_INTEROP is set but BATON_INTEROP_PYTHON is not"
+            );
+            eprintln!("no BATON_INTEROP_PYTHON (pyotp); skipping");
+            None
+        }
+    }
+}
+
+/// pyotp's reading of `uri` and its codes at `times`.
+fn pyotp(python: &std::path::Path, uri: &str, times: &[i64]) -> Value {
+    let script =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/python/totp.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(uri)
+        .args(times.iter().map(ToString::to_string))
+        .output()
+        .expect("run pyotp");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// The whole flow driven by pyotp from the `otpauth://` URI alone, as an app scanning the QR
+/// code would: enrolment, drift of a step each way, a code refused the second time.
+#[tokio::test]
+async fn an_app_reading_the_otpauth_uri_with_pyotp_enrols_and_signs_in() {
+    let Some(python) = python() else { return };
+    let app = TestApp::spawn().await;
+    let t = app.user_session("alice").await;
+    let r = bearer_json(
+        &app,
+        reqwest::Method::POST,
+        "/auth/mfa/totp/setup",
+        &t.access,
+        &json!({"current_password": PASSWORD}),
+    )
+    .await;
+    let uri = body(r).await["otpauth_uri"]
+        .as_str()
+        .expect("uri")
+        .to_owned();
+    let start = now(&app);
+    let read = pyotp(&python, &uri, &[start]);
+    assert_eq!(read["issuer"], "127.0.0.1");
+    assert_eq!(read["name"], "alice");
+    assert_eq!(read["digits"], 6);
+    assert_eq!(read["interval"], 30);
+    assert_eq!(read["algorithm"], "sha1");
+    let r = bearer_json(
+        &app,
+        reqwest::Method::POST,
+        "/auth/mfa/totp/confirm",
+        &t.access,
+        &json!({"code": read["codes"][0]}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Two steps later: the app's clock a step behind, then a step ahead, each accepted once.
+    app.advance(60);
+    let t = now(&app);
+    let codes = pyotp(&python, &uri, &[t - 30, t + 30, t - 60, t + 60]);
+    let code = |i: usize| codes["codes"][i].as_str().expect("code").to_owned();
+    for (i, expected) in [(2, StatusCode::UNAUTHORIZED), (3, StatusCode::UNAUTHORIZED)] {
+        if [code(0), code(1)].contains(&code(i)) {
+            continue;
+        }
+        let token = first_step(&app, "alice").await;
+        let r = second_step(&app, &token, json!({ "code": code(i) })).await;
+        assert_eq!(r.status(), expected, "two steps off");
+    }
+    for i in [0, 1] {
+        let token = first_step(&app, "alice").await;
+        let r = second_step(&app, &token, json!({ "code": code(i) })).await;
+        assert_eq!(r.status(), StatusCode::OK, "one step off");
+        let again = first_step(&app, "alice").await;
+        assert_error(
+            second_step(&app, &again, json!({ "code": code(i) })).await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_code",
+            None,
+        )
+        .await;
+    }
+}
