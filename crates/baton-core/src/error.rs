@@ -97,6 +97,22 @@ pub enum AuthError {
     /// No TOTP setup waits for its confirmation.
     #[error("no TOTP setup to confirm")]
     NoPendingTotp,
+    /// Passkeys are not configured.
+    #[error("passkeys are not configured")]
+    PasskeysOff,
+    /// A WebAuthn ceremony token that is malformed, expired, used, of another kind or another
+    /// user's.
+    #[error("invalid or expired passkey ceremony")]
+    InvalidCeremony,
+    /// The authenticator's answer was refused (the reason is for the log).
+    #[error("passkey not accepted: {0}")]
+    InvalidPasskey(String),
+    /// The account has [`crate::service::MAX_PASSKEYS`] passkeys.
+    #[error("too many passkeys")]
+    TooManyPasskeys,
+    /// The credential is registered already.
+    #[error("passkey already registered")]
+    PasskeyTaken,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),

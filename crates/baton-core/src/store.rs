@@ -582,9 +582,71 @@ pub struct MfaChallenge {
     pub failures: u32,
 }
 
-/// Second factors: TOTP, recovery codes, and logins waiting for a factor.
+/// A user's second factors at a glance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MfaSummary {
+    /// A confirmed TOTP factor.
+    pub totp: bool,
+    /// Unused recovery codes.
+    pub recovery_codes_left: u32,
+    /// Passkeys.
+    pub passkeys: u32,
+}
+
+/// A passkey (WebAuthn credential) as stored.
+#[derive(Debug, Clone)]
+pub struct PasskeyRecord {
+    /// The credential id, base64url.
+    pub id: String,
+    /// Whose it is.
+    pub user_id: UserId,
+    /// The name its user gave it.
+    pub name: String,
+    /// The credential as `webauthn-rs` keeps it (JSON: public key, counter, flags).
+    pub passkey: String,
+    /// Whether it can leave its device (a synced passkey).
+    pub backup_eligible: bool,
+    /// When it was registered.
+    pub created_at: OffsetDateTime,
+    /// When it last signed a login.
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// Second factors: TOTP, recovery codes, passkeys, and logins waiting for a factor.
 #[async_trait]
 pub trait MfaStore: Send + Sync {
+    /// The user's second factors at a glance.
+    async fn mfa_summary(&self, user: &UserId) -> Result<MfaSummary, StoreError>;
+    /// Stores a passkey for a live, enabled user with fewer than `max_per_user`; `false`
+    /// (nothing written) otherwise, [`StoreError::Conflict`] when the credential id is taken.
+    async fn insert_passkey(
+        &self,
+        passkey: &PasskeyRecord,
+        max_per_user: u32,
+    ) -> Result<bool, StoreError>;
+    /// The user's passkeys, oldest first.
+    async fn passkeys(&self, user: &UserId) -> Result<Vec<PasskeyRecord>, StoreError>;
+    /// A passkey by credential id.
+    async fn passkey(&self, id: &str) -> Result<Option<PasskeyRecord>, StoreError>;
+    /// Records a passkey's use: its new state and the time.
+    async fn touch_passkey(
+        &self,
+        id: &str,
+        passkey: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Removes one of the user's passkeys and, with no second factor left, their recovery
+    /// codes; whether it was theirs.
+    async fn delete_passkey(&self, user: &UserId, id: &str) -> Result<bool, StoreError>;
+    /// Marks the ceremony whose token hashes to `hash` finished (kept until `expires_at`);
+    /// `false` when it already was.
+    async fn use_ceremony(
+        &self,
+        hash: &TokenHash,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Forgets finished ceremonies that ended before `before`; how many.
+    async fn purge_ceremonies(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
     /// Stores a pending (unconfirmed) TOTP secret for a live, enabled user, replacing a pending
     /// one; `false`, with nothing written, when the user has a confirmed one or is not live.
     async fn put_pending_totp(
@@ -608,7 +670,7 @@ pub trait MfaStore: Send + Sync {
     /// Accepts the code of `step` for the user's confirmed TOTP factor only if no code of that
     /// step or a later one was accepted before; whether it did.
     async fn use_totp_step(&self, user: &UserId, step: i64) -> Result<bool, StoreError>;
-    /// Removes the user's TOTP factor and, with no other factor left, their recovery codes;
+    /// Removes the user's TOTP factor and, with no second factor left, their recovery codes;
     /// whether there was one.
     async fn delete_totp(&self, user: &UserId) -> Result<bool, StoreError>;
     /// Replaces the user's recovery codes.
@@ -644,8 +706,8 @@ pub trait MfaStore: Send + Sync {
         hash: &TokenHash,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
-    /// Removes every second factor of the user (TOTP, recovery codes, waiting logins); whether
-    /// there was any.
+    /// Removes every second factor of the user (TOTP, passkeys, recovery codes, waiting
+    /// logins); whether there was any.
     async fn reset_mfa(&self, user: &UserId) -> Result<bool, StoreError>;
     /// Deletes challenges that expired before `before`; how many.
     async fn purge_mfa_challenges(&self, before: OffsetDateTime) -> Result<u64, StoreError>;

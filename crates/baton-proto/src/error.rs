@@ -57,6 +57,10 @@ pub enum ErrorCode {
     /// RFC 9470: the token's authentication is too old or too weak for this request; the
     /// client signs in again (with a second factor) and retries.
     InsufficientUserAuthentication,
+    /// The account has as many passkeys as it may.
+    TooManyPasskeys,
+    /// This passkey is registered already.
+    PasskeyAlreadyRegistered,
 }
 
 /// The JSON body of every error answer.

@@ -15,8 +15,10 @@ pub use auth::{
 };
 pub use error::{ErrorBody, ErrorCode};
 pub use mfa::{
-    LoginMfaRequest, MfaMethod, MfaRequiredBody, MfaStatus, RecoveryCodesResponse, StepUpRequest,
-    TotpConfirmRequest, TotpSetupRequest, TotpSetupResponse,
+    LoginMfaRequest, MfaMethod, MfaRequiredBody, MfaStatus, PasskeyAssertion, PasskeyList,
+    PasskeyLoginFinishRequest, PasskeyLoginStartRequest, PasskeyOptions,
+    PasskeyRegisterFinishRequest, PasskeyRegisterStartRequest, PasskeyRegistered, PasskeyView,
+    RecoveryCodesResponse, StepUpRequest, TotpConfirmRequest, TotpSetupRequest, TotpSetupResponse,
 };
 pub use oauth::{IntrospectionResponse, OAuthTokenForm, OAuthTokenRefForm};
 

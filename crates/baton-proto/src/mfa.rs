@@ -59,6 +59,123 @@ pub struct LoginMfaRequest {
     #[serde(default)]
     #[cfg_attr(test, ts(optional = nullable))]
     pub recovery_code: Option<String>,
+    /// Or a passkey's answer to the options of `POST /auth/webauthn/login/start` with this
+    /// `mfa_token`.
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub webauthn: Option<PasskeyAssertion>,
+}
+
+/// A passkey's answer to a ceremony's options.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct PasskeyAssertion {
+    /// The `ceremony` of the options.
+    pub ceremony: String,
+    /// The `PublicKeyCredential` the browser gave, as JSON (binary fields base64url).
+    pub credential: serde_json::Value,
+}
+
+/// The options of a WebAuthn ceremony (`…/start`): `publicKey` is what
+/// `navigator.credentials.create()` or `.get()` takes once its base64url fields are decoded;
+/// `ceremony` goes back with the answer, within five minutes, once.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct PasskeyOptions {
+    /// The ceremony, sealed by the server.
+    pub ceremony: String,
+    /// `PublicKeyCredentialCreationOptions` or `…RequestOptions`, binary fields base64url.
+    #[serde(rename = "publicKey")]
+    pub public_key: serde_json::Value,
+}
+
+/// `POST /auth/webauthn/register/start` body (all optional): a name for the passkey, and the
+/// fresh proof a sign-in older than the step-up age needs.
+#[derive(Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct PasskeyRegisterStartRequest {
+    /// The password now, as typed.
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub current_password: Option<String>,
+    /// Or a code from the authenticator app.
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub code: Option<String>,
+}
+
+/// `POST /auth/webauthn/register/finish` body.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct PasskeyRegisterFinishRequest {
+    /// The `ceremony` of the start's options.
+    pub ceremony: String,
+    /// The `PublicKeyCredential` the browser created, as JSON (binary fields base64url).
+    pub credential: serde_json::Value,
+    /// A name to tell it apart (1–64 characters); `Passkey` when absent.
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub name: Option<String>,
+}
+
+/// One of the caller's passkeys.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct PasskeyView {
+    /// The credential id, base64url (what `DELETE /auth/webauthn/credentials/{id}` takes).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// RFC 3339 registration time.
+    pub created_at: String,
+    /// RFC 3339 time of its last sign-in, if any.
+    pub last_used_at: Option<String>,
+    /// Whether it can be synced off its device (a synced passkey).
+    pub backup_eligible: bool,
+}
+
+/// `POST /auth/webauthn/register/finish` answer.
+#[derive(Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct PasskeyRegistered {
+    /// The new passkey.
+    pub credential: PasskeyView,
+    /// Ten recovery codes when this was the account's first second factor: shown this once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+/// `GET /auth/webauthn/credentials` answer.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct PasskeyList {
+    /// The caller's passkeys, oldest first.
+    pub credentials: Vec<PasskeyView>,
+}
+
+/// `POST /auth/webauthn/login/start` body: empty for a sign-in with a passkey alone, or the
+/// `mfa_token` of a login whose second factor is a passkey.
+#[derive(Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct PasskeyLoginStartRequest {
+    /// From the `mfa_required` answer.
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub mfa_token: Option<String>,
+}
+
+/// `POST /auth/webauthn/login/finish` body: a sign-in with a passkey alone.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct PasskeyLoginFinishRequest {
+    /// The `ceremony` of the start's options.
+    pub ceremony: String,
+    /// The `PublicKeyCredential` the browser gave, as JSON (binary fields base64url).
+    pub credential: serde_json::Value,
+    /// Where the refresh token goes, as at `/auth/login`.
+    #[serde(default)]
+    pub delivery: crate::Delivery,
 }
 
 /// `POST /auth/mfa/totp/setup` body.
@@ -142,6 +259,7 @@ impl std::fmt::Debug for LoginMfaRequest {
             .field("mfa_token", &"***")
             .field("code", &crate::hidden(&self.code))
             .field("recovery_code", &crate::hidden(&self.recovery_code))
+            .field("webauthn", &self.webauthn.as_ref().map(|_| "…"))
             .finish()
     }
 }
@@ -181,6 +299,31 @@ impl std::fmt::Debug for RecoveryCodesResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RecoveryCodesResponse")
             .field("recovery_codes", &self.recovery_codes.len())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for PasskeyRegisterStartRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasskeyRegisterStartRequest")
+            .field("current_password", &crate::hidden(&self.current_password))
+            .field("code", &crate::hidden(&self.code))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for PasskeyRegistered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasskeyRegistered")
+            .field("credential", &self.credential)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for PasskeyLoginStartRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasskeyLoginStartRequest")
+            .field("mfa_token", &crate::hidden(&self.mfa_token))
             .finish()
     }
 }

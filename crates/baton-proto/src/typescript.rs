@@ -55,6 +55,16 @@ fn generate() -> (Vec<String>, String) {
         declare::<StepUpRequest>(&cfg),
         declare::<RecoveryCodesResponse>(&cfg),
         declare::<MfaStatus>(&cfg),
+        declare::<serde_json::Value>(&cfg),
+        declare::<PasskeyAssertion>(&cfg),
+        declare::<PasskeyOptions>(&cfg),
+        declare::<PasskeyRegisterStartRequest>(&cfg),
+        declare::<PasskeyRegisterFinishRequest>(&cfg),
+        declare::<PasskeyView>(&cfg),
+        declare::<PasskeyRegistered>(&cfg),
+        declare::<PasskeyList>(&cfg),
+        declare::<PasskeyLoginStartRequest>(&cfg),
+        declare::<PasskeyLoginFinishRequest>(&cfg),
     ];
     let names = declarations.iter().map(|(name, _)| name.clone()).collect();
     let mut text = String::from(

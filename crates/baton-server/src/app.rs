@@ -17,7 +17,7 @@ use anyhow::Context as _;
 use axum::Router;
 use baton_core::clock::NeverBackwards;
 use baton_core::password::{HashingLimits, PasswordHasher};
-use baton_core::service::KeyMode;
+use baton_core::service::{KeyMode, WebauthnPolicy};
 use baton_core::store::Store;
 use baton_core::vault::KeyVault;
 use baton_core::{Baton, Clock, Policy, SystemClock};
@@ -244,6 +244,9 @@ async fn purge_loop(state: AppState) {
         if let Err(e) = state.baton.purge_mfa_challenges().await {
             tracing::warn!(error = %e, "purging expired MFA tokens failed");
         }
+        if let Err(e) = state.baton.purge_ceremonies().await {
+            tracing::warn!(error = %e, "purging finished passkey ceremonies failed");
+        }
         match to_time(state.config.audit_retention) {
             Ok(retention) => {
                 if let Err(e) = state.baton.purge_events(retention).await {
@@ -359,6 +362,7 @@ async fn open_parts(
             .totp_issuer
             .clone()
             .unwrap_or_else(|| issuer_host(issuer)),
+        webauthn: Some(webauthn_policy(config, issuer)?),
     };
     let vault = key_vault(config, access, store.as_ref()).await?;
     let baton =
@@ -530,16 +534,78 @@ pub fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests;
 
-/// The host of `issuer` (without scheme, port or path): what authenticator apps show by
-/// default beside a TOTP account.
-fn issuer_host(issuer: &str) -> String {
-    let authority = issuer.split_once("://").map_or(issuer, |(_, rest)| rest);
+/// The host of `url` (without scheme, port, path or an IPv6 literal's brackets).
+fn raw_host(url: &str) -> &str {
+    let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = authority.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = if let Some(rest) = authority.strip_prefix('[') {
+    if let Some(rest) = authority.strip_prefix('[') {
         rest.split(']').next().unwrap_or_default()
     } else {
         authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    }
+}
+
+/// The host of `issuer`: what authenticator apps show by default beside a TOTP account (an
+/// IPv6 literal keeps its colons out of the Key Uri Format's label).
+fn issuer_host(issuer: &str) -> String {
+    raw_host(issuer).replace(':', ".")
+}
+
+/// The WebAuthn relying party: the configured RP id and origins, or ones that follow the
+/// issuer. Browsers refuse an IP address as RP id, so a loopback issuer
+/// (`http://127.0.0.1:4000`) gets `localhost`, with `http://localhost:4000` as first origin.
+fn webauthn_policy(config: &Config, issuer: &str) -> anyhow::Result<WebauthnPolicy> {
+    let is_ip = |h: &str| h.parse::<std::net::IpAddr>().is_ok();
+    let host = raw_host(issuer).to_ascii_lowercase();
+    let authority = issuer
+        .split_once("://")
+        .map_or(issuer, |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let scheme = issuer.split_once("://").map_or("http", |(s, _)| s);
+    let issuer_origin = format!("{scheme}://{authority}");
+    let rp_id = match &config.webauthn_rp_id {
+        Some(id) => id.clone(),
+        None if is_ip(&host) => "localhost".to_owned(),
+        None => host.clone(),
     };
-    // An IPv6 literal keeps its colons out of the Key Uri Format's label.
-    host.replace(':', ".")
+    let origins = if config.webauthn_origins.is_empty() {
+        let mut origins = Vec::new();
+        if rp_id == "localhost" && is_ip(&host) {
+            let port = authority
+                .rsplit_once(':')
+                .map(|(_, p)| p)
+                .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            origins.push(match port {
+                Some(p) => format!("{scheme}://localhost:{p}"),
+                None => format!("{scheme}://localhost"),
+            });
+        }
+        origins.push(issuer_origin);
+        origins
+    } else {
+        config.webauthn_origins.clone()
+    };
+    for origin in &origins {
+        let origin_host = raw_host(origin).to_ascii_lowercase();
+        let under = origin_host == rp_id || origin_host.ends_with(&format!(".{rp_id}"));
+        if !under && !is_ip(&origin_host) {
+            anyhow::bail!(
+                "the passkey origin {origin} is not on the relying party {rp_id}: set \
+                 BATON_WEBAUTHN_RP_ID or BATON_WEBAUTHN_ORIGINS"
+            );
+        }
+    }
+    if origins.first().is_none_or(|o| is_ip(raw_host(o))) {
+        anyhow::bail!(
+            "the first passkey origin must have a domain for host (browsers refuse IP addresses \
+             for passkeys): set BATON_WEBAUTHN_ORIGINS"
+        );
+    }
+    Ok(WebauthnPolicy {
+        rp_name: config.totp_issuer.clone().unwrap_or_else(|| rp_id.clone()),
+        rp_id,
+        origins,
+    })
 }

@@ -123,6 +123,19 @@ pub enum ApiError {
         /// The `max_age` a new sign-in must meet, in seconds.
         max_age: u64,
     },
+    /// The authenticator's answer was refused: `401` when it was to sign in, `400` at
+    /// registration.
+    #[error("Passkey not accepted")]
+    PasskeyRefused {
+        /// Whether it was a sign-in.
+        login: bool,
+    },
+    /// The account has as many passkeys as it may.
+    #[error("This account has as many passkeys as it may; remove one first")]
+    TooManyPasskeys,
+    /// The passkey is registered already.
+    #[error("This passkey is registered already")]
+    PasskeyTaken,
     /// Anything unexpected; the cause is logged, not shown.
     #[error("internal error")]
     Internal(#[source] Cause),
@@ -144,7 +157,10 @@ impl ApiError {
             | Self::InvalidLinkToken
             | Self::NoPendingTotp
             | Self::InvalidCode { login: false }
+            | Self::PasskeyRefused { login: false }
             | Self::UnsupportedGrantType => StatusCode::BAD_REQUEST,
+            Self::PasskeyRefused { login: true } => StatusCode::UNAUTHORIZED,
+            Self::TooManyPasskeys | Self::PasskeyTaken => StatusCode::CONFLICT,
             Self::MfaRequired { .. }
             | Self::InvalidCode { login: true }
             | Self::InvalidMfaToken
@@ -201,6 +217,10 @@ impl ApiError {
             Self::InvalidCode { .. } => ErrorCode::InvalidCode,
             Self::InvalidMfaToken => ErrorCode::InvalidToken,
             Self::MfaAlreadyEnabled => ErrorCode::MfaAlreadyEnabled,
+            Self::PasskeyRefused { login: true } => ErrorCode::InvalidCredentials,
+            Self::PasskeyRefused { login: false } => ErrorCode::InvalidRequest,
+            Self::TooManyPasskeys => ErrorCode::TooManyPasskeys,
+            Self::PasskeyTaken => ErrorCode::PasskeyAlreadyRegistered,
             Self::NoPendingTotp => ErrorCode::InvalidRequest,
             Self::InsufficientUserAuthentication { .. } => {
                 ErrorCode::InsufficientUserAuthentication
@@ -344,6 +364,16 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidMfaToken => Self::InvalidMfaToken,
             AuthError::MfaAlreadyEnabled => Self::MfaAlreadyEnabled,
             AuthError::NoPendingTotp => Self::NoPendingTotp,
+            AuthError::PasskeysOff => Self::InvalidRequest("Passkeys are not configured".into()),
+            AuthError::InvalidCeremony => {
+                Self::InvalidRequest("Invalid or expired passkey ceremony; start again".into())
+            }
+            AuthError::InvalidPasskey(why) => {
+                tracing::info!(reason = %why, "passkey refused");
+                Self::PasskeyRefused { login: false }
+            }
+            AuthError::TooManyPasskeys => Self::TooManyPasskeys,
+            AuthError::PasskeyTaken => Self::PasskeyTaken,
             AuthError::Store(s) => s.into(),
             AuthError::Hash(baton_core::password::HashError::Busy) => {
                 Self::Unavailable(Some("password hashing at capacity; request shed".into()))

@@ -1,7 +1,7 @@
 /**
  * Machine-readable error codes: the `error` of every error body.
  */
-export type ErrorCode = "invalid_request" | "invalid_credentials" | "invalid_token" | "missing_token" | "username_taken" | "email_taken" | "registration_closed" | "account_disabled" | "csrf_rejected" | "too_many_requests" | "unsupported_media_type" | "payload_too_large" | "request_header_fields_too_large" | "not_found" | "method_not_allowed" | "unavailable" | "server_error" | "invalid_grant" | "invalid_client" | "unsupported_grant_type";
+export type ErrorCode = "invalid_request" | "invalid_credentials" | "invalid_token" | "missing_token" | "username_taken" | "email_taken" | "registration_closed" | "account_disabled" | "csrf_rejected" | "too_many_requests" | "unsupported_media_type" | "payload_too_large" | "request_header_fields_too_large" | "not_found" | "method_not_allowed" | "unavailable" | "server_error" | "invalid_grant" | "invalid_client" | "unsupported_grant_type" | "mfa_required" | "invalid_code" | "mfa_already_enabled" | "insufficient_user_authentication" | "too_many_passkeys" | "passkey_already_registered";
 /**
  * The JSON body of every error answer.
  */
@@ -44,6 +44,11 @@ export type ChangePasswordRequest = {
      * The new password; it must meet the password rule.
      */
     new_password: string;
+    /**
+     * A code from the authenticator app: the fresh second factor an account that has one
+     * needs when its token's authentication is older than the step-up age.
+     */
+    code?: string | null;
 };
 /**
  * `POST /auth/password/forgot` body: one of the two.
@@ -83,6 +88,10 @@ export type SetEmailRequest = {
      * The password now, as typed.
      */
     current_password: string;
+    /**
+     * A code from the authenticator app, as for a password change.
+     */
+    code?: string | null;
 };
 /**
  * `POST /auth/email/verify` body.
@@ -240,7 +249,7 @@ export type SessionList = {
  * What happened, in the audit log (`GET /auth/events`' `type`). The names are also the stored
  * kind and the metrics label, a closed set.
  */
-export type EventKind = "login_succeeded" | "login_failed" | "locked_out" | "refresh_reuse" | "grace_replay" | "logout" | "logout_all" | "session_revoked" | "registered" | "user_added" | "user_deleted" | "key_rotated" | "client_added" | "client_deleted" | "password_changed" | "user_disabled" | "user_enabled" | "password_reset_requested" | "password_reset" | "email_changed" | "email_verified";
+export type EventKind = "login_succeeded" | "login_failed" | "locked_out" | "refresh_reuse" | "grace_replay" | "logout" | "logout_all" | "session_revoked" | "registered" | "user_added" | "user_deleted" | "key_rotated" | "client_added" | "client_deleted" | "password_changed" | "user_disabled" | "user_enabled" | "password_reset_requested" | "password_reset" | "email_changed" | "email_verified" | "mfa_enabled" | "mfa_disabled" | "recovery_code_used" | "recovery_codes_regenerated" | "mfa_reset";
 /**
  * One event of the caller's audit log in `GET /auth/events`.
  */
@@ -335,4 +344,267 @@ export type IntrospectionResponse = {
      * Access token id.
      */
     jti?: string;
+};
+/**
+ * A second factor a login may finish with (`methods` of an `mfa_required` answer).
+ */
+export type MfaMethod = "totp" | "recovery_code" | "webauthn";
+/**
+ * `401` answer of a correct password for an account with a second factor: the login goes on
+ * at `POST /auth/login/mfa` with `mfa_token`.
+ */
+export type MfaRequiredBody = {
+    /**
+     * Always `mfa_required`.
+     */
+    error: ErrorCode;
+    /**
+     * Human-readable detail.
+     */
+    error_description?: string;
+    /**
+     * Single-use, for five minutes: what `POST /auth/login/mfa` finishes.
+     */
+    mfa_token: string;
+    /**
+     * The factors the account has.
+     */
+    methods: Array<MfaMethod>;
+};
+/**
+ * `POST /auth/login/mfa` body: the `mfa_token` and one factor.
+ */
+export type LoginMfaRequest = {
+    /**
+     * From the `mfa_required` answer.
+     */
+    mfa_token: string;
+    /**
+     * A code from the authenticator app.
+     */
+    code?: string | null;
+    /**
+     * Or one of the recovery codes.
+     */
+    recovery_code?: string | null;
+    /**
+     * Or a passkey's answer to the options of `POST /auth/webauthn/login/start` with this
+     * `mfa_token`.
+     */
+    webauthn?: PasskeyAssertion | null;
+};
+/**
+ * `POST /auth/mfa/totp/setup` body.
+ */
+export type TotpSetupRequest = {
+    /**
+     * The password now, as typed.
+     */
+    current_password: string;
+};
+/**
+ * `POST /auth/mfa/totp/setup` answer: the secret to enrol, three ways.
+ */
+export type TotpSetupResponse = {
+    /**
+     * The secret, base32 without padding (to type into an app).
+     */
+    secret: string;
+    /**
+     * The `otpauth://totp/…` URI (Key Uri Format).
+     */
+    otpauth_uri: string;
+    /**
+     * The URI as a QR code, an SVG document.
+     */
+    qr_svg: string;
+};
+/**
+ * `POST /auth/mfa/totp/confirm` body.
+ */
+export type TotpConfirmRequest = {
+    /**
+     * A current code from the app just enrolled.
+     */
+    code: string;
+};
+/**
+ * The fresh proof a sensitive change may carry (`DELETE /auth/mfa/totp`,
+ * `POST /auth/mfa/recovery-codes`): the password or a second-factor code.
+ */
+export type StepUpRequest = {
+    /**
+     * The password now, as typed.
+     */
+    current_password?: string | null;
+    /**
+     * Or a code from the authenticator app.
+     */
+    code?: string | null;
+};
+/**
+ * New recovery codes: shown this once, stored only as hashes.
+ */
+export type RecoveryCodesResponse = {
+    /**
+     * Ten one-time codes.
+     */
+    recovery_codes: Array<string>;
+};
+/**
+ * `GET /auth/mfa` answer: the caller's second factors.
+ */
+export type MfaStatus = {
+    /**
+     * Whether an authenticator app is enrolled (and confirmed).
+     */
+    totp: boolean;
+    /**
+     * Unused recovery codes left.
+     */
+    recovery_codes_left: number;
+    /**
+     * Passkeys and security keys registered.
+     */
+    webauthn_credentials: number;
+    /**
+     * The factors a login asks for, empty when it needs the password only.
+     */
+    methods: Array<MfaMethod>;
+};
+export type JsonValue = number | string | boolean | Array<JsonValue> | {
+    [key in string]: JsonValue;
+} | null;
+/**
+ * A passkey's answer to a ceremony's options.
+ */
+export type PasskeyAssertion = {
+    /**
+     * The `ceremony` of the options.
+     */
+    ceremony: string;
+    /**
+     * The `PublicKeyCredential` the browser gave, as JSON (binary fields base64url).
+     */
+    credential: JsonValue;
+};
+/**
+ * The options of a WebAuthn ceremony (`…/start`): `publicKey` is what
+ * `navigator.credentials.create()` or `.get()` takes once its base64url fields are decoded;
+ * `ceremony` goes back with the answer, within five minutes, once.
+ */
+export type PasskeyOptions = {
+    /**
+     * The ceremony, sealed by the server.
+     */
+    ceremony: string;
+    /**
+     * `PublicKeyCredentialCreationOptions` or `…RequestOptions`, binary fields base64url.
+     */
+    publicKey: JsonValue;
+};
+/**
+ * `POST /auth/webauthn/register/start` body (all optional): a name for the passkey, and the
+ * fresh proof a sign-in older than the step-up age needs.
+ */
+export type PasskeyRegisterStartRequest = {
+    /**
+     * The password now, as typed.
+     */
+    current_password?: string | null;
+    /**
+     * Or a code from the authenticator app.
+     */
+    code?: string | null;
+};
+/**
+ * `POST /auth/webauthn/register/finish` body.
+ */
+export type PasskeyRegisterFinishRequest = {
+    /**
+     * The `ceremony` of the start's options.
+     */
+    ceremony: string;
+    /**
+     * The `PublicKeyCredential` the browser created, as JSON (binary fields base64url).
+     */
+    credential: JsonValue;
+    /**
+     * A name to tell it apart (1–64 characters); `Passkey` when absent.
+     */
+    name?: string | null;
+};
+/**
+ * One of the caller's passkeys.
+ */
+export type PasskeyView = {
+    /**
+     * The credential id, base64url (what `DELETE /auth/webauthn/credentials/{id}` takes).
+     */
+    id: string;
+    /**
+     * Its name.
+     */
+    name: string;
+    /**
+     * RFC 3339 registration time.
+     */
+    created_at: string;
+    /**
+     * RFC 3339 time of its last sign-in, if any.
+     */
+    last_used_at: string | null;
+    /**
+     * Whether it can be synced off its device (a synced passkey).
+     */
+    backup_eligible: boolean;
+};
+/**
+ * `POST /auth/webauthn/register/finish` answer.
+ */
+export type PasskeyRegistered = {
+    /**
+     * The new passkey.
+     */
+    credential: PasskeyView;
+    /**
+     * Ten recovery codes when this was the account's first second factor: shown this once.
+     */
+    recovery_codes?: Array<string>;
+};
+/**
+ * `GET /auth/webauthn/credentials` answer.
+ */
+export type PasskeyList = {
+    /**
+     * The caller's passkeys, oldest first.
+     */
+    credentials: Array<PasskeyView>;
+};
+/**
+ * `POST /auth/webauthn/login/start` body: empty for a sign-in with a passkey alone, or the
+ * `mfa_token` of a login whose second factor is a passkey.
+ */
+export type PasskeyLoginStartRequest = {
+    /**
+     * From the `mfa_required` answer.
+     */
+    mfa_token?: string | null;
+};
+/**
+ * `POST /auth/webauthn/login/finish` body: a sign-in with a passkey alone.
+ */
+export type PasskeyLoginFinishRequest = {
+    /**
+     * The `ceremony` of the start's options.
+     */
+    ceremony: string;
+    /**
+     * The `PublicKeyCredential` the browser gave, as JSON (binary fields base64url).
+     */
+    credential: JsonValue;
+    /**
+     * Where the refresh token goes, as at `/auth/login`.
+     */
+    delivery: Delivery;
 };

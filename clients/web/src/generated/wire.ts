@@ -4,7 +4,7 @@
 /**
  * Machine-readable error codes: the `error` of every error body.
  */
-export type ErrorCode = "invalid_request" | "invalid_credentials" | "invalid_token" | "missing_token" | "username_taken" | "email_taken" | "registration_closed" | "account_disabled" | "csrf_rejected" | "too_many_requests" | "unsupported_media_type" | "payload_too_large" | "request_header_fields_too_large" | "not_found" | "method_not_allowed" | "unavailable" | "server_error" | "invalid_grant" | "invalid_client" | "unsupported_grant_type" | "mfa_required" | "invalid_code" | "mfa_already_enabled" | "insufficient_user_authentication";
+export type ErrorCode = "invalid_request" | "invalid_credentials" | "invalid_token" | "missing_token" | "username_taken" | "email_taken" | "registration_closed" | "account_disabled" | "csrf_rejected" | "too_many_requests" | "unsupported_media_type" | "payload_too_large" | "request_header_fields_too_large" | "not_found" | "method_not_allowed" | "unavailable" | "server_error" | "invalid_grant" | "invalid_client" | "unsupported_grant_type" | "mfa_required" | "invalid_code" | "mfa_already_enabled" | "insufficient_user_authentication" | "too_many_passkeys" | "passkey_already_registered";
 
 /**
  * The JSON body of every error answer.
@@ -393,7 +393,12 @@ code?: string | null,
 /**
  * Or one of the recovery codes.
  */
-recovery_code?: string | null, };
+recovery_code?: string | null,
+/**
+ * Or a passkey's answer to the options of `POST /auth/webauthn/login/start` with this
+ * `mfa_token`.
+ */
+webauthn?: PasskeyAssertion | null, };
 
 /**
  * `POST /auth/mfa/totp/setup` body.
@@ -473,3 +478,138 @@ webauthn_credentials: number,
  * The factors a login asks for, empty when it needs the password only.
  */
 methods: Array<MfaMethod>, };
+
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
+
+/**
+ * A passkey's answer to a ceremony's options.
+ */
+export type PasskeyAssertion = {
+/**
+ * The `ceremony` of the options.
+ */
+ceremony: string,
+/**
+ * The `PublicKeyCredential` the browser gave, as JSON (binary fields base64url).
+ */
+credential: JsonValue, };
+
+/**
+ * The options of a WebAuthn ceremony (`…/start`): `publicKey` is what
+ * `navigator.credentials.create()` or `.get()` takes once its base64url fields are decoded;
+ * `ceremony` goes back with the answer, within five minutes, once.
+ */
+export type PasskeyOptions = {
+/**
+ * The ceremony, sealed by the server.
+ */
+ceremony: string,
+/**
+ * `PublicKeyCredentialCreationOptions` or `…RequestOptions`, binary fields base64url.
+ */
+publicKey: JsonValue, };
+
+/**
+ * `POST /auth/webauthn/register/start` body (all optional): a name for the passkey, and the
+ * fresh proof a sign-in older than the step-up age needs.
+ */
+export type PasskeyRegisterStartRequest = {
+/**
+ * The password now, as typed.
+ */
+current_password?: string | null,
+/**
+ * Or a code from the authenticator app.
+ */
+code?: string | null, };
+
+/**
+ * `POST /auth/webauthn/register/finish` body.
+ */
+export type PasskeyRegisterFinishRequest = {
+/**
+ * The `ceremony` of the start's options.
+ */
+ceremony: string,
+/**
+ * The `PublicKeyCredential` the browser created, as JSON (binary fields base64url).
+ */
+credential: JsonValue,
+/**
+ * A name to tell it apart (1–64 characters); `Passkey` when absent.
+ */
+name?: string | null, };
+
+/**
+ * One of the caller's passkeys.
+ */
+export type PasskeyView = {
+/**
+ * The credential id, base64url (what `DELETE /auth/webauthn/credentials/{id}` takes).
+ */
+id: string,
+/**
+ * Its name.
+ */
+name: string,
+/**
+ * RFC 3339 registration time.
+ */
+created_at: string,
+/**
+ * RFC 3339 time of its last sign-in, if any.
+ */
+last_used_at: string | null,
+/**
+ * Whether it can be synced off its device (a synced passkey).
+ */
+backup_eligible: boolean, };
+
+/**
+ * `POST /auth/webauthn/register/finish` answer.
+ */
+export type PasskeyRegistered = {
+/**
+ * The new passkey.
+ */
+credential: PasskeyView,
+/**
+ * Ten recovery codes when this was the account's first second factor: shown this once.
+ */
+recovery_codes?: Array<string>, };
+
+/**
+ * `GET /auth/webauthn/credentials` answer.
+ */
+export type PasskeyList = {
+/**
+ * The caller's passkeys, oldest first.
+ */
+credentials: Array<PasskeyView>, };
+
+/**
+ * `POST /auth/webauthn/login/start` body: empty for a sign-in with a passkey alone, or the
+ * `mfa_token` of a login whose second factor is a passkey.
+ */
+export type PasskeyLoginStartRequest = {
+/**
+ * From the `mfa_required` answer.
+ */
+mfa_token?: string | null, };
+
+/**
+ * `POST /auth/webauthn/login/finish` body: a sign-in with a passkey alone.
+ */
+export type PasskeyLoginFinishRequest = {
+/**
+ * The `ceremony` of the start's options.
+ */
+ceremony: string,
+/**
+ * The `PublicKeyCredential` the browser gave, as JSON (binary fields base64url).
+ */
+credential: JsonValue,
+/**
+ * Where the refresh token goes, as at `/auth/login`.
+ */
+delivery: Delivery, };

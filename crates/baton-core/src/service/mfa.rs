@@ -26,12 +26,14 @@ pub struct MfaState {
     pub totp: bool,
     /// Unused recovery codes.
     pub recovery_codes_left: u32,
+    /// Passkeys.
+    pub passkeys: u32,
 }
 
 impl MfaState {
     /// Whether a login needs a second factor.
     pub fn required(&self) -> bool {
-        self.totp
+        self.totp || self.passkeys > 0
     }
 
     /// The factors a login may finish with.
@@ -39,6 +41,9 @@ impl MfaState {
         let mut methods = Vec::new();
         if self.totp {
             methods.push(MfaMethod::Totp);
+        }
+        if self.passkeys > 0 {
+            methods.push(MfaMethod::Webauthn);
         }
         if self.required() && self.recovery_codes_left > 0 {
             methods.push(MfaMethod::RecoveryCode);
@@ -54,27 +59,34 @@ pub enum Factor<'a> {
     Totp(&'a str),
     /// A recovery code.
     RecoveryCode(&'a str),
+    /// A passkey's answer to a ceremony started for this login.
+    Passkey {
+        /// The ceremony token.
+        ceremony: &'a str,
+        /// The browser's `PublicKeyCredential`, as JSON.
+        credential: &'a serde_json::Value,
+    },
 }
 
 impl Factor<'_> {
-    /// The `amr` values it adds to a password.
-    pub fn methods(self) -> [AuthMethod; 2] {
-        [AuthMethod::Pwd, AuthMethod::Otp]
+    /// Its name in audit events.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Totp(_) => "totp",
+            Self::RecoveryCode(_) => "recovery_code",
+            Self::Passkey { .. } => "webauthn",
+        }
     }
 }
 
 impl Baton {
     /// The user's second factors.
     pub async fn mfa_state(&self, user: &UserId) -> Result<MfaState, AuthError> {
-        let totp = self
-            .store
-            .totp(user)
-            .await?
-            .is_some_and(|t| t.confirmed_at.is_some());
-        let recovery_codes_left = self.store.recovery_codes_left(user).await?;
+        let summary = self.store.mfa_summary(user).await?;
         Ok(MfaState {
-            totp,
-            recovery_codes_left,
+            totp: summary.totp,
+            recovery_codes_left: summary.recovery_codes_left,
+            passkeys: summary.passkeys,
         })
     }
 
@@ -159,10 +171,20 @@ impl Baton {
     }
 
     /// Checks `factor` for `user` and uses it up: a TOTP code's step is accepted once (and
-    /// only after every step accepted before), a recovery code once. Wrong, malformed and
-    /// already used codes are [`AuthError::InvalidCode`].
-    pub async fn check_factor(&self, user: &UserId, factor: Factor<'_>) -> Result<(), AuthError> {
+    /// only after every step accepted before), a recovery code once, a passkey's ceremony
+    /// once. Wrong, malformed and already used codes, and refused passkeys, are
+    /// [`AuthError::InvalidCode`]. The `amr` values the factor proved.
+    pub async fn check_factor(
+        &self,
+        user: &UserId,
+        factor: Factor<'_>,
+    ) -> Result<Vec<AuthMethod>, AuthError> {
+        let otp = || vec![AuthMethod::Otp];
         match factor {
+            Factor::Passkey {
+                ceremony,
+                credential,
+            } => self.check_passkey(user, ceremony, credential).await,
             Factor::Totp(code) => {
                 let record = self.store.totp(user).await?;
                 let Some(record) = record.filter(|t| t.confirmed_at.is_some()) else {
@@ -174,7 +196,7 @@ impl Baton {
                     .ok_or(AuthError::InvalidCode)?;
                 let step = i64::try_from(step).map_err(AuthError::internal)?;
                 if self.store.use_totp_step(user, step).await? {
-                    Ok(())
+                    Ok(otp())
                 } else {
                     Err(AuthError::InvalidCode)
                 }
@@ -186,7 +208,7 @@ impl Baton {
                     .use_recovery_code(user, &code.hash(), self.now())
                     .await?
                 {
-                    Ok(())
+                    Ok(otp())
                 } else {
                     Err(AuthError::InvalidCode)
                 }
@@ -250,12 +272,15 @@ impl Baton {
         factor: Factor<'_>,
         origin: RequestOrigin,
     ) -> Result<Issued, AuthError> {
-        if let Err(e) = self.check_factor(&user.id, factor).await {
-            if matches!(e, AuthError::InvalidCode) {
-                self.store.mfa_challenge_failed(&challenge.hash).await?;
+        let proved = match self.check_factor(&user.id, factor).await {
+            Ok(proved) => proved,
+            Err(e) => {
+                if matches!(e, AuthError::InvalidCode) {
+                    self.store.mfa_challenge_failed(&challenge.hash).await?;
+                }
+                return Err(e);
             }
-            return Err(e);
-        }
+        };
         if !self
             .store
             .use_mfa_challenge(&challenge.hash, self.now())
@@ -267,7 +292,9 @@ impl Baton {
             password_hash: challenge.password_hash.clone(),
             ..user.clone()
         };
-        let amr = Amr::of(&factor.methods());
+        let mut methods = vec![AuthMethod::Pwd];
+        methods.extend(proved);
+        let amr = Amr::of(&methods);
         self.open_session(&checked, &challenge.client_id, origin, &amr)
             .await
     }

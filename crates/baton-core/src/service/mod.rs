@@ -21,12 +21,14 @@ mod mail;
 mod mfa;
 mod sessions;
 mod users;
+mod webauthn;
 
 pub use clients::TokenHint;
 use keys::{load_keys, seal_plain_keys};
 pub use keys::{KEY_RELOAD_SLACK, UNKNOWN_KEY_RELOAD_INTERVAL};
 pub use mail::ResetRequest;
 pub use mfa::{Factor, MfaState, TotpEnrolment};
+pub use webauthn::{Ceremony, PasskeyAdded, MAX_PASSKEYS};
 
 /// The OAuth client id of sessions opened through `/auth/*`.
 pub const FIRST_PARTY_CLIENT: &str = "baton";
@@ -72,6 +74,19 @@ pub struct Policy {
     pub mail_enabled: bool,
     /// The issuer authenticator apps show beside a TOTP account (the `otpauth://` label).
     pub totp_issuer: String,
+    /// Passkeys: the relying party and the origins pages may ask from; `None` turns them off.
+    pub webauthn: Option<WebauthnPolicy>,
+}
+
+/// The WebAuthn relying party.
+#[derive(Debug, Clone)]
+pub struct WebauthnPolicy {
+    /// The RP id: a domain (never an IP address) that every origin's host is or ends with.
+    pub rp_id: String,
+    /// The name authenticators show.
+    pub rp_name: String,
+    /// The origins (`scheme://host[:port]`) allowed to ask; the first one's host is a domain.
+    pub origins: Vec<String>,
 }
 
 /// A page of a user's live sessions.
@@ -154,6 +169,8 @@ pub struct Baton {
     last_unknown_key_reload: std::sync::Mutex<Option<OffsetDateTime>>,
     /// How far ahead the jobs that delete for good may reach.
     horizon: crate::clock::Horizon,
+    /// The WebAuthn relying party, when passkeys are on.
+    webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 impl std::fmt::Debug for Baton {
@@ -197,6 +214,11 @@ impl Baton {
         if key_mode == KeyMode::Configured {
             seal_plain_keys(store.as_ref(), &vault).await?;
         }
+        let webauthn = policy
+            .webauthn
+            .as_ref()
+            .map(webauthn::relying_party)
+            .transpose()?;
         let started = clock.now();
         let ring = load_keys(store.as_ref(), &vault, started, &policy, key_mode, None).await?;
         Ok(Self {
@@ -210,6 +232,7 @@ impl Baton {
             keys: RwLock::new(Arc::new(ring)),
             last_unknown_key_reload: std::sync::Mutex::new(None),
             horizon: crate::clock::Horizon::new(started),
+            webauthn,
         })
     }
 

@@ -105,6 +105,20 @@ impl Config {
             ("email_verify_ttl", secs(self.email_verify_ttl)),
             ("step_up_max_age", secs(self.step_up_max_age)),
             (
+                "webauthn_rp_id",
+                self.webauthn_rp_id
+                    .clone()
+                    .unwrap_or_else(|| "(the issuer's host; localhost for an IP)".into()),
+            ),
+            (
+                "webauthn_origins",
+                if self.webauthn_origins.is_empty() {
+                    "(the issuer's origin)".into()
+                } else {
+                    list(&self.webauthn_origins)
+                },
+            ),
+            (
                 "totp_issuer",
                 self.totp_issuer
                     .clone()

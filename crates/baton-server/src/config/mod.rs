@@ -148,6 +148,10 @@ pub struct Config {
     pub step_up_max_age: Duration,
     /// The TOTP issuer label; `None` follows the issuer's host.
     pub totp_issuer: Option<String>,
+    /// The WebAuthn RP id; `None` follows the issuer's host.
+    pub webauthn_rp_id: Option<String>,
+    /// Origins allowed to use passkeys; empty follows the issuer.
+    pub webauthn_origins: Vec<String>,
     /// SMTP server URL; `None`: no mail is sent.
     pub smtp_url: Option<Secret>,
     /// SMTP password when not in the URL.
@@ -216,6 +220,8 @@ impl Settings {
             email_verify_ttl: self.email_verify_ttl.or(file.email_verify_ttl),
             step_up_max_age: self.step_up_max_age.or(file.step_up_max_age),
             totp_issuer: self.totp_issuer.or(file.totp_issuer),
+            webauthn_rp_id: self.webauthn_rp_id.or(file.webauthn_rp_id),
+            webauthn_origins: self.webauthn_origins.or(file.webauthn_origins),
             smtp_url: self.smtp_url.or(file.smtp_url),
             smtp_url_file: self.smtp_url_file.or(file.smtp_url_file),
             smtp_password: self.smtp_password.or(file.smtp_password),
@@ -271,6 +277,8 @@ impl Default for Config {
             email_verify_ttl: days(1),
             step_up_max_age: Duration::from_secs(10 * 60),
             totp_issuer: None,
+            webauthn_rp_id: None,
+            webauthn_origins: Vec::new(),
             smtp_url: None,
             smtp_password: None,
             mail_from: None,
@@ -364,6 +372,17 @@ impl Config {
                 .totp_issuer
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty()),
+            webauthn_rp_id: s
+                .webauthn_rp_id
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty()),
+            webauthn_origins: s.webauthn_origins.map_or(d.webauthn_origins, |origins| {
+                origins
+                    .0
+                    .into_iter()
+                    .map(|o| o.trim_end_matches('/').to_owned())
+                    .collect()
+            }),
             smtp_url: secret_setting(s.smtp_url, s.smtp_url_file.as_deref(), "smtp_url")?,
             smtp_password: secret_setting(
                 s.smtp_password,
@@ -451,6 +470,18 @@ impl Config {
                     "totp_issuer must be at most 64 characters, without ':' or control characters"
                 );
             }
+        }
+        if let Some(rp_id) = &self.webauthn_rp_id {
+            let domain = rp_id.split('.').all(|l| {
+                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+            if !domain || rp_id.parse::<std::net::IpAddr>().is_ok() || rp_id.len() > 253 {
+                bail!("webauthn_rp_id must be a domain (example.com), never an IP address");
+            }
+        }
+        for origin in &self.webauthn_origins {
+            check_origin(origin)
+                .with_context(|| format!("invalid webauthn_origins: {origin:?}"))?;
         }
         if let Some(url) = &self.public_url {
             check_origin_or_url(url).context("invalid public_url")?;

@@ -442,6 +442,27 @@ pub struct Settings {
     #[arg(long, global = true, hide_env_values = true, env = "BATON_TOTP_ISSUER")]
     #[serde(default, deserialize_with = "de::text")]
     pub totp_issuer: Option<String>,
+    /// The WebAuthn relying party id of passkeys, a domain; the issuer's host when unset
+    /// (`localhost` for an IP address)
+    #[arg(
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_WEBAUTHN_RP_ID"
+    )]
+    #[serde(default, deserialize_with = "de::text")]
+    pub webauthn_rp_id: Option<String>,
+    /// Origins whose pages may use passkeys, comma-separated; the issuer's origin when unset
+    /// (with http(s)://localhost:PORT first for a loopback address)
+    #[arg(
+        value_parser = setting("webauthn_origins", list::<String>),
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_WEBAUTHN_ORIGINS"
+    )]
+    #[serde(default, deserialize_with = "de::list")]
+    pub webauthn_origins: Option<List<String>>,
     /// SMTP server, smtp://host:port (STARTTLS when offered; ?tls=required to insist) or
     /// smtps://host:port, credentials in the URL or BATON_SMTP_PASSWORD; unset, no mail is
     /// sent

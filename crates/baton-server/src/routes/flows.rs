@@ -326,13 +326,7 @@ pub(super) async fn mfa_login(
                 used.kind = EventKind::RecoveryCodeUsed;
                 audit(state, used).await;
             }
-            done.reason = Some(
-                match factor {
-                    Factor::Totp(_) => "totp",
-                    Factor::RecoveryCode(_) => "recovery_code",
-                }
-                .into(),
-            );
+            done.reason = Some(factor.name().into());
             audit(state, done).await;
             tracing::info!(session_id = %issued.session_id, user_id = %user.id,
                 client_id = %challenge.client_id, "login with a second factor");
@@ -436,12 +430,13 @@ async fn with_checked_factor<F>(
     op: F,
 ) -> Result<UserRecord, ApiError>
 where
-    F: std::future::Future<Output = Result<(), AuthError>>,
+    F: std::future::Future<Output = Result<Vec<baton_core::mfa::AuthMethod>, AuthError>>,
 {
     let wrapped = async {
         match op.await {
+            Ok(_) => Ok(()),
             Err(AuthError::InvalidCode) => Err(AuthError::InvalidCredentials),
-            other => other,
+            Err(e) => Err(e),
         }
     };
     with_checked(state, user, session, origin, "wrong_code", wrapped)

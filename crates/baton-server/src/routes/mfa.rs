@@ -26,12 +26,16 @@ pub(super) async fn login_mfa(
 ) -> Result<Response, ApiError> {
     let code = req.code.as_deref().filter(|c| !c.is_empty());
     let recovery = req.recovery_code.as_deref().filter(|c| !c.is_empty());
-    let factor = match (code, recovery) {
-        (Some(code), None) => Factor::Totp(code),
-        (None, Some(code)) => Factor::RecoveryCode(code),
+    let factor = match (code, recovery, &req.webauthn) {
+        (Some(code), None, None) => Factor::Totp(code),
+        (None, Some(code), None) => Factor::RecoveryCode(code),
+        (None, None, Some(passkey)) => Factor::Passkey {
+            ceremony: &passkey.ceremony,
+            credential: &passkey.credential,
+        },
         _ => {
             return Err(ApiError::InvalidRequest(
-                "Send either code or recovery_code".into(),
+                "Send one of code, recovery_code or webauthn".into(),
             ))
         }
     };
@@ -51,7 +55,7 @@ pub(super) async fn status(
     Ok(no_store(Json(MfaStatus {
         totp: mfa.totp,
         recovery_codes_left: mfa.recovery_codes_left,
-        webauthn_credentials: 0,
+        webauthn_credentials: mfa.passkeys,
         methods: mfa.methods(),
     })))
 }
@@ -154,31 +158,42 @@ async fn fresh_proof(
 ) -> Result<(), ApiError> {
     let code = req.code.filter(|c| !c.is_empty());
     let password = req.current_password.filter(|p| !p.is_empty());
-    match (code, password) {
-        (Some(code), None) => {
-            flows::check_code(state, caller, &code, origin).await?;
-        }
-        (None, Some(password)) => {
-            let proof = Proof {
-                password: true,
-                code: None,
-            };
-            flows::step_up(state, caller, proof, origin).await?;
-            let check = state.baton.current_password(&caller.user, password);
-            flows::with_current_password(state, &caller.user, &caller.session, origin, check)
-                .await?;
-        }
-        _ => {
-            return Err(ApiError::InvalidRequest(
-                "Send either current_password or code".into(),
-            ))
-        }
+    if code.is_some() == password.is_some() {
+        return Err(ApiError::InvalidRequest(
+            "Send either current_password or code".into(),
+        ));
     }
+    proof_of(state, caller, password, code, origin).await
+}
+
+/// Step-up for a change of factors with what the request brings: a code (checked under the
+/// failed-login limits) proves it; the password (checked likewise) proves it for an account
+/// without a second factor, or with a recent sign-in with one; nothing needs a recent sign-in.
+pub(super) async fn proof_of(
+    state: &AppState,
+    caller: &Authenticated,
+    password: Option<String>,
+    code: Option<String>,
+    origin: &RequestOrigin,
+) -> Result<(), ApiError> {
+    if let Some(code) = code.filter(|c| !c.is_empty()) {
+        return flows::check_code(state, caller, &code, origin).await;
+    }
+    let Some(password) = password.filter(|p| !p.is_empty()) else {
+        return flows::step_up(state, caller, Proof::default(), origin).await;
+    };
+    let proof = Proof {
+        password: true,
+        code: None,
+    };
+    flows::step_up(state, caller, proof, origin).await?;
+    let check = state.baton.current_password(&caller.user, password);
+    flows::with_current_password(state, &caller.user, &caller.session, origin, check).await?;
     Ok(())
 }
 
 /// Files an event of the caller's.
-async fn file(
+pub(super) async fn file(
     state: &AppState,
     caller: &Authenticated,
     origin: &RequestOrigin,
@@ -194,14 +209,14 @@ async fn file(
 }
 
 /// The recovery-codes answer.
-fn recovery_codes(codes: Vec<RecoveryCode>) -> Response {
+pub(super) fn recovery_codes(codes: Vec<RecoveryCode>) -> Response {
     no_store(Json(RecoveryCodesResponse {
         recovery_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
     }))
 }
 
 /// An answer that no cache keeps.
-fn no_store(body: impl IntoResponse) -> Response {
+pub(super) fn no_store(body: impl IntoResponse) -> Response {
     let mut response = body.into_response();
     response
         .headers_mut()

@@ -8,6 +8,7 @@ mod flows;
 mod mfa;
 mod oauth;
 mod ops;
+mod webauthn;
 
 use crate::admission::{self, Class, Gate};
 use crate::error::ApiError;
@@ -61,6 +62,17 @@ pub fn router(state: AppState) -> Router {
                 "/auth/mfa/recovery-codes",
                 post(mfa::regenerate_recovery_codes),
             )
+            .route(
+                "/auth/webauthn/register/start",
+                post(webauthn::register_start),
+            )
+            .route(
+                "/auth/webauthn/register/finish",
+                post(webauthn::register_finish),
+            )
+            .route("/auth/webauthn/credentials/{id}", delete(webauthn::delete))
+            .route("/auth/webauthn/login/start", post(webauthn::login_start))
+            .route("/auth/webauthn/login/finish", post(webauthn::login_finish))
             .route("/oauth/token", post(oauth::token)),
     );
     let refresh = class(
@@ -80,6 +92,7 @@ pub fn router(state: AppState) -> Router {
             .route("/auth/sessions/{id}", delete(account::revoke_session))
             .route("/auth/events", get(account::events))
             .route("/auth/mfa", get(mfa::status))
+            .route("/auth/webauthn/credentials", get(webauthn::list))
             .route("/api/me", get(account::me))
             .route("/oauth/introspect", post(oauth::introspect))
             .route("/.well-known/jwks.json", get(discovery::jwks))

@@ -20,6 +20,7 @@ mod me;
 mod mfa;
 mod oauth;
 mod operations;
+mod passkeys;
 mod refresh;
 mod register;
 mod sessions;

@@ -6,7 +6,9 @@ use crate::error::map;
 use crate::queries as q;
 use baton_core::clock::to_millis;
 use baton_core::refresh::TokenHash;
-use baton_core::store::{MfaChallenge, MfaStore, StoreError, TotpRecord};
+use baton_core::store::{
+    MfaChallenge, MfaStore, MfaSummary, PasskeyRecord, StoreError, TotpRecord,
+};
 use baton_core::UserId;
 use sqlx::postgres::PgRow as Row;
 use sqlx::{Postgres, Row as _, Transaction};
@@ -71,7 +73,11 @@ pub(super) async fn forget_factors(
     user: &UserId,
 ) -> Result<bool, StoreError> {
     let mut removed = 0;
-    for sql in [q::DELETE_TOTP, q::DELETE_RECOVERY_CODES] {
+    for sql in [
+        q::DELETE_TOTP,
+        q::DELETE_USER_PASSKEYS,
+        q::DELETE_RECOVERY_CODES,
+    ] {
         removed += sqlx::query(sql)
             .bind(user.as_str())
             .execute(&mut **tx)
@@ -87,8 +93,136 @@ pub(super) async fn forget_factors(
     Ok(removed > 0)
 }
 
+fn passkey_from_row(row: &Row) -> Result<PasskeyRecord, sqlx::Error> {
+    Ok(PasskeyRecord {
+        id: row.try_get("id")?,
+        user_id: UserId::from_trusted(row.try_get::<String, _>("user_id")?),
+        name: row.try_get("name")?,
+        passkey: row.try_get("passkey")?,
+        backup_eligible: row.try_get::<i64, _>("backup_eligible")? != 0,
+        created_at: time_col(row, "created_at")?,
+        last_used_at: opt_time(row, "last_used_at")?,
+    })
+}
+
 #[async_trait::async_trait]
 impl MfaStore for PgStore {
+    async fn mfa_summary(&self, user: &UserId) -> Result<MfaSummary, StoreError> {
+        let row = sqlx::query(q::MFA_SUMMARY)
+            .bind(user.as_str())
+            .fetch_one(&self.writer)
+            .await
+            .map_err(map)?;
+        let count = |col: &str| -> Result<u32, StoreError> {
+            let n: i64 = row.try_get(col).map_err(map)?;
+            Ok(u32::try_from(n).unwrap_or(u32::MAX))
+        };
+        Ok(MfaSummary {
+            totp: count("totp")? > 0,
+            recovery_codes_left: count("codes")?,
+            passkeys: count("passkeys")?,
+        })
+    }
+
+    async fn insert_passkey(&self, p: &PasskeyRecord, max: u32) -> Result<bool, StoreError> {
+        let stored = sqlx::query(q::INSERT_PASSKEY)
+            .bind(&p.id)
+            .bind(p.user_id.as_str())
+            .bind(&p.name)
+            .bind(&p.passkey)
+            .bind(i64::from(p.backup_eligible))
+            .bind(to_millis(p.created_at))
+            .bind(p.last_used_at.map(to_millis))
+            .bind(i64::from(max))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        Ok(stored == 1)
+    }
+
+    async fn passkeys(&self, user: &UserId) -> Result<Vec<PasskeyRecord>, StoreError> {
+        let rows = sqlx::query(q::PASSKEYS_OF_USER)
+            .bind(user.as_str())
+            .fetch_all(&self.writer)
+            .await
+            .map_err(map)?;
+        rows.iter()
+            .map(passkey_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map)
+    }
+
+    async fn passkey(&self, id: &str) -> Result<Option<PasskeyRecord>, StoreError> {
+        let row = sqlx::query(q::PASSKEY)
+            .bind(id)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(map)?;
+        row.as_ref().map(passkey_from_row).transpose().map_err(map)
+    }
+
+    async fn touch_passkey(
+        &self,
+        id: &str,
+        passkey: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(q::TOUCH_PASSKEY)
+            .bind(passkey)
+            .bind(to_millis(now))
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn delete_passkey(&self, user: &UserId, id: &str) -> Result<bool, StoreError> {
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        let deleted = sqlx::query(q::DELETE_PASSKEY)
+            .bind(id)
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        sqlx::query(q::DELETE_ORPHAN_RECOVERY_CODES)
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        tx.commit().await.map_err(map)?;
+        Ok(deleted == 1)
+    }
+
+    async fn use_ceremony(
+        &self,
+        hash: &TokenHash,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let used = sqlx::query(q::USE_CEREMONY)
+            .bind(&hash.0[..])
+            .bind(to_millis(expires_at))
+            .execute(&self.writer)
+            .await
+            .map_err(map);
+        match used {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn purge_ceremonies(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        Ok(sqlx::query(q::PURGE_CEREMONIES)
+            .bind(to_millis(before))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?
+            .rows_affected())
+    }
+
     async fn put_pending_totp(
         &self,
         user: &UserId,
@@ -159,8 +293,7 @@ impl MfaStore for PgStore {
             .await
             .map_err(map)?
             .rows_affected();
-        // TOTP is the only second factor so far: its recovery codes go with it.
-        sqlx::query(q::DELETE_RECOVERY_CODES)
+        sqlx::query(q::DELETE_ORPHAN_RECOVERY_CODES)
             .bind(user.as_str())
             .execute(&mut *tx)
             .await

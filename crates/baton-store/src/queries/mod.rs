@@ -545,6 +545,18 @@ pub const USE_TOTP_STEP: &str = "UPDATE totp_factors SET last_step = $1 \
      WHERE user_id = $2 AND confirmed_at IS NOT NULL AND (last_step IS NULL OR last_step < $1)";
 /// Removes a user's TOTP factor.
 pub const DELETE_TOTP: &str = "DELETE FROM totp_factors WHERE user_id = $1";
+/// Removes a user's recovery codes when no second factor is left (no confirmed TOTP, no
+/// passkey).
+pub const DELETE_ORPHAN_RECOVERY_CODES: &str = "DELETE FROM recovery_codes WHERE user_id = $1 \
+     AND NOT EXISTS (SELECT 1 FROM totp_factors f WHERE f.user_id = $1 \
+     AND f.confirmed_at IS NOT NULL) \
+     AND NOT EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.user_id = $1)";
+/// A user's second factors at a glance: a confirmed TOTP factor (0 or 1), unused recovery
+/// codes, passkeys.
+pub const MFA_SUMMARY: &str = "SELECT \
+     (SELECT COUNT(*) FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL) AS totp, \
+     (SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL) AS codes, \
+     (SELECT COUNT(*) FROM webauthn_credentials WHERE user_id = $1) AS passkeys";
 /// Removes a user's recovery codes.
 pub const DELETE_RECOVERY_CODES: &str = "DELETE FROM recovery_codes WHERE user_id = $1";
 /// Stores one recovery code's hash.
@@ -575,3 +587,42 @@ pub const USE_MFA_CHALLENGE: &str = "UPDATE mfa_challenges SET used_at = $1 \
 pub const DELETE_USER_MFA_CHALLENGES: &str = "DELETE FROM mfa_challenges WHERE user_id = $1";
 /// Deletes challenges past their end.
 pub const PURGE_MFA_CHALLENGES: &str = "DELETE FROM mfa_challenges WHERE expires_at <= $1";
+
+/// The columns of a passkey.
+macro_rules! passkey_columns {
+    () => {
+        "id, user_id, name, passkey, backup_eligible, created_at, last_used_at"
+    };
+}
+/// Stores a passkey for a live, enabled user with fewer than `$8` of them.
+pub const INSERT_PASSKEY: &str = concat!(
+    "INSERT INTO webauthn_credentials (",
+    passkey_columns!(),
+    ") SELECT $1, $2, $3, $4, $5, $6, $7 FROM users u WHERE u.id = $2 \
+     AND u.deleted_at IS NULL AND u.disabled_at IS NULL \
+     AND (SELECT COUNT(*) FROM webauthn_credentials w WHERE w.user_id = $2) < $8"
+);
+/// A user's passkeys, oldest first.
+pub const PASSKEYS_OF_USER: &str = concat!(
+    "SELECT ",
+    passkey_columns!(),
+    " FROM webauthn_credentials WHERE user_id = $1 ORDER BY created_at, id"
+);
+/// A passkey by credential id.
+pub const PASSKEY: &str = concat!(
+    "SELECT ",
+    passkey_columns!(),
+    " FROM webauthn_credentials WHERE id = $1"
+);
+/// Records a passkey's use: its new state (signature counter, backup state) and time.
+pub const TOUCH_PASSKEY: &str =
+    "UPDATE webauthn_credentials SET passkey = $1, last_used_at = $2 WHERE id = $3";
+/// Removes one of a user's passkeys.
+pub const DELETE_PASSKEY: &str = "DELETE FROM webauthn_credentials WHERE id = $1 AND user_id = $2";
+/// Removes every passkey of a user.
+pub const DELETE_USER_PASSKEYS: &str = "DELETE FROM webauthn_credentials WHERE user_id = $1";
+/// Marks a WebAuthn ceremony finished; a second time conflicts.
+pub const USE_CEREMONY: &str =
+    "INSERT INTO webauthn_ceremonies_used (hash, expires_at) VALUES ($1, $2)";
+/// Forgets finished ceremonies past their end.
+pub const PURGE_CEREMONIES: &str = "DELETE FROM webauthn_ceremonies_used WHERE expires_at <= $1";

@@ -1,11 +1,13 @@
 //! Second factors on SQLite: [`MfaStore`] for [`SqliteStore`].
 
-use super::rows::{execute, opt_time, query_one, time_col};
+use super::rows::{execute, opt_time, query_all, query_one, time_col};
 use super::SqliteStore;
 use crate::queries as q;
 use baton_core::clock::to_millis;
 use baton_core::refresh::TokenHash;
-use baton_core::store::{MfaChallenge, MfaStore, StoreError, TotpRecord};
+use baton_core::store::{
+    MfaChallenge, MfaStore, MfaSummary, PasskeyRecord, StoreError, TotpRecord,
+};
 use baton_core::UserId;
 use rusqlite::{params, Connection, Row};
 use time::OffsetDateTime;
@@ -60,13 +62,128 @@ fn store_codes(
 /// a factor (TOTP or recovery codes).
 pub(super) fn forget_factors(c: &Connection, user: &UserId) -> Result<bool, StoreError> {
     let totp = execute(c, q::DELETE_TOTP, [user.as_str()])?;
+    let passkeys = execute(c, q::DELETE_USER_PASSKEYS, [user.as_str()])?;
     let codes = execute(c, q::DELETE_RECOVERY_CODES, [user.as_str()])?;
     execute(c, q::DELETE_USER_MFA_CHALLENGES, [user.as_str()])?;
-    Ok(totp + codes > 0)
+    Ok(totp + passkeys + codes > 0)
+}
+
+fn passkey_from_row(row: &Row<'_>) -> rusqlite::Result<PasskeyRecord> {
+    Ok(PasskeyRecord {
+        id: row.get("id")?,
+        user_id: UserId::from_trusted(row.get::<_, String>("user_id")?),
+        name: row.get("name")?,
+        passkey: row.get("passkey")?,
+        backup_eligible: row.get::<_, i64>("backup_eligible")? != 0,
+        created_at: time_col(row, "created_at")?,
+        last_used_at: opt_time(row, "last_used_at")?,
+    })
 }
 
 #[async_trait::async_trait]
 impl MfaStore for SqliteStore {
+    async fn mfa_summary(&self, user: &UserId) -> Result<MfaSummary, StoreError> {
+        let user = user.clone();
+        self.engine
+            .read(move |c| {
+                query_one(c, q::MFA_SUMMARY, [user.as_str()], |r| {
+                    Ok(MfaSummary {
+                        totp: r.get::<_, i64>("totp")? > 0,
+                        recovery_codes_left: r.get("codes")?,
+                        passkeys: r.get("passkeys")?,
+                    })
+                })
+            })
+            .await
+            .map(Option::unwrap_or_default)
+    }
+
+    async fn insert_passkey(&self, p: &PasskeyRecord, max: u32) -> Result<bool, StoreError> {
+        let p = p.clone();
+        self.engine
+            .write(move |c| {
+                Ok(execute(
+                    c,
+                    q::INSERT_PASSKEY,
+                    params![
+                        p.id,
+                        p.user_id.as_str(),
+                        p.name,
+                        p.passkey,
+                        i64::from(p.backup_eligible),
+                        to_millis(p.created_at),
+                        p.last_used_at.map(to_millis),
+                        max
+                    ],
+                )? == 1)
+            })
+            .await
+    }
+
+    async fn passkeys(&self, user: &UserId) -> Result<Vec<PasskeyRecord>, StoreError> {
+        let user = user.clone();
+        self.engine
+            .read(move |c| query_all(c, q::PASSKEYS_OF_USER, [user.as_str()], passkey_from_row))
+            .await
+    }
+
+    async fn passkey(&self, id: &str) -> Result<Option<PasskeyRecord>, StoreError> {
+        let id = id.to_owned();
+        self.engine
+            .read(move |c| query_one(c, q::PASSKEY, [id.as_str()], passkey_from_row))
+            .await
+    }
+
+    async fn touch_passkey(
+        &self,
+        id: &str,
+        passkey: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (id, passkey, now) = (id.to_owned(), passkey.to_owned(), to_millis(now));
+        self.engine
+            .write(move |c| {
+                execute(c, q::TOUCH_PASSKEY, params![passkey, now, id])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn delete_passkey(&self, user: &UserId, id: &str) -> Result<bool, StoreError> {
+        let (user, id) = (user.clone(), id.to_owned());
+        self.engine
+            .write(move |c| {
+                let deleted = execute(c, q::DELETE_PASSKEY, params![id, user.as_str()])?;
+                execute(c, q::DELETE_ORPHAN_RECOVERY_CODES, [user.as_str()])?;
+                Ok(deleted == 1)
+            })
+            .await
+    }
+
+    async fn use_ceremony(
+        &self,
+        hash: &TokenHash,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (hash, expires_at) = (hash.clone(), to_millis(expires_at));
+        let used = self
+            .engine
+            .write(move |c| execute(c, q::USE_CEREMONY, params![&hash.0[..], expires_at]))
+            .await;
+        match used {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn purge_ceremonies(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let before = to_millis(before);
+        self.engine
+            .write(move |c| Ok(execute(c, q::PURGE_CEREMONIES, [before])? as u64))
+            .await
+    }
+
     async fn put_pending_totp(
         &self,
         user: &UserId,
@@ -119,8 +236,7 @@ impl MfaStore for SqliteStore {
         self.engine
             .write(move |c| {
                 let deleted = execute(c, q::DELETE_TOTP, [user.as_str()])?;
-                // TOTP is the only second factor so far: its recovery codes go with it.
-                execute(c, q::DELETE_RECOVERY_CODES, [user.as_str()])?;
+                execute(c, q::DELETE_ORPHAN_RECOVERY_CODES, [user.as_str()])?;
                 Ok(deleted == 1)
             })
             .await

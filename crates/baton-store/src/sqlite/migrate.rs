@@ -41,6 +41,7 @@ pub(crate) const MIGRATIONS: &[Migration] = migrations![
     20261203000001 "disabled_users" "disabled users",
     20261203000002 "email" "email",
     20261204000001 "second_factors" "second factors",
+    20261204000002 "passkeys" "passkeys",
 ];
 
 fn checksum(sql: &str) -> Vec<u8> {
