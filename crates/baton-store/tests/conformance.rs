@@ -8,8 +8,8 @@ use baton_core::keys::{SigningAlg, StoredKey};
 use baton_core::limits::{LimitKey, LimitOutcome, LimitVerdict};
 use baton_core::refresh::RefreshToken;
 use baton_core::store::{
-    AccountToken, EndSessions, MailedToken, MfaChallenge, NewSession, OutboxMail, RotateOutcome,
-    RotateRequest, SessionCursor, Store, StoreError, UserRecord,
+    AccountToken, EndSessions, MailedToken, MfaChallenge, MfaSummary, NewSession, OutboxMail,
+    PasskeyRecord, RotateOutcome, RotateRequest, SessionCursor, Store, StoreError, UserRecord,
 };
 use baton_core::{RefreshError, SessionId, UserId};
 use std::sync::Arc;
@@ -115,6 +115,8 @@ every_backend!(
     concurrent_uses_of_one_code_or_challenge_succeed_once,
     a_deleted_users_factors_are_forgotten,
     sessions_keep_how_their_user_authenticated,
+    passkeys_are_capped_unique_and_take_the_orphaned_recovery_codes_along,
+    a_ceremony_is_finished_once,
 );
 
 /// One integer read with plain SQL.
@@ -2392,4 +2394,106 @@ async fn sessions_keep_how_their_user_authenticated(store: Arc<dyn Store>, _url:
     };
     assert_eq!(rotated.amr.to_stored(), "pwd otp mfa");
     assert_eq!(rotated.created_at, T0);
+}
+
+fn passkey(user: &UserRecord, id: &str, at: OffsetDateTime) -> PasskeyRecord {
+    PasskeyRecord {
+        id: id.to_owned(),
+        user_id: user.id.clone(),
+        name: format!("key {id}"),
+        passkey: format!("{{\"cred\":\"{id}\"}}"),
+        backup_eligible: id.ends_with('s'),
+        created_at: at,
+        last_used_at: None,
+    }
+}
+
+async fn passkeys_are_capped_unique_and_take_the_orphaned_recovery_codes_along(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    store.insert_user(&alice).await.expect("user");
+    store.insert_user(&bob).await.expect("user");
+    assert_eq!(
+        store.mfa_summary(&alice.id).await.expect("summary"),
+        MfaSummary::default()
+    );
+    assert!(store
+        .insert_passkey(&passkey(&alice, "k1", T0), 2)
+        .await
+        .expect("insert"));
+    assert!(store
+        .insert_passkey(&passkey(&alice, "k2s", T0 + Duration::seconds(1)), 2)
+        .await
+        .expect("insert"));
+    assert!(!store
+        .insert_passkey(&passkey(&alice, "k3", T0), 2)
+        .await
+        .expect("over the cap"));
+    assert!(matches!(
+        store.insert_passkey(&passkey(&bob, "k1", T0), 2).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let listed = store.passkeys(&alice.id).await.expect("list");
+    let ids: Vec<&str> = listed.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["k1", "k2s"]);
+    assert!(listed[1].backup_eligible && !listed[0].backup_eligible);
+    store
+        .touch_passkey("k1", "{\"cred\":\"new\"}", T0 + Duration::hours(1))
+        .await
+        .expect("touch");
+    let k1 = store.passkey("k1").await.expect("read").expect("k1");
+    assert_eq!(k1.passkey, "{\"cred\":\"new\"}");
+    assert_eq!(k1.last_used_at, Some(T0 + Duration::hours(1)));
+    store
+        .replace_recovery_codes(&alice.id, &codes(3), T0)
+        .await
+        .expect("codes");
+    assert_eq!(
+        store.mfa_summary(&alice.id).await.expect("summary"),
+        MfaSummary {
+            totp: false,
+            recovery_codes_left: 3,
+            passkeys: 2
+        }
+    );
+    // Someone else's id removes nothing.
+    assert!(!store.delete_passkey(&bob.id, "k1").await.expect("delete"));
+    assert!(store.delete_passkey(&alice.id, "k1").await.expect("delete"));
+    assert_eq!(store.recovery_codes_left(&alice.id).await.expect("n"), 3);
+    assert!(store
+        .delete_passkey(&alice.id, "k2s")
+        .await
+        .expect("delete"));
+    assert_eq!(
+        store.mfa_summary(&alice.id).await.expect("summary"),
+        MfaSummary::default(),
+        "the last factor took the recovery codes along"
+    );
+    // Disabled users get no passkey; an operator's reset removes them all.
+    assert!(store
+        .insert_passkey(&passkey(&bob, "b1", T0), 10)
+        .await
+        .expect("insert"));
+    assert!(store.reset_mfa(&bob.id).await.expect("reset"));
+    assert!(store.passkeys(&bob.id).await.expect("list").is_empty());
+    assert!(store
+        .set_disabled(&bob.id, true, T0)
+        .await
+        .expect("disable"));
+    assert!(!store
+        .insert_passkey(&passkey(&bob, "b2", T0), 10)
+        .await
+        .expect("insert"));
+}
+
+async fn a_ceremony_is_finished_once(store: Arc<dyn Store>, _url: &str) {
+    let hash = RefreshToken::presented("ceremony").hash();
+    let end = T0 + Duration::minutes(5);
+    assert!(store.use_ceremony(&hash, end).await.expect("use"));
+    assert!(!store.use_ceremony(&hash, end).await.expect("again"));
+    assert_eq!(store.purge_ceremonies(T0).await.expect("purge"), 0);
+    assert_eq!(store.purge_ceremonies(end).await.expect("purge"), 1);
+    assert!(store.use_ceremony(&hash, end).await.expect("forgotten"));
 }
