@@ -113,6 +113,7 @@ impl Application {
             admissions,
             baton: Arc::new(baton),
             issuer_origin: origin_of(&issuer).into(),
+            csrf_allowed: csrf_allowed(&config, &issuer).into(),
             issuer: issuer.into(),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
@@ -608,4 +609,28 @@ fn webauthn_policy(config: &Config, issuer: &str) -> anyhow::Result<WebauthnPoli
         rp_id,
         origins,
     })
+}
+
+/// The origins the CSRF rule accepts besides the issuer's own: the configured ones, and for a
+/// loopback issuer the same server by its `localhost` name.
+fn csrf_allowed(config: &Config, issuer: &str) -> Vec<String> {
+    let mut allowed = config.allowed_origins.clone();
+    let host = raw_host(issuer);
+    let loopback = host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        let origin = origin_of(issuer);
+        let (scheme, authority) = origin.split_once("://").unwrap_or(("http", ""));
+        let port = if authority.ends_with(']') {
+            None
+        } else {
+            authority.rsplit_once(':').map(|(_, p)| p)
+        };
+        allowed.push(match port {
+            Some(p) => format!("{scheme}://localhost:{p}"),
+            None => format!("{scheme}://localhost"),
+        });
+    }
+    allowed
 }

@@ -138,7 +138,7 @@ fn presented_token(
     let Some(token) = refresh_cookie(headers)? else {
         return Ok(None);
     };
-    check_csrf(headers, &state.issuer_origin, &state.config.allowed_origins)?;
+    check_csrf(headers, &state.issuer_origin, &state.csrf_allowed)?;
     Ok(Some((token, Delivery::Cookie)))
 }
 
