@@ -63,7 +63,8 @@ pub fn request(data: &[u8]) {
     }
     let _ = baton_server::cookie::refresh_cookie(&headers);
     let _ = baton_server::extract::basic_credentials(&headers);
-    let _ = baton_server::cookie::check_csrf(&headers, "https://auth.example.com", &[]);
+    let _ =
+        baton_server::cookie::check_csrf(&headers, &["https://auth.example.com".to_owned()], &[]);
     let trusted = ["10.0.0.0/8".parse().expect("cidr")];
     let peer = "10.0.0.1".parse().expect("address");
     let _ = baton_server::extract::client_ip(peer, &headers, &trusted);

@@ -113,7 +113,7 @@ impl Application {
             admissions,
             baton: Arc::new(baton),
             issuer_origin: origin_of(&issuer).into(),
-            csrf_allowed: csrf_allowed(&config, &issuer).into(),
+            own_origins: own_origins(&issuer).into(),
             issuer: issuer.into(),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
@@ -611,10 +611,10 @@ fn webauthn_policy(config: &Config, issuer: &str) -> anyhow::Result<WebauthnPoli
     })
 }
 
-/// The origins the CSRF rule accepts besides the issuer's own: the configured ones, and for a
-/// loopback issuer the same server by its `localhost` name.
-fn csrf_allowed(config: &Config, issuer: &str) -> Vec<String> {
-    let mut allowed = config.allowed_origins.clone();
+/// The origins that are the issuer's own: its origin and, for a loopback issuer, the same
+/// server by its `localhost` name.
+fn own_origins(issuer: &str) -> Vec<String> {
+    let mut own = vec![origin_of(issuer)];
     let host = raw_host(issuer);
     let loopback = host
         .parse::<std::net::IpAddr>()
@@ -627,10 +627,10 @@ fn csrf_allowed(config: &Config, issuer: &str) -> Vec<String> {
         } else {
             authority.rsplit_once(':').map(|(_, p)| p)
         };
-        allowed.push(match port {
+        own.push(match port {
             Some(p) => format!("{scheme}://localhost:{p}"),
             None => format!("{scheme}://localhost"),
         });
     }
-    allowed
+    own
 }

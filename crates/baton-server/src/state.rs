@@ -37,10 +37,10 @@ pub struct Shared {
     pub issuer: Arc<str>,
     /// Origin (scheme://host:port) of the issuer, for the CSRF rule.
     pub issuer_origin: Arc<str>,
-    /// Origins the CSRF rule accepts besides the issuer's: the configured ones and, for an
-    /// issuer on a loopback address (`http://127.0.0.1:4000`), its `localhost` name on the
-    /// same port, the page passkeys need (browsers refuse them on an IP address).
-    pub csrf_allowed: Arc<[String]>,
+    /// The origins the CSRF rule counts as the issuer's own: its origin and, for an issuer on a
+    /// loopback address (`http://127.0.0.1:4000`), its `localhost` name on the same port, the
+    /// page passkeys need (browsers refuse them on an IP address).
+    pub own_origins: Arc<[String]>,
     /// Failed-login limits.
     pub limiter: Arc<Limits>,
     /// Limits on taken-username answers at registration, per client IP (the login IP limit,

@@ -138,7 +138,7 @@ fn presented_token(
     let Some(token) = refresh_cookie(headers)? else {
         return Ok(None);
     };
-    check_csrf(headers, &state.issuer_origin, &state.csrf_allowed)?;
+    check_csrf(headers, &state.own_origins, &state.config.allowed_origins)?;
     Ok(Some((token, Delivery::Cookie)))
 }
 

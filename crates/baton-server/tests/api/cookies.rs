@@ -353,3 +353,35 @@ async fn a_preflight_from_an_unlisted_origin_gets_no_allow_origin() {
         );
     }
 }
+
+/// A loopback issuer's `localhost` name on the same port is the same server (the page
+/// passkeys need): its origin counts as the issuer's own, and no other port's does.
+#[tokio::test]
+async fn a_loopback_issuers_localhost_name_is_its_own_origin() {
+    let app = TestApp::spawn().await;
+    let token = cookie_session(&app, "alice").await;
+    let port = app.base.rsplit(':').next().expect("port").to_owned();
+    let other = if port == "1" { "2" } else { "1" };
+    let r = send(
+        with_cookie(&app, "/auth/refresh", &token)
+            .header("origin", format!("http://localhost:{other}"))
+            .header("x-requested-with", "baton"),
+    )
+    .await;
+    assert_csrf_rejected(r).await;
+    assert_csrf_rejected(
+        send(
+            with_cookie(&app, "/auth/refresh", &token)
+                .header("origin", format!("http://localhost:{port}")),
+        )
+        .await,
+    )
+    .await;
+    let r = send(
+        with_cookie(&app, "/auth/refresh", &token)
+            .header("origin", format!("http://localhost:{port}"))
+            .header("x-requested-with", "baton"),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
