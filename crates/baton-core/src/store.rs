@@ -657,6 +657,16 @@ pub trait MfaStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// The user's TOTP factor, confirmed or pending.
     async fn totp(&self, user: &UserId) -> Result<Option<TotpRecord>, StoreError>;
+    /// Every TOTP factor (to seal them again under a new secret).
+    async fn totp_factors(&self) -> Result<Vec<TotpRecord>, StoreError>;
+    /// Replaces the sealed secret of the user's TOTP factor, only while it is still `old`;
+    /// whether it did.
+    async fn replace_totp_secret(
+        &self,
+        user: &UserId,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool, StoreError>;
     /// In one transaction: confirms the user's pending TOTP factor with the code of `step`
     /// (accepted once) and replaces their recovery codes with `codes`; `false`, with nothing
     /// written, when there is no pending factor.

@@ -135,6 +135,14 @@ impl KeyVault {
         self.seal_with(MESSAGE_MAGIC, plain, aad)
     }
 
+    /// Whether a sealed message is sealed under the current secret.
+    pub fn is_current_message(&self, sealed: &[u8]) -> bool {
+        sealed
+            .strip_prefix(MESSAGE_MAGIC)
+            .and_then(|r| r.get(..KEK_ID_LEN))
+            == Some(&self.current.id[..])
+    }
+
     /// What [`KeyVault::seal_message`] sealed with the same `aad`, whichever configured secret
     /// sealed it.
     pub fn open_message(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, VaultError> {

@@ -89,16 +89,17 @@ pub struct PasskeyOptions {
     pub public_key: serde_json::Value,
 }
 
-/// `POST /auth/webauthn/register/start` body (all optional): a name for the passkey, and the
-/// fresh proof a sign-in older than the step-up age needs.
+/// `POST /auth/webauthn/register/start` body: the current password (a passkey signs in alone,
+/// so adding one takes what signing in takes), and for an account with a second factor and no
+/// recent sign-in with it, a code.
 #[derive(Clone, Default, Deserialize, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct PasskeyRegisterStartRequest {
-    /// The password now, as typed.
+    /// The password now, as typed (required).
     #[serde(default)]
     #[cfg_attr(test, ts(optional = nullable))]
     pub current_password: Option<String>,
-    /// Or a code from the authenticator app.
+    /// A code from the authenticator app, for step-up.
     #[serde(default)]
     #[cfg_attr(test, ts(optional = nullable))]
     pub code: Option<String>,

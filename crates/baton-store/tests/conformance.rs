@@ -117,6 +117,7 @@ every_backend!(
     sessions_keep_how_their_user_authenticated,
     passkeys_are_capped_unique_and_take_the_orphaned_recovery_codes_along,
     a_ceremony_is_finished_once,
+    totp_secrets_are_replaced_only_over_the_one_read,
 );
 
 /// One integer read with plain SQL.
@@ -2496,4 +2497,32 @@ async fn a_ceremony_is_finished_once(store: Arc<dyn Store>, _url: &str) {
     assert_eq!(store.purge_ceremonies(T0).await.expect("purge"), 0);
     assert_eq!(store.purge_ceremonies(end).await.expect("purge"), 1);
     assert!(store.use_ceremony(&hash, end).await.expect("forgotten"));
+}
+
+async fn totp_secrets_are_replaced_only_over_the_one_read(store: Arc<dyn Store>, _url: &str) {
+    let (alice, bob) = (user("alice"), user("bob"));
+    store.insert_user(&alice).await.expect("user");
+    store.insert_user(&bob).await.expect("user");
+    store
+        .put_pending_totp(&alice.id, b"a-old", T0)
+        .await
+        .expect("put");
+    store
+        .put_pending_totp(&bob.id, b"b-old", T0)
+        .await
+        .expect("put");
+    let all = store.totp_factors().await.expect("all");
+    assert_eq!(all.len(), 2);
+    assert!(!store
+        .replace_totp_secret(&alice.id, b"not what is stored", b"a-new")
+        .await
+        .expect("replace"));
+    assert!(store
+        .replace_totp_secret(&alice.id, b"a-old", b"a-new")
+        .await
+        .expect("replace"));
+    let read = store.totp(&alice.id).await.expect("read").expect("factor");
+    assert_eq!(read.sealed_secret, b"a-new");
+    let bobs = store.totp(&bob.id).await.expect("read").expect("factor");
+    assert_eq!(bobs.sealed_secret, b"b-old");
 }

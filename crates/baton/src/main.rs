@@ -285,6 +285,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "totp: {}",
                 if mfa.totp { "enabled" } else { "not enabled" }
             )?;
+            writeln!(out, "passkeys: {}", mfa.passkeys)?;
             writeln!(out, "recovery codes left: {}", mfa.recovery_codes_left)?;
             let methods: Vec<&str> = mfa.methods().iter().map(|m| m.as_str()).collect();
             if methods.is_empty() {
@@ -426,6 +427,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await;
             writeln!(out, "{n} signing key(s) encrypted under the current secret")?;
+            let totp = baton.rewrap_totp_secrets().await?;
+            writeln!(
+                out,
+                "{totp} TOTP secret(s) encrypted under the current secret"
+            )?;
         }
         Command::Keys(KeysCommand::List) => {
             let jwks = baton.jwks();

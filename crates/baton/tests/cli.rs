@@ -876,3 +876,67 @@ async fn an_operator_shows_and_resets_a_users_second_factors() {
     );
     assert!(server.terminate().success());
 }
+
+/// TOTP secrets are sealed under BATON_SECRET like the signing keys: `baton keys rewrap` moves
+/// them to a new secret too, and the factor keeps working under the new secret alone.
+#[tokio::test]
+async fn a_rewrap_moves_totp_secrets_to_the_new_secret() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (old, new) = (
+        "the first secret, long enough",
+        "the second secret, long enough",
+    );
+    let server = Server::start(dir.path(), &[("BATON_SECRET", old)]);
+    common::register_alice(&server.base).await;
+    let tokens = common::login_alice(&server.base).await;
+    let access = tokens["access_token"].as_str().expect("token");
+    let client = reqwest::Client::new();
+    let setup: Value = client
+        .post(format!("{}/auth/mfa/totp/setup", server.base))
+        .bearer_auth(access)
+        .json(&json!({"current_password": common::PASSWORD}))
+        .send()
+        .await
+        .expect("setup")
+        .json()
+        .await
+        .expect("json");
+    let secret = setup["secret"].as_str().expect("secret").to_owned();
+    let r = client
+        .post(format!("{}/auth/mfa/totp/confirm", server.base))
+        .bearer_auth(access)
+        .json(&json!({"code": totp_now(&secret)}))
+        .send()
+        .await
+        .expect("confirm");
+    assert_eq!(r.status(), 200);
+    assert!(server.terminate().success());
+
+    let out = baton(dir.path())
+        .args(["keys", "rewrap"])
+        .env("BATON_SECRET", new)
+        .env("BATON_SECRET_PREVIOUS", old)
+        .output()
+        .expect("runs");
+    let text = succeeds(&out);
+    assert!(text.contains("1 TOTP secret(s) encrypted"), "{text}");
+
+    let server = Server::start(dir.path(), &[("BATON_SECRET", new)]);
+    let first = login(&client, &server.base, "alice", common::PASSWORD).await;
+    assert_eq!(first.status(), 401);
+    let first: Value = first.json().await.expect("json");
+    // The confirmation used this step's code; the next step's is accepted (drift of one).
+    let key = data_encoding::BASE32_NOPAD
+        .decode(secret.as_bytes())
+        .expect("base32");
+    let next = std::time::UNIX_EPOCH.elapsed().expect("clock").as_secs() + 30;
+    let code = totp_lite::totp_custom::<totp_lite::Sha1>(30, 6, &key, next);
+    let r = client
+        .post(format!("{}/auth/login/mfa", server.base))
+        .json(&json!({"mfa_token": first["mfa_token"], "code": code}))
+        .send()
+        .await
+        .expect("second step");
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    assert!(server.terminate().success());
+}

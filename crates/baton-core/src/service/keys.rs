@@ -80,6 +80,35 @@ impl Baton {
         Ok(count)
     }
 
+    /// Seals every TOTP secret not sealed under the current secret again under it (after
+    /// `BATON_SECRET` changed, with the old one as `BATON_SECRET_PREVIOUS`); how many.
+    pub async fn rewrap_totp_secrets(&self) -> Result<usize, AuthError> {
+        let mut count = 0;
+        for factor in self.store.totp_factors().await? {
+            if self.vault.is_current_message(&factor.sealed_secret) {
+                continue;
+            }
+            let aad = crate::mfa::totp_aad(&factor.user_id);
+            let plain = self
+                .vault
+                .open_message(&factor.sealed_secret, &aad)
+                .map_err(AuthError::internal)?;
+            let sealed = self
+                .vault
+                .seal_message(&plain, &aad)
+                .map_err(AuthError::internal)?;
+            // A factor replaced meanwhile (a new setup) is already under the current secret.
+            if self
+                .store
+                .replace_totp_secret(&factor.user_id, &factor.sealed_secret, &sealed)
+                .await?
+            {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
     fn install(&self, mut ring: KeyRing) {
         let mut current = match self.keys.write() {
             Ok(g) => g,

@@ -1,6 +1,7 @@
 //! Passkeys: `/auth/webauthn/register/start|finish`, `/auth/webauthn/credentials`,
 //! `/auth/webauthn/login/start|finish`.
 
+use super::flows::{self, Proof};
 use super::mfa::{file, no_store, proof_of};
 use super::{audit, event};
 use crate::error::ApiError;
@@ -62,20 +63,29 @@ fn passkey_name(name: Option<&str>) -> Result<String, ApiError> {
     Ok(name.to_owned())
 }
 
-/// `POST /auth/webauthn/register/start`: the options to create a passkey for the caller,
-/// after step-up (a recent sign-in, or the password or a code in the body).
+/// `POST /auth/webauthn/register/start`: the options to create a passkey for the caller. A
+/// passkey signs in alone, so adding one takes what signing in takes: the current password
+/// (checked under the failed-login limits) and, for an account with a second factor, a recent
+/// sign-in with it or a code (step-up). A stolen access token alone adds none.
 pub(super) async fn register_start(
     State(state): State<AppState>,
     Origin(origin): Origin,
     caller: Authenticated,
-    OptionalJsonBody(req): OptionalJsonBody<PasskeyRegisterStartRequest>,
+    JsonBody(req): JsonBody<PasskeyRegisterStartRequest>,
 ) -> Result<Response, ApiError> {
-    let req = req.unwrap_or_default();
-    proof_of(&state, &caller, req.current_password, req.code, &origin).await?;
-    let user = match state.baton.user(&caller.user).await {
-        Err(AuthError::UserNotFound) => return Err(ApiError::InvalidCredentials),
-        other => other?,
+    let Some(password) = req.current_password.filter(|p| !p.is_empty()) else {
+        return Err(ApiError::InvalidRequest(
+            "current_password is required to add a passkey".into(),
+        ));
     };
+    let proof = Proof {
+        password: true,
+        code: req.code.as_deref(),
+    };
+    flows::step_up(&state, &caller, proof, &origin).await?;
+    let check = state.baton.current_password(&caller.user, password);
+    let (user, _) =
+        flows::with_current_password(&state, &caller.user, &caller.session, &origin, check).await?;
     Ok(options(state.baton.passkey_register_start(&user).await?))
 }
 

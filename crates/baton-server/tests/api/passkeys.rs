@@ -63,7 +63,7 @@ fn assert_with(app: &TestApp, key: &mut SoftPasskey, start: &Value) -> Value {
 
 /// Registers a passkey for the signed-in user of `access`: the finish answer.
 async fn register(app: &TestApp, access: &str, key: &mut SoftPasskey, name: &str) -> Value {
-    let r = register_start(app, access, json!({})).await;
+    let r = register_start(app, access, json!({ "current_password": PASSWORD })).await;
     assert_eq!(r.status(), StatusCode::OK);
     let start = body(r).await;
     let credential = create(app, key, &start);
@@ -111,7 +111,7 @@ async fn strong_session(app: &TestApp, username: &str, key: &mut SoftPasskey) ->
 async fn a_registered_passkey_is_listed_asked_for_at_login_and_signs_the_second_step() {
     let app = TestApp::spawn().await;
     let t = app.user_session("alice").await;
-    let r = register_start(&app, &t.access, json!({})).await;
+    let r = register_start(&app, &t.access, json!({ "current_password": PASSWORD })).await;
     assert_eq!(r.headers()["cache-control"], "no-store");
     let start = body(r).await;
     let options = &start["publicKey"];
@@ -170,7 +170,7 @@ async fn a_ceremony_finishes_once_for_its_own_user_within_five_minutes() {
     register(&app, &alice.access, &mut key, "key").await;
     // Adding a second factor to an account that has one takes a sign-in with it.
     assert_error(
-        register_start(&app, &alice.access, json!({})).await,
+        register_start(&app, &alice.access, json!({ "current_password": PASSWORD })).await,
         StatusCode::UNAUTHORIZED,
         "insufficient_user_authentication",
         None,
@@ -179,7 +179,9 @@ async fn a_ceremony_finishes_once_for_its_own_user_within_five_minutes() {
     let alice = strong_session(&app, "alice", &mut key).await;
 
     // Registration: a ceremony is its user's only.
-    let start = body(register_start(&app, &alice.access, json!({})).await).await;
+    let start =
+        body(register_start(&app, &alice.access, json!({ "current_password": PASSWORD })).await)
+            .await;
     let mut other = authenticator();
     let credential = create(&app, &mut other, &start);
     let finish = |access: String, ceremony: Value, credential: Value| {
@@ -413,15 +415,16 @@ async fn a_passkey_without_a_user_handle_cannot_sign_in_alone() {
 async fn adding_or_removing_a_passkey_needs_a_recent_sign_in_or_a_fresh_proof() {
     let app = TestApp::spawn().await;
     let t = app.user_session("alice").await;
-    app.advance(601);
-    let stale = app.refresh_ok(&t.refresh).await;
+    // A passkey signs in alone: even a fresh access token adds none without the password.
     assert_error(
-        register_start(&app, &stale.access, json!({})).await,
-        StatusCode::UNAUTHORIZED,
-        "insufficient_user_authentication",
-        None,
+        register_start(&app, &t.access, json!({})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        Some("current_password is required to add a passkey"),
     )
     .await;
+    app.advance(601);
+    let stale = app.refresh_ok(&t.refresh).await;
     assert_error(
         register_start(
             &app,
@@ -448,6 +451,13 @@ async fn adding_or_removing_a_passkey_needs_a_recent_sign_in_or_a_fresh_proof() 
     let id = added["credential"]["id"].as_str().expect("id").to_owned();
     app.advance(601);
     let stale = app.refresh_ok(&strong.refresh).await;
+    assert_error(
+        register_start(&app, &stale.access, json!({"current_password": PASSWORD})).await,
+        StatusCode::UNAUTHORIZED,
+        "insufficient_user_authentication",
+        None,
+    )
+    .await;
     let remove = |body: Value| {
         let (app, access, path) = (
             &app,
@@ -489,7 +499,8 @@ async fn passkey_names_are_checked_and_the_same_key_is_not_registered_twice() {
     let mut key = authenticator();
     register(&app, &first.access, &mut key, "first").await;
     let t = strong_session(&app, "alice", &mut key).await;
-    let start = body(register_start(&app, &t.access, json!({})).await).await;
+    let start =
+        body(register_start(&app, &t.access, json!({ "current_password": PASSWORD })).await).await;
     let ids: Vec<&str> = start["publicKey"]["excludeCredentials"]
         .as_array()
         .expect("excluded")
@@ -535,7 +546,7 @@ async fn an_account_keeps_at_most_ten_passkeys() {
         register(&app, &t.access, &mut authenticator(), &format!("key {i}")).await;
     }
     assert_error(
-        register_start(&app, &t.access, json!({})).await,
+        register_start(&app, &t.access, json!({ "current_password": PASSWORD })).await,
         StatusCode::CONFLICT,
         "too_many_passkeys",
         None,

@@ -249,6 +249,34 @@ impl MfaStore for PgStore {
         row.as_ref().map(totp_from_row).transpose().map_err(map)
     }
 
+    async fn totp_factors(&self) -> Result<Vec<TotpRecord>, StoreError> {
+        let rows = sqlx::query(q::TOTP_FACTORS)
+            .fetch_all(&self.writer)
+            .await
+            .map_err(map)?;
+        rows.iter()
+            .map(totp_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map)
+    }
+
+    async fn replace_totp_secret(
+        &self,
+        user: &UserId,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool, StoreError> {
+        let replaced = sqlx::query(q::REPLACE_TOTP_SECRET)
+            .bind(new)
+            .bind(user.as_str())
+            .bind(old)
+            .execute(&self.writer)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        Ok(replaced == 1)
+    }
+
     async fn confirm_totp(
         &self,
         user: &UserId,

@@ -537,6 +537,12 @@ pub const PUT_PENDING_TOTP: &str = "INSERT INTO totp_factors (user_id, secret, c
 pub const TOTP_FACTOR: &str =
     "SELECT user_id, secret, created_at, confirmed_at, last_step FROM totp_factors \
      WHERE user_id = $1";
+/// Every TOTP factor.
+pub const TOTP_FACTORS: &str =
+    "SELECT user_id, secret, created_at, confirmed_at, last_step FROM totp_factors ORDER BY user_id";
+/// Replaces a TOTP factor's sealed secret while it is still `$3`.
+pub const REPLACE_TOTP_SECRET: &str =
+    "UPDATE totp_factors SET secret = $1 WHERE user_id = $2 AND secret = $3";
 /// Confirms a pending TOTP factor with the code of step `$2`.
 pub const CONFIRM_TOTP: &str = "UPDATE totp_factors SET confirmed_at = $1, last_step = $2 \
      WHERE user_id = $3 AND confirmed_at IS NULL";

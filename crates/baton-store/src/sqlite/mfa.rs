@@ -205,6 +205,26 @@ impl MfaStore for SqliteStore {
             .await
     }
 
+    async fn totp_factors(&self) -> Result<Vec<TotpRecord>, StoreError> {
+        self.engine
+            .read(move |c| query_all(c, q::TOTP_FACTORS, [], totp_from_row))
+            .await
+    }
+
+    async fn replace_totp_secret(
+        &self,
+        user: &UserId,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool, StoreError> {
+        let (user, old, new) = (user.clone(), old.to_vec(), new.to_vec());
+        self.engine
+            .write(move |c| {
+                Ok(execute(c, q::REPLACE_TOTP_SECRET, params![new, user.as_str(), old])? == 1)
+            })
+            .await
+    }
+
     async fn confirm_totp(
         &self,
         user: &UserId,
