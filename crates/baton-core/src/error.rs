@@ -87,6 +87,10 @@ pub enum AuthError {
     /// A wrong, malformed or already used second-factor code.
     #[error("invalid or already used code")]
     InvalidCode,
+    /// The account's logins took [`crate::mfa::MFA_DAILY_FAILURES`] wrong codes in a day: TOTP
+    /// codes are refused for now.
+    #[error("too many wrong codes")]
+    TooManyWrongCodes,
     /// The `mfa_token` of a login's second step is unknown, used, expired or spent by wrong
     /// codes.
     #[error("invalid or expired MFA token")]

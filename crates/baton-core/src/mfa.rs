@@ -27,6 +27,14 @@ const RECOVERY_ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 pub const MFA_TOKEN_TTL: Duration = Duration::minutes(5);
 /// Wrong codes one `mfa_token` takes before it is spent.
 pub const MFA_TOKEN_MAX_FAILURES: u32 = 5;
+/// Wrong second-factor codes an account's logins take in [`MFA_FAILURE_WINDOW`] before TOTP
+/// codes are refused (recovery codes and passkeys still work): a password known to an attacker
+/// buys at most this many guesses of a 6-digit code a day.
+pub const MFA_DAILY_FAILURES: u32 = 20;
+/// The window [`MFA_DAILY_FAILURES`] counts in.
+pub const MFA_FAILURE_WINDOW: Duration = Duration::days(1);
+/// How long a TOTP setup waits for its confirmation.
+pub const TOTP_SETUP_TTL: Duration = Duration::minutes(10);
 
 /// One way the user proved who they are, as RFC 8176 names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -617,24 +617,29 @@ pub struct PasskeyRecord {
 pub trait MfaStore: Send + Sync {
     /// The user's second factors at a glance.
     async fn mfa_summary(&self, user: &UserId) -> Result<MfaSummary, StoreError>;
-    /// Stores a passkey for a live, enabled user with fewer than `max_per_user`; `false`
-    /// (nothing written) otherwise, [`StoreError::Conflict`] when the credential id is taken.
+    /// Stores a passkey for a live, enabled user with fewer than `max_per_user` (counted one
+    /// registration after another) and revokes their sessions opened without a second factor
+    /// but `keep`, in one transaction; `false` (nothing written) otherwise,
+    /// [`StoreError::Conflict`] when the credential id is taken.
     async fn insert_passkey(
         &self,
         passkey: &PasskeyRecord,
         max_per_user: u32,
+        keep: &crate::ids::SessionId,
     ) -> Result<bool, StoreError>;
     /// The user's passkeys, oldest first.
     async fn passkeys(&self, user: &UserId) -> Result<Vec<PasskeyRecord>, StoreError>;
     /// A passkey by credential id.
     async fn passkey(&self, id: &str) -> Result<Option<PasskeyRecord>, StoreError>;
-    /// Records a passkey's use: its new state and the time.
+    /// Records a passkey's use: its new state and the time, only over the state `old` read;
+    /// whether it did.
     async fn touch_passkey(
         &self,
         id: &str,
+        old: &str,
         passkey: &str,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     /// Removes one of the user's passkeys and, with no second factor left, their recovery
     /// codes; whether it was theirs.
     async fn delete_passkey(&self, user: &UserId, id: &str) -> Result<bool, StoreError>;
@@ -668,13 +673,15 @@ pub trait MfaStore: Send + Sync {
         new: &[u8],
     ) -> Result<bool, StoreError>;
     /// In one transaction: confirms the user's pending TOTP factor with the code of `step`
-    /// (accepted once) and replaces their recovery codes with `codes`; `false`, with nothing
-    /// written, when there is no pending factor.
+    /// (accepted once), replaces their recovery codes with `codes` and revokes their sessions
+    /// opened without a second factor but `keep`; `false`, with nothing written, when there is
+    /// no pending factor.
     async fn confirm_totp(
         &self,
         user: &UserId,
         step: i64,
         codes: &[TokenHash],
+        keep: &crate::ids::SessionId,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
     /// Accepts the code of `step` for the user's confirmed TOTP factor only if no code of that
@@ -708,8 +715,19 @@ pub trait MfaStore: Send + Sync {
         now: OffsetDateTime,
         max_failures: u32,
     ) -> Result<Option<MfaChallenge>, StoreError>;
-    /// Counts a wrong code against a challenge.
-    async fn mfa_challenge_failed(&self, hash: &TokenHash) -> Result<(), StoreError>;
+    /// Counts a wrong code against a challenge and records it under its user at `now`.
+    async fn mfa_challenge_failed(
+        &self,
+        hash: &TokenHash,
+        user: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// The user's wrong second-factor codes at logins since `since`.
+    async fn mfa_failures_since(
+        &self,
+        user: &UserId,
+        since: OffsetDateTime,
+    ) -> Result<u32, StoreError>;
     /// Uses an unused, unexpired challenge; whether this call did (a second one does not).
     async fn use_mfa_challenge(
         &self,
@@ -719,6 +737,11 @@ pub trait MfaStore: Send + Sync {
     /// Removes every second factor of the user (TOTP, passkeys, recovery codes, waiting
     /// logins); whether there was any.
     async fn reset_mfa(&self, user: &UserId) -> Result<bool, StoreError>;
-    /// Deletes challenges that expired before `before`; how many.
-    async fn purge_mfa_challenges(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Deletes challenges that expired before `before`, and wrong codes recorded before
+    /// `failures_before`; how many rows.
+    async fn purge_mfa_challenges(
+        &self,
+        before: OffsetDateTime,
+        failures_before: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
 }

@@ -363,7 +363,7 @@ async fn open_parts(
             .totp_issuer
             .clone()
             .unwrap_or_else(|| issuer_host(issuer)),
-        webauthn: Some(webauthn_policy(config, issuer)?),
+        webauthn: webauthn_policy(config, issuer)?,
     };
     let vault = key_vault(config, access, store.as_ref()).await?;
     let baton =
@@ -554,8 +554,9 @@ fn issuer_host(issuer: &str) -> String {
 
 /// The WebAuthn relying party: the configured RP id and origins, or ones that follow the
 /// issuer. Browsers refuse an IP address as RP id, so a loopback issuer
-/// (`http://127.0.0.1:4000`) gets `localhost`, with `http://localhost:4000` as first origin.
-fn webauthn_policy(config: &Config, issuer: &str) -> anyhow::Result<WebauthnPolicy> {
+/// (`http://127.0.0.1:4000`) gets `localhost`, with `http://localhost:4000` as first origin;
+/// another IP address leaves passkeys off unless configured (with a warning).
+fn webauthn_policy(config: &Config, issuer: &str) -> anyhow::Result<Option<WebauthnPolicy>> {
     let is_ip = |h: &str| h.parse::<std::net::IpAddr>().is_ok();
     let host = raw_host(issuer).to_ascii_lowercase();
     let authority = issuer
@@ -566,14 +567,24 @@ fn webauthn_policy(config: &Config, issuer: &str) -> anyhow::Result<WebauthnPoli
         .unwrap_or_default();
     let scheme = issuer.split_once("://").map_or("http", |(s, _)| s);
     let issuer_origin = format!("{scheme}://{authority}");
+    let loopback = host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback());
     let rp_id = match &config.webauthn_rp_id {
         Some(id) => id.clone(),
-        None if is_ip(&host) => "localhost".to_owned(),
+        None if loopback => "localhost".to_owned(),
+        None if is_ip(&host) => {
+            tracing::warn!(
+                "the issuer is an IP address, which browsers refuse for passkeys: passkeys are \
+                 off (set BATON_WEBAUTHN_RP_ID and BATON_WEBAUTHN_ORIGINS to a domain)"
+            );
+            return Ok(None);
+        }
         None => host.clone(),
     };
     let origins = if config.webauthn_origins.is_empty() {
         let mut origins = Vec::new();
-        if rp_id == "localhost" && is_ip(&host) {
+        if rp_id == "localhost" && loopback {
             let port = authority
                 .rsplit_once(':')
                 .map(|(_, p)| p)
@@ -604,11 +615,11 @@ fn webauthn_policy(config: &Config, issuer: &str) -> anyhow::Result<WebauthnPoli
              for passkeys): set BATON_WEBAUTHN_ORIGINS"
         );
     }
-    Ok(WebauthnPolicy {
+    Ok(Some(WebauthnPolicy {
         rp_name: config.totp_issuer.clone().unwrap_or_else(|| rp_id.clone()),
         rp_id,
         origins,
-    })
+    }))
 }
 
 /// The origins that are the issuer's own: its origin and, for a loopback issuer, the same

@@ -361,6 +361,8 @@ impl From<AuthError> for ApiError {
             AuthError::ClientId(e) => Self::InvalidRequest(e.to_string()),
             AuthError::ClientTaken => Self::InvalidRequest("client id is taken".into()),
             AuthError::InvalidCode => Self::InvalidCode { login: false },
+            // The daily cap lifts as its oldest wrong codes leave the window.
+            AuthError::TooManyWrongCodes => Self::TooManyRequests { retry_after: 3600 },
             AuthError::InvalidMfaToken => Self::InvalidMfaToken,
             AuthError::MfaAlreadyEnabled => Self::MfaAlreadyEnabled,
             AuthError::NoPendingTotp => Self::NoPendingTotp,

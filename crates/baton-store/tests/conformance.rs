@@ -118,6 +118,7 @@ every_backend!(
     passkeys_are_capped_unique_and_take_the_orphaned_recovery_codes_along,
     a_ceremony_is_finished_once,
     totp_secrets_are_replaced_only_over_the_one_read,
+    a_first_second_factor_ends_the_password_only_sessions_but_the_callers,
 );
 
 /// One integer read with plain SQL.
@@ -2084,11 +2085,11 @@ async fn a_pending_totp_factor_is_replaced_until_confirmed(store: Arc<dyn Store>
     assert_eq!(pending.sealed_secret, b"second");
     assert!(pending.confirmed_at.is_none());
     assert!(store
-        .confirm_totp(&alice.id, 100, &codes(10), T0)
+        .confirm_totp(&alice.id, 100, &codes(10), &SessionId::generate(), T0)
         .await
         .expect("confirm"));
     assert!(!store
-        .confirm_totp(&alice.id, 101, &codes(10), T0)
+        .confirm_totp(&alice.id, 101, &codes(10), &SessionId::generate(), T0)
         .await
         .expect("twice"));
     // A confirmed factor is never replaced by a setup.
@@ -2141,7 +2142,7 @@ async fn each_totp_step_is_accepted_once_and_never_after_a_later_one(
     // Not before it is confirmed.
     assert!(!store.use_totp_step(&alice.id, 99).await.expect("use"));
     store
-        .confirm_totp(&alice.id, 100, &[], T0)
+        .confirm_totp(&alice.id, 100, &[], &SessionId::generate(), T0)
         .await
         .expect("confirm");
     assert!(!store
@@ -2238,7 +2239,7 @@ async fn mfa_challenges_are_used_once_and_spent_by_failures_or_time(
     assert_eq!(read.expires_at, T0 + Duration::minutes(5));
     for _ in 0..4 {
         store
-            .mfa_challenge_failed(&token.hash())
+            .mfa_challenge_failed(&token.hash(), &alice.id, T0)
             .await
             .expect("fail");
     }
@@ -2248,7 +2249,7 @@ async fn mfa_challenges_are_used_once_and_spent_by_failures_or_time(
         .expect("read");
     assert_eq!(read.expect("four failures").failures, 4);
     store
-        .mfa_challenge_failed(&token.hash())
+        .mfa_challenge_failed(&token.hash(), &alice.id, T0)
         .await
         .expect("fail");
     assert!(store
@@ -2285,7 +2286,30 @@ async fn mfa_challenges_are_used_once_and_spent_by_failures_or_time(
         .await
         .expect("read")
         .is_none());
-    assert_eq!(store.purge_mfa_challenges(end).await.expect("purge"), 2);
+    let before = T0 - Duration::seconds(1);
+    assert_eq!(
+        store
+            .purge_mfa_challenges(end, before)
+            .await
+            .expect("purge"),
+        2,
+        "the two challenges; the wrong codes are younger"
+    );
+    assert_eq!(
+        store
+            .mfa_failures_since(&alice.id, before)
+            .await
+            .expect("n"),
+        5
+    );
+    assert_eq!(store.purge_mfa_challenges(end, T0).await.expect("purge"), 5);
+    assert_eq!(
+        store
+            .mfa_failures_since(&alice.id, before)
+            .await
+            .expect("n"),
+        0
+    );
 }
 
 async fn concurrent_uses_of_one_code_or_challenge_succeed_once(store: Arc<dyn Store>, _url: &str) {
@@ -2297,7 +2321,7 @@ async fn concurrent_uses_of_one_code_or_challenge_succeed_once(store: Arc<dyn St
         .expect("put");
     let set = codes(1);
     store
-        .confirm_totp(&alice.id, 1, &set, T0)
+        .confirm_totp(&alice.id, 1, &set, &SessionId::generate(), T0)
         .await
         .expect("confirm");
     let token = RefreshToken::generate().expect("rng");
@@ -2339,7 +2363,7 @@ async fn a_deleted_users_factors_are_forgotten(store: Arc<dyn Store>, url: &str)
         .await
         .expect("put");
     store
-        .confirm_totp(&alice.id, 1, &codes(10), T0)
+        .confirm_totp(&alice.id, 1, &codes(10), &SessionId::generate(), T0)
         .await
         .expect("confirm");
     let token = RefreshToken::generate().expect("rng");
@@ -2421,29 +2445,44 @@ async fn passkeys_are_capped_unique_and_take_the_orphaned_recovery_codes_along(
         MfaSummary::default()
     );
     assert!(store
-        .insert_passkey(&passkey(&alice, "k1", T0), 2)
+        .insert_passkey(&passkey(&alice, "k1", T0), 2, &SessionId::generate())
         .await
         .expect("insert"));
     assert!(store
-        .insert_passkey(&passkey(&alice, "k2s", T0 + Duration::seconds(1)), 2)
+        .insert_passkey(
+            &passkey(&alice, "k2s", T0 + Duration::seconds(1)),
+            2,
+            &SessionId::generate()
+        )
         .await
         .expect("insert"));
     assert!(!store
-        .insert_passkey(&passkey(&alice, "k3", T0), 2)
+        .insert_passkey(&passkey(&alice, "k3", T0), 2, &SessionId::generate())
         .await
         .expect("over the cap"));
     assert!(matches!(
-        store.insert_passkey(&passkey(&bob, "k1", T0), 2).await,
+        store
+            .insert_passkey(&passkey(&bob, "k1", T0), 2, &SessionId::generate())
+            .await,
         Err(StoreError::Conflict(_))
     ));
     let listed = store.passkeys(&alice.id).await.expect("list");
     let ids: Vec<&str> = listed.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, ["k1", "k2s"]);
     assert!(listed[1].backup_eligible && !listed[0].backup_eligible);
-    store
-        .touch_passkey("k1", "{\"cred\":\"new\"}", T0 + Duration::hours(1))
+    assert!(!store
+        .touch_passkey("k1", "not what is stored", "{\"cred\":\"new\"}", T0)
         .await
-        .expect("touch");
+        .expect("touch"));
+    assert!(store
+        .touch_passkey(
+            "k1",
+            "{\"cred\":\"k1\"}",
+            "{\"cred\":\"new\"}",
+            T0 + Duration::hours(1)
+        )
+        .await
+        .expect("touch"));
     let k1 = store.passkey("k1").await.expect("read").expect("k1");
     assert_eq!(k1.passkey, "{\"cred\":\"new\"}");
     assert_eq!(k1.last_used_at, Some(T0 + Duration::hours(1)));
@@ -2474,7 +2513,7 @@ async fn passkeys_are_capped_unique_and_take_the_orphaned_recovery_codes_along(
     );
     // Disabled users get no passkey; an operator's reset removes them all.
     assert!(store
-        .insert_passkey(&passkey(&bob, "b1", T0), 10)
+        .insert_passkey(&passkey(&bob, "b1", T0), 10, &SessionId::generate())
         .await
         .expect("insert"));
     assert!(store.reset_mfa(&bob.id).await.expect("reset"));
@@ -2484,7 +2523,7 @@ async fn passkeys_are_capped_unique_and_take_the_orphaned_recovery_codes_along(
         .await
         .expect("disable"));
     assert!(!store
-        .insert_passkey(&passkey(&bob, "b2", T0), 10)
+        .insert_passkey(&passkey(&bob, "b2", T0), 10, &SessionId::generate())
         .await
         .expect("insert"));
 }
@@ -2525,4 +2564,72 @@ async fn totp_secrets_are_replaced_only_over_the_one_read(store: Arc<dyn Store>,
     assert_eq!(read.sealed_secret, b"a-new");
     let bobs = store.totp(&bob.id).await.expect("read").expect("factor");
     assert_eq!(bobs.sealed_secret, b"b-old");
+}
+
+async fn a_first_second_factor_ends_the_password_only_sessions_but_the_callers(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let open = |amr: &'static str| {
+        let (store, alice) = (Arc::clone(&store), alice.clone());
+        async move {
+            let id = SessionId::generate();
+            let token = RefreshToken::generate().expect("rng");
+            store
+                .create_session(
+                    &NewSession {
+                        id: id.clone(),
+                        user_id: alice.id.clone(),
+                        client_id: "baton".into(),
+                        created_at: T0,
+                        idle_expires_at: T0 + Duration::days(7),
+                        absolute_expires_at: T0 + Duration::days(30),
+                        user_agent: None,
+                        ip: None,
+                        live_limit: 0,
+                        password_hash: alice.password_hash.clone(),
+                        amr: amr.into(),
+                    },
+                    &token.hash(),
+                )
+                .await
+                .expect("create")
+                .expect("created");
+            id
+        }
+    };
+    let caller = open("pwd").await;
+    let other = open("pwd").await;
+    let strong = open("pwd otp mfa").await;
+    store
+        .put_pending_totp(&alice.id, b"s", T0)
+        .await
+        .expect("put");
+    assert!(store
+        .confirm_totp(&alice.id, 1, &codes(10), &caller, T0)
+        .await
+        .expect("confirm"));
+    let live: Vec<SessionId> = store
+        .live_sessions(&alice.id, T0, None, 10)
+        .await
+        .expect("live")
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert!(live.contains(&caller) && live.contains(&strong), "{live:?}");
+    assert!(!live.contains(&other), "{live:?}");
+    // A passkey added later ends the password-only sessions opened since, the same way.
+    let since = open("pwd").await;
+    assert!(store
+        .insert_passkey(&passkey(&alice, "p1", T0), 10, &caller)
+        .await
+        .expect("insert"));
+    let live = store
+        .live_sessions(&alice.id, T0, None, 10)
+        .await
+        .expect("live");
+    assert!(live.iter().all(|s| s.id != since));
+    assert_eq!(live.len(), 2);
 }

@@ -2,11 +2,13 @@
 
 use super::{Baton, Issued, RequestOrigin};
 use crate::error::AuthError;
+use crate::ids::SessionId;
 use crate::ids::UserId;
 use crate::mfa::{
-    totp_aad, Amr, AuthMethod, RecoveryCode, TotpSecret, MFA_TOKEN_MAX_FAILURES, MFA_TOKEN_TTL,
+    totp_aad, Amr, AuthMethod, RecoveryCode, TotpSecret, MFA_DAILY_FAILURES, MFA_FAILURE_WINDOW,
+    MFA_TOKEN_MAX_FAILURES, MFA_TOKEN_TTL, TOTP_SETUP_TTL,
 };
-use crate::refresh::RefreshToken;
+use crate::refresh::{RefreshToken, TokenHash};
 use crate::store::{MfaChallenge, UserRecord};
 use baton_proto::MfaMethod;
 
@@ -117,15 +119,21 @@ impl Baton {
         })
     }
 
-    /// Confirms the pending TOTP setup with a current code from the app: the factor is on from
-    /// now, and the ten recovery codes returned (shown once) replace any earlier ones.
+    /// Confirms the pending TOTP setup (at most [`TOTP_SETUP_TTL`] old) with a current code
+    /// from the app: the factor is on from now, the ten recovery codes returned (shown once)
+    /// replace any earlier ones, and the user's sessions opened without a second factor end,
+    /// but `keep` (the caller's).
     pub async fn totp_confirm(
         &self,
         user: &UserId,
+        keep: &SessionId,
         code: &str,
     ) -> Result<Vec<RecoveryCode>, AuthError> {
         let record = self.store.totp(user).await?;
-        let Some(record) = record.filter(|t| t.confirmed_at.is_none()) else {
+        let now = self.now();
+        let Some(record) =
+            record.filter(|t| t.confirmed_at.is_none() && t.created_at + TOTP_SETUP_TTL > now)
+        else {
             return Err(AuthError::NoPendingTotp);
         };
         let secret = self.open_totp(user, &record.sealed_secret)?;
@@ -137,7 +145,7 @@ impl Baton {
         let step = i64::try_from(step).map_err(AuthError::internal)?;
         if self
             .store
-            .confirm_totp(user, step, &hashes, self.now())
+            .confirm_totp(user, step, &hashes, keep, now)
             .await?
         {
             Ok(codes)
@@ -146,10 +154,16 @@ impl Baton {
         }
     }
 
-    /// Removes the user's TOTP factor (and their recovery codes with it); whether there was
-    /// one.
+    /// Removes the user's TOTP factor (and their recovery codes, when no second factor is
+    /// left); whether a confirmed one was there (a pending setup goes too, but is none).
     pub async fn totp_delete(&self, user: &UserId) -> Result<bool, AuthError> {
-        Ok(self.store.delete_totp(user).await?)
+        let confirmed = self
+            .store
+            .totp(user)
+            .await?
+            .is_some_and(|t| t.confirmed_at.is_some());
+        let deleted = self.store.delete_totp(user).await?;
+        Ok(confirmed && deleted)
     }
 
     /// New recovery codes for a user with a second factor, replacing the old ones.
@@ -179,12 +193,27 @@ impl Baton {
         user: &UserId,
         factor: Factor<'_>,
     ) -> Result<Vec<AuthMethod>, AuthError> {
+        self.check_factor_of(user, factor, None).await
+    }
+
+    /// [`Baton::check_factor`], for the login waiting behind the `mfa_token` hashing to
+    /// `login` when there is one: a passkey's ceremony must have been started for that login
+    /// (without one, a passkey proves nothing here).
+    async fn check_factor_of(
+        &self,
+        user: &UserId,
+        factor: Factor<'_>,
+        login: Option<&TokenHash>,
+    ) -> Result<Vec<AuthMethod>, AuthError> {
         let otp = || vec![AuthMethod::Otp];
         match factor {
             Factor::Passkey {
                 ceremony,
                 credential,
-            } => self.check_passkey(user, ceremony, credential).await,
+            } => match login {
+                Some(login) => self.check_passkey(user, login, ceremony, credential).await,
+                None => Err(AuthError::InvalidCode),
+            },
             Factor::Totp(code) => {
                 let record = self.store.totp(user).await?;
                 let Some(record) = record.filter(|t| t.confirmed_at.is_some()) else {
@@ -272,11 +301,22 @@ impl Baton {
         factor: Factor<'_>,
         origin: RequestOrigin,
     ) -> Result<Issued, AuthError> {
-        let proved = match self.check_factor(&user.id, factor).await {
+        if let Factor::Totp(_) = factor {
+            let since = self.now() - MFA_FAILURE_WINDOW;
+            if self.store.mfa_failures_since(&user.id, since).await? >= MFA_DAILY_FAILURES {
+                return Err(AuthError::TooManyWrongCodes);
+            }
+        }
+        let proved = match self
+            .check_factor_of(&user.id, factor, Some(&challenge.hash))
+            .await
+        {
             Ok(proved) => proved,
             Err(e) => {
                 if matches!(e, AuthError::InvalidCode) {
-                    self.store.mfa_challenge_failed(&challenge.hash).await?;
+                    self.store
+                        .mfa_challenge_failed(&challenge.hash, &user.id, self.now())
+                        .await?;
                 }
                 return Err(e);
             }
@@ -299,9 +339,14 @@ impl Baton {
             .await
     }
 
-    /// Deletes the waiting logins whose token has expired; how many.
+    /// Deletes the waiting logins whose token has expired, and the wrong codes older than the
+    /// window they count in; how many rows.
     pub async fn purge_mfa_challenges(&self) -> Result<u64, AuthError> {
-        Ok(self.store.purge_mfa_challenges(self.deletion_now()).await?)
+        let now = self.deletion_now();
+        Ok(self
+            .store
+            .purge_mfa_challenges(now, now - MFA_FAILURE_WINDOW)
+            .await?)
     }
 
     fn open_totp(&self, user: &UserId, sealed: &[u8]) -> Result<TotpSecret, AuthError> {

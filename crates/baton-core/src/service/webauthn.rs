@@ -10,9 +10,9 @@
 
 use super::{Baton, Issued, RequestOrigin, WebauthnPolicy, FIRST_PARTY_CLIENT};
 use crate::error::AuthError;
-use crate::ids::UserId;
+use crate::ids::{SessionId, UserId};
 use crate::mfa::{Amr, AuthMethod, RecoveryCode};
-use crate::refresh::RefreshToken;
+use crate::refresh::{RefreshToken, TokenHash};
 use crate::store::{PasskeyRecord, StoreError, UserRecord};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -57,6 +57,9 @@ struct Sealed {
     kind: String,
     /// The user it is for (registration and second factors).
     user: Option<String>,
+    /// For a second factor: the hash (hex) of the `mfa_token` of the login it was started for.
+    #[serde(default)]
+    login: Option<String>,
     /// When it ends, Unix milliseconds.
     expires: i64,
     /// The `webauthn-rs` state.
@@ -79,6 +82,11 @@ pub(super) fn relying_party(policy: &WebauthnPolicy) -> Result<Webauthn, AuthErr
         builder = builder.append_allowed_origin(&origin);
     }
     builder.build().map_err(|e| bad(&e.to_string()))
+}
+
+/// A token hash in hex, as a ceremony seals it.
+fn hex(hash: &TokenHash) -> String {
+    hash.0.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The user handle of `user`: the 16 bytes of their id.
@@ -106,11 +114,13 @@ impl Baton {
         &self,
         kind: &str,
         user: Option<&UserId>,
+        login: Option<&TokenHash>,
         state: serde_json::Value,
     ) -> Result<String, AuthError> {
         let sealed = Sealed {
             kind: kind.to_owned(),
             user: user.map(ToString::to_string),
+            login: login.map(hex),
             expires: crate::clock::to_millis(self.now() + CEREMONY_TTL),
             state,
         };
@@ -215,15 +225,17 @@ impl Baton {
         selection["requireResidentKey"] = true.into();
         let state = serde_json::to_value(state).map_err(AuthError::internal)?;
         Ok(Ceremony {
-            token: self.seal_ceremony("register", Some(&user.id), state)?,
+            token: self.seal_ceremony("register", Some(&user.id), None, state)?,
             options: options["publicKey"].take(),
         })
     }
 
-    /// Finishes registering a passkey for `user` with the browser's `credential`.
+    /// Finishes registering a passkey for `user` with the browser's `credential`; the user's
+    /// sessions opened without a second factor end, but `keep` (the caller's).
     pub async fn passkey_register_finish(
         &self,
         user: &UserId,
+        keep: &SessionId,
         ceremony: &str,
         credential: &serde_json::Value,
         name: &str,
@@ -248,7 +260,7 @@ impl Baton {
             created_at: self.now(),
             last_used_at: None,
         };
-        match self.store.insert_passkey(&record, MAX_PASSKEYS).await {
+        match self.store.insert_passkey(&record, MAX_PASSKEYS, keep).await {
             Ok(true) => {}
             Ok(false) => {
                 return match self.store.user(user).await? {
@@ -280,14 +292,18 @@ impl Baton {
         let mut options = serde_json::to_value(options).map_err(AuthError::internal)?;
         let state = serde_json::to_value(state).map_err(AuthError::internal)?;
         Ok(Ceremony {
-            token: self.seal_ceremony("login", None, state)?,
+            token: self.seal_ceremony("login", None, None, state)?,
             options: options["publicKey"].take(),
         })
     }
 
-    /// Starts the second step of a password login with one of `user`'s passkeys;
-    /// [`AuthError::InvalidCode`] when they have none.
-    pub async fn passkey_mfa_start(&self, user: &UserId) -> Result<Ceremony, AuthError> {
+    /// Starts the second step of the password login waiting behind the `mfa_token` hashing to
+    /// `login`, with one of `user`'s passkeys; [`AuthError::InvalidCode`] when they have none.
+    pub async fn passkey_mfa_start(
+        &self,
+        user: &UserId,
+        login: &TokenHash,
+    ) -> Result<Ceremony, AuthError> {
         let rp = self.relying()?;
         let passkeys: Vec<Passkey> = self
             .user_passkeys(user)
@@ -304,22 +320,26 @@ impl Baton {
         let mut options = serde_json::to_value(options).map_err(AuthError::internal)?;
         let state = serde_json::to_value(state).map_err(AuthError::internal)?;
         Ok(Ceremony {
-            token: self.seal_ceremony("mfa", Some(user), state)?,
+            token: self.seal_ceremony("mfa", Some(user), Some(login), state)?,
             options: options["publicKey"].take(),
         })
     }
 
-    /// A passkey as a login's second factor (through [`Baton::check_factor`]): the ceremony
-    /// must have been started for `user`. Any refusal is [`AuthError::InvalidCode`], except a
-    /// ceremony that is no longer valid.
+    /// A passkey as a login's second factor: the ceremony must have been started for this
+    /// login (`login`, its `mfa_token`'s hash) of `user`, and the passkey must still be theirs.
+    /// Any refusal is [`AuthError::InvalidCode`], except a ceremony that is no longer valid.
     pub(super) async fn check_passkey(
         &self,
         user: &UserId,
+        login: &TokenHash,
         ceremony: &str,
         credential: &serde_json::Value,
     ) -> Result<Vec<AuthMethod>, AuthError> {
         let rp = self.relying()?;
         let sealed = self.open_ceremony(ceremony, "mfa", Some(user))?;
+        if sealed.login.as_deref() != Some(hex(login).as_str()) {
+            return Err(AuthError::InvalidCeremony);
+        }
         let state: PasskeyAuthentication =
             serde_json::from_value(sealed.state.clone()).map_err(|_| AuthError::InvalidCeremony)?;
         let answer: PublicKeyCredential =
@@ -330,10 +350,22 @@ impl Baton {
                 tracing::info!(user_id = %user, error = %e, "passkey refused as a second factor");
                 AuthError::InvalidCode
             })?;
-        self.spend_ceremony(ceremony, &sealed).await?;
+        // The ceremony carries the passkeys as they were at its start: one removed since, or
+        // whose counter moved on meanwhile, is refused now.
         let id = URL_SAFE_NO_PAD.encode(result.cred_id());
-        self.record_passkey_use(&id, |pk| pk.update_credential(&result))
-            .await?;
+        let record = self
+            .store
+            .passkey(&id)
+            .await?
+            .filter(|r| &r.user_id == user)
+            .ok_or(AuthError::InvalidCode)?;
+        self.spend_ceremony(ceremony, &sealed).await?;
+        self.record_passkey_use(&record, &result)
+            .await
+            .map_err(|e| match e {
+                AuthError::InvalidPasskey(_) => AuthError::InvalidCode,
+                e => e,
+            })?;
         Ok(key_methods(result.backup_eligible()))
     }
 
@@ -368,8 +400,7 @@ impl Baton {
             .finish_discoverable_authentication_v2(&answer, state, &pk)
             .map_err(|e| refuse(&e.to_string()))?;
         self.spend_ceremony(ceremony, &sealed).await?;
-        self.record_passkey_use(&id, |pk| pk.update_credential(&result))
-            .await?;
+        self.record_passkey_use(&record, &result).await?;
         let user = self
             .store
             .user(&record.user_id)
@@ -385,20 +416,40 @@ impl Baton {
         Ok((user, issued))
     }
 
-    /// Stores a passkey's new state (its signature counter, its backup state) after a use.
+    /// Stores a passkey's new state (its signature counter, its backup state) after a use,
+    /// over the state `record` read. A signature counter that does not move past the stored
+    /// one (a cloned authenticator, or two uses racing) refuses the use; with no counter (0,
+    /// as synced passkeys keep it) only the time changes.
     async fn record_passkey_use(
         &self,
-        id: &str,
-        update: impl FnOnce(&mut Passkey) -> Option<bool>,
+        record: &PasskeyRecord,
+        result: &webauthn_rs::prelude::AuthenticationResult,
     ) -> Result<(), AuthError> {
-        let Some(record) = self.store.passkey(id).await? else {
-            return Ok(());
-        };
         let mut pk: Passkey = serde_json::from_str(&record.passkey).map_err(AuthError::internal)?;
-        update(&mut pk);
+        let stored = serde_json::to_value(&pk)
+            .ok()
+            .and_then(|v| v["cred"]["counter"].as_u64())
+            .unwrap_or(0);
+        if result.counter() > 0 && u64::from(result.counter()) <= stored {
+            tracing::warn!(passkey = %record.id, user_id = %record.user_id,
+                "a passkey's signature counter did not move on: possibly cloned");
+            return Err(AuthError::InvalidPasskey(
+                "signature counter did not increase".into(),
+            ));
+        }
+        pk.update_credential(result);
         let json = serde_json::to_string(&pk).map_err(AuthError::internal)?;
-        self.store.touch_passkey(id, &json, self.now()).await?;
-        Ok(())
+        if self
+            .store
+            .touch_passkey(&record.id, &record.passkey, &json, self.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AuthError::InvalidPasskey(
+                "used by another sign-in at the same time".into(),
+            ))
+        }
     }
 
     /// Forgets finished ceremonies that have expired; how many.

@@ -420,6 +420,36 @@ pub(super) async fn check_code(
     }
 }
 
+/// Runs `op`, which checks a second-factor code of the signed-in caller, under the failed-login
+/// limits of their account: [`AuthError::InvalidCode`] counts as a failed login, filed as
+/// `login_failed` with reason `wrong_code`, and comes back as [`ApiError::InvalidCredentials`].
+pub(super) async fn with_checked_code<T, F>(
+    state: &AppState,
+    caller: &Authenticated,
+    origin: &RequestOrigin,
+    op: F,
+) -> Result<T, ApiError>
+where
+    F: std::future::Future<Output = Result<T, AuthError>>,
+{
+    let wrapped = async {
+        match op.await {
+            Err(AuthError::InvalidCode) => Err(AuthError::InvalidCredentials),
+            other => other,
+        }
+    };
+    with_checked(
+        state,
+        &caller.user,
+        &caller.session,
+        origin,
+        "wrong_code",
+        wrapped,
+    )
+    .await
+    .map(|(_, value)| value)
+}
+
 /// [`with_current_password`] for a second-factor code: a wrong one is filed as
 /// `login_failed` with reason `wrong_code`.
 async fn with_checked_factor<F>(

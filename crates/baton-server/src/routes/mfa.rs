@@ -99,7 +99,16 @@ pub(super) async fn totp_confirm(
     caller: Authenticated,
     JsonBody(req): JsonBody<TotpConfirmRequest>,
 ) -> Result<Response, ApiError> {
-    let codes = state.baton.totp_confirm(&caller.user, &req.code).await?;
+    // A wrong code counts as a failed login: a stolen token must not guess its way to
+    // confirming a setup someone left waiting (and to its recovery codes).
+    let confirm = state
+        .baton
+        .totp_confirm(&caller.user, &caller.session, &req.code);
+    let codes = match flows::with_checked_code(&state, &caller, &origin, confirm).await {
+        Ok(codes) => codes,
+        Err(ApiError::InvalidCredentials) => return Err(ApiError::InvalidCode { login: false }),
+        Err(e) => return Err(e),
+    };
     file(&state, &caller, &origin, EventKind::MfaEnabled, "totp").await;
     tracing::info!(user_id = %caller.user, "TOTP enabled");
     Ok(recovery_codes(codes))

@@ -100,7 +100,13 @@ pub(super) async fn register_finish(
     let name = passkey_name(req.name.as_deref())?;
     let added = state
         .baton
-        .passkey_register_finish(&caller.user, &req.ceremony, &req.credential, &name)
+        .passkey_register_finish(
+            &caller.user,
+            &caller.session,
+            &req.ceremony,
+            &req.credential,
+            &name,
+        )
         .await?;
     file(&state, &caller, &origin, EventKind::MfaEnabled, "webauthn").await;
     tracing::info!(user_id = %caller.user, "passkey registered");
@@ -165,8 +171,12 @@ pub(super) async fn login_start(
             if token.len() > 256 {
                 return Err(ApiError::InvalidMfaToken);
             }
-            let (_, user) = state.baton.mfa_challenge(&token).await?;
-            match state.baton.passkey_mfa_start(&user.id).await {
+            let (challenge, user) = state.baton.mfa_challenge(&token).await?;
+            match state
+                .baton
+                .passkey_mfa_start(&user.id, &challenge.hash)
+                .await
+            {
                 Err(AuthError::InvalidCode) => {
                     return Err(ApiError::InvalidRequest(
                         "This account has no passkey".into(),
@@ -204,7 +214,17 @@ pub(super) async fn login_finish(
         Err(AuthError::InvalidPasskey(why)) => {
             tracing::info!(reason = %why, "passkey sign-in refused");
             state.metrics.login("passkey_refused");
+            let mut failed = event(&state, EventKind::LoginFailed, &origin);
+            failed.reason = Some("passkey_refused".into());
+            audit(&state, failed).await;
             Err(ApiError::PasskeyRefused { login: true })
+        }
+        Err(AuthError::AccountDisabled) => {
+            state.metrics.login("account_disabled");
+            let mut refused = event(&state, EventKind::LoginFailed, &origin);
+            refused.reason = Some("account_disabled".into());
+            audit(&state, refused).await;
+            Err(ApiError::AccountDisabled)
         }
         Err(e) => Err(e.into()),
     }

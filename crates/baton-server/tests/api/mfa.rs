@@ -790,3 +790,133 @@ async fn an_app_reading_the_otpauth_uri_with_pyotp_enrols_and_signs_in() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn enrolling_a_factor_ends_the_other_password_only_sessions() {
+    let app = TestApp::spawn().await;
+    let here = app.user_session("alice").await;
+    let stolen = app.login_ok("alice").await;
+    enrol(&app, &here.access).await;
+    assert_error(
+        app.refresh(&stolen.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        Some("Refresh token has been revoked"),
+    )
+    .await;
+    app.refresh_ok(&here.refresh).await;
+}
+
+#[tokio::test]
+async fn wrong_confirmation_codes_count_and_a_setup_waits_ten_minutes() {
+    let app = TestApp::spawn_with(|s| s.login_limit_user = Some(3)).await;
+    let t = app.user_session("alice").await;
+    let setup = |password: &'static str| {
+        let (app, access) = (&app, t.access.clone());
+        async move {
+            let req = json!({ "current_password": password });
+            bearer_json(
+                app,
+                reqwest::Method::POST,
+                "/auth/mfa/totp/setup",
+                &access,
+                &req,
+            )
+            .await
+        }
+    };
+    let secret = body(setup(PASSWORD).await).await["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let confirm = |code: String| {
+        let (app, access) = (&app, t.access.clone());
+        async move {
+            let req = json!({ "code": code });
+            bearer_json(
+                app,
+                reqwest::Method::POST,
+                "/auth/mfa/totp/confirm",
+                &access,
+                &req,
+            )
+            .await
+        }
+    };
+    let right = code_at(&secret, now(&app));
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for _ in 0..3 {
+        assert_error(
+            confirm(wrong.into()).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_code",
+            None,
+        )
+        .await;
+    }
+    // The limit holds now, for the right code too (and for logins).
+    assert_eq!(
+        confirm(right.clone()).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        app.login("alice", PASSWORD).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    app.advance(301);
+    // A setup left more than ten minutes is gone.
+    app.advance(300);
+    assert_error(
+        confirm(code_at(&secret, now(&app))).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        None,
+    )
+    .await;
+    // Removing TOTP while only a setup waits finds none.
+    let r = bearer_json(
+        &app,
+        reqwest::Method::DELETE,
+        "/auth/mfa/totp",
+        &app.login_ok("alice").await.access,
+        &json!({"current_password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_day_of_wrong_codes_refuses_codes_but_not_recovery_codes() {
+    // Higher login limits than the daily cap, to reach it within the test.
+    let app = TestApp::spawn_with(|s| s.login_limit_user = Some(100)).await;
+    let (secret, codes, _) = mfa_user(&app, "alice").await;
+    for _ in 0..4 {
+        let token = first_step(&app, "alice").await;
+        for _ in 0..5 {
+            let right = code_at(&secret, now(&app));
+            let wrong = if right == "000000" {
+                "111111"
+            } else {
+                "000000"
+            };
+            let r = second_step(&app, &token, json!({ "code": wrong })).await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        }
+    }
+    app.advance(30);
+    let token = first_step(&app, "alice").await;
+    let r = second_step(&app, &token, json!({"code": code_at(&secret, now(&app))})).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    let r = second_step(&app, &token, json!({ "recovery_code": codes[0] })).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // A day later the codes work again.
+    app.advance(86_400);
+    let token = first_step(&app, "alice").await;
+    let r = second_step(&app, &token, json!({"code": code_at(&secret, now(&app))})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}

@@ -244,6 +244,27 @@ async fn a_ceremony_finishes_once_for_its_own_user_within_five_minutes() {
     )
     .await;
 
+    // The second step: a ceremony started for one login does not finish another, even unused.
+    let (a, b) = (
+        first_step(&app, "alice").await,
+        first_step(&app, "alice").await,
+    );
+    let start = body(
+        app.post_json("/auth/webauthn/login/start", &json!({ "mfa_token": a }))
+            .await,
+    )
+    .await;
+    let assertion = assert_with(&app, &mut key, &start);
+    let factor = json!({"webauthn": {"ceremony": start["ceremony"], "credential": assertion}});
+    assert_error(
+        second_step(&app, &b, factor.clone()).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        None,
+    )
+    .await;
+    assert_eq!(second_step(&app, &a, factor).await.status(), StatusCode::OK);
+
     // The second step: an answer to one login's ceremony, replayed for another, is refused.
     let token = first_step(&app, "alice").await;
     let start = body(

@@ -39,3 +39,14 @@ CREATE TABLE mfa_challenges (
 );
 CREATE INDEX mfa_challenges_user ON mfa_challenges (user_id);
 CREATE INDEX mfa_challenges_expires_at ON mfa_challenges (expires_at);
+
+-- Wrong second-factor codes at logins, one row each, kept a day: past a daily cap per account
+-- TOTP codes are refused (recovery codes and passkeys still work), so a password known to an
+-- attacker buys a bounded number of code guesses however long they try. Bounded by the
+-- failed-login limits.
+CREATE TABLE mfa_failures (
+    user_id TEXT NOT NULL REFERENCES users (id),
+    at      INTEGER NOT NULL
+);
+CREATE INDEX mfa_failures_user ON mfa_failures (user_id, at);
+CREATE INDEX mfa_failures_at ON mfa_failures (at);

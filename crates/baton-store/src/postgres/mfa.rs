@@ -9,7 +9,7 @@ use baton_core::refresh::TokenHash;
 use baton_core::store::{
     MfaChallenge, MfaStore, MfaSummary, PasskeyRecord, StoreError, TotpRecord,
 };
-use baton_core::UserId;
+use baton_core::{SessionId, UserId};
 use sqlx::postgres::PgRow as Row;
 use sqlx::{Postgres, Row as _, Transaction};
 use time::OffsetDateTime;
@@ -85,11 +85,13 @@ pub(super) async fn forget_factors(
             .map_err(map)?
             .rows_affected();
     }
-    sqlx::query(q::DELETE_USER_MFA_CHALLENGES)
-        .bind(user.as_str())
-        .execute(&mut **tx)
-        .await
-        .map_err(map)?;
+    for sql in [q::DELETE_USER_MFA_CHALLENGES, q::DELETE_USER_MFA_FAILURES] {
+        sqlx::query(sql)
+            .bind(user.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(map)?;
+    }
     Ok(removed > 0)
 }
 
@@ -124,7 +126,19 @@ impl MfaStore for PgStore {
         })
     }
 
-    async fn insert_passkey(&self, p: &PasskeyRecord, max: u32) -> Result<bool, StoreError> {
+    async fn insert_passkey(
+        &self,
+        p: &PasskeyRecord,
+        max: u32,
+        keep: &SessionId,
+    ) -> Result<bool, StoreError> {
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        // Two registrations of one user count their passkeys one after the other.
+        sqlx::query(q::postgres::LOCK_USER)
+            .bind(p.user_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map)?;
         let stored = sqlx::query(q::INSERT_PASSKEY)
             .bind(&p.id)
             .bind(p.user_id.as_str())
@@ -134,11 +148,22 @@ impl MfaStore for PgStore {
             .bind(to_millis(p.created_at))
             .bind(p.last_used_at.map(to_millis))
             .bind(i64::from(max))
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(map)?
             .rows_affected();
-        Ok(stored == 1)
+        if stored != 1 {
+            return Ok(false);
+        }
+        sqlx::query(q::REVOKE_PASSWORD_ONLY_SESSIONS)
+            .bind(to_millis(p.created_at))
+            .bind(p.user_id.as_str())
+            .bind(keep.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        tx.commit().await.map_err(map)?;
+        Ok(true)
     }
 
     async fn passkeys(&self, user: &UserId) -> Result<Vec<PasskeyRecord>, StoreError> {
@@ -165,17 +190,20 @@ impl MfaStore for PgStore {
     async fn touch_passkey(
         &self,
         id: &str,
+        old: &str,
         passkey: &str,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        sqlx::query(q::TOUCH_PASSKEY)
+    ) -> Result<bool, StoreError> {
+        let touched = sqlx::query(q::TOUCH_PASSKEY_OVER)
             .bind(passkey)
             .bind(to_millis(now))
             .bind(id)
+            .bind(old)
             .execute(&self.writer)
             .await
-            .map_err(map)?;
-        Ok(())
+            .map_err(map)?
+            .rows_affected();
+        Ok(touched == 1)
     }
 
     async fn delete_passkey(&self, user: &UserId, id: &str) -> Result<bool, StoreError> {
@@ -282,6 +310,7 @@ impl MfaStore for PgStore {
         user: &UserId,
         step: i64,
         codes: &[TokenHash],
+        keep: &SessionId,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let now = to_millis(now);
@@ -298,6 +327,13 @@ impl MfaStore for PgStore {
             return Ok(false);
         }
         store_codes(&mut tx, user, codes, now).await?;
+        sqlx::query(q::REVOKE_PASSWORD_ONLY_SESSIONS)
+            .bind(now)
+            .bind(user.as_str())
+            .bind(keep.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
         tx.commit().await.map_err(map)?;
         Ok(true)
     }
@@ -402,13 +438,40 @@ impl MfaStore for PgStore {
             .map_err(map)
     }
 
-    async fn mfa_challenge_failed(&self, hash: &TokenHash) -> Result<(), StoreError> {
+    async fn mfa_challenge_failed(
+        &self,
+        hash: &TokenHash,
+        user: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
         sqlx::query(q::MFA_CHALLENGE_FAILED)
             .bind(&hash.0[..])
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(map)?;
-        Ok(())
+        sqlx::query(q::INSERT_MFA_FAILURE)
+            .bind(user.as_str())
+            .bind(to_millis(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        tx.commit().await.map_err(map)
+    }
+
+    async fn mfa_failures_since(
+        &self,
+        user: &UserId,
+        since: OffsetDateTime,
+    ) -> Result<u32, StoreError> {
+        let n: i64 = sqlx::query(q::MFA_FAILURES_SINCE)
+            .bind(user.as_str())
+            .bind(to_millis(since))
+            .fetch_one(&self.writer)
+            .await
+            .and_then(|r| r.try_get("n"))
+            .map_err(map)?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
     async fn use_mfa_challenge(
@@ -433,12 +496,23 @@ impl MfaStore for PgStore {
         Ok(removed)
     }
 
-    async fn purge_mfa_challenges(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        Ok(sqlx::query(q::PURGE_MFA_CHALLENGES)
+    async fn purge_mfa_challenges(
+        &self,
+        before: OffsetDateTime,
+        failures_before: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let challenges = sqlx::query(q::PURGE_MFA_CHALLENGES)
             .bind(to_millis(before))
             .execute(&self.writer)
             .await
             .map_err(map)?
-            .rows_affected())
+            .rows_affected();
+        let failures = sqlx::query(q::PURGE_MFA_FAILURES)
+            .bind(to_millis(failures_before))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?
+            .rows_affected();
+        Ok(challenges + failures)
     }
 }

@@ -586,6 +586,24 @@ pub const MFA_CHALLENGE: &str =
 /// Counts a wrong code against a challenge.
 pub const MFA_CHALLENGE_FAILED: &str =
     "UPDATE mfa_challenges SET failures = failures + 1 WHERE hash = $1";
+/// Records a wrong second-factor code of a user's login.
+pub const INSERT_MFA_FAILURE: &str = "INSERT INTO mfa_failures (user_id, at) VALUES ($1, $2)";
+/// A user's wrong second-factor codes since `$2`.
+pub const MFA_FAILURES_SINCE: &str =
+    "SELECT COUNT(*) AS n FROM mfa_failures WHERE user_id = $1 AND at > $2";
+/// Forgets wrong codes from before `$1`.
+pub const PURGE_MFA_FAILURES: &str = "DELETE FROM mfa_failures WHERE at <= $1";
+/// Forgets a user's wrong codes.
+pub const DELETE_USER_MFA_FAILURES: &str = "DELETE FROM mfa_failures WHERE user_id = $1";
+/// Ends a user's sessions opened without a second factor, but `$3` (the caller's), when they
+/// add one: a session stolen before no longer refreshes.
+pub const REVOKE_PASSWORD_ONLY_SESSIONS: &str =
+    "UPDATE sessions SET revoked_at = $1, revoke_reason = 'second_factor_added' \
+     WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3 \
+     AND (amr IS NULL OR amr NOT LIKE '%mfa%')";
+/// Replaces a passkey's stored state only over the state read.
+pub const TOUCH_PASSKEY_OVER: &str =
+    "UPDATE webauthn_credentials SET passkey = $1, last_used_at = $2 WHERE id = $3 AND passkey = $4";
 /// Uses an unused, unexpired challenge.
 pub const USE_MFA_CHALLENGE: &str = "UPDATE mfa_challenges SET used_at = $1 \
      WHERE hash = $2 AND used_at IS NULL AND expires_at > $1";
@@ -620,9 +638,6 @@ pub const PASSKEY: &str = concat!(
     passkey_columns!(),
     " FROM webauthn_credentials WHERE id = $1"
 );
-/// Records a passkey's use: its new state (signature counter, backup state) and time.
-pub const TOUCH_PASSKEY: &str =
-    "UPDATE webauthn_credentials SET passkey = $1, last_used_at = $2 WHERE id = $3";
 /// Removes one of a user's passkeys.
 pub const DELETE_PASSKEY: &str = "DELETE FROM webauthn_credentials WHERE id = $1 AND user_id = $2";
 /// Removes every passkey of a user.

@@ -75,3 +75,7 @@ pub const APPLIED_MIGRATIONS: &str =
 pub const LOCK_TOKEN_USER: &str =
     "SELECT u.id FROM account_tokens t JOIN users u ON u.id = t.user_id \
      WHERE t.hash = $1 FOR NO KEY UPDATE OF u";
+
+/// Locks a live user's row until the transaction ends: a passkey's insertion takes it first, so
+/// two registrations of one user count their passkeys one after the other.
+pub const LOCK_USER: &str = "SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE";

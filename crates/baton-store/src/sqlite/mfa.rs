@@ -8,7 +8,7 @@ use baton_core::refresh::TokenHash;
 use baton_core::store::{
     MfaChallenge, MfaStore, MfaSummary, PasskeyRecord, StoreError, TotpRecord,
 };
-use baton_core::UserId;
+use baton_core::{SessionId, UserId};
 use rusqlite::{params, Connection, Row};
 use time::OffsetDateTime;
 
@@ -65,6 +65,7 @@ pub(super) fn forget_factors(c: &Connection, user: &UserId) -> Result<bool, Stor
     let passkeys = execute(c, q::DELETE_USER_PASSKEYS, [user.as_str()])?;
     let codes = execute(c, q::DELETE_RECOVERY_CODES, [user.as_str()])?;
     execute(c, q::DELETE_USER_MFA_CHALLENGES, [user.as_str()])?;
+    execute(c, q::DELETE_USER_MFA_FAILURES, [user.as_str()])?;
     Ok(totp + passkeys + codes > 0)
 }
 
@@ -98,11 +99,16 @@ impl MfaStore for SqliteStore {
             .map(Option::unwrap_or_default)
     }
 
-    async fn insert_passkey(&self, p: &PasskeyRecord, max: u32) -> Result<bool, StoreError> {
-        let p = p.clone();
+    async fn insert_passkey(
+        &self,
+        p: &PasskeyRecord,
+        max: u32,
+        keep: &SessionId,
+    ) -> Result<bool, StoreError> {
+        let (p, keep) = (p.clone(), keep.clone());
         self.engine
             .write(move |c| {
-                Ok(execute(
+                let stored = execute(
                     c,
                     q::INSERT_PASSKEY,
                     params![
@@ -115,7 +121,16 @@ impl MfaStore for SqliteStore {
                         p.last_used_at.map(to_millis),
                         max
                     ],
-                )? == 1)
+                )?;
+                if stored != 1 {
+                    return Ok(false);
+                }
+                execute(
+                    c,
+                    q::REVOKE_PASSWORD_ONLY_SESSIONS,
+                    params![to_millis(p.created_at), p.user_id.as_str(), keep.as_str()],
+                )?;
+                Ok(true)
             })
             .await
     }
@@ -137,14 +152,19 @@ impl MfaStore for SqliteStore {
     async fn touch_passkey(
         &self,
         id: &str,
+        old: &str,
         passkey: &str,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let (id, passkey, now) = (id.to_owned(), passkey.to_owned(), to_millis(now));
+    ) -> Result<bool, StoreError> {
+        let (id, old, passkey, now) = (
+            id.to_owned(),
+            old.to_owned(),
+            passkey.to_owned(),
+            to_millis(now),
+        );
         self.engine
             .write(move |c| {
-                execute(c, q::TOUCH_PASSKEY, params![passkey, now, id])?;
-                Ok(())
+                Ok(execute(c, q::TOUCH_PASSKEY_OVER, params![passkey, now, id, old])? == 1)
             })
             .await
     }
@@ -230,15 +250,21 @@ impl MfaStore for SqliteStore {
         user: &UserId,
         step: i64,
         codes: &[TokenHash],
+        keep: &SessionId,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let (user, codes, now) = (user.clone(), codes.to_vec(), to_millis(now));
+        let (user, codes, keep, now) = (user.clone(), codes.to_vec(), keep.clone(), to_millis(now));
         self.engine
             .write(move |c| {
                 if execute(c, q::CONFIRM_TOTP, params![now, step, user.as_str()])? != 1 {
                     return Ok(false);
                 }
                 store_codes(c, &user, &codes, now)?;
+                execute(
+                    c,
+                    q::REVOKE_PASSWORD_ONLY_SESSIONS,
+                    params![now, user.as_str(), keep.as_str()],
+                )?;
                 Ok(true)
             })
             .await
@@ -346,14 +372,39 @@ impl MfaStore for SqliteStore {
             .await
     }
 
-    async fn mfa_challenge_failed(&self, hash: &TokenHash) -> Result<(), StoreError> {
-        let hash = hash.clone();
+    async fn mfa_challenge_failed(
+        &self,
+        hash: &TokenHash,
+        user: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (hash, user, now) = (hash.clone(), user.clone(), to_millis(now));
         self.engine
             .write(move |c| {
                 execute(c, q::MFA_CHALLENGE_FAILED, [&hash.0[..]])?;
+                execute(c, q::INSERT_MFA_FAILURE, params![user.as_str(), now])?;
                 Ok(())
             })
             .await
+    }
+
+    async fn mfa_failures_since(
+        &self,
+        user: &UserId,
+        since: OffsetDateTime,
+    ) -> Result<u32, StoreError> {
+        let (user, since) = (user.clone(), to_millis(since));
+        self.engine
+            .write(move |c| {
+                query_one(
+                    c,
+                    q::MFA_FAILURES_SINCE,
+                    params![user.as_str(), since],
+                    |r| r.get::<_, u32>("n"),
+                )
+            })
+            .await
+            .map(Option::unwrap_or_default)
     }
 
     async fn use_mfa_challenge(
@@ -372,10 +423,18 @@ impl MfaStore for SqliteStore {
         self.engine.write(move |c| forget_factors(c, &user)).await
     }
 
-    async fn purge_mfa_challenges(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        let before = to_millis(before);
+    async fn purge_mfa_challenges(
+        &self,
+        before: OffsetDateTime,
+        failures_before: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let (before, failures_before) = (to_millis(before), to_millis(failures_before));
         self.engine
-            .write(move |c| Ok(execute(c, q::PURGE_MFA_CHALLENGES, [before])? as u64))
+            .write(move |c| {
+                let challenges = execute(c, q::PURGE_MFA_CHALLENGES, [before])?;
+                let failures = execute(c, q::PURGE_MFA_FAILURES, [failures_before])?;
+                Ok((challenges + failures) as u64)
+            })
             .await
     }
 }
