@@ -8,9 +8,13 @@
  * access token shared over a BroadcastChannel. Nothing is written to localStorage or
  * sessionStorage; a reload signs back in silently through the cookie.
  *
+ * A login may need a second factor: {@link BatonClient.login} then says so, and a code from an
+ * authenticator app, a recovery code or a passkey finishes it. Passkeys (WebAuthn) also sign in
+ * by themselves.
+ *
  * No runtime dependencies.
  */
-import type { ErrorCode, SessionView, UserResponse } from "./generated/wire.js";
+import type { ErrorCode, MfaMethod, MfaStatus, PasskeyView, TotpSetupResponse, SessionView, UserResponse } from "./generated/wire.js";
 /** The JSON bodies of baton's API, generated from the server's own types. */
 export type * from "./generated/wire.js";
 /** Options of {@link createClient}. */
@@ -67,12 +71,48 @@ export type AuthState = {
 export type ChangeReason = "login" | "refresh" | "logout" | "expired" | "restore";
 /** A listener of {@link BatonClient.onChange}. */
 export type ChangeListener = (state: AuthState, reason: ChangeReason) => void;
+/** What {@link BatonClient.login} ends in: signed in, or signed in once a second factor is
+ *  given with `mfaToken` (single-use, for five minutes) to one of the `loginWith…` methods of
+ *  the `methods` the account has. */
+export type LoginResult = {
+    status: "signed-in";
+    user: User;
+} | {
+    status: "mfa-required";
+    mfaToken: string;
+    methods: MfaMethod[];
+};
+/** The fresh proof a change of second factors brings: a code from the authenticator app, or
+ *  the current password (enough only with a sign-in younger than the step-up age, and made
+ *  with the second factor when the account has one). */
+export type Proof = {
+    code: string;
+} | {
+    currentPassword: string;
+};
 /** One live session, from `GET /auth/sessions`. */
 export type Session = SessionView;
+/** One of the user's passkeys, from `GET /auth/webauthn/credentials`. */
+export type Passkey = PasskeyView;
+/** What {@link BatonClient.registerPasskey} ends in. */
+export interface RegisteredPasskey {
+    /** The new passkey. */
+    credential: Passkey;
+    /** Ten recovery codes when it is the account's first second factor: shown this once. */
+    recoveryCodes?: string[];
+}
 /** Errors the client itself reports: a non-JSON error answer, a network failure, a refresh
- *  held back after a failure, and a refresh overtaken by a logout. */
-export type ClientErrorCode = "http_error" | "network_error" | "backoff" | "superseded";
-/** An error answer of baton (`{"error": …, "error_description": …}`). */
+ *  held back after a failure, a refresh overtaken by a logout, a browser without WebAuthn, and
+ *  a passkey prompt that gave no passkey (dismissed, timed out or refused: the `cause` is the
+ *  browser's exception). */
+export type ClientErrorCode = "http_error" | "network_error" | "backoff" | "superseded" | "passkeys_unsupported" | "passkey_failed";
+/** An error answer of baton (`{"error": …, "error_description": …}`).
+ *
+ *  `insufficient_user_authentication` (RFC 9470) refuses a change to the password, the e-mail
+ *  address or the second factors after a sign-in older than the step-up age (ten minutes by
+ *  default), or one without the account's second factor: sign in again, or send a code with
+ *  the change. It says nothing about the access token, so the client neither refreshes nor
+ *  signs out on it. */
 export declare class BatonError extends Error {
     /** HTTP status. */
     readonly status: number;
@@ -80,7 +120,7 @@ export declare class BatonError extends Error {
     readonly code: ErrorCode | ClientErrorCode;
     /** The `error_description`, if any. */
     readonly description: string | undefined;
-    constructor(status: number, code: ErrorCode | ClientErrorCode, description?: string);
+    constructor(status: number, code: ErrorCode | ClientErrorCode, description?: string, options?: ErrorOptions);
 }
 /** The client. */
 export interface BatonClient {
@@ -102,13 +142,32 @@ export interface BatonClient {
      *  user ends. Throws `invalid_token` for a wrong, used or expired link. */
     resetPassword(token: string, newPassword: string): Promise<void>;
     /** Sets or changes the signed-in user's address (unconfirmed until its mailed link is
-     *  followed); then renews the access token so that `state.user.email` follows. */
-    setEmail(email: string, currentPassword: string): Promise<void>;
+     *  followed); then renews the access token so that `state.user.email` follows. For an account
+     *  with a second factor, a sign-in older than the step-up age or made without the factor
+     *  needs a code from the app along (else `insufficient_user_authentication`). */
+    setEmail(email: string, currentPassword: string, options?: {
+        code?: string;
+    }): Promise<void>;
     /** Confirms an address with the token of its link (`#verify=TOKEN`); signed in, renews the
      *  access token so that `state.user.emailVerified` follows. */
     verifyEmail(token: string): Promise<void>;
-    /** Logs in; the refresh token goes to the httpOnly cookie. */
-    login(username: string, password: string): Promise<User>;
+    /** Logs in; the refresh token goes to the httpOnly cookie. For an account with a second
+     *  factor the password is only the first step: `mfa-required`, still signed out. */
+    login(username: string, password: string): Promise<LoginResult>;
+    /** Finishes a login with a code from the authenticator app. Throws `invalid_code` for a wrong
+     *  one (still signed out; the fifth spends the token) and `invalid_token` for a token that
+     *  is used, spent or expired (log in again). */
+    loginWithCode(mfaToken: string, code: string): Promise<User>;
+    /** Finishes a login with one of the recovery codes, which then works no more. Throws as
+     *  {@link BatonClient.loginWithCode} does. */
+    loginWithRecoveryCode(mfaToken: string, recoveryCode: string): Promise<User>;
+    /** Finishes a login with one of the account's passkeys (the browser asks for it). Throws as
+     *  {@link BatonClient.loginWithCode} does, or `passkeys_unsupported` or `passkey_failed`. */
+    loginWithPasskeyAsSecondFactor(mfaToken: string): Promise<User>;
+    /** Signs in with a passkey alone, no username asked (the browser offers the passkeys it has
+     *  for this site). Throws `invalid_credentials` for a passkey baton does not accept, or
+     *  `passkeys_unsupported` or `passkey_failed`. */
+    loginWithPasskey(): Promise<User>;
     /** Signs back in from the refresh cookie (call on page load). True when signed in. */
     restore(): Promise<boolean>;
     /** Revokes this session and signs out every tab. */
@@ -117,8 +176,36 @@ export interface BatonClient {
     logoutAll(): Promise<void>;
     /** Changes the signed-in user's password; every other session of theirs ends, this one
      *  stays. Throws a `BatonError`: `invalid_credentials` for a wrong current password,
-     *  `invalid_request` (with the reason) for a new one the password rule refuses. */
-    changePassword(currentPassword: string, newPassword: string): Promise<void>;
+     *  `invalid_request` (with the reason) for a new one the password rule refuses,
+     *  `insufficient_user_authentication` as {@link BatonClient.setEmail} says. */
+    changePassword(currentPassword: string, newPassword: string, options?: {
+        code?: string;
+    }): Promise<void>;
+    /** The signed-in user's second factors. */
+    mfaStatus(): Promise<MfaStatus>;
+    /** Starts enrolling an authenticator app: the secret, as text, as an `otpauth://` URI and as
+     *  a QR code (an SVG document). Off until {@link BatonClient.confirmTotp}. Throws
+     *  `mfa_already_enabled` when an app is enrolled. */
+    setupTotp(currentPassword: string): Promise<TotpSetupResponse>;
+    /** Turns the app on with a code from it; resolves to ten recovery codes, shown this once.
+     *  Throws `invalid_code` for a wrong code. */
+    confirmTotp(code: string): Promise<string[]>;
+    /** Removes the authenticator app (and the recovery codes, when no passkey is left). */
+    disableTotp(proof: Proof): Promise<void>;
+    /** Ten new recovery codes in place of the old ones, shown this once. */
+    regenerateRecoveryCodes(proof: Proof): Promise<string[]>;
+    /** Creates a passkey for the signed-in user (the browser asks for it) and registers it. A
+     *  passkey signs in alone, so adding one takes the current password (`invalid_credentials`
+     *  when wrong), and a code from the app as {@link BatonClient.setEmail} says. */
+    registerPasskey(currentPassword: string, options?: {
+        name?: string;
+        code?: string;
+    }): Promise<RegisteredPasskey>;
+    /** The signed-in user's passkeys, oldest first. */
+    passkeys(): Promise<Passkey[]>;
+    /** Removes one of the user's passkeys. Without a proof, it takes a sign-in younger than the
+     *  step-up age (made with the second factor, when the account has one). */
+    deletePasskey(id: string, proof?: Proof): Promise<void>;
     /** The user's live sessions. */
     sessions(): Promise<Session[]>;
     /** Revokes one session; revoking the current one signs out. */
@@ -133,5 +220,8 @@ export interface BatonClient {
     /** Stops timers and leaves the cross-tab channel. */
     close(): void;
 }
+/** Whether this browser has WebAuthn, which passkeys need (the demo hides them otherwise). It
+ *  still refuses them to a page at an IP address rather than a host name. */
+export declare function passkeysSupported(): boolean;
 /** Creates a client. One per page is enough. */
 export declare function createClient(options?: ClientOptions): BatonClient;

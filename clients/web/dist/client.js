@@ -8,9 +8,19 @@
  * access token shared over a BroadcastChannel. Nothing is written to localStorage or
  * sessionStorage; a reload signs back in silently through the cookie.
  *
+ * A login may need a second factor: {@link BatonClient.login} then says so, and a code from an
+ * authenticator app, a recovery code or a passkey finishes it. Passkeys (WebAuthn) also sign in
+ * by themselves.
+ *
  * No runtime dependencies.
  */
-/** An error answer of baton (`{"error": …, "error_description": …}`). */
+/** An error answer of baton (`{"error": …, "error_description": …}`).
+ *
+ *  `insufficient_user_authentication` (RFC 9470) refuses a change to the password, the e-mail
+ *  address or the second factors after a sign-in older than the step-up age (ten minutes by
+ *  default), or one without the account's second factor: sign in again, or send a code with
+ *  the change. It says nothing about the access token, so the client neither refreshes nor
+ *  signs out on it. */
 export class BatonError extends Error {
     /** HTTP status. */
     status;
@@ -18,8 +28,8 @@ export class BatonError extends Error {
     code;
     /** The `error_description`, if any. */
     description;
-    constructor(status, code, description) {
-        super(description ? `${code}: ${description}` : code);
+    constructor(status, code, description, options) {
+        super(description ? `${code}: ${description}` : code, options);
         this.name = "BatonError";
         this.status = status;
         this.code = code;
@@ -27,14 +37,24 @@ export class BatonError extends Error {
     }
 }
 const REFRESH_HEADERS = { "X-Requested-With": "baton" };
+/** The bytes of base64url text (padded or not). */
+function bytesOf(base64url) {
+    const base64 = base64url.replace(/-/g, "+").replace(/_/g, "/");
+    const padded = base64 + "=".repeat((4 - (base64.length % 4)) % 4);
+    return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+}
+/** Bytes as base64url without padding, as WebAuthn's JSON has them. */
+function base64urlOf(bytes) {
+    let binary = "";
+    for (const b of new Uint8Array(bytes))
+        binary += String.fromCharCode(b);
+    return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
 function decodeClaims(token) {
     const part = token.split(".")[1];
     if (!part)
         throw new BatonError(0, "invalid_token", "Malformed access token");
-    const base64 = part.replace(/-/g, "+").replace(/_/g, "/");
-    const padded = base64 + "=".repeat((4 - (base64.length % 4)) % 4);
-    const bytes = Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
-    return JSON.parse(new TextDecoder().decode(bytes));
+    return JSON.parse(new TextDecoder().decode(bytesOf(part)));
 }
 function userOf(token) {
     const c = decodeClaims(token);
@@ -57,6 +77,106 @@ async function errorOf(res) {
     catch {
         return new BatonError(res.status, "http_error", res.statusText || undefined);
     }
+}
+/** The `mfa_required` answer of a correct password, if `res` is one. */
+async function mfaRequiredOf(res) {
+    if (res.status !== 401)
+        return null;
+    try {
+        const body = (await res.clone().json());
+        return body.error === "mfa_required" && typeof body.mfa_token === "string" ? body : null;
+    }
+    catch {
+        return null;
+    }
+}
+/** Whether this browser has WebAuthn, which passkeys need (the demo hides them otherwise). It
+ *  still refuses them to a page at an IP address rather than a host name. */
+export function passkeysSupported() {
+    return (typeof PublicKeyCredential === "function" &&
+        typeof navigator !== "undefined" &&
+        navigator.credentials !== undefined);
+}
+/** Throws `passkeys_unsupported` in a browser without WebAuthn: before any request, so that no
+ *  ceremony starts (nor a code is spent on one) that cannot finish. */
+function requirePasskeys() {
+    if (!passkeysSupported())
+        throw new BatonError(0, "passkeys_unsupported", "This browser has no passkeys");
+}
+/** A credential descriptor of WebAuthn's JSON, its id decoded. */
+const descriptor = (d) => ({ ...d, id: bytesOf(d.id) });
+/** Runs the browser's passkey prompt; what it throws becomes a `passkey_failed` BatonError. */
+async function prompt(ask) {
+    let credential;
+    try {
+        credential = await ask(navigator.credentials);
+    }
+    catch (e) {
+        throw new BatonError(0, "passkey_failed", e instanceof Error ? e.message : String(e), { cause: e });
+    }
+    if (!(credential instanceof PublicKeyCredential)) {
+        throw new BatonError(0, "passkey_failed", "The browser gave no passkey");
+    }
+    return credential;
+}
+/** The client's extension results as JSON (`credProps` and the like: plain values). */
+const extensionsOf = (credential) => credential.getClientExtensionResults();
+/** Creates a passkey with the options of `POST /auth/webauthn/register/start`; the
+ *  `PublicKeyCredential` as the finish takes it. Done by hand rather than with
+ *  `PublicKeyCredential.parseCreationOptionsFromJSON` and `toJSON`, which older browsers lack. */
+async function createPasskey(publicKey) {
+    const json = publicKey;
+    // The JSON form differs in its binary fields only (and types its enums as plain strings).
+    const options = {
+        ...json,
+        challenge: bytesOf(json.challenge),
+        user: { ...json.user, id: bytesOf(json.user.id) },
+        excludeCredentials: json.excludeCredentials?.map(descriptor),
+    };
+    const credential = await prompt((c) => c.create({ publicKey: options }));
+    const response = credential.response;
+    return {
+        id: credential.id,
+        rawId: base64urlOf(credential.rawId),
+        type: credential.type,
+        response: {
+            clientDataJSON: base64urlOf(response.clientDataJSON),
+            attestationObject: base64urlOf(response.attestationObject),
+            // Older browsers cannot tell.
+            transports: typeof response.getTransports === "function" ? response.getTransports() : [],
+        },
+        extensions: extensionsOf(credential),
+    };
+}
+/** Asks for a passkey with the options of `POST /auth/webauthn/login/start`; the
+ *  `PublicKeyCredential` as a finish takes it. */
+async function getPasskey(publicKey) {
+    const json = publicKey;
+    const options = {
+        ...json,
+        challenge: bytesOf(json.challenge),
+        allowCredentials: json.allowCredentials?.map(descriptor),
+    };
+    const credential = await prompt((c) => c.get({ publicKey: options }));
+    const response = credential.response;
+    return {
+        id: credential.id,
+        rawId: base64urlOf(credential.rawId),
+        type: credential.type,
+        response: {
+            clientDataJSON: base64urlOf(response.clientDataJSON),
+            authenticatorData: base64urlOf(response.authenticatorData),
+            signature: base64urlOf(response.signature),
+            userHandle: response.userHandle === null ? null : base64urlOf(response.userHandle),
+        },
+        extensions: extensionsOf(credential),
+    };
+}
+/** A proof as the wire has it. */
+function stepUpOf(proof) {
+    if (proof === undefined)
+        return {};
+    return "code" in proof ? { code: proof.code } : { current_password: proof.currentPassword };
 }
 /** Whether a 401 answer means "this access token is bad or expired" (so a refresh may help). */
 async function isInvalidToken(res) {
@@ -364,6 +484,27 @@ export function createClient(options = {}) {
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify(body),
     });
+    /** A JSON request with the access token. */
+    const sendJson = (method, path, body) => authorized(url(path), {
+        method,
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+    });
+    /** Signs in with the answer of any way to log in: a new generation, so that the answer of a
+     *  refresh still on its way from before counts for nothing. */
+    const signIn = (answer) => {
+        generation++;
+        accept(answer, "login");
+        return userOf(answer.access_token);
+    };
+    /** The second step of a login, with one factor. */
+    const loginMfa = async (request) => signIn(await json(await postJson("/auth/login/mfa", request)));
+    /** A passkey's answer to the options `start` gives. */
+    const passkeyAssertion = async (start) => {
+        requirePasskeys();
+        const options = await json(await postJson("/auth/webauthn/login/start", start));
+        return { ceremony: options.ceremony, credential: await getPasskey(options.publicKey) };
+    };
     return {
         get state() {
             return state();
@@ -385,13 +526,11 @@ export function createClient(options = {}) {
             if (!res.ok)
                 throw await errorOf(res);
         },
-        async setEmail(email, currentPassword) {
+        async setEmail(email, currentPassword, options) {
             const body = { email, current_password: currentPassword };
-            const res = await authorized(url("/auth/email"), {
-                method: "PUT",
-                headers: { "Content-Type": "application/json" },
-                body: JSON.stringify(body),
-            });
+            if (options?.code !== undefined)
+                body.code = options.code;
+            const res = await sendJson("PUT", "/auth/email", body);
             if (!res.ok)
                 throw await errorOf(res);
             await renew();
@@ -403,10 +542,25 @@ export function createClient(options = {}) {
             await renew();
         },
         async login(username, password) {
-            const answer = await json(await postJson("/auth/login", { username, password, delivery: "cookie" }));
-            generation++;
-            accept(answer, "login");
-            return userOf(answer.access_token);
+            // The second step delivers the refresh token the way this first one asks.
+            const res = await postJson("/auth/login", { username, password, delivery: "cookie" });
+            const mfa = await mfaRequiredOf(res);
+            if (mfa !== null)
+                return { status: "mfa-required", mfaToken: mfa.mfa_token, methods: mfa.methods };
+            return { status: "signed-in", user: signIn(await json(res)) };
+        },
+        loginWithCode(mfaToken, code) {
+            return loginMfa({ mfa_token: mfaToken, code });
+        },
+        loginWithRecoveryCode(mfaToken, recoveryCode) {
+            return loginMfa({ mfa_token: mfaToken, recovery_code: recoveryCode });
+        },
+        async loginWithPasskeyAsSecondFactor(mfaToken) {
+            return loginMfa({ mfa_token: mfaToken, webauthn: await passkeyAssertion({ mfa_token: mfaToken }) });
+        },
+        async loginWithPasskey() {
+            const assertion = await passkeyAssertion({});
+            return signIn(await json(await postJson("/auth/webauthn/login/finish", { ...assertion, delivery: "cookie" })));
         },
         restore,
         logout,
@@ -416,16 +570,59 @@ export function createClient(options = {}) {
                 throw await errorOf(res);
             await logout();
         },
-        async changePassword(currentPassword, newPassword) {
+        async changePassword(currentPassword, newPassword, options) {
             const body = {
                 current_password: currentPassword,
                 new_password: newPassword,
             };
-            const res = await authorized(url("/auth/password"), {
-                method: "POST",
-                headers: { "Content-Type": "application/json" },
-                body: JSON.stringify(body),
-            });
+            if (options?.code !== undefined)
+                body.code = options.code;
+            const res = await sendJson("POST", "/auth/password", body);
+            if (!res.ok)
+                throw await errorOf(res);
+        },
+        async mfaStatus() {
+            return json(await authorized(url("/auth/mfa")));
+        },
+        async setupTotp(currentPassword) {
+            return json(await sendJson("POST", "/auth/mfa/totp/setup", { current_password: currentPassword }));
+        },
+        async confirmTotp(code) {
+            const body = await json(await sendJson("POST", "/auth/mfa/totp/confirm", { code }));
+            return body.recovery_codes;
+        },
+        async disableTotp(proof) {
+            const res = await sendJson("DELETE", "/auth/mfa/totp", stepUpOf(proof));
+            if (!res.ok)
+                throw await errorOf(res);
+        },
+        async regenerateRecoveryCodes(proof) {
+            const body = await json(await sendJson("POST", "/auth/mfa/recovery-codes", stepUpOf(proof)));
+            return body.recovery_codes;
+        },
+        async registerPasskey(currentPassword, options = {}) {
+            requirePasskeys();
+            const proof = { current_password: currentPassword };
+            if (options.code !== undefined)
+                proof.code = options.code;
+            const start = await json(await sendJson("POST", "/auth/webauthn/register/start", proof));
+            const finish = {
+                ceremony: start.ceremony,
+                credential: await createPasskey(start.publicKey),
+            };
+            if (options.name !== undefined)
+                finish.name = options.name;
+            const added = await json(await sendJson("POST", "/auth/webauthn/register/finish", finish));
+            return added.recovery_codes === undefined
+                ? { credential: added.credential }
+                : { credential: added.credential, recoveryCodes: added.recovery_codes };
+        },
+        async passkeys() {
+            const body = await json(await authorized(url("/auth/webauthn/credentials")));
+            return body.credentials;
+        },
+        async deletePasskey(id, proof) {
+            const res = await sendJson("DELETE", `/auth/webauthn/credentials/${encodeURIComponent(id)}`, stepUpOf(proof));
             if (!res.ok)
                 throw await errorOf(res);
         },

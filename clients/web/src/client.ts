@@ -8,6 +8,10 @@
  * access token shared over a BroadcastChannel. Nothing is written to localStorage or
  * sessionStorage; a reload signs back in silently through the cookie.
  *
+ * A login may need a second factor: {@link BatonClient.login} then says so, and a code from an
+ * authenticator app, a recovery code or a passkey finishes it. Passkeys (WebAuthn) also sign in
+ * by themselves.
+ *
  * No runtime dependencies.
  */
 
@@ -16,10 +20,28 @@ import type {
   ErrorBody,
   ErrorCode,
   ForgotPasswordRequest,
+  JsonValue,
+  LoginMfaRequest,
   LoginRequest,
+  MfaMethod,
+  MfaRequiredBody,
+  MfaStatus,
+  PasskeyList,
+  PasskeyLoginFinishRequest,
+  PasskeyLoginStartRequest,
+  PasskeyOptions,
+  PasskeyRegistered,
+  PasskeyRegisterFinishRequest,
+  PasskeyRegisterStartRequest,
+  PasskeyView,
+  RecoveryCodesResponse,
   RegisterRequest,
   ResetPasswordRequest,
   SetEmailRequest,
+  StepUpRequest,
+  TotpConfirmRequest,
+  TotpSetupRequest,
+  TotpSetupResponse,
   VerifyEmailRequest,
   SessionList,
   SessionView,
@@ -84,14 +106,51 @@ export type ChangeReason = "login" | "refresh" | "logout" | "expired" | "restore
 /** A listener of {@link BatonClient.onChange}. */
 export type ChangeListener = (state: AuthState, reason: ChangeReason) => void;
 
+/** What {@link BatonClient.login} ends in: signed in, or signed in once a second factor is
+ *  given with `mfaToken` (single-use, for five minutes) to one of the `loginWith…` methods of
+ *  the `methods` the account has. */
+export type LoginResult =
+  | { status: "signed-in"; user: User }
+  | { status: "mfa-required"; mfaToken: string; methods: MfaMethod[] };
+
+/** The fresh proof a change of second factors brings: a code from the authenticator app, or
+ *  the current password (enough only with a sign-in younger than the step-up age, and made
+ *  with the second factor when the account has one). */
+export type Proof = { code: string } | { currentPassword: string };
+
 /** One live session, from `GET /auth/sessions`. */
 export type Session = SessionView;
 
-/** Errors the client itself reports: a non-JSON error answer, a network failure, a refresh
- *  held back after a failure, and a refresh overtaken by a logout. */
-export type ClientErrorCode = "http_error" | "network_error" | "backoff" | "superseded";
+/** One of the user's passkeys, from `GET /auth/webauthn/credentials`. */
+export type Passkey = PasskeyView;
 
-/** An error answer of baton (`{"error": …, "error_description": …}`). */
+/** What {@link BatonClient.registerPasskey} ends in. */
+export interface RegisteredPasskey {
+  /** The new passkey. */
+  credential: Passkey;
+  /** Ten recovery codes when it is the account's first second factor: shown this once. */
+  recoveryCodes?: string[];
+}
+
+/** Errors the client itself reports: a non-JSON error answer, a network failure, a refresh
+ *  held back after a failure, a refresh overtaken by a logout, a browser without WebAuthn, and
+ *  a passkey prompt that gave no passkey (dismissed, timed out or refused: the `cause` is the
+ *  browser's exception). */
+export type ClientErrorCode =
+  | "http_error"
+  | "network_error"
+  | "backoff"
+  | "superseded"
+  | "passkeys_unsupported"
+  | "passkey_failed";
+
+/** An error answer of baton (`{"error": …, "error_description": …}`).
+ *
+ *  `insufficient_user_authentication` (RFC 9470) refuses a change to the password, the e-mail
+ *  address or the second factors after a sign-in older than the step-up age (ten minutes by
+ *  default), or one without the account's second factor: sign in again, or send a code with
+ *  the change. It says nothing about the access token, so the client neither refreshes nor
+ *  signs out on it. */
 export class BatonError extends Error {
   /** HTTP status. */
   readonly status: number;
@@ -100,8 +159,8 @@ export class BatonError extends Error {
   /** The `error_description`, if any. */
   readonly description: string | undefined;
 
-  constructor(status: number, code: ErrorCode | ClientErrorCode, description?: string) {
-    super(description ? `${code}: ${description}` : code);
+  constructor(status: number, code: ErrorCode | ClientErrorCode, description?: string, options?: ErrorOptions) {
+    super(description ? `${code}: ${description}` : code, options);
     this.name = "BatonError";
     this.status = status;
     this.code = code;
@@ -123,13 +182,30 @@ export interface BatonClient {
    *  user ends. Throws `invalid_token` for a wrong, used or expired link. */
   resetPassword(token: string, newPassword: string): Promise<void>;
   /** Sets or changes the signed-in user's address (unconfirmed until its mailed link is
-   *  followed); then renews the access token so that `state.user.email` follows. */
-  setEmail(email: string, currentPassword: string): Promise<void>;
+   *  followed); then renews the access token so that `state.user.email` follows. For an account
+   *  with a second factor, a sign-in older than the step-up age or made without the factor
+   *  needs a code from the app along (else `insufficient_user_authentication`). */
+  setEmail(email: string, currentPassword: string, options?: { code?: string }): Promise<void>;
   /** Confirms an address with the token of its link (`#verify=TOKEN`); signed in, renews the
    *  access token so that `state.user.emailVerified` follows. */
   verifyEmail(token: string): Promise<void>;
-  /** Logs in; the refresh token goes to the httpOnly cookie. */
-  login(username: string, password: string): Promise<User>;
+  /** Logs in; the refresh token goes to the httpOnly cookie. For an account with a second
+   *  factor the password is only the first step: `mfa-required`, still signed out. */
+  login(username: string, password: string): Promise<LoginResult>;
+  /** Finishes a login with a code from the authenticator app. Throws `invalid_code` for a wrong
+   *  one (still signed out; the fifth spends the token) and `invalid_token` for a token that
+   *  is used, spent or expired (log in again). */
+  loginWithCode(mfaToken: string, code: string): Promise<User>;
+  /** Finishes a login with one of the recovery codes, which then works no more. Throws as
+   *  {@link BatonClient.loginWithCode} does. */
+  loginWithRecoveryCode(mfaToken: string, recoveryCode: string): Promise<User>;
+  /** Finishes a login with one of the account's passkeys (the browser asks for it). Throws as
+   *  {@link BatonClient.loginWithCode} does, or `passkeys_unsupported` or `passkey_failed`. */
+  loginWithPasskeyAsSecondFactor(mfaToken: string): Promise<User>;
+  /** Signs in with a passkey alone, no username asked (the browser offers the passkeys it has
+   *  for this site). Throws `invalid_credentials` for a passkey baton does not accept, or
+   *  `passkeys_unsupported` or `passkey_failed`. */
+  loginWithPasskey(): Promise<User>;
   /** Signs back in from the refresh cookie (call on page load). True when signed in. */
   restore(): Promise<boolean>;
   /** Revokes this session and signs out every tab. */
@@ -138,8 +214,31 @@ export interface BatonClient {
   logoutAll(): Promise<void>;
   /** Changes the signed-in user's password; every other session of theirs ends, this one
    *  stays. Throws a `BatonError`: `invalid_credentials` for a wrong current password,
-   *  `invalid_request` (with the reason) for a new one the password rule refuses. */
-  changePassword(currentPassword: string, newPassword: string): Promise<void>;
+   *  `invalid_request` (with the reason) for a new one the password rule refuses,
+   *  `insufficient_user_authentication` as {@link BatonClient.setEmail} says. */
+  changePassword(currentPassword: string, newPassword: string, options?: { code?: string }): Promise<void>;
+  /** The signed-in user's second factors. */
+  mfaStatus(): Promise<MfaStatus>;
+  /** Starts enrolling an authenticator app: the secret, as text, as an `otpauth://` URI and as
+   *  a QR code (an SVG document). Off until {@link BatonClient.confirmTotp}. Throws
+   *  `mfa_already_enabled` when an app is enrolled. */
+  setupTotp(currentPassword: string): Promise<TotpSetupResponse>;
+  /** Turns the app on with a code from it; resolves to ten recovery codes, shown this once.
+   *  Throws `invalid_code` for a wrong code. */
+  confirmTotp(code: string): Promise<string[]>;
+  /** Removes the authenticator app (and the recovery codes, when no passkey is left). */
+  disableTotp(proof: Proof): Promise<void>;
+  /** Ten new recovery codes in place of the old ones, shown this once. */
+  regenerateRecoveryCodes(proof: Proof): Promise<string[]>;
+  /** Creates a passkey for the signed-in user (the browser asks for it) and registers it. A
+   *  passkey signs in alone, so adding one takes the current password (`invalid_credentials`
+   *  when wrong), and a code from the app as {@link BatonClient.setEmail} says. */
+  registerPasskey(currentPassword: string, options?: { name?: string; code?: string }): Promise<RegisteredPasskey>;
+  /** The signed-in user's passkeys, oldest first. */
+  passkeys(): Promise<Passkey[]>;
+  /** Removes one of the user's passkeys. Without a proof, it takes a sign-in younger than the
+   *  step-up age (made with the second factor, when the account has one). */
+  deletePasskey(id: string, proof?: Proof): Promise<void>;
   /** The user's live sessions. */
   sessions(): Promise<Session[]>;
   /** Revokes one session; revoking the current one signs out. */
@@ -170,13 +269,24 @@ type TokenAnswer = Pick<TokenResponse, "access_token" | "expires_in">;
 
 const REFRESH_HEADERS = { "X-Requested-With": "baton" } as const;
 
+/** The bytes of base64url text (padded or not). */
+function bytesOf(base64url: string): Uint8Array<ArrayBuffer> {
+  const base64 = base64url.replace(/-/g, "+").replace(/_/g, "/");
+  const padded = base64 + "=".repeat((4 - (base64.length % 4)) % 4);
+  return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+}
+
+/** Bytes as base64url without padding, as WebAuthn's JSON has them. */
+function base64urlOf(bytes: ArrayBuffer): string {
+  let binary = "";
+  for (const b of new Uint8Array(bytes)) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
 function decodeClaims(token: string): Record<string, unknown> {
   const part = token.split(".")[1];
   if (!part) throw new BatonError(0, "invalid_token", "Malformed access token");
-  const base64 = part.replace(/-/g, "+").replace(/_/g, "/");
-  const padded = base64 + "=".repeat((4 - (base64.length % 4)) % 4);
-  const bytes = Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
-  return JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+  return JSON.parse(new TextDecoder().decode(bytesOf(part))) as Record<string, unknown>;
 }
 
 function userOf(token: string): User {
@@ -200,6 +310,115 @@ async function errorOf(res: Response): Promise<BatonError> {
   } catch {
     return new BatonError(res.status, "http_error", res.statusText || undefined);
   }
+}
+
+/** The `mfa_required` answer of a correct password, if `res` is one. */
+async function mfaRequiredOf(res: Response): Promise<MfaRequiredBody | null> {
+  if (res.status !== 401) return null;
+  try {
+    const body = (await res.clone().json()) as Partial<MfaRequiredBody>;
+    return body.error === "mfa_required" && typeof body.mfa_token === "string" ? (body as MfaRequiredBody) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether this browser has WebAuthn, which passkeys need (the demo hides them otherwise). It
+ *  still refuses them to a page at an IP address rather than a host name. */
+export function passkeysSupported(): boolean {
+  return (
+    typeof PublicKeyCredential === "function" &&
+    typeof navigator !== "undefined" &&
+    navigator.credentials !== undefined
+  );
+}
+
+/** Throws `passkeys_unsupported` in a browser without WebAuthn: before any request, so that no
+ *  ceremony starts (nor a code is spent on one) that cannot finish. */
+function requirePasskeys(): void {
+  if (!passkeysSupported()) throw new BatonError(0, "passkeys_unsupported", "This browser has no passkeys");
+}
+
+/** A credential descriptor of WebAuthn's JSON, its id decoded. */
+const descriptor = (d: PublicKeyCredentialDescriptorJSON) => ({ ...d, id: bytesOf(d.id) });
+
+/** Runs the browser's passkey prompt; what it throws becomes a `passkey_failed` BatonError. */
+async function prompt(
+  ask: (credentials: CredentialsContainer) => Promise<Credential | null>,
+): Promise<PublicKeyCredential> {
+  let credential: Credential | null;
+  try {
+    credential = await ask(navigator.credentials);
+  } catch (e) {
+    throw new BatonError(0, "passkey_failed", e instanceof Error ? e.message : String(e), { cause: e });
+  }
+  if (!(credential instanceof PublicKeyCredential)) {
+    throw new BatonError(0, "passkey_failed", "The browser gave no passkey");
+  }
+  return credential;
+}
+
+/** The client's extension results as JSON (`credProps` and the like: plain values). */
+const extensionsOf = (credential: PublicKeyCredential) =>
+  credential.getClientExtensionResults() as { [key: string]: JsonValue };
+
+/** Creates a passkey with the options of `POST /auth/webauthn/register/start`; the
+ *  `PublicKeyCredential` as the finish takes it. Done by hand rather than with
+ *  `PublicKeyCredential.parseCreationOptionsFromJSON` and `toJSON`, which older browsers lack. */
+async function createPasskey(publicKey: JsonValue): Promise<JsonValue> {
+  const json = publicKey as unknown as PublicKeyCredentialCreationOptionsJSON;
+  // The JSON form differs in its binary fields only (and types its enums as plain strings).
+  const options = {
+    ...json,
+    challenge: bytesOf(json.challenge),
+    user: { ...json.user, id: bytesOf(json.user.id) },
+    excludeCredentials: json.excludeCredentials?.map(descriptor),
+  } as PublicKeyCredentialCreationOptions;
+  const credential = await prompt((c) => c.create({ publicKey: options }));
+  const response = credential.response as AuthenticatorAttestationResponse;
+  return {
+    id: credential.id,
+    rawId: base64urlOf(credential.rawId),
+    type: credential.type,
+    response: {
+      clientDataJSON: base64urlOf(response.clientDataJSON),
+      attestationObject: base64urlOf(response.attestationObject),
+      // Older browsers cannot tell.
+      transports: typeof response.getTransports === "function" ? response.getTransports() : [],
+    },
+    extensions: extensionsOf(credential),
+  };
+}
+
+/** Asks for a passkey with the options of `POST /auth/webauthn/login/start`; the
+ *  `PublicKeyCredential` as a finish takes it. */
+async function getPasskey(publicKey: JsonValue): Promise<JsonValue> {
+  const json = publicKey as unknown as PublicKeyCredentialRequestOptionsJSON;
+  const options = {
+    ...json,
+    challenge: bytesOf(json.challenge),
+    allowCredentials: json.allowCredentials?.map(descriptor),
+  } as PublicKeyCredentialRequestOptions;
+  const credential = await prompt((c) => c.get({ publicKey: options }));
+  const response = credential.response as AuthenticatorAssertionResponse;
+  return {
+    id: credential.id,
+    rawId: base64urlOf(credential.rawId),
+    type: credential.type,
+    response: {
+      clientDataJSON: base64urlOf(response.clientDataJSON),
+      authenticatorData: base64urlOf(response.authenticatorData),
+      signature: base64urlOf(response.signature),
+      userHandle: response.userHandle === null ? null : base64urlOf(response.userHandle),
+    },
+    extensions: extensionsOf(credential),
+  };
+}
+
+/** A proof as the wire has it. */
+function stepUpOf(proof: Proof | undefined): StepUpRequest {
+  if (proof === undefined) return {};
+  return "code" in proof ? { code: proof.code } : { current_password: proof.currentPassword };
 }
 
 /** Whether a 401 answer means "this access token is bad or expired" (so a refresh may help). */
@@ -497,7 +716,15 @@ export function createClient(options: ClientOptions = {}): BatonClient {
 
   const postJson = (
     path: string,
-    body: RegisterRequest | LoginRequest | ForgotPasswordRequest | ResetPasswordRequest | VerifyEmailRequest,
+    body:
+      | RegisterRequest
+      | LoginRequest
+      | LoginMfaRequest
+      | PasskeyLoginStartRequest
+      | PasskeyLoginFinishRequest
+      | ForgotPasswordRequest
+      | ResetPasswordRequest
+      | VerifyEmailRequest,
   ) =>
     doFetch(url(path), {
       method: "POST",
@@ -505,6 +732,44 @@ export function createClient(options: ClientOptions = {}): BatonClient {
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body),
     });
+
+  /** A JSON request with the access token. */
+  const sendJson = (
+    method: "POST" | "PUT" | "DELETE",
+    path: string,
+    body:
+      | ChangePasswordRequest
+      | SetEmailRequest
+      | TotpSetupRequest
+      | TotpConfirmRequest
+      | StepUpRequest
+      | PasskeyRegisterStartRequest
+      | PasskeyRegisterFinishRequest,
+  ) =>
+    authorized(url(path), {
+      method,
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+
+  /** Signs in with the answer of any way to log in: a new generation, so that the answer of a
+   *  refresh still on its way from before counts for nothing. */
+  const signIn = (answer: TokenAnswer): User => {
+    generation++;
+    accept(answer, "login");
+    return userOf(answer.access_token);
+  };
+
+  /** The second step of a login, with one factor. */
+  const loginMfa = async (request: LoginMfaRequest): Promise<User> =>
+    signIn(await json<TokenAnswer>(await postJson("/auth/login/mfa", request)));
+
+  /** A passkey's answer to the options `start` gives. */
+  const passkeyAssertion = async (start: PasskeyLoginStartRequest) => {
+    requirePasskeys();
+    const options = await json<PasskeyOptions>(await postJson("/auth/webauthn/login/start", start));
+    return { ceremony: options.ceremony, credential: await getPasskey(options.publicKey) };
+  };
 
   return {
     get state() {
@@ -528,13 +793,10 @@ export function createClient(options: ClientOptions = {}): BatonClient {
       if (!res.ok) throw await errorOf(res);
     },
 
-    async setEmail(email, currentPassword) {
+    async setEmail(email, currentPassword, options) {
       const body: SetEmailRequest = { email, current_password: currentPassword };
-      const res = await authorized(url("/auth/email"), {
-        method: "PUT",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(body),
-      });
+      if (options?.code !== undefined) body.code = options.code;
+      const res = await sendJson("PUT", "/auth/email", body);
       if (!res.ok) throw await errorOf(res);
       await renew();
     },
@@ -546,12 +808,32 @@ export function createClient(options: ClientOptions = {}): BatonClient {
     },
 
     async login(username, password) {
-      const answer = await json<TokenAnswer>(
-        await postJson("/auth/login", { username, password, delivery: "cookie" }),
+      // The second step delivers the refresh token the way this first one asks.
+      const res = await postJson("/auth/login", { username, password, delivery: "cookie" });
+      const mfa = await mfaRequiredOf(res);
+      if (mfa !== null) return { status: "mfa-required", mfaToken: mfa.mfa_token, methods: mfa.methods };
+      return { status: "signed-in", user: signIn(await json<TokenAnswer>(res)) };
+    },
+
+    loginWithCode(mfaToken, code) {
+      return loginMfa({ mfa_token: mfaToken, code });
+    },
+
+    loginWithRecoveryCode(mfaToken, recoveryCode) {
+      return loginMfa({ mfa_token: mfaToken, recovery_code: recoveryCode });
+    },
+
+    async loginWithPasskeyAsSecondFactor(mfaToken) {
+      return loginMfa({ mfa_token: mfaToken, webauthn: await passkeyAssertion({ mfa_token: mfaToken }) });
+    },
+
+    async loginWithPasskey() {
+      const assertion = await passkeyAssertion({});
+      return signIn(
+        await json<TokenAnswer>(
+          await postJson("/auth/webauthn/login/finish", { ...assertion, delivery: "cookie" }),
+        ),
       );
-      generation++;
-      accept(answer, "login");
-      return userOf(answer.access_token);
     },
 
     restore,
@@ -564,16 +846,66 @@ export function createClient(options: ClientOptions = {}): BatonClient {
       await logout();
     },
 
-    async changePassword(currentPassword, newPassword) {
+    async changePassword(currentPassword, newPassword, options) {
       const body: ChangePasswordRequest = {
         current_password: currentPassword,
         new_password: newPassword,
       };
-      const res = await authorized(url("/auth/password"), {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(body),
-      });
+      if (options?.code !== undefined) body.code = options.code;
+      const res = await sendJson("POST", "/auth/password", body);
+      if (!res.ok) throw await errorOf(res);
+    },
+
+    async mfaStatus() {
+      return json<MfaStatus>(await authorized(url("/auth/mfa")));
+    },
+
+    async setupTotp(currentPassword) {
+      return json<TotpSetupResponse>(
+        await sendJson("POST", "/auth/mfa/totp/setup", { current_password: currentPassword }),
+      );
+    },
+
+    async confirmTotp(code) {
+      const body = await json<RecoveryCodesResponse>(await sendJson("POST", "/auth/mfa/totp/confirm", { code }));
+      return body.recovery_codes;
+    },
+
+    async disableTotp(proof) {
+      const res = await sendJson("DELETE", "/auth/mfa/totp", stepUpOf(proof));
+      if (!res.ok) throw await errorOf(res);
+    },
+
+    async regenerateRecoveryCodes(proof) {
+      const body = await json<RecoveryCodesResponse>(
+        await sendJson("POST", "/auth/mfa/recovery-codes", stepUpOf(proof)),
+      );
+      return body.recovery_codes;
+    },
+
+    async registerPasskey(currentPassword, options = {}) {
+      requirePasskeys();
+      const proof: PasskeyRegisterStartRequest = { current_password: currentPassword };
+      if (options.code !== undefined) proof.code = options.code;
+      const start = await json<PasskeyOptions>(await sendJson("POST", "/auth/webauthn/register/start", proof));
+      const finish: PasskeyRegisterFinishRequest = {
+        ceremony: start.ceremony,
+        credential: await createPasskey(start.publicKey),
+      };
+      if (options.name !== undefined) finish.name = options.name;
+      const added = await json<PasskeyRegistered>(await sendJson("POST", "/auth/webauthn/register/finish", finish));
+      return added.recovery_codes === undefined
+        ? { credential: added.credential }
+        : { credential: added.credential, recoveryCodes: added.recovery_codes };
+    },
+
+    async passkeys() {
+      const body = await json<PasskeyList>(await authorized(url("/auth/webauthn/credentials")));
+      return body.credentials;
+    },
+
+    async deletePasskey(id, proof) {
+      const res = await sendJson("DELETE", `/auth/webauthn/credentials/${encodeURIComponent(id)}`, stepUpOf(proof));
       if (!res.ok) throw await errorOf(res);
     },
 

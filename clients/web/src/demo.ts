@@ -1,7 +1,8 @@
 /**
- * The demo page served by `baton serve` at `/`: register, log in, call `/api/me`, watch the
- * access token count down and renew itself, list and revoke sessions, log out. It uses only the
- * public API of the client library.
+ * The demo page served by `baton serve` at `/`: register, log in (with a second factor when the
+ * account has one, or with a passkey alone), call `/api/me`, watch the access token count down
+ * and renew itself, list and revoke sessions, enrol an authenticator app and passkeys, log out.
+ * It uses only the public API of the client library.
  *
  * `?proactive=off` turns off the early renewal, so that the access token really expires and the
  * next call renews it on its 401.
@@ -9,9 +10,13 @@
 import {
   BatonError,
   createClient,
+  passkeysSupported,
   type AuthState,
   type EventKind,
   type EventList,
+  type MfaMethod,
+  type MfaStatus,
+  type Passkey,
   type Session,
 } from "./client.js";
 
@@ -34,13 +39,71 @@ function say(text: string, kind: "ok" | "error" | "" = "") {
 }
 
 function explain(e: unknown): string {
+  if (e instanceof BatonError && e.code === "insufficient_user_authentication") {
+    return "Sign in again to change this: your sign-in is too old, or was made without your second factor.";
+  }
+  if (e instanceof BatonError && e.code === "passkey_failed" && e.cause instanceof DOMException) {
+    // The browser's own messages say little about these two.
+    if (e.cause.name === "NotAllowedError") return "No passkey was given: the prompt was closed or timed out.";
+    if (e.cause.name === "SecurityError") {
+      return "Passkeys need this page at a host name (such as localhost), not at an IP address.";
+    }
+  }
   if (e instanceof BatonError) return e.description ?? e.code;
   return e instanceof Error ? e.message : String(e);
+}
+
+/** A code typed into an optional field: nothing when blank. */
+function optionalCode(id: string): { code?: string } {
+  const code = $<HTMLInputElement>(id).value.trim();
+  return code === "" ? {} : { code };
+}
+
+/** The login waiting for its second factor, and whether a recovery code is to finish it. */
+let secondStep: { mfaToken: string; methods: MfaMethod[] } | null = null;
+let withRecoveryCode = false;
+
+/** Shows the login form, or the second step's in its place. */
+function renderSecondStep() {
+  $("login-form").hidden = secondStep !== null;
+  $("mfa-form").hidden = secondStep === null;
+  if (secondStep === null) return;
+  const hasApp = secondStep.methods.includes("totp");
+  const recovery = withRecoveryCode || !hasApp;
+  // A hidden field must also be disabled, or its `required` would block the form.
+  $("mfa-code-field").hidden = recovery;
+  $<HTMLInputElement>("mfa-code").disabled = recovery;
+  $("mfa-recovery-field").hidden = !recovery;
+  $<HTMLInputElement>("mfa-recovery-code").disabled = !recovery;
+  $("mfa-toggle-recovery").hidden = !hasApp;
+  $("mfa-toggle-recovery").textContent = recovery ? "Use a code from your app" : "Use a recovery code";
+  $("mfa-passkey").hidden = !(secondStep.methods.includes("webauthn") && passkeysSupported());
+  $<HTMLInputElement>(recovery ? "mfa-recovery-code" : "mfa-code").focus();
+}
+
+/** Back to the login form. */
+function endSecondStep() {
+  secondStep = null;
+  withRecoveryCode = false;
+  $<HTMLFormElement>("mfa-form").reset();
+  renderSecondStep();
+}
+
+/** Takes the secrets of an enrolment off the page: the app's secret and the recovery codes. */
+function forgetSecrets() {
+  $("totp-confirm-form").hidden = true;
+  $("totp-qr").replaceChildren();
+  $("totp-secret").textContent = "";
+  $("recovery-codes-box").hidden = true;
+  $("recovery-codes").replaceChildren();
 }
 
 function render(state: AuthState) {
   $("signed-out").hidden = state.status !== "signed-out";
   $("signed-in").hidden = state.status !== "signed-in";
+  if (state.status !== "signed-in") forgetSecrets();
+  // A sign-in, in this tab or another, ends a second step waiting here.
+  if (state.status === "signed-in" && secondStep !== null) endSecondStep();
   if (state.status === "signed-in") {
     $("whoami").textContent = state.user.username;
     $("user-id").textContent = state.user.id;
@@ -113,6 +176,86 @@ async function loadSessions() {
   );
 }
 
+/** What the second factors are, in a few words. */
+function describeFactors(status: MfaStatus): string {
+  if (status.methods.length === 0) return "Off: your password alone signs you in.";
+  const factors: string[] = [];
+  if (status.totp) factors.push("an authenticator app");
+  const n = status.webauthn_credentials;
+  if (n > 0) factors.push(n === 1 ? "a passkey" : `${n} passkeys`);
+  const left = status.recovery_codes_left;
+  return `On, with ${factors.join(" and ")}; ${left} recovery ${left === 1 ? "code" : "codes"} left.`;
+}
+
+async function loadSecondFactors() {
+  let status: MfaStatus;
+  try {
+    status = await client.mfaStatus();
+  } catch (e) {
+    say(`Could not load the second factors: ${explain(e)}`, "error");
+    return;
+  }
+  const line = $("mfa-status");
+  line.textContent = describeFactors(status);
+  line.dataset.totp = String(status.totp);
+  $("totp-setup-form").hidden = status.totp || !$("totp-confirm-form").hidden;
+  $("totp-disable-form").hidden = !status.totp;
+}
+
+async function loadPasskeys() {
+  let passkeys: Passkey[];
+  try {
+    passkeys = await client.passkeys();
+  } catch (e) {
+    say(`Could not list the passkeys: ${explain(e)}`, "error");
+    return;
+  }
+  $("passkeys").replaceChildren(
+    ...passkeys.map((p) => {
+      const tr = document.createElement("tr");
+      tr.dataset.passkeyId = p.id;
+      for (const text of [p.name, when(p.created_at), p.last_used_at === null ? "never" : when(p.last_used_at)]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.append(td);
+      }
+      const td = document.createElement("td");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = "Delete";
+      button.addEventListener("click", async () => {
+        try {
+          await client.deletePasskey(p.id);
+          say("Passkey deleted.", "ok");
+          await loadSecurity();
+        } catch (e) {
+          say(`Could not delete the passkey: ${explain(e)}`, "error");
+        }
+      });
+      td.append(button);
+      tr.append(td);
+      return tr;
+    }),
+  );
+}
+
+/** The two-factor and passkey cards. */
+async function loadSecurity() {
+  await Promise.all([loadSecondFactors(), loadPasskeys()]);
+}
+
+/** Shows recovery codes, this once. */
+function showRecoveryCodes(codes: string[]) {
+  $("recovery-codes").replaceChildren(
+    ...codes.map((code) => {
+      const li = document.createElement("li");
+      li.textContent = code;
+      return li;
+    }),
+  );
+  $("recovery-codes-box").hidden = false;
+}
+
 const ACTIVITY: Partial<Record<EventKind, string>> = {
   registered: "Account created",
   login_succeeded: "Signed in",
@@ -130,6 +273,11 @@ const ACTIVITY: Partial<Record<EventKind, string>> = {
   email_verified: "E-mail address confirmed",
   user_disabled: "Account disabled",
   user_enabled: "Account enabled again",
+  mfa_enabled: "Second factor added",
+  mfa_disabled: "Second factor removed",
+  recovery_code_used: "Signed in with a recovery code",
+  recovery_codes_regenerated: "New recovery codes",
+  mfa_reset: "Second factors removed by an administrator",
 };
 
 async function loadEvents() {
@@ -166,14 +314,96 @@ $<HTMLFormElement>("login-form").addEventListener("submit", async (event) => {
   const form = event.currentTarget as HTMLFormElement;
   busy(form, true);
   try {
-    const user = await client.login(
+    const result = await client.login(
       $<HTMLInputElement>("login-username").value,
       $<HTMLInputElement>("login-password").value,
     );
     form.reset();
-    say(`Welcome, ${user.username}.`, "ok");
+    if (result.status === "mfa-required") {
+      say("");
+      secondStep = { mfaToken: result.mfaToken, methods: result.methods };
+      renderSecondStep();
+    } else {
+      say(`Welcome, ${result.user.username}.`, "ok");
+    }
   } catch (e) {
     say(explain(e), "error");
+  } finally {
+    busy(form, false);
+  }
+});
+
+const REFUSED_FACTOR = {
+  code: "That code is not right.",
+  "recovery-code": "That recovery code is not right, or was used already.",
+  passkey: "That passkey is not one of this account's.",
+} as const;
+
+/** Says why the second step with `factor` failed; a token that is no more ends it. */
+function secondStepFailed(e: unknown, factor: keyof typeof REFUSED_FACTOR) {
+  if (e instanceof BatonError && e.code === "invalid_code") {
+    say(REFUSED_FACTOR[factor], "error");
+  } else if (e instanceof BatonError && e.code === "invalid_token") {
+    endSecondStep();
+    say("This sign-in took too long or had too many wrong codes. Please log in again.", "error");
+  } else {
+    say(explain(e), "error");
+  }
+}
+
+$<HTMLFormElement>("mfa-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget as HTMLFormElement;
+  if (secondStep === null) return;
+  const { mfaToken } = secondStep;
+  const recovery = !$<HTMLInputElement>("mfa-recovery-code").disabled;
+  busy(form, true);
+  try {
+    const user = recovery
+      ? await client.loginWithRecoveryCode(mfaToken, $<HTMLInputElement>("mfa-recovery-code").value.trim())
+      : await client.loginWithCode(mfaToken, $<HTMLInputElement>("mfa-code").value.trim());
+    say(`Welcome, ${user.username}.`, "ok");
+  } catch (e) {
+    secondStepFailed(e, recovery ? "recovery-code" : "code");
+  } finally {
+    busy(form, false);
+  }
+});
+
+$("mfa-toggle-recovery").addEventListener("click", () => {
+  withRecoveryCode = !withRecoveryCode;
+  renderSecondStep();
+});
+
+$("mfa-passkey").addEventListener("click", async () => {
+  if (secondStep === null) return;
+  const form = $<HTMLFormElement>("mfa-form");
+  busy(form, true);
+  try {
+    const user = await client.loginWithPasskeyAsSecondFactor(secondStep.mfaToken);
+    say(`Welcome, ${user.username}.`, "ok");
+  } catch (e) {
+    secondStepFailed(e, "passkey");
+  } finally {
+    busy(form, false);
+  }
+});
+
+$("mfa-cancel").addEventListener("click", () => {
+  endSecondStep();
+  say("");
+  $<HTMLInputElement>("login-username").focus();
+});
+
+$("passkey-login").addEventListener("click", async () => {
+  const form = $<HTMLFormElement>("login-form");
+  busy(form, true);
+  try {
+    const user = await client.loginWithPasskey();
+    say(`Welcome, ${user.username}.`, "ok");
+  } catch (e) {
+    const refused = e instanceof BatonError && e.code === "invalid_credentials";
+    say(refused ? "This passkey is not accepted here." : explain(e), "error");
   } finally {
     busy(form, false);
   }
@@ -286,7 +516,11 @@ $<HTMLFormElement>("email-form").addEventListener("submit", async (event) => {
   const form = event.currentTarget as HTMLFormElement;
   busy(form, true);
   try {
-    await client.setEmail($<HTMLInputElement>("email-address").value, $<HTMLInputElement>("email-password").value);
+    await client.setEmail(
+      $<HTMLInputElement>("email-address").value,
+      $<HTMLInputElement>("email-password").value,
+      optionalCode("email-code"),
+    );
     form.reset();
     say("Saved. Follow the link we mailed to confirm the address.", "ok");
     render(client.state);
@@ -312,6 +546,7 @@ $<HTMLFormElement>("password-form").addEventListener("submit", async (event) => 
     await client.changePassword(
       $<HTMLInputElement>("current-password").value,
       $<HTMLInputElement>("new-password").value,
+      optionalCode("password-code"),
     );
     form.reset();
     say("Password changed. Your other sessions are signed out.", "ok");
@@ -320,6 +555,107 @@ $<HTMLFormElement>("password-form").addEventListener("submit", async (event) => 
   } catch (e) {
     const wrong = e instanceof BatonError && e.code === "invalid_credentials";
     say(wrong ? "The current password is not right." : explain(e), "error");
+  } finally {
+    busy(form, false);
+  }
+});
+
+$<HTMLFormElement>("totp-setup-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget as HTMLFormElement;
+  busy(form, true);
+  try {
+    const setup = await client.setupTotp($<HTMLInputElement>("totp-setup-password").value);
+    form.reset();
+    form.hidden = true;
+    const qr = document.createElement("img");
+    qr.alt = "QR code of the secret";
+    qr.width = 200;
+    qr.height = 200;
+    // An SVG shown as an image runs no script, and the page's policy allows data: images.
+    qr.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(setup.qr_svg)}`;
+    $("totp-qr").replaceChildren(qr);
+    $("totp-secret").textContent = setup.secret;
+    $("recovery-codes-box").hidden = true;
+    $("totp-confirm-form").hidden = false;
+    $<HTMLInputElement>("totp-confirm-code").focus();
+    say("");
+  } catch (e) {
+    const wrong = e instanceof BatonError && e.code === "invalid_credentials";
+    say(wrong ? "The current password is not right." : explain(e), "error");
+  } finally {
+    busy(form, false);
+  }
+});
+
+$<HTMLFormElement>("totp-confirm-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget as HTMLFormElement;
+  busy(form, true);
+  try {
+    const codes = await client.confirmTotp($<HTMLInputElement>("totp-confirm-code").value.trim());
+    form.reset();
+    forgetSecrets();
+    showRecoveryCodes(codes);
+    say("The authenticator app is on: each sign-in now asks for a code from it.", "ok");
+    await loadSecurity();
+    await loadEvents();
+  } catch (e) {
+    const wrong = e instanceof BatonError && e.code === "invalid_code";
+    say(wrong ? "That code is not right: enter the one the app shows now." : explain(e), "error");
+  } finally {
+    busy(form, false);
+  }
+});
+
+$("totp-cancel").addEventListener("click", () => {
+  $<HTMLFormElement>("totp-confirm-form").reset();
+  forgetSecrets();
+  void loadSecondFactors();
+});
+
+$<HTMLFormElement>("totp-disable-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget as HTMLFormElement;
+  busy(form, true);
+  try {
+    await client.disableTotp({ code: $<HTMLInputElement>("totp-disable-code").value.trim() });
+    form.reset();
+    forgetSecrets();
+    say("The authenticator app is off.", "ok");
+    await loadSecurity();
+    await loadEvents();
+  } catch (e) {
+    const wrong = e instanceof BatonError && e.code === "invalid_code";
+    say(wrong ? "That code is not right." : explain(e), "error");
+  } finally {
+    busy(form, false);
+  }
+});
+
+$<HTMLFormElement>("passkey-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget as HTMLFormElement;
+  const name = $<HTMLInputElement>("passkey-name").value.trim();
+  busy(form, true);
+  try {
+    const added = await client.registerPasskey(
+      $<HTMLInputElement>("passkey-password").value,
+      name === "" ? {} : { name },
+    );
+    form.reset();
+    if (added.recoveryCodes !== undefined) showRecoveryCodes(added.recoveryCodes);
+    say(`Passkey "${added.credential.name}" added.`, "ok");
+    await loadSecurity();
+    await loadEvents();
+  } catch (e) {
+    const why =
+      e instanceof BatonError && e.code === "invalid_credentials"
+        ? "The current password is not right."
+        : e instanceof BatonError && e.code === "passkey_already_registered"
+          ? "This passkey is registered already."
+          : `Could not add the passkey: ${explain(e)}`;
+    say(why, "error");
   } finally {
     busy(form, false);
   }
@@ -336,6 +672,7 @@ $("call-me").addEventListener("click", async () => {
 });
 
 $("load-sessions").addEventListener("click", () => void loadSessions());
+$("load-passkeys").addEventListener("click", () => void loadPasskeys());
 $("load-events").addEventListener("click", () => void loadEvents());
 
 $("logout").addEventListener("click", async () => {
@@ -362,9 +699,14 @@ client.onChange((state, reason) => {
   if (reason === "login") {
     void loadSessions();
     void loadEvents();
+    void loadSecurity();
   }
 });
 
+// Passkeys are offered only where the browser can use them.
+$("passkey-login-option").hidden = !passkeysSupported();
+$("passkey-form").hidden = !passkeysSupported();
+$("passkeys-unsupported").hidden = passkeysSupported();
 render(client.state);
 void client.restore().then(async (signedIn) => {
   await followLink();
@@ -372,6 +714,7 @@ void client.restore().then(async (signedIn) => {
   if (signedIn) {
     void loadSessions();
     void loadEvents();
+    void loadSecurity();
   }
   document.body.dataset.ready = "true";
 });

@@ -281,10 +281,10 @@ describe("state and events", () => {
     const events = record(client);
     expect(client.state).toEqual({ status: "unknown" });
 
-    const user = await client.login(USER, PASSWORD);
+    const result = await client.login(USER, PASSWORD);
     const claims = decodePayload((await client.getAccessToken())!);
     const expected = { id: claims.sub, username: USER, sessionId: claims.sid };
-    expect(user).toEqual(expected);
+    expect(result).toEqual({ status: "signed-in", user: expected });
     expect(String(expected.sessionId)).toMatch(/^sid-/);
     expect(client.state).toEqual({ status: "signed-in", user: expected, accessTokenExpiresAt: clock + 900_000 });
     expect(events).toEqual([[client.state, "login"]]);
@@ -328,7 +328,7 @@ describe("state and events", () => {
       throw new Error("boom");
     });
     client.onChange((_s, r) => after.push(r));
-    await expect(client.login(USER, PASSWORD)).resolves.toMatchObject({ username: USER });
+    await expect(client.login(USER, PASSWORD)).resolves.toMatchObject({ status: "signed-in", user: { username: USER } });
     await client.logout();
     expect(before).toEqual(["login", "logout"]);
     expect(after).toEqual(["login", "logout"]);
@@ -445,7 +445,7 @@ describe("e-mail and password reset", () => {
       status: 400,
       code: "invalid_token",
     });
-    await expect(client.login(USER, "a brand new password")).resolves.toMatchObject({ username: USER });
+    await expect(client.login(USER, "a brand new password")).resolves.toMatchObject({ status: "signed-in", user: { username: USER } });
   });
 });
 

@@ -64,6 +64,22 @@ describe("cross-tab over BroadcastChannel", () => {
   );
 
   it.runIf(typeof BroadcastChannel !== "undefined")(
+    "a login finished with a second factor in one tab signs the other in",
+    async () => {
+      fake.addSecondFactor("alice", "123456");
+      const a = tab();
+      const b = tab();
+      const seenB = reasons(b);
+      const result = await a.login("alice", "correct horse battery");
+      if (result.status !== "mfa-required") throw new Error("expected mfa-required");
+      await a.loginWithCode(result.mfaToken, "123456");
+      await vi.waitFor(() => expect(b.state.status).toBe("signed-in"));
+      expect(await b.getAccessToken()).toBe(await a.getAccessToken());
+      expect(seenB).toEqual(["refresh"]);
+    },
+  );
+
+  it.runIf(typeof BroadcastChannel !== "undefined")(
     "a refused refresh in one tab signs the other out too",
     async () => {
       const a = tab();

@@ -4,7 +4,9 @@
  * /auth/login, /auth/refresh, /auth/logout, /auth/logout-all, /auth/sessions and /api/me (and
  * baton's docs/api.md for /auth/password, /auth/password/forgot, /auth/password/reset,
  * /auth/email and /auth/email/verify, whose "mail" it keeps in `resetTokens` and
- * `verifyTokens`), and records every request it sees.
+ * `verifyTokens`; and of second factors, the `mfa_required` answer of /auth/login, the second
+ * step at /auth/login/mfa with a code or a recovery code, and the step-up refusal of a password
+ * or address change), and records every request it sees.
  *
  * The cookie jar models a browser: the `baton_refresh` cookie is sent only with
  * `credentials: "include"` and is stored when a response that sets it "arrives" (i.e. when the
@@ -18,6 +20,8 @@ import type {
   ChangePasswordRequest,
   Delivery,
   ForgotPasswordRequest,
+  LoginMfaRequest,
+  MfaRequiredBody,
   ResetPasswordRequest,
   SetEmailRequest,
   VerifyEmailRequest,
@@ -33,7 +37,7 @@ import type {
 } from "../src/generated/wire.js";
 
 /** Every JSON body the fake answers with. */
-type Answer = ErrorBody | TokenResponse | UserResponse | SessionList | MeResponse;
+type Answer = ErrorBody | MfaRequiredBody | TokenResponse | UserResponse | SessionList | MeResponse;
 
 export interface Logged {
   method: string;
@@ -63,6 +67,15 @@ interface User {
   password: string;
   email?: string;
   emailVerified?: boolean;
+  /** The one code its authenticator app "shows", and its unused recovery codes. */
+  secondFactor?: { code: string; recoveryCodes: Set<string> };
+}
+
+/** A login waiting for its second step. */
+interface PendingLogin {
+  username: string;
+  delivery: Delivery;
+  wrongCodes: number;
 }
 
 type Gate = { promise: Promise<void>; release: () => void; after: boolean };
@@ -112,6 +125,11 @@ export class FakeBaton {
   refreshFailure: string | null = null;
   /** Custom answers by path, consulted before the built-in routes. */
   readonly overrides = new Map<string, (req: Request) => Response | Promise<Response>>();
+  /** When set, every sign-in is older than the step-up age: a password or address change of an
+   *  account with a second factor needs its code. */
+  staleSignIns = false;
+  /** `mfa_token`s of the logins waiting for their second step. */
+  private readonly pendingLogins = new Map<string, PendingLogin>();
 
   private readonly users = new Map<string, User>();
   private readonly sessions = new Map<string, Session>();
@@ -157,6 +175,11 @@ export class FakeBaton {
     const user = { id: `user-${++this.seq}`, username, password };
     this.users.set(username.toLowerCase(), user);
     return user;
+  }
+
+  /** Gives `username` an authenticator app whose code is always `code`, and recovery codes. */
+  addSecondFactor(username: string, code: string, recoveryCodes: string[] = []): void {
+    this.users.get(username.toLowerCase())!.secondFactor = { code, recoveryCodes: new Set(recoveryCodes) };
   }
 
   /** A login from another device: a second session of `username`, not touching the cookie jar. */
@@ -231,6 +254,19 @@ export class FakeBaton {
     return delivery === "cookie" ? { res: json(200, body), cookie: s.refresh } : { res: json(200, body) };
   }
 
+  /** The step-up refusal (RFC 9470) of a change by `user` that brings `code`, if any. */
+  private stepUp(user: User, code: string | null | undefined): Response | null {
+    if (!this.staleSignIns || !user.secondFactor || code === user.secondFactor.code) return null;
+    const description = "Sign in again with a second factor, or send a code";
+    return json(
+      401,
+      { error: "insufficient_user_authentication", error_description: description },
+      {
+        "WWW-Authenticate": `Bearer realm="baton", error="insufficient_user_authentication", error_description="${description}", max_age=600`,
+      },
+    );
+  }
+
   private cookieOf(req: Request): string | null {
     return req.credentials === "include" ? this.cookie : null;
   }
@@ -297,7 +333,34 @@ export class FakeBaton {
             error_description: "Invalid username or password",
           });
         }
+        if (user.secondFactor) {
+          const mfaToken = `mfa-${++this.seq}`;
+          this.pendingLogins.set(mfaToken, { username: user.username, delivery: delivery ?? "body", wrongCodes: 0 });
+          return json(401, {
+            error: "mfa_required",
+            error_description: "A second factor is required",
+            mfa_token: mfaToken,
+            methods: ["totp", "recovery_code"],
+          });
+        }
         const { res, cookie } = this.tokenAnswer(this.newSession(user), delivery ?? "body");
+        if (cookie !== undefined && req.credentials === "include") this.cookie = cookie;
+        return res;
+      }
+      case "POST /auth/login/mfa": {
+        const { mfa_token, code, recovery_code } = JSON.parse(body) as LoginMfaRequest;
+        const pending = this.pendingLogins.get(mfa_token);
+        if (!pending) return json(401, { error: "invalid_token", error_description: "Invalid or expired MFA token" });
+        const user = this.users.get(pending.username.toLowerCase())!;
+        const factor = user.secondFactor!;
+        const right = code != null ? code === factor.code : recovery_code != null && factor.recoveryCodes.delete(recovery_code);
+        if (!right) {
+          // Five wrong codes spend the token.
+          if (++pending.wrongCodes >= 5) this.pendingLogins.delete(mfa_token);
+          return json(401, { error: "invalid_code", error_description: "Invalid or already used code" });
+        }
+        this.pendingLogins.delete(mfa_token);
+        const { res, cookie } = this.tokenAnswer(this.newSession(user), pending.delivery);
         if (cookie !== undefined && req.credentials === "include") this.cookie = cookie;
         return res;
       }
@@ -346,8 +409,10 @@ export class FakeBaton {
       case "PUT /auth/email": {
         const who = this.bearer(req);
         if (who instanceof Response) return who;
-        const { email, current_password } = JSON.parse(body) as SetEmailRequest;
+        const { email, current_password, code } = JSON.parse(body) as SetEmailRequest;
         const user = this.users.get(this.sessions.get(who.sid)!.username.toLowerCase())!;
+        const refusal = this.stepUp(user, code);
+        if (refusal) return refusal;
         if (user.password !== current_password) {
           return json(401, { error: "invalid_credentials", error_description: "Invalid username or password" });
         }
@@ -369,9 +434,11 @@ export class FakeBaton {
       case "POST /auth/password": {
         const who = this.bearer(req);
         if (who instanceof Response) return who;
-        const { current_password, new_password } = JSON.parse(body) as ChangePasswordRequest;
+        const { current_password, new_password, code } = JSON.parse(body) as ChangePasswordRequest;
         const session = this.sessions.get(who.sid)!;
         const user = this.users.get(session.username.toLowerCase())!;
+        const refusal = this.stepUp(user, code);
+        if (refusal) return refusal;
         if (user.password !== current_password) {
           return json(401, {
             error: "invalid_credentials",

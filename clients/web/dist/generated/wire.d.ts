@@ -504,16 +504,17 @@ export type PasskeyOptions = {
     publicKey: JsonValue;
 };
 /**
- * `POST /auth/webauthn/register/start` body (all optional): a name for the passkey, and the
- * fresh proof a sign-in older than the step-up age needs.
+ * `POST /auth/webauthn/register/start` body: the current password (a passkey signs in alone,
+ * so adding one takes what signing in takes), and for an account with a second factor and no
+ * recent sign-in with it, a code.
  */
 export type PasskeyRegisterStartRequest = {
     /**
-     * The password now, as typed.
+     * The password now, as typed (required).
      */
     current_password?: string | null;
     /**
-     * Or a code from the authenticator app.
+     * A code from the authenticator app, for step-up.
      */
     code?: string | null;
 };
