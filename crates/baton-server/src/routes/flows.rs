@@ -412,6 +412,15 @@ pub(super) async fn check_code(
     code: &str,
     origin: &RequestOrigin,
 ) -> Result<(), ApiError> {
+    // An account without an authenticator app has no code to prove: no guess is counted, the
+    // answer says to sign in again (with a passkey, say).
+    if !state.baton.mfa_state(&caller.user).await?.totp {
+        return Err(ApiError::InsufficientUserAuthentication {
+            description:
+                "This account has no authenticator app; sign in again with a second factor",
+            max_age: state.config.step_up_max_age.as_secs(),
+        });
+    }
     let op = state.baton.check_factor(&caller.user, Factor::Totp(code));
     match with_checked_factor(state, &caller.user, &caller.session, origin, op).await {
         Ok(_) => Ok(()),

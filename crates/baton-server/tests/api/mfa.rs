@@ -579,7 +579,8 @@ async fn without_a_second_factor_the_current_password_is_the_fresh_proof() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    // Setting up TOTP an hour after signing in: the password alone no longer does.
+    // Setting up TOTP an hour after signing in: the current password in the request is the
+    // fresh proof for an account without a second factor.
     let r = bearer_json(
         &app,
         reqwest::Method::POST,

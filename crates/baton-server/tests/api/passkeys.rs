@@ -608,3 +608,37 @@ async fn malformed_passkey_requests_get_a_json_400() {
 async fn body_of(r: Response) -> Value {
     body(r).await
 }
+
+#[tokio::test]
+async fn a_code_from_an_account_without_an_app_asks_for_a_new_sign_in_and_counts_nothing() {
+    let app = TestApp::spawn_with(|s| s.login_limit_user = Some(1)).await;
+    let t = app.user_session("alice").await;
+    let mut key = authenticator();
+    let added = register(&app, &t.access, &mut key, "key").await;
+    let id = added["credential"]["id"].as_str().expect("id").to_owned();
+    app.advance(601);
+    let stale = strong_session(&app, "alice", &mut key).await;
+    app.advance(601);
+    let stale = app.refresh_ok(&stale.refresh).await;
+    let r = bearer_json(
+        &app,
+        Method::DELETE,
+        &format!("/auth/webauthn/credentials/{id}"),
+        &stale.access,
+        &json!({"code": "123456"}),
+    )
+    .await;
+    assert_error(
+        r,
+        StatusCode::UNAUTHORIZED,
+        "insufficient_user_authentication",
+        None,
+    )
+    .await;
+    // Nothing was counted: the one allowed failure is still there for a real login.
+    assert_eq!(
+        app.login("alice", PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "mfa_required, not 429"
+    );
+}
