@@ -36,7 +36,7 @@ pub async fn measure() -> anyhow::Result<Value> {
         .await
         .context("the Argon2 probe panicked")??;
     eprintln!("limits: SQLite rotation transactions");
-    let sqlite = sqlite_rotations().await?;
+    let sqlite = sqlite_rotations(SQLITE_SECS).await?;
     Ok(json!({
         "machine": machine,
         "signing": signing,
@@ -270,7 +270,7 @@ fn rotate(
     Ok(())
 }
 
-async fn sqlite_rotations() -> anyhow::Result<Value> {
+async fn sqlite_rotations(secs: f64) -> anyhow::Result<Value> {
     let dir = tempfile::tempdir().context("no temporary directory")?;
     let path = dir.path().join("ceiling.db");
     let url = format!("sqlite://{}", path.display());
@@ -314,6 +314,7 @@ async fn sqlite_rotations() -> anyhow::Result<Value> {
                     now + 30 * DAY_MS,
                     "baton-loadgen",
                     "127.0.0.1",
+                    "pwd",
                     HASH
                 ],
             )?;
@@ -326,7 +327,7 @@ async fn sqlite_rotations() -> anyhow::Result<Value> {
         }
         let sealed = [0x5au8; SEALED_LEN];
         let mut i = 0usize;
-        let rotations_per_sec = rate(SQLITE_SECS, || {
+        let rotations_per_sec = rate(secs, || {
             let next = random32()?;
             let slot = i % CHAINS;
             rotate(&conn, &heads[slot], &next, &sealed)?;
@@ -342,10 +343,26 @@ async fn sqlite_rotations() -> anyhow::Result<Value> {
             "chains": CHAINS,
             "tokens_at_end": rows,
             "threads": 1,
-            "secs": SQLITE_SECS,
+            "secs": secs,
             "pragmas": "journal_mode=WAL, synchronous=NORMAL, foreign_keys=ON",
         }))
     })
     .await
     .context("the SQLite probe panicked")?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The probe binds baton's own statements by position: a column added to them must not
+    /// break `baton-loadgen limits` unnoticed (it did twice).
+    #[tokio::test]
+    async fn the_sqlite_probe_runs_against_the_current_schema() {
+        let probe = sqlite_rotations(0.05).await.expect("the probe runs");
+        assert!(
+            probe["rotations_per_sec"].as_f64().is_some_and(|r| r > 0.0),
+            "{probe}"
+        );
+    }
 }
