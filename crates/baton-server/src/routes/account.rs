@@ -124,7 +124,7 @@ fn page_limit(value: Option<&str>) -> Result<u32, ApiError> {
     }
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
+pub(super) fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
@@ -219,7 +219,7 @@ pub(super) async fn revoke_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn no_store(body: impl IntoResponse) -> Response {
+pub(super) fn no_store(body: impl IntoResponse) -> Response {
     let mut response = body.into_response();
     response
         .headers_mut()

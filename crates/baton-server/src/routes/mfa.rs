@@ -1,14 +1,15 @@
 //! Second factors: `/auth/login/mfa` (a login's second step), `/auth/mfa` (the caller's
 //! factors), TOTP enrolment and removal, and new recovery codes.
 
+use super::account::no_store;
 use super::flows::{self, Proof};
 use super::{audit, event};
 use crate::error::ApiError;
 use crate::extract::{Authenticated, JsonBody, Origin};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use baton_core::audit::EventKind;
 use baton_core::mfa::RecoveryCode;
@@ -222,15 +223,6 @@ pub(super) fn recovery_codes(codes: Vec<RecoveryCode>) -> Response {
     no_store(Json(RecoveryCodesResponse {
         recovery_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
     }))
-}
-
-/// An answer that no cache keeps.
-pub(super) fn no_store(body: impl IntoResponse) -> Response {
-    let mut response = body.into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 /// The otpauth URI as an SVG QR code (medium error correction, a quiet zone, 200 px or more).

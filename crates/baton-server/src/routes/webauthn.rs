@@ -1,8 +1,9 @@
 //! Passkeys: `/auth/webauthn/register/start|finish`, `/auth/webauthn/credentials`,
 //! `/auth/webauthn/login/start|finish`.
 
+use super::account::{no_store, rfc3339};
 use super::flows::{self, Proof};
-use super::mfa::{file, no_store, proof_of};
+use super::mfa::{file, proof_of};
 use super::{audit, event};
 use crate::error::ApiError;
 use crate::extract::{Authenticated, JsonBody, OptionalJsonBody, Origin, PathParams};
@@ -12,7 +13,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use baton_core::audit::EventKind;
-use baton_core::clock::to_millis;
 use baton_core::service::Ceremony;
 use baton_core::store::PasskeyRecord;
 use baton_core::AuthError;
@@ -21,7 +21,6 @@ use baton_proto::{
     PasskeyRegisterFinishRequest, PasskeyRegisterStartRequest, PasskeyRegistered, PasskeyView,
     StepUpRequest,
 };
-use time::format_description::well_known::Rfc3339;
 
 /// Longest passkey name, in characters.
 const MAX_NAME: usize = 64;
@@ -31,11 +30,6 @@ fn options(ceremony: Ceremony) -> Response {
         ceremony: ceremony.token,
         public_key: ceremony.options,
     }))
-}
-
-fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&Rfc3339)
-        .unwrap_or_else(|_| to_millis(t).to_string())
 }
 
 fn view(p: &PasskeyRecord) -> PasskeyView {
