@@ -132,6 +132,8 @@ fn signing_rate(alg: SigningAlg) -> anyhow::Result<Value> {
         email_verified: None,
         auth_time: None,
         amr: Vec::new(),
+        scope: None,
+        roles: Vec::new(),
     };
     let rules = TokenRules {
         issuer: issuer.into(),
@@ -315,6 +317,7 @@ async fn sqlite_rotations(secs: f64) -> anyhow::Result<Value> {
                     "baton-loadgen",
                     "127.0.0.1",
                     "pwd",
+                    None::<String>,
                     HASH
                 ],
             )?;

@@ -257,6 +257,8 @@ const ACTIVITY = {
     recovery_code_used: "Signed in with a recovery code",
     recovery_codes_regenerated: "New recovery codes",
     mfa_reset: "Second factors removed by an administrator",
+    role_added: "Role given by an administrator",
+    role_removed: "Role taken away by an administrator",
 };
 async function loadEvents() {
     const body = $("events");

@@ -29,6 +29,8 @@ fn claims() -> AccessClaims {
         email_verified: None,
         auth_time: None,
         amr: Vec::new(),
+        scope: None,
+        roles: Vec::new(),
     }
 }
 

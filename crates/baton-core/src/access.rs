@@ -12,6 +12,9 @@ pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// The claims of a baton access token; the same type resource servers get from `baton-verify`.
 pub type AccessClaims = baton_verify::Claims;
 
+/// The claims of an access token a client obtained for itself (client credentials).
+pub type ClientAccessClaims = baton_verify::ClientClaims;
+
 /// Why an access token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AccessError {
@@ -30,8 +33,12 @@ pub enum AccessError {
 /// `baton-verify`, held once so that no token check rebuilds them.
 pub type TokenRules = baton_verify::Rules;
 
-/// Signs `claims` with the ring's active key.
-pub fn mint(ring: &KeyRing, claims: &AccessClaims) -> Result<String, jsonwebtoken::errors::Error> {
+/// Signs `claims` (a user's [`AccessClaims`] or a client's [`ClientAccessClaims`]) with the
+/// ring's active key.
+pub fn mint(
+    ring: &KeyRing,
+    claims: &impl serde::Serialize,
+) -> Result<String, jsonwebtoken::errors::Error> {
     let mut header = Header::new(ring.active.alg.jwt());
     header.typ = Some(ACCESS_TOKEN_TYP.into());
     header.kid = Some(ring.active.kid.clone());
@@ -54,6 +61,23 @@ pub fn verify(
             VerifyError::UnknownKey => AccessError::UnknownKey,
             _ => AccessError::Invalid,
         })
+}
+
+/// Verifies a token a client obtained for itself (client credentials) by the same rules as
+/// [`verify`]; a user's token is refused.
+pub fn verify_client(
+    ring: &KeyRing,
+    rules: &TokenRules,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<ClientAccessClaims, AccessError> {
+    baton_verify::verify_client(&ring.key_set, rules, token, now.unix_timestamp()).map_err(|e| {
+        match e {
+            VerifyError::Expired => AccessError::Expired,
+            VerifyError::UnknownKey => AccessError::UnknownKey,
+            _ => AccessError::Invalid,
+        }
+    })
 }
 
 /// Everything [`verify`] checks except `exp`: for revoking a token that may have expired.
@@ -104,6 +128,8 @@ mod tests {
             email_verified: None,
             auth_time: None,
             amr: Vec::new(),
+            scope: None,
+            roles: Vec::new(),
             nbf: None,
         }
     }

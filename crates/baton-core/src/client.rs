@@ -1,11 +1,15 @@
 //! OAuth clients. The first-party client `baton` (the `/auth/*` endpoints) always exists and is
 //! public; others are added by the operator, public (id only) or confidential (id and secret).
 //! A secret has 256 random bits, so a SHA-256 of it is stored rather than a slow password hash.
+//!
+//! What a client may do is its [`ClientSettings`]: its grants, redirect URIs, scopes, token
+//! lifetimes and whether it is first-party (no consent asked) or third-party.
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{digest, SHA256};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use time::OffsetDateTime;
 
@@ -20,6 +24,8 @@ pub struct ClientRecord {
     pub secret_hash: Option<Vec<u8>>,
     /// When it was added.
     pub created_at: OffsetDateTime,
+    /// What it may do.
+    pub settings: ClientSettings,
 }
 
 impl fmt::Debug for ClientRecord {
@@ -28,6 +34,7 @@ impl fmt::Debug for ClientRecord {
             .field("id", &self.id)
             .field("confidential", &self.confidential)
             .field("created_at", &self.created_at)
+            .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }
@@ -69,12 +76,385 @@ fn hash_secret(secret: &str) -> Vec<u8> {
 }
 
 impl ClientRecord {
+    /// The first-party client `baton`: public, the password and refresh-token grants, no
+    /// consent.
+    pub fn first_party() -> Self {
+        Self {
+            id: crate::service::FIRST_PARTY_CLIENT.to_owned(),
+            confidential: false,
+            secret_hash: None,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            settings: ClientSettings {
+                first_party: true,
+                display_name: Some("baton".into()),
+                ..ClientSettings::legacy()
+            },
+        }
+    }
+
+    /// The name users see: the display name, or the id.
+    pub fn display_name(&self) -> &str {
+        self.settings.display_name.as_deref().unwrap_or(&self.id)
+    }
+
     /// Whether `secret` is this client's secret (constant time).
     pub fn secret_matches(&self, secret: &str) -> bool {
         self.secret_hash
             .as_deref()
             .is_some_and(|stored| verify_slices_are_equal(stored, &hash_secret(secret)).is_ok())
     }
+}
+
+/// An OAuth grant type a client may use at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grant {
+    /// RFC 6749 §4.1, with PKCE (RFC 7636).
+    AuthorizationCode,
+    /// RFC 6749 §6.
+    RefreshToken,
+    /// RFC 6749 §4.4: a confidential client acting for itself.
+    ClientCredentials,
+    /// RFC 6749 §4.3, which RFC 9700 says not to use: only for clients given it.
+    Password,
+}
+
+impl Grant {
+    /// Every grant, in a stable order.
+    pub const ALL: [Grant; 4] = [
+        Grant::AuthorizationCode,
+        Grant::RefreshToken,
+        Grant::ClientCredentials,
+        Grant::Password,
+    ];
+
+    /// Its `grant_type` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grant::AuthorizationCode => "authorization_code",
+            Grant::RefreshToken => "refresh_token",
+            Grant::ClientCredentials => "client_credentials",
+            Grant::Password => "password",
+        }
+    }
+
+    /// The grant of a `grant_type` name.
+    pub fn parse(name: &str) -> Option<Grant> {
+        Grant::ALL.into_iter().find(|g| g.as_str() == name)
+    }
+}
+
+impl fmt::Display for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The OpenID Connect scopes every client may be registered for, and `roles` (the user's roles
+/// in the ID token).
+pub const STANDARD_SCOPES: [&str; 5] = ["openid", "profile", "email", "offline_access", "roles"];
+
+/// The scopes a client added without `--scope` may ask for.
+pub const DEFAULT_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+
+/// Most scopes a client may be registered for.
+pub const MAX_CLIENT_SCOPES: usize = 32;
+/// Most redirect URIs (and, separately, post-logout redirect URIs) of a client.
+pub const MAX_REDIRECT_URIS: usize = 16;
+/// Longest scope name.
+pub const MAX_SCOPE_LEN: usize = 64;
+/// Longest URI a client may register.
+pub const MAX_URI_LEN: usize = 2048;
+/// Longest display name.
+pub const MAX_DISPLAY_NAME_LEN: usize = 100;
+/// Shortest and longest access-token lifetime a client may be given.
+pub const ACCESS_TTL_BOUNDS: (u64, u64) = (10, 86_400);
+/// Shortest and longest refresh idle timeout a client may be given.
+pub const REFRESH_IDLE_TTL_BOUNDS: (u64, u64) = (60, 400 * 86_400);
+
+/// What a client may do. Stored as JSON with the client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSettings {
+    /// The name users see on the consent page (the client id when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// A first-party client is the operator's own app: no consent is asked, and it gets a
+    /// refresh token without `offline_access`.
+    #[serde(default)]
+    pub first_party: bool,
+    /// The grants it may use.
+    pub grants: Vec<Grant>,
+    /// Where authorization answers may go, matched exactly (a loopback URI's port excepted,
+    /// RFC 8252 §7.3).
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may send the browser afterwards.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// The scopes it may ask for: standard ones and its own API scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Its access tokens' lifetime in seconds (the server's when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_ttl: Option<u64>,
+    /// Its sessions' refresh idle timeout in seconds (the server's when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_idle_ttl: Option<u64>,
+    /// Whether its authorization requests must be pushed first (RFC 9126).
+    #[serde(default)]
+    pub require_par: bool,
+    /// Where OpenID Connect back-channel logout tokens are posted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+}
+
+impl ClientSettings {
+    /// The settings of a client stored before clients had settings, and of a client added
+    /// without grants or redirect URIs: the password and refresh-token grants, as clients
+    /// always had.
+    pub fn legacy() -> Self {
+        Self {
+            display_name: None,
+            first_party: false,
+            grants: vec![Grant::RefreshToken, Grant::Password],
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            scopes: Vec::new(),
+            access_ttl: None,
+            refresh_idle_ttl: None,
+            require_par: false,
+            backchannel_logout_uri: None,
+        }
+    }
+
+    /// Whether the client may use `grant`.
+    pub fn allows(&self, grant: Grant) -> bool {
+        self.grants.contains(&grant)
+    }
+
+    /// Checks the settings of a client (`confidential` or public) and puts them in canonical
+    /// form: lists sorted and without duplicates.
+    pub fn validated(mut self, confidential: bool) -> Result<Self, ClientSettingsError> {
+        use ClientSettingsError as E;
+        self.grants.sort();
+        self.grants.dedup();
+        if self.grants.is_empty() {
+            return Err(E::NoGrant);
+        }
+        if let Some(name) = &self.display_name {
+            let bad = name.trim().is_empty()
+                || name.chars().count() > MAX_DISPLAY_NAME_LEN
+                || name.chars().any(char::is_control);
+            if bad {
+                return Err(E::DisplayName);
+            }
+        }
+        for list in [&mut self.redirect_uris, &mut self.post_logout_redirect_uris] {
+            list.sort();
+            list.dedup();
+            if list.len() > MAX_REDIRECT_URIS {
+                return Err(E::TooManyUris);
+            }
+            for uri in list.iter() {
+                check_redirect_uri(uri)?;
+            }
+        }
+        if let Some(uri) = &self.backchannel_logout_uri {
+            check_web_uri(uri).map_err(|why| E::Uri(uri.clone(), why))?;
+        }
+        self.scopes.sort();
+        self.scopes.dedup();
+        if self.scopes.len() > MAX_CLIENT_SCOPES {
+            return Err(E::TooManyScopes);
+        }
+        if let Some(bad) = self.scopes.iter().find(|s| !is_scope_token(s)) {
+            return Err(E::Scope(bad.clone()));
+        }
+        if self.allows(Grant::AuthorizationCode) && self.redirect_uris.is_empty() {
+            return Err(E::NoRedirectUri);
+        }
+        if self.allows(Grant::ClientCredentials) && !confidential {
+            return Err(E::PublicClientCredentials);
+        }
+        if let Some(ttl) = self.access_ttl {
+            if ttl < ACCESS_TTL_BOUNDS.0 || ttl > ACCESS_TTL_BOUNDS.1 {
+                return Err(E::AccessTtl);
+            }
+        }
+        if let Some(ttl) = self.refresh_idle_ttl {
+            if ttl < REFRESH_IDLE_TTL_BOUNDS.0 || ttl > REFRESH_IDLE_TTL_BOUNDS.1 {
+                return Err(E::RefreshIdleTtl);
+            }
+        }
+        Ok(self)
+    }
+
+    /// The registered scopes that are the client's own API scopes (not OpenID Connect's).
+    pub fn api_scopes(&self) -> impl Iterator<Item = &str> {
+        self.scopes
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !STANDARD_SCOPES.contains(s))
+    }
+
+    /// Checks a requested `scope` (space-separated, RFC 6749 §3.3) against the registered
+    /// scopes: the scopes granted, sorted and without duplicates, or the first one the client
+    /// may not ask for.
+    pub fn grant_scopes(&self, requested: &str) -> Result<Vec<String>, ScopeError> {
+        let mut granted: Vec<String> = Vec::new();
+        for scope in requested.split(' ').filter(|s| !s.is_empty()) {
+            if !is_scope_token(scope) {
+                return Err(ScopeError::Malformed);
+            }
+            if !self.scopes.iter().any(|s| s == scope) {
+                return Err(ScopeError::NotAllowed(scope.to_owned()));
+            }
+            granted.push(scope.to_owned());
+        }
+        granted.sort();
+        granted.dedup();
+        Ok(granted)
+    }
+}
+
+/// Why a requested scope was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeError {
+    /// Not a list of RFC 6749 scope tokens, or longer than allowed.
+    #[error("scope is malformed")]
+    Malformed,
+    /// Not registered for this client.
+    #[error("scope {0:?} is not registered for this client")]
+    NotAllowed(String),
+}
+
+/// Why client settings were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientSettingsError {
+    /// No grant at all.
+    #[error("a client needs at least one grant")]
+    NoGrant,
+    /// The display name is empty, too long or has control characters.
+    #[error("the display name must be 1-100 printable characters")]
+    DisplayName,
+    /// Over [`MAX_REDIRECT_URIS`].
+    #[error("at most 16 redirect URIs (and 16 post-logout redirect URIs)")]
+    TooManyUris,
+    /// A URI that cannot be registered.
+    #[error("{0:?} cannot be registered: {1}")]
+    Uri(String, &'static str),
+    /// Over [`MAX_CLIENT_SCOPES`].
+    #[error("at most 32 scopes")]
+    TooManyScopes,
+    /// Not an RFC 6749 scope token (or longer than 64 characters).
+    #[error("{0:?} is not a valid scope name")]
+    Scope(String),
+    /// The authorization-code grant without a redirect URI.
+    #[error("the authorization_code grant needs a redirect URI")]
+    NoRedirectUri,
+    /// The client-credentials grant for a public client.
+    #[error("the client_credentials grant is for confidential clients")]
+    PublicClientCredentials,
+    /// Access-token lifetime out of bounds.
+    #[error("the access-token lifetime must be between 10 s and 24 h")]
+    AccessTtl,
+    /// Refresh idle timeout out of bounds.
+    #[error("the refresh idle timeout must be between 1 min and 400 days")]
+    RefreshIdleTtl,
+    /// A new secret for a public client.
+    #[error("a public client has no secret")]
+    PublicSecret,
+}
+
+/// RFC 6749 §3.3 `scope-token`: printable ASCII except space, `"` and `\`; here at most
+/// [`MAX_SCOPE_LEN`] long.
+pub fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_SCOPE_LEN
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+fn is_loopback_host(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// An `https` URI, or `http` on a loopback host; no fragment, no user info.
+fn check_web_uri(uri: &str) -> Result<url::Url, &'static str> {
+    if uri.len() > MAX_URI_LEN {
+        return Err("longer than 2048 characters");
+    }
+    let parsed = url::Url::parse(uri).map_err(|_| "not an absolute URI")?;
+    if parsed.fragment().is_some() {
+        return Err("a fragment is not allowed");
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("user information is not allowed");
+    }
+    let host = parsed.host().ok_or("no host")?;
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if is_loopback_host(&host) => Ok(parsed),
+        "http" => Err("http is only for loopback addresses; use https"),
+        _ => Err("the scheme must be https (or http on a loopback address)"),
+    }
+}
+
+/// A redirect URI: a web URI as [`check_web_uri`] wants, or a native app's private-use scheme
+/// in reverse-domain form (RFC 8252 §7.1, `com.example.app:/callback`).
+fn check_redirect_uri(uri: &str) -> Result<(), ClientSettingsError> {
+    let refuse = |why| ClientSettingsError::Uri(uri.to_owned(), why);
+    let parsed = url::Url::parse(uri).map_err(|_| refuse("not an absolute URI"))?;
+    if matches!(parsed.scheme(), "http" | "https") {
+        return check_web_uri(uri).map(drop).map_err(refuse);
+    }
+    if uri.len() > MAX_URI_LEN {
+        return Err(refuse("longer than 2048 characters"));
+    }
+    if !parsed.scheme().contains('.') {
+        return Err(refuse(
+            "a private-use scheme must be a reverse domain name (com.example.app)",
+        ));
+    }
+    if parsed.fragment().is_some() {
+        return Err(refuse("a fragment is not allowed"));
+    }
+    Ok(())
+}
+
+/// Whether `presented` matches the registered `registered` redirect URI: exactly, except that
+/// a loopback `http` URI matches on any port (RFC 8252 §7.3; native apps listen on a port the
+/// system gives them).
+pub fn redirect_uri_matches(registered: &str, presented: &str) -> bool {
+    if registered == presented {
+        return true;
+    }
+    let (Ok(r), Ok(p)) = (url::Url::parse(registered), url::Url::parse(presented)) else {
+        return false;
+    };
+    let loopback_ip = |u: &url::Url| {
+        u.scheme() == "http"
+            && match u.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                _ => false,
+            }
+    };
+    // RFC 8252 §8.3 recommends loopback IP literals over `localhost`; only they get the port
+    // exception. The rest of the URI (path and query) must match exactly, and the presented
+    // text must be in canonical form so that nothing but the port differs.
+    if !(loopback_ip(&r) && loopback_ip(&p)) || presented != p.as_str() {
+        return false;
+    }
+    let mut p = p;
+    if p.set_port(r.port()).is_err() {
+        return false;
+    }
+    p.as_str() == r.as_str() && registered == r.as_str()
 }
 
 #[cfg(test)]
@@ -89,6 +469,7 @@ mod tests {
             confidential: true,
             secret_hash: Some(hash),
             created_at: OffsetDateTime::UNIX_EPOCH,
+            settings: ClientSettings::legacy(),
         };
         assert!(client.secret_matches(&secret));
         assert!(!client.secret_matches("guess"));
@@ -101,5 +482,154 @@ mod tests {
         assert_eq!(parse_client_id("baton"), Err(ClientIdError::Reserved));
         assert_eq!(parse_client_id("a b"), Err(ClientIdError::Malformed));
         assert_eq!(parse_client_id(""), Err(ClientIdError::Malformed));
+    }
+
+    fn web_client() -> ClientSettings {
+        ClientSettings {
+            grants: vec![Grant::AuthorizationCode, Grant::RefreshToken],
+            redirect_uris: vec!["https://app.example/cb".into()],
+            scopes: vec!["openid".into(), "billing:read".into()],
+            ..ClientSettings::legacy()
+        }
+    }
+
+    #[test]
+    fn settings_are_checked_and_made_canonical() {
+        let s = ClientSettings {
+            grants: vec![
+                Grant::RefreshToken,
+                Grant::AuthorizationCode,
+                Grant::RefreshToken,
+            ],
+            scopes: vec!["openid".into(), "email".into(), "openid".into()],
+            ..web_client()
+        }
+        .validated(false)
+        .expect("valid");
+        assert_eq!(s.grants, [Grant::AuthorizationCode, Grant::RefreshToken]);
+        assert_eq!(s.scopes, ["email", "openid"]);
+        let refused = |s: ClientSettings, confidential| s.validated(confidential).unwrap_err();
+        assert_eq!(
+            refused(
+                ClientSettings {
+                    redirect_uris: vec![],
+                    ..web_client()
+                },
+                false
+            ),
+            ClientSettingsError::NoRedirectUri
+        );
+        assert_eq!(
+            refused(
+                ClientSettings {
+                    grants: vec![Grant::ClientCredentials],
+                    ..web_client()
+                },
+                false
+            ),
+            ClientSettingsError::PublicClientCredentials
+        );
+        assert_eq!(
+            refused(
+                ClientSettings {
+                    grants: vec![],
+                    ..web_client()
+                },
+                true
+            ),
+            ClientSettingsError::NoGrant
+        );
+        assert_eq!(
+            refused(
+                ClientSettings {
+                    scopes: vec!["a b".into()],
+                    ..web_client()
+                },
+                false
+            ),
+            ClientSettingsError::Scope("a b".into())
+        );
+        assert_eq!(
+            refused(
+                ClientSettings {
+                    access_ttl: Some(5),
+                    ..web_client()
+                },
+                false
+            ),
+            ClientSettingsError::AccessTtl
+        );
+        for bad in [
+            "http://app.example/cb",
+            "https://app.example/cb#frag",
+            "https://user:pw@app.example/cb",
+            "/relative",
+            "javascript:alert(1)",
+            "myapp:/cb",
+        ] {
+            let s = ClientSettings {
+                redirect_uris: vec![bad.into()],
+                ..web_client()
+            };
+            assert!(
+                matches!(refused(s, false), ClientSettingsError::Uri(..)),
+                "{bad} was accepted"
+            );
+        }
+        for good in [
+            "http://127.0.0.1/cb",
+            "http://localhost:8080/cb",
+            "com.example.app:/cb",
+        ] {
+            let s = ClientSettings {
+                redirect_uris: vec![good.into()],
+                ..web_client()
+            };
+            assert!(s.validated(false).is_ok(), "{good} was refused");
+        }
+    }
+
+    #[test]
+    fn requested_scopes_must_be_registered() {
+        let s = web_client();
+        assert_eq!(
+            s.grant_scopes("openid  billing:read openid"),
+            Ok(vec!["billing:read".to_owned(), "openid".to_owned()])
+        );
+        assert_eq!(s.grant_scopes(""), Ok(vec![]));
+        assert_eq!(
+            s.grant_scopes("openid admin"),
+            Err(ScopeError::NotAllowed("admin".into()))
+        );
+        assert_eq!(s.grant_scopes("open\"id"), Err(ScopeError::Malformed));
+        assert_eq!(s.api_scopes().collect::<Vec<_>>(), ["billing:read"]);
+    }
+
+    #[test]
+    fn redirect_uris_match_exactly_but_for_loopback_ports() {
+        let m = redirect_uri_matches;
+        assert!(m("https://app.example/cb", "https://app.example/cb"));
+        assert!(!m("https://app.example/cb", "https://app.example/cb/evil"));
+        assert!(!m("https://app.example/cb", "https://app.example/cb?x=1"));
+        assert!(!m("https://app.example/cb", "https://app.example:444/cb"));
+        assert!(!m("https://app.example/cb", "https://APP.example/cb"));
+        assert!(m("http://127.0.0.1/cb", "http://127.0.0.1:53211/cb"));
+        assert!(m("http://127.0.0.1:8000/cb", "http://127.0.0.1:53211/cb"));
+        assert!(m("http://[::1]/cb", "http://[::1]:4000/cb"));
+        assert!(!m("http://127.0.0.1/cb", "http://127.0.0.1:53211/cb2"));
+        assert!(!m("http://127.0.0.1/cb", "http://127.0.0.2:53211/cb"));
+        assert!(!m("http://localhost/cb", "http://localhost:53211/cb"));
+        assert!(!m("http://127.0.0.1/cb", "https://127.0.0.1:53211/cb"));
+        assert!(!m("http://127.0.0.1/cb", "http://127.0.0.1:53211/cb?x"));
+    }
+
+    #[test]
+    fn grants_have_their_rfc_names() {
+        for g in Grant::ALL {
+            assert_eq!(Grant::parse(g.as_str()), Some(g));
+            let json = serde_json::to_string(&g).expect("json");
+            assert_eq!(json, format!("\"{}\"", g.as_str()));
+        }
+        assert_eq!(Grant::parse("implicit"), None);
     }
 }

@@ -84,6 +84,21 @@ pub enum AuthError {
     /// The client id is taken.
     #[error("client id is taken")]
     ClientTaken,
+    /// No client has this id.
+    #[error("no such client")]
+    UnknownClient,
+    /// The client's settings are not acceptable.
+    #[error(transparent)]
+    ClientSettings(#[from] crate::client::ClientSettingsError),
+    /// The client may not use this grant (RFC 6749 §5.2 `unauthorized_client`).
+    #[error("the client is not allowed to use this grant")]
+    UnauthorizedClient,
+    /// A requested scope the client may not have (RFC 6749 §5.2 `invalid_scope`).
+    #[error(transparent)]
+    InvalidScope(#[from] crate::client::ScopeError),
+    /// A role name that is not acceptable, or one role too many.
+    #[error(transparent)]
+    Role(#[from] crate::roles::RoleError),
     /// A wrong, malformed or already used second-factor code.
     #[error("invalid or already used code")]
     InvalidCode,

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod mfa;
 pub mod password;
 pub mod refresh;
+pub mod roles;
 pub mod rotation;
 pub mod service;
 pub mod store;

@@ -36,6 +36,8 @@ pub struct UserRecord {
     pub email_key: Option<String>,
     /// When the address was confirmed, if it was.
     pub email_verified_at: Option<OffsetDateTime>,
+    /// The roles an operator gave the user, sorted.
+    pub roles: Vec<String>,
 }
 
 /// A one-time token sent by mail, as stored (its hash only).
@@ -151,6 +153,8 @@ pub struct NewSession {
     pub password_hash: String,
     /// How the user authenticated, in its stored form ([`crate::mfa::Amr::to_stored`]).
     pub amr: String,
+    /// The scopes granted (space-separated), for a session opened through OAuth with a scope.
+    pub scope: Option<String>,
 }
 
 /// Where a page of sessions starts: after the session created at `created_at` with id `id`.
@@ -194,6 +198,10 @@ pub struct SessionRecord {
     /// How the user authenticated at login (the access tokens' `amr`; `created_at` is their
     /// `auth_time`).
     pub amr: crate::mfa::Amr,
+    /// The scopes granted (space-separated), for a session opened through OAuth with a scope.
+    pub scope: Option<String>,
+    /// The owner's roles now.
+    pub roles: Vec<String>,
 }
 
 impl SessionRecord {
@@ -325,6 +333,15 @@ pub trait UserStore: Send + Sync {
     async fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
     /// A live user by id.
     async fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError>;
+    /// Sets a live user's roles (space-separated, `None` for none) while they are still
+    /// `expected` (a compare-and-set, so two changes made at once cannot lose one); `false`,
+    /// with nothing written, when there is no such live user or their roles changed.
+    async fn set_roles(
+        &self,
+        id: &UserId,
+        roles: Option<&str>,
+        expected: Option<&str>,
+    ) -> Result<bool, StoreError>;
     /// Sets a live user's password hash to `phc` and ends the sessions `end` names, in one
     /// transaction; when `expected` is given, only while the stored hash is still that one.
     /// A new password (any `end` but [`EndSessions::None`]) also voids the reset links sent
@@ -407,7 +424,8 @@ pub trait SessionStore: Send + Sync {
     async fn drop_stale_seals(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
     /// Gives every session still live at `now` the idle timeout `ttl` (the configured one; a
     /// session keeps the timeout it was opened with otherwise), in batches; how many changed.
-    /// An ended session is not revived.
+    /// An ended session is not revived, and the sessions of a client with its own refresh idle
+    /// timeout keep theirs.
     async fn set_idle_timeout(&self, ttl: Duration, now: OffsetDateTime)
         -> Result<u64, StoreError>;
 }
@@ -423,6 +441,8 @@ pub trait ClientStore: Send + Sync {
     async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
     /// Removes an OAuth client; `false` if there was none.
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError>;
+    /// Replaces a client's settings and secret hash; `false` if there is no such client.
+    async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError>;
 }
 
 /// Signing keys.

@@ -88,6 +88,12 @@ pub enum EventKind {
     ClientAdded,
     /// An OAuth client was deleted.
     ClientDeleted,
+    /// An OAuth client's settings (or secret) were changed.
+    ClientUpdated,
+    /// An operator gave a user a role.
+    RoleAdded,
+    /// An operator took a role from a user.
+    RoleRemoved,
     /// A user changed their password (their other sessions revoked), or an operator set it
     /// (all revoked).
     PasswordChanged,
@@ -117,7 +123,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [Self; 26] = [
+    pub const ALL: [Self; 29] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LockedOut,
@@ -144,6 +150,9 @@ impl EventKind {
         Self::RecoveryCodeUsed,
         Self::RecoveryCodesRegenerated,
         Self::MfaReset,
+        Self::ClientUpdated,
+        Self::RoleAdded,
+        Self::RoleRemoved,
     ];
 
     /// The stored name.
@@ -175,6 +184,9 @@ impl EventKind {
             Self::RecoveryCodeUsed => "recovery_code_used",
             Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             Self::MfaReset => "mfa_reset",
+            Self::ClientUpdated => "client_updated",
+            Self::RoleAdded => "role_added",
+            Self::RoleRemoved => "role_removed",
         }
     }
 

@@ -152,6 +152,10 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     /// Seconds until the session can no longer refresh if unused.
     pub refresh_expires_in: u64,
+    /// The scopes granted (RFC 6749 §5.1), for a session opened through OAuth with a scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub scope: Option<String>,
 }
 
 /// The password never shows in debug output.

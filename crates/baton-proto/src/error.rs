@@ -47,6 +47,10 @@ pub enum ErrorCode {
     InvalidClient,
     /// OAuth: the grant type is not supported.
     UnsupportedGrantType,
+    /// OAuth: the client may not use this grant type.
+    UnauthorizedClient,
+    /// OAuth: a requested scope is unknown, malformed or not the client's.
+    InvalidScope,
     /// The right password for an account with a second factor: the login goes on at
     /// `POST /auth/login/mfa`.
     MfaRequired,

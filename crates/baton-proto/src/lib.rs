@@ -20,7 +20,7 @@ pub use mfa::{
     PasskeyRegisterFinishRequest, PasskeyRegisterStartRequest, PasskeyRegistered, PasskeyView,
     RecoveryCodesResponse, StepUpRequest, TotpConfirmRequest, TotpSetupRequest, TotpSetupResponse,
 };
-pub use oauth::{IntrospectionResponse, OAuthTokenForm, OAuthTokenRefForm};
+pub use oauth::{ClientTokenResponse, IntrospectionResponse, OAuthTokenForm, OAuthTokenRefForm};
 
 /// Shows `Some("***")` for a password, token or secret that is set: what debug output prints
 /// in its place.
@@ -83,8 +83,17 @@ mod tests {
             expires_in: 900,
             refresh_token: Some("rt-secret".into()),
             refresh_expires_in: 60,
+            scope: None,
         };
-        let shown = format!("{login:?} {register:?} {form:?} {reference:?} {refresh:?} {answer:?}");
+        let machine = ClientTokenResponse {
+            access_token: "at-secret".into(),
+            token_type: "Bearer".into(),
+            expires_in: 900,
+            scope: Some("reports:read".into()),
+        };
+        let shown = format!(
+            "{login:?} {register:?} {form:?} {reference:?} {refresh:?} {answer:?} {machine:?}"
+        );
         for secret in ["hunter2-pw", "rt-secret", "cs-secret", "at-secret"] {
             assert!(!shown.contains(secret), "{shown}");
         }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// `POST /oauth/token` form (RFC 6749 §4.3 and §6).
 #[derive(Clone, Default, Deserialize, Serialize)]
 pub struct OAuthTokenForm {
-    /// `password` or `refresh_token`.
+    /// `password`, `refresh_token` or `client_credentials`.
     pub grant_type: Option<String>,
     /// Password grant: username.
     pub username: Option<String>,
@@ -18,8 +18,34 @@ pub struct OAuthTokenForm {
     pub client_id: Option<String>,
     /// A confidential client's secret when sent in the body instead of HTTP Basic.
     pub client_secret: Option<String>,
-    /// Requested scope; baton issues no scopes and ignores it.
+    /// Requested scopes, space-separated (client credentials; the password grant ignores it).
     pub scope: Option<String>,
+}
+
+/// A client-credentials answer (RFC 6749 §4.4.3, §5.1): no refresh token.
+#[derive(Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ClientTokenResponse {
+    /// Signed JWT access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// The scopes granted, space-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub scope: Option<String>,
+}
+
+/// The token never shows in debug output.
+impl std::fmt::Debug for ClientTokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientTokenResponse")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `POST /oauth/revoke` (RFC 7009) and `POST /oauth/introspect` (RFC 7662) form.
@@ -99,4 +125,11 @@ pub struct IntrospectionResponse {
     /// Access token id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// The scopes granted, space-separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The user's roles, for an access token that carries them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(test, ts(as = "Option<Vec<String>>", optional))]
+    pub roles: Vec<String>,
 }

@@ -46,6 +46,7 @@ fn generate() -> (Vec<String>, String) {
         declare::<EventView>(&cfg),
         declare::<EventList>(&cfg),
         declare::<IntrospectionResponse>(&cfg),
+        declare::<ClientTokenResponse>(&cfg),
         declare::<MfaMethod>(&cfg),
         declare::<MfaRequiredBody>(&cfg),
         declare::<LoginMfaRequest>(&cfg),

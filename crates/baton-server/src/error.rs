@@ -89,6 +89,12 @@ pub enum ApiError {
     /// OAuth: unknown grant type.
     #[error("Unsupported grant type")]
     UnsupportedGrantType,
+    /// OAuth: the client was not given this grant type.
+    #[error("This client may not use this grant type")]
+    UnauthorizedClient,
+    /// OAuth: a requested scope the client may not have.
+    #[error("{0}")]
+    InvalidScope(String),
     /// The right password for an account with a second factor: the login goes on at
     /// `/auth/login/mfa` with this token.
     #[error("A second factor is required")]
@@ -158,7 +164,9 @@ impl ApiError {
             | Self::NoPendingTotp
             | Self::InvalidCode { login: false }
             | Self::PasskeyRefused { login: false }
-            | Self::UnsupportedGrantType => StatusCode::BAD_REQUEST,
+            | Self::UnsupportedGrantType
+            | Self::UnauthorizedClient
+            | Self::InvalidScope(_) => StatusCode::BAD_REQUEST,
             Self::PasskeyRefused { login: true } => StatusCode::UNAUTHORIZED,
             Self::TooManyPasskeys | Self::PasskeyTaken => StatusCode::CONFLICT,
             Self::MfaRequired { .. }
@@ -213,6 +221,8 @@ impl ApiError {
             Self::InvalidGrant(_) => ErrorCode::InvalidGrant,
             Self::InvalidClient => ErrorCode::InvalidClient,
             Self::UnsupportedGrantType => ErrorCode::UnsupportedGrantType,
+            Self::UnauthorizedClient => ErrorCode::UnauthorizedClient,
+            Self::InvalidScope(_) => ErrorCode::InvalidScope,
             Self::MfaRequired { .. } => ErrorCode::MfaRequired,
             Self::InvalidCode { .. } => ErrorCode::InvalidCode,
             Self::InvalidMfaToken => ErrorCode::InvalidToken,
@@ -286,7 +296,10 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static("Basic realm=\"baton\""),
                 );
             }
-            Self::InvalidGrant(_) | Self::UnsupportedGrantType => {
+            Self::InvalidGrant(_)
+            | Self::UnsupportedGrantType
+            | Self::UnauthorizedClient
+            | Self::InvalidScope(_) => {
                 headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
             }
             Self::Access(e) => {
@@ -360,6 +373,11 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidClient => Self::InvalidClient,
             AuthError::ClientId(e) => Self::InvalidRequest(e.to_string()),
             AuthError::ClientTaken => Self::InvalidRequest("client id is taken".into()),
+            AuthError::UnknownClient => Self::InvalidClient,
+            AuthError::ClientSettings(e) => Self::InvalidRequest(e.to_string()),
+            AuthError::UnauthorizedClient => Self::UnauthorizedClient,
+            AuthError::InvalidScope(e) => Self::InvalidScope(capitalized(&e.to_string())),
+            AuthError::Role(e) => Self::InvalidRequest(e.to_string()),
             AuthError::InvalidCode => Self::InvalidCode { login: false },
             // The daily cap lifts as its oldest wrong codes leave the window.
             AuthError::TooManyWrongCodes => Self::TooManyRequests { retry_after: 3600 },
@@ -384,6 +402,15 @@ impl From<AuthError> for ApiError {
             AuthError::Internal(cause) => Self::Internal(cause),
         }
     }
+}
+
+/// `text` with its first letter in upper case, as the error descriptions are written.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

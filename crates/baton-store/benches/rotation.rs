@@ -27,6 +27,7 @@ async fn seeded(store: &Arc<dyn Store>, chains: usize) -> Vec<RefreshToken> {
         email: None,
         email_key: None,
         email_verified_at: None,
+        roles: Vec::new(),
     };
     store.insert_user(&user).await.expect("user");
     let mut tokens = Vec::new();
@@ -44,6 +45,7 @@ async fn seeded(store: &Arc<dyn Store>, chains: usize) -> Vec<RefreshToken> {
             live_limit: 0,
             password_hash: user.password_hash.clone(),
             amr: "pwd".into(),
+            scope: None,
         };
         store
             .create_session(&session, &token.hash())

@@ -12,8 +12,41 @@ pub mod testing;
 pub use postgres::{PgStore, PoolSettings};
 pub use sqlite::SqliteStore;
 
+use baton_core::client::{ClientRecord, ClientSettings};
 use baton_core::store::{Store, StoreError};
 use std::sync::Arc;
+
+/// A user's roles from their column (space-separated, `NULL` for none).
+pub(crate) fn roles_from_column(column: Option<&str>) -> Vec<String> {
+    column
+        .map(|c| {
+            c.split(' ')
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A client's settings from their JSON column (`NULL`: a client from before settings, with
+/// [`ClientSettings::legacy`]).
+pub(crate) fn settings_from_column(
+    column: Option<&str>,
+) -> Result<ClientSettings, serde_json::Error> {
+    column.map_or_else(|| Ok(ClientSettings::legacy()), serde_json::from_str)
+}
+
+/// The columns a client's settings are stored in: the JSON, and the refresh idle timeout in
+/// milliseconds mirrored beside it.
+pub(crate) fn settings_columns(client: &ClientRecord) -> Result<(String, Option<i64>), StoreError> {
+    let json = serde_json::to_string(&client.settings)
+        .map_err(|e| StoreError::Other(format!("client settings: {e}")))?;
+    let idle = client
+        .settings
+        .refresh_idle_ttl
+        .map(|s| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX));
+    Ok((json, idle))
+}
 
 /// The file a `sqlite:` URL names; `None` for other databases.
 pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {

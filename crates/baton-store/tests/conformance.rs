@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use baton_core::client::{ClientRecord, ClientSettings, Grant};
 use baton_core::email::MailKind;
 use baton_core::keys::{SigningAlg, StoredKey};
 use baton_core::limits::{LimitKey, LimitOutcome, LimitVerdict};
@@ -119,6 +120,10 @@ every_backend!(
     a_ceremony_is_finished_once,
     totp_secrets_are_replaced_only_over_the_one_read,
     a_first_second_factor_ends_the_password_only_sessions_but_the_callers,
+    clients_keep_their_settings_and_secrets,
+    roles_change_by_compare_and_set_and_reach_sessions,
+    sessions_keep_their_scope,
+    a_clients_own_idle_timeout_is_left_alone,
 );
 
 /// One integer read with plain SQL.
@@ -168,6 +173,7 @@ fn user(name: &str) -> UserRecord {
         email: None,
         email_key: None,
         email_verified_at: None,
+        roles: Vec::new(),
     }
 }
 
@@ -188,6 +194,7 @@ async fn session_for(store: &dyn Store, user: &UserRecord) -> (SessionId, Refres
                 live_limit: 0,
                 password_hash: user.password_hash.clone(),
                 amr: "pwd".into(),
+                scope: None,
             },
             &token.hash(),
         )
@@ -546,6 +553,7 @@ async fn no_session_is_created_for_a_deleted_user(store: Arc<dyn Store>, _url: &
                 live_limit: 0,
                 password_hash: alice.password_hash.clone(),
                 amr: "pwd".into(),
+                scope: None,
             },
             &token.hash(),
         )
@@ -575,6 +583,7 @@ async fn opens_with(store: &dyn Store, user: &UserRecord, hash: &str) -> bool {
                 live_limit: 0,
                 password_hash: hash.to_owned(),
                 amr: "pwd".into(),
+                scope: None,
             },
             &token.hash(),
         )
@@ -1454,6 +1463,7 @@ async fn session_at(
                 live_limit: limit,
                 password_hash: user.password_hash.clone(),
                 amr: "pwd".into(),
+                scope: None,
             },
             &token.hash(),
         )
@@ -2406,6 +2416,7 @@ async fn sessions_keep_how_their_user_authenticated(store: Arc<dyn Store>, _url:
                 live_limit: 0,
                 password_hash: alice.password_hash.clone(),
                 amr: "pwd otp mfa".into(),
+                scope: None,
             },
             &token.hash(),
         )
@@ -2591,6 +2602,7 @@ async fn a_first_second_factor_ends_the_password_only_sessions_but_the_callers(
                         live_limit: 0,
                         password_hash: alice.password_hash.clone(),
                         amr: amr.into(),
+                        scope: None,
                     },
                     &token.hash(),
                 )
@@ -2632,4 +2644,216 @@ async fn a_first_second_factor_ends_the_password_only_sessions_but_the_callers(
         .expect("live");
     assert!(live.iter().all(|s| s.id != since));
     assert_eq!(live.len(), 2);
+}
+
+fn client(id: &str, settings: ClientSettings) -> ClientRecord {
+    ClientRecord {
+        id: id.to_owned(),
+        confidential: true,
+        secret_hash: Some(vec![1; 32]),
+        created_at: T0,
+        settings,
+    }
+}
+
+/// Clients come back with the settings they were stored with; an update replaces settings and
+/// secret; a client stored before settings existed reads as one with the grants of old.
+async fn clients_keep_their_settings_and_secrets(store: Arc<dyn Store>, url: &str) {
+    let settings = ClientSettings {
+        display_name: Some("Billing".into()),
+        first_party: true,
+        grants: vec![Grant::AuthorizationCode, Grant::RefreshToken],
+        redirect_uris: vec!["https://app.example/cb".into()],
+        post_logout_redirect_uris: vec!["https://app.example/".into()],
+        scopes: vec!["openid".into(), "billing:read".into()],
+        access_ttl: Some(60),
+        refresh_idle_ttl: Some(3600),
+        require_par: true,
+        backchannel_logout_uri: Some("https://app.example/bcl".into()),
+    };
+    let web = client("web", settings.clone());
+    store.insert_client(&web).await.expect("insert");
+    assert!(matches!(
+        store.insert_client(&web).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let read = store.client("web").await.expect("read").expect("there");
+    assert_eq!(read.settings, settings);
+    assert_eq!(read.secret_hash, web.secret_hash);
+    let changed = ClientRecord {
+        secret_hash: Some(vec![2; 32]),
+        settings: ClientSettings {
+            scopes: vec!["openid".into()],
+            refresh_idle_ttl: None,
+            ..settings
+        },
+        ..web
+    };
+    assert!(store.update_client(&changed).await.expect("update"));
+    let read = store.client("web").await.expect("read").expect("there");
+    assert_eq!(read.settings, changed.settings);
+    assert_eq!(read.secret_hash, Some(vec![2; 32]));
+    assert!(!store
+        .update_client(&client("nobody", ClientSettings::legacy()))
+        .await
+        .expect("update"));
+    exec(
+        url,
+        &format!(
+            "INSERT INTO oauth_clients (id, confidential, secret_hash, created_at) \
+             VALUES ('old', FALSE, NULL, {})",
+            millis(T0)
+        ),
+    )
+    .await;
+    let old = store.client("old").await.expect("read").expect("there");
+    assert_eq!(old.settings, ClientSettings::legacy());
+    let ids: Vec<String> = store
+        .clients()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, ["old", "web"]);
+}
+
+/// Roles are written only over the value read, and sessions read the owner's roles as they
+/// are now.
+async fn roles_change_by_compare_and_set_and_reach_sessions(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (session, _) = session_for(store.as_ref(), &alice).await;
+    assert!(store
+        .set_roles(&alice.id, Some("admin"), None)
+        .await
+        .expect("set"));
+    assert!(!store
+        .set_roles(&alice.id, Some("other"), None)
+        .await
+        .expect("stale"));
+    assert!(store
+        .set_roles(&alice.id, Some("admin auditor"), Some("admin"))
+        .await
+        .expect("set"));
+    let read = store.user(&alice.id).await.expect("read").expect("there");
+    assert_eq!(read.roles, ["admin", "auditor"]);
+    let s = store.session(&session).await.expect("read").expect("there");
+    assert_eq!(s.roles, ["admin", "auditor"]);
+    assert!(store
+        .set_roles(&alice.id, None, Some("admin auditor"))
+        .await
+        .expect("clear"));
+    let read = store.user(&alice.id).await.expect("read").expect("there");
+    assert!(read.roles.is_empty());
+    // Concurrent changes over one read: one wins.
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (store, id) = (store.clone(), alice.id.clone());
+            tokio::spawn(async move {
+                store
+                    .set_roles(&id, Some(&format!("r{i}")), None)
+                    .await
+                    .expect("set")
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        won += usize::from(t.await.expect("task"));
+    }
+    assert_eq!(won, 1);
+    store.delete_user(&alice.id, T0).await.expect("delete");
+    assert!(!store
+        .set_roles(&alice.id, Some("admin"), None)
+        .await
+        .expect("deleted"));
+}
+
+/// A session opened with a scope keeps it through rotations.
+async fn sessions_keep_their_scope(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let token = RefreshToken::generate().expect("rng");
+    let created = store
+        .create_session(
+            &NewSession {
+                id: SessionId::generate(),
+                user_id: alice.id.clone(),
+                client_id: "web".into(),
+                created_at: T0,
+                idle_expires_at: T0 + Duration::days(7),
+                absolute_expires_at: T0 + Duration::days(30),
+                user_agent: None,
+                ip: None,
+                live_limit: 0,
+                password_hash: alice.password_hash.clone(),
+                amr: "pwd".into(),
+                scope: Some("openid billing:read".into()),
+            },
+            &token.hash(),
+        )
+        .await
+        .expect("session")
+        .expect("created");
+    assert_eq!(created.scope.as_deref(), Some("openid billing:read"));
+    let (req, _) = rotation(&token, T0 + Duration::minutes(1));
+    let RotateOutcome::Rotated(rotated) = store.rotate(&req).await.expect("rotate") else {
+        panic!("not rotated");
+    };
+    assert_eq!(rotated.scope.as_deref(), Some("openid billing:read"));
+}
+
+/// The idle timeout applied at start-up leaves the sessions of a client with its own alone.
+async fn a_clients_own_idle_timeout_is_left_alone(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    store
+        .insert_client(&client(
+            "kiosk",
+            ClientSettings {
+                refresh_idle_ttl: Some(3600),
+                ..ClientSettings::legacy()
+            },
+        ))
+        .await
+        .expect("client");
+    let token = RefreshToken::generate().expect("rng");
+    let kiosk = store
+        .create_session(
+            &NewSession {
+                id: SessionId::generate(),
+                user_id: alice.id.clone(),
+                client_id: "kiosk".into(),
+                created_at: T0,
+                idle_expires_at: T0 + Duration::hours(1),
+                absolute_expires_at: T0 + Duration::days(30),
+                user_agent: None,
+                ip: None,
+                live_limit: 0,
+                password_hash: alice.password_hash.clone(),
+                amr: "pwd".into(),
+                scope: None,
+            },
+            &token.hash(),
+        )
+        .await
+        .expect("session")
+        .expect("created");
+    let (own, _) = session_for(store.as_ref(), &alice).await;
+    assert_eq!(
+        store
+            .set_idle_timeout(Duration::days(1), T0 + Duration::minutes(1))
+            .await
+            .expect("set"),
+        1
+    );
+    let kiosk = store
+        .session(&kiosk.id)
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(kiosk.idle_expires_at, T0 + Duration::hours(1));
+    let own = store.session(&own).await.expect("read").expect("there");
+    assert_eq!(own.idle_expires_at, T0 + Duration::days(1));
 }

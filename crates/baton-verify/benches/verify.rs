@@ -82,6 +82,8 @@ fn bench(c: &mut Criterion) {
         email_verified: None,
         auth_time: None,
         amr: Vec::new(),
+        scope: None,
+        roles: Vec::new(),
     };
     let mut group = c.benchmark_group("verify");
     group.throughput(Throughput::Elements(1));

@@ -40,6 +40,13 @@ pub struct Claims {
     /// refreshes keep it. Empty in tokens of older issuers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
+    /// The scopes granted, space-separated (RFC 9068 §2.2.3): present on tokens issued through
+    /// OAuth with a `scope`; absent on tokens of baton's own `/auth` endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The user's roles (RFC 9068 §7.2.1.1), as an operator gave them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 impl Claims {
@@ -54,5 +61,95 @@ impl Claims {
     pub fn authenticated_within(&self, max_age_secs: i64, now: i64) -> bool {
         self.auth_time
             .is_some_and(|t| now.saturating_sub(t) <= max_age_secs)
+    }
+
+    /// Whether the token was granted `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        has_scope(self.scope.as_deref(), scope)
+    }
+
+    /// Whether the user has `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// The claims of a token a client obtained for itself with the client-credentials grant
+/// (RFC 9068 §2.2: `sub` is the client id); no user and no session stand behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientClaims {
+    /// Issuer URL.
+    pub iss: String,
+    /// The client id.
+    pub sub: String,
+    /// Audience.
+    pub aud: String,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// Issue time, seconds since the epoch.
+    pub iat: i64,
+    /// Not-before time, seconds since the epoch (baton does not set it; other issuers may).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Unique token id.
+    pub jti: String,
+    /// The client id, as in `sub`.
+    pub client_id: String,
+    /// The scopes granted, space-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl ClientClaims {
+    /// Whether the token was granted `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        has_scope(self.scope.as_deref(), scope)
+    }
+}
+
+fn has_scope(granted: Option<&str>, scope: &str) -> bool {
+    granted.is_some_and(|g| g.split(' ').any(|s| s == scope))
+}
+
+/// The time claims the rules judge, of either kind of token.
+pub(crate) trait Timed {
+    fn exp(&self) -> i64;
+    fn nbf(&self) -> Option<i64>;
+}
+
+impl Timed for Claims {
+    fn exp(&self) -> i64 {
+        self.exp
+    }
+    fn nbf(&self) -> Option<i64> {
+        self.nbf
+    }
+}
+
+impl Timed for ClientClaims {
+    fn exp(&self) -> i64 {
+        self.exp
+    }
+    fn nbf(&self) -> Option<i64> {
+        self.nbf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_whole_words() {
+        let mut c: ClientClaims = serde_json::from_str(
+            r#"{"iss":"i","sub":"c","aud":"a","exp":1,"iat":0,"jti":"j","client_id":"c",
+                "scope":"billing:read billing"}"#,
+        )
+        .expect("claims");
+        assert!(c.has_scope("billing"));
+        assert!(c.has_scope("billing:read"));
+        assert!(!c.has_scope("bill"));
+        c.scope = None;
+        assert!(!c.has_scope("billing"));
     }
 }

@@ -43,9 +43,9 @@ mod remote;
 mod web;
 
 pub use cache::{VerifiedCache, VERIFIED_CACHE_ENTRIES};
-pub use claims::Claims;
+pub use claims::{Claims, ClientClaims};
 pub use keys::{KeySet, KeySetError};
-pub use rules::{bearer_token, verify, Rules, VerifyError, ACCESS_TOKEN_TYP};
+pub use rules::{bearer_token, verify, verify_client, Rules, VerifyError, ACCESS_TOKEN_TYP};
 
 #[cfg(feature = "remote")]
 pub use remote::{Verifier, VerifierOptions};

@@ -1,8 +1,9 @@
 //! The rules an access token must pass, and the bearer header.
 
-use crate::claims::Claims;
+use crate::claims::{Claims, ClientClaims, Timed};
 use crate::keys::KeySet;
 use jsonwebtoken::{decode, decode_header, Header, Validation};
+use serde::de::DeserializeOwned;
 
 /// The JWT `typ` of RFC 9068 access tokens.
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -51,8 +52,47 @@ pub(crate) fn checked_header(token: &str) -> Result<(Header, String), VerifyErro
     Ok((header, kid))
 }
 
-/// Checks `token` against `keys` and `rules` at `now` (seconds since the epoch).
+/// Checks a user's `token` against `keys` and `rules` at `now` (seconds since the epoch). A
+/// token a client obtained for itself ([`verify_client`]) is refused: it has no user.
 pub fn verify(keys: &KeySet, rules: &Rules, token: &str, now: i64) -> Result<Claims, VerifyError> {
+    verify_as::<Claims>(keys, rules, token, now)
+}
+
+/// Checks a token a client obtained for itself with the client-credentials grant, by the same
+/// rules as [`verify`]; a user's token is refused (it names a session).
+pub fn verify_client(
+    keys: &KeySet,
+    rules: &Rules,
+    token: &str,
+    now: i64,
+) -> Result<ClientClaims, VerifyError> {
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        #[serde(flatten)]
+        claims: ClientClaims,
+        sid: Option<serde::de::IgnoredAny>,
+    }
+    impl Timed for Raw {
+        fn exp(&self) -> i64 {
+            self.claims.exp
+        }
+        fn nbf(&self) -> Option<i64> {
+            self.claims.nbf
+        }
+    }
+    let raw = verify_as::<Raw>(keys, rules, token, now)?;
+    if raw.sid.is_some() || raw.claims.sub != raw.claims.client_id {
+        return Err(VerifyError::Invalid);
+    }
+    Ok(raw.claims)
+}
+
+fn verify_as<T: DeserializeOwned + Timed>(
+    keys: &KeySet,
+    rules: &Rules,
+    token: &str,
+    now: i64,
+) -> Result<T, VerifyError> {
     let (header, kid) = checked_header(token)?;
     let kid = kid.as_str();
     let (alg, key) = keys.get(kid).ok_or(VerifyError::UnknownKey)?;
@@ -66,7 +106,7 @@ pub fn verify(keys: &KeySet, rules: &Rules, token: &str, now: i64) -> Result<Cla
     validation.set_issuer(&[rules.issuer.as_str()]);
     validation.set_audience(&[rules.audience.as_str()]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    let claims = decode::<Claims>(token, key, &validation)
+    let claims = decode::<T>(token, key, &validation)
         .map_err(|_| VerifyError::Invalid)?
         .claims;
     check_time(&claims, rules, now)?;
@@ -75,12 +115,12 @@ pub fn verify(keys: &KeySet, rules: &Rules, token: &str, now: i64) -> Result<Cla
 
 /// The time rules: `exp` passed (plus leeway) is expired, `nbf` to come (less leeway) not yet
 /// valid.
-pub(crate) fn check_time(claims: &Claims, rules: &Rules, now: i64) -> Result<(), VerifyError> {
-    if now >= claims.exp.saturating_add(rules.leeway_secs) {
+pub(crate) fn check_time(claims: &impl Timed, rules: &Rules, now: i64) -> Result<(), VerifyError> {
+    if now >= claims.exp().saturating_add(rules.leeway_secs) {
         return Err(VerifyError::Expired);
     }
     if claims
-        .nbf
+        .nbf()
         .is_some_and(|nbf| now < nbf.saturating_sub(rules.leeway_secs))
     {
         return Err(VerifyError::NotYetValid);

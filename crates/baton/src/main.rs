@@ -9,9 +9,12 @@ use baton_core::{Baton, Username};
 use baton_server::{
     default_issuer, open_service, shutdown_signal, Access, Application, Config, Settings,
 };
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::sync::Arc;
+
+mod clients;
 
 /// jemalloc, built with a background thread that hands freed pages back to the operating system
 /// within half a second (`.cargo/config.toml`), so the Argon2 areas of a login burst leave no lasting
@@ -81,9 +84,32 @@ enum ClientCommand {
     Add {
         /// The client_id (letters, digits, '.', '_', '-').
         name: String,
-        /// Authenticates with a secret (HTTP Basic); needed for /oauth/introspect.
+        /// Authenticates with a secret (HTTP Basic or private_key_jwt); needed for
+        /// /oauth/introspect and the client_credentials grant.
         #[arg(long)]
         confidential: bool,
+        #[command(flatten)]
+        flags: clients::ClientFlags,
+    },
+    /// Show a client's settings.
+    Show {
+        /// The client_id.
+        name: String,
+        /// As one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a client's settings: a flag not given leaves its setting alone; a list given
+    /// replaces the old one.
+    Update {
+        /// The client_id.
+        name: String,
+        /// Give a confidential client a new secret, printed only this once (the old one stops
+        /// working).
+        #[arg(long)]
+        new_secret: bool,
+        #[command(flatten)]
+        flags: clients::ClientFlags,
     },
     /// List clients.
     List,
@@ -133,6 +159,10 @@ enum UserCommand {
         /// Username.
         name: String,
     },
+    /// Give a user a role, take it away, or list theirs; access tokens carry them as `roles`
+    /// from the next sign-in or refresh on.
+    #[command(subcommand)]
+    Role(RoleCommand),
     /// Show a user's second factors (`user mfa NAME`), or remove them all (`user mfa reset
     /// NAME`), for someone who lost their authenticator and their recovery codes; the removal
     /// is audited.
@@ -141,6 +171,29 @@ enum UserCommand {
         action_or_name: String,
         /// With `reset`: the username.
         name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RoleCommand {
+    /// Give a user a role (1-64 characters of A-Z, a-z, 0-9, '.', '_', ':', '-'; at most 32).
+    Add {
+        /// Username.
+        name: String,
+        /// The role.
+        role: String,
+    },
+    /// Take a role from a user.
+    Remove {
+        /// Username.
+        name: String,
+        /// The role.
+        role: String,
+    },
+    /// List a user's roles, one per line.
+    List {
+        /// Username.
+        name: String,
     },
 }
 
@@ -161,7 +214,22 @@ enum KeysCommand {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // On `client add|update`, the global `--access-ttl` and `--refresh-idle-ttl` given on the
+    // command line are the client's lifetimes.
+    let access = given_on_command_line(&matches, "access_ttl").then_some(cli.settings.access_ttl);
+    let idle = given_on_command_line(&matches, "refresh_idle_ttl")
+        .then_some(cli.settings.refresh_idle_ttl);
+    if let Some(Command::Client(
+        ClientCommand::Add { flags, .. } | ClientCommand::Update { flags, .. },
+    )) = &mut cli.command
+    {
+        *flags = std::mem::take(flags).with_ttls(access.flatten(), idle.flatten());
+    }
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -169,6 +237,18 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Whether the argument `id` was given on the command line, at the top or in a subcommand.
+fn given_on_command_line(matches: &ArgMatches, id: &str) -> bool {
+    let mut level = Some(matches);
+    while let Some(m) = level {
+        if m.value_source(id) == Some(ValueSource::CommandLine) {
+            return true;
+        }
+        level = m.subcommand().map(|(_, sub)| sub);
+    }
+    false
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -191,6 +271,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCommand::List)
         | Command::User(UserCommand::Mfa { name: None, .. })
         | Command::Client(ClientCommand::List)
+        | Command::Client(ClientCommand::Show { .. })
+        | Command::User(UserCommand::Role(RoleCommand::List { .. }))
         | Command::Keys(KeysCommand::List)
         | Command::Audit { .. } => Access::Read,
         _ => Access::Change,
@@ -323,12 +405,72 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 writeln!(out, "{} has no second factor", user.username)?;
             }
         }
-        Command::Client(ClientCommand::Add { name, confidential }) => {
-            let (client, secret) = baton.add_client(&name, confidential).await?;
+        Command::Client(ClientCommand::Add {
+            name,
+            confidential,
+            flags,
+        }) => {
+            let settings = flags.new_settings()?;
+            let (client, secret) = baton.add_client(&name, confidential, settings).await?;
             record(&baton, EventKind::ClientAdded, None, Some(&client.id)).await;
             writeln!(out, "client_id: {}", client.id)?;
             if let Some(secret) = secret {
                 writeln!(out, "client_secret: {secret}")?;
+            }
+        }
+        Command::Client(ClientCommand::Show { name, json }) => {
+            let client = clients::find(&baton, &name).await?;
+            if json {
+                clients::show_json(&mut out, &client)?;
+            } else {
+                clients::show(&mut out, &client)?;
+            }
+        }
+        Command::Client(ClientCommand::Update {
+            name,
+            new_secret,
+            flags,
+        }) => {
+            clients::check_changes(&flags, new_secret)?;
+            if name == baton_core::service::FIRST_PARTY_CLIENT {
+                bail!("the first-party client baton is configured by the server's settings");
+            }
+            let client = clients::find(&baton, &name).await?;
+            let settings = flags.changed(&client)?;
+            let (client, secret) = baton.update_client(&name, settings, new_secret).await?;
+            let detail = if secret.is_some() {
+                format!("{} (new secret)", client.id)
+            } else {
+                client.id.clone()
+            };
+            record(&baton, EventKind::ClientUpdated, None, Some(&detail)).await;
+            clients::show(&mut out, &client)?;
+            if let Some(secret) = secret {
+                writeln!(out, "client_secret: {secret}")?;
+            }
+        }
+        Command::User(UserCommand::Role(RoleCommand::Add { name, role })) => {
+            let user = baton.user_by_name(&name).await?;
+            if baton.add_role(&user.id, &role).await? {
+                record(&baton, EventKind::RoleAdded, Some(&user), Some(&role)).await;
+                writeln!(out, "gave {} the role {role}", user.username)?;
+            } else {
+                writeln!(out, "{} has the role {role} already", user.username)?;
+            }
+        }
+        Command::User(UserCommand::Role(RoleCommand::Remove { name, role })) => {
+            let user = baton.user_by_name(&name).await?;
+            if baton.remove_role(&user.id, &role).await? {
+                record(&baton, EventKind::RoleRemoved, Some(&user), Some(&role)).await;
+                writeln!(out, "took the role {role} from {}", user.username)?;
+            } else {
+                writeln!(out, "{} does not have the role {role}", user.username)?;
+            }
+        }
+        Command::User(UserCommand::Role(RoleCommand::List { name })) => {
+            let user = baton.user_by_name(&name).await?;
+            for role in &user.roles {
+                writeln!(out, "{role}")?;
             }
         }
         Command::Client(ClientCommand::List) => {

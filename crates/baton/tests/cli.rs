@@ -940,3 +940,198 @@ async fn a_rewrap_moves_totp_secrets_to_the_new_secret() {
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     assert!(server.terminate().success());
 }
+
+fn run_ok(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = baton(dir).args(args).output().expect("runs");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+fn run_err(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = baton(dir).args(args).output().expect("runs");
+    assert!(!out.status.success(), "{args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn clients_are_added_shown_and_updated_with_flags() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let added = run_ok(
+        d,
+        &[
+            "client",
+            "add",
+            "web",
+            "--confidential",
+            "--name",
+            "The Web App",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--scope",
+            "openid profile",
+            "--scope",
+            "billing:read",
+            "--access-ttl",
+            "5m",
+            "--require-par",
+        ],
+    );
+    assert_eq!(added.lines().count(), 2, "{added}");
+    let shown = run_ok(d, &["client", "show", "web"]);
+    for line in [
+        "client_id: web",
+        "type: confidential",
+        "name: The Web App",
+        "first_party: no",
+        "grants: authorization_code refresh_token",
+        "redirect_uri: http://127.0.0.1/cb",
+        "redirect_uri: https://app.example/cb",
+        "scopes: billing:read openid profile",
+        "access_ttl: 5m",
+        "refresh_idle_ttl: default",
+        "require_par: yes",
+    ] {
+        assert!(shown.lines().any(|l| l == line), "{line:?} not in\n{shown}");
+    }
+    assert!(!shown.contains("secret"), "{shown}");
+
+    let updated = run_ok(
+        d,
+        &[
+            "client",
+            "update",
+            "web",
+            "--grant",
+            "authorization_code,refresh_token,client_credentials",
+            "--first-party",
+            "--require-par",
+            "false",
+            "--default-ttls",
+        ],
+    );
+    assert!(updated.contains("first_party: yes"), "{updated}");
+    let json: Value =
+        serde_json::from_str(&run_ok(d, &["client", "show", "web", "--json"])).expect("json");
+    assert_eq!(
+        json["grants"],
+        json!(["authorization_code", "refresh_token", "client_credentials"])
+    );
+    assert_eq!(json["scopes"], json!(["billing:read", "openid", "profile"]));
+    assert_eq!(json["require_par"], false);
+    assert!(json.get("access_ttl").is_none(), "{json}");
+    assert_eq!(json["confidential"], true);
+
+    let rotated = run_ok(d, &["client", "update", "web", "--new-secret"]);
+    assert!(
+        rotated.lines().any(|l| l.starts_with("client_secret: ")),
+        "{rotated}"
+    );
+    // A client added without flags keeps the grants clients always had.
+    run_ok(d, &["client", "add", "plain"]);
+    let plain = run_ok(d, &["client", "show", "plain"]);
+    assert!(plain.contains("grants: refresh_token password"), "{plain}");
+
+    for (args, says) in [
+        (
+            vec![
+                "client",
+                "add",
+                "x",
+                "--redirect-uri",
+                "http://app.example/cb",
+            ],
+            "https",
+        ),
+        (
+            vec!["client", "add", "x", "--grant", "implicit"],
+            "unknown grant",
+        ),
+        (
+            vec!["client", "add", "x", "--grant", "client_credentials"],
+            "confidential",
+        ),
+        (
+            vec!["client", "add", "x", "--grant", "authorization_code"],
+            "redirect URI",
+        ),
+        (vec!["client", "add", "x", "--access-ttl", "2s"], "lifetime"),
+        (vec!["client", "update", "web"], "nothing to change"),
+        (
+            vec!["client", "update", "plain", "--new-secret"],
+            "public client",
+        ),
+        (
+            vec!["client", "update", "nobody", "--first-party"],
+            "no client",
+        ),
+        (vec!["client", "show", "nobody"], "no client"),
+    ] {
+        let err = run_err(d, &args);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let listed = run_ok(d, &["client", "list"]);
+    assert_eq!(listed, "plain\tpublic\nweb\tconfidential\n");
+    let audit = run_ok(d, &["audit", "--type", "client_updated"]);
+    assert_eq!(audit.lines().count(), 2, "{audit}");
+}
+
+#[tokio::test]
+async fn roles_are_given_listed_and_taken_and_reach_access_tokens() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    add_user(d, "alice", "correct horse battery");
+    assert_eq!(
+        run_ok(d, &["user", "role", "add", "alice", "billing:admin"]),
+        "gave alice the role billing:admin\n"
+    );
+    run_ok(d, &["user", "role", "add", "alice", "auditor"]);
+    assert_eq!(
+        run_ok(d, &["user", "role", "add", "alice", "auditor"]),
+        "alice has the role auditor already\n"
+    );
+    assert_eq!(
+        run_ok(d, &["user", "role", "list", "alice"]),
+        "auditor\nbilling:admin\n"
+    );
+    let err = run_err(d, &["user", "role", "add", "alice", "has space"]);
+    assert!(err.contains("role names"), "{err}");
+    let err = run_err(d, &["user", "role", "add", "nobody", "x"]);
+    assert!(err.contains("not found"), "{err}");
+
+    let server = Server::start(d, &[]);
+    let client = reqwest::Client::new();
+    let r = login(&client, &server.base, "alice", "correct horse battery").await;
+    assert_eq!(r.status(), 200);
+    let token = r.json::<Value>().await.expect("json")["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let payload = token.split('.').nth(1).expect("payload");
+    use base64::Engine as _;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64"),
+    )
+    .expect("json");
+    assert_eq!(claims["roles"], json!(["auditor", "billing:admin"]));
+    drop(server);
+
+    assert_eq!(
+        run_ok(d, &["user", "role", "remove", "alice", "auditor"]),
+        "took the role auditor from alice\n"
+    );
+    assert_eq!(
+        run_ok(d, &["user", "role", "list", "alice"]),
+        "billing:admin\n"
+    );
+    let audit = run_ok(d, &["audit", "--type", "role_added"]);
+    assert_eq!(audit.lines().count(), 2, "{audit}");
+}

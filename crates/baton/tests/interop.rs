@@ -112,3 +112,73 @@ async fn pyjwt_and_jose_verify_baton_tokens_from_the_jwks_for_every_algorithm() 
         drop(server);
     }
 }
+
+/// Runs `interop/python/client_credentials.py` (Authlib's OAuth2Session, joserfc).
+fn authlib_client_credentials(
+    stacks: &Stacks,
+    issuer: &str,
+    id: &str,
+    secret: &str,
+    scope: &str,
+) -> Result<Value, String> {
+    let mut cmd = Command::new(&stacks.python);
+    cmd.arg(interop_dir().join("python/client_credentials.py"))
+        .args([issuer, id, secret, scope]);
+    run(cmd)
+}
+
+#[tokio::test]
+async fn authlib_fetches_a_client_credentials_token_and_verifies_it_from_the_jwks() {
+    let Some(stacks) = stacks() else {
+        eprintln!("interop stacks not installed; skipping");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = common::baton(dir.path())
+        .args([
+            "client",
+            "add",
+            "reports-job",
+            "--confidential",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "reports:read reports:write",
+        ])
+        .output()
+        .expect("client add");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    let secret = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .expect("secret")
+        .to_owned();
+    let server = Server::start(dir.path(), &[]);
+    let issuer = server.base.clone();
+
+    let got = authlib_client_credentials(&stacks, &issuer, "reports-job", &secret, "reports:read")
+        .expect("Authlib gets a token");
+    assert_eq!(got["token"]["token_type"], "Bearer");
+    assert_eq!(got["token"]["scope"], "reports:read");
+    assert_eq!(got["token"]["expires_in"], 900);
+    assert!(got["token"].get("refresh_token").is_none(), "{got}");
+    assert_eq!(got["claims"]["sub"], "reports-job");
+    assert_eq!(got["claims"]["client_id"], "reports-job");
+    assert_eq!(got["claims"]["scope"], "reports:read");
+
+    let all = authlib_client_credentials(&stacks, &issuer, "reports-job", &secret, "")
+        .expect("no scope asked: every registered one");
+    assert_eq!(all["claims"]["scope"], "reports:read reports:write");
+
+    let err = authlib_client_credentials(&stacks, &issuer, "reports-job", "wrong", "")
+        .expect_err("a wrong secret is refused");
+    assert!(err.contains("invalid_client"), "{err}");
+    let err = authlib_client_credentials(&stacks, &issuer, "reports-job", &secret, "admin")
+        .expect_err("an unregistered scope is refused");
+    assert!(err.contains("invalid_scope"), "{err}");
+}

@@ -4,7 +4,7 @@
 /**
  * Machine-readable error codes: the `error` of every error body.
  */
-export type ErrorCode = "invalid_request" | "invalid_credentials" | "invalid_token" | "missing_token" | "username_taken" | "email_taken" | "registration_closed" | "account_disabled" | "csrf_rejected" | "too_many_requests" | "unsupported_media_type" | "payload_too_large" | "request_header_fields_too_large" | "not_found" | "method_not_allowed" | "unavailable" | "server_error" | "invalid_grant" | "invalid_client" | "unsupported_grant_type" | "mfa_required" | "invalid_code" | "mfa_already_enabled" | "insufficient_user_authentication" | "too_many_passkeys" | "passkey_already_registered";
+export type ErrorCode = "invalid_request" | "invalid_credentials" | "invalid_token" | "missing_token" | "username_taken" | "email_taken" | "registration_closed" | "account_disabled" | "csrf_rejected" | "too_many_requests" | "unsupported_media_type" | "payload_too_large" | "request_header_fields_too_large" | "not_found" | "method_not_allowed" | "unavailable" | "server_error" | "invalid_grant" | "invalid_client" | "unsupported_grant_type" | "unauthorized_client" | "invalid_scope" | "mfa_required" | "invalid_code" | "mfa_already_enabled" | "insufficient_user_authentication" | "too_many_passkeys" | "passkey_already_registered";
 
 /**
  * The JSON body of every error answer.
@@ -177,7 +177,11 @@ refresh_token?: string,
 /**
  * Seconds until the session can no longer refresh if unused.
  */
-refresh_expires_in: number, };
+refresh_expires_in: number,
+/**
+ * The scopes granted (RFC 6749 §5.1), for a session opened through OAuth with a scope.
+ */
+scope?: string, };
 
 /**
  * `GET /api/me` answer.
@@ -254,7 +258,7 @@ next_cursor?: string, };
  * What happened, in the audit log (`GET /auth/events`' `type`). The names are also the stored
  * kind and the metrics label, a closed set.
  */
-export type EventKind = "login_succeeded" | "login_failed" | "locked_out" | "refresh_reuse" | "grace_replay" | "logout" | "logout_all" | "session_revoked" | "registered" | "user_added" | "user_deleted" | "key_rotated" | "client_added" | "client_deleted" | "password_changed" | "user_disabled" | "user_enabled" | "password_reset_requested" | "password_reset" | "email_changed" | "email_verified" | "mfa_enabled" | "mfa_disabled" | "recovery_code_used" | "recovery_codes_regenerated" | "mfa_reset";
+export type EventKind = "login_succeeded" | "login_failed" | "locked_out" | "refresh_reuse" | "grace_replay" | "logout" | "logout_all" | "session_revoked" | "registered" | "user_added" | "user_deleted" | "key_rotated" | "client_added" | "client_deleted" | "client_updated" | "role_added" | "role_removed" | "password_changed" | "user_disabled" | "user_enabled" | "password_reset_requested" | "password_reset" | "email_changed" | "email_verified" | "mfa_enabled" | "mfa_disabled" | "recovery_code_used" | "recovery_codes_regenerated" | "mfa_reset";
 
 /**
  * One event of the caller's audit log in `GET /auth/events`.
@@ -349,7 +353,36 @@ sid?: string,
 /**
  * Access token id.
  */
-jti?: string, };
+jti?: string,
+/**
+ * The scopes granted, space-separated.
+ */
+scope?: string,
+/**
+ * The user's roles, for an access token that carries them.
+ */
+roles?: Array<string>, };
+
+/**
+ * A client-credentials answer (RFC 6749 §4.4.3, §5.1): no refresh token.
+ */
+export type ClientTokenResponse = {
+/**
+ * Signed JWT access token.
+ */
+access_token: string,
+/**
+ * Always `Bearer`.
+ */
+token_type: string,
+/**
+ * Seconds until the access token expires.
+ */
+expires_in: number,
+/**
+ * The scopes granted, space-separated.
+ */
+scope?: string, };
 
 /**
  * A second factor a login may finish with (`methods` of an `mfa_required` answer).

@@ -1,12 +1,33 @@
 //! OAuth clients: adding and authenticating them, RFC 7009 revocation and RFC 7662 introspection.
 
 use super::{Baton, FIRST_PARTY_CLIENT};
-use crate::client::ClientRecord;
+use crate::access::{self, ClientAccessClaims};
+use crate::client::{ClientRecord, ClientSettings, Grant, ScopeError, STANDARD_SCOPES};
 use crate::error::AuthError;
 use crate::ids::{SessionId, UserId};
 use crate::refresh::RefreshToken;
 use crate::store::StoreError;
 use baton_proto::IntrospectionResponse;
+
+/// A client-credentials access token.
+#[derive(Clone)]
+pub struct ClientIssued {
+    /// The signed JWT.
+    pub access_token: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+    /// The scopes granted, space-separated.
+    pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for ClientIssued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientIssued")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
 
 /// What a revocation request names, per its (non-binding) hint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,13 +39,16 @@ pub enum TokenHint {
 }
 
 impl Baton {
-    /// Adds an OAuth client; a confidential one gets a secret, returned only here.
+    /// Adds an OAuth client with `settings` (checked first); a confidential one gets a secret,
+    /// returned only here.
     pub async fn add_client(
         &self,
         id: &str,
         confidential: bool,
+        settings: ClientSettings,
     ) -> Result<(ClientRecord, Option<String>), AuthError> {
         let id = crate::client::parse_client_id(id)?;
+        let settings = settings.validated(confidential)?;
         let (secret, secret_hash) = if confidential {
             let (s, h) = crate::client::generate_secret().map_err(AuthError::internal)?;
             (Some(s), Some(h))
@@ -36,6 +60,7 @@ impl Baton {
             confidential,
             secret_hash,
             created_at: self.now(),
+            settings,
         };
         match self.store.insert_client(&record).await {
             Ok(()) => Ok((record, secret)),
@@ -44,9 +69,49 @@ impl Baton {
         }
     }
 
+    /// Replaces a client's settings (checked first) and, with `new_secret`, gives a
+    /// confidential client a new secret (returned only here; the old one stops working).
+    pub async fn update_client(
+        &self,
+        id: &str,
+        settings: ClientSettings,
+        new_secret: bool,
+    ) -> Result<(ClientRecord, Option<String>), AuthError> {
+        let mut record = self
+            .store
+            .client(id)
+            .await?
+            .ok_or(AuthError::UnknownClient)?;
+        record.settings = settings.validated(record.confidential)?;
+        let mut secret = None;
+        if new_secret {
+            if !record.confidential {
+                return Err(AuthError::ClientSettings(
+                    crate::client::ClientSettingsError::PublicSecret,
+                ));
+            }
+            let (s, h) = crate::client::generate_secret().map_err(AuthError::internal)?;
+            record.secret_hash = Some(h);
+            secret = Some(s);
+        }
+        if self.store.update_client(&record).await? {
+            Ok((record, secret))
+        } else {
+            Err(AuthError::UnknownClient)
+        }
+    }
+
     /// All OAuth clients added by the operator.
     pub async fn clients(&self) -> Result<Vec<ClientRecord>, AuthError> {
         Ok(self.store.clients().await?)
+    }
+
+    /// An OAuth client by id; `baton` is the first-party client.
+    pub async fn client(&self, id: &str) -> Result<ClientRecord, AuthError> {
+        if id == FIRST_PARTY_CLIENT {
+            return Ok(ClientRecord::first_party());
+        }
+        self.store.client(id).await?.ok_or(AuthError::UnknownClient)
     }
 
     /// Removes an OAuth client (its sessions stay until they end or are revoked).
@@ -54,7 +119,7 @@ impl Baton {
         if self.store.delete_client(id).await? {
             Ok(())
         } else {
-            Err(AuthError::InvalidClient)
+            Err(AuthError::UnknownClient)
         }
     }
 
@@ -64,16 +129,11 @@ impl Baton {
         &self,
         id: Option<&str>,
         secret: Option<&str>,
-    ) -> Result<String, AuthError> {
-        let Some(id) = id else {
-            return match secret {
-                None => Ok(FIRST_PARTY_CLIENT.to_owned()),
-                Some(_) => Err(AuthError::InvalidClient),
-            };
-        };
+    ) -> Result<ClientRecord, AuthError> {
+        let id = id.unwrap_or(FIRST_PARTY_CLIENT);
         if id == FIRST_PARTY_CLIENT {
             return match secret {
-                None => Ok(FIRST_PARTY_CLIENT.to_owned()),
+                None => Ok(ClientRecord::first_party()),
                 Some(_) => Err(AuthError::InvalidClient),
             };
         }
@@ -88,10 +148,66 @@ impl Baton {
             _ => false,
         };
         if ok {
-            Ok(client.id)
+            Ok(client)
         } else {
             Err(AuthError::InvalidClient)
         }
+    }
+
+    /// RFC 6749 §4.4: an access token for a confidential client acting for itself, with the
+    /// scopes `requested` (space-separated; when absent or empty, every API scope the client
+    /// is registered for). No refresh token (§4.4.3) and no session stand behind it.
+    pub fn client_credentials(
+        &self,
+        client: &ClientRecord,
+        requested: Option<&str>,
+    ) -> Result<ClientIssued, AuthError> {
+        if !client.confidential || !client.settings.allows(Grant::ClientCredentials) {
+            return Err(AuthError::UnauthorizedClient);
+        }
+        let scopes = match requested.filter(|r| !r.trim().is_empty()) {
+            Some(r) => {
+                let granted = client.settings.grant_scopes(r)?;
+                // OpenID Connect's scopes speak of a user; there is none here.
+                if let Some(s) = granted
+                    .iter()
+                    .find(|s| STANDARD_SCOPES.contains(&s.as_str()))
+                {
+                    return Err(ScopeError::NotAllowed(s.clone()).into());
+                }
+                granted
+            }
+            None => client.settings.api_scopes().map(str::to_owned).collect(),
+        };
+        let now = self.now().unix_timestamp();
+        let ttl = self.access_ttl_of(client);
+        let scope = (!scopes.is_empty()).then(|| scopes.join(" "));
+        let claims = ClientAccessClaims {
+            iss: self.policy.issuer.clone(),
+            sub: client.id.clone(),
+            aud: self.policy.audience.clone(),
+            exp: now + ttl,
+            iat: now,
+            nbf: None,
+            jti: uuid::Uuid::new_v4().to_string(),
+            client_id: client.id.clone(),
+            scope: scope.clone(),
+        };
+        let access_token = access::mint(&self.ring(), &claims).map_err(AuthError::internal)?;
+        Ok(ClientIssued {
+            access_token,
+            expires_in: u64::try_from(ttl).unwrap_or(0),
+            scope,
+        })
+    }
+
+    /// The access-token lifetime of `client`'s tokens in seconds: its own, or the server's.
+    pub(super) fn access_ttl_of(&self, client: &ClientRecord) -> i64 {
+        client
+            .settings
+            .access_ttl
+            .and_then(|s| i64::try_from(s).ok())
+            .unwrap_or_else(|| self.policy.access_ttl.whole_seconds())
     }
 
     /// RFC 7009: revokes the session of a refresh or access token. Unknown tokens, and tokens of
@@ -182,6 +298,32 @@ impl Baton {
                 aud: Some(claims.aud),
                 sid: Some(claims.sid),
                 jti: Some(claims.jti),
+                scope: claims.scope,
+                roles: claims.roles,
+            });
+        }
+        if let Ok(claims) = access::verify_client(&self.ring(), &self.rules, token, now) {
+            // Active while its client still exists and may still use the grant.
+            let live = self
+                .store
+                .client(&claims.client_id)
+                .await?
+                .is_some_and(|c| c.settings.allows(Grant::ClientCredentials));
+            if !live {
+                return Ok(IntrospectionResponse::default());
+            }
+            return Ok(IntrospectionResponse {
+                active: true,
+                sub: Some(claims.sub),
+                client_id: Some(claims.client_id),
+                token_type: Some("Bearer".into()),
+                exp: Some(claims.exp),
+                iat: Some(claims.iat),
+                iss: Some(claims.iss),
+                aud: Some(claims.aud),
+                jti: Some(claims.jti),
+                scope: claims.scope,
+                ..IntrospectionResponse::default()
             });
         }
         let hash = RefreshToken::presented(token).hash();
@@ -205,6 +347,8 @@ impl Baton {
             aud: Some(self.policy.audience.clone()),
             sid: Some(session.id.to_string()),
             jti: None,
+            scope: session.scope.clone(),
+            roles: Vec::new(),
         })
     }
 }

@@ -23,7 +23,7 @@ mod sessions;
 mod users;
 mod webauthn;
 
-pub use clients::TokenHint;
+pub use clients::{ClientIssued, TokenHint};
 use keys::{load_keys, seal_plain_keys};
 pub use keys::{KEY_RELOAD_SLACK, UNKNOWN_KEY_RELOAD_INTERVAL};
 pub use mail::ResetRequest;
@@ -124,6 +124,8 @@ pub struct Issued {
     pub session_id: SessionId,
     /// The session's user.
     pub user_id: UserId,
+    /// The scopes granted, space-separated, when the session has some.
+    pub scope: Option<String>,
     /// A spent token was presented within the grace window and got its successor again.
     pub replayed: bool,
 }
@@ -137,6 +139,7 @@ impl std::fmt::Debug for Issued {
             .field("refresh_expires_in", &self.refresh_expires_in)
             .field("session_id", &self.session_id)
             .field("user_id", &self.user_id)
+            .field("scope", &self.scope)
             .field("replayed", &self.replayed)
             .finish()
     }

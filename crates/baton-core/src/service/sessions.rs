@@ -11,6 +11,13 @@ use crate::store::{
 };
 use time::{Duration, OffsetDateTime};
 
+/// How long a client's access tokens live, and its sessions when unused.
+#[derive(Debug, Clone, Copy)]
+struct Lifetimes {
+    access: Duration,
+    refresh_idle: Duration,
+}
+
 impl Baton {
     /// Opens a session for a user who authenticated with `amr` (their password checked
     /// against `user.password_hash`).
@@ -21,19 +28,35 @@ impl Baton {
         origin: RequestOrigin,
         amr: &Amr,
     ) -> Result<Issued, AuthError> {
+        self.open_session_with(user, client_id, origin, amr, None)
+            .await
+    }
+
+    /// [`Self::open_session`] for a session granted `scope` (space-separated) through OAuth:
+    /// its access tokens carry it, and refreshes keep it.
+    pub async fn open_session_with(
+        &self,
+        user: &UserRecord,
+        client_id: &str,
+        origin: RequestOrigin,
+        amr: &Amr,
+        scope: Option<String>,
+    ) -> Result<Issued, AuthError> {
         let now = self.now();
+        let lifetimes = self.lifetimes_of(client_id).await?;
         let session = NewSession {
             id: SessionId::generate(),
             user_id: user.id.clone(),
             client_id: client_id.to_owned(),
             created_at: now,
-            idle_expires_at: now + self.policy.refresh_idle_ttl,
+            idle_expires_at: now + lifetimes.refresh_idle,
             absolute_expires_at: now + self.policy.refresh_absolute_ttl,
             user_agent: origin.user_agent,
             ip: origin.ip,
             live_limit: self.policy.sessions_per_user,
             password_hash: user.password_hash.clone(),
             amr: amr.to_stored(),
+            scope,
         };
         let token = RefreshToken::generate().map_err(AuthError::internal)?;
         // None: deleted, disabled or given another password while the password was being
@@ -41,7 +64,7 @@ impl Baton {
         let Some(record) = self.store.create_session(&session, &token.hash()).await? else {
             return Err(AuthError::InvalidCredentials);
         };
-        self.issue(&record, token, now)
+        self.issue(&record, token, now, lifetimes.access)
     }
 
     /// Rotates a refresh token per the rules in [`crate::rotation`]; it must have been issued
@@ -67,12 +90,16 @@ impl Baton {
             })
             .await?;
         match outcome {
-            RotateOutcome::Rotated(session) => self.issue(&session, successor, now),
+            RotateOutcome::Rotated(session) => {
+                let ttl = self.lifetimes_of(&session.client_id).await?.access;
+                self.issue(&session, successor, now, ttl)
+            }
             RotateOutcome::Replayed(session, sealed) => {
                 let same = presented.open(&sealed).ok_or(RefreshError::Invalid)?;
                 tracing::info!(session_id = %session.id, user_id = %session.user_id,
                     "spent refresh token replayed within the grace window");
-                let mut issued = self.issue(&session, same, now)?;
+                let ttl = self.lifetimes_of(&session.client_id).await?.access;
+                let mut issued = self.issue(&session, same, now, ttl)?;
                 issued.replayed = true;
                 Ok(issued)
             }
@@ -168,11 +195,35 @@ impl Baton {
             .await?)
     }
 
+    /// The token lifetimes of a client's sessions: its own, or the server's. The first-party
+    /// client needs no lookup; a client deleted since keeps the server's.
+    async fn lifetimes_of(&self, client_id: &str) -> Result<Lifetimes, AuthError> {
+        let server = Lifetimes {
+            access: self.policy.access_ttl,
+            refresh_idle: self.policy.refresh_idle_ttl,
+        };
+        if client_id == super::FIRST_PARTY_CLIENT {
+            return Ok(server);
+        }
+        let Some(client) = self.store.client(client_id).await? else {
+            return Ok(server);
+        };
+        let secs = |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX));
+        Ok(Lifetimes {
+            access: client.settings.access_ttl.map_or(server.access, secs),
+            refresh_idle: client
+                .settings
+                .refresh_idle_ttl
+                .map_or(server.refresh_idle, secs),
+        })
+    }
+
     pub(super) fn issue(
         &self,
         session: &SessionRecord,
         refresh_token: RefreshToken,
         now: OffsetDateTime,
+        access_ttl: Duration,
     ) -> Result<Issued, AuthError> {
         let iat = now.unix_timestamp();
         let first_party = session.client_id == super::FIRST_PARTY_CLIENT;
@@ -180,7 +231,7 @@ impl Baton {
             iss: self.policy.issuer.clone(),
             sub: session.user_id.to_string(),
             aud: self.policy.audience.clone(),
-            exp: iat + self.policy.access_ttl.whole_seconds(),
+            exp: iat + access_ttl.whole_seconds(),
             iat,
             jti: uuid::Uuid::new_v4().to_string(),
             client_id: session.client_id.clone(),
@@ -194,16 +245,19 @@ impl Baton {
             nbf: None,
             auth_time: Some(session.created_at.unix_timestamp()),
             amr: session.amr.values().map(str::to_owned).collect(),
+            scope: session.scope.clone(),
+            roles: session.roles.clone(),
         };
         let access_token = access::mint(&self.ring(), &claims).map_err(AuthError::internal)?;
         let remaining = (session.expires_at() - now).whole_seconds().max(0);
         Ok(Issued {
             access_token,
-            expires_in: u64::try_from(self.policy.access_ttl.whole_seconds()).unwrap_or(0),
+            expires_in: u64::try_from(access_ttl.whole_seconds()).unwrap_or(0),
             refresh_token,
             refresh_expires_in: u64::try_from(remaining).unwrap_or(0),
             session_id: session.id.clone(),
             user_id: session.user_id.clone(),
+            scope: session.scope.clone(),
             replayed: false,
         })
     }

@@ -56,6 +56,7 @@ impl Baton {
             email: email.as_ref().map(|e| e.as_str().to_owned()),
             email_key: email.as_ref().map(|e| e.key().to_owned()),
             email_verified_at: None,
+            roles: Vec::new(),
         };
         let confirm = match &email {
             Some(email) if self.policy.mail_enabled => Some(self.confirmation(&record, email)?.0),
@@ -96,6 +97,51 @@ impl Baton {
             .user_by_key(username.key())
             .await?
             .ok_or(AuthError::UserNotFound)
+    }
+
+    /// Gives a user `role` (their next access tokens carry it); `false` if they had it.
+    pub async fn add_role(&self, user: &UserId, role: &str) -> Result<bool, AuthError> {
+        crate::roles::parse_role(role)?;
+        self.change_roles(user, |roles| crate::roles::with_role(roles, role))
+            .await
+    }
+
+    /// Takes `role` from a user; `false` if they did not have it.
+    pub async fn remove_role(&self, user: &UserId, role: &str) -> Result<bool, AuthError> {
+        self.change_roles(user, |roles| Ok(crate::roles::without_role(roles, role)))
+            .await
+    }
+
+    /// Applies `change` to a user's roles by compare-and-set, again when another change
+    /// committed meanwhile; `false` when `change` left them as they were.
+    async fn change_roles(
+        &self,
+        user: &UserId,
+        change: impl Fn(&[String]) -> Result<Option<Vec<String>>, crate::roles::RoleError>,
+    ) -> Result<bool, AuthError> {
+        for _ in 0..16 {
+            let current = self
+                .store
+                .user(user)
+                .await?
+                .ok_or(AuthError::UserNotFound)?
+                .roles;
+            let Some(next) = change(&current)? else {
+                return Ok(false);
+            };
+            let (next, expected) = (
+                crate::roles::to_stored(&next),
+                crate::roles::to_stored(&current),
+            );
+            if self
+                .store
+                .set_roles(user, next.as_deref(), expected.as_deref())
+                .await?
+            {
+                return Ok(true);
+            }
+        }
+        Err(AuthError::internal("the roles kept changing; try again"))
     }
 
     /// Deletes a user by name and revokes every session they had.

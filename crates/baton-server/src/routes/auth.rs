@@ -229,6 +229,7 @@ pub(super) fn token_response(state: &AppState, issued: Issued, delivery: Deliver
         expires_in: issued.expires_in,
         refresh_token: in_body.then(|| issued.refresh_token.expose().to_owned()),
         refresh_expires_in: issued.refresh_expires_in,
+        scope: issued.scope,
     };
     let mut response = Json(body).into_response();
     let headers = response.headers_mut();

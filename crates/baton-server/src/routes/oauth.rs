@@ -1,6 +1,6 @@
 //! The OAuth 2.0 endpoints, form-encoded, for standard client libraries: `/oauth/token`
-//! (RFC 6749 password and refresh-token grants), `/oauth/revoke` (RFC 7009) and
-//! `/oauth/introspect` (RFC 7662).
+//! (RFC 6749 password, refresh-token and client-credentials grants), `/oauth/revoke` (RFC 7009)
+//! and `/oauth/introspect` (RFC 7662).
 
 use super::auth::token_response;
 use super::flows;
@@ -11,8 +11,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use baton_core::service::TokenHint;
-use baton_proto::{Delivery, OAuthTokenForm, OAuthTokenRefForm};
+use baton_core::client::{ClientRecord, Grant};
+use baton_core::service::{ClientIssued, TokenHint};
+use baton_proto::{ClientTokenResponse, Delivery, OAuthTokenForm, OAuthTokenRefForm};
 
 /// Authenticates the calling client: HTTP Basic, or `client_id` (+ `client_secret`) in the form,
 /// or nobody (the first-party client `baton`).
@@ -21,7 +22,7 @@ async fn client_of(
     headers: &HeaderMap,
     form_id: Option<&str>,
     form_secret: Option<&str>,
-) -> Result<String, ApiError> {
+) -> Result<ClientRecord, ApiError> {
     // Libraries send an empty secret for public clients (`Basic base64("id:")`).
     let present = |s: &&str| !s.is_empty();
     if let Some(basic) = basic_credentials(headers)? {
@@ -53,15 +54,29 @@ pub(super) async fn token(
     FormBody(form): FormBody<OAuthTokenForm>,
 ) -> Result<Response, ApiError> {
     let grant = required(form.grant_type.clone(), "grant_type")?;
-    let client_id = client_of(
+    let client = client_of(
         &state,
         &headers,
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
     )
     .await?;
-    let issued = match grant.as_str() {
-        "password" => {
+    let client_id = client.id.as_str();
+    // RFC 6749 §5.2: a grant baton does not know is `unsupported_grant_type`; one this client
+    // was not given, `unauthorized_client`.
+    let grant = match Grant::parse(&grant) {
+        Some(Grant::AuthorizationCode) | None => return Err(ApiError::UnsupportedGrantType),
+        Some(g) if !client.settings.allows(g) => return Err(ApiError::UnauthorizedClient),
+        Some(g) => g,
+    };
+    let issued = match grant {
+        Grant::ClientCredentials => {
+            let issued = state
+                .baton
+                .client_credentials(&client, form.scope.as_deref())?;
+            return Ok(client_token_response(issued));
+        }
+        Grant::Password => {
             let username = required(form.username, "username")?;
             let password = required(form.password, "password")?;
             // An account with a second factor gets `401 mfa_required`; the login finishes at
@@ -70,7 +85,7 @@ pub(super) async fn token(
                 &state,
                 &username,
                 password,
-                &client_id,
+                client_id,
                 Delivery::Body,
                 origin,
             )
@@ -85,15 +100,30 @@ pub(super) async fn token(
                 other => other,
             })?
         }
-        "refresh_token" => {
+        Grant::RefreshToken => {
             let token = required(form.refresh_token, "refresh_token")?;
-            flows::refresh(&state, &token, &client_id, &origin)
+            flows::refresh(&state, &token, client_id, &origin)
                 .await?
                 .map_err(|reason| ApiError::InvalidGrant(reason.to_string()))?
         }
-        _ => return Err(ApiError::UnsupportedGrantType),
+        Grant::AuthorizationCode => return Err(ApiError::UnsupportedGrantType),
     };
     Ok(token_response(&state, issued, Delivery::Body))
+}
+
+/// RFC 6749 §4.4.3 / §5.1: a client-credentials answer, without a refresh token.
+fn client_token_response(issued: ClientIssued) -> Response {
+    let body = ClientTokenResponse {
+        access_token: issued.access_token,
+        token_type: "Bearer".into(),
+        expires_in: issued.expires_in,
+        scope: issued.scope,
+    };
+    let mut response = Json(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
 }
 
 fn hint(form: &OAuthTokenRefForm) -> TokenHint {
@@ -120,7 +150,8 @@ pub(super) async fn revoke(
                 form.client_id.as_deref(),
                 form.client_secret.as_deref(),
             )
-            .await?,
+            .await?
+            .id,
         )
     } else {
         None

@@ -110,6 +110,7 @@ async fn a_clock_stepped_ahead_purges_no_live_session() {
                 live_limit: 0,
                 password_hash: user.password_hash.clone(),
                 amr: "pwd".into(),
+                scope: None,
             },
             &baton_core::refresh::RefreshToken::generate()
                 .expect("rng")

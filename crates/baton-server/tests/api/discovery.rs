@@ -109,6 +109,7 @@ async fn the_metadata_follows_rfc_8414() {
         .collect();
     assert!(grants.contains(&"password"), "{grants:?}");
     assert!(grants.contains(&"refresh_token"), "{grants:?}");
+    assert!(grants.contains(&"client_credentials"), "{grants:?}");
     assert!(
         m["response_types_supported"].is_array(),
         "RFC 8414 requires it"

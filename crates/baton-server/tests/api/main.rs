@@ -9,6 +9,7 @@ mod helpers;
 mod accounts;
 mod audit;
 mod bad_input;
+mod clients;
 mod clock;
 mod cookies;
 mod discovery;

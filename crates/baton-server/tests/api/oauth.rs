@@ -2,6 +2,7 @@
 //! introspection (RFC 7662).
 
 use crate::helpers::*;
+use baton_core::client::ClientSettings;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
@@ -25,7 +26,12 @@ impl TestApp {
     }
 
     async fn confidential_client(&self, id: &str) -> String {
-        let (_, secret) = self.state.baton.add_client(id, true).await.expect("client");
+        let (_, secret) = self
+            .state
+            .baton
+            .add_client(id, true, ClientSettings::legacy())
+            .await
+            .expect("client");
         secret.expect("a secret")
     }
 
@@ -115,7 +121,7 @@ async fn a_public_clients_tokens_carry_its_id_and_refresh_only_for_it() {
     let app = TestApp::spawn().await;
     app.state
         .baton
-        .add_client("mobile", false)
+        .add_client("mobile", false, ClientSettings::legacy())
         .await
         .expect("client");
     app.create_user("alice").await;
@@ -207,8 +213,11 @@ async fn a_confidential_client_authenticates_with_http_basic() {
 #[tokio::test]
 async fn unknown_grants_missing_fields_and_json_bodies_are_refused() {
     let app = TestApp::spawn().await;
-    let r = send(app.form("/oauth/token", &[("grant_type", "client_credentials")])).await;
+    let r = send(app.form("/oauth/token", &[("grant_type", "implicit")])).await;
     assert_error(r, StatusCode::BAD_REQUEST, "unsupported_grant_type", None).await;
+    // A grant baton knows but the first-party client was not given.
+    let r = send(app.form("/oauth/token", &[("grant_type", "client_credentials")])).await;
+    assert_error(r, StatusCode::BAD_REQUEST, "unauthorized_client", None).await;
     let r = send(app.form("/oauth/token", &[("username", "alice")])).await;
     assert_error(r, StatusCode::BAD_REQUEST, "invalid_request", None).await;
     let r = send(app.form("/oauth/token", &[("grant_type", "password")])).await;
@@ -294,7 +303,7 @@ async fn introspection_needs_confidential_client_credentials() {
     let app = TestApp::spawn().await;
     app.state
         .baton
-        .add_client("mobile", false)
+        .add_client("mobile", false, ClientSettings::legacy())
         .await
         .expect("client");
     let t = app.user_session("alice").await;
@@ -410,7 +419,7 @@ async fn public_clients_may_send_an_empty_secret_as_libraries_do() {
     let app = TestApp::spawn().await;
     app.state
         .baton
-        .add_client("spa", false)
+        .add_client("spa", false, ClientSettings::legacy())
         .await
         .expect("client");
     app.create_user("alice").await;

@@ -11,22 +11,32 @@ use sqlx::postgres::PgRow as Row;
 use sqlx::Row as _;
 
 fn client_from_row(row: &Row) -> Result<ClientRecord, sqlx::Error> {
+    let settings =
+        crate::settings_from_column(row.try_get::<Option<String>, _>("settings")?.as_deref())
+            .map_err(|e| sqlx::Error::ColumnDecode {
+                index: "settings".into(),
+                source: Box::new(e),
+            })?;
     Ok(ClientRecord {
         id: row.try_get("id")?,
         confidential: row.try_get("confidential")?,
         secret_hash: row.try_get("secret_hash")?,
         created_at: time_col(row, "created_at")?,
+        settings,
     })
 }
 
 #[async_trait::async_trait]
 impl ClientStore for PgStore {
     async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        let (settings, idle) = crate::settings_columns(client)?;
         sqlx::query(q::INSERT_CLIENT)
             .bind(&client.id)
             .bind(client.confidential)
             .bind(&client.secret_hash)
             .bind(to_millis(client.created_at))
+            .bind(settings)
+            .bind(idle)
             .execute(&self.writer)
             .await
             .map_err(map)?;
@@ -56,6 +66,19 @@ impl ClientStore for PgStore {
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query(q::DELETE_CLIENT)
             .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError> {
+        let (settings, idle) = crate::settings_columns(client)?;
+        let done = sqlx::query(q::UPDATE_CLIENT)
+            .bind(&client.secret_hash)
+            .bind(settings)
+            .bind(idle)
+            .bind(&client.id)
             .execute(&self.writer)
             .await
             .map_err(map)?;

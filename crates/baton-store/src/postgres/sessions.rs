@@ -53,6 +53,8 @@ pub(super) fn session_from_row(row: &Row) -> Result<SessionRecord, sqlx::Error> 
         ip: row.try_get("ip")?,
         revoked_at: opt_time(row, "revoked_at")?,
         amr: Amr::from_stored(row.try_get::<Option<String>, _>("amr")?.as_deref()),
+        scope: row.try_get("scope")?,
+        roles: crate::roles_from_column(row.try_get::<Option<String>, _>("roles")?.as_deref()),
     })
 }
 
@@ -77,6 +79,7 @@ impl SessionStore for PgStore {
             .bind(&session.user_agent)
             .bind(&session.ip)
             .bind(&session.amr)
+            .bind(&session.scope)
             .bind(&session.password_hash)
             .execute(&mut *tx)
             .await

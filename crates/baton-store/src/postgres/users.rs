@@ -23,6 +23,7 @@ pub(super) fn user_from_row(row: &Row) -> Result<UserRecord, sqlx::Error> {
         email: row.try_get("email")?,
         email_key: row.try_get("email_key")?,
         email_verified_at: opt_time(row, "email_verified_at")?,
+        roles: crate::roles_from_column(row.try_get::<Option<String>, _>("roles")?.as_deref()),
     })
 }
 
@@ -115,6 +116,22 @@ impl UserStore for PgStore {
             .await
             .map_err(map)?;
         row.as_ref().map(user_from_row).transpose().map_err(map)
+    }
+
+    async fn set_roles(
+        &self,
+        id: &UserId,
+        roles: Option<&str>,
+        expected: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(q::SET_ROLES)
+            .bind(roles)
+            .bind(id.as_str())
+            .bind(expected)
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn set_password(

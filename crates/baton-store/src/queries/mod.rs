@@ -46,7 +46,8 @@ macro_rules! session_columns {
             last_used!(),
             " AS last_used_at, ",
             idle_ttl!(),
-            " AS idle_ttl, s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.amr"
+            " AS idle_ttl, s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.amr, \
+             s.scope, u.roles"
         )
     };
 }
@@ -81,7 +82,7 @@ pub const INSERT_USER: &str =
 macro_rules! user_columns {
     () => {
         "id, username, username_key, password_hash, created_at, disabled_at, email, email_key, \
-         email_verified_at"
+         email_verified_at, roles"
     };
 }
 /// A live user by case-folded username key.
@@ -96,6 +97,10 @@ pub const USER_BY_ID: &str = concat!(
     user_columns!(),
     " FROM users WHERE id = $1 AND deleted_at IS NULL"
 );
+/// Sets the roles of the live user `$2` to `$1` while they are still `$3` (`IS NOT DISTINCT
+/// FROM`: `NULL` compares equal to itself).
+pub const SET_ROLES: &str = "UPDATE users SET roles = $1 \
+     WHERE id = $2 AND deleted_at IS NULL AND roles IS NOT DISTINCT FROM $3";
 /// A live user by case-folded e-mail address.
 pub const USER_BY_EMAIL: &str = concat!(
     "SELECT ",
@@ -153,7 +158,7 @@ pub const INSERT_ACCOUNT_TOKEN: &str = insert_account_token!();
 /// naming an address, only while it is still the user's): two key lookups.
 pub const ACCOUNT_TOKEN_USER: &str =
     "SELECT u.id, u.username, u.username_key, u.password_hash, u.created_at, u.disabled_at, \
-     u.email, u.email_key, u.email_verified_at \
+     u.email, u.email_key, u.email_verified_at, u.roles \
      FROM account_tokens t JOIN users u ON u.id = t.user_id \
      WHERE t.hash = $1 AND t.purpose = $2 AND t.used_at IS NULL AND t.expires_at > $3 \
      AND u.deleted_at IS NULL AND u.disabled_at IS NULL \
@@ -232,14 +237,14 @@ pub const REVOKE_USER_SESSIONS: &str =
 macro_rules! insert_session {
     () => {
         "INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, \
-         idle_expires_at, absolute_expires_at, user_agent, ip, idle_ttl, amr) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $6 - $5, $10 FROM users \
-         WHERE id = $2 AND deleted_at IS NULL AND disabled_at IS NULL AND password_hash = $11"
+         idle_expires_at, absolute_expires_at, user_agent, ip, idle_ttl, amr, scope) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $6 - $5, $10, $11 FROM users \
+         WHERE id = $2 AND deleted_at IS NULL AND disabled_at IS NULL AND password_hash = $12"
     };
 }
 
 /// Creates a session only for a user that still exists, is not disabled and still has the
-/// password hash `$11` the login was checked against (a deletion, a disabling or a password
+/// password hash `$12` the login was checked against (a deletion, a disabling or a password
 /// change committed while the password was being checked must not leave a live session
 /// behind); its idle timeout is the idle end given less the login time. PostgreSQL appends `FOR NO KEY UPDATE`: the user's row
 /// stays locked until the commit, so two logins of one user apply the cap on live sessions one
@@ -354,14 +359,19 @@ pub const REFRESH_TOKEN: &str = concat!(
 
 /// Adds an OAuth client.
 pub const INSERT_CLIENT: &str =
-    "INSERT INTO oauth_clients (id, confidential, secret_hash, created_at) \
-     VALUES ($1, $2, $3, $4)";
+    "INSERT INTO oauth_clients (id, confidential, secret_hash, created_at, settings, \
+     refresh_idle_ttl) VALUES ($1, $2, $3, $4, $5, $6)";
 /// An OAuth client by id.
 pub const CLIENT: &str =
-    "SELECT id, confidential, secret_hash, created_at FROM oauth_clients WHERE id = $1";
+    "SELECT id, confidential, secret_hash, created_at, settings FROM oauth_clients WHERE id = $1";
 /// All OAuth clients.
 pub const CLIENTS: &str =
-    "SELECT id, confidential, secret_hash, created_at FROM oauth_clients ORDER BY id";
+    "SELECT id, confidential, secret_hash, created_at, settings FROM oauth_clients ORDER BY id";
+/// Replaces the secret hash (`$1`) and settings (`$2`, with the refresh idle timeout mirrored
+/// in `$3`) of the client `$4`.
+pub const UPDATE_CLIENT: &str =
+    "UPDATE oauth_clients SET secret_hash = $1, settings = $2, refresh_idle_ttl = $3 \
+     WHERE id = $4";
 /// Removes an OAuth client.
 pub const DELETE_CLIENT: &str = "DELETE FROM oauth_clients WHERE id = $1";
 
@@ -492,7 +502,9 @@ pub const PURGE_ENDED_SESSIONS: &str = "DELETE FROM sessions WHERE id IN \
 pub const SET_IDLE_TIMEOUT: &str = concat!(
     "UPDATE sessions SET idle_ttl = $1, idle_expires_at = last_used_at + $1 \
      WHERE id IN (SELECT s.id FROM sessions s WHERE s.revoked_at IS NULL \
-     AND s.absolute_expires_at > $2 AND (s.idle_ttl IS NULL OR s.idle_ttl <> $1) AND ",
+     AND s.absolute_expires_at > $2 AND (s.idle_ttl IS NULL OR s.idle_ttl <> $1) \
+     AND NOT EXISTS (SELECT 1 FROM oauth_clients c WHERE c.id = s.client_id \
+     AND c.refresh_idle_ttl IS NOT NULL) AND ",
     idle_end!(),
     " > $2 AND s.id > $3 ORDER BY s.id LIMIT 500) RETURNING id"
 );

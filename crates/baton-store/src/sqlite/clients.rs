@@ -9,17 +9,23 @@ use baton_core::store::{ClientStore, StoreError};
 use rusqlite::{params, Row};
 
 fn client_from_row(row: &Row<'_>) -> rusqlite::Result<ClientRecord> {
+    let column: Option<String> = row.get("settings")?;
+    let settings = crate::settings_from_column(column.as_deref()).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
+    })?;
     Ok(ClientRecord {
         id: row.get("id")?,
         confidential: row.get("confidential")?,
         secret_hash: row.get("secret_hash")?,
         created_at: time_col(row, "created_at")?,
+        settings,
     })
 }
 
 #[async_trait::async_trait]
 impl ClientStore for SqliteStore {
     async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        let (settings, idle) = crate::settings_columns(client)?;
         let client = client.clone();
         self.engine
             .write(move |c| {
@@ -30,7 +36,9 @@ impl ClientStore for SqliteStore {
                         client.id,
                         client.confidential,
                         client.secret_hash,
-                        to_millis(client.created_at)
+                        to_millis(client.created_at),
+                        settings,
+                        idle
                     ],
                 )
                 .map(drop)
@@ -55,6 +63,20 @@ impl ClientStore for SqliteStore {
         let id = id.to_owned();
         self.engine
             .write(move |c| Ok(execute(c, q::DELETE_CLIENT, [id])? == 1))
+            .await
+    }
+
+    async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError> {
+        let (settings, idle) = crate::settings_columns(client)?;
+        let (id, secret_hash) = (client.id.clone(), client.secret_hash.clone());
+        self.engine
+            .write(move |c| {
+                Ok(execute(
+                    c,
+                    q::UPDATE_CLIENT,
+                    params![secret_hash, settings, idle, id],
+                )? == 1)
+            })
             .await
     }
 }

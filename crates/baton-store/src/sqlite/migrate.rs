@@ -42,6 +42,7 @@ pub(crate) const MIGRATIONS: &[Migration] = migrations![
     20261203000002 "email" "email",
     20261204000001 "second_factors" "second factors",
     20261204000002 "passkeys" "passkeys",
+    20261205000001 "oauth_client_settings" "oauth client settings",
 ];
 
 fn checksum(sql: &str) -> Vec<u8> {

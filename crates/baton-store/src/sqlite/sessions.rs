@@ -54,6 +54,8 @@ pub(super) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord>
         ip: row.get("ip")?,
         revoked_at: opt_time(row, "revoked_at")?,
         amr: Amr::from_stored(row.get::<_, Option<String>>("amr")?.as_deref()),
+        scope: row.get("scope")?,
+        roles: crate::roles_from_column(row.get::<_, Option<String>>("roles")?.as_deref()),
     })
 }
 
@@ -81,6 +83,7 @@ impl SessionStore for SqliteStore {
                         s.user_agent,
                         s.ip,
                         s.amr,
+                        s.scope,
                         s.password_hash
                     ],
                 )?;

@@ -21,6 +21,7 @@ pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
         email: row.get("email")?,
         email_key: row.get("email_key")?,
         email_verified_at: opt_time(row, "email_verified_at")?,
+        roles: crate::roles_from_column(row.get::<_, Option<String>>("roles")?.as_deref()),
     })
 }
 
@@ -105,6 +106,24 @@ impl UserStore for SqliteStore {
         let id = id.clone();
         self.engine
             .read(move |c| query_one(c, q::USER_BY_ID, [id.as_str()], user_from_row))
+            .await
+    }
+
+    async fn set_roles(
+        &self,
+        id: &UserId,
+        roles: Option<&str>,
+        expected: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let (id, roles, expected) = (
+            id.clone(),
+            roles.map(str::to_owned),
+            expected.map(str::to_owned),
+        );
+        self.engine
+            .write(move |c| {
+                Ok(execute(c, q::SET_ROLES, params![roles, id.as_str(), expected])? == 1)
+            })
             .await
     }
 
