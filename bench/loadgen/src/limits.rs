@@ -318,6 +318,8 @@ async fn sqlite_rotations(secs: f64) -> anyhow::Result<Value> {
                     "127.0.0.1",
                     "pwd",
                     None::<String>,
+                    None::<i64>,
+                    None::<String>,
                     HASH
                 ],
             )?;

@@ -45,6 +45,18 @@ pub fn mint(
     encode(&header, claims, &ring.active.encoding)
 }
 
+/// Signs an OpenID Connect ID token (`typ: JWT`) with the ring's active key, the key access
+/// tokens are signed with (a relying party finds it in the same JWKS).
+pub fn mint_id_token(
+    ring: &KeyRing,
+    claims: &crate::oidc::IdTokenClaims,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let mut header = Header::new(ring.active.alg.jwt());
+    header.typ = Some("JWT".into());
+    header.kid = Some(ring.active.kid.clone());
+    encode(&header, claims, &ring.active.encoding)
+}
+
 /// Verifies a token with `baton-verify`'s rules (the ones resource servers apply): `typ`, a
 /// published `kid` with its own algorithm, signature, `iss`, `aud`, then `exp` against `now`.
 /// A token verified before against the same keys skips to the time check (the ring's cache).

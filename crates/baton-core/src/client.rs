@@ -48,6 +48,10 @@ pub enum ClientIdError {
     /// `baton` names the first-party client.
     #[error("the client id 'baton' is reserved")]
     Reserved,
+    /// A UUID, the form of user ids: a client's own tokens carry its id as `sub`, which must
+    /// never name a user.
+    #[error("a client id must not be a UUID (user ids are)")]
+    Uuid,
 }
 
 /// Checks an operator-chosen client id.
@@ -58,6 +62,9 @@ pub fn parse_client_id(id: &str) -> Result<&str, ClientIdError> {
     }
     if id == crate::service::FIRST_PARTY_CLIENT {
         return Err(ClientIdError::Reserved);
+    }
+    if uuid::Uuid::parse_str(id).is_ok() {
+        return Err(ClientIdError::Uuid);
     }
     Ok(id)
 }
@@ -324,7 +331,7 @@ pub enum ScopeError {
     #[error("scope is malformed")]
     Malformed,
     /// Not registered for this client.
-    #[error("scope {0:?} is not registered for this client")]
+    #[error("scope {0} is not registered for this client")]
     NotAllowed(String),
 }
 
@@ -482,6 +489,10 @@ mod tests {
         assert_eq!(parse_client_id("baton"), Err(ClientIdError::Reserved));
         assert_eq!(parse_client_id("a b"), Err(ClientIdError::Malformed));
         assert_eq!(parse_client_id(""), Err(ClientIdError::Malformed));
+        assert_eq!(
+            parse_client_id("0190f5c2-6f1e-7c3a-9b52-3c1d2e4f5a6b"),
+            Err(ClientIdError::Uuid)
+        );
     }
 
     fn web_client() -> ClientSettings {

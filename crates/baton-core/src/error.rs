@@ -90,6 +90,9 @@ pub enum AuthError {
     /// The client's settings are not acceptable.
     #[error(transparent)]
     ClientSettings(#[from] crate::client::ClientSettingsError),
+    /// A token revocation cannot end (a client-credentials access token).
+    #[error("this kind of token cannot be revoked")]
+    UnsupportedTokenType,
     /// The client may not use this grant (RFC 6749 §5.2 `unauthorized_client`).
     #[error("the client is not allowed to use this grant")]
     UnauthorizedClient,

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod keys;
 pub mod limits;
 pub mod mfa;
+pub mod oidc;
 pub mod password;
 pub mod refresh;
 pub mod roles;

@@ -155,6 +155,11 @@ pub struct NewSession {
     pub amr: String,
     /// The scopes granted (space-separated), for a session opened through OAuth with a scope.
     pub scope: Option<String>,
+    /// When the user authenticated, when earlier than `created_at` (a client's session opened
+    /// from a browser session keeps the browser session's sign-in time).
+    pub auth_time: Option<OffsetDateTime>,
+    /// The browser session this session was opened from.
+    pub parent_id: Option<SessionId>,
 }
 
 /// Where a page of sessions starts: after the session created at `created_at` with id `id`.
@@ -202,6 +207,9 @@ pub struct SessionRecord {
     pub scope: Option<String>,
     /// The owner's roles now.
     pub roles: Vec<String>,
+    /// When the user authenticated (the access tokens' `auth_time`): `created_at`, or the
+    /// sign-in time of the browser session it was opened from.
+    pub auth_time: OffsetDateTime,
 }
 
 impl SessionRecord {
@@ -287,6 +295,7 @@ pub trait Store:
     + AuditStore
     + MailStore
     + MfaStore
+    + OidcStore
     + 'static
 {
     /// Checks that the database answers (and, where writes go through one writer, that it can
@@ -425,7 +434,7 @@ pub trait SessionStore: Send + Sync {
     /// Gives every session still live at `now` the idle timeout `ttl` (the configured one; a
     /// session keeps the timeout it was opened with otherwise), in batches; how many changed.
     /// An ended session is not revived, and the sessions of a client with its own refresh idle
-    /// timeout keep theirs.
+    /// timeout get that one instead.
     async fn set_idle_timeout(&self, ttl: Duration, now: OffsetDateTime)
         -> Result<u64, StoreError>;
 }
@@ -764,4 +773,77 @@ pub trait MfaStore: Send + Sync {
         before: OffsetDateTime,
         failures_before: OffsetDateTime,
     ) -> Result<u64, StoreError>;
+}
+
+/// An authorization code as stored (its hash only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCode {
+    /// SHA-256 of the code.
+    pub hash: TokenHash,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user who signed in.
+    pub user_id: UserId,
+    /// The browser session it was issued from.
+    pub browser_session: SessionId,
+    /// The redirect URI it was sent to (the token request must name it again).
+    pub redirect_uri: String,
+    /// The PKCE challenge (S256).
+    pub code_challenge: String,
+    /// The scopes granted, space-separated.
+    pub scope: String,
+    /// The request's `nonce`, for the ID token.
+    pub nonce: Option<String>,
+    /// When it was issued.
+    pub created_at: OffsetDateTime,
+    /// When it stops working.
+    pub expires_at: OffsetDateTime,
+}
+
+/// What using an authorization code found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeUse {
+    /// Its first use, in time: the code, now used, with the session id it will open.
+    First(AuthorizationCode),
+    /// Used before: the session its first use opened (to revoke), now marked reused.
+    Reused {
+        /// The code's user.
+        user_id: UserId,
+        /// The session the first use opened.
+        session_id: Option<SessionId>,
+    },
+    /// Unknown or expired.
+    Unknown,
+}
+
+/// OpenID Connect sign-in: browser sessions and authorization codes.
+#[async_trait]
+pub trait OidcStore: Send + Sync {
+    /// Records a browser session: the cookie's hash naming the session opened on the sign-in
+    /// page.
+    async fn insert_browser_session(
+        &self,
+        hash: &TokenHash,
+        session: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// The session behind a browser session cookie, as it stands (live or not).
+    async fn browser_session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError>;
+    /// Stores a new authorization code.
+    async fn insert_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
+    /// Uses a code at `now` for the session `session` its exchange will open: the first use
+    /// before it expires gets it ([`CodeUse::First`]); any later use marks it reused and gets
+    /// the session of the first ([`CodeUse::Reused`]), in one statement each, so two racing
+    /// uses cannot both be first.
+    async fn use_authorization_code(
+        &self,
+        hash: &TokenHash,
+        session: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<CodeUse, StoreError>;
+    /// Whether a code was presented again after its first use (read after the first use opened
+    /// its session, so that a reuse racing it is not missed).
+    async fn authorization_code_reused(&self, hash: &TokenHash) -> Result<bool, StoreError>;
+    /// Deletes codes that expired before `before`; how many.
+    async fn purge_authorization_codes(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 }

@@ -51,6 +51,8 @@ pub enum ErrorCode {
     UnauthorizedClient,
     /// OAuth: a requested scope is unknown, malformed or not the client's.
     InvalidScope,
+    /// OAuth: this kind of token cannot be revoked (RFC 7009 §2.2.1).
+    UnsupportedTokenType,
     /// The right password for an account with a second factor: the login goes on at
     /// `POST /auth/login/mfa`.
     MfaRequired,

@@ -95,6 +95,9 @@ pub enum ApiError {
     /// OAuth: a requested scope the client may not have.
     #[error("{0}")]
     InvalidScope(String),
+    /// OAuth: a client's own access token cannot be revoked; it expires.
+    #[error("A client's own access token cannot be revoked; it expires")]
+    UnsupportedTokenType,
     /// The right password for an account with a second factor: the login goes on at
     /// `/auth/login/mfa` with this token.
     #[error("A second factor is required")]
@@ -166,6 +169,7 @@ impl ApiError {
             | Self::PasskeyRefused { login: false }
             | Self::UnsupportedGrantType
             | Self::UnauthorizedClient
+            | Self::UnsupportedTokenType
             | Self::InvalidScope(_) => StatusCode::BAD_REQUEST,
             Self::PasskeyRefused { login: true } => StatusCode::UNAUTHORIZED,
             Self::TooManyPasskeys | Self::PasskeyTaken => StatusCode::CONFLICT,
@@ -223,6 +227,7 @@ impl ApiError {
             Self::UnsupportedGrantType => ErrorCode::UnsupportedGrantType,
             Self::UnauthorizedClient => ErrorCode::UnauthorizedClient,
             Self::InvalidScope(_) => ErrorCode::InvalidScope,
+            Self::UnsupportedTokenType => ErrorCode::UnsupportedTokenType,
             Self::MfaRequired { .. } => ErrorCode::MfaRequired,
             Self::InvalidCode { .. } => ErrorCode::InvalidCode,
             Self::InvalidMfaToken => ErrorCode::InvalidToken,
@@ -376,6 +381,7 @@ impl From<AuthError> for ApiError {
             AuthError::UnknownClient => Self::InvalidClient,
             AuthError::ClientSettings(e) => Self::InvalidRequest(e.to_string()),
             AuthError::UnauthorizedClient => Self::UnauthorizedClient,
+            AuthError::UnsupportedTokenType => Self::UnsupportedTokenType,
             AuthError::InvalidScope(e) => Self::InvalidScope(capitalized(&e.to_string())),
             AuthError::Role(e) => Self::InvalidRequest(e.to_string()),
             AuthError::InvalidCode => Self::InvalidCode { login: false },

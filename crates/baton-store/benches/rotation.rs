@@ -46,6 +46,8 @@ async fn seeded(store: &Arc<dyn Store>, chains: usize) -> Vec<RefreshToken> {
             password_hash: user.password_hash.clone(),
             amr: "pwd".into(),
             scope: None,
+            auth_time: None,
+            parent_id: None,
         };
         store
             .create_session(&session, &token.hash())

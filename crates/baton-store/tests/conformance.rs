@@ -123,7 +123,7 @@ every_backend!(
     clients_keep_their_settings_and_secrets,
     roles_change_by_compare_and_set_and_reach_sessions,
     sessions_keep_their_scope,
-    a_clients_own_idle_timeout_is_left_alone,
+    a_clients_own_idle_timeout_wins_over_the_servers,
 );
 
 /// One integer read with plain SQL.
@@ -195,6 +195,8 @@ async fn session_for(store: &dyn Store, user: &UserRecord) -> (SessionId, Refres
                 password_hash: user.password_hash.clone(),
                 amr: "pwd".into(),
                 scope: None,
+                auth_time: None,
+                parent_id: None,
             },
             &token.hash(),
         )
@@ -554,6 +556,8 @@ async fn no_session_is_created_for_a_deleted_user(store: Arc<dyn Store>, _url: &
                 password_hash: alice.password_hash.clone(),
                 amr: "pwd".into(),
                 scope: None,
+                auth_time: None,
+                parent_id: None,
             },
             &token.hash(),
         )
@@ -584,6 +588,8 @@ async fn opens_with(store: &dyn Store, user: &UserRecord, hash: &str) -> bool {
                 password_hash: hash.to_owned(),
                 amr: "pwd".into(),
                 scope: None,
+                auth_time: None,
+                parent_id: None,
             },
             &token.hash(),
         )
@@ -1464,6 +1470,8 @@ async fn session_at(
                 password_hash: user.password_hash.clone(),
                 amr: "pwd".into(),
                 scope: None,
+                auth_time: None,
+                parent_id: None,
             },
             &token.hash(),
         )
@@ -2417,6 +2425,8 @@ async fn sessions_keep_how_their_user_authenticated(store: Arc<dyn Store>, _url:
                 password_hash: alice.password_hash.clone(),
                 amr: "pwd otp mfa".into(),
                 scope: None,
+                auth_time: None,
+                parent_id: None,
             },
             &token.hash(),
         )
@@ -2603,6 +2613,8 @@ async fn a_first_second_factor_ends_the_password_only_sessions_but_the_callers(
                         password_hash: alice.password_hash.clone(),
                         amr: amr.into(),
                         scope: None,
+                        auth_time: None,
+                        parent_id: None,
                     },
                     &token.hash(),
                 )
@@ -2790,6 +2802,8 @@ async fn sessions_keep_their_scope(store: Arc<dyn Store>, _url: &str) {
                 password_hash: alice.password_hash.clone(),
                 amr: "pwd".into(),
                 scope: Some("openid billing:read".into()),
+                auth_time: None,
+                parent_id: None,
             },
             &token.hash(),
         )
@@ -2804,8 +2818,9 @@ async fn sessions_keep_their_scope(store: Arc<dyn Store>, _url: &str) {
     assert_eq!(rotated.scope.as_deref(), Some("openid billing:read"));
 }
 
-/// The idle timeout applied at start-up leaves the sessions of a client with its own alone.
-async fn a_clients_own_idle_timeout_is_left_alone(store: Arc<dyn Store>, _url: &str) {
+/// The idle timeout applied at start-up gives the sessions of a client with its own timeout
+/// that one (also those opened before the client had it), and the others the server's.
+async fn a_clients_own_idle_timeout_wins_over_the_servers(store: Arc<dyn Store>, _url: &str) {
     let alice = user("alice");
     store.insert_user(&alice).await.expect("user");
     store
@@ -2826,7 +2841,8 @@ async fn a_clients_own_idle_timeout_is_left_alone(store: Arc<dyn Store>, _url: &
                 user_id: alice.id.clone(),
                 client_id: "kiosk".into(),
                 created_at: T0,
-                idle_expires_at: T0 + Duration::hours(1),
+                // Opened with the server's timeout, before the client had its own.
+                idle_expires_at: T0 + Duration::days(7),
                 absolute_expires_at: T0 + Duration::days(30),
                 user_agent: None,
                 ip: None,
@@ -2834,6 +2850,8 @@ async fn a_clients_own_idle_timeout_is_left_alone(store: Arc<dyn Store>, _url: &
                 password_hash: alice.password_hash.clone(),
                 amr: "pwd".into(),
                 scope: None,
+                auth_time: None,
+                parent_id: None,
             },
             &token.hash(),
         )
@@ -2841,12 +2859,21 @@ async fn a_clients_own_idle_timeout_is_left_alone(store: Arc<dyn Store>, _url: &
         .expect("session")
         .expect("created");
     let (own, _) = session_for(store.as_ref(), &alice).await;
+    let at = T0 + Duration::minutes(1);
     assert_eq!(
         store
-            .set_idle_timeout(Duration::days(1), T0 + Duration::minutes(1))
+            .set_idle_timeout(Duration::days(1), at)
             .await
             .expect("set"),
-        1
+        2
+    );
+    assert_eq!(
+        store
+            .set_idle_timeout(Duration::days(1), at)
+            .await
+            .expect("again"),
+        0,
+        "nothing left to change"
     );
     let kiosk = store
         .session(&kiosk.id)

@@ -165,4 +165,70 @@ mod tests {
             Err(VerifyError::UnknownKey)
         );
     }
+
+    /// A key set with one fresh Ed25519 key, and a signer of claims with it.
+    fn signer() -> (KeySet, impl Fn(serde_json::Value) -> String) {
+        use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
+        use jsonwebtoken::{encode, Algorithm, DecodingKey, EncodingKey, Header};
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).expect("key");
+        let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("pair");
+        let mut keys = KeySet::new();
+        keys.insert(
+            "k1",
+            Algorithm::EdDSA,
+            DecodingKey::from_ed_der(pair.public_key().as_ref()),
+        )
+        .expect("insert");
+        let encoding = EncodingKey::from_ed_der(pkcs8.as_ref());
+        let sign = move |claims: serde_json::Value| {
+            let mut header = Header::new(Algorithm::EdDSA);
+            header.typ = Some("at+jwt".into());
+            header.kid = Some("k1".into());
+            encode(&header, &claims, &encoding).expect("sign")
+        };
+        (keys, sign)
+    }
+
+    #[test]
+    fn user_and_client_tokens_are_each_refused_as_the_other() {
+        let (keys, sign) = signer();
+        let rules = Rules {
+            issuer: "https://auth.example".into(),
+            audience: "baton".into(),
+            leeway_secs: 0,
+        };
+        let user = sign(serde_json::json!({
+            "iss": "https://auth.example", "aud": "baton", "sub": "u1", "exp": 100, "iat": 0,
+            "jti": "j1", "client_id": "web", "sid": "s1", "preferred_username": "alice",
+        }));
+        let machine = sign(serde_json::json!({
+            "iss": "https://auth.example", "aud": "baton", "sub": "reports", "exp": 100,
+            "iat": 0, "jti": "j2", "client_id": "reports", "scope": "reports:read",
+        }));
+        assert_eq!(verify(&keys, &rules, &user, 50).expect("user").sub, "u1");
+        assert_eq!(
+            verify(&keys, &rules, &machine, 50),
+            Err(VerifyError::Invalid)
+        );
+        let claims = verify_client(&keys, &rules, &machine, 50).expect("machine");
+        assert!(claims.has_scope("reports:read"));
+        assert_eq!(
+            verify_client(&keys, &rules, &user, 50),
+            Err(VerifyError::Invalid)
+        );
+        // A client's token whose sub names someone else is not the client's own.
+        let other = sign(serde_json::json!({
+            "iss": "https://auth.example", "aud": "baton", "sub": "u1", "exp": 100, "iat": 0,
+            "jti": "j3", "client_id": "reports",
+        }));
+        assert_eq!(
+            verify_client(&keys, &rules, &other, 50),
+            Err(VerifyError::Invalid)
+        );
+        assert_eq!(
+            verify_client(&keys, &rules, &machine, 100),
+            Err(VerifyError::Expired)
+        );
+    }
 }

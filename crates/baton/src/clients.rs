@@ -12,8 +12,8 @@ pub struct ClientFlags {
     /// The name users see on the consent page [default: the client_id].
     #[arg(long = "name", value_name = "TEXT")]
     display_name: Option<String>,
-    /// A URI authorization answers may go to, matched exactly (a loopback URI on any port);
-    /// repeat for several.
+    /// A URI authorization answers may go to, matched exactly (but for the port of an http
+    /// URI on a loopback IP address, 127.0.0.1 or [::1]); repeat for several.
     #[arg(long = "redirect-uri", value_name = "URI")]
     redirect_uris: Vec<String>,
     /// A URI RP-initiated logout may send the browser to afterwards; repeat for several.
@@ -30,10 +30,18 @@ pub struct ClientFlags {
     #[arg(long = "scope", value_name = "SCOPE")]
     scopes: Vec<String>,
     /// The operator's own app: no consent asked, a refresh token without offline_access
-    /// (`--first-party false` to undo).
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    /// (`--first-party=false` to undo).
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
     first_party: Option<bool>,
-    /// Both lifetimes follow the server's settings again (`update` only).
+    /// Both lifetimes follow the server's settings again. (`--access-ttl` and
+    /// `--refresh-idle-ttl` given on the command line of `client add` or `client update`,
+    /// before or after the subcommand, set the client's own lifetimes.)
     #[arg(long)]
     default_ttls: bool,
     /// `--access-ttl` as given on this command line: the server's global flag of that name,
@@ -43,9 +51,15 @@ pub struct ClientFlags {
     /// `--refresh-idle-ttl` as given on this command line (see [`Self::with_ttls`]).
     #[arg(skip)]
     refresh_idle_ttl: Option<u64>,
-    /// Its authorization requests must be pushed first (RFC 9126) (`--require-par false` to
+    /// Its authorization requests must be pushed first (RFC 9126) (`--require-par=false` to
     /// undo).
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
     require_par: Option<bool>,
     /// Where OpenID Connect back-channel logout tokens are posted; `none` to stop.
     #[arg(long, value_name = "URI")]

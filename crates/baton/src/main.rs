@@ -84,7 +84,7 @@ enum ClientCommand {
     Add {
         /// The client_id (letters, digits, '.', '_', '-').
         name: String,
-        /// Authenticates with a secret (HTTP Basic or private_key_jwt); needed for
+        /// Authenticates with a secret (HTTP Basic, or client_secret_post); needed for
         /// /oauth/introspect and the client_credentials grant.
         #[arg(long)]
         confidential: bool,

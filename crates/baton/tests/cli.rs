@@ -1011,8 +1011,7 @@ async fn clients_are_added_shown_and_updated_with_flags() {
             "--grant",
             "authorization_code,refresh_token,client_credentials",
             "--first-party",
-            "--require-par",
-            "false",
+            "--require-par=false",
             "--default-ttls",
         ],
     );

@@ -249,6 +249,11 @@ impl Baton {
             },
         };
         let Some((user, session, owner)) = found else {
+            // A client's own token has no session to end and stays valid until it expires:
+            // RFC 7009 §2.2.1's answer for a token type the server cannot revoke.
+            if access::verify_client(&self.ring(), &self.rules, token, self.now()).is_ok() {
+                return Err(AuthError::UnsupportedTokenType);
+            }
             return Ok(());
         };
         // RFC 7009 §2.1: a token is revoked only for the client it was issued to. An
@@ -278,14 +283,14 @@ impl Baton {
     pub async fn introspect(&self, token: &str) -> Result<IntrospectionResponse, AuthError> {
         let now = self.now();
         if let Ok(claims) = self.verify_access_fresh(token).await {
-            let live = self
+            let session = self
                 .store
                 .session(&SessionId::from_trusted(claims.sid.clone()))
                 .await?
-                .is_some_and(|s| s.revoked_at.is_none() && now < s.absolute_expires_at);
-            if !live {
+                .filter(|s| s.revoked_at.is_none() && now < s.absolute_expires_at);
+            let Some(session) = session else {
                 return Ok(IntrospectionResponse::default());
-            }
+            };
             return Ok(IntrospectionResponse {
                 active: true,
                 sub: Some(claims.sub),
@@ -299,7 +304,8 @@ impl Baton {
                 sid: Some(claims.sid),
                 jti: Some(claims.jti),
                 scope: claims.scope,
-                roles: claims.roles,
+                // The user's roles now, not those the token was issued with.
+                roles: session.roles,
             });
         }
         if let Ok(claims) = access::verify_client(&self.ring(), &self.rules, token, now) {

@@ -198,9 +198,11 @@ pub(super) async fn load_keys(
     mode: KeyMode,
     rotate_to: Option<SigningAlg>,
 ) -> Result<KeyRing, AuthError> {
-    // A retired key stays published for one access-token lifetime plus the time other instances
-    // may take to notice the rotation and stop signing with it.
-    let publish_until = now + policy.access_ttl + KEY_RELOAD_SLACK;
+    // A retired key stays published for the longest access-token lifetime (the server's, or a
+    // client's own) plus the time other instances may take to notice the rotation and stop
+    // signing with it.
+    let longest = longest_access_ttl(store, policy).await?;
+    let publish_until = now + longest + KEY_RELOAD_SLACK;
     let opened = |keys: Vec<StoredKey>| {
         keys.iter()
             .map(|k| vault.open(k))
@@ -253,8 +255,21 @@ pub(super) async fn load_keys(
             )
         }
     };
-    KeyRing::build(&active, &keys, now, policy.access_ttl + KEY_RELOAD_SLACK)
-        .map_err(AuthError::internal)
+    KeyRing::build(&active, &keys, now, longest + KEY_RELOAD_SLACK).map_err(AuthError::internal)
+}
+
+/// The longest lifetime an access token may have: the server's, or a client's own if longer.
+async fn longest_access_ttl(store: &dyn Store, policy: &Policy) -> Result<Duration, AuthError> {
+    let longest_client = store
+        .clients()
+        .await?
+        .iter()
+        .filter_map(|c| c.settings.access_ttl)
+        .max()
+        .map_or(Duration::ZERO, |s| {
+            Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX))
+        });
+    Ok(policy.access_ttl.max(longest_client))
 }
 
 /// An unknown `kid` rereads the keys at most this often, so forged kids cannot hammer storage.

@@ -19,6 +19,7 @@ mod clients;
 mod keys;
 mod mail;
 mod mfa;
+mod oidc;
 mod sessions;
 mod users;
 mod webauthn;
@@ -28,6 +29,7 @@ use keys::{load_keys, seal_plain_keys};
 pub use keys::{KEY_RELOAD_SLACK, UNKNOWN_KEY_RELOAD_INTERVAL};
 pub use mail::ResetRequest;
 pub use mfa::{Factor, MfaState, TotpEnrolment};
+pub use oidc::{CodeError, CodeIssued};
 pub use webauthn::{Ceremony, PasskeyAdded, MAX_PASSKEYS};
 
 /// The OAuth client id of sessions opened through `/auth/*`.

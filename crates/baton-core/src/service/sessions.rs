@@ -11,11 +11,31 @@ use crate::store::{
 };
 use time::{Duration, OffsetDateTime};
 
+/// A session about to be opened.
+pub(super) struct Opening<'a> {
+    /// Its id (chosen before, when something must name it first).
+    pub id: SessionId,
+    /// Its user, with the password hash the sign-in was checked against.
+    pub user: &'a UserRecord,
+    /// Its client.
+    pub client_id: &'a str,
+    /// Where the request came from.
+    pub origin: RequestOrigin,
+    /// How the user authenticated.
+    pub amr: &'a Amr,
+    /// The scopes granted (space-separated), if any.
+    pub scope: Option<String>,
+    /// When the user authenticated, when earlier than now.
+    pub auth_time: Option<OffsetDateTime>,
+    /// The browser session it was opened from.
+    pub parent: Option<SessionId>,
+}
+
 /// How long a client's access tokens live, and its sessions when unused.
 #[derive(Debug, Clone, Copy)]
-struct Lifetimes {
-    access: Duration,
-    refresh_idle: Duration,
+pub(super) struct Lifetimes {
+    pub access: Duration,
+    pub refresh_idle: Duration,
 }
 
 impl Baton {
@@ -42,21 +62,38 @@ impl Baton {
         amr: &Amr,
         scope: Option<String>,
     ) -> Result<Issued, AuthError> {
-        let now = self.now();
-        let lifetimes = self.lifetimes_of(client_id).await?;
-        let session = NewSession {
+        self.open(Opening {
             id: SessionId::generate(),
-            user_id: user.id.clone(),
-            client_id: client_id.to_owned(),
+            user,
+            client_id,
+            origin,
+            amr,
+            scope,
+            auth_time: None,
+            parent: None,
+        })
+        .await
+    }
+
+    /// Opens the session `opening` describes, with its first refresh token.
+    pub(super) async fn open(&self, opening: Opening<'_>) -> Result<Issued, AuthError> {
+        let now = self.now();
+        let lifetimes = self.lifetimes_of(opening.client_id).await?;
+        let session = NewSession {
+            id: opening.id,
+            user_id: opening.user.id.clone(),
+            client_id: opening.client_id.to_owned(),
             created_at: now,
             idle_expires_at: now + lifetimes.refresh_idle,
             absolute_expires_at: now + self.policy.refresh_absolute_ttl,
-            user_agent: origin.user_agent,
-            ip: origin.ip,
+            user_agent: opening.origin.user_agent,
+            ip: opening.origin.ip,
             live_limit: self.policy.sessions_per_user,
-            password_hash: user.password_hash.clone(),
-            amr: amr.to_stored(),
-            scope,
+            password_hash: opening.user.password_hash.clone(),
+            amr: opening.amr.to_stored(),
+            scope: opening.scope,
+            auth_time: opening.auth_time,
+            parent_id: opening.parent,
         };
         let token = RefreshToken::generate().map_err(AuthError::internal)?;
         // None: deleted, disabled or given another password while the password was being
@@ -74,6 +111,12 @@ impl Baton {
         presented: &str,
         client: Option<&str>,
     ) -> Result<Issued, AuthError> {
+        // A client's own access-token lifetime is read before the rotation commits, so that
+        // nothing after it can fail (the successor would be lost).
+        let known = match client {
+            Some(c) if c != super::FIRST_PARTY_CLIENT => Some((c, self.lifetimes_of(c).await?)),
+            _ => None,
+        };
         let presented = RefreshToken::presented(presented);
         let successor = RefreshToken::generate().map_err(AuthError::internal)?;
         let sealed = presented.seal(&successor).map_err(AuthError::internal)?;
@@ -91,14 +134,14 @@ impl Baton {
             .await?;
         match outcome {
             RotateOutcome::Rotated(session) => {
-                let ttl = self.lifetimes_of(&session.client_id).await?.access;
+                let ttl = self.access_ttl_after(&session, known).await;
                 self.issue(&session, successor, now, ttl)
             }
             RotateOutcome::Replayed(session, sealed) => {
                 let same = presented.open(&sealed).ok_or(RefreshError::Invalid)?;
                 tracing::info!(session_id = %session.id, user_id = %session.user_id,
                     "spent refresh token replayed within the grace window");
-                let ttl = self.lifetimes_of(&session.client_id).await?.access;
+                let ttl = self.access_ttl_after(&session, known).await;
                 let mut issued = self.issue(&session, same, now, ttl)?;
                 issued.replayed = true;
                 Ok(issued)
@@ -197,7 +240,7 @@ impl Baton {
 
     /// The token lifetimes of a client's sessions: its own, or the server's. The first-party
     /// client needs no lookup; a client deleted since keeps the server's.
-    async fn lifetimes_of(&self, client_id: &str) -> Result<Lifetimes, AuthError> {
+    pub(super) async fn lifetimes_of(&self, client_id: &str) -> Result<Lifetimes, AuthError> {
         let server = Lifetimes {
             access: self.policy.access_ttl,
             refresh_idle: self.policy.refresh_idle_ttl,
@@ -216,6 +259,27 @@ impl Baton {
                 .refresh_idle_ttl
                 .map_or(server.refresh_idle, secs),
         })
+    }
+
+    /// The access-token lifetime for a session that just rotated: the one read before when it
+    /// is its client's, else read now, falling back to the server's if that read fails (the
+    /// rotation has committed; the tokens must go out).
+    async fn access_ttl_after(
+        &self,
+        session: &SessionRecord,
+        known: Option<(&str, Lifetimes)>,
+    ) -> Duration {
+        if let Some((_, lifetimes)) = known.filter(|(c, _)| *c == session.client_id) {
+            return lifetimes.access;
+        }
+        match self.lifetimes_of(&session.client_id).await {
+            Ok(lifetimes) => lifetimes.access,
+            Err(e) => {
+                tracing::warn!(error = %crate::error::chain(&e), client_id = %session.client_id,
+                    "could not read the client's token lifetime; the server's applies");
+                self.policy.access_ttl
+            }
+        }
     }
 
     pub(super) fn issue(
@@ -243,7 +307,7 @@ impl Baton {
                 .then(|| session.email.as_ref().map(|_| session.email_verified))
                 .flatten(),
             nbf: None,
-            auth_time: Some(session.created_at.unix_timestamp()),
+            auth_time: Some(session.auth_time.unix_timestamp()),
             amr: session.amr.values().map(str::to_owned).collect(),
             scope: session.scope.clone(),
             roles: session.roles.clone(),

@@ -169,6 +169,20 @@ async fn a_client_credentials_token_is_introspected_active_until_its_client_goes
     assert_eq!(answer["sub"], SECRET_CLIENT);
     assert_eq!(answer["scope"], "billing:read");
     assert!(answer.get("sid").is_none() && answer.get("username").is_none());
+    // It cannot be revoked (RFC 7009 §2.2.1): it has no session, and expires.
+    let r = send(
+        app.client
+            .post(app.url("/oauth/revoke"))
+            .form(&[("token", token.as_str())])
+            .basic_auth(SECRET_CLIENT, Some(&secret)),
+    )
+    .await;
+    assert_error(r, StatusCode::BAD_REQUEST, "unsupported_token_type", None).await;
+    // A second token: its client deleted (grant still given), inactive at once.
+    let second = body(app.client_credentials(&secret, None).await).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
     // Its grant taken away: inactive at once.
     let client = app.state.baton.client(SECRET_CLIENT).await.expect("client");
     let settings = ClientSettings {
@@ -182,14 +196,91 @@ async fn a_client_credentials_token_is_introspected_active_until_its_client_goes
         .expect("update");
     let answer = app.introspect_with(("resource-server", &rs), &token).await;
     assert_eq!(answer, serde_json::json!({"active": false}));
-    // And the client gone.
+    // Given back, then the client deleted.
+    let client = app.state.baton.client(SECRET_CLIENT).await.expect("client");
+    let settings = ClientSettings {
+        grants: vec![Grant::ClientCredentials],
+        ..client.settings
+    };
+    app.state
+        .baton
+        .update_client(SECRET_CLIENT, settings, false)
+        .await
+        .expect("update");
+    let answer = app.introspect_with(("resource-server", &rs), &second).await;
+    assert_eq!(answer["active"], true, "{answer}");
     app.state
         .baton
         .delete_client(SECRET_CLIENT)
         .await
         .expect("delete");
-    let answer = app.introspect_with(("resource-server", &rs), &token).await;
+    let answer = app.introspect_with(("resource-server", &rs), &second).await;
     assert_eq!(answer, serde_json::json!({"active": false}));
+}
+
+#[tokio::test]
+async fn a_key_rotation_keeps_the_old_key_for_a_clients_longer_token_lifetime() {
+    let app = TestApp::spawn().await;
+    app.add_confidential(
+        SECRET_CLIENT,
+        ClientSettings {
+            grants: vec![Grant::ClientCredentials],
+            scopes: vec!["billing:read".into()],
+            access_ttl: Some(6 * 3600),
+            ..ClientSettings::legacy()
+        },
+    )
+    .await;
+    let kids = |app: &TestApp| -> Vec<String> {
+        app.state.baton.jwks()["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .map(|k| k["kid"].as_str().expect("kid").to_owned())
+            .collect()
+    };
+    let old_kid = kids(&app)[0].clone();
+    app.state
+        .baton
+        .rotate_signing_key(None)
+        .await
+        .expect("rotate");
+    // Past the server's 15 minutes, within the client's 6 hours: still published.
+    app.advance(3600);
+    app.state.baton.reload_signing_keys().await.expect("reload");
+    let published = kids(&app);
+    assert!(published.contains(&old_kid), "{published:?}");
+}
+
+#[tokio::test]
+async fn introspection_reports_the_users_roles_now() {
+    let app = TestApp::spawn().await;
+    let t = app.user_session("alice").await;
+    let user = app.state.baton.user_by_name("alice").await.expect("user");
+    app.state
+        .baton
+        .add_role(&user.id, "admin")
+        .await
+        .expect("add");
+    let t = app.refresh_ok(&t.refresh).await;
+    assert_eq!(jwt_claims(&t.access)["roles"], serde_json::json!(["admin"]));
+    let rs = app
+        .add_confidential("resource-server", ClientSettings::legacy())
+        .await;
+    let answer = app
+        .introspect_with(("resource-server", &rs), &t.access)
+        .await;
+    assert_eq!(answer["roles"], serde_json::json!(["admin"]));
+    app.state
+        .baton
+        .remove_role(&user.id, "admin")
+        .await
+        .expect("remove");
+    let answer = app
+        .introspect_with(("resource-server", &rs), &t.access)
+        .await;
+    assert_eq!(answer["active"], true);
+    assert!(answer.get("roles").is_none(), "{answer}");
 }
 
 #[tokio::test]
@@ -310,7 +401,7 @@ async fn a_client_with_its_own_lifetimes_gets_them_on_login_and_refresh() {
     let b = body(r).await;
     assert_eq!(b["expires_in"], 60);
     let t = Tokens::from(b);
-    // The client's idle timeout, not the server's 30 days, ends the session.
+    // The client's idle timeout, not the server's 7 days, ends the session.
     app.advance(3601);
     let r = send(app.token_form(&[
         ("grant_type", "refresh_token"),

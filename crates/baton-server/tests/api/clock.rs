@@ -111,6 +111,8 @@ async fn a_clock_stepped_ahead_purges_no_live_session() {
                 password_hash: user.password_hash.clone(),
                 amr: "pwd".into(),
                 scope: None,
+                auth_time: None,
+                parent_id: None,
             },
             &baton_core::refresh::RefreshToken::generate()
                 .expect("rng")

@@ -18,6 +18,7 @@ mod keys;
 mod limits;
 mod mail;
 mod mfa;
+mod oidc;
 mod rotate;
 mod rows;
 mod sessions;

@@ -47,7 +47,7 @@ macro_rules! session_columns {
             " AS last_used_at, ",
             idle_ttl!(),
             " AS idle_ttl, s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.amr, \
-             s.scope, u.roles"
+             s.scope, u.roles, COALESCE(s.auth_time, s.created_at) AS auth_time"
         )
     };
 }
@@ -237,14 +237,15 @@ pub const REVOKE_USER_SESSIONS: &str =
 macro_rules! insert_session {
     () => {
         "INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, \
-         idle_expires_at, absolute_expires_at, user_agent, ip, idle_ttl, amr, scope) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $6 - $5, $10, $11 FROM users \
-         WHERE id = $2 AND deleted_at IS NULL AND disabled_at IS NULL AND password_hash = $12"
+         idle_expires_at, absolute_expires_at, user_agent, ip, idle_ttl, amr, scope, \
+         auth_time, parent_id) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $6 - $5, $10, $11, $12, $13 FROM users \
+         WHERE id = $2 AND deleted_at IS NULL AND disabled_at IS NULL AND password_hash = $14"
     };
 }
 
 /// Creates a session only for a user that still exists, is not disabled and still has the
-/// password hash `$12` the login was checked against (a deletion, a disabling or a password
+/// password hash `$14` the login was checked against (a deletion, a disabling or a password
 /// change committed while the password was being checked must not leave a live session
 /// behind); its idle timeout is the idle end given less the login time. PostgreSQL appends `FOR NO KEY UPDATE`: the user's row
 /// stays locked until the commit, so two logins of one user apply the cap on live sessions one
@@ -496,15 +497,19 @@ pub const PURGE_ENDED_SESSIONS: &str = "DELETE FROM sessions WHERE id IN \
      (SELECT h.id FROM (SELECT s.id FROM sessions s WHERE s.absolute_expires_at < $1 \
      ORDER BY s.absolute_expires_at LIMIT $2) h \
      WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = h.id))";
-/// Gives a batch of up to [`PURGE_BATCH`] sessions live at `$2` the idle timeout `$1`, those
+/// Gives a batch of up to [`PURGE_BATCH`] sessions live at `$2` the idle timeout `$1` (or their
+/// client's own, when it has one), those
 /// after `$3` in id order (`''` first), and names them. The stored idle end becomes the
 /// checkpoint plus the new timeout, so it stays a lower bound of the true one.
 pub const SET_IDLE_TIMEOUT: &str = concat!(
-    "UPDATE sessions SET idle_ttl = $1, idle_expires_at = last_used_at + $1 \
-     WHERE id IN (SELECT s.id FROM sessions s WHERE s.revoked_at IS NULL \
-     AND s.absolute_expires_at > $2 AND (s.idle_ttl IS NULL OR s.idle_ttl <> $1) \
-     AND NOT EXISTS (SELECT 1 FROM oauth_clients c WHERE c.id = s.client_id \
-     AND c.refresh_idle_ttl IS NOT NULL) AND ",
+    "UPDATE sessions SET \
+     idle_ttl = COALESCE((SELECT c.refresh_idle_ttl FROM oauth_clients c \
+     WHERE c.id = sessions.client_id), $1), \
+     idle_expires_at = last_used_at + COALESCE((SELECT c.refresh_idle_ttl FROM oauth_clients c \
+     WHERE c.id = sessions.client_id), $1) \
+     WHERE id IN (SELECT s.id FROM sessions s LEFT JOIN oauth_clients c ON c.id = s.client_id \
+     WHERE s.revoked_at IS NULL AND s.absolute_expires_at > $2 \
+     AND (s.idle_ttl IS NULL OR s.idle_ttl <> COALESCE(c.refresh_idle_ttl, $1)) AND ",
     idle_end!(),
     " > $2 AND s.id > $3 ORDER BY s.id LIMIT 500) RETURNING id"
 );
@@ -659,3 +664,32 @@ pub const USE_CEREMONY: &str =
     "INSERT INTO webauthn_ceremonies_used (hash, expires_at) VALUES ($1, $2)";
 /// Forgets finished ceremonies past their end.
 pub const PURGE_CEREMONIES: &str = "DELETE FROM webauthn_ceremonies_used WHERE expires_at <= $1";
+
+/// Records a browser session.
+pub const INSERT_BROWSER_SESSION: &str =
+    "INSERT INTO browser_sessions (hash, session_id, created_at) VALUES ($1, $2, $3)";
+/// The session behind a browser session cookie's hash.
+pub const BROWSER_SESSION: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    " FROM browser_sessions b JOIN sessions s ON s.id = b.session_id \
+     JOIN users u ON u.id = s.user_id WHERE b.hash = $1"
+);
+/// Stores an authorization code.
+pub const INSERT_AUTHORIZATION_CODE: &str = "INSERT INTO authorization_codes \
+     (hash, client_id, user_id, browser_session, redirect_uri, code_challenge, scope, nonce, \
+     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+/// Uses the unused, unexpired code `$3` at `$1`, naming the session `$2` its exchange opens.
+pub const USE_AUTHORIZATION_CODE: &str = "UPDATE authorization_codes \
+     SET used_at = $1, issued_session_id = $2 \
+     WHERE hash = $3 AND used_at IS NULL AND expires_at > $1 \
+     RETURNING client_id, user_id, browser_session, redirect_uri, code_challenge, scope, nonce, \
+     created_at, expires_at";
+/// Marks the used code `$2` reused at `$1`; its user and the session its first use opened.
+pub const REUSE_AUTHORIZATION_CODE: &str = "UPDATE authorization_codes SET reused_at = $1 \
+     WHERE hash = $2 AND used_at IS NOT NULL RETURNING user_id, issued_session_id";
+/// Whether the code `$1` was presented again after its first use.
+pub const AUTHORIZATION_CODE_REUSED: &str =
+    "SELECT reused_at IS NOT NULL AS reused FROM authorization_codes WHERE hash = $1";
+/// Forgets codes that expired before `$1`.
+pub const PURGE_AUTHORIZATION_CODES: &str = "DELETE FROM authorization_codes WHERE expires_at < $1";

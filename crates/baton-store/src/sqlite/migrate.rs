@@ -43,6 +43,7 @@ pub(crate) const MIGRATIONS: &[Migration] = migrations![
     20261204000001 "second_factors" "second factors",
     20261204000002 "passkeys" "passkeys",
     20261205000001 "oauth_client_settings" "oauth client settings",
+    20261205000002 "authorization_codes" "authorization codes",
 ];
 
 fn checksum(sql: &str) -> Vec<u8> {

@@ -11,6 +11,7 @@ mod limits;
 mod mail;
 mod mfa;
 pub(crate) mod migrate;
+mod oidc;
 mod rotate;
 mod rows;
 mod sessions;

@@ -56,6 +56,7 @@ pub(super) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord>
         amr: Amr::from_stored(row.get::<_, Option<String>>("amr")?.as_deref()),
         scope: row.get("scope")?,
         roles: crate::roles_from_column(row.get::<_, Option<String>>("roles")?.as_deref()),
+        auth_time: time_col(row, "auth_time")?,
     })
 }
 
@@ -84,6 +85,8 @@ impl SessionStore for SqliteStore {
                         s.ip,
                         s.amr,
                         s.scope,
+                        s.auth_time.map(to_millis),
+                        s.parent_id.as_ref().map(SessionId::as_str),
                         s.password_hash
                     ],
                 )?;

@@ -1,0 +1,257 @@
+//! OpenID Connect's authorization code flow: browser sessions (single sign-on), codes, their
+//! exchange for tokens and ID tokens, and userinfo.
+
+use super::sessions::Opening;
+use super::{Baton, Issued, RequestOrigin};
+use crate::access::{self, AccessClaims};
+use crate::client::{ClientRecord, Grant};
+use crate::error::AuthError;
+use crate::ids::SessionId;
+use crate::oidc::{pkce_matches, AuthorizeRequest, IdTokenClaims, CODE_TTL};
+use crate::refresh::RefreshToken;
+use crate::store::{AuthorizationCode, CodeUse, SessionRecord};
+use serde_json::{json, Map, Value};
+
+/// Why a code exchange was refused: each is `invalid_grant` at the token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodeError {
+    /// Unknown, expired, or issued to another client.
+    #[error("Invalid or expired authorization code")]
+    Invalid,
+    /// Presented again: the session its first use opened is revoked.
+    #[error("Authorization code was already used")]
+    Reused,
+    /// `redirect_uri` differs from the authorization request's.
+    #[error("redirect_uri does not match the authorization request")]
+    RedirectUri,
+    /// `code_verifier` missing or not the challenge's.
+    #[error("PKCE verification failed")]
+    Pkce,
+    /// The browser session it came from ended meanwhile, or the user is gone.
+    #[error("The sign-in this code came from has ended")]
+    Ended,
+}
+
+/// The tokens of a code exchange.
+#[derive(Debug)]
+pub struct CodeIssued {
+    /// The access token and the session's refresh token.
+    pub issued: Issued,
+    /// Whether the refresh token is handed out (a third-party client gets one only with
+    /// `offline_access`; one without the refresh grant never).
+    pub refresh: bool,
+    /// The ID token, for an `openid` request.
+    pub id_token: Option<String>,
+}
+
+impl Baton {
+    /// The live session behind a browser session cookie; `None` when unknown or ended.
+    pub async fn browser_session(&self, cookie: &str) -> Result<Option<SessionRecord>, AuthError> {
+        let hash = RefreshToken::presented(cookie).hash();
+        let Some(session) = self.store.browser_session(&hash).await? else {
+            return Ok(None);
+        };
+        let live = session.revoked_at.is_none() && self.now() < session.expires_at();
+        Ok(live.then_some(session))
+    }
+
+    /// Starts a browser session on the session just opened on the sign-in page; the cookie's
+    /// value (only its hash is stored).
+    pub async fn start_browser_session(
+        &self,
+        session: &SessionId,
+    ) -> Result<RefreshToken, AuthError> {
+        let cookie = RefreshToken::generate().map_err(AuthError::internal)?;
+        self.store
+            .insert_browser_session(&cookie.hash(), session, self.now())
+            .await?;
+        Ok(cookie)
+    }
+
+    /// Issues an authorization code for a checked request from a live browser session.
+    pub async fn issue_code(
+        &self,
+        request: &AuthorizeRequest,
+        browser: &SessionRecord,
+    ) -> Result<RefreshToken, AuthError> {
+        let code = RefreshToken::generate().map_err(AuthError::internal)?;
+        let now = self.now();
+        self.store
+            .insert_authorization_code(&AuthorizationCode {
+                hash: code.hash(),
+                client_id: request.client_id.clone(),
+                user_id: browser.user_id.clone(),
+                browser_session: browser.id.clone(),
+                redirect_uri: request.redirect_uri.clone(),
+                code_challenge: request.code_challenge.clone(),
+                scope: request.scope(),
+                nonce: request.nonce.clone(),
+                created_at: now,
+                expires_at: now + CODE_TTL,
+            })
+            .await?;
+        Ok(code)
+    }
+
+    /// RFC 6749 §4.1.3 with RFC 7636 §4.6: exchanges a code for tokens. The code is spent by
+    /// the first attempt whatever its outcome; a second presentation revokes the session the
+    /// first opened (RFC 6749 §4.1.2).
+    pub async fn exchange_code(
+        &self,
+        client: &ClientRecord,
+        code: &str,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+        origin: RequestOrigin,
+    ) -> Result<Result<CodeIssued, CodeError>, AuthError> {
+        let hash = RefreshToken::presented(code).hash();
+        let session_id = SessionId::generate();
+        let now = self.now();
+        let code = match self
+            .store
+            .use_authorization_code(&hash, &session_id, now)
+            .await?
+        {
+            CodeUse::First(code) => code,
+            CodeUse::Reused {
+                user_id,
+                session_id,
+            } => {
+                if let Some(session) = session_id {
+                    self.store.revoke_session(&user_id, &session, now).await?;
+                    tracing::warn!(session_id = %session, user_id = %user_id,
+                        "authorization code reused: the session it opened is revoked");
+                }
+                return Ok(Err(CodeError::Reused));
+            }
+            CodeUse::Unknown => return Ok(Err(CodeError::Invalid)),
+        };
+        if code.client_id != client.id {
+            return Ok(Err(CodeError::Invalid));
+        }
+        if redirect_uri != Some(code.redirect_uri.as_str()) {
+            return Ok(Err(CodeError::RedirectUri));
+        }
+        if !verifier.is_some_and(|v| pkce_matches(&code.code_challenge, v)) {
+            return Ok(Err(CodeError::Pkce));
+        }
+        let browser = self.store.session(&code.browser_session).await?;
+        let Some(browser) = browser.filter(|b| b.revoked_at.is_none() && now < b.expires_at())
+        else {
+            return Ok(Err(CodeError::Ended));
+        };
+        let Some(user) = self.store.user(&code.user_id).await? else {
+            return Ok(Err(CodeError::Ended));
+        };
+        let scopes: Vec<&str> = code.scope.split(' ').filter(|s| !s.is_empty()).collect();
+        let issued = match self
+            .open(Opening {
+                id: session_id.clone(),
+                user: &user,
+                client_id: &client.id,
+                origin,
+                amr: &browser.amr,
+                scope: Some(code.scope.clone()),
+                auth_time: Some(browser.auth_time),
+                parent: Some(browser.id.clone()),
+            })
+            .await
+        {
+            Ok(issued) => issued,
+            // Disabled or deleted meanwhile.
+            Err(AuthError::InvalidCredentials) => return Ok(Err(CodeError::Ended)),
+            Err(e) => return Err(e),
+        };
+        // A reuse that raced this exchange found no session to revoke yet: look again now that
+        // it exists.
+        if self.store.authorization_code_reused(&hash).await? {
+            self.store
+                .revoke_session(&user.id, &session_id, now)
+                .await?;
+            return Ok(Err(CodeError::Reused));
+        }
+        let refresh = client.settings.allows(Grant::RefreshToken)
+            && (client.settings.first_party || scopes.contains(&"offline_access"));
+        let id_token = if scopes.contains(&"openid") {
+            let access_ttl = self.lifetimes_of(&client.id).await?.access;
+            let iat = now.unix_timestamp();
+            let claims = IdTokenClaims {
+                iss: self.policy.issuer.clone(),
+                sub: user.id.to_string(),
+                aud: client.id.clone(),
+                exp: iat + access_ttl.whole_seconds(),
+                iat,
+                auth_time: browser.auth_time.unix_timestamp(),
+                nonce: code.nonce.clone(),
+                amr: browser.amr.values().map(str::to_owned).collect(),
+                azp: client.id.clone(),
+                sid: browser.id.to_string(),
+                preferred_username: scopes.contains(&"profile").then(|| user.username.clone()),
+                email: scopes
+                    .contains(&"email")
+                    .then(|| user.email.clone())
+                    .flatten(),
+                email_verified: (scopes.contains(&"email") && user.email.is_some())
+                    .then_some(user.email_verified_at.is_some()),
+                roles: scopes.contains(&"roles").then(|| user.roles.clone()),
+            };
+            Some(access::mint_id_token(&self.ring(), &claims).map_err(AuthError::internal)?)
+        } else {
+            None
+        };
+        Ok(Ok(CodeIssued {
+            issued,
+            refresh,
+            id_token,
+        }))
+    }
+
+    /// OpenID Connect Core §5.3: the claims the access token's scopes release about its user,
+    /// read now; `None` when the token was not granted `openid`, or its session or user is
+    /// gone.
+    pub async fn userinfo(&self, claims: &AccessClaims) -> Result<Option<Value>, AuthError> {
+        if !claims.has_scope("openid") {
+            return Ok(None);
+        }
+        let session = self
+            .store
+            .session(&SessionId::from_trusted(claims.sid.clone()))
+            .await?;
+        let now = self.now();
+        if !session.is_some_and(|s| s.revoked_at.is_none() && now < s.absolute_expires_at) {
+            return Ok(None);
+        }
+        let Some(user) = self
+            .store
+            .user(&crate::ids::UserId::from_trusted(claims.sub.clone()))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut out = Map::new();
+        out.insert("sub".into(), json!(user.id.to_string()));
+        if claims.has_scope("profile") {
+            out.insert("preferred_username".into(), json!(user.username));
+        }
+        if claims.has_scope("email") {
+            if let Some(email) = &user.email {
+                out.insert("email".into(), json!(email));
+                out.insert(
+                    "email_verified".into(),
+                    json!(user.email_verified_at.is_some()),
+                );
+            }
+        }
+        if claims.has_scope("roles") {
+            out.insert("roles".into(), json!(user.roles));
+        }
+        Ok(Some(Value::Object(out)))
+    }
+
+    /// Deletes the authorization codes that expired more than a grace period ago (kept that
+    /// long so a late second use is still recognised); how many.
+    pub async fn purge_authorization_codes(&self) -> Result<u64, AuthError> {
+        let before = self.deletion_now() - time::Duration::minutes(10);
+        Ok(self.store.purge_authorization_codes(before).await?)
+    }
+}

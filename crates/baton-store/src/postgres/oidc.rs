@@ -1,0 +1,132 @@
+//! OpenID Connect sign-in on PostgreSQL: [`OidcStore`] for [`PgStore`].
+
+use super::rows::time_col;
+use super::sessions::session_from_row;
+use super::PgStore;
+use crate::error::map;
+use crate::queries as q;
+use baton_core::clock::to_millis;
+use baton_core::refresh::TokenHash;
+use baton_core::store::{AuthorizationCode, CodeUse, OidcStore, SessionRecord, StoreError};
+use baton_core::{SessionId, UserId};
+use sqlx::postgres::PgRow as Row;
+use sqlx::Row as _;
+use time::OffsetDateTime;
+
+fn code_from_row(hash: &TokenHash, row: &Row) -> Result<AuthorizationCode, sqlx::Error> {
+    Ok(AuthorizationCode {
+        hash: hash.clone(),
+        client_id: row.try_get("client_id")?,
+        user_id: UserId::from_trusted(row.try_get::<String, _>("user_id")?),
+        browser_session: SessionId::from_trusted(row.try_get::<String, _>("browser_session")?),
+        redirect_uri: row.try_get("redirect_uri")?,
+        code_challenge: row.try_get("code_challenge")?,
+        scope: row.try_get("scope")?,
+        nonce: row.try_get("nonce")?,
+        created_at: time_col(row, "created_at")?,
+        expires_at: time_col(row, "expires_at")?,
+    })
+}
+
+#[async_trait::async_trait]
+impl OidcStore for PgStore {
+    async fn insert_browser_session(
+        &self,
+        hash: &TokenHash,
+        session: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(q::INSERT_BROWSER_SESSION)
+            .bind(&hash.0[..])
+            .bind(session.as_str())
+            .bind(to_millis(now))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn browser_session(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(q::BROWSER_SESSION)
+            .bind(&hash.0[..])
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(map)?;
+        row.as_ref().map(session_from_row).transpose().map_err(map)
+    }
+
+    async fn insert_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
+        sqlx::query(q::INSERT_AUTHORIZATION_CODE)
+            .bind(&code.hash.0[..])
+            .bind(&code.client_id)
+            .bind(code.user_id.as_str())
+            .bind(code.browser_session.as_str())
+            .bind(&code.redirect_uri)
+            .bind(&code.code_challenge)
+            .bind(&code.scope)
+            .bind(&code.nonce)
+            .bind(to_millis(code.created_at))
+            .bind(to_millis(code.expires_at))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn use_authorization_code(
+        &self,
+        hash: &TokenHash,
+        session: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<CodeUse, StoreError> {
+        // Each statement is atomic on its own: two uses racing for an unused code are ordered
+        // by its row lock, and the second finds it used.
+        let first = sqlx::query(q::USE_AUTHORIZATION_CODE)
+            .bind(to_millis(now))
+            .bind(session.as_str())
+            .bind(&hash.0[..])
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(map)?;
+        if let Some(row) = first {
+            return Ok(CodeUse::First(code_from_row(hash, &row).map_err(map)?));
+        }
+        let reused = sqlx::query(q::REUSE_AUTHORIZATION_CODE)
+            .bind(to_millis(now))
+            .bind(&hash.0[..])
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(map)?;
+        let Some(row) = reused else {
+            return Ok(CodeUse::Unknown);
+        };
+        Ok(CodeUse::Reused {
+            user_id: UserId::from_trusted(row.try_get::<String, _>("user_id").map_err(map)?),
+            session_id: row
+                .try_get::<Option<String>, _>("issued_session_id")
+                .map_err(map)?
+                .map(SessionId::from_trusted),
+        })
+    }
+
+    async fn authorization_code_reused(&self, hash: &TokenHash) -> Result<bool, StoreError> {
+        let row = sqlx::query(q::AUTHORIZATION_CODE_REUSED)
+            .bind(&hash.0[..])
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(match row {
+            Some(row) => row.try_get::<bool, _>("reused").map_err(map)?,
+            None => false,
+        })
+    }
+
+    async fn purge_authorization_codes(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        Ok(sqlx::query(q::PURGE_AUTHORIZATION_CODES)
+            .bind(to_millis(before))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?
+            .rows_affected())
+    }
+}
