@@ -53,6 +53,8 @@ pub enum ErrorCode {
     InvalidScope,
     /// OAuth: this kind of token cannot be revoked (RFC 7009 §2.2.1).
     UnsupportedTokenType,
+    /// RFC 6750 §3.1: the bearer token lacks a scope the resource needs.
+    InsufficientScope,
     /// The right password for an account with a second factor: the login goes on at
     /// `POST /auth/login/mfa`.
     MfaRequired,

@@ -20,7 +20,10 @@ pub use mfa::{
     PasskeyRegisterFinishRequest, PasskeyRegisterStartRequest, PasskeyRegistered, PasskeyView,
     RecoveryCodesResponse, StepUpRequest, TotpConfirmRequest, TotpSetupRequest, TotpSetupResponse,
 };
-pub use oauth::{ClientTokenResponse, IntrospectionResponse, OAuthTokenForm, OAuthTokenRefForm};
+pub use oauth::{
+    ClientTokenResponse, CodeTokenResponse, IntrospectionResponse, OAuthTokenForm,
+    OAuthTokenRefForm,
+};
 
 /// Shows `Some("***")` for a password, token or secret that is set: what debug output prints
 /// in its place.

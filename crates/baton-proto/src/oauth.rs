@@ -20,6 +20,12 @@ pub struct OAuthTokenForm {
     pub client_secret: Option<String>,
     /// Requested scopes, space-separated (client credentials; the password grant ignores it).
     pub scope: Option<String>,
+    /// Authorization-code grant: the code.
+    pub code: Option<String>,
+    /// Authorization-code grant: the redirect URI of the authorization request.
+    pub redirect_uri: Option<String>,
+    /// Authorization-code grant: the PKCE verifier (RFC 7636).
+    pub code_verifier: Option<String>,
 }
 
 /// A client-credentials answer (RFC 6749 §4.4.3, §5.1): no refresh token.
@@ -36,6 +42,44 @@ pub struct ClientTokenResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(test, ts(optional))]
     pub scope: Option<String>,
+}
+
+/// An authorization-code answer (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3): the refresh
+/// token only when the client gets one, the ID token for an `openid` request.
+#[derive(Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct CodeTokenResponse {
+    /// Signed JWT access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// The refresh token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub refresh_token: Option<String>,
+    /// Seconds until the session can no longer refresh if unused, with a refresh token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub refresh_expires_in: Option<u64>,
+    /// The ID token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub id_token: Option<String>,
+    /// The scopes granted, space-separated.
+    pub scope: String,
+}
+
+/// The tokens never show in debug output.
+impl std::fmt::Debug for CodeTokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeTokenResponse")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_expires_in", &self.refresh_expires_in)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The token never shows in debug output.
@@ -72,6 +116,9 @@ impl std::fmt::Debug for OAuthTokenForm {
             .field("client_id", &self.client_id)
             .field("client_secret", &hidden(&self.client_secret))
             .field("scope", &self.scope)
+            .field("code", &hidden(&self.code))
+            .field("redirect_uri", &self.redirect_uri)
+            .field("code_verifier", &hidden(&self.code_verifier))
             .finish()
     }
 }

@@ -47,6 +47,7 @@ fn generate() -> (Vec<String>, String) {
         declare::<EventList>(&cfg),
         declare::<IntrospectionResponse>(&cfg),
         declare::<ClientTokenResponse>(&cfg),
+        declare::<CodeTokenResponse>(&cfg),
         declare::<MfaMethod>(&cfg),
         declare::<MfaRequiredBody>(&cfg),
         declare::<LoginMfaRequest>(&cfg),

@@ -248,6 +248,9 @@ async fn purge_loop(state: AppState) {
         if let Err(e) = state.baton.purge_ceremonies().await {
             tracing::warn!(error = %e, "purging finished passkey ceremonies failed");
         }
+        if let Err(e) = state.baton.purge_authorization_codes().await {
+            tracing::warn!(error = %e, "purging expired authorization codes failed");
+        }
         match to_time(state.config.audit_retention) {
             Ok(retention) => {
                 if let Err(e) = state.baton.purge_events(retention).await {

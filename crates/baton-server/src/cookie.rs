@@ -110,6 +110,51 @@ pub fn check_csrf(headers: &HeaderMap, own: &[String], allowed: &[String]) -> Re
     }
 }
 
+/// The browser-session cookie of the sign-in pages (single sign-on): `__Host-` prefixed when
+/// cookies are `Secure` (the prefix needs it), `SameSite=Lax` so that it reaches
+/// `/oauth/authorize` on a navigation from an application's site, `Path=/`, `HttpOnly`.
+pub fn sso_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-baton_sso"
+    } else {
+        "baton_sso"
+    }
+}
+
+/// `Set-Cookie` for the browser-session cookie (`None` clears it).
+pub fn set_sso_cookie(value: Option<&str>, max_age: u64, secure: bool) -> HeaderValue {
+    let name = sso_cookie_name(secure);
+    let attrs = if secure { " Secure;" } else { "" };
+    let value = format!(
+        "{name}={}; HttpOnly;{attrs} SameSite=Lax; Path=/; Max-Age={}",
+        value.unwrap_or(""),
+        if value.is_some() { max_age } else { 0 }
+    );
+    HeaderValue::from_str(&value)
+        .unwrap_or_else(|_| HeaderValue::from_static("baton_sso=; Max-Age=0"))
+}
+
+/// The browser-session cookie's value; `None` without one, or with two or more (which is the
+/// user's own cannot be told).
+pub fn sso_cookie(headers: &HeaderMap, secure: bool) -> Option<String> {
+    let name = sso_cookie_name(secure);
+    let mut found = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(n, _)| *n == name)
+        .map(|(_, value)| value.trim().trim_matches('"'));
+    let first = found.next();
+    if found.next().is_some() {
+        return None;
+    }
+    first
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

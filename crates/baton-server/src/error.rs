@@ -95,6 +95,13 @@ pub enum ApiError {
     /// OAuth: a requested scope the client may not have.
     #[error("{0}")]
     InvalidScope(String),
+    /// A token an application got through the authorization code flow, at baton's own account
+    /// endpoints.
+    #[error("This token was issued to an application for its scopes; baton's account endpoints take only baton's own sign-in tokens")]
+    DelegatedToken,
+    /// RFC 6750 §3.1: the bearer token lacks the scope this resource needs.
+    #[error("The access token was not granted the scope {0}")]
+    InsufficientScope(String),
     /// OAuth: a client's own access token cannot be revoked; it expires.
     #[error("A client's own access token cannot be revoked; it expires")]
     UnsupportedTokenType,
@@ -185,9 +192,11 @@ impl ApiError {
             | Self::MissingToken
             | Self::Access(_) => StatusCode::UNAUTHORIZED,
             Self::UsernameTaken | Self::EmailTaken => StatusCode::CONFLICT,
-            Self::RegistrationClosed | Self::CsrfRejected | Self::AccountDisabled => {
-                StatusCode::FORBIDDEN
-            }
+            Self::RegistrationClosed
+            | Self::CsrfRejected
+            | Self::AccountDisabled
+            | Self::InsufficientScope(_)
+            | Self::DelegatedToken => StatusCode::FORBIDDEN,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -228,6 +237,7 @@ impl ApiError {
             Self::UnauthorizedClient => ErrorCode::UnauthorizedClient,
             Self::InvalidScope(_) => ErrorCode::InvalidScope,
             Self::UnsupportedTokenType => ErrorCode::UnsupportedTokenType,
+            Self::InsufficientScope(_) | Self::DelegatedToken => ErrorCode::InsufficientScope,
             Self::MfaRequired { .. } => ErrorCode::MfaRequired,
             Self::InvalidCode { .. } => ErrorCode::InvalidCode,
             Self::InvalidMfaToken => ErrorCode::InvalidToken,
@@ -306,6 +316,20 @@ impl IntoResponse for ApiError {
             | Self::UnauthorizedClient
             | Self::InvalidScope(_) => {
                 headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            }
+            Self::DelegatedToken => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(
+                        "Bearer realm=\"baton\", error=\"insufficient_scope\"",
+                    ),
+                );
+            }
+            Self::InsufficientScope(scope) => {
+                let value = format!("{REALM}, error=\"insufficient_scope\", scope=\"{scope}\"");
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    headers.insert(header::WWW_AUTHENTICATE, v);
+                }
             }
             Self::Access(e) => {
                 let value = format!("{REALM}, error=\"invalid_token\", error_description=\"{e}\"");

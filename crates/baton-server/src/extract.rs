@@ -196,7 +196,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
     }
 }
 
-/// A caller that presented a valid access token: the user and session it names, and its claims.
+/// A caller of baton's own account endpoints: a valid access token of baton's own sign-in (the
+/// `/auth` endpoints or the password grant), which carries no `scope`. A token an application
+/// got through the authorization code flow names the scopes it was granted and is refused here
+/// (`403 insufficient_scope`): it speaks for the user only to that application's APIs, the
+/// userinfo endpoint and `/api/me` ([`AnyUser`]).
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     /// The `sub` claim.
@@ -233,13 +237,33 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let AnyUser(caller) = AnyUser::from_request_parts(parts, state).await?;
+        if caller.claims.scope.is_some() {
+            return Err(ApiError::DelegatedToken);
+        }
+        Ok(caller)
+    }
+}
+
+/// A caller with any valid user access token, delegated ones (with `scope`) included.
+#[derive(Debug, Clone)]
+pub struct AnyUser(pub Authenticated);
+
+impl<S> FromRequestParts<S> for AnyUser
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
         let token = bearer_token(&parts.headers).ok_or(ApiError::MissingToken)?;
         state
             .baton
             .verify_access_fresh(token)
             .await
-            .map(Self::from)
+            .map(|claims| Self(Authenticated::from(claims)))
             .map_err(ApiError::Access)
     }
 }

@@ -11,6 +11,7 @@ pub mod limiter;
 pub mod limits;
 pub mod mail;
 pub mod metrics;
+pub mod pages;
 mod routes;
 pub mod serve;
 pub mod shared_limits;

@@ -9,8 +9,9 @@ use baton_core::keys::{SigningAlg, StoredKey};
 use baton_core::limits::{LimitKey, LimitOutcome, LimitVerdict};
 use baton_core::refresh::RefreshToken;
 use baton_core::store::{
-    AccountToken, EndSessions, MailedToken, MfaChallenge, MfaSummary, NewSession, OutboxMail,
-    PasskeyRecord, RotateOutcome, RotateRequest, SessionCursor, Store, StoreError, UserRecord,
+    AccountToken, AuthorizationCode, CodeUse, EndSessions, MailedToken, MfaChallenge, MfaSummary,
+    NewSession, OutboxMail, PasskeyRecord, RotateOutcome, RotateRequest, SessionCursor, Store,
+    StoreError, UserRecord,
 };
 use baton_core::{RefreshError, SessionId, UserId};
 use std::sync::Arc;
@@ -124,6 +125,9 @@ every_backend!(
     roles_change_by_compare_and_set_and_reach_sessions,
     sessions_keep_their_scope,
     a_clients_own_idle_timeout_wins_over_the_servers,
+    authorization_codes_are_used_once_and_a_reuse_names_the_first_session,
+    concurrent_uses_of_one_authorization_code_have_one_first,
+    browser_sessions_name_their_session_as_it_stands,
 );
 
 /// One integer read with plain SQL.
@@ -2883,4 +2887,191 @@ async fn a_clients_own_idle_timeout_wins_over_the_servers(store: Arc<dyn Store>,
     assert_eq!(kiosk.idle_expires_at, T0 + Duration::hours(1));
     let own = store.session(&own).await.expect("read").expect("there");
     assert_eq!(own.idle_expires_at, T0 + Duration::days(1));
+}
+
+fn auth_code(user: &UserRecord, browser: &SessionId) -> (RefreshToken, AuthorizationCode) {
+    let code = RefreshToken::generate().expect("rng");
+    let record = AuthorizationCode {
+        hash: code.hash(),
+        client_id: "web".into(),
+        user_id: user.id.clone(),
+        browser_session: browser.clone(),
+        redirect_uri: "https://app.example/cb".into(),
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+        scope: "openid profile".into(),
+        nonce: Some("n".into()),
+        created_at: T0,
+        expires_at: T0 + Duration::seconds(60),
+    };
+    (code, record)
+}
+
+/// A code's first use in time gets it; every later use is a reuse naming the session the first
+/// named and marks the code reused; an unknown or expired code is unknown; the purge forgets
+/// expired codes.
+async fn authorization_codes_are_used_once_and_a_reuse_names_the_first_session(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (browser, _) = session_for(store.as_ref(), &alice).await;
+    let (code, record) = auth_code(&alice, &browser);
+    store
+        .insert_authorization_code(&record)
+        .await
+        .expect("insert");
+    assert!(!store
+        .authorization_code_reused(&code.hash())
+        .await
+        .expect("read"));
+    let first_session = SessionId::generate();
+    let used = store
+        .use_authorization_code(&code.hash(), &first_session, T0 + Duration::seconds(1))
+        .await
+        .expect("use");
+    assert_eq!(used, CodeUse::First(record.clone()));
+    let again = store
+        .use_authorization_code(
+            &code.hash(),
+            &SessionId::generate(),
+            T0 + Duration::seconds(2),
+        )
+        .await
+        .expect("use");
+    assert_eq!(
+        again,
+        CodeUse::Reused {
+            user_id: alice.id.clone(),
+            session_id: Some(first_session)
+        }
+    );
+    assert!(store
+        .authorization_code_reused(&code.hash())
+        .await
+        .expect("read"));
+    // Unknown, and expired before its first use.
+    let (unknown, _) = auth_code(&alice, &browser);
+    assert_eq!(
+        store
+            .use_authorization_code(&unknown.hash(), &SessionId::generate(), T0)
+            .await
+            .expect("use"),
+        CodeUse::Unknown
+    );
+    let (late, record) = auth_code(&alice, &browser);
+    store
+        .insert_authorization_code(&record)
+        .await
+        .expect("insert");
+    assert_eq!(
+        store
+            .use_authorization_code(
+                &late.hash(),
+                &SessionId::generate(),
+                T0 + Duration::seconds(60)
+            )
+            .await
+            .expect("use"),
+        CodeUse::Unknown
+    );
+    assert_eq!(
+        store
+            .purge_authorization_codes(T0 + Duration::seconds(61))
+            .await
+            .expect("purge"),
+        2
+    );
+    assert!(!store
+        .authorization_code_reused(&code.hash())
+        .await
+        .expect("read"));
+}
+
+/// Racing uses of one code: exactly one is first.
+async fn concurrent_uses_of_one_authorization_code_have_one_first(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (browser, _) = session_for(store.as_ref(), &alice).await;
+    let (code, record) = auth_code(&alice, &browser);
+    store
+        .insert_authorization_code(&record)
+        .await
+        .expect("insert");
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, hash) = (store.clone(), code.hash());
+            tokio::spawn(async move {
+                store
+                    .use_authorization_code(
+                        &hash,
+                        &SessionId::generate(),
+                        T0 + Duration::seconds(1),
+                    )
+                    .await
+                    .expect("use")
+            })
+        })
+        .collect();
+    let mut firsts = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            CodeUse::First(_) => firsts += 1,
+            CodeUse::Reused { .. } => {}
+            CodeUse::Unknown => panic!("a known code read as unknown"),
+        }
+    }
+    assert_eq!(firsts, 1);
+}
+
+/// A browser session reads its session as it stands (revoked too; the service decides), an
+/// unknown cookie nothing, and the purge of its session takes it along.
+async fn browser_sessions_name_their_session_as_it_stands(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (session, _) = session_for(store.as_ref(), &alice).await;
+    let cookie = RefreshToken::generate().expect("rng");
+    store
+        .insert_browser_session(&cookie.hash(), &session, T0)
+        .await
+        .expect("insert");
+    let read = store
+        .browser_session(&cookie.hash())
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(read.id, session);
+    assert_eq!(read.username, "alice");
+    assert_eq!(read.auth_time, T0);
+    let other = RefreshToken::generate().expect("rng");
+    assert!(store
+        .browser_session(&other.hash())
+        .await
+        .expect("read")
+        .is_none());
+    assert!(store
+        .revoke_session(&alice.id, &session, T0)
+        .await
+        .expect("revoke"));
+    let read = store
+        .browser_session(&cookie.hash())
+        .await
+        .expect("read")
+        .expect("still there");
+    assert!(read.revoked_at.is_some());
+    // The session's purge takes the browser session with it.
+    while store
+        .purge_sessions(T0 + Duration::days(400))
+        .await
+        .expect("purge")
+        > 0
+    {}
+    assert!(store
+        .browser_session(&cookie.hash())
+        .await
+        .expect("read")
+        .is_none());
 }

@@ -1,7 +1,7 @@
 /**
  * Machine-readable error codes: the `error` of every error body.
  */
-export type ErrorCode = "invalid_request" | "invalid_credentials" | "invalid_token" | "missing_token" | "username_taken" | "email_taken" | "registration_closed" | "account_disabled" | "csrf_rejected" | "too_many_requests" | "unsupported_media_type" | "payload_too_large" | "request_header_fields_too_large" | "not_found" | "method_not_allowed" | "unavailable" | "server_error" | "invalid_grant" | "invalid_client" | "unsupported_grant_type" | "unauthorized_client" | "invalid_scope" | "unsupported_token_type" | "mfa_required" | "invalid_code" | "mfa_already_enabled" | "insufficient_user_authentication" | "too_many_passkeys" | "passkey_already_registered";
+export type ErrorCode = "invalid_request" | "invalid_credentials" | "invalid_token" | "missing_token" | "username_taken" | "email_taken" | "registration_closed" | "account_disabled" | "csrf_rejected" | "too_many_requests" | "unsupported_media_type" | "payload_too_large" | "request_header_fields_too_large" | "not_found" | "method_not_allowed" | "unavailable" | "server_error" | "invalid_grant" | "invalid_client" | "unsupported_grant_type" | "unauthorized_client" | "invalid_scope" | "unsupported_token_type" | "insufficient_scope" | "mfa_required" | "invalid_code" | "mfa_already_enabled" | "insufficient_user_authentication" | "too_many_passkeys" | "passkey_already_registered";
 /**
  * The JSON body of every error answer.
  */
@@ -377,6 +377,40 @@ export type ClientTokenResponse = {
      * The scopes granted, space-separated.
      */
     scope?: string;
+};
+/**
+ * An authorization-code answer (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3): the refresh
+ * token only when the client gets one, the ID token for an `openid` request.
+ */
+export type CodeTokenResponse = {
+    /**
+     * Signed JWT access token.
+     */
+    access_token: string;
+    /**
+     * Always `Bearer`.
+     */
+    token_type: string;
+    /**
+     * Seconds until the access token expires.
+     */
+    expires_in: number;
+    /**
+     * The refresh token.
+     */
+    refresh_token?: string;
+    /**
+     * Seconds until the session can no longer refresh if unused, with a refresh token.
+     */
+    refresh_expires_in?: number;
+    /**
+     * The ID token.
+     */
+    id_token?: string;
+    /**
+     * The scopes granted, space-separated.
+     */
+    scope: string;
 };
 /**
  * A second factor a login may finish with (`methods` of an `mfa_required` answer).

@@ -7,10 +7,24 @@ use crate::access::{self, AccessClaims};
 use crate::client::{ClientRecord, Grant};
 use crate::error::AuthError;
 use crate::ids::SessionId;
-use crate::oidc::{pkce_matches, AuthorizeRequest, IdTokenClaims, CODE_TTL};
+use crate::oidc::{pkce_matches, AuthorizeRequest, IdTokenClaims, CODE_TTL, PENDING_REQUEST_TTL};
 use crate::refresh::RefreshToken;
 use crate::store::{AuthorizationCode, CodeUse, SessionRecord};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use serde_json::{json, Map, Value};
+
+/// Associated data of a sealed pending authorization request.
+const PENDING_AAD: &[u8] = b"baton authorization request v1";
+/// Longest sealed pending request accepted.
+const MAX_PENDING_LEN: usize = 8 * 1024;
+
+/// What a sign-in page carries between its forms: the checked request and its end.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Pending {
+    request: AuthorizeRequest,
+    expires: i64,
+}
 
 /// Why a code exchange was refused: each is `invalid_grant` at the token endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +59,33 @@ pub struct CodeIssued {
 }
 
 impl Baton {
+    /// Seals a checked authorization request for the sign-in page's forms (encrypted and
+    /// authenticated under the key-encryption key; good for [`PENDING_REQUEST_TTL`]).
+    pub fn seal_request(&self, request: &AuthorizeRequest) -> Result<String, AuthError> {
+        let pending = Pending {
+            request: request.clone(),
+            expires: crate::clock::to_millis(self.now() + PENDING_REQUEST_TTL),
+        };
+        let plain = serde_json::to_vec(&pending).map_err(AuthError::internal)?;
+        let sealed = self
+            .vault
+            .seal_message(&plain, PENDING_AAD)
+            .map_err(AuthError::internal)?;
+        Ok(URL_SAFE_NO_PAD.encode(sealed))
+    }
+
+    /// Opens what [`Self::seal_request`] sealed; `None` when it was tampered with, is not
+    /// baton's, or has expired.
+    pub fn open_request(&self, sealed: &str) -> Option<AuthorizeRequest> {
+        if sealed.len() > MAX_PENDING_LEN {
+            return None;
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        let plain = self.vault.open_message(&bytes, PENDING_AAD).ok()?;
+        let pending: Pending = serde_json::from_slice(&plain).ok()?;
+        (pending.expires > crate::clock::to_millis(self.now())).then_some(pending.request)
+    }
+
     /// The live session behind a browser session cookie; `None` when unknown or ended.
     pub async fn browser_session(&self, cookie: &str) -> Result<Option<SessionRecord>, AuthError> {
         let hash = RefreshToken::presented(cookie).hash();

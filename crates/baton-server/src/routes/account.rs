@@ -2,7 +2,7 @@
 //! `/auth/events`.
 
 use crate::error::ApiError;
-use crate::extract::{Authenticated, JsonBody, Origin, PathParams, QueryParams};
+use crate::extract::{AnyUser, Authenticated, JsonBody, Origin, PathParams, QueryParams};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -18,7 +18,7 @@ use baton_proto::{
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-pub(super) async fn me(caller: Authenticated) -> Response {
+pub(super) async fn me(AnyUser(caller): AnyUser) -> Response {
     no_store(Json(MeResponse {
         sub: caller.user.to_string(),
         username: caller.claims.preferred_username,

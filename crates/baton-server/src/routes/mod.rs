@@ -2,6 +2,7 @@
 
 mod account;
 mod auth;
+mod authorize;
 mod discovery;
 mod email;
 mod flows;
@@ -73,7 +74,9 @@ pub fn router(state: AppState) -> Router {
             .route("/auth/webauthn/credentials/{id}", delete(webauthn::delete))
             .route("/auth/webauthn/login/start", post(webauthn::login_start))
             .route("/auth/webauthn/login/finish", post(webauthn::login_finish))
-            .route("/oauth/token", post(oauth::token)),
+            .route("/oauth/token", post(oauth::token))
+            .route("/oauth/authorize/login", post(authorize::login))
+            .route("/oauth/authorize/mfa", post(authorize::mfa)),
     );
     let refresh = class(
         Class::Refresh,
@@ -82,7 +85,9 @@ pub fn router(state: AppState) -> Router {
             .route("/auth/logout", post(auth::logout))
             .route("/auth/password/forgot", post(email::forgot))
             .route("/auth/email/verify", post(email::verify_email))
-            .route("/oauth/revoke", post(oauth::revoke)),
+            .route("/oauth/revoke", post(oauth::revoke))
+            .route("/oauth/authorize", get(authorize::authorize))
+            .route("/oauth/authorize/consent", post(authorize::consent)),
     );
     let verify = class(
         Class::Verify,
@@ -95,6 +100,14 @@ pub fn router(state: AppState) -> Router {
             .route("/auth/webauthn/credentials", get(webauthn::list))
             .route("/api/me", get(account::me))
             .route("/oauth/introspect", post(oauth::introspect))
+            .route(
+                "/oauth/userinfo",
+                get(discovery::userinfo).post(discovery::userinfo),
+            )
+            .route(
+                "/.well-known/openid-configuration",
+                get(discovery::openid_configuration),
+            )
             .route("/.well-known/jwks.json", get(discovery::jwks))
             .route(
                 "/.well-known/oauth-authorization-server",
@@ -106,6 +119,7 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/demo.css", get(ops::demo_css))
         .route("/assets/demo.js", get(ops::demo_js))
         .route("/assets/client.js", get(ops::client_js))
+        .route("/assets/pages.css", get(ops::pages_css))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

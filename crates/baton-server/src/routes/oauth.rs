@@ -12,8 +12,10 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use baton_core::client::{ClientRecord, Grant};
-use baton_core::service::{ClientIssued, TokenHint};
-use baton_proto::{ClientTokenResponse, Delivery, OAuthTokenForm, OAuthTokenRefForm};
+use baton_core::service::{ClientIssued, CodeIssued, TokenHint};
+use baton_proto::{
+    ClientTokenResponse, CodeTokenResponse, Delivery, OAuthTokenForm, OAuthTokenRefForm,
+};
 
 /// Authenticates the calling client: HTTP Basic, or `client_id` (+ `client_secret`) in the form,
 /// or nobody (the first-party client `baton`).
@@ -65,7 +67,7 @@ pub(super) async fn token(
     // RFC 6749 §5.2: a grant baton does not know is `unsupported_grant_type`; one this client
     // was not given, `unauthorized_client`.
     let grant = match Grant::parse(&grant) {
-        Some(Grant::AuthorizationCode) | None => return Err(ApiError::UnsupportedGrantType),
+        None => return Err(ApiError::UnsupportedGrantType),
         Some(g) if !client.settings.allows(g) => return Err(ApiError::UnauthorizedClient),
         Some(g) => g,
     };
@@ -106,9 +108,49 @@ pub(super) async fn token(
                 .await?
                 .map_err(|reason| ApiError::InvalidGrant(reason.to_string()))?
         }
-        Grant::AuthorizationCode => return Err(ApiError::UnsupportedGrantType),
+        Grant::AuthorizationCode => {
+            let code = required(form.code, "code")?;
+            let exchanged = state
+                .baton
+                .exchange_code(
+                    &client,
+                    &code,
+                    form.redirect_uri.as_deref(),
+                    form.code_verifier.as_deref(),
+                    origin,
+                )
+                .await?;
+            return match exchanged {
+                Ok(done) => Ok(code_token_response(done)),
+                Err(e) => {
+                    tracing::info!(client_id = %client.id, reason = %e, "authorization code refused");
+                    Err(ApiError::InvalidGrant(e.to_string()))
+                }
+            };
+        }
     };
     Ok(token_response(&state, issued, Delivery::Body))
+}
+
+/// RFC 6749 §5.1 and OpenID Connect Core §3.1.3.3: an authorization-code answer.
+fn code_token_response(done: CodeIssued) -> Response {
+    let scope = done.issued.scope.clone().unwrap_or_default();
+    let body = CodeTokenResponse {
+        access_token: done.issued.access_token,
+        token_type: "Bearer".into(),
+        expires_in: done.issued.expires_in,
+        refresh_token: done
+            .refresh
+            .then(|| done.issued.refresh_token.expose().to_owned()),
+        refresh_expires_in: done.refresh.then_some(done.issued.refresh_expires_in),
+        id_token: done.id_token,
+        scope,
+    };
+    let mut response = Json(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
 }
 
 /// RFC 6749 §4.4.3 / §5.1: a client-credentials answer, without a refresh token.

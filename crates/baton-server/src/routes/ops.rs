@@ -70,3 +70,7 @@ pub(super) async fn demo_js() -> Response {
 pub(super) async fn client_js() -> Response {
     asset(CLIENT_JS, "text/javascript; charset=utf-8")
 }
+
+pub(super) async fn pages_css() -> Response {
+    asset(crate::pages::STYLESHEET, "text/css; charset=utf-8")
+}

@@ -20,6 +20,7 @@ mod mail;
 mod me;
 mod mfa;
 mod oauth;
+mod oidc;
 mod operations;
 mod passkeys;
 mod refresh;

@@ -1,0 +1,767 @@
+//! The OpenID Connect authorization code flow through baton's own pages: PKCE, single sign-on,
+//! consent, the code exchange with its ID token, userinfo, and the refusals the flow owes
+//! (RFC 6749 §4.1, RFC 7636, RFC 9207, OpenID Connect Core §3.1).
+
+use crate::helpers::*;
+use crate::mfa::{code_at, enrol, now};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use baton_core::client::{ClientSettings, Grant};
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+
+const CB: &str = "https://app.example/cb";
+
+/// A PKCE pair: (verifier, S256 challenge).
+fn pkce() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).expect("rng");
+    let verifier = URL_SAFE_NO_PAD.encode(bytes);
+    let challenge = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        verifier.as_bytes(),
+    ));
+    (verifier, challenge)
+}
+
+/// The value of the hidden or text input `name` in a page.
+fn input(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\""))
+        .unwrap_or_else(|| panic!("no input {name} in {html}"));
+    let rest = &html[at..];
+    let v = rest.find("value=\"").expect("value") + 7;
+    let end = rest[v..].find('"').expect("end");
+    rest[v..v + end].replace("&amp;", "&")
+}
+
+/// The query parameters of a redirect's `Location`.
+fn redirect_params(r: &Response) -> Vec<(String, String)> {
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "not a redirect");
+    let location = r.headers()["location"].to_str().expect("location");
+    let url = url::Url::parse(location).expect("absolute location");
+    assert!(location.starts_with(CB), "{location}");
+    url.query_pairs().into_owned().collect()
+}
+
+fn param(params: &[(String, String)], name: &str) -> Option<String> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}
+
+/// The browser-session cookie a response sets (`name=value`).
+fn sso_cookie(r: &Response) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.contains("baton_sso="))
+        .map(|v| v.split(';').next().expect("pair").to_owned())
+}
+
+struct Rp<'a> {
+    app: &'a TestApp,
+    id: &'static str,
+    secret: Option<String>,
+}
+
+impl<'a> Rp<'a> {
+    async fn add(app: &'a TestApp, id: &'static str, settings: ClientSettings) -> Self {
+        let (_, secret) = app
+            .state
+            .baton
+            .add_client(id, true, settings)
+            .await
+            .expect("client");
+        Self { app, id, secret }
+    }
+
+    async fn first_party(app: &'a TestApp) -> Self {
+        Self::add(
+            app,
+            "web",
+            ClientSettings {
+                first_party: true,
+                grants: vec![Grant::AuthorizationCode, Grant::RefreshToken],
+                redirect_uris: vec![CB.into()],
+                scopes: ["openid", "profile", "email", "offline_access", "roles"]
+                    .map(String::from)
+                    .to_vec(),
+                ..ClientSettings::legacy()
+            },
+        )
+        .await
+    }
+
+    async fn third_party(app: &'a TestApp) -> Self {
+        Self::add(
+            app,
+            "partner",
+            ClientSettings {
+                display_name: Some("Partner App".into()),
+                grants: vec![Grant::AuthorizationCode, Grant::RefreshToken],
+                redirect_uris: vec![CB.into()],
+                scopes: ["openid", "profile", "offline_access"]
+                    .map(String::from)
+                    .to_vec(),
+                ..ClientSettings::legacy()
+            },
+        )
+        .await
+    }
+
+    /// `GET /oauth/authorize` with the usual parameters, `extra` overriding or adding.
+    async fn authorize(
+        &self,
+        challenge: &str,
+        extra: &[(&str, &str)],
+        cookie: Option<&str>,
+    ) -> Response {
+        let mut params: Vec<(&str, &str)> = vec![
+            ("response_type", "code"),
+            ("client_id", self.id),
+            ("redirect_uri", CB),
+            ("scope", "openid profile"),
+            ("state", "st-123"),
+            ("nonce", "n-456"),
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256"),
+        ];
+        for (k, v) in extra {
+            params.retain(|(name, _)| name != k);
+            if !v.is_empty() {
+                params.push((k, v));
+            }
+        }
+        let mut req = self
+            .app
+            .client
+            .get(self.app.url("/oauth/authorize"))
+            .query(&params);
+        if let Some(cookie) = cookie {
+            req = req.header("cookie", cookie);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// Posts the sign-in form of `page`.
+    async fn sign_in(&self, page: &str, username: &str, password: &str) -> Response {
+        self.app
+            .client
+            .post(self.app.url("/oauth/authorize/login"))
+            .header("origin", &self.app.base)
+            .form(&[
+                ("request", input(page, "request").as_str()),
+                ("username", username),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `POST /oauth/token` with the code.
+    async fn exchange(&self, code: &str, verifier: &str, redirect_uri: &str) -> Response {
+        let mut req = self.app.client.post(self.app.url("/oauth/token")).form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", verifier),
+        ]);
+        req = match &self.secret {
+            Some(secret) => req.basic_auth(self.id, Some(secret)),
+            None => req,
+        };
+        req.send().await.expect("request")
+    }
+
+    /// Signs `username` in from scratch: (code, browser-session cookie).
+    async fn code_for(
+        &self,
+        username: &str,
+        challenge: &str,
+        extra: &[(&str, &str)],
+    ) -> (String, String) {
+        let page = self.authorize(challenge, extra, None).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.expect("html");
+        let r = self.sign_in(&html, username, PASSWORD).await;
+        let cookie = sso_cookie(&r).expect("a browser-session cookie");
+        let params = redirect_params(&r);
+        (param(&params, "code").expect("code"), cookie)
+    }
+}
+
+#[tokio::test]
+async fn a_first_party_client_signs_a_user_in_with_pkce_and_gets_an_id_token() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let rp = Rp::first_party(&app).await;
+    let (verifier, challenge) = pkce();
+
+    let page = rp
+        .authorize(&challenge, &[("login_hint", "alice")], None)
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'none'")
+            && csp.contains("form-action 'self' https://app.example"),
+        "{csp}"
+    );
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let html = page.text().await.expect("html");
+    assert!(!html.contains("<script"), "no script on the page");
+    assert_eq!(input(&html, "username"), "alice", "login_hint prefills");
+
+    let wrong = rp.sign_in(&html, "alice", "wrong password").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong
+        .text()
+        .await
+        .expect("html")
+        .contains("Wrong username or password."));
+
+    let r = rp.sign_in(&html, "alice", PASSWORD).await;
+    let set = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"),
+        "{set}"
+    );
+    let cookie = sso_cookie(&r).expect("cookie");
+    let params = redirect_params(&r);
+    assert_eq!(param(&params, "state").as_deref(), Some("st-123"));
+    assert_eq!(
+        param(&params, "iss").as_deref(),
+        Some(app.base.as_str()),
+        "RFC 9207"
+    );
+    let code = param(&params, "code").expect("code");
+
+    let r = rp.exchange(&code, &verifier, CB).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let tokens = body(r).await;
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["scope"], "openid profile");
+    assert!(
+        tokens["refresh_token"].is_string(),
+        "a first-party client gets one: {tokens}"
+    );
+    let id_token = tokens["id_token"].as_str().expect("id_token");
+    let header = jwt_header(id_token);
+    assert_eq!(header["typ"], "JWT");
+    let id = jwt_claims(id_token);
+    let user = app.state.baton.user_by_name("alice").await.expect("user");
+    assert_eq!(id["iss"], app.base.as_str());
+    assert_eq!(id["sub"], user.id.to_string());
+    assert_eq!(id["aud"], "web");
+    assert_eq!(id["azp"], "web");
+    assert_eq!(id["nonce"], "n-456");
+    assert_eq!(id["amr"], serde_json::json!(["pwd"]));
+    assert_eq!(id["preferred_username"], "alice");
+    assert!(id.get("email").is_none(), "no email scope");
+    assert!(id["auth_time"].as_i64().is_some() && id["sid"].is_string());
+    let access = tokens["access_token"].as_str().expect("access");
+    let claims = jwt_claims(access);
+    assert_eq!(claims["client_id"], "web");
+    assert_eq!(claims["scope"], "openid profile");
+    assert_eq!(claims["auth_time"], id["auth_time"]);
+
+    // userinfo, by GET and POST.
+    let info = app.get_bearer("/oauth/userinfo", access).await;
+    assert_eq!(info.status(), StatusCode::OK);
+    let info = body(info).await;
+    assert_eq!(info["sub"], user.id.to_string());
+    assert_eq!(info["preferred_username"], "alice");
+    // It speaks for alice to applications (and the example resource), not to baton's own
+    // account endpoints.
+    assert_eq!(
+        app.get_bearer("/api/me", access).await.status(),
+        StatusCode::OK
+    );
+    let r = app.get_bearer("/auth/sessions", access).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body(r).await["error"], "insufficient_scope");
+    let r = app
+        .client
+        .post(app.url("/auth/logout-all"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let posted = app
+        .client
+        .post(app.url("/oauth/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(posted.status(), StatusCode::OK);
+
+    // The refresh token rotates for its client, keeping the scope.
+    let r = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth("web", rp.secret.as_deref())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                tokens["refresh_token"].as_str().expect("rt"),
+            ),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
+    let next = body(r).await;
+    assert_ne!(next["refresh_token"], tokens["refresh_token"]);
+    assert_eq!(
+        jwt_claims(next["access_token"].as_str().expect("at"))["scope"],
+        "openid profile"
+    );
+
+    // Single sign-on: the browser session answers the next request at once.
+    let (verifier2, challenge2) = pkce();
+    let r = rp.authorize(&challenge2, &[], Some(&cookie)).await;
+    let params = redirect_params(&r);
+    let code2 = param(&params, "code").expect("code without a page");
+    let r = rp.exchange(&code2, &verifier2, CB).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let again = jwt_claims(body(r).await["id_token"].as_str().expect("id"));
+    assert_eq!(again["sid"], id["sid"], "one browser session");
+    assert_eq!(again["auth_time"], id["auth_time"]);
+
+    // prompt=login and an exceeded max_age ask for the password again.
+    let r = rp
+        .authorize(&challenge2, &[("prompt", "login")], Some(&cookie))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    app.advance(120);
+    let r = rp
+        .authorize(&challenge2, &[("max_age", "60")], Some(&cookie))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = rp
+        .authorize(&challenge2, &[("max_age", "3600")], Some(&cookie))
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_code_works_once_with_its_verifier_redirect_uri_and_client() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let rp = Rp::first_party(&app).await;
+    let (verifier, challenge) = pkce();
+
+    // A reused code fails, and revokes what its first use issued (RFC 6749 §4.1.2).
+    let (code, _) = rp.code_for("alice", &challenge, &[]).await;
+    let first = body(rp.exchange(&code, &verifier, CB).await).await;
+    let r = rp.exchange(&code, &verifier, CB).await;
+    assert_error(
+        r,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        Some("Authorization code was already used"),
+    )
+    .await;
+    let refresh = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth("web", rp.secret.as_deref())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                first["refresh_token"].as_str().expect("rt"),
+            ),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_error(
+        refresh,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        Some("Refresh token has been revoked"),
+    )
+    .await;
+
+    // A missing or wrong verifier, another redirect URI, another client: refused (and the
+    // code is spent by the attempt).
+    let (code, cookie) = rp.code_for("alice", &challenge, &[]).await;
+    let r = rp.exchange(&code, "", CB).await;
+    assert_error(
+        r,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        Some("PKCE verification failed"),
+    )
+    .await;
+    let r = rp.exchange(&code, &verifier, CB).await;
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_grant", None).await;
+    let code_of = |r: Response| param(&redirect_params(&r), "code").expect("code");
+    let code = code_of(rp.authorize(&challenge, &[], Some(&cookie)).await);
+    let (other_verifier, _) = pkce();
+    let r = rp.exchange(&code, &other_verifier, CB).await;
+    assert_error(
+        r,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        Some("PKCE verification failed"),
+    )
+    .await;
+    let code = code_of(rp.authorize(&challenge, &[], Some(&cookie)).await);
+    let r = rp
+        .exchange(&code, &verifier, "https://app.example/other")
+        .await;
+    assert_error(
+        r,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        Some("redirect_uri does not match the authorization request"),
+    )
+    .await;
+    let other = Rp::add(
+        &app,
+        "other",
+        ClientSettings {
+            first_party: true,
+            grants: vec![Grant::AuthorizationCode],
+            redirect_uris: vec![CB.into()],
+            scopes: vec!["openid".into()],
+            ..ClientSettings::legacy()
+        },
+    )
+    .await;
+    let code = code_of(rp.authorize(&challenge, &[], Some(&cookie)).await);
+    let r = other.exchange(&code, &verifier, CB).await;
+    assert_error(
+        r,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        Some("Invalid or expired authorization code"),
+    )
+    .await;
+    // A code lives 60 seconds.
+    let code = code_of(rp.authorize(&challenge, &[], Some(&cookie)).await);
+    app.advance(61);
+    let r = rp.exchange(&code, &verifier, CB).await;
+    assert_error(
+        r,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        Some("Invalid or expired authorization code"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn requests_that_cannot_go_back_to_the_client_stay_on_a_page() {
+    let app = TestApp::spawn().await;
+    let rp = Rp::first_party(&app).await;
+    let (_, challenge) = pkce();
+    for (k, v) in [
+        ("redirect_uri", "https://app.example/cb/evil"),
+        ("redirect_uri", "https://app.example/c"),
+        ("redirect_uri", "https://evil.example/cb"),
+        ("redirect_uri", ""),
+        ("client_id", "nobody"),
+        ("client_id", ""),
+    ] {
+        let r = rp.authorize(&challenge, &[(k, v)], None).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{k}={v}");
+        assert!(r.headers().get("location").is_none());
+        assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    }
+}
+
+#[tokio::test]
+async fn other_errors_go_back_with_state_and_iss() {
+    let app = TestApp::spawn().await;
+    let rp = Rp::first_party(&app).await;
+    let partner = Rp::third_party(&app).await;
+    let (_, challenge) = pkce();
+    let error_of = |r: Response| {
+        let params = redirect_params(&r);
+        assert_eq!(param(&params, "state").as_deref(), Some("st-123"));
+        assert_eq!(param(&params, "iss").as_deref(), Some(app.base.as_str()));
+        param(&params, "error").expect("error")
+    };
+    let cases: Vec<(&[(&str, &str)], &str)> = vec![
+        (&[("code_challenge_method", "plain")], "invalid_request"),
+        (&[("code_challenge", "")], "invalid_request"),
+        (&[("response_type", "token")], "unsupported_response_type"),
+        (&[("scope", "openid admin")], "invalid_scope"),
+        (&[("prompt", "none")], "login_required"),
+    ];
+    for (extra, error) in cases {
+        assert_eq!(
+            error_of(rp.authorize(&challenge, extra, None).await),
+            error,
+            "{extra:?}"
+        );
+    }
+    // A third-party client asking for a scope it was not registered for.
+    let r = partner
+        .authorize(&challenge, &[("scope", "openid email")], None)
+        .await;
+    assert_eq!(error_of(r), "invalid_scope");
+}
+
+#[tokio::test]
+async fn a_third_party_client_needs_consent_and_offline_access_for_a_refresh_token() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let partner = Rp::third_party(&app).await;
+    let (verifier, challenge) = pkce();
+    let page = partner.authorize(&challenge, &[], None).await;
+    let html = page.text().await.expect("html");
+    let r = partner.sign_in(&html, "alice", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::OK, "the consent page");
+    let cookie = sso_cookie(&r).expect("cookie");
+    let consent = r.text().await.expect("html");
+    assert!(
+        consent.contains("Partner App") && consent.contains("see your username"),
+        "{consent}"
+    );
+    let post = |decision: &'static str, html: String, cookie: String| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/oauth/authorize/consent"))
+                .header("origin", &app.base)
+                .header("cookie", cookie)
+                .form(&[
+                    ("request", input(&html, "request").as_str()),
+                    ("decision", decision),
+                ])
+                .send()
+                .await
+                .expect("request")
+        }
+    };
+    let denied = post("deny", consent.clone(), cookie.clone()).await;
+    assert_eq!(
+        param(&redirect_params(&denied), "error").as_deref(),
+        Some("access_denied")
+    );
+    let allowed = post("allow", consent.clone(), cookie.clone()).await;
+    let code = param(&redirect_params(&allowed), "code").expect("code");
+    let tokens = body(partner.exchange(&code, &verifier, CB).await).await;
+    assert!(
+        tokens.get("refresh_token").is_none(),
+        "no offline_access: {tokens}"
+    );
+    assert!(tokens["id_token"].is_string());
+    // With offline_access, a refresh token.
+    let r = partner
+        .authorize(
+            &challenge,
+            &[("scope", "openid offline_access")],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "consent is asked again");
+    let html = r.text().await.expect("html");
+    let code = param(
+        &redirect_params(&post("allow", html, cookie.clone()).await),
+        "code",
+    )
+    .expect("code");
+    let tokens = body(partner.exchange(&code, &verifier, CB).await).await;
+    assert!(tokens["refresh_token"].is_string(), "{tokens}");
+    // prompt=none cannot ask.
+    let r = partner
+        .authorize(&challenge, &[("prompt", "none")], Some(&cookie))
+        .await;
+    assert_eq!(
+        param(&redirect_params(&r), "error").as_deref(),
+        Some("consent_required")
+    );
+    // A consent posted from another site is refused.
+    let html = partner
+        .authorize(&challenge, &[], Some(&cookie))
+        .await
+        .text()
+        .await
+        .expect("html");
+    let r = app
+        .client
+        .post(app.url("/oauth/authorize/consent"))
+        .header("origin", "https://evil.example")
+        .header("cookie", &cookie)
+        .form(&[
+            ("request", input(&html, "request").as_str()),
+            ("decision", "allow"),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.headers().get("location").is_none());
+}
+
+#[tokio::test]
+async fn the_sign_in_form_refuses_other_sites_and_altered_requests() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let rp = Rp::first_party(&app).await;
+    let (_, challenge) = pkce();
+    let html = rp
+        .authorize(&challenge, &[], None)
+        .await
+        .text()
+        .await
+        .expect("html");
+    let post = |origin: &'static str, request: String| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/oauth/authorize/login"))
+                .header("origin", origin)
+                .form(&[
+                    ("request", request.as_str()),
+                    ("username", "alice"),
+                    ("password", PASSWORD),
+                ])
+                .send()
+                .await
+                .expect("request")
+        }
+    };
+    let r = post("https://evil.example", input(&html, "request")).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(sso_cookie(&r).is_none());
+    let mut altered = input(&html, "request");
+    altered.replace_range(10..11, if &altered[10..11] == "A" { "B" } else { "A" });
+    let r = post("null", altered).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "Origin: null is another site"
+    );
+    let mut altered = input(&html, "request");
+    altered.replace_range(10..11, if &altered[10..11] == "A" { "B" } else { "A" });
+    let own: &'static str = Box::leak(app.base.clone().into_boxed_str());
+    let r = post(own, altered).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // The page's request expires after 10 minutes.
+    app.advance(601);
+    let r = post(own, input(&html, "request")).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_account_with_a_second_factor_gets_the_second_step_on_the_page() {
+    let app = TestApp::spawn().await;
+    let t = app.user_session("alice").await;
+    let (secret, _) = enrol(&app, &t.access).await;
+    let rp = Rp::first_party(&app).await;
+    let (verifier, challenge) = pkce();
+    let html = rp
+        .authorize(&challenge, &[], None)
+        .await
+        .text()
+        .await
+        .expect("html");
+    let r = rp.sign_in(&html, "alice", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        sso_cookie(&r).is_none(),
+        "no session before the second step"
+    );
+    let step = r.text().await.expect("html");
+    let send = |code: String, step: String| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/oauth/authorize/mfa"))
+                .header("origin", &app.base)
+                .form(&[
+                    ("request", input(&step, "request").as_str()),
+                    ("mfa_token", input(&step, "mfa_token").as_str()),
+                    ("code", code.as_str()),
+                ])
+                .send()
+                .await
+                .expect("request")
+        }
+    };
+    let wrong = send("000000".into(), step.clone()).await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let retry = wrong.text().await.expect("html");
+    assert!(retry.contains("Wrong or already used code."));
+    let r = send(code_at(&secret, now(&app)), retry).await;
+    assert!(sso_cookie(&r).is_some());
+    let code = param(&redirect_params(&r), "code").expect("code");
+    let tokens = body(rp.exchange(&code, &verifier, CB).await).await;
+    let id = jwt_claims(tokens["id_token"].as_str().expect("id"));
+    assert_eq!(id["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+}
+
+#[tokio::test]
+async fn userinfo_needs_the_openid_scope_and_discovery_lists_the_provider() {
+    let app = TestApp::spawn().await;
+    let t = app.user_session("alice").await;
+    let r = app.get_bearer("/oauth/userinfo", &t.access).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let challenge = r.headers()["www-authenticate"]
+        .to_str()
+        .expect("header")
+        .to_owned();
+    assert!(challenge.contains("insufficient_scope"), "{challenge}");
+    assert_eq!(body(r).await["error"], "insufficient_scope");
+    let r = app
+        .client
+        .get(app.url("/oauth/userinfo"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    let r = app
+        .client
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
+    let m: Value = r.json().await.expect("json");
+    assert_eq!(m["issuer"], app.base.as_str());
+    for field in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+    ] {
+        assert!(
+            m[field].as_str().is_some_and(|u| u.starts_with(&app.base)),
+            "{field}"
+        );
+    }
+    assert_eq!(
+        m["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(m["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(m["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(m["subject_types_supported"], serde_json::json!(["public"]));
+    assert_eq!(
+        m["id_token_signing_alg_values_supported"],
+        serde_json::json!(["EdDSA"])
+    );
+}
