@@ -1,7 +1,7 @@
 // End-to-end harness: a real `baton serve` on a random port with a temporary database, and
 // Debian's Chromium driven by playwright-core.
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -12,7 +12,10 @@ import { chromium } from "playwright-core";
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, "../../..");
 
-/** Starts baton with `env` added; resolves to { base, stop }. */
+/**
+ * Starts baton with `env` added; resolves to { base, stop, cli }. `cli(args)` runs a `baton`
+ * command against the same database and answers its standard output (it throws on failure).
+ */
 export async function startBaton(env = {}) {
   const bin = process.env.BATON_BIN ?? join(repoRoot, "target/debug/baton");
   const dir = mkdtempSync(join(tmpdir(), "baton-e2e-"));
@@ -40,10 +43,46 @@ export async function startBaton(env = {}) {
   });
   return {
     base,
+    cli(args) {
+      const out = spawnSync(bin, args, { cwd: dir, env: { ...clean, RUST_LOG: "warn", ...env }, encoding: "utf8" });
+      if (out.status !== 0) throw new Error(`baton ${args.join(" ")} failed: ${out.stderr}`);
+      return out.stdout;
+    },
     async stop() {
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Starts the Authlib relying party (`interop/python/oidc_rp.py`) for `clientId`; resolves to
+ * { base, stop }, or null when there is no interop Python and the test command does not
+ * require one.
+ */
+export async function startRelyingParty(issuer, clientId, secret) {
+  const python = process.env.BATON_INTEROP_PYTHON;
+  if (!python) {
+    if (process.env.BATON_REQUIRE_INTEROP) throw new Error("BATON_REQUIRE_INTEROP is set but BATON_INTEROP_PYTHON is not");
+    return null;
+  }
+  const child = spawn(python, [join(repoRoot, "interop/python/oidc_rp.py"), issuer, clientId, secret], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const port = await new Promise((resolvePort, reject) => {
+    const timer = setTimeout(() => reject(new Error("the relying party did not start in 30 s")), 30_000);
+    child.once("exit", (code) => reject(new Error(`the relying party exited early with ${code}`)));
+    createInterface({ input: child.stdout }).once("line", (line) => {
+      clearTimeout(timer);
+      resolvePort(Number(line.trim()));
+    });
+  });
+  return {
+    base: `http://127.0.0.1:${port}`,
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
     },
   };
 }

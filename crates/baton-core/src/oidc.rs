@@ -105,6 +105,20 @@ impl AuthorizeRequest {
     pub fn scope(&self) -> String {
         self.scopes.join(" ")
     }
+
+    /// Whether `client`, as it is now, still allows this request (it was checked when it
+    /// arrived; the operator may have changed the client while the user was on the pages):
+    /// the redirect URI still registered, the grant still given, every scope still allowed.
+    pub fn still_allowed(&self, client: &ClientRecord) -> bool {
+        let s = &client.settings;
+        client.id == self.client_id
+            && s.allows(Grant::AuthorizationCode)
+            && !s.require_par
+            && s.redirect_uris
+                .iter()
+                .any(|r| redirect_uri_matches(r, &self.redirect_uri))
+            && self.scopes.iter().all(|scope| s.scopes.contains(scope))
+    }
 }
 
 /// Why an authorization request was refused.
@@ -163,6 +177,12 @@ pub fn check_request(
     };
     if state.as_ref().is_some_and(|s| s.len() > MAX_STATE_LEN) {
         return Err(refuse("invalid_request", "state is too long"));
+    }
+    if state.as_ref().is_some_and(|s| !is_vschar(s)) {
+        return Err(refuse(
+            "invalid_request",
+            "state must be printable ASCII (RFC 6749 VSCHAR)",
+        ));
     }
     if params.request.is_some() {
         return Err(refuse(
@@ -229,8 +249,14 @@ pub fn check_request(
         return Err(refuse("invalid_scope", "scope is missing"));
     }
     let nonce = present(&params.nonce).map(str::to_owned);
-    if nonce.as_ref().is_some_and(|n| n.len() > MAX_NONCE_LEN) {
-        return Err(refuse("invalid_request", "nonce is too long"));
+    if nonce
+        .as_ref()
+        .is_some_and(|n| n.len() > MAX_NONCE_LEN || !is_vschar(n))
+    {
+        return Err(refuse(
+            "invalid_request",
+            "nonce must be at most 512 printable ASCII characters",
+        ));
     }
     let mut prompt = Prompt::default();
     for p in params.prompt.as_deref().unwrap_or_default().split(' ') {
@@ -262,7 +288,7 @@ pub fn check_request(
         ),
     };
     let login_hint = present(&params.login_hint)
-        .filter(|h| h.len() <= MAX_LOGIN_HINT_LEN)
+        .filter(|h| h.len() <= MAX_LOGIN_HINT_LEN && !h.chars().any(char::is_control))
         .map(str::to_owned);
     Ok(AuthorizeRequest {
         client_id: client.id.clone(),
@@ -275,6 +301,11 @@ pub fn check_request(
         max_age,
         login_hint,
     })
+}
+
+/// RFC 6749 Appendix A's VSCHAR: printable ASCII and space.
+fn is_vschar(s: &str) -> bool {
+    s.bytes().all(|b| (0x20..=0x7E).contains(&b))
 }
 
 /// Whether `s` can be an S256 challenge: 43 characters of base64url (a SHA-256).

@@ -100,6 +100,12 @@ impl IntoResponse for Page {
             headers.insert(header::CONTENT_SECURITY_POLICY, v);
         }
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        // Same-origin requests carry the referrer (and the forms' `POST` a real `Origin`, which
+        // the login-CSRF check reads); nothing goes to other sites.
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     }

@@ -13,7 +13,7 @@ pub struct ClientFlags {
     #[arg(long = "name", value_name = "TEXT")]
     display_name: Option<String>,
     /// A URI authorization answers may go to, matched exactly (but for the port of an http
-    /// URI on a loopback IP address, 127.0.0.1 or [::1]); repeat for several.
+    /// URI on a loopback IP address, 127.0.0.1 or `[::1]`); repeat for several.
     #[arg(long = "redirect-uri", value_name = "URI")]
     redirect_uris: Vec<String>,
     /// A URI RP-initiated logout may send the browser to afterwards; repeat for several.

@@ -29,7 +29,7 @@ use keys::{load_keys, seal_plain_keys};
 pub use keys::{KEY_RELOAD_SLACK, UNKNOWN_KEY_RELOAD_INTERVAL};
 pub use mail::ResetRequest;
 pub use mfa::{Factor, MfaState, TotpEnrolment};
-pub use oidc::{CodeError, CodeIssued};
+pub use oidc::{CodeError, CodeIssued, PendingRequest};
 pub use webauthn::{Ceremony, PasskeyAdded, MAX_PASSKEYS};
 
 /// The OAuth client id of sessions opened through `/auth/*`.

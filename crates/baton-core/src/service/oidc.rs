@@ -16,14 +16,65 @@ use serde_json::{json, Map, Value};
 
 /// Associated data of a sealed pending authorization request.
 const PENDING_AAD: &[u8] = b"baton authorization request v1";
-/// Longest sealed pending request accepted.
-const MAX_PENDING_LEN: usize = 8 * 1024;
+/// Longest sealed pending request accepted (the longest request [`crate::oidc::check_request`]
+/// lets through seals to about 9 KiB).
+const MAX_PENDING_LEN: usize = 16 * 1024;
 
-/// What a sign-in page carries between its forms: the checked request and its end.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Pending {
-    request: AuthorizeRequest,
+/// What a sign-in page carries between its forms: the checked request, when it arrived, and for
+/// the consent page the browser session it was shown to.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PendingRequest {
+    /// The checked request.
+    pub request: AuthorizeRequest,
+    /// When the authorization request arrived: `max_age` and `prompt=login` are judged
+    /// against it, however long the pages take.
+    pub received_at: i64,
+    /// The browser session the consent page was shown to (the consent must come from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<String>,
+    /// When the pages stop accepting it (ms since the epoch).
     expires: i64,
+}
+
+impl PendingRequest {
+    /// A request that arrived at `received_at` (seconds since the epoch).
+    pub fn new(request: AuthorizeRequest, received_at: i64) -> Self {
+        Self {
+            request,
+            received_at,
+            browser: None,
+            expires: 0,
+        }
+    }
+
+    /// This request bound to the browser session `browser` (the consent page's), or to none.
+    pub fn bound_to(&self, browser: Option<&SessionId>) -> Self {
+        Self {
+            browser: browser.map(ToString::to_string),
+            ..self.clone()
+        }
+    }
+
+    /// This request once the user signed in on the page for it: `prompt=login` is answered.
+    pub fn signed_in(&self) -> Self {
+        let mut next = self.clone();
+        next.request.prompt.login = false;
+        next
+    }
+
+    /// Whether `browser` may answer the request without a new sign-in: it signed in within
+    /// `max_age` of the request's arrival, and `prompt=login` was not asked (or was answered by
+    /// a sign-in on the page, [`Self::signed_in`]).
+    pub fn satisfied_by(&self, browser: &SessionRecord) -> bool {
+        let auth_time = browser.auth_time.unix_timestamp();
+        let fresh_enough = self.request.max_age.is_none_or(|max| {
+            auth_time
+                >= self
+                    .received_at
+                    .saturating_sub(i64::try_from(max).unwrap_or(i64::MAX))
+        });
+        fresh_enough && !self.request.prompt.login
+    }
 }
 
 /// Why a code exchange was refused: each is `invalid_grant` at the token endpoint.
@@ -59,13 +110,11 @@ pub struct CodeIssued {
 }
 
 impl Baton {
-    /// Seals a checked authorization request for the sign-in page's forms (encrypted and
+    /// Seals a pending authorization request for the sign-in page's forms (encrypted and
     /// authenticated under the key-encryption key; good for [`PENDING_REQUEST_TTL`]).
-    pub fn seal_request(&self, request: &AuthorizeRequest) -> Result<String, AuthError> {
-        let pending = Pending {
-            request: request.clone(),
-            expires: crate::clock::to_millis(self.now() + PENDING_REQUEST_TTL),
-        };
+    pub fn seal_request(&self, pending: &PendingRequest) -> Result<String, AuthError> {
+        let mut pending = pending.clone();
+        pending.expires = crate::clock::to_millis(self.now() + PENDING_REQUEST_TTL);
         let plain = serde_json::to_vec(&pending).map_err(AuthError::internal)?;
         let sealed = self
             .vault
@@ -76,14 +125,26 @@ impl Baton {
 
     /// Opens what [`Self::seal_request`] sealed; `None` when it was tampered with, is not
     /// baton's, or has expired.
-    pub fn open_request(&self, sealed: &str) -> Option<AuthorizeRequest> {
+    pub fn open_request(&self, sealed: &str) -> Option<PendingRequest> {
         if sealed.len() > MAX_PENDING_LEN {
             return None;
         }
         let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
         let plain = self.vault.open_message(&bytes, PENDING_AAD).ok()?;
-        let pending: Pending = serde_json::from_slice(&plain).ok()?;
-        (pending.expires > crate::clock::to_millis(self.now())).then_some(pending.request)
+        let pending: PendingRequest = serde_json::from_slice(&plain).ok()?;
+        (pending.expires > crate::clock::to_millis(self.now())).then_some(pending)
+    }
+
+    /// Ends the browser session of a cookie (signing out of single sign-on): its session is
+    /// revoked. Unknown cookies are ignored.
+    pub async fn end_browser_session(&self, cookie: &str) -> Result<(), AuthError> {
+        let hash = RefreshToken::presented(cookie).hash();
+        if let Some(session) = self.store.browser_session(&hash).await? {
+            self.store
+                .revoke_session(&session.user_id, &session.id, self.now())
+                .await?;
+        }
+        Ok(())
     }
 
     /// The live session behind a browser session cookie; `None` when unknown or ended.

@@ -310,7 +310,11 @@ impl Baton {
             auth_time: Some(session.auth_time.unix_timestamp()),
             amr: session.amr.values().map(str::to_owned).collect(),
             scope: session.scope.clone(),
-            roles: session.roles.clone(),
+            // A session granted scopes shows the user's roles only with the `roles` scope.
+            roles: match &session.scope {
+                Some(scope) if !scope.split(' ').any(|s| s == "roles") => Vec::new(),
+                _ => session.roles.clone(),
+            },
         };
         let access_token = access::mint(&self.ring(), &claims).map_err(AuthError::internal)?;
         let remaining = (session.expires_at() - now).whole_seconds().max(0);

@@ -189,7 +189,17 @@ pub(super) async fn logout(
         }
     }
     let clear = set_cookie(None, 0, state.config.cookie_secure);
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
+    let mut response = (StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response();
+    // Signing out in this browser also ends its single sign-on (the sign-in pages' session).
+    let secure = state.config.cookie_secure;
+    if let Some(sso) = crate::cookie::sso_cookie(&headers, secure) {
+        state.baton.end_browser_session(&sso).await?;
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            crate::cookie::set_sso_cookie(None, 0, secure),
+        );
+    }
+    Ok(response)
 }
 
 /// `error`'s answer; a duplicate cookie's also clears the cookie.

@@ -86,7 +86,10 @@ pub fn router(state: AppState) -> Router {
             .route("/auth/password/forgot", post(email::forgot))
             .route("/auth/email/verify", post(email::verify_email))
             .route("/oauth/revoke", post(oauth::revoke))
-            .route("/oauth/authorize", get(authorize::authorize))
+            .route(
+                "/oauth/authorize",
+                get(authorize::authorize).post(authorize::authorize),
+            )
             .route("/oauth/authorize/consent", post(authorize::consent)),
     );
     let verify = class(
@@ -232,10 +235,13 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    // baton's own pages choose theirs (`same-origin`, so that their forms carry `Origin`).
+    if !headers.contains_key(header::REFERRER_POLICY) {
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
     if sensitive {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

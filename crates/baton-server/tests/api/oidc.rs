@@ -765,3 +765,273 @@ async fn userinfo_needs_the_openid_scope_and_discovery_lists_the_provider() {
         serde_json::json!(["EdDSA"])
     );
 }
+
+#[tokio::test]
+async fn consent_answers_for_the_session_it_was_shown_to_and_keeps_max_age_to_the_request() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let partner = Rp::third_party(&app).await;
+    let (verifier, challenge) = pkce();
+    let consent = |html: String, cookie: Option<String>| {
+        let app = &app;
+        async move {
+            let mut req = app
+                .client
+                .post(app.url("/oauth/authorize/consent"))
+                .header("origin", &app.base)
+                .form(&[
+                    ("request", input(&html, "request").as_str()),
+                    ("decision", "allow"),
+                ]);
+            if let Some(cookie) = cookie {
+                req = req.header("cookie", cookie);
+            }
+            req.send().await.expect("request")
+        }
+    };
+    // max_age=0: the sign-in right after the request satisfies it, however long the consent
+    // takes.
+    let html = partner
+        .authorize(&challenge, &[("max_age", "0")], None)
+        .await
+        .text()
+        .await
+        .expect("html");
+    let r = partner.sign_in(&html, "alice", PASSWORD).await;
+    let cookie = sso_cookie(&r).expect("cookie");
+    let page = r.text().await.expect("html");
+    app.advance(30);
+    let r = consent(page.clone(), Some(cookie.clone())).await;
+    let code = param(&redirect_params(&r), "code").expect("code");
+    assert_eq!(
+        partner.exchange(&code, &verifier, CB).await.status(),
+        StatusCode::OK
+    );
+    // The consent of a page shown to a session counts only from that session.
+    let r = consent(page.clone(), None).await;
+    assert_eq!(r.status(), StatusCode::OK, "the sign-in page again");
+    assert!(r
+        .text()
+        .await
+        .expect("html")
+        .contains("/oauth/authorize/login"));
+    // A sign-in page's request (prompt=login) is no consent page: posting it as consent with
+    // the old session signs nobody in.
+    let login_page = partner
+        .authorize(&challenge, &[("prompt", "login")], Some(&cookie))
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(login_page.contains("/oauth/authorize/login"));
+    let r = consent(login_page, Some(cookie.clone())).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("location").is_none());
+}
+
+#[tokio::test]
+async fn signing_out_or_in_again_ends_the_browser_session() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let rp = Rp::first_party(&app).await;
+    let (_, challenge) = pkce();
+    let (_, cookie) = rp.code_for("alice", &challenge, &[]).await;
+    // Signing in again (prompt=login) replaces the browser session: the old cookie is dead.
+    let html = rp
+        .authorize(&challenge, &[("prompt", "login")], Some(&cookie))
+        .await
+        .text()
+        .await
+        .expect("html");
+    let r = app
+        .client
+        .post(app.url("/oauth/authorize/login"))
+        .header("origin", &app.base)
+        .header("cookie", &cookie)
+        .form(&[
+            ("request", input(&html, "request").as_str()),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("request");
+    let fresh = sso_cookie(&r).expect("a new cookie");
+    assert_ne!(fresh, cookie);
+    let r = rp.authorize(&challenge, &[], Some(&cookie)).await;
+    assert_eq!(r.status(), StatusCode::OK, "the old cookie signs nobody in");
+    // /auth/logout with the cookie ends single sign-on and clears it.
+    let r = rp.authorize(&challenge, &[], Some(&fresh)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let out = app
+        .client
+        .post(app.url("/auth/logout"))
+        .header("cookie", &fresh)
+        .header("x-requested-with", "baton")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    let cleared: Vec<&str> = out
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert!(
+        cleared
+            .iter()
+            .any(|c| c.contains("baton_sso=;") && c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+    let r = rp.authorize(&challenge, &[], Some(&fresh)).await;
+    assert_eq!(r.status(), StatusCode::OK, "signed out: the sign-in page");
+}
+
+#[tokio::test]
+async fn a_page_sent_before_the_client_changed_is_checked_again() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let rp = Rp::first_party(&app).await;
+    let (_, challenge) = pkce();
+    let html = rp
+        .authorize(&challenge, &[], None)
+        .await
+        .text()
+        .await
+        .expect("html");
+    let client = app.state.baton.client("web").await.expect("client");
+    app.state
+        .baton
+        .update_client(
+            "web",
+            ClientSettings {
+                redirect_uris: vec!["https://app.example/new".into()],
+                ..client.settings
+            },
+            false,
+        )
+        .await
+        .expect("update");
+    let r = rp.sign_in(&html, "alice", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers().get("location").is_none());
+    assert!(sso_cookie(&r).is_none());
+}
+
+#[tokio::test]
+async fn roles_go_to_code_flow_tokens_only_with_the_roles_scope() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let user = app.state.baton.user_by_name("alice").await.expect("user");
+    app.state
+        .baton
+        .add_role(&user.id, "admin")
+        .await
+        .expect("role");
+    let rp = Rp::first_party(&app).await;
+    let (verifier, challenge) = pkce();
+    let (code, cookie) = rp.code_for("alice", &challenge, &[]).await;
+    let tokens = body(rp.exchange(&code, &verifier, CB).await).await;
+    let access = jwt_claims(tokens["access_token"].as_str().expect("at"));
+    assert!(access.get("roles").is_none(), "{access}");
+    assert!(jwt_claims(tokens["id_token"].as_str().expect("id"))
+        .get("roles")
+        .is_none());
+    let r = rp
+        .authorize(&challenge, &[("scope", "openid roles")], Some(&cookie))
+        .await;
+    let code = param(&redirect_params(&r), "code").expect("code");
+    let tokens = body(rp.exchange(&code, &verifier, CB).await).await;
+    let access = jwt_claims(tokens["access_token"].as_str().expect("at"));
+    assert_eq!(access["roles"], serde_json::json!(["admin"]));
+    let id = jwt_claims(tokens["id_token"].as_str().expect("id"));
+    assert_eq!(id["roles"], serde_json::json!(["admin"]));
+    let info = body(
+        app.get_bearer(
+            "/oauth/userinfo",
+            tokens["access_token"].as_str().expect("at"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(info["roles"], serde_json::json!(["admin"]));
+}
+
+#[tokio::test]
+async fn authorize_takes_post_and_refuses_what_browsers_say_is_cross_site() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let rp = Rp::first_party(&app).await;
+    let (verifier, challenge) = pkce();
+    let hint = "al\"ice<";
+    let r = app
+        .client
+        .post(app.url("/oauth/authorize"))
+        .form(&[
+            ("response_type", "code"),
+            ("client_id", "web"),
+            ("redirect_uri", CB),
+            ("scope", "openid"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("login_hint", hint),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.expect("html");
+    assert!(
+        html.contains("value=\"al&#34;ice&lt;\"") || html.contains("value=\"al&quot;ice&lt;\""),
+        "{html}"
+    );
+    // Sec-Fetch-Site: cross-site without Origin is refused too.
+    let r = app
+        .client
+        .post(app.url("/oauth/authorize/login"))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[
+            ("request", input(&html, "request").as_str()),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // A malformed form is a page, not JSON.
+    let r = app
+        .client
+        .post(app.url("/oauth/authorize/login"))
+        .header("origin", &app.base)
+        .form(&[("username", "alice")])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    // No code_verifier at all.
+    let r = rp.sign_in(&html, "alice", PASSWORD).await;
+    let code = param(&redirect_params(&r), "code").expect("code");
+    let r = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth("web", rp.secret.as_deref())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", CB),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_error(
+        r,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        Some("PKCE verification failed"),
+    )
+    .await;
+    let _ = verifier;
+}

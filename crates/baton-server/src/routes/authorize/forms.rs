@@ -1,0 +1,340 @@
+//! The forms of the sign-in pages: `POST /oauth/authorize/login`, `…/mfa` and `…/consent`.
+
+use super::super::flows;
+use super::{browser_session, failure, proceed, redirect_error, sign_in_page};
+use crate::cookie::{set_sso_cookie, sso_cookie};
+use crate::error::ApiError;
+use crate::extract::Origin;
+use crate::pages::Page;
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use baton_core::client::ClientRecord;
+use baton_core::service::{Factor, PendingRequest, FIRST_PARTY_CLIENT};
+use baton_core::{AuthError, SessionId};
+use baton_proto::Delivery;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::json;
+
+/// A form of the sign-in pages is refused when the browser says it was sent from another
+/// origin: `Sec-Fetch-Site` must be `same-origin` when present, `Origin` baton's own when present
+/// (the pages' `Referrer-Policy: same-origin` lets browsers send it). A request with neither
+/// comes from no browser, which no login CSRF can use.
+fn same_site_form(state: &AppState, headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        if site.as_bytes() != b"same-origin" {
+            return false;
+        }
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("").trim_end_matches('/');
+        return state
+            .own_origins
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(origin));
+    }
+    true
+}
+
+/// A form's fields; `None` when it is malformed ([`malformed`] answers it).
+fn fields<T: DeserializeOwned>(body: &Bytes) -> Option<T> {
+    serde_urlencoded::from_bytes(body).ok()
+}
+
+/// The page for a malformed form.
+fn malformed() -> Response {
+    Page::error(
+        StatusCode::BAD_REQUEST,
+        "The form is incomplete or malformed.",
+    )
+    .into_response()
+}
+
+/// The pending request a page's form carries, with its client as it is now; or the page that
+/// says why not. The request is checked again against the client, which the operator may have
+/// changed while the user was on the page.
+async fn pending(
+    state: &AppState,
+    headers: &HeaderMap,
+    sealed: &str,
+) -> Result<(PendingRequest, ClientRecord), Response> {
+    if !same_site_form(state, headers) {
+        return Err(Page::error(
+            StatusCode::FORBIDDEN,
+            "This form was sent from another site.",
+        )
+        .into_response());
+    }
+    let Some(pending) = state.baton.open_request(sealed) else {
+        return Err(Page::error(
+            StatusCode::BAD_REQUEST,
+            "This sign-in page has expired. Go back to the application and start again.",
+        )
+        .into_response());
+    };
+    let gone = || {
+        Page::error(
+            StatusCode::BAD_REQUEST,
+            "The application's settings changed. Go back to it and start again.",
+        )
+        .into_response()
+    };
+    match state.baton.client(&pending.request.client_id).await {
+        Ok(client) if pending.request.still_allowed(&client) => Ok((pending, client)),
+        Ok(_) | Err(AuthError::UnknownClient) => Err(gone()),
+        Err(e) => Err(failure(e.into())),
+    }
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+struct SignInForm {
+    request: String,
+    username: String,
+    password: String,
+}
+
+/// `POST /oauth/authorize/login`.
+pub(in crate::routes) async fn login(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(form) = fields::<SignInForm>(&body) else {
+        return malformed();
+    };
+    let (pending, client) = match pending(&state, &headers, &form.request).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let outcome = flows::password_login(
+        &state,
+        &form.username,
+        form.password,
+        FIRST_PARTY_CLIENT,
+        Delivery::Body,
+        origin,
+    )
+    .await;
+    match outcome {
+        Ok(issued) => signed_in(&state, &headers, &client, &pending, &issued.session_id).await,
+        Err(ApiError::MfaRequired { mfa_token, methods }) => {
+            let recovery = methods
+                .iter()
+                .any(|m| matches!(m, baton_proto::MfaMethod::RecoveryCode));
+            mfa_page(&state, &client, &pending, &mfa_token, recovery, None)
+        }
+        Err(e) => {
+            let (status, message) = sign_in_refusal(&e);
+            let mut page = sign_in_page(
+                &state,
+                &client,
+                &pending,
+                status,
+                Some(message),
+                Some(&form.username),
+            );
+            if let ApiError::TooManyRequests { retry_after } = e {
+                page.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            page
+        }
+    }
+}
+
+/// The status and words of a refused sign-in.
+fn sign_in_refusal(e: &ApiError) -> (StatusCode, &'static str) {
+    match e {
+        ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "Wrong username or password."),
+        ApiError::AccountDisabled => (StatusCode::FORBIDDEN, "This account is disabled."),
+        ApiError::TooManyRequests { .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed attempts. Wait a few minutes and try again.",
+        ),
+        ApiError::InvalidCode { .. } => (StatusCode::UNAUTHORIZED, "Wrong or already used code."),
+        ApiError::InvalidMfaToken => (
+            StatusCode::UNAUTHORIZED,
+            "This sign-in took too long or had too many wrong codes. Sign in again.",
+        ),
+        ApiError::Unavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The service is busy. Try again in a moment.",
+        ),
+        ApiError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "Check what you entered."),
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on our side. Try again in a moment.",
+        ),
+    }
+}
+
+fn mfa_page(
+    state: &AppState,
+    client: &ClientRecord,
+    pending: &PendingRequest,
+    mfa_token: &str,
+    recovery: bool,
+    error: Option<(StatusCode, &str)>,
+) -> Response {
+    let sealed = match state.baton.seal_request(pending) {
+        Ok(sealed) => sealed,
+        Err(e) => return failure(e.into()),
+    };
+    let (status, error) = match error {
+        Some((status, message)) => (status, Some(message)),
+        None => (StatusCode::OK, None),
+    };
+    Page::render(
+        status,
+        "mfa.html",
+        json!({
+            "client": client.display_name(),
+            "request": sealed,
+            "mfa_token": mfa_token,
+            "recovery": recovery,
+            "error": error,
+        }),
+    )
+    .leading_to(&pending.request.redirect_uri)
+    .into_response()
+}
+
+/// After a sign-in on the page: a browser session for the session just opened (the one the
+/// cookie named before, if any, ends: one browser, one sign-in), its cookie, and on with the
+/// request.
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &ClientRecord,
+    pending: &PendingRequest,
+    session: &SessionId,
+) -> Response {
+    if let Some(previous) = sso_cookie(headers, state.config.cookie_secure) {
+        if let Err(e) = state.baton.end_browser_session(&previous).await {
+            return failure(e.into());
+        }
+    }
+    let cookie = match state.baton.start_browser_session(session).await {
+        Ok(cookie) => cookie,
+        Err(e) => return failure(e.into()),
+    };
+    let browser = match state.baton.browser_session(cookie.expose()).await {
+        Ok(Some(browser)) => browser,
+        Ok(None) => {
+            return Page::error(
+                StatusCode::CONFLICT,
+                "The sign-in ended at once. Sign in again.",
+            )
+            .into_response()
+        }
+        Err(e) => return failure(e.into()),
+    };
+    let max_age = (browser.expires_at() - state.baton.now())
+        .whole_seconds()
+        .max(0);
+    let mut response = proceed(state, client, &pending.signed_in(), Some(browser), false).await;
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_sso_cookie(
+            Some(cookie.expose()),
+            u64::try_from(max_age).unwrap_or(0),
+            state.config.cookie_secure,
+        ),
+    );
+    response
+}
+
+/// The second-step form.
+#[derive(Deserialize)]
+struct MfaForm {
+    request: String,
+    mfa_token: String,
+    code: String,
+}
+
+/// `POST /oauth/authorize/mfa`: a TOTP code (six digits) or a recovery code.
+pub(in crate::routes) async fn mfa(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(form) = fields::<MfaForm>(&body) else {
+        return malformed();
+    };
+    let (pending, client) = match pending(&state, &headers, &form.request).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    if form.mfa_token.is_empty() || form.mfa_token.len() > 256 || form.code.len() > 64 {
+        let (status, message) = sign_in_refusal(&ApiError::InvalidMfaToken);
+        return sign_in_page(&state, &client, &pending, status, Some(message), None);
+    }
+    let code: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
+    let factor = if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        Factor::Totp(&code)
+    } else {
+        Factor::RecoveryCode(&code)
+    };
+    match flows::mfa_login(&state, &form.mfa_token, factor, origin).await {
+        Ok((issued, _)) => signed_in(&state, &headers, &client, &pending, &issued.session_id).await,
+        Err(e @ ApiError::InvalidCode { .. }) => {
+            let refusal = sign_in_refusal(&e);
+            mfa_page(
+                &state,
+                &client,
+                &pending,
+                &form.mfa_token,
+                true,
+                Some(refusal),
+            )
+        }
+        Err(e) => {
+            let (status, message) = sign_in_refusal(&e);
+            sign_in_page(&state, &client, &pending, status, Some(message), None)
+        }
+    }
+}
+
+/// The consent form.
+#[derive(Deserialize)]
+struct ConsentForm {
+    request: String,
+    decision: String,
+}
+
+/// `POST /oauth/authorize/consent`: `decision=allow` issues the code, anything else answers
+/// `access_denied`. Only the browser session the page was shown to can answer it, and it must
+/// still satisfy the request (`max_age`, `prompt=login`).
+pub(in crate::routes) async fn consent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(form) = fields::<ConsentForm>(&body) else {
+        return malformed();
+    };
+    let (pending, client) = match pending(&state, &headers, &form.request).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    if form.decision != "allow" {
+        return redirect_error(&state, &pending, "access_denied", "the user denied access");
+    }
+    let browser = match browser_session(&state, &headers).await {
+        Ok(browser) => browser,
+        Err(e) => return failure(e),
+    };
+    let Some(browser) = browser
+        .filter(|b| pending.browser.as_deref() == Some(b.id.as_str()) && pending.satisfied_by(b))
+    else {
+        // Signed out, signed in again, or another user meanwhile: start over from the request.
+        return sign_in_page(&state, &client, &pending, StatusCode::OK, None, None);
+    };
+    proceed(&state, &client, &pending, Some(browser), true).await
+}
