@@ -259,6 +259,8 @@ const ACTIVITY = {
     mfa_reset: "Second factors removed by an administrator",
     role_added: "Role given by an administrator",
     role_removed: "Role taken away by an administrator",
+    consent_granted: "An application was allowed",
+    app_disconnected: "An application was disconnected",
 };
 async function loadEvents() {
     const body = $("events");

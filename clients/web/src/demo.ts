@@ -280,6 +280,8 @@ const ACTIVITY: Partial<Record<EventKind, string>> = {
   mfa_reset: "Second factors removed by an administrator",
   role_added: "Role given by an administrator",
   role_removed: "Role taken away by an administrator",
+  consent_granted: "An application was allowed",
+  app_disconnected: "An application was disconnected",
 };
 
 async function loadEvents() {

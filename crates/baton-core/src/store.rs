@@ -816,7 +816,20 @@ pub enum CodeUse {
     Unknown,
 }
 
-/// OpenID Connect sign-in: browser sessions and authorization codes.
+/// What a user allowed a third-party client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    /// The client.
+    pub client_id: String,
+    /// The scopes allowed, space-separated.
+    pub scope: String,
+    /// When the user first allowed it.
+    pub granted_at: OffsetDateTime,
+    /// When they last allowed more.
+    pub updated_at: OffsetDateTime,
+}
+
+/// OpenID Connect sign-in: browser sessions, authorization codes and consents.
 #[async_trait]
 pub trait OidcStore: Send + Sync {
     /// Records a browser session: the cookie's hash naming the session opened on the sign-in
@@ -846,4 +859,25 @@ pub trait OidcStore: Send + Sync {
     async fn authorization_code_reused(&self, hash: &TokenHash) -> Result<bool, StoreError>;
     /// Deletes codes that expired before `before`; how many.
     async fn purge_authorization_codes(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+    /// What `user` allowed `client`, if anything.
+    async fn consent(&self, user: &UserId, client: &str) -> Result<Option<Consent>, StoreError>;
+    /// Records what `user` allowed `client` (the whole scope, replacing the old one; the first
+    /// grant's time is kept).
+    async fn put_consent(
+        &self,
+        user: &UserId,
+        client: &str,
+        scope: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Every consent of `user`, by client id.
+    async fn consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError>;
+    /// Forgets what `user` allowed `client` and revokes their live sessions of it, in one
+    /// transaction; `false` (nothing changed) when there was no consent.
+    async fn disconnect_app(
+        &self,
+        user: &UserId,
+        client: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 }

@@ -94,6 +94,10 @@ pub enum EventKind {
     RoleAdded,
     /// An operator took a role from a user.
     RoleRemoved,
+    /// A user allowed a third-party application (on the consent page).
+    ConsentGranted,
+    /// A user disconnected an application they had allowed.
+    AppDisconnected,
     /// A user changed their password (their other sessions revoked), or an operator set it
     /// (all revoked).
     PasswordChanged,
@@ -123,7 +127,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 31] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LockedOut,
@@ -153,6 +157,8 @@ impl EventKind {
         Self::ClientUpdated,
         Self::RoleAdded,
         Self::RoleRemoved,
+        Self::ConsentGranted,
+        Self::AppDisconnected,
     ];
 
     /// The stored name.
@@ -187,6 +193,8 @@ impl EventKind {
             Self::ClientUpdated => "client_updated",
             Self::RoleAdded => "role_added",
             Self::RoleRemoved => "role_removed",
+            Self::ConsentGranted => "consent_granted",
+            Self::AppDisconnected => "app_disconnected",
         }
     }
 
@@ -227,4 +235,28 @@ pub struct EventList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(test, ts(optional))]
     pub next_cursor: Option<String>,
+}
+
+/// An application the user allowed (`GET /auth/connected-apps`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ConnectedApp {
+    /// The client id.
+    pub client_id: String,
+    /// Its display name (the client id when it has none or was deleted).
+    pub name: String,
+    /// The scopes allowed.
+    pub scopes: Vec<String>,
+    /// When the user first allowed it (RFC 3339).
+    pub granted_at: String,
+    /// When they last allowed more (RFC 3339).
+    pub updated_at: String,
+}
+
+/// `GET /auth/connected-apps` answer.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ConnectedAppList {
+    /// The applications, by client id.
+    pub apps: Vec<ConnectedApp>,
 }

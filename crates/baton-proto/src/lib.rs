@@ -7,7 +7,10 @@ mod error;
 mod mfa;
 mod oauth;
 
-pub use account::{EventKind, EventList, EventView, MeResponse, SessionList, SessionView};
+pub use account::{
+    ConnectedApp, ConnectedAppList, EventKind, EventList, EventView, MeResponse, SessionList,
+    SessionView,
+};
 pub use auth::{
     ChangePasswordRequest, Delivery, ForgotPasswordRequest, LoginRequest, RefreshRequest,
     RegisterRequest, ResetPasswordRequest, SetEmailRequest, TokenResponse, UserResponse,

@@ -42,6 +42,8 @@ fn generate() -> (Vec<String>, String) {
         declare::<MeResponse>(&cfg),
         declare::<SessionView>(&cfg),
         declare::<SessionList>(&cfg),
+        declare::<ConnectedApp>(&cfg),
+        declare::<ConnectedAppList>(&cfg),
         declare::<EventKind>(&cfg),
         declare::<EventView>(&cfg),
         declare::<EventList>(&cfg),

@@ -128,6 +128,7 @@ every_backend!(
     authorization_codes_are_used_once_and_a_reuse_names_the_first_session,
     concurrent_uses_of_one_authorization_code_have_one_first,
     browser_sessions_name_their_session_as_it_stands,
+    consents_are_remembered_and_disconnecting_revokes_that_clients_sessions,
 );
 
 /// One integer read with plain SQL.
@@ -3074,4 +3075,99 @@ async fn browser_sessions_name_their_session_as_it_stands(store: Arc<dyn Store>,
         .await
         .expect("read")
         .is_none());
+}
+
+/// A consent is stored per user and client (replaced whole, its first time kept); disconnecting
+/// forgets it and revokes the user's sessions with that client only.
+async fn consents_are_remembered_and_disconnecting_revokes_that_clients_sessions(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    assert!(store
+        .consent(&alice.id, "partner")
+        .await
+        .expect("read")
+        .is_none());
+    store
+        .put_consent(&alice.id, "partner", "openid", T0)
+        .await
+        .expect("put");
+    store
+        .put_consent(
+            &alice.id,
+            "partner",
+            "offline_access openid",
+            T0 + Duration::hours(1),
+        )
+        .await
+        .expect("put again");
+    let c = store
+        .consent(&alice.id, "partner")
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(c.scope, "offline_access openid");
+    assert_eq!(c.granted_at, T0);
+    assert_eq!(c.updated_at, T0 + Duration::hours(1));
+    store
+        .put_consent(&alice.id, "another", "openid", T0)
+        .await
+        .expect("put");
+    let all: Vec<String> = store
+        .consents(&alice.id)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
+    assert_eq!(all, ["another", "partner"]);
+    // A session with the partner and one of baton's own.
+    let token = RefreshToken::generate().expect("rng");
+    let theirs = store
+        .create_session(
+            &NewSession {
+                id: SessionId::generate(),
+                user_id: alice.id.clone(),
+                client_id: "partner".into(),
+                created_at: T0,
+                idle_expires_at: T0 + Duration::days(7),
+                absolute_expires_at: T0 + Duration::days(30),
+                user_agent: None,
+                ip: None,
+                live_limit: 0,
+                password_hash: alice.password_hash.clone(),
+                amr: "pwd".into(),
+                scope: Some("openid".into()),
+                auth_time: None,
+                parent_id: None,
+            },
+            &token.hash(),
+        )
+        .await
+        .expect("session")
+        .expect("created");
+    let (own, _) = session_for(store.as_ref(), &alice).await;
+    assert!(store
+        .disconnect_app(&alice.id, "partner", T0 + Duration::hours(2))
+        .await
+        .expect("disconnect"));
+    assert!(!store
+        .disconnect_app(&alice.id, "partner", T0 + Duration::hours(2))
+        .await
+        .expect("again"));
+    assert!(store
+        .consent(&alice.id, "partner")
+        .await
+        .expect("read")
+        .is_none());
+    let theirs = store
+        .session(&theirs.id)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert!(theirs.revoked_at.is_some());
+    let own = store.session(&own).await.expect("read").expect("kept");
+    assert!(own.revoked_at.is_none());
 }

@@ -7,9 +7,10 @@ use crate::access::{self, AccessClaims};
 use crate::client::{ClientRecord, Grant};
 use crate::error::AuthError;
 use crate::ids::SessionId;
+use crate::ids::UserId;
 use crate::oidc::{pkce_matches, AuthorizeRequest, IdTokenClaims, CODE_TTL, PENDING_REQUEST_TTL};
 use crate::refresh::RefreshToken;
-use crate::store::{AuthorizationCode, CodeUse, SessionRecord};
+use crate::store::{AuthorizationCode, CodeUse, Consent, SessionRecord};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
@@ -348,6 +349,61 @@ impl Baton {
             out.insert("roles".into(), json!(user.roles));
         }
         Ok(Some(Value::Object(out)))
+    }
+
+    /// Whether `user` has already allowed `client` every scope of `scopes`.
+    pub async fn consented(
+        &self,
+        user: &UserId,
+        client: &str,
+        scopes: &[String],
+    ) -> Result<bool, AuthError> {
+        let Some(consent) = self.store.consent(user, client).await? else {
+            return Ok(false);
+        };
+        let granted: Vec<&str> = consent.scope.split(' ').collect();
+        Ok(scopes.iter().all(|s| granted.contains(&s.as_str())))
+    }
+
+    /// Remembers that `user` allowed `client` `scopes`, besides what they allowed it before.
+    pub async fn remember_consent(
+        &self,
+        user: &UserId,
+        client: &str,
+        scopes: &[String],
+    ) -> Result<(), AuthError> {
+        let mut all: Vec<String> = match self.store.consent(user, client).await? {
+            Some(consent) => consent.scope.split(' ').map(str::to_owned).collect(),
+            None => Vec::new(),
+        };
+        all.extend(scopes.iter().cloned());
+        all.retain(|s| !s.is_empty());
+        all.sort();
+        all.dedup();
+        Ok(self
+            .store
+            .put_consent(user, client, &all.join(" "), self.now())
+            .await?)
+    }
+
+    /// The applications `user` allowed ("connected apps"), each with its client as it is now
+    /// (`None` when the client was deleted since).
+    pub async fn connected_apps(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<(Consent, Option<ClientRecord>)>, AuthError> {
+        let mut apps = Vec::new();
+        for consent in self.store.consents(user).await? {
+            let client = self.store.client(&consent.client_id).await?;
+            apps.push((consent, client));
+        }
+        Ok(apps)
+    }
+
+    /// Disconnects an application: forgets what `user` allowed it and revokes their sessions
+    /// with it. `false` when they had not allowed it anything.
+    pub async fn disconnect_app(&self, user: &UserId, client: &str) -> Result<bool, AuthError> {
+        Ok(self.store.disconnect_app(user, client, self.now()).await?)
     }
 
     /// Deletes the authorization codes that expired more than a grace period ago (kept that

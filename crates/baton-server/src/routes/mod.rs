@@ -1,6 +1,7 @@
 //! The router: every path of the contract, the JSON 404/405 answers, and the layers around them.
 
 mod account;
+mod apps;
 mod auth;
 mod authorize;
 mod discovery;
@@ -98,6 +99,8 @@ pub fn router(state: AppState) -> Router {
             .route("/auth/logout-all", post(account::logout_all))
             .route("/auth/sessions", get(account::sessions))
             .route("/auth/sessions/{id}", delete(account::revoke_session))
+            .route("/auth/connected-apps", get(apps::list))
+            .route("/auth/connected-apps/{client_id}", delete(apps::disconnect))
             .route("/auth/events", get(account::events))
             .route("/auth/mfa", get(mfa::status))
             .route("/auth/webauthn/credentials", get(webauthn::list))

@@ -554,6 +554,14 @@ async fn a_third_party_client_needs_consent_and_offline_access_for_a_refresh_tok
                 .expect("request")
         }
     };
+    // prompt=none cannot ask.
+    let r = partner
+        .authorize(&challenge, &[("prompt", "none")], Some(&cookie))
+        .await;
+    assert_eq!(
+        param(&redirect_params(&r), "error").as_deref(),
+        Some("consent_required")
+    );
     let denied = post("deny", consent.clone(), cookie.clone()).await;
     assert_eq!(
         param(&redirect_params(&denied), "error").as_deref(),
@@ -584,17 +592,22 @@ async fn a_third_party_client_needs_consent_and_offline_access_for_a_refresh_tok
     .expect("code");
     let tokens = body(partner.exchange(&code, &verifier, CB).await).await;
     assert!(tokens["refresh_token"].is_string(), "{tokens}");
-    // prompt=none cannot ask.
+    // The consent is remembered (the union of what was allowed): no page, even for
+    // prompt=none, until prompt=consent asks again.
     let r = partner
-        .authorize(&challenge, &[("prompt", "none")], Some(&cookie))
+        .authorize(
+            &challenge,
+            &[
+                ("prompt", "none"),
+                ("scope", "openid profile offline_access"),
+            ],
+            Some(&cookie),
+        )
         .await;
-    assert_eq!(
-        param(&redirect_params(&r), "error").as_deref(),
-        Some("consent_required")
-    );
+    assert!(param(&redirect_params(&r), "code").is_some());
     // A consent posted from another site is refused.
     let html = partner
-        .authorize(&challenge, &[], Some(&cookie))
+        .authorize(&challenge, &[("prompt", "consent")], Some(&cookie))
         .await
         .text()
         .await
@@ -1034,4 +1047,116 @@ async fn authorize_takes_post_and_refuses_what_browsers_say_is_cross_site() {
     )
     .await;
     let _ = verifier;
+}
+
+#[tokio::test]
+async fn connected_apps_are_listed_and_disconnecting_one_ends_its_sessions() {
+    let app = TestApp::spawn().await;
+    let own = app.user_session("alice").await;
+    let partner = Rp::third_party(&app).await;
+    let (verifier, challenge) = pkce();
+    let html = partner
+        .authorize(&challenge, &[("scope", "openid offline_access")], None)
+        .await
+        .text()
+        .await
+        .expect("html");
+    let r = partner.sign_in(&html, "alice", PASSWORD).await;
+    let cookie = sso_cookie(&r).expect("cookie");
+    let consent = r.text().await.expect("html");
+    let allowed = app
+        .client
+        .post(app.url("/oauth/authorize/consent"))
+        .header("origin", &app.base)
+        .header("cookie", &cookie)
+        .form(&[
+            ("request", input(&consent, "request").as_str()),
+            ("decision", "allow"),
+        ])
+        .send()
+        .await
+        .expect("request");
+    let code = param(&redirect_params(&allowed), "code").expect("code");
+    let tokens = body(partner.exchange(&code, &verifier, CB).await).await;
+    let refresh = tokens["refresh_token"].as_str().expect("rt").to_owned();
+
+    let r = app.get_bearer("/auth/connected-apps", &own.access).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let list = body(r).await;
+    assert_eq!(list["apps"][0]["client_id"], "partner");
+    assert_eq!(list["apps"][0]["name"], "Partner App");
+    assert_eq!(
+        list["apps"][0]["scopes"],
+        serde_json::json!(["offline_access", "openid"])
+    );
+    // The application's own token cannot see or change them.
+    let r = app
+        .get_bearer(
+            "/auth/connected-apps",
+            tokens["access_token"].as_str().expect("at"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    let delete = |id: &'static str| {
+        let app = &app;
+        let access = own.access.clone();
+        async move {
+            app.client
+                .delete(app.url(&format!("/auth/connected-apps/{id}")))
+                .bearer_auth(access)
+                .send()
+                .await
+                .expect("request")
+        }
+    };
+    assert_eq!(delete("partner").await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(delete("partner").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(delete("nobody").await.status(), StatusCode::NOT_FOUND);
+    let list = body(app.get_bearer("/auth/connected-apps", &own.access).await).await;
+    assert_eq!(list["apps"], serde_json::json!([]));
+    // Its refresh token is revoked at once, and the next sign-in asks again.
+    let r = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth("partner", partner.secret.as_deref())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_error(
+        r,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        Some("Refresh token has been revoked"),
+    )
+    .await;
+    let r = partner
+        .authorize(
+            &challenge,
+            &[("scope", "openid offline_access")],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "the consent page again");
+    // baton's own session is untouched; both steps are in the user's activity.
+    assert_eq!(
+        app.get_bearer("/api/me", &own.access).await.status(),
+        StatusCode::OK
+    );
+    let events = body(app.get_bearer("/auth/events", &own.access).await).await;
+    let kinds: Vec<&str> = events["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"consent_granted") && kinds.contains(&"app_disconnected"),
+        "{kinds:?}"
+    );
 }

@@ -2,12 +2,14 @@
 
 use super::rows::time_col;
 use super::sessions::session_from_row;
-use super::PgStore;
+use super::{begin_write, PgStore};
 use crate::error::map;
 use crate::queries as q;
 use baton_core::clock::to_millis;
 use baton_core::refresh::TokenHash;
-use baton_core::store::{AuthorizationCode, CodeUse, OidcStore, SessionRecord, StoreError};
+use baton_core::store::{
+    AuthorizationCode, CodeUse, Consent, OidcStore, SessionRecord, StoreError,
+};
 use baton_core::{SessionId, UserId};
 use sqlx::postgres::PgRow as Row;
 use sqlx::Row as _;
@@ -25,6 +27,15 @@ fn code_from_row(hash: &TokenHash, row: &Row) -> Result<AuthorizationCode, sqlx:
         nonce: row.try_get("nonce")?,
         created_at: time_col(row, "created_at")?,
         expires_at: time_col(row, "expires_at")?,
+    })
+}
+
+fn consent_from_row(row: &Row) -> Result<Consent, sqlx::Error> {
+    Ok(Consent {
+        client_id: row.try_get("client_id")?,
+        scope: row.try_get("scope")?,
+        granted_at: time_col(row, "granted_at")?,
+        updated_at: time_col(row, "updated_at")?,
     })
 }
 
@@ -128,5 +139,72 @@ impl OidcStore for PgStore {
             .await
             .map_err(map)?
             .rows_affected())
+    }
+
+    async fn consent(&self, user: &UserId, client: &str) -> Result<Option<Consent>, StoreError> {
+        let row = sqlx::query(q::CONSENT)
+            .bind(user.as_str())
+            .bind(client)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(map)?;
+        row.as_ref().map(consent_from_row).transpose().map_err(map)
+    }
+
+    async fn put_consent(
+        &self,
+        user: &UserId,
+        client: &str,
+        scope: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(q::PUT_CONSENT)
+            .bind(user.as_str())
+            .bind(client)
+            .bind(scope)
+            .bind(to_millis(now))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError> {
+        let rows = sqlx::query(q::CONSENTS)
+            .bind(user.as_str())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(map)?;
+        rows.iter()
+            .map(consent_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(map)
+    }
+
+    async fn disconnect_app(
+        &self,
+        user: &UserId,
+        client: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        let deleted = sqlx::query(q::DELETE_CONSENT)
+            .bind(user.as_str())
+            .bind(client)
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        if deleted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(q::REVOKE_CLIENT_SESSIONS)
+            .bind(to_millis(now))
+            .bind(user.as_str())
+            .bind(client)
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        tx.commit().await.map_err(map)?;
+        Ok(true)
     }
 }

@@ -693,3 +693,19 @@ pub const AUTHORIZATION_CODE_REUSED: &str =
     "SELECT reused_at IS NOT NULL AS reused FROM authorization_codes WHERE hash = $1";
 /// Forgets codes that expired before `$1`.
 pub const PURGE_AUTHORIZATION_CODES: &str = "DELETE FROM authorization_codes WHERE expires_at < $1";
+/// What user `$1` allowed client `$2`.
+pub const CONSENT: &str = "SELECT client_id, scope, granted_at, updated_at FROM consents \
+     WHERE user_id = $1 AND client_id = $2";
+/// Records what user `$1` allowed client `$2` (`$3`) at `$4`.
+pub const PUT_CONSENT: &str = "INSERT INTO consents (user_id, client_id, scope, granted_at, \
+     updated_at) VALUES ($1, $2, $3, $4, $4) ON CONFLICT (user_id, client_id) \
+     DO UPDATE SET scope = excluded.scope, updated_at = excluded.updated_at";
+/// Every consent of user `$1`.
+pub const CONSENTS: &str = "SELECT client_id, scope, granted_at, updated_at FROM consents \
+     WHERE user_id = $1 ORDER BY client_id";
+/// Forgets what user `$1` allowed client `$2`.
+pub const DELETE_CONSENT: &str = "DELETE FROM consents WHERE user_id = $1 AND client_id = $2";
+/// Revokes at `$1` the live sessions of user `$2` with client `$3`.
+pub const REVOKE_CLIENT_SESSIONS: &str =
+    "UPDATE sessions SET revoked_at = $1, revoke_reason = 'app_disconnected' \
+     WHERE user_id = $2 AND client_id = $3 AND revoked_at IS NULL";

@@ -122,6 +122,11 @@ const ALL: &[&str] = &[
     REUSE_AUTHORIZATION_CODE,
     AUTHORIZATION_CODE_REUSED,
     PURGE_AUTHORIZATION_CODES,
+    CONSENT,
+    PUT_CONSENT,
+    CONSENTS,
+    DELETE_CONSENT,
+    REVOKE_CLIENT_SESSIONS,
 ];
 
 /// The placeholders in order of first appearance.

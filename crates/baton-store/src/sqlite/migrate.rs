@@ -44,6 +44,7 @@ pub(crate) const MIGRATIONS: &[Migration] = migrations![
     20261204000002 "passkeys" "passkeys",
     20261205000001 "oauth_client_settings" "oauth client settings",
     20261205000002 "authorization_codes" "authorization codes",
+    20261205000003 "consents" "consents",
 ];
 
 fn checksum(sql: &str) -> Vec<u8> {

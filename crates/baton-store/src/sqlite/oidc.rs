@@ -1,12 +1,14 @@
 //! OpenID Connect sign-in on SQLite: [`OidcStore`] for [`SqliteStore`].
 
-use super::rows::{execute, query_one, time_col};
+use super::rows::{execute, query_all, query_one, time_col};
 use super::sessions::session_from_row;
 use super::SqliteStore;
 use crate::queries as q;
 use baton_core::clock::to_millis;
 use baton_core::refresh::TokenHash;
-use baton_core::store::{AuthorizationCode, CodeUse, OidcStore, SessionRecord, StoreError};
+use baton_core::store::{
+    AuthorizationCode, CodeUse, Consent, OidcStore, SessionRecord, StoreError,
+};
 use baton_core::{SessionId, UserId};
 use rusqlite::{params, Row};
 use time::OffsetDateTime;
@@ -23,6 +25,15 @@ fn code_from_row(hash: &TokenHash, row: &Row<'_>) -> rusqlite::Result<Authorizat
         nonce: row.get("nonce")?,
         created_at: time_col(row, "created_at")?,
         expires_at: time_col(row, "expires_at")?,
+    })
+}
+
+fn consent_from_row(row: &Row<'_>) -> rusqlite::Result<Consent> {
+    Ok(Consent {
+        client_id: row.get("client_id")?,
+        scope: row.get("scope")?,
+        granted_at: time_col(row, "granted_at")?,
+        updated_at: time_col(row, "updated_at")?,
     })
 }
 
@@ -132,6 +143,74 @@ impl OidcStore for SqliteStore {
         let before = to_millis(before);
         self.engine
             .write(move |c| Ok(execute(c, q::PURGE_AUTHORIZATION_CODES, [before])? as u64))
+            .await
+    }
+
+    async fn consent(&self, user: &UserId, client: &str) -> Result<Option<Consent>, StoreError> {
+        let (user, client) = (user.clone(), client.to_owned());
+        self.engine
+            .read(move |c| {
+                query_one(
+                    c,
+                    q::CONSENT,
+                    params![user.as_str(), client],
+                    consent_from_row,
+                )
+            })
+            .await
+    }
+
+    async fn put_consent(
+        &self,
+        user: &UserId,
+        client: &str,
+        scope: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (user, client, scope, now) = (
+            user.clone(),
+            client.to_owned(),
+            scope.to_owned(),
+            to_millis(now),
+        );
+        self.engine
+            .write(move |c| {
+                execute(
+                    c,
+                    q::PUT_CONSENT,
+                    params![user.as_str(), client, scope, now],
+                )
+                .map(drop)
+            })
+            .await
+    }
+
+    async fn consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError> {
+        let user = user.clone();
+        self.engine
+            .read(move |c| query_all(c, q::CONSENTS, [user.as_str()], consent_from_row))
+            .await
+    }
+
+    async fn disconnect_app(
+        &self,
+        user: &UserId,
+        client: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (user, client, now) = (user.clone(), client.to_owned(), to_millis(now));
+        self.engine
+            .write(move |c| {
+                if execute(c, q::DELETE_CONSENT, params![user.as_str(), client])? == 0 {
+                    return Ok(false);
+                }
+                execute(
+                    c,
+                    q::REVOKE_CLIENT_SESSIONS,
+                    params![now, user.as_str(), client],
+                )?;
+                Ok(true)
+            })
             .await
     }
 }

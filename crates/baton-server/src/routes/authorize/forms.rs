@@ -11,6 +11,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use baton_core::audit::EventKind;
 use baton_core::client::ClientRecord;
 use baton_core::service::{Factor, PendingRequest, FIRST_PARTY_CLIENT};
 use baton_core::{AuthError, SessionId};
@@ -313,6 +314,7 @@ struct ConsentForm {
 /// still satisfy the request (`max_age`, `prompt=login`).
 pub(in crate::routes) async fn consent(
     State(state): State<AppState>,
+    Origin(origin): Origin,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -336,5 +338,18 @@ pub(in crate::routes) async fn consent(
         // Signed out, signed in again, or another user meanwhile: start over from the request.
         return sign_in_page(&state, &client, &pending, StatusCode::OK, None, None);
     };
+    if let Err(e) = state
+        .baton
+        .remember_consent(&browser.user_id, &client.id, &pending.request.scopes)
+        .await
+    {
+        return failure(e.into());
+    }
+    let mut granted = super::super::event(&state, EventKind::ConsentGranted, &origin);
+    granted.user_id = Some(browser.user_id.clone());
+    granted.username = Some(browser.username.clone());
+    granted.session_id = Some(browser.id.clone());
+    granted.reason = Some(format!("{}: {}", client.id, pending.request.scope()));
+    super::super::audit(&state, granted).await;
     proceed(&state, &client, &pending, Some(browser), true).await
 }

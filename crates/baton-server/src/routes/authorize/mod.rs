@@ -116,7 +116,10 @@ async fn proceed(
         }
         return sign_in_page(state, client, pending, StatusCode::OK, None, None);
     };
-    let consent_needed = (!client.settings.first_party || request.prompt.consent) && !consented;
+    let consent_needed = match needs_consent(state, client, request, &browser, consented).await {
+        Ok(needed) => needed,
+        Err(e) => return failure(e),
+    };
     if consent_needed {
         if request.prompt.none {
             return redirect_error(
@@ -141,6 +144,31 @@ async fn proceed(
         }
         Err(e) => failure(e.into()),
     }
+}
+
+/// Whether the consent page must be shown: always for `prompt=consent` (unless just given),
+/// else for a third-party client the user has not allowed every requested scope before.
+async fn needs_consent(
+    state: &AppState,
+    client: &ClientRecord,
+    request: &baton_core::oidc::AuthorizeRequest,
+    browser: &SessionRecord,
+    consented: bool,
+) -> Result<bool, ApiError> {
+    if consented {
+        return Ok(false);
+    }
+    if request.prompt.consent {
+        return Ok(true);
+    }
+    if client.settings.first_party {
+        return Ok(false);
+    }
+    let remembered = state
+        .baton
+        .consented(&browser.user_id, &client.id, &request.scopes)
+        .await?;
+    Ok(!remembered)
 }
 
 /// The sign-in page for a pending request.
