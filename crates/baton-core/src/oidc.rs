@@ -20,10 +20,15 @@ pub const MAX_STATE_LEN: usize = 1024;
 pub const MAX_NONCE_LEN: usize = 512;
 /// Longest `login_hint`.
 pub const MAX_LOGIN_HINT_LEN: usize = 256;
+/// How long a pushed authorization request's `request_uri` may be used (RFC 9126 §2.2).
+pub const PUSHED_REQUEST_TTL: Duration = Duration::seconds(60);
+/// The prefix of a pushed request's `request_uri` (RFC 9126 §2.2).
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
 /// The parameters of an authorization request as they came (the query of
-/// `GET /oauth/authorize`). Unknown parameters are ignored (RFC 6749 §3.1).
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `GET /oauth/authorize`, or a pushed request's body). Unknown parameters are ignored (RFC 6749
+/// §3.1).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct AuthorizeParams {
     /// Must be `code`.
     pub response_type: Option<String>,
@@ -88,6 +93,9 @@ pub struct AuthorizeRequest {
     pub max_age: Option<u64>,
     /// The username to prefill.
     pub login_hint: Option<String>,
+    /// Whether it came as a pushed request (RFC 9126).
+    #[serde(default)]
+    pub pushed: bool,
 }
 
 impl AuthorizeRequest {
@@ -113,7 +121,7 @@ impl AuthorizeRequest {
         let s = &client.settings;
         client.id == self.client_id
             && s.allows(Grant::AuthorizationCode)
-            && !s.require_par
+            && (!s.require_par || self.pushed)
             && s.redirect_uris
                 .iter()
                 .any(|r| redirect_uri_matches(r, &self.redirect_uri))
@@ -144,11 +152,13 @@ fn present(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|s| !s.is_empty())
 }
 
-/// Checks an authorization request against its client (`None`: no such client). The client
-/// and redirect URI are checked first: until both are right nothing goes to the redirect URI.
+/// Checks an authorization request against its client (`None`: no such client), `pushed` when
+/// it came as a pushed request (RFC 9126). The client and redirect URI are checked first: until
+/// both are right nothing goes to the redirect URI.
 pub fn check_request(
     params: &AuthorizeParams,
     client: Option<&ClientRecord>,
+    pushed: bool,
 ) -> Result<AuthorizeRequest, AuthorizeError> {
     let page = |m: &str| AuthorizeError::Page(m.to_owned());
     let client_id = present(&params.client_id).ok_or_else(|| page("client_id is missing."))?;
@@ -214,11 +224,11 @@ pub fn check_request(
     }
     if present(&params.request_uri).is_some() {
         return Err(refuse(
-            "invalid_request_uri",
-            "pushed authorization requests are not supported yet",
+            "invalid_request",
+            "request_uri cannot be part of a pushed request",
         ));
     }
-    if client.settings.require_par {
+    if client.settings.require_par && !pushed {
         return Err(refuse(
             "invalid_request",
             "this client must push its authorization requests (RFC 9126)",
@@ -300,6 +310,7 @@ pub fn check_request(
         prompt,
         max_age,
         login_hint,
+        pushed,
     })
 }
 
@@ -409,7 +420,7 @@ mod tests {
     }
 
     fn redirect_error(p: AuthorizeParams) -> &'static str {
-        match check_request(&p, Some(&client())) {
+        match check_request(&p, Some(&client()), false) {
             Err(AuthorizeError::Redirect { error, state, .. }) => {
                 assert_eq!(
                     state.as_deref(),
@@ -433,7 +444,7 @@ mod tests {
 
     #[test]
     fn a_good_request_is_accepted() {
-        let r = check_request(&params(), Some(&client())).expect("valid");
+        let r = check_request(&params(), Some(&client()), false).expect("valid");
         assert_eq!(r.scopes, ["openid", "profile"]);
         assert!(r.is_openid());
         assert_eq!(r.state.as_deref(), Some("st"));
@@ -465,12 +476,12 @@ mod tests {
             },
         ] {
             assert!(matches!(
-                check_request(&p, Some(&client())),
+                check_request(&p, Some(&client()), false),
                 Err(AuthorizeError::Page(_))
             ));
         }
         assert!(matches!(
-            check_request(&params(), None),
+            check_request(&params(), None, false),
             Err(AuthorizeError::Page(_))
         ));
     }

@@ -872,6 +872,24 @@ pub trait OidcStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Every consent of `user`, by client id.
     async fn consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError>;
+    /// Stores a pushed authorization request (RFC 9126): `params` as the client sent them
+    /// (JSON), under the hash of its `request_uri`.
+    async fn insert_pushed_request(
+        &self,
+        hash: &TokenHash,
+        client: &str,
+        params: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Uses a pushed request once, before it expires: its client and parameters.
+    async fn use_pushed_request(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<(String, String)>, StoreError>;
+    /// Deletes pushed requests that expired before `before`; how many.
+    async fn purge_pushed_requests(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
     /// Forgets what `user` allowed `client` and revokes their live sessions of it, in one
     /// transaction; `false` (nothing changed) when there was no consent.
     async fn disconnect_app(

@@ -251,6 +251,9 @@ async fn purge_loop(state: AppState) {
         if let Err(e) = state.baton.purge_authorization_codes().await {
             tracing::warn!(error = %e, "purging expired authorization codes failed");
         }
+        if let Err(e) = state.baton.purge_pushed_requests().await {
+            tracing::warn!(error = %e, "purging expired pushed requests failed");
+        }
         match to_time(state.config.audit_retention) {
             Ok(retention) => {
                 if let Err(e) = state.baton.purge_events(retention).await {

@@ -129,6 +129,7 @@ every_backend!(
     concurrent_uses_of_one_authorization_code_have_one_first,
     browser_sessions_name_their_session_as_it_stands,
     consents_are_remembered_and_disconnecting_revokes_that_clients_sessions,
+    pushed_requests_are_used_once_before_they_expire,
 );
 
 /// One integer read with plain SQL.
@@ -3170,4 +3171,47 @@ async fn consents_are_remembered_and_disconnecting_revokes_that_clients_sessions
     assert!(theirs.revoked_at.is_some());
     let own = store.session(&own).await.expect("read").expect("kept");
     assert!(own.revoked_at.is_none());
+}
+
+/// A pushed request is used once, before it expires, by any number of racing uses; the purge
+/// forgets expired ones.
+async fn pushed_requests_are_used_once_before_they_expire(store: Arc<dyn Store>, _url: &str) {
+    let handle = RefreshToken::generate().expect("rng");
+    store
+        .insert_pushed_request(&handle.hash(), "web", "{}", T0, T0 + Duration::seconds(60))
+        .await
+        .expect("insert");
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let (store, hash) = (store.clone(), handle.hash());
+            tokio::spawn(async move {
+                store
+                    .use_pushed_request(&hash, T0 + Duration::seconds(1))
+                    .await
+                    .expect("use")
+            })
+        })
+        .collect();
+    let mut used = Vec::new();
+    for t in tasks {
+        used.extend(t.await.expect("task"));
+    }
+    assert_eq!(used, [("web".to_owned(), "{}".to_owned())]);
+    let late = RefreshToken::generate().expect("rng");
+    store
+        .insert_pushed_request(&late.hash(), "web", "{}", T0, T0 + Duration::seconds(60))
+        .await
+        .expect("insert");
+    assert!(store
+        .use_pushed_request(&late.hash(), T0 + Duration::seconds(60))
+        .await
+        .expect("use")
+        .is_none());
+    assert_eq!(
+        store
+            .purge_pushed_requests(T0 + Duration::seconds(61))
+            .await
+            .expect("purge"),
+        2
+    );
 }

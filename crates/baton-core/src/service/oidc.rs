@@ -8,7 +8,10 @@ use crate::client::{ClientRecord, Grant};
 use crate::error::AuthError;
 use crate::ids::SessionId;
 use crate::ids::UserId;
-use crate::oidc::{pkce_matches, AuthorizeRequest, IdTokenClaims, CODE_TTL, PENDING_REQUEST_TTL};
+use crate::oidc::{
+    check_request, pkce_matches, AuthorizeError, AuthorizeParams, AuthorizeRequest, IdTokenClaims,
+    CODE_TTL, PENDING_REQUEST_TTL, PUSHED_REQUEST_TTL, REQUEST_URI_PREFIX,
+};
 use crate::refresh::RefreshToken;
 use crate::store::{AuthorizationCode, CodeUse, Consent, SessionRecord};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -349,6 +352,65 @@ impl Baton {
             out.insert("roles".into(), json!(user.roles));
         }
         Ok(Some(Value::Object(out)))
+    }
+
+    /// RFC 9126: checks and stores a client's pushed authorization request; its `request_uri`
+    /// and lifetime in seconds, or why it was refused (the refusals of
+    /// [`crate::oidc::check_request`]).
+    pub async fn push_request(
+        &self,
+        client: &ClientRecord,
+        params: &AuthorizeParams,
+    ) -> Result<Result<(String, u64), AuthorizeError>, AuthError> {
+        if let Err(e) = check_request(params, Some(client), true) {
+            return Ok(Err(e));
+        }
+        let handle = RefreshToken::generate().map_err(AuthError::internal)?;
+        let json = serde_json::to_string(params).map_err(AuthError::internal)?;
+        let now = self.now();
+        self.store
+            .insert_pushed_request(
+                &handle.hash(),
+                &client.id,
+                &json,
+                now,
+                now + PUSHED_REQUEST_TTL,
+            )
+            .await?;
+        let ttl = u64::try_from(PUSHED_REQUEST_TTL.whole_seconds()).unwrap_or(0);
+        Ok(Ok((
+            format!("{REQUEST_URI_PREFIX}{}", handle.expose()),
+            ttl,
+        )))
+    }
+
+    /// The parameters of the pushed request `request_uri` for `client_id`, used up; `None` when
+    /// it is unknown, used, expired or another client's.
+    pub async fn pushed_request(
+        &self,
+        request_uri: &str,
+        client_id: &str,
+    ) -> Result<Option<AuthorizeParams>, AuthError> {
+        let Some(handle) = request_uri
+            .strip_prefix(REQUEST_URI_PREFIX)
+            .filter(|h| !h.is_empty() && h.len() <= 128)
+        else {
+            return Ok(None);
+        };
+        let hash = RefreshToken::presented(handle).hash();
+        let Some((client, json)) = self.store.use_pushed_request(&hash, self.now()).await? else {
+            return Ok(None);
+        };
+        if client != client_id {
+            return Ok(None);
+        }
+        Ok(serde_json::from_str(&json).ok())
+    }
+
+    /// Deletes pushed requests that expired more than a minute ago; how many.
+    pub async fn purge_pushed_requests(&self) -> Result<u64, AuthError> {
+        let before = self.deletion_now() - time::Duration::minutes(1);
+        Ok(self.store.purge_pushed_requests(before).await?)
     }
 
     /// Whether `user` has already allowed `client` every scope of `scopes`.

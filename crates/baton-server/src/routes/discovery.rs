@@ -34,6 +34,8 @@ fn common(state: &AppState) -> serde_json::Map<String, serde_json::Value> {
         "jwks_uri": format!("{iss}/.well-known/jwks.json"),
         "revocation_endpoint": format!("{iss}/oauth/revoke"),
         "introspection_endpoint": format!("{iss}/oauth/introspect"),
+        "pushed_authorization_request_endpoint": format!("{iss}/oauth/par"),
+        "require_pushed_authorization_requests": false,
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "password"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -86,7 +88,6 @@ pub(super) async fn openid_configuration(State(state): State<AppState>) -> Json<
             ]),
         ),
         ("claims_parameter_supported", json!(false)),
-        ("request_uri_parameter_supported", json!(false)),
     ] {
         map.insert(k.into(), v);
     }

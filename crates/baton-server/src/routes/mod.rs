@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> Router {
             .route("/auth/password/forgot", post(email::forgot))
             .route("/auth/email/verify", post(email::verify_email))
             .route("/oauth/revoke", post(oauth::revoke))
+            .route("/oauth/par", post(oauth::par))
             .route(
                 "/oauth/authorize",
                 get(authorize::authorize).post(authorize::authorize),

@@ -12,6 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use baton_core::client::{ClientRecord, Grant};
+use baton_core::oidc::{AuthorizeError, AuthorizeParams};
 use baton_core::service::{ClientIssued, CodeIssued, TokenHint};
 use baton_proto::{
     ClientTokenResponse, CodeTokenResponse, Delivery, OAuthTokenForm, OAuthTokenRefForm,
@@ -228,4 +229,60 @@ pub(super) async fn introspect(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// `POST /oauth/par` form: the authorization request's parameters and the client's
+/// credentials.
+#[derive(serde::Deserialize)]
+pub(super) struct PushedForm {
+    #[serde(flatten)]
+    params: AuthorizeParams,
+    client_secret: Option<String>,
+}
+
+/// `POST /oauth/par` (RFC 9126): a client pushes its authorization request, authenticated as at
+/// the token endpoint, and gets a `request_uri` to send the user to `/oauth/authorize` with.
+/// The request is checked now; refusals are JSON (`400 invalid_request`, `invalid_scope`,
+/// `unauthorized_client`; `401 invalid_client`).
+pub(super) async fn par(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    FormBody(form): FormBody<PushedForm>,
+) -> Result<Response, ApiError> {
+    let PushedForm {
+        mut params,
+        client_secret,
+    } = form;
+    let client = client_of(
+        &state,
+        &headers,
+        params.client_id.as_deref(),
+        client_secret.as_deref(),
+    )
+    .await?;
+    if client.id == baton_core::service::FIRST_PARTY_CLIENT {
+        return Err(ApiError::InvalidClient);
+    }
+    params.client_id = Some(client.id.clone());
+    match state.baton.push_request(&client, &params).await? {
+        Ok((request_uri, expires_in)) => {
+            let mut response = (
+                StatusCode::CREATED,
+                Json(serde_json::json!({ "request_uri": request_uri, "expires_in": expires_in })),
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            Ok(response)
+        }
+        Err(AuthorizeError::Page(message)) => Err(ApiError::InvalidRequest(message)),
+        Err(AuthorizeError::Redirect {
+            error, description, ..
+        }) => Err(match error {
+            "invalid_scope" => ApiError::InvalidScope(description),
+            "unauthorized_client" => ApiError::UnauthorizedClient,
+            _ => ApiError::InvalidRequest(description),
+        }),
+    }
 }

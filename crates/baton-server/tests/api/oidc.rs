@@ -1160,3 +1160,176 @@ async fn connected_apps_are_listed_and_disconnecting_one_ends_its_sessions() {
         "{kinds:?}"
     );
 }
+
+#[tokio::test]
+async fn pushed_requests_are_checked_used_once_and_can_be_required() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let rp = Rp::add(
+        &app,
+        "pushy",
+        ClientSettings {
+            first_party: true,
+            require_par: true,
+            grants: vec![Grant::AuthorizationCode],
+            redirect_uris: vec![CB.into()],
+            scopes: vec!["openid".into(), "profile".into()],
+            ..ClientSettings::legacy()
+        },
+    )
+    .await;
+    let (verifier, challenge) = pkce();
+    let push = |fields: Vec<(&'static str, String)>, secret: Option<String>| {
+        let app = &app;
+        async move {
+            let mut req = app.client.post(app.url("/oauth/par")).form(&fields);
+            if let Some(secret) = secret {
+                req = req.basic_auth("pushy", Some(secret));
+            }
+            req.send().await.expect("request")
+        }
+    };
+    let base = |challenge: &str| {
+        vec![
+            ("response_type", "code".to_owned()),
+            ("redirect_uri", CB.to_owned()),
+            ("scope", "openid profile".to_owned()),
+            ("state", "st-123".to_owned()),
+            ("nonce", "n-456".to_owned()),
+            ("code_challenge", challenge.to_owned()),
+            ("code_challenge_method", "S256".to_owned()),
+        ]
+    };
+    // A client that must push cannot send the request directly.
+    let r = rp.authorize(&challenge, &[], None).await;
+    assert_eq!(
+        param(&redirect_params(&r), "error").as_deref(),
+        Some("invalid_request")
+    );
+
+    let r = push(base(&challenge), rp.secret.clone()).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let pushed = body(r).await;
+    assert_eq!(pushed["expires_in"], 60);
+    let request_uri = pushed["request_uri"]
+        .as_str()
+        .expect("request_uri")
+        .to_owned();
+    assert!(request_uri.starts_with("urn:ietf:params:oauth:request_uri:"));
+    let by_uri = |uri: String, extra: Option<(&'static str, &'static str)>| {
+        let app = &app;
+        async move {
+            let mut q = vec![("client_id", "pushy".to_owned()), ("request_uri", uri)];
+            if let Some((k, v)) = extra {
+                q.push((k, v.to_owned()));
+            }
+            app.client
+                .get(app.url("/oauth/authorize"))
+                .query(&q)
+                .send()
+                .await
+                .expect("request")
+        }
+    };
+    // Parameters beside request_uri do not count (RFC 9126 §4).
+    let page = by_uri(
+        request_uri.clone(),
+        Some(("redirect_uri", "https://evil.example/cb")),
+    )
+    .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("html");
+    let r = rp.sign_in(&html, "alice", PASSWORD).await;
+    let params = redirect_params(&r);
+    assert_eq!(param(&params, "state").as_deref(), Some("st-123"));
+    let code = param(&params, "code").expect("code");
+    assert_eq!(
+        rp.exchange(&code, &verifier, CB).await.status(),
+        StatusCode::OK
+    );
+    // Used once.
+    let r = by_uri(request_uri.clone(), None).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers().get("location").is_none());
+    // Another client's, or expired after 60 seconds.
+    let r = push(base(&challenge), rp.secret.clone()).await;
+    let uri = body(r).await["request_uri"]
+        .as_str()
+        .expect("uri")
+        .to_owned();
+    let r = app
+        .client
+        .get(app.url("/oauth/authorize"))
+        .query(&[("client_id", "web"), ("request_uri", uri.as_str())])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = push(base(&challenge), rp.secret.clone()).await;
+    let uri = body(r).await["request_uri"]
+        .as_str()
+        .expect("uri")
+        .to_owned();
+    app.advance(61);
+    assert_eq!(by_uri(uri, None).await.status(), StatusCode::BAD_REQUEST);
+    // Refusals are JSON at the push.
+    let mut bad = base(&challenge);
+    bad.retain(|(k, _)| *k != "redirect_uri");
+    bad.push(("redirect_uri", "https://evil.example/cb".into()));
+    assert_error(
+        push(bad, rp.secret.clone()).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        None,
+    )
+    .await;
+    let mut bad = base(&challenge);
+    bad.retain(|(k, _)| *k != "scope");
+    bad.push(("scope", "openid admin".into()));
+    assert_error(
+        push(bad, rp.secret.clone()).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_scope",
+        None,
+    )
+    .await;
+    let mut bad = base(&challenge);
+    bad.retain(|(k, _)| *k != "code_challenge_method");
+    bad.push(("code_challenge_method", "plain".into()));
+    assert_error(
+        push(bad, rp.secret.clone()).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        None,
+    )
+    .await;
+    assert_error(
+        push(base(&challenge), Some("wrong".into())).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        None,
+    )
+    .await;
+    assert_error(
+        push(base(&challenge), None).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        None,
+    )
+    .await;
+    // Discovery lists the endpoint.
+    let m: Value = app
+        .client
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        m["pushed_authorization_request_endpoint"],
+        format!("{}/oauth/par", app.base)
+    );
+}

@@ -207,4 +207,51 @@ impl OidcStore for PgStore {
         tx.commit().await.map_err(map)?;
         Ok(true)
     }
+
+    async fn insert_pushed_request(
+        &self,
+        hash: &TokenHash,
+        client: &str,
+        params: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(q::INSERT_PUSHED_REQUEST)
+            .bind(&hash.0[..])
+            .bind(client)
+            .bind(params)
+            .bind(to_millis(now))
+            .bind(to_millis(expires_at))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn use_pushed_request(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query(q::USE_PUSHED_REQUEST)
+            .bind(to_millis(now))
+            .bind(&hash.0[..])
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(map)?;
+        row.map(|r| -> Result<(String, String), sqlx::Error> {
+            Ok((r.try_get("client_id")?, r.try_get("params")?))
+        })
+        .transpose()
+        .map_err(map)
+    }
+
+    async fn purge_pushed_requests(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        Ok(sqlx::query(q::PURGE_PUSHED_REQUESTS)
+            .bind(to_millis(before))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?
+            .rows_affected())
+    }
 }

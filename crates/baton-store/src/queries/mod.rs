@@ -709,3 +709,11 @@ pub const DELETE_CONSENT: &str = "DELETE FROM consents WHERE user_id = $1 AND cl
 pub const REVOKE_CLIENT_SESSIONS: &str =
     "UPDATE sessions SET revoked_at = $1, revoke_reason = 'app_disconnected' \
      WHERE user_id = $2 AND client_id = $3 AND revoked_at IS NULL";
+/// Stores a pushed authorization request.
+pub const INSERT_PUSHED_REQUEST: &str = "INSERT INTO pushed_requests \
+     (hash, client_id, params, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+/// Uses the unused, unexpired pushed request `$2` at `$1`: its client and parameters.
+pub const USE_PUSHED_REQUEST: &str = "UPDATE pushed_requests SET used_at = $1 \
+     WHERE hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING client_id, params";
+/// Forgets pushed requests that expired before `$1`.
+pub const PURGE_PUSHED_REQUESTS: &str = "DELETE FROM pushed_requests WHERE expires_at < $1";

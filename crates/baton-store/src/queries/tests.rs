@@ -127,6 +127,9 @@ const ALL: &[&str] = &[
     CONSENTS,
     DELETE_CONSENT,
     REVOKE_CLIENT_SESSIONS,
+    INSERT_PUSHED_REQUEST,
+    USE_PUSHED_REQUEST,
+    PURGE_PUSHED_REQUESTS,
 ];
 
 /// The placeholders in order of first appearance.

@@ -45,6 +45,7 @@ pub(crate) const MIGRATIONS: &[Migration] = migrations![
     20261205000001 "oauth_client_settings" "oauth client settings",
     20261205000002 "authorization_codes" "authorization codes",
     20261205000003 "consents" "consents",
+    20261205000004 "pushed_requests" "pushed requests",
 ];
 
 fn checksum(sql: &str) -> Vec<u8> {

@@ -213,4 +213,48 @@ impl OidcStore for SqliteStore {
             })
             .await
     }
+
+    async fn insert_pushed_request(
+        &self,
+        hash: &TokenHash,
+        client: &str,
+        params: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (hash, client, params) = (hash.clone(), client.to_owned(), params.to_owned());
+        let (now, expires_at) = (to_millis(now), to_millis(expires_at));
+        self.engine
+            .write(move |c| {
+                execute(
+                    c,
+                    q::INSERT_PUSHED_REQUEST,
+                    params![&hash.0[..], client, params, now, expires_at],
+                )
+                .map(drop)
+            })
+            .await
+    }
+
+    async fn use_pushed_request(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let (hash, now) = (hash.clone(), to_millis(now));
+        self.engine
+            .write(move |c| {
+                query_one(c, q::USE_PUSHED_REQUEST, params![now, &hash.0[..]], |row| {
+                    Ok((row.get("client_id")?, row.get("params")?))
+                })
+            })
+            .await
+    }
+
+    async fn purge_pushed_requests(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let before = to_millis(before);
+        self.engine
+            .write(move |c| Ok(execute(c, q::PURGE_PUSHED_REQUESTS, [before])? as u64))
+            .await
+    }
 }

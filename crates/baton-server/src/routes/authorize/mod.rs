@@ -44,6 +44,27 @@ pub(super) async fn authorize(
         return Page::error(StatusCode::BAD_REQUEST, "The sign-in request is malformed.")
             .into_response();
     };
+    // A pushed request (RFC 9126): only its own parameters count.
+    let (params, pushed) =
+        match params.request_uri.as_deref().filter(|u| !u.is_empty()) {
+            None => (params, false),
+            Some(uri) => {
+                let Some(client_id) = params.client_id.as_deref() else {
+                    return Page::error(StatusCode::BAD_REQUEST, "client_id is missing.")
+                        .into_response();
+                };
+                match state.baton.pushed_request(uri, client_id).await {
+                    Ok(Some(pushed)) => (pushed, true),
+                    Ok(None) => return Page::error(
+                        StatusCode::BAD_REQUEST,
+                        "The pushed sign-in request is unknown, used or expired. Go back to the \
+                         application and start again.",
+                    )
+                    .into_response(),
+                    Err(e) => return failure(e.into()),
+                }
+            }
+        };
     let client = match params.client_id.as_deref().filter(|id| id.len() <= 64) {
         Some(id) => match state.baton.client(id).await {
             Ok(client) => Some(client),
@@ -52,7 +73,7 @@ pub(super) async fn authorize(
         },
         None => None,
     };
-    let request = match check_request(&params, client.as_ref()) {
+    let request = match check_request(&params, client.as_ref(), pushed) {
         Ok(request) => request,
         Err(AuthorizeError::Page(message)) => {
             return Page::error(StatusCode::BAD_REQUEST, &message).into_response()
