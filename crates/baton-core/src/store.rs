@@ -872,6 +872,13 @@ pub trait OidcStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Every consent of `user`, by client id.
     async fn consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError>;
+    /// Revokes at `now` the live sessions opened from the browser session `parent`, but those
+    /// granted `offline_access` (meant to outlive it); how many.
+    async fn revoke_child_sessions(
+        &self,
+        parent: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
     /// Stores a pushed authorization request (RFC 9126): `params` as the client sent them
     /// (JSON), under the hash of its `request_uri`.
     async fn insert_pushed_request(

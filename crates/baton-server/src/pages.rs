@@ -18,6 +18,8 @@ static PAGES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("mfa.html", include_str!("pages/mfa.html")),
         ("consent.html", include_str!("pages/consent.html")),
         ("error.html", include_str!("pages/error.html")),
+        ("logout.html", include_str!("pages/logout.html")),
+        ("signed_out.html", include_str!("pages/signed_out.html")),
     ] {
         // The templates are part of the binary; one that does not parse fails every test.
         if let Err(e) = env.add_template(name, text) {
@@ -138,6 +140,12 @@ mod tests {
                     "username": "u"}),
             ),
             ("error.html", serde_json::json!({"message": "m"})),
+            (
+                "logout.html",
+                serde_json::json!({"client": "c", "client_id": "c", "state": "s",
+                    "post_logout_redirect_uri": "https://a.example/"}),
+            ),
+            ("signed_out.html", serde_json::json!({})),
         ] {
             let page = Page::render(StatusCode::OK, name, ctx);
             assert!(

@@ -140,15 +140,49 @@ impl Baton {
     }
 
     /// Ends the browser session of a cookie (signing out of single sign-on): its session is
-    /// revoked. Unknown cookies are ignored.
-    pub async fn end_browser_session(&self, cookie: &str) -> Result<(), AuthError> {
+    /// revoked, and with it the sessions applications opened from it, but those granted
+    /// `offline_access`. Unknown cookies are ignored; the ended session, if any.
+    pub async fn end_browser_session(
+        &self,
+        cookie: &str,
+    ) -> Result<Option<SessionRecord>, AuthError> {
         let hash = RefreshToken::presented(cookie).hash();
-        if let Some(session) = self.store.browser_session(&hash).await? {
-            self.store
-                .revoke_session(&session.user_id, &session.id, self.now())
-                .await?;
+        let Some(session) = self.store.browser_session(&hash).await? else {
+            return Ok(None);
+        };
+        let now = self.now();
+        self.store
+            .revoke_session(&session.user_id, &session.id, now)
+            .await?;
+        let children = self.store.revoke_child_sessions(&session.id, now).await?;
+        tracing::info!(session_id = %session.id, children, "browser session ended");
+        Ok(Some(session))
+    }
+
+    /// The claims of an ID token baton signed, for RP-initiated logout's `id_token_hint`
+    /// (OpenID Connect RP-Initiated Logout §2): signature, `iss` and `typ` checked; an expired
+    /// one still counts (it names the sign-in, nothing more). `None` when it is not one.
+    pub fn id_token_hint(&self, token: &str) -> Option<IdTokenClaims> {
+        if token.len() > 16 * 1024 {
+            return None;
         }
-        Ok(())
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.typ.as_deref() != Some("JWT") {
+            return None;
+        }
+        let ring = self.ring();
+        let (alg, key) = ring.key_set.get(header.kid.as_deref()?)?;
+        if header.alg != *alg {
+            return None;
+        }
+        let mut validation = jsonwebtoken::Validation::new(*alg);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.set_issuer(&[self.policy.issuer.as_str()]);
+        validation.set_required_spec_claims(&["iss", "sub", "aud"]);
+        jsonwebtoken::decode::<IdTokenClaims>(token, key, &validation)
+            .ok()
+            .map(|d| d.claims)
     }
 
     /// The live session behind a browser session cookie; `None` when unknown or ended.

@@ -35,6 +35,7 @@ fn common(state: &AppState) -> serde_json::Map<String, serde_json::Value> {
         "revocation_endpoint": format!("{iss}/oauth/revoke"),
         "introspection_endpoint": format!("{iss}/oauth/introspect"),
         "pushed_authorization_request_endpoint": format!("{iss}/oauth/par"),
+        "end_session_endpoint": format!("{iss}/oauth/logout"),
         "require_pushed_authorization_requests": false,
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "password"],
         "response_types_supported": ["code"],

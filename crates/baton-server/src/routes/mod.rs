@@ -89,6 +89,11 @@ pub fn router(state: AppState) -> Router {
             .route("/oauth/revoke", post(oauth::revoke))
             .route("/oauth/par", post(oauth::par))
             .route(
+                "/oauth/logout",
+                get(authorize::logout).post(authorize::logout),
+            )
+            .route("/oauth/logout/confirm", post(authorize::confirm_logout))
+            .route(
                 "/oauth/authorize",
                 get(authorize::authorize).post(authorize::authorize),
             )

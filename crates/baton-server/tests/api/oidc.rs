@@ -1333,3 +1333,155 @@ async fn pushed_requests_are_checked_used_once_and_can_be_required() {
         format!("{}/oauth/par", app.base)
     );
 }
+
+#[tokio::test]
+async fn rp_initiated_logout_ends_the_browser_session_and_the_apps_online_sessions() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let rp = Rp::add(
+        &app,
+        "web",
+        ClientSettings {
+            first_party: true,
+            grants: vec![Grant::AuthorizationCode, Grant::RefreshToken],
+            redirect_uris: vec![CB.into()],
+            post_logout_redirect_uris: vec!["https://app.example/bye".into()],
+            scopes: ["openid", "profile", "offline_access"]
+                .map(String::from)
+                .to_vec(),
+            ..ClientSettings::legacy()
+        },
+    )
+    .await;
+    let (verifier, challenge) = pkce();
+    let (code, cookie) = rp.code_for("alice", &challenge, &[]).await;
+    let online = body(rp.exchange(&code, &verifier, CB).await).await;
+    let id_token = online["id_token"].as_str().expect("id").to_owned();
+    let r = rp
+        .authorize(
+            &challenge,
+            &[("scope", "openid offline_access")],
+            Some(&cookie),
+        )
+        .await;
+    let code = param(&redirect_params(&r), "code").expect("code");
+    let offline = body(rp.exchange(&code, &verifier, CB).await).await;
+    let logout = |query: Vec<(&'static str, String)>, cookie: Option<String>| {
+        let app = &app;
+        async move {
+            let mut req = app.client.get(app.url("/oauth/logout")).query(&query);
+            if let Some(cookie) = cookie {
+                req = req.header("cookie", cookie);
+            }
+            req.send().await.expect("request")
+        }
+    };
+    // An unregistered post_logout_redirect_uri, a forged hint: a page, nothing ended.
+    let r = logout(
+        vec![
+            ("id_token_hint", id_token.clone()),
+            ("post_logout_redirect_uri", "https://evil.example/".into()),
+        ],
+        Some(cookie.clone()),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let mut forged = id_token.clone();
+    forged.push('x');
+    let r = logout(vec![("id_token_hint", forged)], Some(cookie.clone())).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Without a hint: the user confirms first.
+    let r = logout(vec![("client_id", "web".into())], Some(cookie.clone())).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r
+        .text()
+        .await
+        .expect("html")
+        .contains("/oauth/logout/confirm"));
+    assert_eq!(
+        rp.authorize(&challenge, &[], Some(&cookie)).await.status(),
+        StatusCode::SEE_OTHER,
+        "still signed in"
+    );
+    // With the hint of this browser session: signed out at once, back to the app with state.
+    let r = logout(
+        vec![
+            ("id_token_hint", id_token.clone()),
+            ("post_logout_redirect_uri", "https://app.example/bye".into()),
+            ("state", "s-1".into()),
+        ],
+        Some(cookie.clone()),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "https://app.example/bye?state=s-1");
+    let cleared = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    assert!(
+        cleared.contains("baton_sso=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    assert_eq!(
+        rp.authorize(&challenge, &[], Some(&cookie)).await.status(),
+        StatusCode::OK,
+        "signed out"
+    );
+    let refresh = |token: &str| {
+        app.client
+            .post(app.url("/oauth/token"))
+            .basic_auth("web", rp.secret.as_deref())
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", token)])
+            .send()
+    };
+    let r = refresh(online["refresh_token"].as_str().expect("rt"))
+        .await
+        .expect("request");
+    assert_error(
+        r,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        Some("Refresh token has been revoked"),
+    )
+    .await;
+    let r = refresh(offline["refresh_token"].as_str().expect("rt"))
+        .await
+        .expect("request");
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "offline_access outlives the browser session"
+    );
+    // The confirmation form from another site is refused.
+    let r = app
+        .client
+        .post(app.url("/oauth/logout/confirm"))
+        .header("origin", "https://evil.example")
+        .header("cookie", &cookie)
+        .form(&[("client_id", "web")])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // Confirmed on the page: signed out, and back to the app.
+    let (_, again) = rp.code_for("alice", &challenge, &[]).await;
+    let r = app
+        .client
+        .post(app.url("/oauth/logout/confirm"))
+        .header("origin", &app.base)
+        .header("cookie", &again)
+        .form(&[
+            ("client_id", "web"),
+            ("post_logout_redirect_uri", "https://app.example/bye"),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        rp.authorize(&challenge, &[], Some(&again)).await.status(),
+        StatusCode::OK,
+        "signed out"
+    );
+}

@@ -254,4 +254,18 @@ impl OidcStore for PgStore {
             .map_err(map)?
             .rows_affected())
     }
+
+    async fn revoke_child_sessions(
+        &self,
+        parent: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        Ok(sqlx::query(q::REVOKE_CHILD_SESSIONS)
+            .bind(to_millis(now))
+            .bind(parent.as_str())
+            .execute(&self.writer)
+            .await
+            .map_err(map)?
+            .rows_affected())
+    }
 }

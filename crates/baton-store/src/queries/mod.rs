@@ -717,3 +717,9 @@ pub const USE_PUSHED_REQUEST: &str = "UPDATE pushed_requests SET used_at = $1 \
      WHERE hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING client_id, params";
 /// Forgets pushed requests that expired before `$1`.
 pub const PURGE_PUSHED_REQUESTS: &str = "DELETE FROM pushed_requests WHERE expires_at < $1";
+/// Revokes at `$1` the live sessions opened from the browser session `$2`, but those granted
+/// `offline_access`.
+pub const REVOKE_CHILD_SESSIONS: &str =
+    "UPDATE sessions SET revoked_at = $1, revoke_reason = 'logout' \
+     WHERE parent_id = $2 AND revoked_at IS NULL \
+     AND (scope IS NULL OR ' ' || scope || ' ' NOT LIKE '% offline_access %')";

@@ -130,6 +130,7 @@ const ALL: &[&str] = &[
     INSERT_PUSHED_REQUEST,
     USE_PUSHED_REQUEST,
     PURGE_PUSHED_REQUESTS,
+    REVOKE_CHILD_SESSIONS,
 ];
 
 /// The placeholders in order of first appearance.

@@ -257,4 +257,17 @@ impl OidcStore for SqliteStore {
             .write(move |c| Ok(execute(c, q::PURGE_PUSHED_REQUESTS, [before])? as u64))
             .await
     }
+
+    async fn revoke_child_sessions(
+        &self,
+        parent: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let (parent, now) = (parent.clone(), to_millis(now));
+        self.engine
+            .write(move |c| {
+                Ok(execute(c, q::REVOKE_CHILD_SESSIONS, params![now, parent.as_str()])? as u64)
+            })
+            .await
+    }
 }

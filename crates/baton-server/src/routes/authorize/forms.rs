@@ -24,7 +24,7 @@ use serde_json::json;
 /// origin: `Sec-Fetch-Site` must be `same-origin` when present, `Origin` baton's own when present
 /// (the pages' `Referrer-Policy: same-origin` lets browsers send it). A request with neither
 /// comes from no browser, which no login CSRF can use.
-fn same_site_form(state: &AppState, headers: &HeaderMap) -> bool {
+pub(super) fn same_site_form(state: &AppState, headers: &HeaderMap) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         if site.as_bytes() != b"same-origin" {
             return false;

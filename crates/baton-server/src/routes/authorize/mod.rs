@@ -8,8 +8,10 @@
 //! another site (login CSRF). The forms' handlers are in [`forms`].
 
 mod forms;
+mod logout;
 
 pub(super) use forms::{consent, login, mfa};
+pub(super) use logout::{confirm_logout, logout};
 
 use crate::cookie::sso_cookie;
 use crate::error::ApiError;
