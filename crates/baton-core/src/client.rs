@@ -99,6 +99,11 @@ impl ClientRecord {
         }
     }
 
+    /// Whether it authenticates with `private_key_jwt` (RFC 7523) rather than a secret.
+    pub fn uses_private_key_jwt(&self) -> bool {
+        self.settings.jwks.is_some()
+    }
+
     /// The name users see: the display name, or the id.
     pub fn display_name(&self) -> &str {
         self.settings.display_name.as_deref().unwrap_or(&self.id)
@@ -174,6 +179,10 @@ pub const MAX_SCOPE_LEN: usize = 64;
 pub const MAX_URI_LEN: usize = 2048;
 /// Longest display name.
 pub const MAX_DISPLAY_NAME_LEN: usize = 100;
+/// Largest JWKS of a `private_key_jwt` client.
+pub const MAX_JWKS_LEN: usize = 16 * 1024;
+/// Most keys in that JWKS.
+pub const MAX_CLIENT_KEYS: usize = 10;
 /// Shortest and longest access-token lifetime a client may be given.
 pub const ACCESS_TTL_BOUNDS: (u64, u64) = (10, 86_400);
 /// Shortest and longest refresh idle timeout a client may be given.
@@ -213,6 +222,10 @@ pub struct ClientSettings {
     /// Where OpenID Connect back-channel logout tokens are posted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_logout_uri: Option<String>,
+    /// The public keys (a JWKS) of a client that authenticates with `private_key_jwt` (RFC
+    /// 7523) instead of a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
 }
 
 impl ClientSettings {
@@ -231,6 +244,7 @@ impl ClientSettings {
             refresh_idle_ttl: None,
             require_par: false,
             backchannel_logout_uri: None,
+            jwks: None,
         }
     }
 
@@ -286,6 +300,33 @@ impl ClientSettings {
         if let Some(ttl) = self.access_ttl {
             if ttl < ACCESS_TTL_BOUNDS.0 || ttl > ACCESS_TTL_BOUNDS.1 {
                 return Err(E::AccessTtl);
+            }
+        }
+        if let Some(jwks) = &self.jwks {
+            if !confidential {
+                return Err(E::Jwks(
+                    "private_key_jwt is for confidential clients".into(),
+                ));
+            }
+            let bytes = serde_json::to_vec(jwks).map_err(|e| E::Jwks(e.to_string()))?;
+            if bytes.len() > MAX_JWKS_LEN {
+                return Err(E::Jwks("the JWKS is larger than 16 KiB".into()));
+            }
+            let keys =
+                baton_verify::KeySet::from_jwks(&bytes).map_err(|e| E::Jwks(e.to_string()))?;
+            if keys.is_empty() || keys.len() > MAX_CLIENT_KEYS {
+                return Err(E::Jwks(
+                    "the JWKS needs 1 to 10 public signing keys (EdDSA, ES256 or RS256), each with a kid"
+                        .into(),
+                ));
+            }
+            let private = jwks["keys"]
+                .as_array()
+                .is_some_and(|keys| keys.iter().any(|k| k.get("d").is_some()));
+            if private {
+                return Err(E::Jwks(
+                    "the JWKS holds a private key; give the public keys only".into(),
+                ));
             }
         }
         if let Some(ttl) = self.refresh_idle_ttl {
@@ -371,6 +412,9 @@ pub enum ClientSettingsError {
     /// A new secret for a public client.
     #[error("a public client has no secret")]
     PublicSecret,
+    /// An unusable `private_key_jwt` JWKS.
+    #[error("the client's JWKS cannot be used: {0}")]
+    Jwks(String),
 }
 
 /// RFC 6749 §3.3 `scope-token`: printable ASCII except space, `"` and `\`; here at most

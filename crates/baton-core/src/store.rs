@@ -450,6 +450,15 @@ pub trait ClientStore: Send + Sync {
     async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
     /// Removes an OAuth client; `false` if there was none.
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError>;
+    /// Records the use of a client assertion (the hash of its client and `jti`) until
+    /// `expires_at`; `false` when it was used before.
+    async fn use_client_assertion(
+        &self,
+        hash: &TokenHash,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Forgets used client assertions that expired before `before`; how many.
+    async fn purge_client_assertions(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
     /// Replaces a client's settings and secret hash; `false` if there is no such client.
     async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError>;
 }

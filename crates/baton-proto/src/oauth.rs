@@ -26,6 +26,10 @@ pub struct OAuthTokenForm {
     pub redirect_uri: Option<String>,
     /// Authorization-code grant: the PKCE verifier (RFC 7636).
     pub code_verifier: Option<String>,
+    /// `private_key_jwt`: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    pub client_assertion_type: Option<String>,
+    /// `private_key_jwt`: the client's signed assertion (RFC 7523).
+    pub client_assertion: Option<String>,
 }
 
 /// A client-credentials answer (RFC 6749 §4.4.3, §5.1): no refresh token.
@@ -103,6 +107,10 @@ pub struct OAuthTokenRefForm {
     pub client_id: Option<String>,
     /// A confidential client's secret when sent in the body instead of HTTP Basic.
     pub client_secret: Option<String>,
+    /// `private_key_jwt`: the assertion's type.
+    pub client_assertion_type: Option<String>,
+    /// `private_key_jwt`: the client's signed assertion.
+    pub client_assertion: Option<String>,
 }
 
 /// Passwords, tokens and secrets never show in debug output.
@@ -119,6 +127,7 @@ impl std::fmt::Debug for OAuthTokenForm {
             .field("code", &hidden(&self.code))
             .field("redirect_uri", &self.redirect_uri)
             .field("code_verifier", &hidden(&self.code_verifier))
+            .field("client_assertion", &hidden(&self.client_assertion))
             .finish()
     }
 }
@@ -131,6 +140,7 @@ impl std::fmt::Debug for OAuthTokenRefForm {
             .field("token_type_hint", &self.token_type_hint)
             .field("client_id", &self.client_id)
             .field("client_secret", &hidden(&self.client_secret))
+            .field("client_assertion", &hidden(&self.client_assertion))
             .finish()
     }
 }

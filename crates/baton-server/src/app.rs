@@ -254,6 +254,9 @@ async fn purge_loop(state: AppState) {
         if let Err(e) = state.baton.purge_pushed_requests().await {
             tracing::warn!(error = %e, "purging expired pushed requests failed");
         }
+        if let Err(e) = state.baton.purge_client_assertions().await {
+            tracing::warn!(error = %e, "purging used client assertions failed");
+        }
         match to_time(state.config.audit_retention) {
             Ok(retention) => {
                 if let Err(e) = state.baton.purge_events(retention).await {

@@ -2688,6 +2688,7 @@ async fn clients_keep_their_settings_and_secrets(store: Arc<dyn Store>, url: &st
         refresh_idle_ttl: Some(3600),
         require_par: true,
         backchannel_logout_uri: Some("https://app.example/bcl".into()),
+        jwks: None,
     };
     let web = client("web", settings.clone());
     store.insert_client(&web).await.expect("insert");

@@ -64,6 +64,10 @@ pub struct ClientFlags {
     /// Where OpenID Connect back-channel logout tokens are posted; `none` to stop.
     #[arg(long, value_name = "URI")]
     backchannel_logout_uri: Option<String>,
+    /// A JSON file with the client's public keys (a JWKS, each key with a kid): it then
+    /// authenticates with private_key_jwt (RFC 7523) and has no secret.
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<std::path::PathBuf>,
 }
 
 fn words(values: &[String]) -> Vec<String> {
@@ -136,6 +140,14 @@ impl ClientFlags {
         if let Some(uri) = &self.backchannel_logout_uri {
             base.backchannel_logout_uri = (uri != "none").then(|| uri.clone());
         }
+        if let Some(path) = &self.jwks {
+            let text = std::fs::read(path)
+                .with_context(|| format!("reading --jwks {}", path.display()))?;
+            base.jwks = Some(
+                serde_json::from_slice(&text)
+                    .with_context(|| format!("--jwks {} is not JSON", path.display()))?,
+            );
+        }
         Ok(base)
     }
 
@@ -188,6 +200,15 @@ pub fn show(out: &mut impl Write, client: &ClientRecord) -> anyhow::Result<()> {
         .unwrap_or_default();
     writeln!(out, "client_id: {}", client.id)?;
     writeln!(out, "type: {kind}")?;
+    let auth = match (&s.jwks, client.confidential) {
+        (Some(jwks), _) => format!(
+            "private_key_jwt ({} keys)",
+            jwks["keys"].as_array().map_or(0, Vec::len)
+        ),
+        (None, true) => "client_secret".into(),
+        (None, false) => "none (public)".into(),
+    };
+    writeln!(out, "authentication: {auth}")?;
     writeln!(out, "name: {}", client.display_name())?;
     writeln!(out, "first_party: {}", yes_no(s.first_party))?;
     let grants: Vec<&str> = s.grants.iter().map(|g| g.as_str()).collect();
@@ -240,7 +261,8 @@ pub fn check_changes(flags: &ClientFlags, new_secret: bool) -> anyhow::Result<()
         && flags.refresh_idle_ttl.is_none()
         && !flags.default_ttls
         && flags.require_par.is_none()
-        && flags.backchannel_logout_uri.is_none();
+        && flags.backchannel_logout_uri.is_none()
+        && flags.jwks.is_none();
     if untouched && !new_secret {
         bail!("nothing to change: give a setting's flag (see `baton client update --help`)");
     }

@@ -182,3 +182,73 @@ async fn authlib_fetches_a_client_credentials_token_and_verifies_it_from_the_jwk
         .expect_err("an unregistered scope is refused");
     assert!(err.contains("invalid_scope"), "{err}");
 }
+
+#[tokio::test]
+async fn authlib_authenticates_with_private_key_jwt() {
+    let Some(stacks) = stacks() else {
+        eprintln!("interop stacks not installed; skipping");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keys = tempfile::tempdir().expect("key dir");
+    let out = Command::new(&stacks.python)
+        .arg(interop_dir().join("python/client_credentials.py"))
+        .arg("keygen")
+        .arg(keys.path())
+        .output()
+        .expect("keygen");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let jwks = keys.path().join("jwks.json");
+    let out = common::baton(dir.path())
+        .args([
+            "client",
+            "add",
+            "signed-job",
+            "--confidential",
+            "--grant",
+            "client_credentials",
+        ])
+        .args(["--scope", "reports:read", "--jwks"])
+        .arg(&jwks)
+        .output()
+        .expect("client add");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    assert_eq!(
+        stdout.trim(),
+        "client_id: signed-job",
+        "no secret is printed"
+    );
+    let server = Server::start(dir.path(), &[]);
+    let pem = keys.path().join("key.pem");
+    let run_with = |key: &std::path::Path| {
+        let mut cmd = Command::new(&stacks.python);
+        cmd.arg(interop_dir().join("python/client_credentials.py"))
+            .args([server.base.as_str(), "signed-job", "--private-key"])
+            .arg(key)
+            .arg("reports:read");
+        run(cmd)
+    };
+    let got = run_with(&pem).expect("Authlib's PrivateKeyJWT is accepted");
+    assert_eq!(got["claims"]["sub"], "signed-job");
+    assert_eq!(got["claims"]["scope"], "reports:read");
+    // Another key (same kid) is refused.
+    let other = tempfile::tempdir().expect("other keys");
+    let out = Command::new(&stacks.python)
+        .arg(interop_dir().join("python/client_credentials.py"))
+        .arg("keygen")
+        .arg(other.path())
+        .output()
+        .expect("keygen");
+    assert!(out.status.success());
+    let err = run_with(&other.path().join("key.pem")).expect_err("another key is refused");
+    assert!(err.contains("invalid_client"), "{err}");
+}

@@ -49,7 +49,8 @@ impl Baton {
     ) -> Result<(ClientRecord, Option<String>), AuthError> {
         let id = crate::client::parse_client_id(id)?;
         let settings = settings.validated(confidential)?;
-        let (secret, secret_hash) = if confidential {
+        // A private_key_jwt client proves itself with its keys and has no secret.
+        let (secret, secret_hash) = if confidential && settings.jwks.is_none() {
             let (s, h) = crate::client::generate_secret().map_err(AuthError::internal)?;
             (Some(s), Some(h))
         } else {
@@ -84,6 +85,17 @@ impl Baton {
             .ok_or(AuthError::UnknownClient)?;
         record.settings = settings.validated(record.confidential)?;
         let mut secret = None;
+        if record.settings.jwks.is_some() {
+            // Its keys prove it from now on: a secret it had stops working.
+            record.secret_hash = None;
+        }
+        if new_secret && record.settings.jwks.is_some() {
+            return Err(AuthError::ClientSettings(
+                crate::client::ClientSettingsError::Jwks(
+                    "a private_key_jwt client has no secret; change its keys instead".into(),
+                ),
+            ));
+        }
         if new_secret {
             if !record.confidential {
                 return Err(AuthError::ClientSettings(
@@ -152,6 +164,99 @@ impl Baton {
         } else {
             Err(AuthError::InvalidClient)
         }
+    }
+
+    /// RFC 7523 §2.2 / OpenID Connect Core §9 `private_key_jwt`: authenticates a client by a
+    /// JWT it signed with one of its registered keys. `iss` and `sub` are the client id (and
+    /// `client_id`, when the request also names one), `aud` one of `audiences` (the issuer and
+    /// the endpoint's URL), `exp` within an hour (libraries default to one), and its `jti` used
+    /// once (remembered until `exp`).
+    pub async fn authenticate_client_assertion(
+        &self,
+        assertion: &str,
+        client_id: Option<&str>,
+        audiences: &[String],
+    ) -> Result<ClientRecord, AuthError> {
+        #[derive(serde::Deserialize)]
+        struct Unverified {
+            iss: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Assertion {
+            sub: String,
+            exp: i64,
+            jti: String,
+        }
+        let refuse = || AuthError::InvalidClient;
+        if assertion.len() > 8 * 1024 {
+            return Err(refuse());
+        }
+        let payload = assertion.split('.').nth(1).ok_or_else(refuse)?;
+        let payload =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                .map_err(|_| refuse())?;
+        let issuer = serde_json::from_slice::<Unverified>(&payload)
+            .map_err(|_| refuse())?
+            .iss;
+        if client_id.is_some_and(|c| c != issuer) {
+            return Err(refuse());
+        }
+        let client = self.store.client(&issuer).await?.ok_or_else(refuse)?;
+        let Some(jwks) = &client.settings.jwks else {
+            return Err(refuse());
+        };
+        let keys = serde_json::to_vec(jwks)
+            .ok()
+            .and_then(|b| baton_verify::KeySet::from_jwks(&b).ok())
+            .ok_or_else(refuse)?;
+        let header = jsonwebtoken::decode_header(assertion).map_err(|_| refuse())?;
+        let (alg, key) = keys
+            .get(header.kid.as_deref().ok_or_else(refuse)?)
+            .ok_or_else(refuse)?;
+        if header.alg != *alg {
+            return Err(refuse());
+        }
+        let mut validation = jsonwebtoken::Validation::new(*alg);
+        validation.leeway = 30;
+        validation.set_issuer(&[client.id.as_str()]);
+        validation.set_audience(audiences);
+        validation.set_required_spec_claims(&["iss", "sub", "aud", "exp"]);
+        let claims = jsonwebtoken::decode::<Assertion>(assertion, key, &validation)
+            .map_err(|_| refuse())?
+            .claims;
+        let now = self.now().unix_timestamp();
+        if claims.sub != client.id
+            || claims.exp > now + 3660
+            || claims.jti.is_empty()
+            || claims.jti.len() > 256
+        {
+            return Err(refuse());
+        }
+        let mut id = Vec::with_capacity(client.id.len() + claims.jti.len() + 1);
+        id.extend_from_slice(client.id.as_bytes());
+        id.push(0);
+        id.extend_from_slice(claims.jti.as_bytes());
+        let hash = crate::refresh::TokenHash(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &id)
+                .as_ref()
+                .try_into()
+                .map_err(AuthError::internal)?,
+        );
+        let expires = time::OffsetDateTime::from_unix_timestamp(claims.exp.saturating_add(60))
+            .map_err(|_| refuse())?;
+        if !self.store.use_client_assertion(&hash, expires).await? {
+            tracing::warn!(client_id = %client.id, "client assertion replayed");
+            return Err(refuse());
+        }
+        Ok(client)
+    }
+
+    /// Forgets used client assertions past their end; how many.
+    pub async fn purge_client_assertions(&self) -> Result<u64, AuthError> {
+        Ok(self
+            .store
+            .purge_client_assertions(self.deletion_now())
+            .await?)
     }
 
     /// RFC 6749 §4.4: an access token for a confidential client acting for itself, with the

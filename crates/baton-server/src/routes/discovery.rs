@@ -25,7 +25,12 @@ pub(super) async fn jwks(State(state): State<AppState>) -> Response {
 fn common(state: &AppState) -> serde_json::Map<String, serde_json::Value> {
     let iss = &*state.issuer;
     let alg = state.baton.policy().signing_alg.as_str();
-    let auth_methods = ["client_secret_basic", "client_secret_post", "none"];
+    let auth_methods = [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+        "none",
+    ];
     let value = json!({
         "issuer": iss,
         "authorization_endpoint": format!("{iss}/oauth/authorize"),
@@ -47,6 +52,7 @@ fn common(state: &AppState) -> serde_json::Map<String, serde_json::Value> {
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
+        "token_endpoint_auth_signing_alg_values_supported": ["EdDSA", "ES256", "RS256"],
         "access_token_signing_alg_values_supported": [alg],
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

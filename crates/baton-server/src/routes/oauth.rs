@@ -18,18 +18,55 @@ use baton_proto::{
     ClientTokenResponse, CodeTokenResponse, Delivery, OAuthTokenForm, OAuthTokenRefForm,
 };
 
-/// Authenticates the calling client: HTTP Basic, or `client_id` (+ `client_secret`) in the form,
-/// or nobody (the first-party client `baton`).
+/// How a request names and authenticates its client, from its form.
+pub(super) struct ClientAuth<'a> {
+    /// `client_id`.
+    pub id: Option<&'a str>,
+    /// `client_secret` (`client_secret_post`).
+    pub secret: Option<&'a str>,
+    /// `client_assertion_type`.
+    pub assertion_type: Option<&'a str>,
+    /// `client_assertion` (`private_key_jwt`).
+    pub assertion: Option<&'a str>,
+}
+
+/// The `client_assertion_type` of `private_key_jwt` (RFC 7523 §2.2).
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Authenticates the calling client: HTTP Basic, `client_id` (+ `client_secret`) in the form,
+/// a `private_key_jwt` assertion (its audience the issuer or `endpoint`'s URL), or nobody (the
+/// first-party client `baton`). Only one method at a time.
 async fn client_of(
     state: &AppState,
     headers: &HeaderMap,
-    form_id: Option<&str>,
-    form_secret: Option<&str>,
+    auth: ClientAuth<'_>,
+    endpoint: &str,
 ) -> Result<ClientRecord, ApiError> {
     // Libraries send an empty secret for public clients (`Basic base64("id:")`).
     let present = |s: &&str| !s.is_empty();
-    if let Some(basic) = basic_credentials(headers)? {
-        if form_id.is_some_and(|id| id != basic.id) {
+    let basic = basic_credentials(headers)?;
+    if let Some(assertion) = auth.assertion.filter(present) {
+        if auth.assertion_type != Some(JWT_BEARER) {
+            return Err(ApiError::InvalidRequest(format!(
+                "client_assertion_type must be {JWT_BEARER}"
+            )));
+        }
+        if basic.is_some() || auth.secret.is_some() {
+            return Err(ApiError::InvalidRequest(
+                "use one client authentication method".into(),
+            ));
+        }
+        let audiences = [
+            state.issuer.to_string(),
+            format!("{}{endpoint}", state.issuer),
+        ];
+        return Ok(state
+            .baton
+            .authenticate_client_assertion(assertion, auth.id, &audiences)
+            .await?);
+    }
+    if let Some(basic) = basic {
+        if auth.id.is_some_and(|id| id != basic.id) {
             return Err(ApiError::InvalidRequest(
                 "client_id differs from the authenticated client".into(),
             ));
@@ -40,8 +77,8 @@ async fn client_of(
             .authenticate_client(Some(&basic.id), secret)
             .await?);
     }
-    let secret = form_secret.filter(present);
-    Ok(state.baton.authenticate_client(form_id, secret).await?)
+    let secret = auth.secret.filter(present);
+    Ok(state.baton.authenticate_client(auth.id, secret).await?)
 }
 
 fn required(value: Option<String>, name: &str) -> Result<String, ApiError> {
@@ -60,8 +97,13 @@ pub(super) async fn token(
     let client = client_of(
         &state,
         &headers,
-        form.client_id.as_deref(),
-        form.client_secret.as_deref(),
+        ClientAuth {
+            id: form.client_id.as_deref(),
+            secret: form.client_secret.as_deref(),
+            assertion_type: form.client_assertion_type.as_deref(),
+            assertion: form.client_assertion.as_deref(),
+        },
+        "/oauth/token",
     )
     .await?;
     let client_id = client.id.as_str();
@@ -184,14 +226,21 @@ pub(super) async fn revoke(
     let token = required(form.token.clone(), "token")?;
     // RFC 7009 §2.1: a client that authenticates may only revoke its own tokens; an anonymous
     // request (a public client, the first-party app included) only a public client's.
-    let authenticated = basic_credentials(&headers)?.is_some() || form.client_id.is_some();
+    let authenticated = basic_credentials(&headers)?.is_some()
+        || form.client_id.is_some()
+        || form.client_assertion.is_some();
     let client = if authenticated {
         Some(
             client_of(
                 &state,
                 &headers,
-                form.client_id.as_deref(),
-                form.client_secret.as_deref(),
+                ClientAuth {
+                    id: form.client_id.as_deref(),
+                    secret: form.client_secret.as_deref(),
+                    assertion_type: form.client_assertion_type.as_deref(),
+                    assertion: form.client_assertion.as_deref(),
+                },
+                "/oauth/revoke",
             )
             .await?
             .id,
@@ -238,6 +287,8 @@ pub(super) struct PushedForm {
     #[serde(flatten)]
     params: AuthorizeParams,
     client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
 }
 
 /// `POST /oauth/par` (RFC 9126): a client pushes its authorization request, authenticated as at
@@ -252,12 +303,19 @@ pub(super) async fn par(
     let PushedForm {
         mut params,
         client_secret,
+        client_assertion_type,
+        client_assertion,
     } = form;
     let client = client_of(
         &state,
         &headers,
-        params.client_id.as_deref(),
-        client_secret.as_deref(),
+        ClientAuth {
+            id: params.client_id.as_deref(),
+            secret: client_secret.as_deref(),
+            assertion_type: client_assertion_type.as_deref(),
+            assertion: client_assertion.as_deref(),
+        },
+        "/oauth/par",
     )
     .await?;
     if client.id == baton_core::service::FIRST_PARTY_CLIENT {

@@ -474,3 +474,151 @@ async fn client_settings_are_checked_before_they_are_stored() {
     }
     assert!(baton.clients().await.expect("clients").is_empty());
 }
+
+/// An Ed25519 key pair for `private_key_jwt`: (its public JWKS with `kid`, a signer of claims).
+fn client_key(kid: &'static str) -> (Value, impl Fn(Value) -> String) {
+    use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
+    use base64::Engine as _;
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).expect("key");
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("pair");
+    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+    let jwks = serde_json::json!({"keys": [
+        {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig"}
+    ]});
+    let encoding = jsonwebtoken::EncodingKey::from_ed_der(pkcs8.as_ref());
+    let sign = move |claims: Value| {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        header.kid = Some(kid.into());
+        jsonwebtoken::encode(&header, &claims, &encoding).expect("sign")
+    };
+    (jwks, sign)
+}
+
+#[tokio::test]
+async fn a_client_authenticates_with_a_signed_assertion_each_used_once() {
+    let app = TestApp::spawn().await;
+    let (jwks, sign) = client_key("k1");
+    let (_, secret) = app
+        .state
+        .baton
+        .add_client(
+            "signer",
+            true,
+            ClientSettings {
+                grants: vec![Grant::ClientCredentials],
+                scopes: vec!["reports:read".into()],
+                jwks: Some(jwks),
+                ..ClientSettings::legacy()
+            },
+        )
+        .await
+        .expect("client");
+    assert!(secret.is_none(), "a private_key_jwt client has no secret");
+    use baton_core::Clock as _;
+    let now = app.clock.now().unix_timestamp();
+    let token_endpoint = app.url("/oauth/token");
+    let claims = |jti: &str, aud: &str, exp: i64| serde_json::json!({"iss": "signer", "sub": "signer", "aud": aud, "exp": exp, "iat": now, "jti": jti});
+    let grant = |assertion: String| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/oauth/token"))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", assertion.as_str()),
+                ])
+                .send()
+                .await
+                .expect("request")
+        }
+    };
+    let first = sign(claims("j1", &token_endpoint, now + 60));
+    let r = grant(first.clone()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        jwt_claims(body(r).await["access_token"].as_str().expect("at"))["sub"],
+        "signer"
+    );
+    // The issuer as audience is accepted too (OpenID Connect Core §9).
+    let r = grant(sign(claims("j2", &app.base, now + 60))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // Replayed, for another audience, expired, too far ahead, by another key: refused.
+    let (_, stranger) = client_key("k1");
+    for (assertion, why) in [
+        (first, "replayed"),
+        (
+            sign(claims("j3", "https://other.example/token", now + 60)),
+            "audience",
+        ),
+        (sign(claims("j4", &token_endpoint, now - 120)), "expired"),
+        (sign(claims("j5", &token_endpoint, now + 7200)), "too long"),
+        (
+            stranger(claims("j6", &token_endpoint, now + 60)),
+            "another key",
+        ),
+        ("not.a.jwt".to_owned(), "garbage"),
+    ] {
+        let r = grant(assertion).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{why}");
+        assert_eq!(body(r).await["error"], "invalid_client", "{why}");
+    }
+    // sub must be the client.
+    let mut other_sub = claims("j7", &token_endpoint, now + 60);
+    other_sub["sub"] = "someone".into();
+    assert_eq!(
+        grant(sign(other_sub)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // A secret is no way in for it, and the wrong assertion type is a bad request.
+    let r = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth("signer", Some("anything"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = app
+        .client
+        .post(app.url("/oauth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", "urn:other"),
+            (
+                "client_assertion",
+                &sign(claims("j8", &token_endpoint, now + 60)),
+            ),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_request", None).await;
+    // A JWKS with a private key, or none usable, is refused at registration.
+    let mut private = client_key("k2").0;
+    private["keys"][0]["d"] = "AAAA".into();
+    for jwks in [
+        private,
+        serde_json::json!({"keys": []}),
+        serde_json::json!({"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}]}),
+    ] {
+        let r = app
+            .state
+            .baton
+            .add_client(
+                "bad",
+                true,
+                ClientSettings {
+                    jwks: Some(jwks),
+                    ..ClientSettings::legacy()
+                },
+            )
+            .await;
+        assert!(r.is_err());
+    }
+}

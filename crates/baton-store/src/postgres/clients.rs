@@ -6,9 +6,11 @@ use crate::error::map;
 use crate::queries as q;
 use baton_core::client::ClientRecord;
 use baton_core::clock::to_millis;
+use baton_core::refresh::TokenHash;
 use baton_core::store::{ClientStore, StoreError};
 use sqlx::postgres::PgRow as Row;
 use sqlx::Row as _;
+use time::OffsetDateTime;
 
 fn client_from_row(row: &Row) -> Result<ClientRecord, sqlx::Error> {
     let settings =
@@ -83,5 +85,32 @@ impl ClientStore for PgStore {
             .await
             .map_err(map)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn use_client_assertion(
+        &self,
+        hash: &TokenHash,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let used = sqlx::query(q::USE_CLIENT_ASSERTION)
+            .bind(&hash.0[..])
+            .bind(to_millis(expires_at))
+            .execute(&self.writer)
+            .await
+            .map_err(map);
+        match used {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn purge_client_assertions(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        Ok(sqlx::query(q::PURGE_CLIENT_ASSERTIONS)
+            .bind(to_millis(before))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?
+            .rows_affected())
     }
 }

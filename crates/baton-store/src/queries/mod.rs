@@ -723,3 +723,9 @@ pub const REVOKE_CHILD_SESSIONS: &str =
     "UPDATE sessions SET revoked_at = $1, revoke_reason = 'logout' \
      WHERE parent_id = $2 AND revoked_at IS NULL \
      AND (scope IS NULL OR ' ' || scope || ' ' NOT LIKE '% offline_access %')";
+/// Records a used client assertion; a conflict means it was used before.
+pub const USE_CLIENT_ASSERTION: &str =
+    "INSERT INTO client_assertions_used (hash, expires_at) VALUES ($1, $2)";
+/// Forgets used client assertions that expired before `$1`.
+pub const PURGE_CLIENT_ASSERTIONS: &str =
+    "DELETE FROM client_assertions_used WHERE expires_at < $1";

@@ -131,6 +131,8 @@ const ALL: &[&str] = &[
     USE_PUSHED_REQUEST,
     PURGE_PUSHED_REQUESTS,
     REVOKE_CHILD_SESSIONS,
+    USE_CLIENT_ASSERTION,
+    PURGE_CLIENT_ASSERTIONS,
 ];
 
 /// The placeholders in order of first appearance.

@@ -5,8 +5,10 @@ use super::SqliteStore;
 use crate::queries as q;
 use baton_core::client::ClientRecord;
 use baton_core::clock::to_millis;
+use baton_core::refresh::TokenHash;
 use baton_core::store::{ClientStore, StoreError};
 use rusqlite::{params, Row};
+use time::OffsetDateTime;
 
 fn client_from_row(row: &Row<'_>) -> rusqlite::Result<ClientRecord> {
     let column: Option<String> = row.get("settings")?;
@@ -77,6 +79,30 @@ impl ClientStore for SqliteStore {
                     params![secret_hash, settings, idle, id],
                 )? == 1)
             })
+            .await
+    }
+
+    async fn use_client_assertion(
+        &self,
+        hash: &TokenHash,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (hash, expires_at) = (hash.clone(), to_millis(expires_at));
+        let used = self
+            .engine
+            .write(move |c| execute(c, q::USE_CLIENT_ASSERTION, params![&hash.0[..], expires_at]))
+            .await;
+        match used {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn purge_client_assertions(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let before = to_millis(before);
+        self.engine
+            .write(move |c| Ok(execute(c, q::PURGE_CLIENT_ASSERTIONS, [before])? as u64))
             .await
     }
 }

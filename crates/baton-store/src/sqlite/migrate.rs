@@ -46,6 +46,7 @@ pub(crate) const MIGRATIONS: &[Migration] = migrations![
     20261205000002 "authorization_codes" "authorization codes",
     20261205000003 "consents" "consents",
     20261205000004 "pushed_requests" "pushed requests",
+    20261205000005 "client_assertions" "client assertions",
 ];
 
 fn checksum(sql: &str) -> Vec<u8> {
