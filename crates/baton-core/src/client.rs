@@ -320,12 +320,24 @@ impl ClientSettings {
                         .into(),
                 ));
             }
-            let private = jwks["keys"]
-                .as_array()
-                .is_some_and(|keys| keys.iter().any(|k| k.get("d").is_some()));
+            // Every key must be usable: a key the key set skipped (symmetric, without a kid,
+            // of another algorithm, a second one with the same kid) or a private part is
+            // refused, not stored quietly.
+            const PRIVATE: [&str; 8] = ["d", "k", "p", "q", "dp", "dq", "qi", "oth"];
+            let listed = jwks["keys"].as_array().map_or(0, Vec::len);
+            let private = jwks["keys"].as_array().is_some_and(|keys| {
+                keys.iter()
+                    .any(|k| PRIVATE.iter().any(|member| k.get(member).is_some()))
+            });
             if private {
                 return Err(E::Jwks(
-                    "the JWKS holds a private key; give the public keys only".into(),
+                    "the JWKS holds a private or symmetric key; give the public keys only".into(),
+                ));
+            }
+            if listed != keys.len() {
+                return Err(E::Jwks(
+                    "every key needs its own kid and must be an EdDSA, ES256 or RS256 signing key"
+                        .into(),
                 ));
             }
         }

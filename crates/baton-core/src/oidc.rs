@@ -297,9 +297,16 @@ pub fn check_request(
                 .map_err(|_| refuse("invalid_request", "max_age must be a number of seconds"))?,
         ),
     };
-    let login_hint = present(&params.login_hint)
-        .filter(|h| h.len() <= MAX_LOGIN_HINT_LEN && !h.chars().any(char::is_control))
-        .map(str::to_owned);
+    let login_hint = present(&params.login_hint).map(str::to_owned);
+    if login_hint
+        .as_ref()
+        .is_some_and(|h| h.len() > MAX_LOGIN_HINT_LEN || h.chars().any(char::is_control))
+    {
+        return Err(refuse(
+            "invalid_request",
+            "login_hint must be at most 256 printable characters",
+        ));
+    }
     Ok(AuthorizeRequest {
         client_id: client.id.clone(),
         redirect_uri: redirect_uri.to_owned(),

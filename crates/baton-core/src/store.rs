@@ -881,13 +881,9 @@ pub trait OidcStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Every consent of `user`, by client id.
     async fn consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError>;
-    /// Revokes at `now` the live sessions opened from the browser session `parent`, but those
-    /// granted `offline_access` (meant to outlive it); how many.
-    async fn revoke_child_sessions(
-        &self,
-        parent: &SessionId,
-        now: OffsetDateTime,
-    ) -> Result<u64, StoreError>;
+    /// Moves the live sessions opened from the browser session `from` to the browser session
+    /// `to` (the same user signed in again); how many.
+    async fn reparent_sessions(&self, from: &SessionId, to: &SessionId) -> Result<u64, StoreError>;
     /// Stores a pushed authorization request (RFC 9126): `params` as the client sent them
     /// (JSON), under the hash of its `request_uri`.
     async fn insert_pushed_request(
@@ -898,12 +894,14 @@ pub trait OidcStore: Send + Sync {
         now: OffsetDateTime,
         expires_at: OffsetDateTime,
     ) -> Result<(), StoreError>;
-    /// Uses a pushed request once, before it expires: its client and parameters.
+    /// Uses a pushed request of `client` once, before it expires: its parameters. Another
+    /// client's use leaves it as it is.
     async fn use_pushed_request(
         &self,
         hash: &TokenHash,
+        client: &str,
         now: OffsetDateTime,
-    ) -> Result<Option<(String, String)>, StoreError>;
+    ) -> Result<Option<String>, StoreError>;
     /// Deletes pushed requests that expired before `before`; how many.
     async fn purge_pushed_requests(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
     /// Forgets what `user` allowed `client` and revokes their live sessions of it, in one

@@ -3182,12 +3182,18 @@ async fn pushed_requests_are_used_once_before_they_expire(store: Arc<dyn Store>,
         .insert_pushed_request(&handle.hash(), "web", "{}", T0, T0 + Duration::seconds(60))
         .await
         .expect("insert");
+    // Another client's use leaves it as it is.
+    assert!(store
+        .use_pushed_request(&handle.hash(), "other", T0 + Duration::seconds(1))
+        .await
+        .expect("use")
+        .is_none());
     let tasks: Vec<_> = (0..6)
         .map(|_| {
             let (store, hash) = (store.clone(), handle.hash());
             tokio::spawn(async move {
                 store
-                    .use_pushed_request(&hash, T0 + Duration::seconds(1))
+                    .use_pushed_request(&hash, "web", T0 + Duration::seconds(1))
                     .await
                     .expect("use")
             })
@@ -3197,14 +3203,14 @@ async fn pushed_requests_are_used_once_before_they_expire(store: Arc<dyn Store>,
     for t in tasks {
         used.extend(t.await.expect("task"));
     }
-    assert_eq!(used, [("web".to_owned(), "{}".to_owned())]);
+    assert_eq!(used, ["{}".to_owned()]);
     let late = RefreshToken::generate().expect("rng");
     store
         .insert_pushed_request(&late.hash(), "web", "{}", T0, T0 + Duration::seconds(60))
         .await
         .expect("insert");
     assert!(store
-        .use_pushed_request(&late.hash(), T0 + Duration::seconds(60))
+        .use_pushed_request(&late.hash(), "web", T0 + Duration::seconds(60))
         .await
         .expect("use")
         .is_none());

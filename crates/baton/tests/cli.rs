@@ -1000,7 +1000,12 @@ async fn clients_are_added_shown_and_updated_with_flags() {
     ] {
         assert!(shown.lines().any(|l| l == line), "{line:?} not in\n{shown}");
     }
-    assert!(!shown.contains("secret"), "{shown}");
+    let secret = added
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .expect("secret");
+    assert!(!shown.contains(secret), "{shown}");
+    assert!(shown.contains("authentication: client_secret"), "{shown}");
 
     let updated = run_ok(
         d,

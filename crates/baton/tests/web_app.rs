@@ -93,7 +93,9 @@ async fn the_example_app_signs_a_user_in_and_out_through_baton() {
         .await
         .expect("html");
     assert!(home.contains("Sign in with baton"), "{home}");
-    let to_baton = location(&get(format!("{app_base}/login"), None).await);
+    let r = get(format!("{app_base}/login"), None).await;
+    let started = set_cookie(&r, "web_app_signin").expect("the sign-in is bound to this browser");
+    let to_baton = location(&r);
     assert!(
         to_baton.starts_with(&format!("{}/oauth/authorize?", server.base)),
         "{to_baton}"
@@ -117,8 +119,18 @@ async fn the_example_app_signs_a_user_in_and_out_through_baton() {
         callback.starts_with(&format!("{app_base}/callback?")),
         "{callback}"
     );
-    let r = get(callback, None).await;
-    let session = set_cookie(&r, "web_app_session").expect("the app's session");
+    // Finished in another browser (without the cookie of the one that started it): refused,
+    // and the sign-in is still there for its own browser.
+    let r = get(callback.clone(), None).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = get(callback, Some(started)).await;
+    let Some(session) = set_cookie(&r, "web_app_session") else {
+        panic!(
+            "no session: {} {}",
+            r.status(),
+            r.text().await.unwrap_or_default()
+        );
+    };
     assert_eq!(location(&r), "/");
     let home = get(format!("{app_base}/"), Some(session.clone()))
         .await

@@ -1,13 +1,14 @@
 //! A tiny server-rendered web app that signs its users in through baton with OpenID Connect's
-//! authorization code flow: PKCE (S256), `state`, `nonce`, RFC 9207's `iss` checked on the way
-//! back, the ID token verified against baton's JWKS, a session cookie of its own, and
-//! RP-initiated logout. Everything an app needs fits here; a real one would use a library such
-//! as `openidconnect` and keep its sessions in a store.
+//! authorization code flow: PKCE (S256), `state` bound to the browser that started the sign-in
+//! (a cookie, so nobody can finish their own sign-in in someone else's browser), `nonce`, RFC
+//! 9207's `iss` checked on the way back, the ID token verified against baton's JWKS, a session
+//! cookie of its own that expires, and RP-initiated logout. Everything an app needs fits here; a
+//! real one would use a library such as `openidconnect` and keep its sessions in a store.
 
 use aws_lc_rs::digest::{digest, SHA256};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{AppendHeaders, Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -35,7 +36,11 @@ const MAX_PENDING: usize = 10_000;
 const MAX_SESSIONS: usize = 100_000;
 /// How long a started sign-in may take.
 const PENDING_TTL: Duration = Duration::from_secs(600);
+/// How long a session lasts.
+const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
 const SESSION_COOKIE: &str = "web_app_session";
+/// Names the sign-in this browser started (its `state`).
+const STATE_COOKIE: &str = "web_app_signin";
 
 struct Pending {
     verifier: String,
@@ -48,6 +53,7 @@ struct Signed {
     username: String,
     sub: String,
     id_token: String,
+    since: Instant,
 }
 
 struct Inner {
@@ -95,14 +101,36 @@ fn page(body: &str) -> Response {
         "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Example app</title>\
          <body><main>{body}</main></body></html>"
     );
+    // The sign-out form leads (by redirect) to baton, which browsers check against form-action;
+    // `https:` and `http:` cover any issuer (a real app names its issuer's origin).
     (
         [(
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; form-action 'self' *",
+            "default-src 'none'; form-action 'self' https: http:; frame-ancestors 'none'",
         )],
         Html(html),
     )
         .into_response()
+}
+
+/// A cookie of this app: `Secure` (and `__Host-`-worthy) when it is served over https.
+fn cookie(state: &Inner, name: &str, value: &str, max_age: Option<u64>) -> String {
+    let secure = if state.config.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let age = max_age.map_or(String::new(), |s| format!("; Max-Age={s}"));
+    format!("{name}={value}; HttpOnly; SameSite=Lax; Path=/{secure}{age}")
+}
+
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
+    cookies
+        .split(';')
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.to_owned())
 }
 
 fn fail(status: StatusCode, why: &str) -> Response {
@@ -119,14 +147,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn session_of(state: &Inner, headers: &HeaderMap) -> Option<(String, Signed)> {
-    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
-    let id = cookies
-        .split(';')
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)?
-        .1
-        .to_owned();
-    let signed = lock(&state.sessions).get(&id).cloned()?;
+    let id = cookie_value(headers, SESSION_COOKIE)?;
+    let signed = lock(&state.sessions)
+        .get(&id)
+        .filter(|s| s.since.elapsed() < SESSION_TTL)
+        .cloned()?;
     Some((id, signed))
 }
 
@@ -195,6 +220,7 @@ async fn login(State(state): State<AppState>) -> Response {
     let Ok(mut url) = url::Url::parse(authorize) else {
         return fail(StatusCode::BAD_GATEWAY, "bad authorization endpoint");
     };
+    let bind = cookie(&state, STATE_COOKIE, &st, Some(PENDING_TTL.as_secs()));
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", &state.config.client_id)
@@ -207,7 +233,7 @@ async fn login(State(state): State<AppState>) -> Response {
         .append_pair("nonce", &nonce)
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
-    Redirect::to(url.as_str()).into_response()
+    ([(header::SET_COOKIE, bind)], Redirect::to(url.as_str())).into_response()
 }
 
 #[derive(Deserialize)]
@@ -225,12 +251,28 @@ struct IdClaims {
     preferred_username: Option<String>,
 }
 
-async fn callback(State(state): State<AppState>, Query(q): Query<CallbackQuery>) -> Response {
+async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
     // RFC 9207: the answer must come from the issuer this app sent the user to (mix-up).
     if q.iss.as_deref() != Some(state.config.issuer.as_str()) {
         return fail(StatusCode::BAD_REQUEST, "the answer names another issuer");
     }
-    let Some(pending) = q.state.and_then(|s| lock(&state.pending).remove(&s)) else {
+    // The sign-in must be the one this browser started: otherwise someone could finish their
+    // own sign-in here and have this browser use the app as them (login CSRF).
+    let started_here = cookie_value(&headers, STATE_COOKIE);
+    let Some(st) = q
+        .state
+        .filter(|s| started_here.as_deref() == Some(s.as_str()))
+    else {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "this sign-in was not started in this browser",
+        );
+    };
+    let Some(pending) = lock(&state.pending).remove(&st) else {
         return fail(StatusCode::BAD_REQUEST, "unknown or expired sign-in");
     };
     if let Some(error) = q.error {
@@ -244,13 +286,19 @@ async fn callback(State(state): State<AppState>, Query(q): Query<CallbackQuery>)
             let id = random();
             {
                 let mut sessions = lock(&state.sessions);
+                sessions.retain(|_, s| s.since.elapsed() < SESSION_TTL);
                 if sessions.len() >= MAX_SESSIONS {
-                    sessions.clear();
+                    return fail(StatusCode::SERVICE_UNAVAILABLE, "too many sessions");
                 }
                 sessions.insert(id.clone(), signed);
             }
-            let cookie = format!("{SESSION_COOKIE}={id}; HttpOnly; SameSite=Lax; Path=/");
-            ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+            let session = cookie(&state, SESSION_COOKIE, &id, Some(SESSION_TTL.as_secs()));
+            let done = cookie(&state, STATE_COOKIE, "", Some(0));
+            (
+                AppendHeaders([(header::SET_COOKIE, session), (header::SET_COOKIE, done)]),
+                Redirect::to("/"),
+            )
+                .into_response()
         }
         Err(e) => fail(StatusCode::BAD_GATEWAY, &e),
     }
@@ -285,6 +333,7 @@ async fn finish(state: &Inner, code: &str, pending: &Pending) -> Result<Signed, 
         .get(endpoint(&meta, "jwks_uri")?)
         .send()
         .await
+        .and_then(reqwest::Response::error_for_status)
         .map_err(|e| e.to_string())?
         .bytes()
         .await
@@ -312,6 +361,7 @@ async fn finish(state: &Inner, code: &str, pending: &Pending) -> Result<Signed, 
             .unwrap_or_else(|| claims.sub.clone()),
         sub: claims.sub,
         id_token,
+        since: Instant::now(),
     })
 }
 
@@ -321,7 +371,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
         return Redirect::to("/").into_response();
     };
     lock(&state.sessions).remove(&id);
-    let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0");
+    let clear = cookie(&state, SESSION_COOKIE, "", Some(0));
     let target = match metadata(&state).await {
         Ok(meta) => match endpoint(&meta, "end_session_endpoint").map(url::Url::parse) {
             Ok(Ok(mut url)) => {

@@ -150,13 +150,34 @@ impl Baton {
         let Some(session) = self.store.browser_session(&hash).await? else {
             return Ok(None);
         };
-        let now = self.now();
+        // The store revokes the sessions opened from it in the same transaction.
         self.store
-            .revoke_session(&session.user_id, &session.id, now)
+            .revoke_session(&session.user_id, &session.id, self.now())
             .await?;
-        let children = self.store.revoke_child_sessions(&session.id, now).await?;
-        tracing::info!(session_id = %session.id, children, "browser session ended");
+        tracing::info!(session_id = %session.id, "browser session ended");
         Ok(Some(session))
+    }
+
+    /// A new sign-in on the page replaces the browser session of `previous` (a cookie): for the
+    /// same user the applications' sessions move to the new one and only the old browser
+    /// session ends; for another user the old one ends with its applications' sessions.
+    pub async fn replace_browser_session(
+        &self,
+        previous: &str,
+        next: &SessionId,
+        user: &UserId,
+    ) -> Result<(), AuthError> {
+        let hash = RefreshToken::presented(previous).hash();
+        let Some(old) = self.store.browser_session(&hash).await? else {
+            return Ok(());
+        };
+        if old.user_id == *user && old.id != *next {
+            self.store.reparent_sessions(&old.id, next).await?;
+        }
+        self.store
+            .revoke_session(&old.user_id, &old.id, self.now())
+            .await?;
+        Ok(())
     }
 
     /// The claims of an ID token baton signed, for RP-initiated logout's `id_token_hint`
@@ -432,13 +453,11 @@ impl Baton {
             return Ok(None);
         };
         let hash = RefreshToken::presented(handle).hash();
-        let Some((client, json)) = self.store.use_pushed_request(&hash, self.now()).await? else {
-            return Ok(None);
-        };
-        if client != client_id {
-            return Ok(None);
-        }
-        Ok(serde_json::from_str(&json).ok())
+        let json = self
+            .store
+            .use_pushed_request(&hash, client_id, self.now())
+            .await?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
     }
 
     /// Deletes pushed requests that expired more than a minute ago; how many.

@@ -602,8 +602,14 @@ async fn a_client_authenticates_with_a_signed_assertion_each_used_once() {
     // A JWKS with a private key, or none usable, is refused at registration.
     let mut private = client_key("k2").0;
     private["keys"][0]["d"] = "AAAA".into();
+    let mut mixed = client_key("k3").0;
+    mixed["keys"].as_array_mut().expect("keys").push(
+        serde_json::json!({"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA",
+            "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}),
+    );
     for jwks in [
         private,
+        mixed,
         serde_json::json!({"keys": []}),
         serde_json::json!({"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}]}),
     ] {

@@ -501,12 +501,15 @@ async fn other_errors_go_back_with_state_and_iss() {
         assert_eq!(param(&params, "iss").as_deref(), Some(app.base.as_str()));
         param(&params, "error").expect("error")
     };
+    let long_hint = "x".repeat(300);
+    let hint_case = [("login_hint", long_hint.as_str())];
     let cases: Vec<(&[(&str, &str)], &str)> = vec![
         (&[("code_challenge_method", "plain")], "invalid_request"),
         (&[("code_challenge", "")], "invalid_request"),
         (&[("response_type", "token")], "unsupported_response_type"),
         (&[("scope", "openid admin")], "invalid_scope"),
         (&[("prompt", "none")], "login_required"),
+        (&hint_case, "invalid_request"),
     ];
     for (extra, error) in cases {
         assert_eq!(
@@ -1111,7 +1114,20 @@ async fn connected_apps_are_listed_and_disconnecting_one_ends_its_sessions() {
                 .expect("request")
         }
     };
+    // A code issued just before the disconnection cannot open a session after it.
+    let r = partner
+        .authorize(
+            &challenge,
+            &[("scope", "openid offline_access")],
+            Some(&cookie),
+        )
+        .await;
+    let late_code = param(&redirect_params(&r), "code").expect("code");
     assert_eq!(delete("partner").await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        partner.exchange(&late_code, &verifier, CB).await.status(),
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(delete("partner").await.status(), StatusCode::NOT_FOUND);
     assert_eq!(delete("nobody").await.status(), StatusCode::NOT_FOUND);
     let list = body(app.get_bearer("/auth/connected-apps", &own.access).await).await;
@@ -1258,6 +1274,7 @@ async fn pushed_requests_are_checked_used_once_and_can_be_required() {
         .as_str()
         .expect("uri")
         .to_owned();
+    Rp::first_party(&app).await;
     let r = app
         .client
         .get(app.url("/oauth/authorize"))
@@ -1266,6 +1283,8 @@ async fn pushed_requests_are_checked_used_once_and_can_be_required() {
         .await
         .expect("request");
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Another client's attempt does not spend it.
+    assert_eq!(by_uri(uri, None).await.status(), StatusCode::OK);
     let r = push(base(&challenge), rp.secret.clone()).await;
     let uri = body(r).await["request_uri"]
         .as_str()
@@ -1484,4 +1503,87 @@ async fn rp_initiated_logout_ends_the_browser_session_and_the_apps_online_sessio
         StatusCode::OK,
         "signed out"
     );
+}
+
+#[tokio::test]
+async fn signing_in_again_keeps_the_apps_sessions_and_logout_then_ends_them() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let rp = Rp::first_party(&app).await;
+    let (verifier, challenge) = pkce();
+    let (code, cookie) = rp.code_for("alice", &challenge, &[]).await;
+    let tokens = body(rp.exchange(&code, &verifier, CB).await).await;
+    let refresh = tokens["refresh_token"].as_str().expect("rt").to_owned();
+    // The same user signs in again on the page (prompt=login).
+    let html = rp
+        .authorize(&challenge, &[("prompt", "login")], Some(&cookie))
+        .await
+        .text()
+        .await
+        .expect("html");
+    let r = app
+        .client
+        .post(app.url("/oauth/authorize/login"))
+        .header("origin", &app.base)
+        .header("cookie", &cookie)
+        .form(&[
+            ("request", input(&html, "request").as_str()),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("request");
+    let fresh = sso_cookie(&r).expect("new cookie");
+    let code = param(&redirect_params(&r), "code").expect("code");
+    let second = body(rp.exchange(&code, &verifier, CB).await).await;
+    let grant = |token: String| {
+        let app = &app;
+        let secret = rp.secret.clone();
+        async move {
+            app.client
+                .post(app.url("/oauth/token"))
+                .basic_auth("web", secret)
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", token.as_str()),
+                ])
+                .send()
+                .await
+                .expect("request")
+        }
+    };
+    let r = grant(refresh).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the app's session survived the new sign-in"
+    );
+    let rotated = body(r).await["refresh_token"]
+        .as_str()
+        .expect("rt")
+        .to_owned();
+    // Signing out of the new browser session ends both of the app's sessions.
+    let out = app
+        .client
+        .post(app.url("/auth/logout"))
+        .header("cookie", &fresh)
+        .header("x-requested-with", "baton")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    for token in [
+        rotated,
+        second["refresh_token"].as_str().expect("rt").to_owned(),
+    ] {
+        let r = grant(token).await;
+        assert_error(
+            r,
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            Some("Refresh token has been revoked"),
+        )
+        .await;
+    }
 }

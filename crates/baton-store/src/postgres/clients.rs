@@ -1,7 +1,7 @@
 //! OAuth clients on PostgreSQL: [`ClientStore`] for [`PgStore`].
 
 use super::rows::time_col;
-use super::PgStore;
+use super::{begin_write, PgStore};
 use crate::error::map;
 use crate::queries as q;
 use baton_core::client::ClientRecord;
@@ -66,11 +66,18 @@ impl ClientStore for PgStore {
     }
 
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query(q::DELETE_CLIENT)
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
+        sqlx::query(q::DELETE_CLIENT_CONSENTS)
             .bind(id)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(map)?;
+        let done = sqlx::query(q::DELETE_CLIENT)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        tx.commit().await.map_err(map)?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -204,6 +204,13 @@ impl OidcStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(map)?;
+        sqlx::query(q::SPEND_CLIENT_CODES)
+            .bind(to_millis(now))
+            .bind(user.as_str())
+            .bind(client)
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
         tx.commit().await.map_err(map)?;
         Ok(true)
     }
@@ -231,19 +238,19 @@ impl OidcStore for PgStore {
     async fn use_pushed_request(
         &self,
         hash: &TokenHash,
+        client: &str,
         now: OffsetDateTime,
-    ) -> Result<Option<(String, String)>, StoreError> {
+    ) -> Result<Option<String>, StoreError> {
         let row = sqlx::query(q::USE_PUSHED_REQUEST)
             .bind(to_millis(now))
             .bind(&hash.0[..])
+            .bind(client)
             .fetch_optional(&self.writer)
             .await
             .map_err(map)?;
-        row.map(|r| -> Result<(String, String), sqlx::Error> {
-            Ok((r.try_get("client_id")?, r.try_get("params")?))
-        })
-        .transpose()
-        .map_err(map)
+        row.map(|r| r.try_get::<String, _>("params"))
+            .transpose()
+            .map_err(map)
     }
 
     async fn purge_pushed_requests(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
@@ -255,14 +262,10 @@ impl OidcStore for PgStore {
             .rows_affected())
     }
 
-    async fn revoke_child_sessions(
-        &self,
-        parent: &SessionId,
-        now: OffsetDateTime,
-    ) -> Result<u64, StoreError> {
-        Ok(sqlx::query(q::REVOKE_CHILD_SESSIONS)
-            .bind(to_millis(now))
-            .bind(parent.as_str())
+    async fn reparent_sessions(&self, from: &SessionId, to: &SessionId) -> Result<u64, StoreError> {
+        Ok(sqlx::query(q::REPARENT_SESSIONS)
+            .bind(to.as_str())
+            .bind(from.as_str())
             .execute(&self.writer)
             .await
             .map_err(map)?

@@ -154,15 +154,26 @@ impl SessionStore for PgStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let now = to_millis(now);
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
         let done = sqlx::query(q::REVOKE_SESSION)
             .bind(now)
             .bind(session.as_str())
             .bind(user.as_str())
             .bind(now)
             .bind(now)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(map)?;
+        if done.rows_affected() == 1 {
+            // The sessions applications opened from it, when it is a browser session.
+            sqlx::query(q::REVOKE_CHILD_SESSIONS)
+                .bind(now)
+                .bind(session.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+        }
+        tx.commit().await.map_err(map)?;
         Ok(done.rows_affected() == 1)
     }
 

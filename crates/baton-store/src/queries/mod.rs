@@ -375,6 +375,13 @@ pub const UPDATE_CLIENT: &str =
      WHERE id = $4";
 /// Removes an OAuth client.
 pub const DELETE_CLIENT: &str = "DELETE FROM oauth_clients WHERE id = $1";
+/// Forgets every consent given to client `$1` (with its deletion: a client added again under
+/// the id inherits none).
+pub const DELETE_CLIENT_CONSENTS: &str = "DELETE FROM consents WHERE client_id = $1";
+/// Spends at `$1` the codes of user `$2` for client `$3` not exchanged yet (an app
+/// disconnected must not open a session with a code issued just before).
+pub const SPEND_CLIENT_CODES: &str = "UPDATE authorization_codes SET used_at = $1 \
+     WHERE user_id = $2 AND client_id = $3 AND used_at IS NULL";
 
 /// Every signing key, oldest first.
 pub const SIGNING_KEYS: &str =
@@ -712,17 +719,22 @@ pub const REVOKE_CLIENT_SESSIONS: &str =
 /// Stores a pushed authorization request.
 pub const INSERT_PUSHED_REQUEST: &str = "INSERT INTO pushed_requests \
      (hash, client_id, params, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
-/// Uses the unused, unexpired pushed request `$2` at `$1`: its client and parameters.
+/// Uses the unused, unexpired pushed request `$2` of client `$3` at `$1`: its parameters.
 pub const USE_PUSHED_REQUEST: &str = "UPDATE pushed_requests SET used_at = $1 \
-     WHERE hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING client_id, params";
+     WHERE hash = $2 AND client_id = $3 AND used_at IS NULL AND expires_at > $1 \
+     RETURNING params";
 /// Forgets pushed requests that expired before `$1`.
 pub const PURGE_PUSHED_REQUESTS: &str = "DELETE FROM pushed_requests WHERE expires_at < $1";
-/// Revokes at `$1` the live sessions opened from the browser session `$2`, but those granted
-/// `offline_access`.
+/// Revokes at `$1` the live sessions opened from the browser session `$2` (run with its
+/// revocation), but those granted `offline_access` (`_` escaped: it is LIKE's one-character
+/// wildcard).
 pub const REVOKE_CHILD_SESSIONS: &str =
     "UPDATE sessions SET revoked_at = $1, revoke_reason = 'logout' \
      WHERE parent_id = $2 AND revoked_at IS NULL \
-     AND (scope IS NULL OR ' ' || scope || ' ' NOT LIKE '% offline_access %')";
+     AND (scope IS NULL OR ' ' || scope || ' ' NOT LIKE '% offline!_access %' ESCAPE '!')";
+/// Moves the live sessions opened from browser session `$2` to browser session `$1`.
+pub const REPARENT_SESSIONS: &str =
+    "UPDATE sessions SET parent_id = $1 WHERE parent_id = $2 AND revoked_at IS NULL";
 /// Records a used client assertion; a conflict means it was used before.
 pub const USE_CLIENT_ASSERTION: &str =
     "INSERT INTO client_assertions_used (hash, expires_at) VALUES ($1, $2)";

@@ -64,7 +64,10 @@ impl ClientStore for SqliteStore {
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
         let id = id.to_owned();
         self.engine
-            .write(move |c| Ok(execute(c, q::DELETE_CLIENT, [id])? == 1))
+            .write(move |c| {
+                execute(c, q::DELETE_CLIENT_CONSENTS, [&id])?;
+                Ok(execute(c, q::DELETE_CLIENT, [&id])? == 1)
+            })
             .await
     }
 

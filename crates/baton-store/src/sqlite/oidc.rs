@@ -209,6 +209,11 @@ impl OidcStore for SqliteStore {
                     q::REVOKE_CLIENT_SESSIONS,
                     params![now, user.as_str(), client],
                 )?;
+                execute(
+                    c,
+                    q::SPEND_CLIENT_CODES,
+                    params![now, user.as_str(), client],
+                )?;
                 Ok(true)
             })
             .await
@@ -239,14 +244,18 @@ impl OidcStore for SqliteStore {
     async fn use_pushed_request(
         &self,
         hash: &TokenHash,
+        client: &str,
         now: OffsetDateTime,
-    ) -> Result<Option<(String, String)>, StoreError> {
-        let (hash, now) = (hash.clone(), to_millis(now));
+    ) -> Result<Option<String>, StoreError> {
+        let (hash, client, now) = (hash.clone(), client.to_owned(), to_millis(now));
         self.engine
             .write(move |c| {
-                query_one(c, q::USE_PUSHED_REQUEST, params![now, &hash.0[..]], |row| {
-                    Ok((row.get("client_id")?, row.get("params")?))
-                })
+                query_one(
+                    c,
+                    q::USE_PUSHED_REQUEST,
+                    params![now, &hash.0[..], client],
+                    |row| row.get("params"),
+                )
             })
             .await
     }
@@ -258,15 +267,11 @@ impl OidcStore for SqliteStore {
             .await
     }
 
-    async fn revoke_child_sessions(
-        &self,
-        parent: &SessionId,
-        now: OffsetDateTime,
-    ) -> Result<u64, StoreError> {
-        let (parent, now) = (parent.clone(), to_millis(now));
+    async fn reparent_sessions(&self, from: &SessionId, to: &SessionId) -> Result<u64, StoreError> {
+        let (from, to) = (from.clone(), to.clone());
         self.engine
             .write(move |c| {
-                Ok(execute(c, q::REVOKE_CHILD_SESSIONS, params![now, parent.as_str()])? as u64)
+                Ok(execute(c, q::REPARENT_SESSIONS, params![to.as_str(), from.as_str()])? as u64)
             })
             .await
     }

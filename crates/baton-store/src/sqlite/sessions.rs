@@ -157,6 +157,10 @@ impl SessionStore for SqliteStore {
                     q::REVOKE_SESSION,
                     params![now, session.as_str(), user.as_str(), now, now],
                 )?;
+                if done == 1 {
+                    // The sessions applications opened from it, when it is a browser session.
+                    execute(c, q::REVOKE_CHILD_SESSIONS, params![now, session.as_str()])?;
+                }
                 Ok(done == 1)
             })
             .await

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use baton_core::audit::EventKind;
 use baton_core::client::ClientRecord;
 use baton_core::service::{Factor, PendingRequest, FIRST_PARTY_CLIENT};
-use baton_core::{AuthError, SessionId};
+use baton_core::{AuthError, SessionId, UserId};
 use baton_proto::Delivery;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -122,7 +122,17 @@ pub(in crate::routes) async fn login(
     )
     .await;
     match outcome {
-        Ok(issued) => signed_in(&state, &headers, &client, &pending, &issued.session_id).await,
+        Ok(issued) => {
+            signed_in(
+                &state,
+                &headers,
+                &client,
+                &pending,
+                &issued.session_id,
+                &issued.user_id,
+            )
+            .await
+        }
         Err(ApiError::MfaRequired { mfa_token, methods }) => {
             let recovery = methods
                 .iter()
@@ -214,9 +224,14 @@ async fn signed_in(
     client: &ClientRecord,
     pending: &PendingRequest,
     session: &SessionId,
+    user: &UserId,
 ) -> Response {
     if let Some(previous) = sso_cookie(headers, state.config.cookie_secure) {
-        if let Err(e) = state.baton.end_browser_session(&previous).await {
+        if let Err(e) = state
+            .baton
+            .replace_browser_session(&previous, session, user)
+            .await
+        {
             return failure(e.into());
         }
     }
@@ -283,7 +298,17 @@ pub(in crate::routes) async fn mfa(
         Factor::RecoveryCode(&code)
     };
     match flows::mfa_login(&state, &form.mfa_token, factor, origin).await {
-        Ok((issued, _)) => signed_in(&state, &headers, &client, &pending, &issued.session_id).await,
+        Ok((issued, _)) => {
+            signed_in(
+                &state,
+                &headers,
+                &client,
+                &pending,
+                &issued.session_id,
+                &issued.user_id,
+            )
+            .await
+        }
         Err(e @ ApiError::InvalidCode { .. }) => {
             let refusal = sign_in_refusal(&e);
             mfa_page(
