@@ -14,7 +14,7 @@
  *
  * No runtime dependencies.
  */
-import type { ErrorCode, MfaMethod, MfaStatus, PasskeyView, TotpSetupResponse, SessionView, UserResponse } from "./generated/wire.js";
+import type { ErrorCode, MfaMethod, MfaStatus, PasskeyView, TotpSetupResponse, SessionView, ConnectedApp, UserResponse } from "./generated/wire.js";
 /** The JSON bodies of baton's API, generated from the server's own types. */
 export type * from "./generated/wire.js";
 /** Options of {@link createClient}. */
@@ -210,6 +210,10 @@ export interface BatonClient {
     sessions(): Promise<Session[]>;
     /** Revokes one session; revoking the current one signs out. */
     revokeSession(id: string): Promise<void>;
+    /** The applications the user allowed through baton's sign-in pages ("connected apps"). */
+    connectedApps(): Promise<ConnectedApp[]>;
+    /** Disconnects an application: its consent is forgotten and its sessions end. */
+    disconnectApp(clientId: string): Promise<void>;
     /** A valid access token (renewed if needed), or null when signed out. */
     getAccessToken(): Promise<string | null>;
     /** `fetch` with the bearer token for baton's origin, the page's own and `apiOrigins` (other

@@ -630,6 +630,17 @@ export function createClient(options = {}) {
             const body = await json(await authorized(url("/auth/sessions")));
             return body.sessions;
         },
+        async connectedApps() {
+            const body = await json(await authorized(url("/auth/connected-apps")));
+            return body.apps;
+        },
+        async disconnectApp(clientId) {
+            const res = await authorized(url(`/auth/connected-apps/${encodeURIComponent(clientId)}`), {
+                method: "DELETE",
+            });
+            if (!res.ok)
+                throw await errorOf(res);
+        },
         async revokeSession(id) {
             const res = await authorized(url(`/auth/sessions/${encodeURIComponent(id)}`), {
                 method: "DELETE",

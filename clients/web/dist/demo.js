@@ -114,6 +114,52 @@ function tick() {
 }
 setInterval(tick, 200);
 const when = (iso) => new Date(iso).toLocaleString();
+async function loadApps() {
+    const body = $("apps");
+    let apps;
+    try {
+        apps = await client.connectedApps();
+    }
+    catch (e) {
+        say(`Could not list connected apps: ${explain(e)}`, "error");
+        return;
+    }
+    if (apps.length === 0) {
+        const tr = document.createElement("tr");
+        const td = document.createElement("td");
+        td.colSpan = 4;
+        td.textContent = "None yet.";
+        tr.append(td);
+        body.replaceChildren(tr);
+        return;
+    }
+    body.replaceChildren(...apps.map((app) => {
+        const tr = document.createElement("tr");
+        tr.dataset.clientId = app.client_id;
+        for (const text of [app.name, app.scopes.join(" "), when(app.granted_at)]) {
+            const td = document.createElement("td");
+            td.textContent = text;
+            tr.append(td);
+        }
+        const td = document.createElement("td");
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = "Disconnect";
+        button.addEventListener("click", async () => {
+            try {
+                await client.disconnectApp(app.client_id);
+                say(`${app.name} is disconnected.`, "ok");
+                await loadApps();
+            }
+            catch (e) {
+                say(`Could not disconnect: ${explain(e)}`, "error");
+            }
+        });
+        td.append(button);
+        tr.append(td);
+        return tr;
+    }));
+}
 async function loadSessions() {
     const body = $("sessions");
     let sessions;
@@ -649,6 +695,7 @@ $("call-me").addEventListener("click", async () => {
     }
 });
 $("load-sessions").addEventListener("click", () => void loadSessions());
+$("load-apps").addEventListener("click", () => void loadApps());
 $("load-passkeys").addEventListener("click", () => void loadPasskeys());
 $("load-events").addEventListener("click", () => void loadEvents());
 $("logout").addEventListener("click", async () => {
@@ -678,6 +725,7 @@ client.onChange((state, reason) => {
     render(state);
     if (reason === "login") {
         void loadSessions();
+        void loadApps();
         void loadEvents();
         void loadSecurity();
     }

@@ -45,6 +45,8 @@ import type {
   VerifyEmailRequest,
   SessionList,
   SessionView,
+  ConnectedApp,
+  ConnectedAppList,
   TokenResponse,
   UserResponse,
 } from "./generated/wire.js";
@@ -243,6 +245,10 @@ export interface BatonClient {
   sessions(): Promise<Session[]>;
   /** Revokes one session; revoking the current one signs out. */
   revokeSession(id: string): Promise<void>;
+  /** The applications the user allowed through baton's sign-in pages ("connected apps"). */
+  connectedApps(): Promise<ConnectedApp[]>;
+  /** Disconnects an application: its consent is forgotten and its sessions end. */
+  disconnectApp(clientId: string): Promise<void>;
   /** A valid access token (renewed if needed), or null when signed out. */
   getAccessToken(): Promise<string | null>;
   /** `fetch` with the bearer token for baton's origin, the page's own and `apiOrigins` (other
@@ -912,6 +918,18 @@ export function createClient(options: ClientOptions = {}): BatonClient {
     async sessions() {
       const body = await json<SessionList>(await authorized(url("/auth/sessions")));
       return body.sessions;
+    },
+
+    async connectedApps() {
+      const body = await json<ConnectedAppList>(await authorized(url("/auth/connected-apps")));
+      return body.apps;
+    },
+
+    async disconnectApp(clientId) {
+      const res = await authorized(url(`/auth/connected-apps/${encodeURIComponent(clientId)}`), {
+        method: "DELETE",
+      });
+      if (!res.ok) throw await errorOf(res);
     },
 
     async revokeSession(id) {

@@ -733,3 +733,23 @@ describe("BatonError", () => {
     expect(err).toMatchObject({ status: 401, code: "missing_token" });
   });
 });
+
+describe("connected apps", () => {
+  it("lists the applications the user allowed and disconnects one", async () => {
+    const client = await signedIn();
+    fake.allowApp(USER, "partner", ["openid", "profile"]);
+    const apps = await client.connectedApps();
+    expect(apps.map((a) => [a.client_id, a.scopes])).toEqual([["partner", ["openid", "profile"]]]);
+    await client.disconnectApp("partner");
+    expect(fake.requests("/auth/connected-apps/partner")[0]?.method).toBe("DELETE");
+    expect(await client.connectedApps()).toEqual([]);
+    expect(client.state.status).toBe("signed-in");
+  });
+
+  it("disconnecting an application the user never allowed throws a BatonError 404", async () => {
+    const client = await signedIn();
+    const err = await client.disconnectApp("nobody").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BatonError);
+    expect(err).toMatchObject({ status: 404, code: "not_found" });
+  });
+});

@@ -32,12 +32,14 @@ import type {
   RegisterRequest,
   SessionList,
   SessionView,
+  ConnectedApp,
+  ConnectedAppList,
   TokenResponse,
   UserResponse,
 } from "../src/generated/wire.js";
 
 /** Every JSON body the fake answers with. */
-type Answer = ErrorBody | MfaRequiredBody | TokenResponse | UserResponse | SessionList | MeResponse;
+type Answer = ErrorBody | MfaRequiredBody | TokenResponse | UserResponse | SessionList | MeResponse | ConnectedAppList;
 
 export interface Logged {
   method: string;
@@ -133,6 +135,8 @@ export class FakeBaton {
 
   private readonly users = new Map<string, User>();
   private readonly sessions = new Map<string, Session>();
+  /** Connected apps by user id, then client id. */
+  private readonly apps = new Map<string, Map<string, ConnectedApp>>();
   /** Access tokens /api/me accepts right now, with the session each belongs to. */
   private readonly valid = new Map<string, string>();
   private seq = 0;
@@ -186,6 +190,15 @@ export class FakeBaton {
   loginElsewhere(username: string): string {
     const user = this.users.get(username.toLowerCase())!;
     return this.newSession(user).id;
+  }
+
+  /** Records that `username` allowed the application `clientId` (on baton's consent page). */
+  allowApp(username: string, clientId: string, scopes: string[]): void {
+    const user = this.users.get(username.toLowerCase())!;
+    const apps = this.apps.get(user.id) ?? new Map<string, ConnectedApp>();
+    const now = new Date(0).toISOString();
+    apps.set(clientId, { client_id: clientId, name: clientId, scopes, granted_at: now, updated_at: now });
+    this.apps.set(user.id, apps);
   }
 
   sessionIds(): string[] {
@@ -472,6 +485,13 @@ export class FakeBaton {
           }));
         return json(200, { sessions: list });
       }
+      case "GET /auth/connected-apps": {
+        const who = this.bearer(req);
+        if (who instanceof Response) return who;
+        const userId = this.sessions.get(who.sid)!.userId;
+        const apps = [...(this.apps.get(userId) ?? new Map()).values()];
+        return json(200, { apps });
+      }
       case "GET /api/me": {
         const who = this.bearer(req);
         if (who instanceof Response) return who;
@@ -487,6 +507,14 @@ export class FakeBaton {
           headers: { "Content-Type": req.headers.get("Content-Type") ?? "text/plain" },
         });
       }
+    }
+    const app = /^DELETE \/auth\/connected-apps\/(.+)$/.exec(route);
+    if (app) {
+      const who = this.bearer(req);
+      if (who instanceof Response) return who;
+      const userId = this.sessions.get(who.sid)!.userId;
+      const removed = this.apps.get(userId)?.delete(decodeURIComponent(app[1]!)) ?? false;
+      return removed ? new Response(null, { status: 204 }) : json(404, { error: "not_found" });
     }
     const del = /^DELETE \/auth\/sessions\/(.+)$/.exec(route);
     if (del) {
