@@ -226,7 +226,91 @@ pub struct ClientSettings {
     /// 7523) instead of a secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<serde_json::Value>,
+    /// Extra claims of its ID tokens and userinfo, by name: a user attribute under the name the
+    /// application expects (`groups` = `roles`), released only with the scope that releases
+    /// the attribute itself.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub claims: std::collections::BTreeMap<String, ClaimSource>,
 }
+
+/// A user attribute a client's claim mapping can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimSource {
+    /// The user id (with `openid`).
+    Sub,
+    /// The username (with `profile`).
+    Username,
+    /// The e-mail address (with `email`).
+    Email,
+    /// Whether it is confirmed (with `email`).
+    EmailVerified,
+    /// The roles (with `roles`).
+    Roles,
+}
+
+impl ClaimSource {
+    /// Every source, in a stable order.
+    pub const ALL: [ClaimSource; 5] = [
+        ClaimSource::Sub,
+        ClaimSource::Username,
+        ClaimSource::Email,
+        ClaimSource::EmailVerified,
+        ClaimSource::Roles,
+    ];
+
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimSource::Sub => "sub",
+            ClaimSource::Username => "username",
+            ClaimSource::Email => "email",
+            ClaimSource::EmailVerified => "email_verified",
+            ClaimSource::Roles => "roles",
+        }
+    }
+
+    /// The source of a name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// The scope that releases it.
+    pub fn scope(self) -> &'static str {
+        match self {
+            ClaimSource::Sub => "openid",
+            ClaimSource::Username => "profile",
+            ClaimSource::Email | ClaimSource::EmailVerified => "email",
+            ClaimSource::Roles => "roles",
+        }
+    }
+}
+
+/// Claims a mapping may not name: the ones OpenID Connect and baton give a meaning.
+const RESERVED_CLAIMS: [&str; 20] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "auth_time",
+    "nonce",
+    "amr",
+    "acr",
+    "azp",
+    "sid",
+    "at_hash",
+    "c_hash",
+    "preferred_username",
+    "email",
+    "email_verified",
+    "roles",
+    "events",
+];
+/// Most mapped claims of a client.
+pub const MAX_CLAIMS: usize = 16;
 
 impl ClientSettings {
     /// The settings of a client stored before clients had settings, and of a client added
@@ -245,6 +329,7 @@ impl ClientSettings {
             require_par: false,
             backchannel_logout_uri: None,
             jwks: None,
+            claims: std::collections::BTreeMap::new(),
         }
     }
 
@@ -341,6 +426,22 @@ impl ClientSettings {
                 ));
             }
         }
+        if self.claims.len() > MAX_CLAIMS {
+            return Err(E::Claim("a client maps at most 16 claims".into()));
+        }
+        for name in self.claims.keys() {
+            let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-');
+            if name.is_empty() || name.len() > 64 || !name.chars().all(ok) {
+                return Err(E::Claim(format!(
+                    "{name:?}: claim names are 1-64 characters of A-Z, a-z, 0-9, '_', '.', ':', '-'"
+                )));
+            }
+            if RESERVED_CLAIMS.contains(&name.as_str()) {
+                return Err(E::Claim(format!(
+                    "{name:?} is a standard claim and cannot be mapped"
+                )));
+            }
+        }
         if let Some(ttl) = self.refresh_idle_ttl {
             if ttl < REFRESH_IDLE_TTL_BOUNDS.0 || ttl > REFRESH_IDLE_TTL_BOUNDS.1 {
                 return Err(E::RefreshIdleTtl);
@@ -427,6 +528,9 @@ pub enum ClientSettingsError {
     /// An unusable `private_key_jwt` JWKS.
     #[error("the client's JWKS cannot be used: {0}")]
     Jwks(String),
+    /// A claim mapping that cannot be used.
+    #[error("{0}")]
+    Claim(String),
 }
 
 /// RFC 6749 §3.3 `scope-token`: printable ASCII except space, `"` and `\`; here at most

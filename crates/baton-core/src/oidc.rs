@@ -385,6 +385,39 @@ pub struct IdTokenClaims {
     /// `roles` scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<String>>,
+    /// The client's mapped claims ([`mapped_claims`]).
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The claims `settings` maps for `user`, those the granted `scopes` release.
+pub fn mapped_claims(
+    settings: &crate::client::ClientSettings,
+    user: &crate::store::UserRecord,
+    scopes: &[&str],
+) -> serde_json::Map<String, serde_json::Value> {
+    use crate::client::ClaimSource;
+    use serde_json::json;
+    let mut out = serde_json::Map::new();
+    for (name, source) in &settings.claims {
+        if !scopes.contains(&source.scope()) {
+            continue;
+        }
+        let value = match source {
+            ClaimSource::Sub => Some(json!(user.id.to_string())),
+            ClaimSource::Username => Some(json!(user.username)),
+            ClaimSource::Email => user.email.as_ref().map(|e| json!(e)),
+            ClaimSource::EmailVerified => user
+                .email
+                .as_ref()
+                .map(|_| json!(user.email_verified_at.is_some())),
+            ClaimSource::Roles => Some(json!(user.roles)),
+        };
+        if let Some(value) = value {
+            out.insert(name.clone(), value);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use baton_core::client::{ClientRecord, ClientSettings, Grant};
+use baton_core::client::{ClaimSource, ClientRecord, ClientSettings, Grant};
 use baton_core::email::MailKind;
 use baton_core::keys::{SigningAlg, StoredKey};
 use baton_core::limits::{LimitKey, LimitOutcome, LimitVerdict};
@@ -2689,6 +2689,7 @@ async fn clients_keep_their_settings_and_secrets(store: Arc<dyn Store>, url: &st
         require_par: true,
         backchannel_logout_uri: Some("https://app.example/bcl".into()),
         jwks: None,
+        claims: [("groups".to_owned(), ClaimSource::Roles)].into(),
     };
     let web = client("web", settings.clone());
     store.insert_client(&web).await.expect("insert");

@@ -1,7 +1,7 @@
 //! `baton client …`: adding, showing, changing, listing and deleting OAuth clients.
 
 use anyhow::{bail, Context as _};
-use baton_core::client::{ClientRecord, ClientSettings, Grant, DEFAULT_SCOPES};
+use baton_core::client::{ClaimSource, ClientRecord, ClientSettings, Grant, DEFAULT_SCOPES};
 use baton_core::Baton;
 use std::io::Write;
 
@@ -64,6 +64,11 @@ pub struct ClientFlags {
     /// Where OpenID Connect back-channel logout tokens are posted; `none` to stop.
     #[arg(long, value_name = "URI")]
     backchannel_logout_uri: Option<String>,
+    /// A claim of its ID tokens and userinfo, NAME=SOURCE (SOURCE: sub, username, email,
+    /// email_verified, roles), released with the scope that releases SOURCE; repeat for
+    /// several (a given list replaces the old one).
+    #[arg(long = "claim", value_name = "NAME=SOURCE")]
+    claims: Vec<String>,
     /// A JSON file with the client's public keys (a JWKS, each key with a kid): it then
     /// authenticates with private_key_jwt (RFC 7523) and has no secret.
     #[arg(long, value_name = "FILE")]
@@ -139,6 +144,24 @@ impl ClientFlags {
         }
         if let Some(uri) = &self.backchannel_logout_uri {
             base.backchannel_logout_uri = (uri != "none").then(|| uri.clone());
+        }
+        if !self.claims.is_empty() {
+            base.claims = self
+                .claims
+                .iter()
+                .map(|c| {
+                    let (name, source) = c
+                        .split_once('=')
+                        .with_context(|| format!("--claim {c:?}: write NAME=SOURCE"))?;
+                    let source = ClaimSource::parse(source).with_context(|| {
+                        format!(
+                            "--claim {c:?}: the source is one of sub, username, email, \
+                             email_verified, roles"
+                        )
+                    })?;
+                    Ok((name.to_owned(), source))
+                })
+                .collect::<anyhow::Result<_>>()?;
         }
         if let Some(path) = &self.jwks {
             let text = std::fs::read(path)
@@ -226,6 +249,9 @@ pub fn show(out: &mut impl Write, client: &ClientRecord) -> anyhow::Result<()> {
     if let Some(uri) = &s.backchannel_logout_uri {
         writeln!(out, "backchannel_logout_uri: {uri}")?;
     }
+    for (name, source) in &s.claims {
+        writeln!(out, "claim: {name}={}", source.as_str())?;
+    }
     writeln!(out, "created_at: {created}")?;
     Ok(())
 }
@@ -262,7 +288,8 @@ pub fn check_changes(flags: &ClientFlags, new_secret: bool) -> anyhow::Result<()
         && !flags.default_ttls
         && flags.require_par.is_none()
         && flags.backchannel_logout_uri.is_none()
-        && flags.jwks.is_none();
+        && flags.jwks.is_none()
+        && flags.claims.is_empty();
     if untouched && !new_secret {
         bail!("nothing to change: give a setting's flag (see `baton client update --help`)");
     }

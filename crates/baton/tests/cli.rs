@@ -981,6 +981,8 @@ async fn clients_are_added_shown_and_updated_with_flags() {
             "--access-ttl",
             "5m",
             "--require-par",
+            "--claim",
+            "groups=roles",
         ],
     );
     assert_eq!(added.lines().count(), 2, "{added}");
@@ -997,6 +999,7 @@ async fn clients_are_added_shown_and_updated_with_flags() {
         "access_ttl: 5m",
         "refresh_idle_ttl: default",
         "require_par: yes",
+        "claim: groups=roles",
     ] {
         assert!(shown.lines().any(|l| l == line), "{line:?} not in\n{shown}");
     }
@@ -1076,6 +1079,9 @@ async fn clients_are_added_shown_and_updated_with_flags() {
             "no client",
         ),
         (vec!["client", "show", "nobody"], "no client"),
+        (vec!["client", "add", "x", "--claim", "groups"], "NAME=SOURCE"),
+        (vec!["client", "add", "x", "--claim", "groups=password"], "the source is one of"),
+        (vec!["client", "add", "x", "--claim", "aud=roles"], "standard claim"),
     ] {
         let err = run_err(d, &args);
         assert!(err.contains(says), "{args:?}: {err}");

@@ -355,6 +355,7 @@ impl Baton {
                 email_verified: (scopes.contains(&"email") && user.email.is_some())
                     .then_some(user.email_verified_at.is_some()),
                 roles: scopes.contains(&"roles").then(|| user.roles.clone()),
+                extra: crate::oidc::mapped_claims(&client.settings, &user, &scopes),
             };
             Some(access::mint_id_token(&self.ring(), &claims).map_err(AuthError::internal)?)
         } else {
@@ -405,6 +406,19 @@ impl Baton {
         }
         if claims.has_scope("roles") {
             out.insert("roles".into(), json!(user.roles));
+        }
+        if let Some(client) = self.store.client(&claims.client_id).await? {
+            let granted: Vec<&str> = claims
+                .scope
+                .as_deref()
+                .unwrap_or_default()
+                .split(' ')
+                .collect();
+            out.extend(crate::oidc::mapped_claims(
+                &client.settings,
+                &user,
+                &granted,
+            ));
         }
         Ok(Some(Value::Object(out)))
     }

@@ -1587,3 +1587,77 @@ async fn signing_in_again_keeps_the_apps_sessions_and_logout_then_ends_them() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn a_clients_claim_mapping_names_attributes_as_it_expects_within_the_scopes() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let user = app.state.baton.user_by_name("alice").await.expect("user");
+    app.state
+        .baton
+        .add_role(&user.id, "admin")
+        .await
+        .expect("role");
+    use baton_core::client::ClaimSource;
+    let rp = Rp::add(
+        &app,
+        "mapped",
+        ClientSettings {
+            first_party: true,
+            grants: vec![Grant::AuthorizationCode],
+            redirect_uris: vec![CB.into()],
+            scopes: ["openid", "profile", "roles"].map(String::from).to_vec(),
+            claims: [
+                ("groups".to_owned(), ClaimSource::Roles),
+                ("login".to_owned(), ClaimSource::Username),
+                ("mail".to_owned(), ClaimSource::Email),
+            ]
+            .into(),
+            ..ClientSettings::legacy()
+        },
+    )
+    .await;
+    let (verifier, challenge) = pkce();
+    let (code, cookie) = rp
+        .code_for("alice", &challenge, &[("scope", "openid roles")])
+        .await;
+    let tokens = body(rp.exchange(&code, &verifier, CB).await).await;
+    let id = jwt_claims(tokens["id_token"].as_str().expect("id"));
+    assert_eq!(id["groups"], serde_json::json!(["admin"]));
+    assert!(id.get("login").is_none(), "username needs profile: {id}");
+    assert!(id.get("mail").is_none(), "no address, and no email scope");
+    let info = body(
+        app.get_bearer(
+            "/oauth/userinfo",
+            tokens["access_token"].as_str().expect("at"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(info["groups"], serde_json::json!(["admin"]));
+    let r = rp
+        .authorize(&challenge, &[("scope", "openid profile")], Some(&cookie))
+        .await;
+    let code = param(&redirect_params(&r), "code").expect("code");
+    let id = jwt_claims(
+        body(rp.exchange(&code, &verifier, CB).await).await["id_token"]
+            .as_str()
+            .expect("id"),
+    );
+    assert_eq!(id["login"], "alice");
+    assert!(id.get("groups").is_none(), "roles need the roles scope");
+    // Standard claims cannot be remapped.
+    let refused = app
+        .state
+        .baton
+        .add_client(
+            "bad",
+            true,
+            ClientSettings {
+                claims: [("sub".to_owned(), ClaimSource::Username)].into(),
+                ..ClientSettings::legacy()
+            },
+        )
+        .await;
+    assert!(refused.is_err());
+}
