@@ -1079,9 +1079,18 @@ async fn clients_are_added_shown_and_updated_with_flags() {
             "no client",
         ),
         (vec!["client", "show", "nobody"], "no client"),
-        (vec!["client", "add", "x", "--claim", "groups"], "NAME=SOURCE"),
-        (vec!["client", "add", "x", "--claim", "groups=password"], "the source is one of"),
-        (vec!["client", "add", "x", "--claim", "aud=roles"], "standard claim"),
+        (
+            vec!["client", "add", "x", "--claim", "groups"],
+            "NAME=SOURCE",
+        ),
+        (
+            vec!["client", "add", "x", "--claim", "groups=password"],
+            "the source is one of",
+        ),
+        (
+            vec!["client", "add", "x", "--claim", "aud=roles"],
+            "standard claim",
+        ),
     ] {
         let err = run_err(d, &args);
         assert!(err.contains(says), "{args:?}: {err}");
