@@ -57,19 +57,28 @@ pub fn clear_planted(host: &str, secure: bool) -> Vec<HeaderValue> {
 /// are two or more (one may have been planted by a sibling subdomain, and which of them is the
 /// user's own cannot be told).
 pub fn refresh_cookie(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match single_cookie(headers, COOKIE_NAME) {
+        Err(()) => Err(ApiError::DuplicateCookie),
+        Ok(value) => Ok(value.filter(|v| !v.is_empty())),
+    }
+}
+
+/// The value of the request's one cookie `name`: `Ok(None)` without one, `Err` with two or
+/// more (which of them is the one this server set cannot be told).
+fn single_cookie(headers: &HeaderMap, name: &str) -> Result<Option<String>, ()> {
     let mut found = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, _)| *name == COOKIE_NAME)
+        .filter(|(n, _)| *n == name)
         .map(|(_, value)| value.trim().trim_matches('"'));
     let first = found.next();
     if found.next().is_some() {
-        return Err(ApiError::DuplicateCookie);
+        return Err(());
     }
-    Ok(first.filter(|v| !v.is_empty()).map(str::to_owned))
+    Ok(first.map(str::to_owned))
 }
 
 /// The origin (`scheme://host[:port]`) of a URL.
@@ -137,22 +146,10 @@ pub fn set_sso_cookie(value: Option<&str>, max_age: u64, secure: bool) -> Header
 /// The browser-session cookie's value; `None` without one, or with two or more (which is the
 /// user's own cannot be told).
 pub fn sso_cookie(headers: &HeaderMap, secure: bool) -> Option<String> {
-    let name = sso_cookie_name(secure);
-    let mut found = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(n, _)| *n == name)
-        .map(|(_, value)| value.trim().trim_matches('"'));
-    let first = found.next();
-    if found.next().is_some() {
-        return None;
-    }
-    first
+    single_cookie(headers, sso_cookie_name(secure))
+        .ok()
+        .flatten()
         .filter(|v| !v.is_empty() && v.len() <= 128)
-        .map(str::to_owned)
 }
 
 #[cfg(test)]

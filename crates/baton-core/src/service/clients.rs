@@ -287,7 +287,7 @@ impl Baton {
             None => client.settings.api_scopes().map(str::to_owned).collect(),
         };
         let now = self.now().unix_timestamp();
-        let ttl = self.access_ttl_of(client);
+        let ttl = self.lifetimes_for(client).access.whole_seconds();
         let scope = (!scopes.is_empty()).then(|| scopes.join(" "));
         let claims = ClientAccessClaims {
             iss: self.policy.issuer.clone(),
@@ -306,15 +306,6 @@ impl Baton {
             expires_in: u64::try_from(ttl).unwrap_or(0),
             scope,
         })
-    }
-
-    /// The access-token lifetime of `client`'s tokens in seconds: its own, or the server's.
-    pub(super) fn access_ttl_of(&self, client: &ClientRecord) -> i64 {
-        client
-            .settings
-            .access_ttl
-            .and_then(|s| i64::try_from(s).ok())
-            .unwrap_or_else(|| self.policy.access_ttl.whole_seconds())
     }
 
     /// RFC 7009: revokes the session of a refresh or access token. Unknown tokens, and tokens of

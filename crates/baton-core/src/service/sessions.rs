@@ -248,17 +248,25 @@ impl Baton {
         if client_id == super::FIRST_PARTY_CLIENT {
             return Ok(server);
         }
-        let Some(client) = self.store.client(client_id).await? else {
-            return Ok(server);
-        };
+        Ok(match self.store.client(client_id).await? {
+            Some(client) => self.lifetimes_for(&client),
+            None => server,
+        })
+    }
+
+    /// The token lifetimes of `client`: its own where it has them, else the server's.
+    pub(super) fn lifetimes_for(&self, client: &crate::client::ClientRecord) -> Lifetimes {
         let secs = |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX));
-        Ok(Lifetimes {
-            access: client.settings.access_ttl.map_or(server.access, secs),
+        Lifetimes {
+            access: client
+                .settings
+                .access_ttl
+                .map_or(self.policy.access_ttl, secs),
             refresh_idle: client
                 .settings
                 .refresh_idle_ttl
-                .map_or(server.refresh_idle, secs),
-        })
+                .map_or(self.policy.refresh_idle_ttl, secs),
+        }
     }
 
     /// The access-token lifetime for a session that just rotated: the one read before when it

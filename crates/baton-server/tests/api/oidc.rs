@@ -979,7 +979,7 @@ async fn authorize_takes_post_and_refuses_what_browsers_say_is_cross_site() {
     let app = TestApp::spawn().await;
     app.create_user("alice").await;
     let rp = Rp::first_party(&app).await;
-    let (verifier, challenge) = pkce();
+    let (_, challenge) = pkce();
     let hint = "al\"ice<";
     let r = app
         .client
@@ -1049,7 +1049,6 @@ async fn authorize_takes_post_and_refuses_what_browsers_say_is_cross_site() {
         Some("PKCE verification failed"),
     )
     .await;
-    let _ = verifier;
 }
 
 #[tokio::test]

@@ -13,8 +13,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use baton_core::audit::EventKind;
 use baton_core::client::ClientRecord;
+use baton_core::service::Issued;
 use baton_core::service::{Factor, PendingRequest, FIRST_PARTY_CLIENT};
-use baton_core::{AuthError, SessionId, UserId};
+use baton_core::AuthError;
 use baton_proto::Delivery;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -122,17 +123,7 @@ pub(in crate::routes) async fn login(
     )
     .await;
     match outcome {
-        Ok(issued) => {
-            signed_in(
-                &state,
-                &headers,
-                &client,
-                &pending,
-                &issued.session_id,
-                &issued.user_id,
-            )
-            .await
-        }
+        Ok(issued) => signed_in(&state, &headers, &client, &pending, &issued).await,
         Err(ApiError::MfaRequired { mfa_token, methods }) => {
             let recovery = methods
                 .iter()
@@ -223,19 +214,18 @@ async fn signed_in(
     headers: &HeaderMap,
     client: &ClientRecord,
     pending: &PendingRequest,
-    session: &SessionId,
-    user: &UserId,
+    issued: &Issued,
 ) -> Response {
     if let Some(previous) = sso_cookie(headers, state.config.cookie_secure) {
         if let Err(e) = state
             .baton
-            .replace_browser_session(&previous, session, user)
+            .replace_browser_session(&previous, &issued.session_id, &issued.user_id)
             .await
         {
             return failure(e.into());
         }
     }
-    let cookie = match state.baton.start_browser_session(session).await {
+    let cookie = match state.baton.start_browser_session(&issued.session_id).await {
         Ok(cookie) => cookie,
         Err(e) => return failure(e.into()),
     };
@@ -298,17 +288,7 @@ pub(in crate::routes) async fn mfa(
         Factor::RecoveryCode(&code)
     };
     match flows::mfa_login(&state, &form.mfa_token, factor, origin).await {
-        Ok((issued, _)) => {
-            signed_in(
-                &state,
-                &headers,
-                &client,
-                &pending,
-                &issued.session_id,
-                &issued.user_id,
-            )
-            .await
-        }
+        Ok((issued, _)) => signed_in(&state, &headers, &client, &pending, &issued).await,
         Err(e @ ApiError::InvalidCode { .. }) => {
             let refusal = sign_in_refusal(&e);
             mfa_page(
