@@ -57,6 +57,18 @@ pub fn mint_id_token(
     encode(&header, claims, &ring.active.encoding)
 }
 
+/// Signs an OpenID Connect logout token (`typ: logout+jwt`, Back-Channel Logout 1.0 §2.4, so
+/// that it cannot be taken for an ID or access token) with the ring's active key.
+pub fn mint_logout_token(
+    ring: &KeyRing,
+    claims: &crate::oidc::LogoutTokenClaims,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let mut header = Header::new(ring.active.alg.jwt());
+    header.typ = Some("logout+jwt".into());
+    header.kid = Some(ring.active.kid.clone());
+    encode(&header, claims, &ring.active.encoding)
+}
+
 /// Verifies a token with `baton-verify`'s rules (the ones resource servers apply): `typ`, a
 /// published `kid` with its own algorithm, signature, `iss`, `aud`, then `exp` against `now`.
 /// A token verified before against the same keys skips to the time check (the ring's cache).

@@ -22,6 +22,13 @@ pub const MAX_NONCE_LEN: usize = 512;
 pub const MAX_LOGIN_HINT_LEN: usize = 256;
 /// How long a pushed authorization request's `request_uri` may be used (RFC 9126 §2.2).
 pub const PUSHED_REQUEST_TTL: Duration = Duration::seconds(60);
+/// How long a back-channel logout notice is tried before it is dropped undelivered.
+pub const LOGOUT_NOTICE_TTL: Duration = Duration::days(1);
+/// How long a logout token is valid after it is signed (OpenID Connect Back-Channel Logout
+/// 1.0 §2.4 recommends at most two minutes).
+pub const LOGOUT_TOKEN_TTL: Duration = Duration::minutes(2);
+/// The event a logout token carries (OpenID Connect Back-Channel Logout 1.0 §2.4).
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// The prefix of a pushed request's `request_uri` (RFC 9126 §2.2).
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
@@ -345,6 +352,49 @@ pub fn pkce_matches(challenge: &str, verifier: &str) -> bool {
     }
     let made = URL_SAFE_NO_PAD.encode(digest(&SHA256, verifier.as_bytes()));
     verify_slices_are_equal(made.as_bytes(), challenge.as_bytes()).is_ok()
+}
+
+/// The claims of a logout token (OpenID Connect Back-Channel Logout 1.0 §2.4): `sub` and `sid`
+/// name the sign-in that ended, `events` says what the token is; it never has a `nonce`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogoutTokenClaims {
+    /// baton's issuer.
+    pub iss: String,
+    /// The user.
+    pub sub: String,
+    /// The application told.
+    pub aud: String,
+    /// When it was signed (seconds since the epoch).
+    pub iat: i64,
+    /// When it stops being valid, [`LOGOUT_TOKEN_TTL`] after `iat`.
+    pub exp: i64,
+    /// Unique per token, so a receiver can refuse a replay.
+    pub jti: String,
+    /// The browser session the application's ID tokens named.
+    pub sid: String,
+    /// `{"http://schemas.openid.net/event/backchannel-logout": {}}`.
+    pub events: serde_json::Map<String, serde_json::Value>,
+}
+
+impl LogoutTokenClaims {
+    /// The claims telling `client` that the sign-in `sid` of `user` ended, signed at `iat`.
+    pub fn new(issuer: &str, user: &str, client: &str, sid: &str, iat: i64) -> Self {
+        let mut events = serde_json::Map::new();
+        events.insert(
+            BACKCHANNEL_LOGOUT_EVENT.to_owned(),
+            serde_json::Value::Object(serde_json::Map::new()),
+        );
+        Self {
+            iss: issuer.to_owned(),
+            sub: user.to_owned(),
+            aud: client.to_owned(),
+            iat,
+            exp: iat.saturating_add(LOGOUT_TOKEN_TTL.whole_seconds()),
+            jti: uuid::Uuid::new_v4().to_string(),
+            sid: sid.to_owned(),
+            events,
+        }
+    }
 }
 
 /// The claims of an ID token (OpenID Connect Core §2), with the standard claims the granted

@@ -399,6 +399,10 @@ pub trait SessionStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Option<SessionId>, StoreError>;
     /// Revokes one live session of `user`; `false` if it is not theirs, unknown or not live.
+    /// When it is a browser session, the same transaction revokes the sessions applications
+    /// opened from it (but those granted `offline_access`) and queues a back-channel logout
+    /// notice for each application with a back-channel URI that signed in through it; every
+    /// other revocation of a user's sessions queues notices the same way.
     async fn revoke_session(
         &self,
         user: &UserId,
@@ -825,6 +829,22 @@ pub enum CodeUse {
     Unknown,
 }
 
+/// A back-channel logout notice claimed for delivery: application `client_id` is to be told
+/// that the sign-in `sid` of `user_id` ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedLogout {
+    /// The application.
+    pub client_id: String,
+    /// The browser session its ID tokens named as `sid`.
+    pub sid: String,
+    /// Whose sign-in it was (the logout token's `sub`).
+    pub user_id: UserId,
+    /// Attempts so far, this one included.
+    pub attempts: u32,
+    /// The claim's id: only its holder may finish or give back the notice.
+    pub claim: String,
+}
+
 /// What a user allowed a third-party client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Consent {
@@ -905,11 +925,37 @@ pub trait OidcStore: Send + Sync {
     /// Deletes pushed requests that expired before `before`; how many.
     async fn purge_pushed_requests(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
     /// Forgets what `user` allowed `client` and revokes their live sessions of it, in one
-    /// transaction; `false` (nothing changed) when there was no consent.
+    /// transaction, queueing a back-channel logout notice for each `sid` they were opened
+    /// under; `false` (nothing changed) when there was no consent.
     async fn disconnect_app(
         &self,
         user: &UserId,
         client: &str,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
+    /// Claims, under the id `claim`, up to `limit` back-channel logout notices due at `now` and
+    /// unexpired, none claimed by another sender whose lease runs; each is leased until
+    /// `lease_until` and its attempt counted. (Notices are queued by the transactions that end
+    /// browser sessions: [`SessionStore::revoke_session`] and every other revocation of a
+    /// user's sessions.)
+    async fn claim_logouts(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        claim: &str,
+        limit: u32,
+    ) -> Result<Vec<ClaimedLogout>, StoreError>;
+    /// A claimed notice was delivered or refused for good: it is deleted, if its claim still
+    /// holds it; whether it did.
+    async fn logout_sent(&self, notice: &ClaimedLogout) -> Result<bool, StoreError>;
+    /// A claimed notice failed: it is given back, to be tried at `retry_at`, if its claim still
+    /// holds it; whether it did.
+    async fn logout_failed(
+        &self,
+        notice: &ClaimedLogout,
+        retry_at: OffsetDateTime,
+        error: &str,
+    ) -> Result<bool, StoreError>;
+    /// Drops notices that expired before `before`, undelivered; how many.
+    async fn purge_logouts(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 }

@@ -167,6 +167,7 @@ impl Application {
             tokio::spawn(purge_loop(self.state.clone())),
             tokio::spawn(sweep_loop(self.state.clone())),
             tokio::spawn(key_reload_loop(self.state.clone())),
+            tokio::spawn(crate::backchannel::run(self.state.clone())),
         ];
         if let Some(mailer) = &self.state.mailer {
             background.push(tokio::spawn(crate::mail::run_outbox(
@@ -256,6 +257,9 @@ async fn purge_loop(state: AppState) {
         }
         if let Err(e) = state.baton.purge_client_assertions().await {
             tracing::warn!(error = %e, "purging used client assertions failed");
+        }
+        if let Err(e) = state.baton.purge_logouts().await {
+            tracing::warn!(error = %e, "purging expired logout notices failed");
         }
         match to_time(state.config.audit_retention) {
             Ok(retention) => {

@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod app;
+pub mod backchannel;
 pub mod config;
 pub mod cookie;
 pub mod error;

@@ -82,6 +82,7 @@ pub struct Metrics {
     events: Family<EventLabels, Counter>,
     shed: Family<ClassLabels, Counter>,
     mails: Family<MailLabels, Counter>,
+    logout_notices: Family<OutcomeLabels, Counter>,
     outbox: prometheus_client::metrics::gauge::Gauge,
 }
 
@@ -145,6 +146,12 @@ impl Metrics {
             "Mail delivery attempts by kind and outcome (sent, retry, rejected, dropped)",
             mails.clone(),
         );
+        let logout_notices = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "backchannel_logouts",
+            "Back-channel logout deliveries by outcome (delivered, retry, dropped)",
+            logout_notices.clone(),
+        );
         let outbox = prometheus_client::metrics::gauge::Gauge::default();
         registry.register(
             "outbox_mails",
@@ -153,6 +160,7 @@ impl Metrics {
         );
         Self {
             mails,
+            logout_notices,
             outbox,
             registry,
             requests,
@@ -184,6 +192,13 @@ impl Metrics {
     pub fn mail(&self, kind: &'static str, outcome: &'static str) {
         self.mails
             .get_or_create(&MailLabels { kind, outcome })
+            .inc();
+    }
+
+    /// Counts a back-channel logout delivery attempt by outcome (a closed set of names).
+    pub fn logout_notice(&self, outcome: &'static str) {
+        self.logout_notices
+            .get_or_create(&OutcomeLabels { outcome })
             .inc();
     }
 

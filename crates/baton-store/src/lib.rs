@@ -36,16 +36,24 @@ pub(crate) fn settings_from_column(
     column.map_or_else(|| Ok(ClientSettings::legacy()), serde_json::from_str)
 }
 
-/// The columns a client's settings are stored in: the JSON, and the refresh idle timeout in
-/// milliseconds mirrored beside it.
-pub(crate) fn settings_columns(client: &ClientRecord) -> Result<(String, Option<i64>), StoreError> {
+/// The columns a client's settings are stored in: the JSON, and mirrored beside it the refresh
+/// idle timeout in milliseconds and the back-channel logout URI.
+pub(crate) fn settings_columns(
+    client: &ClientRecord,
+) -> Result<(String, Option<i64>, Option<String>), StoreError> {
     let json = serde_json::to_string(&client.settings)
         .map_err(|e| StoreError::Other(format!("client settings: {e}")))?;
     let idle = client
         .settings
         .refresh_idle_ttl
         .map(|s| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX));
-    Ok((json, idle))
+    Ok((json, idle, client.settings.backchannel_logout_uri.clone()))
+}
+
+/// When (milliseconds) a back-channel logout notice queued at `now` is dropped undelivered.
+pub(crate) fn notice_expiry(now: i64) -> i64 {
+    let ttl = baton_core::oidc::LOGOUT_NOTICE_TTL.whole_milliseconds();
+    now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX))
 }
 
 /// The file a `sqlite:` URL names; `None` for other databases.

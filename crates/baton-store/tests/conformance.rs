@@ -9,9 +9,9 @@ use baton_core::keys::{SigningAlg, StoredKey};
 use baton_core::limits::{LimitKey, LimitOutcome, LimitVerdict};
 use baton_core::refresh::RefreshToken;
 use baton_core::store::{
-    AccountToken, AuthorizationCode, CodeUse, EndSessions, MailedToken, MfaChallenge, MfaSummary,
-    NewSession, OutboxMail, PasskeyRecord, RotateOutcome, RotateRequest, SessionCursor, Store,
-    StoreError, UserRecord,
+    AccountToken, AuthorizationCode, ClaimedLogout, CodeUse, EndSessions, MailedToken,
+    MfaChallenge, MfaSummary, NewSession, OutboxMail, PasskeyRecord, RotateOutcome, RotateRequest,
+    SessionCursor, Store, StoreError, UserRecord,
 };
 use baton_core::{RefreshError, SessionId, UserId};
 use std::sync::Arc;
@@ -130,6 +130,8 @@ every_backend!(
     browser_sessions_name_their_session_as_it_stands,
     consents_are_remembered_and_disconnecting_revokes_that_clients_sessions,
     pushed_requests_are_used_once_before_they_expire,
+    ending_a_browser_session_queues_a_logout_notice_per_application_and_sid,
+    every_end_of_a_browser_session_queues_logout_notices,
 );
 
 /// One integer read with plain SQL.
@@ -3222,4 +3224,284 @@ async fn pushed_requests_are_used_once_before_they_expire(store: Arc<dyn Store>,
             .expect("purge"),
         2
     );
+}
+
+/// A session application `client` opened from the browser session `parent` at `at`, capped at
+/// `limit` per application (0: no cap).
+async fn app_session(
+    store: &dyn Store,
+    user: &UserRecord,
+    client: &str,
+    parent: &SessionId,
+    scope: &str,
+    at: OffsetDateTime,
+    limit: u32,
+) -> SessionId {
+    let id = SessionId::generate();
+    let token = RefreshToken::generate().expect("rng");
+    store
+        .create_session(
+            &NewSession {
+                id: id.clone(),
+                user_id: user.id.clone(),
+                client_id: client.into(),
+                created_at: at,
+                idle_expires_at: at + Duration::days(7),
+                absolute_expires_at: at + Duration::days(30),
+                user_agent: None,
+                ip: None,
+                live_limit: limit,
+                password_hash: user.password_hash.clone(),
+                amr: "pwd".into(),
+                scope: Some(scope.into()),
+                auth_time: Some(at),
+                parent_id: Some(parent.clone()),
+            },
+            &token.hash(),
+        )
+        .await
+        .expect("session")
+        .expect("created");
+    id
+}
+
+/// Clients `rp` and `rp2` take back-channel logout notices; `quiet` has no URI.
+async fn logout_clients(store: &dyn Store) {
+    for (id, uri) in [
+        ("rp", Some("https://rp.example/bcl")),
+        ("rp2", Some("https://rp2.example/bcl")),
+        ("quiet", None),
+    ] {
+        let settings = ClientSettings {
+            backchannel_logout_uri: uri.map(str::to_owned),
+            ..ClientSettings::legacy()
+        };
+        store
+            .insert_client(&client(id, settings))
+            .await
+            .expect("client");
+    }
+}
+
+/// Every notice due at `at`, claimed under `claim`, as (client, sid) pairs in order.
+async fn claim_all(store: &dyn Store, at: OffsetDateTime, claim: &str) -> Vec<ClaimedLogout> {
+    let mut claimed = store
+        .claim_logouts(at, at + Duration::seconds(60), claim, 100)
+        .await
+        .expect("claim");
+    claimed.sort_by(|a, b| (&a.client_id, &a.sid).cmp(&(&b.client_id, &b.sid)));
+    claimed
+}
+
+fn pairs(claimed: &[ClaimedLogout]) -> Vec<(String, String)> {
+    claimed
+        .iter()
+        .map(|n| (n.client_id.clone(), n.sid.clone()))
+        .collect()
+}
+
+/// Ending a browser session queues, in its transaction, one notice per application with a
+/// back-channel URI and `sid` it was told (a session moved to a newer browser session keeps the
+/// `sid` of the one it was opened from); sessions without `offline_access` end with it. A
+/// notice is one sender's until its lease ends, given back for a later attempt, finished only
+/// by its claim's holder, and purged a day after it was queued.
+async fn ending_a_browser_session_queues_a_logout_notice_per_application_and_sid(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    logout_clients(&*store).await;
+    let s = &*store;
+    let first = session_at(s, &alice, T0, 0).await;
+    let rp = app_session(s, &alice, "rp", &first, "openid", T0, 0).await;
+    let rp_again = app_session(s, &alice, "rp", &first, "openid", T0, 0).await;
+    let quiet = app_session(s, &alice, "quiet", &first, "openid", T0, 0).await;
+    let offline = app_session(s, &alice, "rp2", &first, "openid offline_access", T0, 0).await;
+    assert!(claim_all(s, T0, "nothing").await.is_empty());
+    // The same user signs in again: the applications' sessions move to the new browser session,
+    // and ending the old one tells nobody.
+    let second = session_at(s, &alice, T0 + Duration::seconds(1), 0).await;
+    assert_eq!(
+        store
+            .reparent_sessions(&first, &second)
+            .await
+            .expect("move"),
+        4
+    );
+    assert!(store
+        .revoke_session(&alice.id, &first, T0 + Duration::seconds(2))
+        .await
+        .expect("revoke"));
+    assert!(claim_all(s, T0 + Duration::seconds(2), "nothing")
+        .await
+        .is_empty());
+    let later = app_session(s, &alice, "rp", &second, "openid", T0, 0).await;
+    let ended = T0 + Duration::seconds(3);
+    assert!(store
+        .revoke_session(&alice.id, &second, ended)
+        .await
+        .expect("revoke"));
+    for (id, live) in [
+        (&rp, false),
+        (&rp_again, false),
+        (&quiet, false),
+        (&later, false),
+        (&offline, true),
+    ] {
+        let read = store.session(id).await.expect("read").expect("kept");
+        assert_eq!(read.revoked_at.is_none(), live, "{id}");
+    }
+    let claimed = claim_all(s, ended, "a").await;
+    let mut expected = [
+        ("rp".to_owned(), first.to_string()),
+        ("rp".to_owned(), second.to_string()),
+        ("rp2".to_owned(), first.to_string()),
+    ];
+    expected.sort();
+    assert_eq!(pairs(&claimed), expected);
+    assert!(claimed
+        .iter()
+        .all(|n| n.user_id == alice.id && n.attempts == 1 && n.claim == "a"));
+    // Leased: nobody else gets them meanwhile.
+    assert!(claim_all(s, ended, "b").await.is_empty());
+    // One fails and is given back for later; only its claim's holder can.
+    let failed = &claimed[0];
+    let retry_at = ended + Duration::seconds(30);
+    let stolen = ClaimedLogout {
+        claim: "b".into(),
+        ..failed.clone()
+    };
+    assert!(!store
+        .logout_failed(&stolen, retry_at, "answered 500")
+        .await
+        .expect("fail"));
+    assert!(store
+        .logout_failed(failed, retry_at, "answered 500")
+        .await
+        .expect("fail"));
+    assert!(claim_all(s, retry_at - Duration::seconds(1), "c")
+        .await
+        .is_empty());
+    let again = claim_all(s, retry_at, "c").await;
+    assert_eq!(pairs(&again), pairs(&claimed[..1]));
+    assert_eq!(again[0].attempts, 2);
+    // Its first claim no longer finishes it; the second does.
+    assert!(!store.logout_sent(failed).await.expect("sent"));
+    assert!(store.logout_sent(&again[0]).await.expect("sent"));
+    // The others come back when their lease ends.
+    let lapsed = claim_all(s, ended + Duration::seconds(60), "d").await;
+    assert_eq!(pairs(&lapsed), pairs(&claimed[1..]));
+    for n in &lapsed {
+        assert!(store.logout_sent(n).await.expect("sent"));
+    }
+    assert!(claim_all(s, ended + Duration::hours(2), "e")
+        .await
+        .is_empty());
+    // Undelivered for a day: purged.
+    let third = session_at(s, &alice, ended, 0).await;
+    app_session(s, &alice, "rp", &third, "openid", ended, 0).await;
+    assert!(store
+        .revoke_session(&alice.id, &third, ended)
+        .await
+        .expect("revoke"));
+    let day = ended + Duration::days(1);
+    assert_eq!(
+        store
+            .purge_logouts(day - Duration::seconds(1))
+            .await
+            .expect("purge"),
+        0
+    );
+    assert!(claim_all(s, day, "late").await.is_empty(), "expired");
+    assert_eq!(store.purge_logouts(day).await.expect("purge"), 1);
+}
+
+/// Every other way a user's browser sessions end queues notices too: signing out everywhere,
+/// a password change, disabling, deletion, the cap on live sessions (which also ends the
+/// applications' sessions of the browser session it revokes), and disconnecting the
+/// application. An application's sessions count toward a cap of their own and never push out
+/// a browser session.
+async fn every_end_of_a_browser_session_queues_logout_notices(store: Arc<dyn Store>, _url: &str) {
+    logout_clients(&*store).await;
+    let s = &*store;
+    let mut at = T0;
+    for way in [
+        "all",
+        "password",
+        "disable",
+        "delete",
+        "cap",
+        "disconnect",
+        "app cap",
+    ] {
+        at += Duration::minutes(1);
+        let alice = user(&format!("alice-{}", way.replace(' ', "-")));
+        store.insert_user(&alice).await.expect("user");
+        let browser = session_at(s, &alice, at, 2).await;
+        let app = app_session(s, &alice, "rp", &browser, "openid", at, 2).await;
+        // A second application session of the same client pushes out none: it has a cap of
+        // two of its own, and the browser session is not among them.
+        let half = at + Duration::milliseconds(500);
+        app_session(s, &alice, "rp", &browser, "openid", half, 2).await;
+        let ended = at + Duration::seconds(1);
+        match way {
+            "all" => {
+                store
+                    .revoke_all_sessions(&alice.id, ended)
+                    .await
+                    .expect("all");
+            }
+            "password" => {
+                assert!(store
+                    .set_password(&alice.id, "new", None, &EndSessions::All, ended)
+                    .await
+                    .expect("password"));
+            }
+            "disable" => {
+                assert!(store
+                    .set_disabled(&alice.id, true, ended)
+                    .await
+                    .expect("disable"));
+            }
+            "delete" => {
+                assert!(store.delete_user(&alice.id, ended).await.expect("delete"));
+            }
+            "cap" => {
+                // Two more of the user's own sessions: the browser session is the oldest.
+                session_at(s, &alice, at + Duration::milliseconds(500), 2).await;
+                session_at(s, &alice, ended, 2).await;
+            }
+            "disconnect" => {
+                store
+                    .put_consent(&alice.id, "rp", "openid", at)
+                    .await
+                    .expect("consent");
+                assert!(store
+                    .disconnect_app(&alice.id, "rp", ended)
+                    .await
+                    .expect("disconnect"));
+            }
+            _ => {
+                // A third application session: the first goes, the browser session stays.
+                app_session(s, &alice, "rp", &browser, "openid", ended, 2).await;
+                let gone = store.session(&app).await.expect("read").expect("kept");
+                assert!(gone.revoked_at.is_some());
+                let kept = store.session(&browser).await.expect("read").expect("kept");
+                assert!(kept.revoked_at.is_none());
+                assert!(claim_all(s, ended, way).await.is_empty(), "{way}");
+                continue;
+            }
+        }
+        let app = store.session(&app).await.expect("read").expect("kept");
+        assert!(app.revoked_at.is_some(), "{way}");
+        let claimed = claim_all(s, ended, way).await;
+        assert_eq!(
+            pairs(&claimed),
+            [("rp".to_owned(), browser.to_string())],
+            "{way}"
+        );
+        assert_eq!(claimed[0].user_id, alice.id, "{way}");
+        store.logout_sent(&claimed[0]).await.expect("sent");
+    }
 }

@@ -13,7 +13,7 @@ use crate::oidc::{
     CODE_TTL, PENDING_REQUEST_TTL, PUSHED_REQUEST_TTL, REQUEST_URI_PREFIX,
 };
 use crate::refresh::RefreshToken;
-use crate::store::{AuthorizationCode, CodeUse, Consent, SessionRecord};
+use crate::store::{AuthorizationCode, ClaimedLogout, CodeUse, Consent, SessionRecord};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
@@ -540,5 +540,63 @@ impl Baton {
     pub async fn purge_authorization_codes(&self) -> Result<u64, AuthError> {
         let before = self.deletion_now() - time::Duration::minutes(10);
         Ok(self.store.purge_authorization_codes(before).await?)
+    }
+
+    /// Claims up to `limit` due back-channel logout notices for `lease`, under a claim id of
+    /// their own.
+    pub async fn claim_logouts(
+        &self,
+        limit: u32,
+        lease: time::Duration,
+    ) -> Result<Vec<ClaimedLogout>, AuthError> {
+        let now = self.now();
+        let claim = uuid::Uuid::new_v4().to_string();
+        Ok(self
+            .store
+            .claim_logouts(now, now + lease, &claim, limit)
+            .await?)
+    }
+
+    /// Where a notice goes: its application's back-channel logout URI as the client's settings
+    /// say now; `None` when the client was deleted or no longer has one.
+    pub async fn logout_uri(&self, notice: &ClaimedLogout) -> Result<Option<String>, AuthError> {
+        Ok(self
+            .store
+            .client(&notice.client_id)
+            .await?
+            .and_then(|client| client.settings.backchannel_logout_uri))
+    }
+
+    /// A logout token for a notice, signed now with the active key: `typ: logout+jwt`, valid
+    /// for [`crate::oidc::LOGOUT_TOKEN_TTL`], a fresh `jti` at every attempt.
+    pub fn logout_token(&self, notice: &ClaimedLogout) -> Result<String, AuthError> {
+        let claims = crate::oidc::LogoutTokenClaims::new(
+            &self.policy.issuer,
+            notice.user_id.as_str(),
+            &notice.client_id,
+            &notice.sid,
+            self.now().unix_timestamp(),
+        );
+        access::mint_logout_token(&self.ring(), &claims).map_err(AuthError::internal)
+    }
+
+    /// A claimed notice was delivered, or refused for good; `false` when its claim had lapsed.
+    pub async fn logout_sent(&self, notice: &ClaimedLogout) -> Result<bool, AuthError> {
+        Ok(self.store.logout_sent(notice).await?)
+    }
+
+    /// A claimed notice failed; it is tried again at `retry_at` (unless its claim had lapsed).
+    pub async fn logout_failed(
+        &self,
+        notice: &ClaimedLogout,
+        retry_at: time::OffsetDateTime,
+        error: &str,
+    ) -> Result<bool, AuthError> {
+        Ok(self.store.logout_failed(notice, retry_at, error).await?)
+    }
+
+    /// Drops the logout notices still undelivered at their end.
+    pub async fn purge_logouts(&self) -> Result<u64, AuthError> {
+        Ok(self.store.purge_logouts(self.deletion_now()).await?)
     }
 }

@@ -41,6 +41,8 @@ fn common(state: &AppState) -> serde_json::Map<String, serde_json::Value> {
         "introspection_endpoint": format!("{iss}/oauth/introspect"),
         "pushed_authorization_request_endpoint": format!("{iss}/oauth/par"),
         "end_session_endpoint": format!("{iss}/oauth/logout"),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "require_pushed_authorization_requests": false,
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "password"],
         "response_types_supported": ["code"],

@@ -32,6 +32,11 @@ fn kids(jwks: &Value) -> Vec<String> {
 
 /// Verifies `token` the way an outside resource server would: JWKS, kid, alg, aud, iss.
 async fn verify_from_jwks(app: &TestApp, token: &str, issuer: &str) -> Value {
+    verify_for(app, token, issuer, "baton").await
+}
+
+/// Like [`verify_from_jwks`], for the audience `audience`.
+pub(crate) async fn verify_for(app: &TestApp, token: &str, issuer: &str, audience: &str) -> Value {
     let set: JwkSet = serde_json::from_value(jwks(app).await).expect("an RFC 7517 JWKS");
     let header = jsonwebtoken::decode_header(token).expect("header");
     let kid = header.kid.expect("kid");
@@ -45,7 +50,7 @@ async fn verify_from_jwks(app: &TestApp, token: &str, issuer: &str) -> Value {
         .parse()
         .expect("a JWS algorithm");
     let mut validation = Validation::new(alg);
-    validation.set_audience(&["baton"]);
+    validation.set_audience(&[audience]);
     validation.set_issuer(&[issuer]);
     jsonwebtoken::decode::<Value>(token, &key, &validation)
         .expect("the token verifies")

@@ -1660,3 +1660,176 @@ async fn a_clients_claim_mapping_names_attributes_as_it_expects_within_the_scope
         .await;
     assert!(refused.is_err());
 }
+
+/// What a back-channel logout receiver was sent: (content type, `logout_token`).
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// A relying party's back-channel logout endpoint on a loopback port: it answers `500` to the
+/// first delivery and `204` to every later one, and keeps what it was sent.
+async fn logout_receiver() -> (String, Received) {
+    use axum::extract::State;
+    use axum::http::HeaderMap;
+    let received: Received = Received::default();
+    let handler = |State(seen): State<Received>, headers: HeaderMap, form: String| async move {
+        let kind = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let token = url::form_urlencoded::parse(form.as_bytes())
+            .find(|(k, _)| k == "logout_token")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        let mut seen = seen.lock().expect("lock");
+        seen.push((kind, token));
+        if seen.len() == 1 {
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            axum::http::StatusCode::NO_CONTENT
+        }
+    };
+    let router = axum::Router::new()
+        .route("/bcl", axum::routing::post(handler))
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{addr}/bcl"), received)
+}
+
+/// Waits (a few seconds at most) until the receiver holds `n` deliveries.
+async fn delivered(received: &Received, n: usize) -> Vec<(String, String)> {
+    for _ in 0..100 {
+        {
+            let seen = received.lock().expect("lock");
+            if seen.len() >= n {
+                return seen.clone();
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{} deliveries, not {n}",
+        received.lock().expect("lock").len()
+    );
+}
+
+#[tokio::test]
+async fn ending_a_browser_session_posts_a_logout_token_to_each_app_and_retries() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let (uri, received) = logout_receiver().await;
+    let rp = Rp::add(
+        &app,
+        "web",
+        ClientSettings {
+            first_party: true,
+            grants: vec![Grant::AuthorizationCode, Grant::RefreshToken],
+            redirect_uris: vec![CB.into()],
+            scopes: ["openid", "profile"].map(String::from).to_vec(),
+            backchannel_logout_uri: Some(uri),
+            ..ClientSettings::legacy()
+        },
+    )
+    .await;
+    let discovery = body(
+        app.client
+            .get(app.url("/.well-known/openid-configuration"))
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(discovery["backchannel_logout_supported"], true);
+    assert_eq!(discovery["backchannel_logout_session_supported"], true);
+    let (verifier, challenge) = pkce();
+    let (code, cookie) = rp.code_for("alice", &challenge, &[]).await;
+    let first = body(rp.exchange(&code, &verifier, CB).await).await;
+    let claims = |token: &str| -> Value {
+        let payload = token.split('.').nth(1).expect("payload");
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("json")
+    };
+    let first = claims(first["id_token"].as_str().expect("id token"));
+    // The same user signs in again: the app's session moves on, its sid stays the first one.
+    let html = rp
+        .authorize(&challenge, &[("prompt", "login")], Some(&cookie))
+        .await
+        .text()
+        .await
+        .expect("html");
+    let r = app
+        .client
+        .post(app.url("/oauth/authorize/login"))
+        .header("origin", &app.base)
+        .header("cookie", &cookie)
+        .form(&[
+            ("request", input(&html, "request").as_str()),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("request");
+    let fresh = sso_cookie(&r).expect("new cookie");
+    let code = param(&redirect_params(&r), "code").expect("code");
+    let second = body(rp.exchange(&code, &verifier, CB).await).await;
+    let second = claims(second["id_token"].as_str().expect("id token"));
+    assert_ne!(first["sid"], second["sid"]);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert!(
+        received.lock().expect("lock").is_empty(),
+        "signing in again ends no app's sign-in"
+    );
+
+    // Signing out: the app is told about both sign-ins; the first delivery fails.
+    let out = app
+        .client
+        .post(app.url("/auth/logout"))
+        .header("cookie", &fresh)
+        .header("x-requested-with", "baton")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    delivered(&received, 2).await;
+    // Retried after its backoff (30 s) with a token of its own.
+    app.advance(31);
+    let seen = delivered(&received, 3).await;
+    let mut sids = Vec::new();
+    let mut jtis = Vec::new();
+    for (kind, token) in &seen {
+        assert_eq!(kind, "application/x-www-form-urlencoded");
+        let header = jsonwebtoken::decode_header(token).expect("header");
+        assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
+        let verified = crate::discovery::verify_for(&app, token, &app.base, "web").await;
+        assert_eq!(verified["sub"], first["sub"]);
+        assert_eq!(verified["iss"], app.base.as_str());
+        assert_eq!(
+            verified["events"],
+            serde_json::json!({"http://schemas.openid.net/event/backchannel-logout": {}})
+        );
+        assert!(verified.get("nonce").is_none());
+        let lifetime =
+            verified["exp"].as_i64().expect("exp") - verified["iat"].as_i64().expect("iat");
+        assert_eq!(lifetime, 120);
+        sids.push(verified["sid"].as_str().expect("sid").to_owned());
+        jtis.push(verified["jti"].as_str().expect("jti").to_owned());
+    }
+    sids.sort();
+    sids.dedup();
+    let mut expected = vec![
+        first["sid"].as_str().expect("sid").to_owned(),
+        second["sid"].as_str().expect("sid").to_owned(),
+    ];
+    expected.sort();
+    assert_eq!(sids, expected, "one notice per sid the app was told");
+    jtis.sort();
+    jtis.dedup();
+    assert_eq!(jtis.len(), 3, "a fresh token at every attempt");
+    // Delivered: nothing more is sent.
+    app.advance(3600);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(received.lock().expect("lock").len(), 3);
+}

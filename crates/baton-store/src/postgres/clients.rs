@@ -31,7 +31,7 @@ fn client_from_row(row: &Row) -> Result<ClientRecord, sqlx::Error> {
 #[async_trait::async_trait]
 impl ClientStore for PgStore {
     async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
-        let (settings, idle) = crate::settings_columns(client)?;
+        let (settings, idle, backchannel) = crate::settings_columns(client)?;
         sqlx::query(q::INSERT_CLIENT)
             .bind(&client.id)
             .bind(client.confidential)
@@ -39,6 +39,7 @@ impl ClientStore for PgStore {
             .bind(to_millis(client.created_at))
             .bind(settings)
             .bind(idle)
+            .bind(backchannel)
             .execute(&self.writer)
             .await
             .map_err(map)?;
@@ -67,11 +68,13 @@ impl ClientStore for PgStore {
 
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
         let mut tx = begin_write(&self.writer).await.map_err(map)?;
-        sqlx::query(q::DELETE_CLIENT_CONSENTS)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(map)?;
+        for forget in [q::DELETE_CLIENT_CONSENTS, q::DELETE_CLIENT_LOGOUTS] {
+            sqlx::query(forget)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+        }
         let done = sqlx::query(q::DELETE_CLIENT)
             .bind(id)
             .execute(&mut *tx)
@@ -82,11 +85,12 @@ impl ClientStore for PgStore {
     }
 
     async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError> {
-        let (settings, idle) = crate::settings_columns(client)?;
+        let (settings, idle, backchannel) = crate::settings_columns(client)?;
         let done = sqlx::query(q::UPDATE_CLIENT)
             .bind(&client.secret_hash)
             .bind(settings)
             .bind(idle)
+            .bind(backchannel)
             .bind(&client.id)
             .execute(&self.writer)
             .await

@@ -194,6 +194,7 @@ impl MailStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(map)?;
+        super::oidc::queue_logouts(&mut tx, &user, now).await?;
         sqlx::query(q::SPEND_USER_TOKENS)
             .bind(now)
             .bind(user.as_str())

@@ -155,13 +155,15 @@ impl MfaStore for PgStore {
         if stored != 1 {
             return Ok(false);
         }
+        let now = to_millis(p.created_at);
         sqlx::query(q::REVOKE_PASSWORD_ONLY_SESSIONS)
-            .bind(to_millis(p.created_at))
+            .bind(now)
             .bind(p.user_id.as_str())
             .bind(keep.as_str())
             .execute(&mut *tx)
             .await
             .map_err(map)?;
+        super::oidc::queue_logouts(&mut tx, &p.user_id, now).await?;
         tx.commit().await.map_err(map)?;
         Ok(true)
     }
@@ -334,6 +336,7 @@ impl MfaStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(map)?;
+        super::oidc::queue_logouts(&mut tx, user, now).await?;
         tx.commit().await.map_err(map)?;
         Ok(true)
     }

@@ -8,12 +8,58 @@ use crate::queries as q;
 use baton_core::clock::to_millis;
 use baton_core::refresh::TokenHash;
 use baton_core::store::{
-    AuthorizationCode, CodeUse, Consent, OidcStore, SessionRecord, StoreError,
+    AuthorizationCode, ClaimedLogout, CodeUse, Consent, OidcStore, SessionRecord, StoreError,
 };
 use baton_core::{SessionId, UserId};
 use sqlx::postgres::PgRow as Row;
-use sqlx::Row as _;
+use sqlx::{Postgres, Row as _, Transaction};
 use time::OffsetDateTime;
+
+/// Queues, inside `tx`, a back-channel logout notice for each application that signed in
+/// through a browser session of `user` that `tx` revoked at `now`.
+pub(super) async fn queue_logouts(
+    tx: &mut Transaction<'static, Postgres>,
+    user: &UserId,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(q::QUEUE_LOGOUTS)
+        .bind(now)
+        .bind(crate::notice_expiry(now))
+        .bind(now)
+        .bind(user.as_str())
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(map)?;
+    Ok(())
+}
+
+/// After the cap on live sessions revoked some of `user`'s sessions at `now`, inside `tx`:
+/// browser sessions among them end as a logout ends them.
+pub(super) async fn end_browser_sessions(
+    tx: &mut Transaction<'static, Postgres>,
+    user: &UserId,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(q::REVOKE_CHILDREN_OF_ENDED)
+        .bind(now)
+        .bind(user.as_str())
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(map)?;
+    queue_logouts(tx, user, now).await
+}
+
+fn logout_from_row(row: &Row, claim: &str) -> Result<ClaimedLogout, sqlx::Error> {
+    Ok(ClaimedLogout {
+        client_id: row.try_get("client_id")?,
+        sid: row.try_get("sid")?,
+        user_id: UserId::from_trusted(row.try_get::<String, _>("user_id")?),
+        attempts: u32::try_from(row.try_get::<i32, _>("attempts")?).unwrap_or(0),
+        claim: claim.to_owned(),
+    })
+}
 
 fn code_from_row(hash: &TokenHash, row: &Row) -> Result<AuthorizationCode, sqlx::Error> {
     Ok(AuthorizationCode {
@@ -197,10 +243,21 @@ impl OidcStore for PgStore {
         if deleted.rows_affected() == 0 {
             return Ok(false);
         }
+        let now_ms = to_millis(now);
         sqlx::query(q::REVOKE_CLIENT_SESSIONS)
-            .bind(to_millis(now))
+            .bind(now_ms)
             .bind(user.as_str())
             .bind(client)
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        sqlx::query(q::QUEUE_APP_LOGOUTS)
+            .bind(now_ms)
+            .bind(crate::notice_expiry(now_ms))
+            .bind(now_ms)
+            .bind(user.as_str())
+            .bind(client)
+            .bind(now_ms)
             .execute(&mut *tx)
             .await
             .map_err(map)?;
@@ -270,5 +327,67 @@ impl OidcStore for PgStore {
             .await
             .map_err(map)?
             .rows_affected())
+    }
+
+    async fn claim_logouts(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        claim: &str,
+        limit: u32,
+    ) -> Result<Vec<ClaimedLogout>, StoreError> {
+        let now = to_millis(now);
+        let rows = sqlx::query(q::postgres::DIALECT.claim_logouts)
+            .bind(to_millis(lease_until))
+            .bind(claim)
+            .bind(now)
+            .bind(now)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&self.writer)
+            .await
+            .map_err(map)?;
+        rows.iter()
+            .map(|row| logout_from_row(row, claim))
+            .collect::<Result<_, _>>()
+            .map_err(map)
+    }
+
+    async fn logout_sent(&self, notice: &ClaimedLogout) -> Result<bool, StoreError> {
+        let done = sqlx::query(q::LOGOUT_SENT)
+            .bind(&notice.client_id)
+            .bind(&notice.sid)
+            .bind(&notice.claim)
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn logout_failed(
+        &self,
+        notice: &ClaimedLogout,
+        retry_at: OffsetDateTime,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(q::LOGOUT_RETRY)
+            .bind(to_millis(retry_at))
+            .bind(error)
+            .bind(&notice.client_id)
+            .bind(&notice.sid)
+            .bind(&notice.claim)
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn purge_logouts(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let done = sqlx::query(q::PURGE_LOGOUTS)
+            .bind(to_millis(before))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected())
     }
 }

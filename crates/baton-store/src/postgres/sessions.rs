@@ -99,16 +99,35 @@ impl SessionStore for PgStore {
             .map_err(map)?;
         if session.live_limit > 0 {
             let now = to_millis(session.created_at);
-            sqlx::query(q::REVOKE_OVER_LIMIT)
-                .bind(now)
-                .bind(session.user_id.as_str())
-                .bind(session.id.as_str())
-                .bind(now)
-                .bind(now)
-                .bind(i64::from(session.live_limit - 1))
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?;
+            let over = i64::from(session.live_limit - 1);
+            if session.parent_id.is_some() {
+                // An application's session counts toward its own cap.
+                sqlx::query(q::REVOKE_APP_OVER_LIMIT)
+                    .bind(now)
+                    .bind(session.user_id.as_str())
+                    .bind(&session.client_id)
+                    .bind(session.id.as_str())
+                    .bind(now)
+                    .bind(now)
+                    .bind(over)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map)?;
+            } else {
+                let ended = sqlx::query(q::REVOKE_OVER_LIMIT)
+                    .bind(now)
+                    .bind(session.user_id.as_str())
+                    .bind(session.id.as_str())
+                    .bind(now)
+                    .bind(now)
+                    .bind(over)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map)?;
+                if ended.rows_affected() > 0 {
+                    super::oidc::end_browser_sessions(&mut tx, &session.user_id, now).await?;
+                }
+            }
         }
         let row = sqlx::query(q::SESSION)
             .bind(session.id.as_str())
@@ -172,6 +191,14 @@ impl SessionStore for PgStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(map)?;
+            sqlx::query(q::QUEUE_SESSION_LOGOUTS)
+                .bind(now)
+                .bind(crate::notice_expiry(now))
+                .bind(now)
+                .bind(session.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
         }
         tx.commit().await.map_err(map)?;
         Ok(done.rows_affected() == 1)
@@ -182,12 +209,16 @@ impl SessionStore for PgStore {
         user: &UserId,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
+        let now = to_millis(now);
+        let mut tx = begin_write(&self.writer).await.map_err(map)?;
         let done = sqlx::query(q::REVOKE_ALL_SESSIONS)
-            .bind(to_millis(now))
+            .bind(now)
             .bind(user.as_str())
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(map)?;
+        super::oidc::queue_logouts(&mut tx, user, now).await?;
+        tx.commit().await.map_err(map)?;
         Ok(done.rows_affected())
     }
 

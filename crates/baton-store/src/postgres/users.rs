@@ -170,6 +170,7 @@ impl UserStore for PgStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(map)?;
+            super::oidc::queue_logouts(&mut tx, id, now).await?;
             sqlx::query(q::SPEND_USER_TOKENS)
                 .bind(now)
                 .bind(id.as_str())
@@ -221,6 +222,7 @@ impl UserStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(map)?;
+        super::oidc::queue_logouts(&mut tx, id, now).await?;
         super::mail::void_links(&mut tx, id, now).await?;
         tx.commit().await.map_err(map)?;
         Ok(true)
@@ -242,6 +244,7 @@ impl UserStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(map)?;
+        super::oidc::queue_logouts(&mut tx, id, now).await?;
         super::mail::forget_links(&mut tx, id).await?;
         super::mfa::forget_factors(&mut tx, id).await?;
         tx.commit().await.map_err(map)?;

@@ -63,6 +63,9 @@ pub struct Dialect {
     pub insert_session: &'static str,
     /// [`CLAIM_MAIL`], skipping rows another instance is claiming where several instances send.
     pub claim_mail: &'static str,
+    /// [`CLAIM_LOGOUTS`], skipping rows another instance is claiming where several instances
+    /// send.
+    pub claim_logouts: &'static str,
     /// [`INSERT_ACCOUNT_TOKEN`], locking the user's row where several instances write.
     pub insert_account_token: &'static str,
     /// Serialises key activation across instances; `None` where one writer does everything.
@@ -334,15 +337,27 @@ pub const LIVE_SESSIONS: &str = concat!(
      ORDER BY s.created_at DESC, s.id LIMIT $7"
 );
 /// Revokes a user's oldest live sessions other than the new one `$3` beyond the newest `$6`
-/// (the cap on live sessions per user, less the new one). `OFFSET` needs a `LIMIT` in SQLite;
+/// (the cap on live sessions per user, less the new one). Sessions applications opened from a
+/// browser session are left to [`REVOKE_APP_OVER_LIMIT`]. `OFFSET` needs a `LIMIT` in SQLite;
 /// no user has a million live sessions.
 pub const REVOKE_OVER_LIMIT: &str = concat!(
     "UPDATE sessions SET revoked_at = $1, revoke_reason = 'session_limit' \
      WHERE id IN (SELECT s.id FROM sessions s WHERE s.user_id = $2 AND s.id <> $3 \
-     AND s.revoked_at IS NULL AND ",
+     AND s.parent_id IS NULL AND s.revoked_at IS NULL AND ",
     idle_end!(),
     " > $4 AND s.absolute_expires_at > $5 \
      ORDER BY s.created_at DESC, s.id LIMIT 1000000 OFFSET $6)"
+);
+/// Like [`REVOKE_OVER_LIMIT`], for the sessions application `$3` opened from browser sessions
+/// of user `$2` (each application's are capped on their own: they never push out the user's
+/// browser sessions, whose end would end them too).
+pub const REVOKE_APP_OVER_LIMIT: &str = concat!(
+    "UPDATE sessions SET revoked_at = $1, revoke_reason = 'session_limit' \
+     WHERE id IN (SELECT s.id FROM sessions s WHERE s.user_id = $2 AND s.client_id = $3 \
+     AND s.id <> $4 AND s.parent_id IS NOT NULL AND s.revoked_at IS NULL AND ",
+    idle_end!(),
+    " > $5 AND s.absolute_expires_at > $6 \
+     ORDER BY s.created_at DESC, s.id LIMIT 1000000 OFFSET $7)"
 );
 /// A session by id, live or not.
 pub const SESSION: &str = concat!(
@@ -361,18 +376,18 @@ pub const REFRESH_TOKEN: &str = concat!(
 /// Adds an OAuth client.
 pub const INSERT_CLIENT: &str =
     "INSERT INTO oauth_clients (id, confidential, secret_hash, created_at, settings, \
-     refresh_idle_ttl) VALUES ($1, $2, $3, $4, $5, $6)";
+     refresh_idle_ttl, backchannel_logout_uri) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 /// An OAuth client by id.
 pub const CLIENT: &str =
     "SELECT id, confidential, secret_hash, created_at, settings FROM oauth_clients WHERE id = $1";
 /// All OAuth clients.
 pub const CLIENTS: &str =
     "SELECT id, confidential, secret_hash, created_at, settings FROM oauth_clients ORDER BY id";
-/// Replaces the secret hash (`$1`) and settings (`$2`, with the refresh idle timeout mirrored
-/// in `$3`) of the client `$4`.
+/// Replaces the secret hash (`$1`) and settings (`$2`, with the refresh idle timeout and the
+/// back-channel logout URI mirrored in `$3` and `$4`) of the client `$5`.
 pub const UPDATE_CLIENT: &str =
-    "UPDATE oauth_clients SET secret_hash = $1, settings = $2, refresh_idle_ttl = $3 \
-     WHERE id = $4";
+    "UPDATE oauth_clients SET secret_hash = $1, settings = $2, refresh_idle_ttl = $3, \
+     backchannel_logout_uri = $4 WHERE id = $5";
 /// Removes an OAuth client.
 pub const DELETE_CLIENT: &str = "DELETE FROM oauth_clients WHERE id = $1";
 /// Forgets every consent given to client `$1` (with its deletion: a client added again under
@@ -543,12 +558,6 @@ pub const HALF_ROTATED: &str = "SELECT count(*) FROM refresh_tokens t \
 /// Signing keys in use: exactly one, whatever rotation was cut off (the consistency check after
 /// a crash).
 pub const ACTIVE_SIGNING_KEYS: &str = "SELECT count(*) FROM signing_keys WHERE retired_at IS NULL";
-
-pub mod postgres;
-pub mod sqlite;
-
-#[cfg(test)]
-mod tests;
 
 /// Stores a pending TOTP secret (`$1`, at `$2`) for the live, enabled user `$3`, replacing a pending one but never a
 /// confirmed one.
@@ -732,12 +741,92 @@ pub const REVOKE_CHILD_SESSIONS: &str =
     "UPDATE sessions SET revoked_at = $1, revoke_reason = 'logout' \
      WHERE parent_id = $2 AND revoked_at IS NULL \
      AND (scope IS NULL OR ' ' || scope || ' ' NOT LIKE '% offline!_access %' ESCAPE '!')";
-/// Moves the live sessions opened from browser session `$2` to browser session `$1`.
+/// Revokes at `$1` the live sessions, but those granted `offline_access`, opened from the
+/// browser sessions of user `$2` that were revoked at `$3` (in this transaction: the cap on
+/// live sessions can end a browser session).
+pub const REVOKE_CHILDREN_OF_ENDED: &str =
+    "UPDATE sessions SET revoked_at = $1, revoke_reason = 'logout' \
+     WHERE parent_id IN (SELECT id FROM sessions WHERE user_id = $2 AND revoked_at = $3) \
+     AND revoked_at IS NULL \
+     AND (scope IS NULL OR ' ' || scope || ' ' NOT LIKE '% offline!_access %' ESCAPE '!')";
+/// Moves the live sessions opened from browser session `$2` to browser session `$1`. The `sid`
+/// their applications were told stays what it was.
 pub const REPARENT_SESSIONS: &str =
-    "UPDATE sessions SET parent_id = $1 WHERE parent_id = $2 AND revoked_at IS NULL";
+    "UPDATE sessions SET sid = COALESCE(sid, parent_id), parent_id = $1 \
+     WHERE parent_id = $2 AND revoked_at IS NULL";
+/// The text of the statements queueing back-channel logout notices for the browser sessions
+/// `$condition` names (`p`): created at `$1`, dropped at `$2`, due at `$3`, one for each
+/// application with a back-channel URI that signed in through one of them, per application and
+/// `sid` it was told, whether its own session is still live or not (its sign-in is what ends).
+/// A notice already waiting for the same application and `sid` is kept.
+macro_rules! queue_logouts {
+    ($condition:literal) => {
+        concat!(
+            "INSERT INTO backchannel_logouts \
+             (client_id, sid, user_id, created_at, expires_at, next_attempt_at) \
+             SELECT DISTINCT s.client_id, COALESCE(s.sid, s.parent_id), s.user_id, $1, $2, $3 \
+             FROM sessions p JOIN sessions s ON s.parent_id = p.id \
+             JOIN oauth_clients c ON c.id = s.client_id \
+             WHERE ",
+            $condition,
+            " AND c.backchannel_logout_uri IS NOT NULL \
+             ON CONFLICT (client_id, sid) DO NOTHING"
+        )
+    };
+}
+/// Queues the notices of the browser session `$4` (just revoked).
+pub const QUEUE_SESSION_LOGOUTS: &str = queue_logouts!("p.id = $4");
+/// Queues the notices of the browser sessions of user `$4` revoked at `$5` (by this
+/// transaction; one revoked by another at the same millisecond is told twice).
+pub const QUEUE_LOGOUTS: &str = queue_logouts!("p.user_id = $4 AND p.revoked_at = $5");
+/// Like [`QUEUE_LOGOUTS`], for the sessions of user `$4` and application `$5` revoked at `$6`
+/// (the user disconnected the application).
+pub const QUEUE_APP_LOGOUTS: &str = "INSERT INTO backchannel_logouts \
+     (client_id, sid, user_id, created_at, expires_at, next_attempt_at) \
+     SELECT DISTINCT s.client_id, COALESCE(s.sid, s.parent_id), s.user_id, $1, $2, $3 \
+     FROM sessions s JOIN oauth_clients c ON c.id = s.client_id \
+     WHERE s.user_id = $4 AND s.client_id = $5 AND s.revoked_at = $6 \
+     AND s.parent_id IS NOT NULL AND c.backchannel_logout_uri IS NOT NULL \
+     ON CONFLICT (client_id, sid) DO NOTHING";
+/// The text of [`CLAIM_LOGOUTS`], which PostgreSQL extends to skip rows another instance is
+/// claiming.
+macro_rules! claim_logouts {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE backchannel_logouts SET claimed_until = $1, claim = $2, \
+             attempts = attempts + 1 \
+             WHERE (client_id, sid) IN (SELECT client_id, sid FROM backchannel_logouts \
+             WHERE next_attempt_at <= $3 AND (claimed_until IS NULL OR claimed_until <= $4) \
+             AND expires_at > $5 ORDER BY next_attempt_at LIMIT $6",
+            $lock,
+            ") RETURNING client_id, sid, user_id, attempts"
+        )
+    };
+}
+/// Claims up to `$6` due logout notices until `$1` (a lease) under the claim id `$2`, counting
+/// the attempt.
+pub const CLAIM_LOGOUTS: &str = claim_logouts!("");
+/// A logout notice was delivered, or refused for good (only its claim's holder finishes it).
+pub const LOGOUT_SENT: &str =
+    "DELETE FROM backchannel_logouts WHERE client_id = $1 AND sid = $2 AND claim = $3";
+/// A logout notice failed: it is tried again at `$1` (only its claim's holder gives it back).
+pub const LOGOUT_RETRY: &str = "UPDATE backchannel_logouts SET claimed_until = NULL, \
+     claim = NULL, next_attempt_at = $1, last_error = $2 \
+     WHERE client_id = $3 AND sid = $4 AND claim = $5";
+/// Drops logout notices past their end, undelivered.
+pub const PURGE_LOGOUTS: &str = "DELETE FROM backchannel_logouts WHERE expires_at <= $1";
+/// Drops the logout notices of client `$1` (with its deletion).
+pub const DELETE_CLIENT_LOGOUTS: &str = "DELETE FROM backchannel_logouts WHERE client_id = $1";
 /// Records a used client assertion; a conflict means it was used before.
 pub const USE_CLIENT_ASSERTION: &str =
     "INSERT INTO client_assertions_used (hash, expires_at) VALUES ($1, $2)";
 /// Forgets used client assertions that expired before `$1`.
 pub const PURGE_CLIENT_ASSERTIONS: &str =
     "DELETE FROM client_assertions_used WHERE expires_at < $1";
+
+// Last: the dialects expand the macros above.
+pub mod postgres;
+pub mod sqlite;
+
+#[cfg(test)]
+mod tests;

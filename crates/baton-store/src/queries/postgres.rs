@@ -15,6 +15,7 @@ pub const DIALECT: Dialect = Dialect {
     // Rows another instance is claiming are skipped rather than waited for; the lease then
     // keeps them from being claimed twice.
     claim_mail: claim_mail!(" FOR UPDATE SKIP LOCKED"),
+    claim_logouts: claim_logouts!(" FOR UPDATE SKIP LOCKED"),
     // A disabling, deletion or change of address committing meanwhile is waited for and seen.
     insert_account_token: concat!(insert_account_token!(), " FOR SHARE"),
     // Readers (`SELECT`) are not blocked.

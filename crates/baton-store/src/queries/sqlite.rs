@@ -1,7 +1,7 @@
 //! SQL only SQLite runs: its side of [`Dialect`], the writer's transaction frame, connection
 //! settings, WAL checkpoints and the migration record (kept row for row as sqlx keeps it).
 
-use super::{Dialect, CLAIM_MAIL, INSERT_ACCOUNT_TOKEN};
+use super::{Dialect, CLAIM_LOGOUTS, CLAIM_MAIL, INSERT_ACCOUNT_TOKEN};
 
 /// SQLite's side of [`Dialect`]: one writer thread runs every write, so nothing needs locking.
 pub const DIALECT: Dialect = Dialect {
@@ -10,6 +10,7 @@ pub const DIALECT: Dialect = Dialect {
     begin_write: "BEGIN IMMEDIATE",
     insert_session: insert_session!(),
     claim_mail: CLAIM_MAIL,
+    claim_logouts: CLAIM_LOGOUTS,
     insert_account_token: INSERT_ACCOUNT_TOKEN,
     lock_signing_keys: None,
     // VACUUM cannot run inside a transaction: it runs on a connection of its own.

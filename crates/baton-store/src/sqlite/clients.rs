@@ -27,7 +27,7 @@ fn client_from_row(row: &Row<'_>) -> rusqlite::Result<ClientRecord> {
 #[async_trait::async_trait]
 impl ClientStore for SqliteStore {
     async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
-        let (settings, idle) = crate::settings_columns(client)?;
+        let (settings, idle, backchannel) = crate::settings_columns(client)?;
         let client = client.clone();
         self.engine
             .write(move |c| {
@@ -40,7 +40,8 @@ impl ClientStore for SqliteStore {
                         client.secret_hash,
                         to_millis(client.created_at),
                         settings,
-                        idle
+                        idle,
+                        backchannel
                     ],
                 )
                 .map(drop)
@@ -72,14 +73,14 @@ impl ClientStore for SqliteStore {
     }
 
     async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError> {
-        let (settings, idle) = crate::settings_columns(client)?;
+        let (settings, idle, backchannel) = crate::settings_columns(client)?;
         let (id, secret_hash) = (client.id.clone(), client.secret_hash.clone());
         self.engine
             .write(move |c| {
                 Ok(execute(
                     c,
                     q::UPDATE_CLIENT,
-                    params![secret_hash, settings, idle, id],
+                    params![secret_hash, settings, idle, backchannel, id],
                 )? == 1)
             })
             .await

@@ -149,6 +149,7 @@ impl MailStore for SqliteStore {
                     return Err(StoreError::Other("the user changed during a reset".into()));
                 }
                 execute(c, q::REVOKE_FOR_PASSWORD, params![now, user.as_str(), ""])?;
+                super::oidc::queue_logouts(c, &user, now)?;
                 let reset = MailKind::PasswordReset.as_str();
                 execute(c, q::SPEND_USER_TOKENS, params![now, user.as_str(), reset])?;
                 execute(c, q::DROP_USER_MAIL_OF_KIND, params![user.as_str(), reset])?;

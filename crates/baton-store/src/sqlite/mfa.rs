@@ -125,11 +125,13 @@ impl MfaStore for SqliteStore {
                 if stored != 1 {
                     return Ok(false);
                 }
+                let now = to_millis(p.created_at);
                 execute(
                     c,
                     q::REVOKE_PASSWORD_ONLY_SESSIONS,
-                    params![to_millis(p.created_at), p.user_id.as_str(), keep.as_str()],
+                    params![now, p.user_id.as_str(), keep.as_str()],
                 )?;
+                super::oidc::queue_logouts(c, &p.user_id, now)?;
                 Ok(true)
             })
             .await
@@ -265,6 +267,7 @@ impl MfaStore for SqliteStore {
                     q::REVOKE_PASSWORD_ONLY_SESSIONS,
                     params![now, user.as_str(), keep.as_str()],
                 )?;
+                super::oidc::queue_logouts(c, &user, now)?;
                 Ok(true)
             })
             .await

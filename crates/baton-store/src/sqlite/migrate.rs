@@ -47,6 +47,7 @@ pub(crate) const MIGRATIONS: &[Migration] = migrations![
     20261205000003 "consents" "consents",
     20261205000004 "pushed_requests" "pushed requests",
     20261205000005 "client_assertions" "client assertions",
+    20261206000001 "backchannel_logout" "backchannel logout",
 ];
 
 fn checksum(sql: &str) -> Vec<u8> {

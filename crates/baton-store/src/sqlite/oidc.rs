@@ -7,11 +7,43 @@ use crate::queries as q;
 use baton_core::clock::to_millis;
 use baton_core::refresh::TokenHash;
 use baton_core::store::{
-    AuthorizationCode, CodeUse, Consent, OidcStore, SessionRecord, StoreError,
+    AuthorizationCode, ClaimedLogout, CodeUse, Consent, OidcStore, SessionRecord, StoreError,
 };
 use baton_core::{SessionId, UserId};
-use rusqlite::{params, Row};
+use rusqlite::{params, Connection, Row};
 use time::OffsetDateTime;
+
+/// Queues, inside the caller's transaction, a back-channel logout notice for each application
+/// that signed in through a browser session of `user` this transaction revoked at `now`.
+pub(super) fn queue_logouts(c: &Connection, user: &UserId, now: i64) -> Result<(), StoreError> {
+    let params = params![now, crate::notice_expiry(now), now, user.as_str(), now];
+    execute(c, q::QUEUE_LOGOUTS, params).map(drop)
+}
+
+/// After the cap on live sessions revoked some of `user`'s sessions at `now`, inside the
+/// caller's transaction: browser sessions among them end as a logout ends them.
+pub(super) fn end_browser_sessions(
+    c: &Connection,
+    user: &UserId,
+    now: i64,
+) -> Result<(), StoreError> {
+    execute(
+        c,
+        q::REVOKE_CHILDREN_OF_ENDED,
+        params![now, user.as_str(), now],
+    )?;
+    queue_logouts(c, user, now)
+}
+
+fn logout_from_row(row: &Row<'_>, claim: &str) -> rusqlite::Result<ClaimedLogout> {
+    Ok(ClaimedLogout {
+        client_id: row.get("client_id")?,
+        sid: row.get("sid")?,
+        user_id: UserId::from_trusted(row.get::<_, String>("user_id")?),
+        attempts: row.get("attempts")?,
+        claim: claim.to_owned(),
+    })
+}
 
 fn code_from_row(hash: &TokenHash, row: &Row<'_>) -> rusqlite::Result<AuthorizationCode> {
     Ok(AuthorizationCode {
@@ -211,6 +243,18 @@ impl OidcStore for SqliteStore {
                 )?;
                 execute(
                     c,
+                    q::QUEUE_APP_LOGOUTS,
+                    params![
+                        now,
+                        crate::notice_expiry(now),
+                        now,
+                        user.as_str(),
+                        client,
+                        now
+                    ],
+                )?;
+                execute(
+                    c,
                     q::SPEND_CLIENT_CODES,
                     params![now, user.as_str(), client],
                 )?;
@@ -272,6 +316,63 @@ impl OidcStore for SqliteStore {
         self.engine
             .write(move |c| {
                 Ok(execute(c, q::REPARENT_SESSIONS, params![to.as_str(), from.as_str()])? as u64)
+            })
+            .await
+    }
+
+    async fn claim_logouts(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        claim: &str,
+        limit: u32,
+    ) -> Result<Vec<ClaimedLogout>, StoreError> {
+        let (now, until, claim) = (to_millis(now), to_millis(lease_until), claim.to_owned());
+        self.engine
+            .write(move |c| {
+                query_all(
+                    c,
+                    q::sqlite::DIALECT.claim_logouts,
+                    params![until, claim, now, now, now, i64::from(limit)],
+                    |row| logout_from_row(row, &claim),
+                )
+            })
+            .await
+    }
+
+    async fn logout_sent(&self, notice: &ClaimedLogout) -> Result<bool, StoreError> {
+        let n = notice.clone();
+        self.engine
+            .write(move |c| {
+                Ok(execute(c, q::LOGOUT_SENT, params![n.client_id, n.sid, n.claim])? == 1)
+            })
+            .await
+    }
+
+    async fn logout_failed(
+        &self,
+        notice: &ClaimedLogout,
+        retry_at: OffsetDateTime,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        let (n, retry_at, error) = (notice.clone(), to_millis(retry_at), error.to_owned());
+        self.engine
+            .write(move |c| {
+                Ok(execute(
+                    c,
+                    q::LOGOUT_RETRY,
+                    params![retry_at, error, n.client_id, n.sid, n.claim],
+                )? == 1)
+            })
+            .await
+    }
+
+    async fn purge_logouts(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let before = to_millis(before);
+        self.engine
+            .write(move |c| {
+                let n = execute(c, q::PURGE_LOGOUTS, [before])?;
+                Ok(u64::try_from(n).unwrap_or(u64::MAX))
             })
             .await
     }

@@ -100,18 +100,23 @@ impl SessionStore for SqliteStore {
                 )?;
                 if s.live_limit > 0 {
                     let now = to_millis(s.created_at);
-                    execute(
+                    let over = i64::from(s.live_limit - 1);
+                    let (user, id) = (s.user_id.as_str(), s.id.as_str());
+                    if s.parent_id.is_some() {
+                        // An application's session counts toward its own cap.
+                        execute(
+                            c,
+                            q::REVOKE_APP_OVER_LIMIT,
+                            params![now, user, s.client_id, id, now, now, over],
+                        )?;
+                    } else if execute(
                         c,
                         q::REVOKE_OVER_LIMIT,
-                        params![
-                            now,
-                            s.user_id.as_str(),
-                            s.id.as_str(),
-                            now,
-                            now,
-                            i64::from(s.live_limit - 1)
-                        ],
-                    )?;
+                        params![now, user, id, now, now, over],
+                    )? > 0
+                    {
+                        super::oidc::end_browser_sessions(c, &s.user_id, now)?;
+                    }
                 }
                 query_one(c, q::SESSION, [s.id.as_str()], session_from_row)
             })
@@ -160,6 +165,9 @@ impl SessionStore for SqliteStore {
                 if done == 1 {
                     // The sessions applications opened from it, when it is a browser session.
                     execute(c, q::REVOKE_CHILD_SESSIONS, params![now, session.as_str()])?;
+                    let expires = crate::notice_expiry(now);
+                    let queue = params![now, expires, now, session.as_str()];
+                    execute(c, q::QUEUE_SESSION_LOGOUTS, queue)?;
                 }
                 Ok(done == 1)
             })
@@ -175,6 +183,7 @@ impl SessionStore for SqliteStore {
         self.engine
             .write(move |c| {
                 let n = execute(c, q::REVOKE_ALL_SESSIONS, params![now, user.as_str()])?;
+                super::oidc::queue_logouts(c, &user, now)?;
                 Ok(u64::try_from(n).unwrap_or(u64::MAX))
             })
             .await

@@ -150,6 +150,7 @@ impl UserStore for SqliteStore {
                     EndSessions::All => "",
                 };
                 execute(c, q::REVOKE_FOR_PASSWORD, params![now, id.as_str(), keep])?;
+                super::oidc::queue_logouts(c, &id, now)?;
                 let reset = MailKind::PasswordReset.as_str();
                 execute(c, q::SPEND_USER_TOKENS, params![now, id.as_str(), reset])?;
                 execute(c, q::DROP_USER_MAIL_OF_KIND, params![id.as_str(), reset])?;
@@ -174,6 +175,7 @@ impl UserStore for SqliteStore {
                     return Ok(false);
                 }
                 execute(c, q::REVOKE_FOR_DISABLE, params![now, id.as_str()])?;
+                super::oidc::queue_logouts(c, &id, now)?;
                 super::mail::void_links(c, &id, now)?;
                 Ok(true)
             })
@@ -186,6 +188,7 @@ impl UserStore for SqliteStore {
             .write(move |c| {
                 let deleted = execute(c, q::DELETE_USER, params![now, id.as_str()])?;
                 execute(c, q::REVOKE_USER_SESSIONS, params![now, id.as_str()])?;
+                super::oidc::queue_logouts(c, &id, now)?;
                 super::mail::forget_links(c, &id)?;
                 super::mfa::forget_factors(c, &id)?;
                 Ok(deleted == 1)
