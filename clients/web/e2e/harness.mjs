@@ -199,6 +199,24 @@ export async function register(base, username, password) {
   if (res.status !== 201) throw new Error(`register ${username}: ${res.status}`);
 }
 
+/** A virtual authenticator for `page` (Chromium's, over CDP): a platform one that holds
+ *  passkeys, verifies its user and answers at once. */
+export async function virtualAuthenticator(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { cdp, authenticatorId };
+}
+
 /** Opens the demo page and waits until it has tried to restore a session. */
 export async function openDemo(page, base, query = "") {
   await page.goto(`${base}/${query}`);

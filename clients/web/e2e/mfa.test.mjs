@@ -9,7 +9,14 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { launchChromium, loginThroughPage, openDemo, register, startBaton } from "./harness.mjs";
+import {
+  launchChromium,
+  loginThroughPage,
+  openDemo,
+  register,
+  startBaton,
+  virtualAuthenticator,
+} from "./harness.mjs";
 
 const PASSWORD = "correct horse battery";
 const STEP_MS = 30_000;
@@ -60,24 +67,6 @@ async function firstStep(page, username) {
 async function logout(page) {
   await page.click("#logout");
   await page.waitForSelector("#signed-out:not([hidden])");
-}
-
-/** A virtual authenticator for `page`: a platform one that holds passkeys, verifies its user
- *  and answers at once. */
-async function virtualAuthenticator(page) {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send("WebAuthn.enable");
-  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
-  return { cdp, authenticatorId };
 }
 
 describe("second factors on the demo page in Chromium", { timeout: 120_000 }, () => {

@@ -901,8 +901,8 @@ pub trait OidcStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Every consent of `user`, by client id.
     async fn consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError>;
-    /// Moves the live sessions opened from the browser session `from` to the browser session
-    /// `to` (the same user signed in again); how many.
+    /// Moves the sessions opened from the browser session `from`, live or not, to the browser
+    /// session `to` (the same user signed in again); how many.
     async fn reparent_sessions(&self, from: &SessionId, to: &SessionId) -> Result<u64, StoreError>;
     /// Stores a pushed authorization request (RFC 9126): `params` as the client sent them
     /// (JSON), under the hash of its `request_uri`.

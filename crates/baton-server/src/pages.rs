@@ -32,11 +32,16 @@ static PAGES: LazyLock<Environment<'static>> = LazyLock::new(|| {
 /// The pages' stylesheet, served at `/assets/pages.css`.
 pub const STYLESHEET: &str = include_str!("pages/pages.css");
 
+/// The pages' script, served at `/assets/pages.js`: passkeys on the sign-in and second-step
+/// pages, where the browser has them.
+pub const SCRIPT: &str = include_str!("pages/pages.js");
+
 /// A page to answer with.
 pub struct Page {
     status: StatusCode,
     html: String,
     form_action: Option<String>,
+    scripted: bool,
 }
 
 impl Page {
@@ -53,6 +58,7 @@ impl Page {
             status,
             html,
             form_action: None,
+            scripted: false,
         }
     }
 
@@ -69,6 +75,14 @@ impl Page {
     /// browsers apply `form-action` to the redirect as well.
     pub fn leading_to(mut self, redirect_uri: &str) -> Self {
         self.form_action = source_of(redirect_uri);
+        self
+    }
+
+    /// Lets this page run baton's own page script (`/assets/pages.js`, which offers passkeys
+    /// where the browser has them) and let it call baton: `script-src 'self'` and
+    /// `connect-src 'self'`. The page works without it.
+    pub fn scripted(mut self) -> Self {
+        self.scripted = true;
         self
     }
 }
@@ -88,9 +102,14 @@ impl IntoResponse for Page {
             Some(source) => format!("'self' {source}"),
             None => "'self'".into(),
         };
+        let script = if self.scripted {
+            "script-src 'self'; connect-src 'self'; "
+        } else {
+            ""
+        };
         let csp = format!(
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action {form_action}; \
-             frame-ancestors 'none'; base-uri 'none'"
+            "default-src 'none'; {script}style-src 'self'; img-src 'self'; \
+             form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
         );
         let mut response = (self.status, self.html).into_response();
         let headers = response.headers_mut();
@@ -124,16 +143,29 @@ mod tests {
             "signin.html",
             serde_json::json!({
                 "client": "<script>x</script>", "request": "r", "username": "", "error": null,
+                "passkey": true,
             }),
         );
         assert!(page.html.contains("&lt;script&gt;"), "{}", page.html);
         assert!(!page.html.contains("<script>"));
-        for (name, ctx) in [
-            (
+        assert!(page
+            .html
+            .contains(r#"<script src="/assets/pages.js" defer></script>"#));
+        for (totp, passkey) in [(true, false), (false, true), (true, true)] {
+            let page = Page::render(
+                StatusCode::OK,
                 "mfa.html",
                 serde_json::json!({"client": "c", "request": "r", "mfa_token": "t",
-                    "error": null, "recovery": true}),
-            ),
+                    "error": null, "totp": totp, "recovery": true, "passkey": passkey,
+                    "methods": "totp"}),
+            );
+            assert_eq!(page.html.contains(r#"id="passkey-button""#), passkey);
+            assert!(
+                page.html.contains(r#"name="code""#),
+                "recovery codes are always taken"
+            );
+        }
+        for (name, ctx) in [
             (
                 "consent.html",
                 serde_json::json!({"client": "c", "request": "r", "scopes": ["a"],

@@ -3318,9 +3318,14 @@ async fn ending_a_browser_session_queues_a_logout_notice_per_application_and_sid
     let rp_again = app_session(s, &alice, "rp", &first, "openid", T0, 0).await;
     let quiet = app_session(s, &alice, "quiet", &first, "openid", T0, 0).await;
     let offline = app_session(s, &alice, "rp2", &first, "openid offline_access", T0, 0).await;
+    // One of them ended on its own (its application revoked its token, say).
+    assert!(store
+        .revoke_session(&alice.id, &rp_again, T0)
+        .await
+        .expect("revoke"));
     assert!(claim_all(s, T0, "nothing").await.is_empty());
-    // The same user signs in again: the applications' sessions move to the new browser session,
-    // and ending the old one tells nobody.
+    // The same user signs in again: the applications' sessions, ended ones too, move to the new
+    // browser session, and ending the old one tells nobody.
     let second = session_at(s, &alice, T0 + Duration::seconds(1), 0).await;
     assert_eq!(
         store
@@ -3432,6 +3437,7 @@ async fn every_end_of_a_browser_session_queues_logout_notices(store: Arc<dyn Sto
         "disable",
         "delete",
         "cap",
+        "delete client",
         "disconnect",
         "app cap",
     ] {
@@ -3471,6 +3477,26 @@ async fn every_end_of_a_browser_session_queues_logout_notices(store: Arc<dyn Sto
                 // Two more of the user's own sessions: the browser session is the oldest.
                 session_at(s, &alice, at + Duration::milliseconds(500), 2).await;
                 session_at(s, &alice, ended, 2).await;
+            }
+            "delete client" => {
+                // Its waiting notices go with it: a client added again under the id gets none.
+                store
+                    .revoke_all_sessions(&alice.id, ended)
+                    .await
+                    .expect("all");
+                store.delete_client("rp").await.expect("delete");
+                assert!(claim_all(s, ended, way).await.is_empty(), "{way}");
+                store
+                    .insert_client(&client(
+                        "rp",
+                        ClientSettings {
+                            backchannel_logout_uri: Some("https://rp.example/bcl".into()),
+                            ..ClientSettings::legacy()
+                        },
+                    ))
+                    .await
+                    .expect("client again");
+                continue;
             }
             "disconnect" => {
                 store

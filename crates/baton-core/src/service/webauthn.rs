@@ -106,6 +106,11 @@ fn key_methods(backup_eligible: bool) -> Vec<AuthMethod> {
 }
 
 impl Baton {
+    /// Whether passkeys are configured (a relying party ID and origins).
+    pub fn passkeys_enabled(&self) -> bool {
+        self.webauthn.is_some()
+    }
+
     fn relying(&self) -> Result<&Webauthn, AuthError> {
         self.webauthn.as_ref().ok_or(AuthError::PasskeysOff)
     }

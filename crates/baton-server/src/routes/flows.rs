@@ -356,6 +356,50 @@ pub(super) async fn mfa_login(
     }
 }
 
+/// Signs a user in with a passkey alone (`/auth/webauthn/login/finish` and the sign-in page):
+/// the ceremony's answer checked, a new session of baton's own, the login metrics and the
+/// audit log. A refused passkey is [`ApiError::PasskeyRefused`].
+pub(super) async fn passkey_login(
+    state: &AppState,
+    ceremony: &str,
+    credential: &serde_json::Value,
+    origin: RequestOrigin,
+) -> Result<Issued, ApiError> {
+    match state
+        .baton
+        .passkey_login(ceremony, credential, origin.clone())
+        .await
+    {
+        Ok((user, issued)) => {
+            state.metrics.login("success");
+            let mut done = event(state, EventKind::LoginSucceeded, &origin);
+            done.user_id = Some(user.id.clone());
+            done.username = Some(user.username.clone());
+            done.session_id = Some(issued.session_id.clone());
+            done.reason = Some("passkey".into());
+            audit(state, done).await;
+            tracing::info!(session_id = %issued.session_id, user_id = %user.id, "login with a passkey");
+            Ok(issued)
+        }
+        Err(AuthError::InvalidPasskey(why)) => {
+            tracing::info!(reason = %why, "passkey sign-in refused");
+            state.metrics.login("passkey_refused");
+            let mut failed = event(state, EventKind::LoginFailed, &origin);
+            failed.reason = Some("passkey_refused".into());
+            audit(state, failed).await;
+            Err(ApiError::PasskeyRefused { login: true })
+        }
+        Err(AuthError::AccountDisabled) => {
+            state.metrics.login("account_disabled");
+            let mut refused = event(state, EventKind::LoginFailed, &origin);
+            refused.reason = Some("account_disabled".into());
+            audit(state, refused).await;
+            Err(ApiError::AccountDisabled)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// What a sensitive change (password, e-mail address, second factors) brings besides its
 /// access token.
 #[derive(Debug, Clone, Copy, Default)]

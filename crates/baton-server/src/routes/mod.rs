@@ -77,7 +77,8 @@ pub fn router(state: AppState) -> Router {
             .route("/auth/webauthn/login/finish", post(webauthn::login_finish))
             .route("/oauth/token", post(oauth::token))
             .route("/oauth/authorize/login", post(authorize::login))
-            .route("/oauth/authorize/mfa", post(authorize::mfa)),
+            .route("/oauth/authorize/mfa", post(authorize::mfa))
+            .route("/oauth/authorize/passkey", post(authorize::passkey)),
     );
     let refresh = class(
         Class::Refresh,
@@ -132,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/demo.js", get(ops::demo_js))
         .route("/assets/client.js", get(ops::client_js))
         .route("/assets/pages.css", get(ops::pages_css))
+        .route("/assets/pages.js", get(ops::pages_js))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

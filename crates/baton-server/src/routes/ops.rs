@@ -74,3 +74,7 @@ pub(super) async fn client_js() -> Response {
 pub(super) async fn pages_css() -> Response {
     asset(crate::pages::STYLESHEET, "text/css; charset=utf-8")
 }
+
+pub(super) async fn pages_js() -> Response {
+    asset(crate::pages::SCRIPT, "text/javascript; charset=utf-8")
+}

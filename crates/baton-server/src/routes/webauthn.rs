@@ -4,7 +4,6 @@
 use super::account::{no_store, rfc3339};
 use super::flows::{self, Proof};
 use super::mfa::{file, proof_of};
-use super::{audit, event};
 use crate::error::ApiError;
 use crate::extract::{Authenticated, JsonBody, OptionalJsonBody, Origin, PathParams};
 use crate::state::AppState;
@@ -189,37 +188,6 @@ pub(super) async fn login_finish(
     Origin(origin): Origin,
     JsonBody(req): JsonBody<PasskeyLoginFinishRequest>,
 ) -> Result<Response, ApiError> {
-    match state
-        .baton
-        .passkey_login(&req.ceremony, &req.credential, origin.clone())
-        .await
-    {
-        Ok((user, issued)) => {
-            state.metrics.login("success");
-            let mut done = event(&state, EventKind::LoginSucceeded, &origin);
-            done.user_id = Some(user.id.clone());
-            done.username = Some(user.username.clone());
-            done.session_id = Some(issued.session_id.clone());
-            done.reason = Some("passkey".into());
-            audit(&state, done).await;
-            tracing::info!(session_id = %issued.session_id, user_id = %user.id, "login with a passkey");
-            Ok(super::auth::token_response(&state, issued, req.delivery))
-        }
-        Err(AuthError::InvalidPasskey(why)) => {
-            tracing::info!(reason = %why, "passkey sign-in refused");
-            state.metrics.login("passkey_refused");
-            let mut failed = event(&state, EventKind::LoginFailed, &origin);
-            failed.reason = Some("passkey_refused".into());
-            audit(&state, failed).await;
-            Err(ApiError::PasskeyRefused { login: true })
-        }
-        Err(AuthError::AccountDisabled) => {
-            state.metrics.login("account_disabled");
-            let mut refused = event(&state, EventKind::LoginFailed, &origin);
-            refused.reason = Some("account_disabled".into());
-            audit(&state, refused).await;
-            Err(ApiError::AccountDisabled)
-        }
-        Err(e) => Err(e.into()),
-    }
+    let issued = flows::passkey_login(&state, &req.ceremony, &req.credential, origin).await?;
+    Ok(super::auth::token_response(&state, issued, req.delivery))
 }

@@ -10,10 +10,10 @@ use baton_core::client::{ClientSettings, Grant};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
-const CB: &str = "https://app.example/cb";
+pub(crate) const CB: &str = "https://app.example/cb";
 
 /// A PKCE pair: (verifier, S256 challenge).
-fn pkce() -> (String, String) {
+pub(crate) fn pkce() -> (String, String) {
     let mut bytes = [0u8; 32];
     aws_lc_rs::rand::fill(&mut bytes).expect("rng");
     let verifier = URL_SAFE_NO_PAD.encode(bytes);
@@ -25,7 +25,7 @@ fn pkce() -> (String, String) {
 }
 
 /// The value of the hidden or text input `name` in a page.
-fn input(html: &str, name: &str) -> String {
+pub(crate) fn input(html: &str, name: &str) -> String {
     let at = html
         .find(&format!("name=\"{name}\""))
         .unwrap_or_else(|| panic!("no input {name} in {html}"));
@@ -36,7 +36,7 @@ fn input(html: &str, name: &str) -> String {
 }
 
 /// The query parameters of a redirect's `Location`.
-fn redirect_params(r: &Response) -> Vec<(String, String)> {
+pub(crate) fn redirect_params(r: &Response) -> Vec<(String, String)> {
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "not a redirect");
     let location = r.headers()["location"].to_str().expect("location");
     let url = url::Url::parse(location).expect("absolute location");
@@ -44,7 +44,7 @@ fn redirect_params(r: &Response) -> Vec<(String, String)> {
     url.query_pairs().into_owned().collect()
 }
 
-fn param(params: &[(String, String)], name: &str) -> Option<String> {
+pub(crate) fn param(params: &[(String, String)], name: &str) -> Option<String> {
     params
         .iter()
         .find(|(k, _)| k == name)
@@ -52,7 +52,7 @@ fn param(params: &[(String, String)], name: &str) -> Option<String> {
 }
 
 /// The browser-session cookie a response sets (`name=value`).
-fn sso_cookie(r: &Response) -> Option<String> {
+pub(crate) fn sso_cookie(r: &Response) -> Option<String> {
     r.headers()
         .get_all("set-cookie")
         .iter()
@@ -61,14 +61,14 @@ fn sso_cookie(r: &Response) -> Option<String> {
         .map(|v| v.split(';').next().expect("pair").to_owned())
 }
 
-struct Rp<'a> {
+pub(crate) struct Rp<'a> {
     app: &'a TestApp,
     id: &'static str,
     secret: Option<String>,
 }
 
 impl<'a> Rp<'a> {
-    async fn add(app: &'a TestApp, id: &'static str, settings: ClientSettings) -> Self {
+    pub(crate) async fn add(app: &'a TestApp, id: &'static str, settings: ClientSettings) -> Self {
         let (_, secret) = app
             .state
             .baton
@@ -78,7 +78,7 @@ impl<'a> Rp<'a> {
         Self { app, id, secret }
     }
 
-    async fn first_party(app: &'a TestApp) -> Self {
+    pub(crate) async fn first_party(app: &'a TestApp) -> Self {
         Self::add(
             app,
             "web",
@@ -113,7 +113,7 @@ impl<'a> Rp<'a> {
     }
 
     /// `GET /oauth/authorize` with the usual parameters, `extra` overriding or adding.
-    async fn authorize(
+    pub(crate) async fn authorize(
         &self,
         challenge: &str,
         extra: &[(&str, &str)],
@@ -147,7 +147,7 @@ impl<'a> Rp<'a> {
     }
 
     /// Posts the sign-in form of `page`.
-    async fn sign_in(&self, page: &str, username: &str, password: &str) -> Response {
+    pub(crate) async fn sign_in(&self, page: &str, username: &str, password: &str) -> Response {
         self.app
             .client
             .post(self.app.url("/oauth/authorize/login"))
@@ -163,7 +163,12 @@ impl<'a> Rp<'a> {
     }
 
     /// `POST /oauth/token` with the code.
-    async fn exchange(&self, code: &str, verifier: &str, redirect_uri: &str) -> Response {
+    pub(crate) async fn exchange(
+        &self,
+        code: &str,
+        verifier: &str,
+        redirect_uri: &str,
+    ) -> Response {
         let mut req = self.app.client.post(self.app.url("/oauth/token")).form(&[
             ("grant_type", "authorization_code"),
             ("code", code),
@@ -217,8 +222,17 @@ async fn a_first_party_client_signs_a_user_in_with_pkce_and_gets_an_id_token() {
     );
     assert_eq!(page.headers()["x-frame-options"], "DENY");
     assert_eq!(page.headers()["cache-control"], "no-store");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "baton's own script only: {csp}"
+    );
     let html = page.text().await.expect("html");
-    assert!(!html.contains("<script"), "no script on the page");
+    assert_eq!(
+        html.matches("<script").count(),
+        1,
+        "one script, for passkeys"
+    );
+    assert!(html.contains(r#"<script src="/assets/pages.js" defer></script>"#));
     assert_eq!(input(&html, "username"), "alice", "login_hint prefills");
 
     let wrong = rp.sign_in(&html, "alice", "wrong password").await;
@@ -1794,8 +1808,15 @@ async fn ending_a_browser_session_posts_a_logout_token_to_each_app_and_retries()
         .expect("request");
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
     delivered(&received, 2).await;
-    // Retried after its backoff (30 s) with a token of its own.
-    app.advance(31);
+    // Retried after its backoff (30 s) with a token of its own. The worker records the failure
+    // just after the receiver answers: the clock moves on until the retry comes.
+    for _ in 0..20 {
+        app.advance(31);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        if received.lock().expect("lock").len() >= 3 {
+            break;
+        }
+    }
     let seen = delivered(&received, 3).await;
     let mut sids = Vec::new();
     let mut jtis = Vec::new();

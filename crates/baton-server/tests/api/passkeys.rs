@@ -642,3 +642,144 @@ async fn a_code_from_an_account_without_an_app_asks_for_a_new_sign_in_and_counts
         "mfa_required, not 429"
     );
 }
+
+/// The sign-in pages offer passkeys through their script; without it (as here) the forms do
+/// what the script does: the second step takes a passkey's answer, a forged or incomplete one
+/// is refused on the page, and signing in with a passkey alone refuses a forged answer.
+#[tokio::test]
+async fn the_sign_in_pages_take_a_passkey_for_the_second_step() {
+    use crate::oidc::{input, param, pkce, redirect_params, sso_cookie, Rp, CB};
+    let app = TestApp::spawn().await;
+    let t = app.user_session("alice").await;
+    let mut key = authenticator();
+    register(&app, &t.access, &mut key, "Laptop").await;
+    let rp = Rp::first_party(&app).await;
+    let (verifier, challenge) = pkce();
+
+    let script = app
+        .client
+        .get(app.url("/assets/pages.js"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(script.status(), StatusCode::OK);
+    assert_eq!(
+        script.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(script
+        .text()
+        .await
+        .expect("js")
+        .contains("/auth/webauthn/login/start"));
+
+    let page = rp.authorize(&challenge, &[], None).await;
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
+    let html = page.text().await.expect("html");
+    assert!(html.contains(r#"<script src="/assets/pages.js" defer></script>"#));
+    assert!(html.contains(r#"action="/oauth/authorize/passkey""#));
+
+    // Signing in with a passkey alone: a forged answer is refused on the page.
+    let forged = app
+        .client
+        .post(app.url("/oauth/authorize/passkey"))
+        .header("origin", &app.base)
+        .form(&[
+            ("request", input(&html, "request").as_str()),
+            ("ceremony", "not-a-ceremony"),
+            ("credential", r#"{"id":"x"}"#),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    assert!(sso_cookie(&forged).is_none());
+    assert!(forged
+        .text()
+        .await
+        .expect("html")
+        .contains("This passkey was not accepted."));
+
+    // The password, then the second step with the passkey.
+    let step = rp.sign_in(&html, "alice", PASSWORD).await;
+    assert_eq!(step.status(), StatusCode::OK);
+    let step = step.text().await.expect("html");
+    assert!(step.contains("Use your passkey, or enter one of your recovery codes."));
+    assert!(step.contains(r#"id="passkey-button""#));
+    assert_eq!(input(&step, "methods"), "recovery_code webauthn");
+    let mfa_token = input(&step, "mfa_token");
+    let post = |fields: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/oauth/authorize/mfa"))
+                .header("origin", &app.base)
+                .form(&fields)
+                .send()
+                .await
+                .expect("request")
+        }
+    };
+    let base = |page: &str| {
+        vec![
+            ("request", input(page, "request")),
+            ("mfa_token", input(page, "mfa_token")),
+            ("methods", input(page, "methods")),
+        ]
+    };
+    // A ceremony without an answer: the page again, asking to try again.
+    let mut incomplete = base(&step);
+    incomplete.push(("ceremony", "c".into()));
+    let r = post(incomplete).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let again = r.text().await.expect("html");
+    assert!(again.contains("The answer from the passkey was incomplete."));
+    assert!(again.contains(r#"id="passkey-button""#), "still offered");
+    // A forged answer to a real ceremony (the signature altered): refused, the page again.
+    let start = |token: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .post_json("/auth/webauthn/login/start", &json!({ "mfa_token": token }))
+                .await;
+            assert_eq!(r.status(), StatusCode::OK);
+            body(r).await
+        }
+    };
+    let options = start(mfa_token.clone()).await;
+    let mut forged = assert_with(&app, &mut key, &options);
+    let signature = forged["response"]["signature"]
+        .as_str()
+        .expect("signature")
+        .to_owned();
+    let flipped = if signature.starts_with('A') { "B" } else { "A" };
+    forged["response"]["signature"] = json!(format!("{flipped}{}", &signature[1..]));
+    let mut wrong = base(&again);
+    wrong.push(("ceremony", options["ceremony"].as_str().expect("c").into()));
+    wrong.push(("credential", forged.to_string()));
+    let r = post(wrong).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let again = r.text().await.expect("html");
+    assert!(again.contains("This passkey was not accepted."));
+    // The user's own passkey signs the second step.
+    let options = start(mfa_token).await;
+    let mut right = base(&again);
+    right.push(("ceremony", options["ceremony"].as_str().expect("c").into()));
+    right.push((
+        "credential",
+        assert_with(&app, &mut key, &options).to_string(),
+    ));
+    let r = post(right).await;
+    assert!(sso_cookie(&r).is_some());
+    let code = param(&redirect_params(&r), "code").expect("code");
+    let tokens = body(rp.exchange(&code, &verifier, CB).await).await;
+    let id = jwt_claims(tokens["id_token"].as_str().expect("id token"));
+    assert_eq!(id["amr"], json!(["pwd", "hwk", "user", "mfa"]));
+}

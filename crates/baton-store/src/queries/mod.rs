@@ -749,11 +749,11 @@ pub const REVOKE_CHILDREN_OF_ENDED: &str =
      WHERE parent_id IN (SELECT id FROM sessions WHERE user_id = $2 AND revoked_at = $3) \
      AND revoked_at IS NULL \
      AND (scope IS NULL OR ' ' || scope || ' ' NOT LIKE '% offline!_access %' ESCAPE '!')";
-/// Moves the live sessions opened from browser session `$2` to browser session `$1`. The `sid`
-/// their applications were told stays what it was.
+/// Moves the sessions opened from browser session `$2` to browser session `$1`, ended ones too
+/// (their applications may still hold the sign-in): the old one then has none left to end. The
+/// `sid` their applications were told stays what it was.
 pub const REPARENT_SESSIONS: &str =
-    "UPDATE sessions SET sid = COALESCE(sid, parent_id), parent_id = $1 \
-     WHERE parent_id = $2 AND revoked_at IS NULL";
+    "UPDATE sessions SET sid = COALESCE(sid, parent_id), parent_id = $1 WHERE parent_id = $2";
 /// The text of the statements queueing back-channel logout notices for the browser sessions
 /// `$condition` names (`p`): created at `$1`, dropped at `$2`, due at `$3`, one for each
 /// application with a back-channel URI that signed in through one of them, per application and

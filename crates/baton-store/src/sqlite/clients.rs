@@ -67,6 +67,7 @@ impl ClientStore for SqliteStore {
         self.engine
             .write(move |c| {
                 execute(c, q::DELETE_CLIENT_CONSENTS, [&id])?;
+                execute(c, q::DELETE_CLIENT_LOGOUTS, [&id])?;
                 Ok(execute(c, q::DELETE_CLIENT, [&id])? == 1)
             })
             .await

@@ -125,10 +125,8 @@ pub(in crate::routes) async fn login(
     match outcome {
         Ok(issued) => signed_in(&state, &headers, &client, &pending, &issued).await,
         Err(ApiError::MfaRequired { mfa_token, methods }) => {
-            let recovery = methods
-                .iter()
-                .any(|m| matches!(m, baton_proto::MfaMethod::RecoveryCode));
-            mfa_page(&state, &client, &pending, &mfa_token, recovery, None)
+            let methods = Methods::of(&methods);
+            mfa_page(&state, &client, &pending, &mfa_token, methods, None)
         }
         Err(e) => {
             let (status, message) = sign_in_refusal(&e);
@@ -175,12 +173,64 @@ fn sign_in_refusal(e: &ApiError) -> (StatusCode, &'static str) {
     }
 }
 
+/// The second factors an account has, as the second-step page offers them. They travel with
+/// the page's forms (`methods`) so that a page shown again after a wrong code offers the same;
+/// they only choose what the page shows: the factor itself is checked against the account.
+#[derive(Debug, Clone, Copy, Default)]
+struct Methods {
+    totp: bool,
+    recovery: bool,
+    passkey: bool,
+}
+
+impl Methods {
+    fn of(methods: &[baton_proto::MfaMethod]) -> Self {
+        use baton_proto::MfaMethod as M;
+        Self {
+            totp: methods.contains(&M::Totp),
+            recovery: methods.contains(&M::RecoveryCode),
+            passkey: methods.contains(&M::Webauthn),
+        }
+    }
+
+    /// From a form's `methods` field (wire names, space-separated); a page from before it
+    /// existed offers codes.
+    fn parse(field: Option<&str>) -> Self {
+        let Some(field) = field else {
+            return Self {
+                totp: true,
+                recovery: true,
+                passkey: false,
+            };
+        };
+        let has = |name: &str| field.split(' ').any(|m| m == name);
+        Self {
+            totp: has("totp"),
+            recovery: has("recovery_code"),
+            passkey: has("webauthn"),
+        }
+    }
+
+    fn field(self) -> String {
+        [
+            (self.totp, "totp"),
+            (self.recovery, "recovery_code"),
+            (self.passkey, "webauthn"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, name)| *name)
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
+}
+
 fn mfa_page(
     state: &AppState,
     client: &ClientRecord,
     pending: &PendingRequest,
     mfa_token: &str,
-    recovery: bool,
+    methods: Methods,
     error: Option<(StatusCode, &str)>,
 ) -> Response {
     let sealed = match state.baton.seal_request(pending) {
@@ -198,11 +248,15 @@ fn mfa_page(
             "client": client.display_name(),
             "request": sealed,
             "mfa_token": mfa_token,
-            "recovery": recovery,
+            "totp": methods.totp,
+            "recovery": methods.recovery,
+            "passkey": methods.passkey && state.baton.passkeys_enabled(),
+            "methods": methods.field(),
             "error": error,
         }),
     )
     .leading_to(&pending.request.redirect_uri)
+    .scripted()
     .into_response()
 }
 
@@ -255,15 +309,38 @@ async fn signed_in(
     response
 }
 
-/// The second-step form.
+/// The second-step form: a code, or a passkey's answer (`ceremony` and `credential`, which the
+/// page's script fills in).
 #[derive(Deserialize)]
 struct MfaForm {
     request: String,
     mfa_token: String,
+    #[serde(default)]
     code: String,
+    methods: Option<String>,
+    ceremony: Option<String>,
+    credential: Option<String>,
 }
 
-/// `POST /oauth/authorize/mfa`: a TOTP code (six digits) or a recovery code.
+/// Longest `credential` field (a passkey's answer as JSON) taken from a page's form.
+const MAX_CREDENTIAL_LEN: usize = 16 * 1024;
+/// Longest `ceremony` field taken from a page's form.
+const MAX_CEREMONY_LEN: usize = 4 * 1024;
+
+/// A passkey's answer from a form's fields: `None` when they are missing, too long or not
+/// JSON.
+fn passkey_answer(ceremony: Option<&str>, credential: Option<&str>) -> Option<serde_json::Value> {
+    let (ceremony, credential) = (ceremony?, credential?);
+    if ceremony.is_empty() || ceremony.len() > MAX_CEREMONY_LEN {
+        return None;
+    }
+    if credential.len() > MAX_CREDENTIAL_LEN {
+        return None;
+    }
+    serde_json::from_str(credential).ok()
+}
+
+/// `POST /oauth/authorize/mfa`: a TOTP code (six digits), a recovery code, or a passkey.
 pub(in crate::routes) async fn mfa(
     State(state): State<AppState>,
     Origin(origin): Origin,
@@ -281,27 +358,104 @@ pub(in crate::routes) async fn mfa(
         let (status, message) = sign_in_refusal(&ApiError::InvalidMfaToken);
         return sign_in_page(&state, &client, &pending, status, Some(message), None);
     }
+    let methods = Methods::parse(form.methods.as_deref());
+    let passkey = form.ceremony.is_some() || form.credential.is_some();
+    let answer = passkey_answer(form.ceremony.as_deref(), form.credential.as_deref());
     let code: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
-    let factor = if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
-        Factor::Totp(&code)
-    } else {
-        Factor::RecoveryCode(&code)
+    let factor = match (&answer, form.ceremony.as_deref()) {
+        (Some(credential), Some(ceremony)) => Factor::Passkey {
+            ceremony,
+            credential,
+        },
+        _ if passkey => {
+            let refusal = (StatusCode::BAD_REQUEST, PASSKEY_MALFORMED);
+            return mfa_page(
+                &state,
+                &client,
+                &pending,
+                &form.mfa_token,
+                methods,
+                Some(refusal),
+            );
+        }
+        _ if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) => Factor::Totp(&code),
+        _ => Factor::RecoveryCode(&code),
     };
     match flows::mfa_login(&state, &form.mfa_token, factor, origin).await {
         Ok((issued, _)) => signed_in(&state, &headers, &client, &pending, &issued).await,
-        Err(e @ ApiError::InvalidCode { .. }) => {
-            let refusal = sign_in_refusal(&e);
+        Err(e @ (ApiError::InvalidCode { .. } | ApiError::PasskeyRefused { .. })) => {
+            let refusal = if passkey {
+                (StatusCode::UNAUTHORIZED, PASSKEY_REFUSED)
+            } else {
+                sign_in_refusal(&e)
+            };
             mfa_page(
                 &state,
                 &client,
                 &pending,
                 &form.mfa_token,
-                true,
+                methods,
                 Some(refusal),
             )
         }
         Err(e) => {
             let (status, message) = sign_in_refusal(&e);
+            sign_in_page(&state, &client, &pending, status, Some(message), None)
+        }
+    }
+}
+
+/// What a page says when its passkey form came back without a usable answer.
+const PASSKEY_MALFORMED: &str = "The answer from the passkey was incomplete. Try again.";
+/// What a page says when a passkey was refused.
+const PASSKEY_REFUSED: &str = "This passkey was not accepted.";
+
+/// The passkey sign-in form, which the page's script fills in with the passkey's answer.
+#[derive(Deserialize)]
+struct PasskeyForm {
+    request: String,
+    ceremony: Option<String>,
+    credential: Option<String>,
+}
+
+/// `POST /oauth/authorize/passkey`: signs in with a passkey alone (its ceremony started at
+/// `POST /auth/webauthn/login/start`), then on with the request as a password sign-in goes.
+pub(in crate::routes) async fn passkey(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(form) = fields::<PasskeyForm>(&body) else {
+        return malformed();
+    };
+    let (pending, client) = match pending(&state, &headers, &form.request).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let (Some(ceremony), Some(credential)) = (
+        form.ceremony.as_deref(),
+        passkey_answer(form.ceremony.as_deref(), form.credential.as_deref()),
+    ) else {
+        let status = StatusCode::BAD_REQUEST;
+        return sign_in_page(
+            &state,
+            &client,
+            &pending,
+            status,
+            Some(PASSKEY_MALFORMED),
+            None,
+        );
+    };
+    match flows::passkey_login(&state, ceremony, &credential, origin).await {
+        Ok(issued) => signed_in(&state, &headers, &client, &pending, &issued).await,
+        Err(e) => {
+            let (status, message) = match e {
+                ApiError::PasskeyRefused { .. } | ApiError::InvalidRequest(_) => {
+                    (StatusCode::UNAUTHORIZED, PASSKEY_REFUSED)
+                }
+                e => sign_in_refusal(&e),
+            };
             sign_in_page(&state, &client, &pending, status, Some(message), None)
         }
     }

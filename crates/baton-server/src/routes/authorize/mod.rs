@@ -10,7 +10,7 @@
 mod forms;
 mod logout;
 
-pub(super) use forms::{consent, login, mfa};
+pub(super) use forms::{consent, login, mfa, passkey};
 pub(super) use logout::{confirm_logout, logout};
 
 use crate::cookie::sso_cookie;
@@ -217,9 +217,11 @@ fn sign_in_page(
             "request": sealed,
             "username": username,
             "error": error,
+            "passkey": state.baton.passkeys_enabled(),
         }),
     )
     .leading_to(&request.redirect_uri)
+    .scripted()
     .into_response()
 }
 
