@@ -94,6 +94,7 @@ impl Application {
         let limiter = Arc::new(limits(user_limit, ip_limit, "login"));
         let registrations = Arc::new(limits(0, ip_limit, "register"));
         let signups = Arc::new(limits(0, config.register_limit_ip, "signup"));
+        let public_pushes = Arc::new(limits(0, PUBLIC_PUSHES_PER_IP, "par"));
         let resets = Arc::new(limits(RESETS_PER_ACCOUNT, RESETS_PER_IP, "reset"));
         let confirmations = Arc::new(limits(
             CONFIRMATIONS_PER_ACCOUNT,
@@ -119,6 +120,7 @@ impl Application {
             metrics: Arc::new(Metrics::new()),
             limiter,
             registrations,
+            public_pushes,
             signups,
             resets,
             confirmations,
@@ -203,6 +205,9 @@ impl Application {
     }
 }
 
+/// Pushed authorization requests of public clients per client IP per five minutes (a user's
+/// browser pushes one per sign-in; a confidential client's pushes are its operator's to bound).
+const PUBLIC_PUSHES_PER_IP: u32 = 30;
 /// Password-reset requests per account (as typed: an address or a username) per five minutes.
 const RESETS_PER_ACCOUNT: u32 = 3;
 /// Password-reset requests per client IP per five minutes.
@@ -285,6 +290,7 @@ async fn sweep_loop(state: AppState) {
         state.limiter.purge().await;
         state.registrations.purge().await;
         state.signups.purge().await;
+        state.public_pushes.purge().await;
         state.resets.purge().await;
         state.confirmations.purge().await;
     }

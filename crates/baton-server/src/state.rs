@@ -48,6 +48,9 @@ pub struct Shared {
     pub registrations: Arc<Limits>,
     /// The optional cap on successful registrations per client IP.
     pub signups: Arc<Limits>,
+    /// Pushed authorization requests of public clients (which prove nothing about who pushes)
+    /// per client IP.
+    pub public_pushes: Arc<Limits>,
     /// Limits on password-reset requests, per account (as typed) and per client IP.
     pub resets: Arc<Limits>,
     /// Limits on confirmation mails, per account (or address, at registration) and per client

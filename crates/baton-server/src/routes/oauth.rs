@@ -297,6 +297,7 @@ pub(super) struct PushedForm {
 /// `unauthorized_client`; `401 invalid_client`).
 pub(super) async fn par(
     State(state): State<AppState>,
+    Origin(origin): Origin,
     headers: HeaderMap,
     FormBody(form): FormBody<PushedForm>,
 ) -> Result<Response, ApiError> {
@@ -320,6 +321,16 @@ pub(super) async fn par(
     .await?;
     if client.id == baton_core::service::FIRST_PARTY_CLIENT {
         return Err(ApiError::InvalidClient);
+    }
+    if !client.confidential {
+        // Anyone can push as a public client: its pushes are counted per client IP (its line
+        // is that address, so one address at its cap holds up no other).
+        let ip = origin.ip.as_deref();
+        let push = state
+            .public_pushes
+            .begin(ip.unwrap_or_default(), ip)
+            .await?;
+        push.failed().await;
     }
     params.client_id = Some(client.id.clone());
     match state.baton.push_request(&client, &params).await? {

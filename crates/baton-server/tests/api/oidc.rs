@@ -1854,3 +1854,52 @@ async fn ending_a_browser_session_posts_a_logout_token_to_each_app_and_retries()
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     assert_eq!(received.lock().expect("lock").len(), 3);
 }
+
+#[tokio::test]
+async fn a_public_clients_pushes_are_limited_per_ip_and_a_confidential_clients_are_not() {
+    let app = TestApp::spawn().await;
+    let settings = ClientSettings {
+        grants: vec![Grant::AuthorizationCode],
+        redirect_uris: vec![CB.into()],
+        scopes: vec!["openid".into()],
+        ..ClientSettings::legacy()
+    };
+    app.state
+        .baton
+        .add_client("spa", false, settings.clone())
+        .await
+        .expect("public client");
+    let confidential = Rp::add(&app, "backend", settings).await;
+    let (_, challenge) = pkce();
+    let push = |client: &'static str, secret: Option<String>| {
+        let app = &app;
+        let challenge = challenge.clone();
+        async move {
+            let mut req = app.client.post(app.url("/oauth/par")).form(&[
+                ("client_id", client),
+                ("response_type", "code"),
+                ("redirect_uri", CB),
+                ("scope", "openid"),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+            ]);
+            if let Some(secret) = secret {
+                req = req.basic_auth(client, Some(secret));
+            }
+            req.send().await.expect("request")
+        }
+    };
+    for _ in 0..30 {
+        assert_eq!(push("spa", None).await.status(), StatusCode::CREATED);
+    }
+    let r = push("spa", None).await;
+    assert!(r.headers().contains_key("retry-after"));
+    assert_error(r, StatusCode::TOO_MANY_REQUESTS, "too_many_requests", None).await;
+    for _ in 0..31 {
+        let r = push("backend", confidential.secret.clone()).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    // The window passes.
+    app.advance(301);
+    assert_eq!(push("spa", None).await.status(), StatusCode::CREATED);
+}
