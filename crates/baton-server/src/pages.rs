@@ -1,5 +1,6 @@
 //! baton's own HTML pages: sign-in, the second step, consent and errors of the OpenID Connect
-//! authorization endpoint. Server-rendered with minijinja (HTML auto-escaped), no script, one
+//! authorization endpoint. Server-rendered with minijinja (HTML auto-escaped), working without
+//! script (baton's own `/assets/pages.js` adds passkeys where passkeys are configured), one
 //! stylesheet of baton's own, and a strict Content-Security-Policy.
 
 use axum::http::{header, HeaderValue, StatusCode};
@@ -165,6 +166,15 @@ mod tests {
                 "recovery codes are always taken"
             );
         }
+        // A passkey-only second step says what it needs where the script cannot run.
+        let page = Page::render(
+            StatusCode::OK,
+            "mfa.html",
+            serde_json::json!({"client": "c", "request": "r", "mfa_token": "t", "error": null,
+                "totp": false, "recovery": false, "passkey": true, "methods": "webauthn"}),
+        );
+        assert!(page.html.contains(r#"id="passkey-needed""#));
+        assert!(!page.html.contains(r#"name="code""#));
         for (name, ctx) in [
             (
                 "consent.html",

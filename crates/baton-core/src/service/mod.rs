@@ -30,7 +30,7 @@ pub use keys::{KEY_RELOAD_SLACK, UNKNOWN_KEY_RELOAD_INTERVAL};
 pub use mail::ResetRequest;
 pub use mfa::{Factor, MfaState, TotpEnrolment};
 pub use oidc::{CodeError, CodeIssued, PendingRequest};
-pub use webauthn::{Ceremony, PasskeyAdded, MAX_PASSKEYS};
+pub use webauthn::{Ceremony, PasskeyAdded, MAX_CEREMONY_LEN, MAX_PASSKEYS};
 
 /// The OAuth client id of sessions opened through `/auth/*`.
 pub const FIRST_PARTY_CLIENT: &str = "baton";

@@ -30,7 +30,7 @@ const CEREMONY_TTL: Duration = Duration::minutes(5);
 /// The associated data of sealed ceremonies: no other sealed message opens as one.
 const CEREMONY_AAD: &[u8] = b"baton webauthn ceremony v1";
 /// Longest ceremony token accepted.
-const MAX_CEREMONY_LEN: usize = 16 * 1024;
+pub const MAX_CEREMONY_LEN: usize = 16 * 1024;
 
 /// The options of a ceremony, for the browser, and the token that carries its state.
 #[derive(Debug, Clone)]

@@ -707,6 +707,21 @@ async fn the_sign_in_pages_take_a_passkey_for_the_second_step() {
         .expect("html")
         .contains("This passkey was not accepted."));
 
+    // From another site: refused before anything is looked at.
+    let r = app
+        .client
+        .post(app.url("/oauth/authorize/passkey"))
+        .header("origin", "https://evil.example")
+        .form(&[
+            ("request", input(&html, "request").as_str()),
+            ("ceremony", "c"),
+            ("credential", "{}"),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
     // The password, then the second step with the passkey.
     let step = rp.sign_in(&html, "alice", PASSWORD).await;
     assert_eq!(step.status(), StatusCode::OK);
@@ -759,12 +774,30 @@ async fn the_sign_in_pages_take_a_passkey_for_the_second_step() {
         .as_str()
         .expect("signature")
         .to_owned();
-    let flipped = if signature.starts_with('A') { "B" } else { "A" };
-    forged["response"]["signature"] = json!(format!("{flipped}{}", &signature[1..]));
+    // The last character of the DER signature's base64url: its value, not its structure.
+    let (head, last) = signature.split_at(signature.len() - 1);
+    let flipped = if last == "A" { "B" } else { "A" };
+    forged["response"]["signature"] = json!(format!("{head}{flipped}"));
     let mut wrong = base(&again);
     wrong.push(("ceremony", options["ceremony"].as_str().expect("c").into()));
     wrong.push(("credential", forged.to_string()));
     let r = post(wrong).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let again = r.text().await.expect("html");
+    assert!(again.contains("This passkey was not accepted."));
+    // A ceremony of a sign-in with a passkey alone is not this login's second step.
+    let alone = body(
+        app.post_json("/auth/webauthn/login/start", &json!({}))
+            .await,
+    )
+    .await;
+    let mut other = base(&again);
+    other.push(("ceremony", alone["ceremony"].as_str().expect("c").into()));
+    other.push((
+        "credential",
+        assert_with(&app, &mut key, &options).to_string(),
+    ));
+    let r = post(other).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let again = r.text().await.expect("html");
     assert!(again.contains("This passkey was not accepted."));

@@ -34,21 +34,29 @@ pub(super) async fn queue_logouts(
     Ok(())
 }
 
-/// After the cap on live sessions revoked some of `user`'s sessions at `now`, inside `tx`:
-/// browser sessions among them end as a logout ends them.
-pub(super) async fn end_browser_sessions(
+/// After the session `session` was revoked at `now`, inside `tx`: when it is a browser
+/// session, the sessions applications opened from it end too (but those granted
+/// `offline_access`), and a notice is queued for each application told of it.
+pub(super) async fn end_browser_session(
     tx: &mut Transaction<'static, Postgres>,
-    user: &UserId,
+    session: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(q::REVOKE_CHILDREN_OF_ENDED)
+    sqlx::query(q::REVOKE_CHILD_SESSIONS)
         .bind(now)
-        .bind(user.as_str())
-        .bind(now)
+        .bind(session)
         .execute(&mut **tx)
         .await
         .map_err(map)?;
-    queue_logouts(tx, user, now).await
+    sqlx::query(q::QUEUE_SESSION_LOGOUTS)
+        .bind(now)
+        .bind(crate::notice_expiry(now))
+        .bind(now)
+        .bind(session)
+        .execute(&mut **tx)
+        .await
+        .map_err(map)?;
+    Ok(())
 }
 
 fn logout_from_row(row: &Row, claim: &str) -> Result<ClaimedLogout, sqlx::Error> {

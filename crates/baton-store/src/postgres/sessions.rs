@@ -114,18 +114,18 @@ impl SessionStore for PgStore {
                     .await
                     .map_err(map)?;
             } else {
-                let ended = sqlx::query(q::REVOKE_OVER_LIMIT)
+                let ended: Vec<String> = sqlx::query_scalar(q::REVOKE_OVER_LIMIT)
                     .bind(now)
                     .bind(session.user_id.as_str())
                     .bind(session.id.as_str())
                     .bind(now)
                     .bind(now)
                     .bind(over)
-                    .execute(&mut *tx)
+                    .fetch_all(&mut *tx)
                     .await
                     .map_err(map)?;
-                if ended.rows_affected() > 0 {
-                    super::oidc::end_browser_sessions(&mut tx, &session.user_id, now).await?;
+                for ended in &ended {
+                    super::oidc::end_browser_session(&mut tx, ended, now).await?;
                 }
             }
         }
@@ -184,21 +184,7 @@ impl SessionStore for PgStore {
             .await
             .map_err(map)?;
         if done.rows_affected() == 1 {
-            // The sessions applications opened from it, when it is a browser session.
-            sqlx::query(q::REVOKE_CHILD_SESSIONS)
-                .bind(now)
-                .bind(session.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?;
-            sqlx::query(q::QUEUE_SESSION_LOGOUTS)
-                .bind(now)
-                .bind(crate::notice_expiry(now))
-                .bind(now)
-                .bind(session.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?;
+            super::oidc::end_browser_session(&mut tx, session.as_str(), now).await?;
         }
         tx.commit().await.map_err(map)?;
         Ok(done.rows_affected() == 1)

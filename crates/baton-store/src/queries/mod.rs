@@ -337,16 +337,17 @@ pub const LIVE_SESSIONS: &str = concat!(
      ORDER BY s.created_at DESC, s.id LIMIT $7"
 );
 /// Revokes a user's oldest live sessions other than the new one `$3` beyond the newest `$6`
-/// (the cap on live sessions per user, less the new one). Sessions applications opened from a
-/// browser session are left to [`REVOKE_APP_OVER_LIMIT`]. `OFFSET` needs a `LIMIT` in SQLite;
-/// no user has a million live sessions.
+/// (the cap on live sessions per user, less the new one); their ids (a browser session among
+/// them then ends as a logout ends it). Sessions applications opened from a browser session
+/// are left to [`REVOKE_APP_OVER_LIMIT`]. `OFFSET` needs a `LIMIT` in SQLite; no user has a
+/// million live sessions.
 pub const REVOKE_OVER_LIMIT: &str = concat!(
     "UPDATE sessions SET revoked_at = $1, revoke_reason = 'session_limit' \
      WHERE id IN (SELECT s.id FROM sessions s WHERE s.user_id = $2 AND s.id <> $3 \
      AND s.parent_id IS NULL AND s.revoked_at IS NULL AND ",
     idle_end!(),
     " > $4 AND s.absolute_expires_at > $5 \
-     ORDER BY s.created_at DESC, s.id LIMIT 1000000 OFFSET $6)"
+     ORDER BY s.created_at DESC, s.id LIMIT 1000000 OFFSET $6) RETURNING id"
 );
 /// Like [`REVOKE_OVER_LIMIT`], for the sessions application `$3` opened from browser sessions
 /// of user `$2` (each application's are capped on their own: they never push out the user's
@@ -740,14 +741,6 @@ pub const PURGE_PUSHED_REQUESTS: &str = "DELETE FROM pushed_requests WHERE expir
 pub const REVOKE_CHILD_SESSIONS: &str =
     "UPDATE sessions SET revoked_at = $1, revoke_reason = 'logout' \
      WHERE parent_id = $2 AND revoked_at IS NULL \
-     AND (scope IS NULL OR ' ' || scope || ' ' NOT LIKE '% offline!_access %' ESCAPE '!')";
-/// Revokes at `$1` the live sessions, but those granted `offline_access`, opened from the
-/// browser sessions of user `$2` that were revoked at `$3` (in this transaction: the cap on
-/// live sessions can end a browser session).
-pub const REVOKE_CHILDREN_OF_ENDED: &str =
-    "UPDATE sessions SET revoked_at = $1, revoke_reason = 'logout' \
-     WHERE parent_id IN (SELECT id FROM sessions WHERE user_id = $2 AND revoked_at = $3) \
-     AND revoked_at IS NULL \
      AND (scope IS NULL OR ' ' || scope || ' ' NOT LIKE '% offline!_access %' ESCAPE '!')";
 /// Moves the sessions opened from browser session `$2` to browser session `$1`, ended ones too
 /// (their applications may still hold the sign-in): the old one then has none left to end. The

@@ -20,19 +20,18 @@ pub(super) fn queue_logouts(c: &Connection, user: &UserId, now: i64) -> Result<(
     execute(c, q::QUEUE_LOGOUTS, params).map(drop)
 }
 
-/// After the cap on live sessions revoked some of `user`'s sessions at `now`, inside the
-/// caller's transaction: browser sessions among them end as a logout ends them.
-pub(super) fn end_browser_sessions(
+/// After the session `session` was revoked at `now`, inside the caller's transaction: when it
+/// is a browser session, the sessions applications opened from it end too (but those granted
+/// `offline_access`), and a notice is queued for each application told of it.
+pub(super) fn end_browser_session(
     c: &Connection,
-    user: &UserId,
+    session: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    execute(
-        c,
-        q::REVOKE_CHILDREN_OF_ENDED,
-        params![now, user.as_str(), now],
-    )?;
-    queue_logouts(c, user, now)
+    execute(c, q::REVOKE_CHILD_SESSIONS, params![now, session])?;
+    let expires = crate::notice_expiry(now);
+    let queue = params![now, expires, now, session];
+    execute(c, q::QUEUE_SESSION_LOGOUTS, queue).map(drop)
 }
 
 fn logout_from_row(row: &Row<'_>, claim: &str) -> rusqlite::Result<ClaimedLogout> {

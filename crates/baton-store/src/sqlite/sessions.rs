@@ -109,13 +109,16 @@ impl SessionStore for SqliteStore {
                             q::REVOKE_APP_OVER_LIMIT,
                             params![now, user, s.client_id, id, now, now, over],
                         )?;
-                    } else if execute(
-                        c,
-                        q::REVOKE_OVER_LIMIT,
-                        params![now, user, id, now, now, over],
-                    )? > 0
-                    {
-                        super::oidc::end_browser_sessions(c, &s.user_id, now)?;
+                    } else {
+                        let ended: Vec<String> = query_all(
+                            c,
+                            q::REVOKE_OVER_LIMIT,
+                            params![now, user, id, now, now, over],
+                            |r| r.get(0),
+                        )?;
+                        for session in &ended {
+                            super::oidc::end_browser_session(c, session, now)?;
+                        }
                     }
                 }
                 query_one(c, q::SESSION, [s.id.as_str()], session_from_row)
@@ -163,11 +166,7 @@ impl SessionStore for SqliteStore {
                     params![now, session.as_str(), user.as_str(), now, now],
                 )?;
                 if done == 1 {
-                    // The sessions applications opened from it, when it is a browser session.
-                    execute(c, q::REVOKE_CHILD_SESSIONS, params![now, session.as_str()])?;
-                    let expires = crate::notice_expiry(now);
-                    let queue = params![now, expires, now, session.as_str()];
-                    execute(c, q::QUEUE_SESSION_LOGOUTS, queue)?;
+                    super::oidc::end_browser_session(c, session.as_str(), now)?;
                 }
                 Ok(done == 1)
             })

@@ -241,7 +241,8 @@ fn mfa_page(
         Some((status, message)) => (status, Some(message)),
         None => (StatusCode::OK, None),
     };
-    Page::render(
+    let passkey = methods.passkey && state.baton.passkeys_enabled();
+    let page = Page::render(
         status,
         "mfa.html",
         json!({
@@ -250,14 +251,13 @@ fn mfa_page(
             "mfa_token": mfa_token,
             "totp": methods.totp,
             "recovery": methods.recovery,
-            "passkey": methods.passkey && state.baton.passkeys_enabled(),
+            "passkey": passkey,
             "methods": methods.field(),
             "error": error,
         }),
-    )
-    .leading_to(&pending.request.redirect_uri)
-    .scripted()
-    .into_response()
+    );
+    let page = page.leading_to(&pending.request.redirect_uri);
+    if passkey { page.scripted() } else { page }.into_response()
 }
 
 /// After a sign-in on the page: a browser session for the session just opened (the one the
@@ -324,14 +324,12 @@ struct MfaForm {
 
 /// Longest `credential` field (a passkey's answer as JSON) taken from a page's form.
 const MAX_CREDENTIAL_LEN: usize = 16 * 1024;
-/// Longest `ceremony` field taken from a page's form.
-const MAX_CEREMONY_LEN: usize = 4 * 1024;
 
 /// A passkey's answer from a form's fields: `None` when they are missing, too long or not
 /// JSON.
 fn passkey_answer(ceremony: Option<&str>, credential: Option<&str>) -> Option<serde_json::Value> {
     let (ceremony, credential) = (ceremony?, credential?);
-    if ceremony.is_empty() || ceremony.len() > MAX_CEREMONY_LEN {
+    if ceremony.is_empty() || ceremony.len() > baton_core::service::MAX_CEREMONY_LEN {
         return None;
     }
     if credential.len() > MAX_CREDENTIAL_LEN {
@@ -383,12 +381,24 @@ pub(in crate::routes) async fn mfa(
     };
     match flows::mfa_login(&state, &form.mfa_token, factor, origin).await {
         Ok((issued, _)) => signed_in(&state, &headers, &client, &pending, &issued).await,
-        Err(e @ (ApiError::InvalidCode { .. } | ApiError::PasskeyRefused { .. })) => {
-            let refusal = if passkey {
-                (StatusCode::UNAUTHORIZED, PASSKEY_REFUSED)
-            } else {
-                sign_in_refusal(&e)
-            };
+        // A passkey refused, or its ceremony not this login's, expired or forged.
+        Err(
+            ApiError::InvalidCode { .. }
+            | ApiError::PasskeyRefused { .. }
+            | ApiError::InvalidRequest(_),
+        ) if passkey => {
+            let refusal = (StatusCode::UNAUTHORIZED, PASSKEY_REFUSED);
+            mfa_page(
+                &state,
+                &client,
+                &pending,
+                &form.mfa_token,
+                methods,
+                Some(refusal),
+            )
+        }
+        Err(e @ ApiError::InvalidCode { .. }) => {
+            let refusal = sign_in_refusal(&e);
             mfa_page(
                 &state,
                 &client,

@@ -209,7 +209,8 @@ fn sign_in_page(
         Err(e) => return failure(e.into()),
     };
     let username = username.or(request.login_hint.as_deref()).unwrap_or("");
-    Page::render(
+    let passkey = state.baton.passkeys_enabled();
+    let page = Page::render(
         status,
         "signin.html",
         json!({
@@ -217,12 +218,11 @@ fn sign_in_page(
             "request": sealed,
             "username": username,
             "error": error,
-            "passkey": state.baton.passkeys_enabled(),
+            "passkey": passkey,
         }),
     )
-    .leading_to(&request.redirect_uri)
-    .scripted()
-    .into_response()
+    .leading_to(&request.redirect_uri);
+    if passkey { page.scripted() } else { page }.into_response()
 }
 
 /// What a scope lets the application do, in words.
