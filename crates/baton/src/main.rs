@@ -84,8 +84,9 @@ enum ClientCommand {
     Add {
         /// The client_id (letters, digits, '.', '_', '-').
         name: String,
-        /// Authenticates with a secret (HTTP Basic, or client_secret_post); needed for
-        /// /oauth/introspect and the client_credentials grant.
+        /// Authenticates (with a secret, by HTTP Basic or client_secret_post; or with --jwks,
+        /// by private_key_jwt); needed for the client_credentials grant. /oauth/introspect
+        /// takes a secret by HTTP Basic only.
         #[arg(long)]
         confidential: bool,
         #[command(flatten)]

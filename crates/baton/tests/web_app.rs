@@ -139,13 +139,36 @@ async fn the_example_app_signs_a_user_in_and_out_through_baton() {
         .expect("html");
     assert!(home.contains("<span id=\"user\">alice</span>"), "{home}");
 
-    // A callback naming another issuer (mix-up, RFC 9207) is refused by the app.
-    let r = get(
-        format!("{app_base}/callback?code=x&state=y&iss=https%3A%2F%2Fevil.example"),
-        None,
-    )
-    .await;
+    // Mix-up (RFC 9207): the callback of a sign-in this browser did start, with baton's real
+    // code and state, but naming another issuer, is refused for that alone; the genuine
+    // callback then still works.
+    let r = get(format!("{app_base}/login"), None).await;
+    let started = set_cookie(&r, "web_app_signin").expect("cookie");
+    let r = get(location(&r), Some(sso.clone())).await;
+    let callback = location(&r);
+    let parsed = reqwest::Url::parse(&callback).expect("url");
+    let mut forged = parsed.clone();
+    forged
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(parsed.query_pairs().map(|(k, v)| {
+            let v = if k == "iss" {
+                "https://evil.example".into()
+            } else {
+                v
+            };
+            (k, v)
+        }));
+    assert_ne!(forged.as_str(), callback);
+    let r = get(forged.to_string(), Some(started.clone())).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let said = r.text().await.expect("html");
+    assert!(said.contains("the answer names another issuer"), "{said}");
+    let r = get(callback, Some(started)).await;
+    assert!(
+        set_cookie(&r, "web_app_session").is_some(),
+        "the genuine answer signs in"
+    );
 
     // Signing out ends the app's session, then baton's, and comes back.
     let r = http

@@ -401,9 +401,10 @@ impl Baton {
                 aud: Some(claims.aud),
                 sid: Some(claims.sid),
                 jti: Some(claims.jti),
-                scope: claims.scope,
-                // The user's roles now, not those the token was issued with.
-                roles: session.roles,
+                scope: claims.scope.clone(),
+                // The user's roles now, not those the token was issued with, as its scope
+                // releases them.
+                roles: super::sessions::released_roles(claims.scope.as_deref(), &session.roles),
             });
         }
         if let Ok(claims) = access::verify_client(&self.ring(), &self.rules, token, now) {

@@ -318,11 +318,7 @@ impl Baton {
             auth_time: Some(session.auth_time.unix_timestamp()),
             amr: session.amr.values().map(str::to_owned).collect(),
             scope: session.scope.clone(),
-            // A session granted scopes shows the user's roles only with the `roles` scope.
-            roles: match &session.scope {
-                Some(scope) if !scope.split(' ').any(|s| s == "roles") => Vec::new(),
-                _ => session.roles.clone(),
-            },
+            roles: released_roles(session.scope.as_deref(), &session.roles),
         };
         let access_token = access::mint(&self.ring(), &claims).map_err(AuthError::internal)?;
         let remaining = (session.expires_at() - now).whole_seconds().max(0);
@@ -336,5 +332,15 @@ impl Baton {
             scope: session.scope.clone(),
             replayed: false,
         })
+    }
+}
+
+/// The roles a token of a session with `scope` shows: all of them for a session without scopes
+/// (baton's own sign-ins, the password grant), only with the `roles` scope for one granted
+/// scopes (the code flow).
+pub(super) fn released_roles(scope: Option<&str>, roles: &[String]) -> Vec<String> {
+    match scope {
+        Some(scope) if !scope.split(' ').any(|s| s == "roles") => Vec::new(),
+        _ => roles.to_vec(),
     }
 }

@@ -55,6 +55,7 @@ fn common(state: &AppState) -> serde_json::Map<String, serde_json::Value> {
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
         "token_endpoint_auth_signing_alg_values_supported": ["EdDSA", "ES256", "RS256"],
+        "revocation_endpoint_auth_signing_alg_values_supported": ["EdDSA", "ES256", "RS256"],
         "access_token_signing_alg_values_supported": [alg],
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

@@ -772,17 +772,82 @@ async fn userinfo_needs_the_openid_scope_and_discovery_lists_the_provider() {
     assert_eq!(r.status(), StatusCode::OK);
     let m: Value = r.json().await.expect("json");
     assert_eq!(m["issuer"], app.base.as_str());
-    for field in [
-        "authorization_endpoint",
-        "token_endpoint",
-        "userinfo_endpoint",
-        "jwks_uri",
+    // Every endpoint listed is there and answers its method.
+    for (field, method) in [
+        ("authorization_endpoint", reqwest::Method::GET),
+        ("token_endpoint", reqwest::Method::POST),
+        ("userinfo_endpoint", reqwest::Method::GET),
+        ("jwks_uri", reqwest::Method::GET),
+        ("revocation_endpoint", reqwest::Method::POST),
+        ("introspection_endpoint", reqwest::Method::POST),
+        (
+            "pushed_authorization_request_endpoint",
+            reqwest::Method::POST,
+        ),
+        ("end_session_endpoint", reqwest::Method::GET),
     ] {
+        let url = m[field].as_str().unwrap_or_default();
+        assert!(url.starts_with(&app.base), "{field}: {url}");
+        let r = app
+            .client
+            .request(method, url)
+            .send()
+            .await
+            .expect("request");
         assert!(
-            m[field].as_str().is_some_and(|u| u.starts_with(&app.base)),
+            ![StatusCode::NOT_FOUND, StatusCode::METHOD_NOT_ALLOWED].contains(&r.status()),
+            "{field}: {}",
+            r.status()
+        );
+    }
+    assert_eq!(
+        m["grant_types_supported"],
+        serde_json::json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "password"
+        ])
+    );
+    for field in [
+        "token_endpoint_auth_methods_supported",
+        "revocation_endpoint_auth_methods_supported",
+    ] {
+        for method in ["client_secret_basic", "private_key_jwt", "none"] {
+            assert!(
+                m[field].as_array().expect(field).contains(&method.into()),
+                "{field} {method}"
+            );
+        }
+    }
+    assert_eq!(
+        m["introspection_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic"])
+    );
+    for field in [
+        "token_endpoint_auth_signing_alg_values_supported",
+        "revocation_endpoint_auth_signing_alg_values_supported",
+    ] {
+        assert_eq!(
+            m[field],
+            serde_json::json!(["EdDSA", "ES256", "RS256"]),
             "{field}"
         );
     }
+    for scope in ["openid", "profile", "email", "offline_access", "roles"] {
+        assert!(
+            m["scopes_supported"]
+                .as_array()
+                .expect("scopes")
+                .contains(&scope.into()),
+            "{scope}"
+        );
+    }
+    assert_eq!(m["backchannel_logout_supported"], true);
+    assert_eq!(
+        m["prompt_values_supported"],
+        serde_json::json!(["none", "login", "consent"])
+    );
     assert_eq!(
         m["code_challenge_methods_supported"],
         serde_json::json!(["S256"])
@@ -968,6 +1033,26 @@ async fn roles_go_to_code_flow_tokens_only_with_the_roles_scope() {
     assert!(jwt_claims(tokens["id_token"].as_str().expect("id"))
         .get("roles")
         .is_none());
+    // Introspection releases no more than the token does.
+    let introspect = |token: String| {
+        let app = &app;
+        let secret = rp.secret.clone();
+        async move {
+            body(
+                app.client
+                    .post(app.url("/oauth/introspect"))
+                    .basic_auth("web", secret)
+                    .form(&[("token", token.as_str())])
+                    .send()
+                    .await
+                    .expect("request"),
+            )
+            .await
+        }
+    };
+    let seen = introspect(tokens["access_token"].as_str().expect("at").into()).await;
+    assert_eq!(seen["active"], true);
+    assert!(seen.get("roles").is_none(), "{seen}");
     let r = rp
         .authorize(&challenge, &[("scope", "openid roles")], Some(&cookie))
         .await;
@@ -977,6 +1062,8 @@ async fn roles_go_to_code_flow_tokens_only_with_the_roles_scope() {
     assert_eq!(access["roles"], serde_json::json!(["admin"]));
     let id = jwt_claims(tokens["id_token"].as_str().expect("id"));
     assert_eq!(id["roles"], serde_json::json!(["admin"]));
+    let seen = introspect(tokens["access_token"].as_str().expect("at").into()).await;
+    assert_eq!(seen["roles"], serde_json::json!(["admin"]));
     let info = body(
         app.get_bearer(
             "/oauth/userinfo",
