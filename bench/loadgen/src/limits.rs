@@ -320,6 +320,7 @@ async fn sqlite_rotations(secs: f64) -> anyhow::Result<Value> {
                     None::<String>,
                     None::<i64>,
                     None::<String>,
+                    None::<String>,
                     HASH
                 ],
             )?;

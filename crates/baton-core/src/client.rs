@@ -183,6 +183,8 @@ pub const MAX_DISPLAY_NAME_LEN: usize = 100;
 pub const MAX_JWKS_LEN: usize = 16 * 1024;
 /// Most keys in that JWKS.
 pub const MAX_CLIENT_KEYS: usize = 10;
+/// Most resources (RFC 8707) a client may name.
+pub const MAX_CLIENT_RESOURCES: usize = 16;
 /// Shortest and longest access-token lifetime a client may be given.
 pub const ACCESS_TTL_BOUNDS: (u64, u64) = (10, 86_400);
 /// Shortest and longest refresh idle timeout a client may be given.
@@ -210,6 +212,10 @@ pub struct ClientSettings {
     /// The scopes it may ask for: standard ones and its own API scopes.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// The resources (RFC 8707: absolute URIs of the APIs) it may ask tokens for with
+    /// `resource`: such a token's `aud` is that resource instead of baton's audience.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
     /// Its access tokens' lifetime in seconds (the server's when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_ttl: Option<u64>,
@@ -324,6 +330,7 @@ impl ClientSettings {
             redirect_uris: Vec::new(),
             post_logout_redirect_uris: Vec::new(),
             scopes: Vec::new(),
+            resources: Vec::new(),
             access_ttl: None,
             refresh_idle_ttl: None,
             require_par: false,
@@ -331,6 +338,11 @@ impl ClientSettings {
             jwks: None,
             claims: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// Whether the client may ask for tokens for `resource` (RFC 8707), exactly as registered.
+    pub fn allows_resource(&self, resource: &str) -> bool {
+        self.resources.iter().any(|r| r == resource)
     }
 
     /// Whether the client may use `grant`.
@@ -367,6 +379,14 @@ impl ClientSettings {
         }
         if let Some(uri) = &self.backchannel_logout_uri {
             check_web_uri(uri).map_err(|why| E::Uri(uri.clone(), why))?;
+        }
+        self.resources.sort();
+        self.resources.dedup();
+        if self.resources.len() > MAX_CLIENT_RESOURCES {
+            return Err(E::TooManyResources);
+        }
+        for uri in &self.resources {
+            check_resource(uri).map_err(|why| E::Uri(uri.clone(), why))?;
         }
         self.scopes.sort();
         self.scopes.dedup();
@@ -507,6 +527,9 @@ pub enum ClientSettingsError {
     /// Over [`MAX_CLIENT_SCOPES`].
     #[error("at most 32 scopes")]
     TooManyScopes,
+    /// Over [`MAX_CLIENT_RESOURCES`].
+    #[error("at most 16 resources")]
+    TooManyResources,
     /// Not an RFC 6749 scope token (or longer than 64 characters).
     #[error("{0:?} is not a valid scope name")]
     Scope(String),
@@ -569,6 +592,26 @@ fn check_web_uri(uri: &str) -> Result<url::Url, &'static str> {
         "http" => Err("http is only for loopback addresses; use https"),
         _ => Err("the scheme must be https (or http on a loopback address)"),
     }
+}
+
+/// A resource indicator (RFC 8707 §2): an absolute URI without a fragment (nor a query, which
+/// the RFC advises against), at most 2048 characters, and printable ASCII so that it can be an
+/// `aud` as it is.
+pub fn check_resource(uri: &str) -> Result<(), &'static str> {
+    if uri.len() > MAX_URI_LEN {
+        return Err("longer than 2048 characters");
+    }
+    if !uri.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("only printable ASCII without spaces");
+    }
+    let parsed = url::Url::parse(uri).map_err(|_| "not an absolute URI")?;
+    if parsed.fragment().is_some() {
+        return Err("a fragment is not allowed");
+    }
+    if parsed.query().is_some() {
+        return Err("a query is not allowed");
+    }
+    Ok(())
 }
 
 /// A redirect URI: a web URI as [`check_web_uri`] wants, or a native app's private-use scheme

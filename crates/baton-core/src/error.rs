@@ -99,6 +99,9 @@ pub enum AuthError {
     /// A requested scope the client may not have (RFC 6749 §5.2 `invalid_scope`).
     #[error(transparent)]
     InvalidScope(#[from] crate::client::ScopeError),
+    /// A resource (RFC 8707) the client may not ask for, or not this grant's.
+    #[error("resource is not one this client may ask for here")]
+    InvalidTarget,
     /// A role name that is not acceptable, or one role too many.
     #[error(transparent)]
     Role(#[from] crate::roles::RoleError),

@@ -65,6 +65,9 @@ pub struct AuthorizeParams {
     pub request: Option<String>,
     /// A pushed request's reference (RFC 9126).
     pub request_uri: Option<String>,
+    /// The API the access token is for (RFC 8707), one of the client's registered resources.
+    #[serde(default)]
+    pub resource: Option<String>,
 }
 
 /// What `prompt` asked for.
@@ -103,6 +106,9 @@ pub struct AuthorizeRequest {
     /// Whether it came as a pushed request (RFC 9126).
     #[serde(default)]
     pub pushed: bool,
+    /// The API the access tokens are for (RFC 8707); baton's audience when absent.
+    #[serde(default)]
+    pub resource: Option<String>,
 }
 
 impl AuthorizeRequest {
@@ -133,6 +139,10 @@ impl AuthorizeRequest {
                 .iter()
                 .any(|r| redirect_uri_matches(r, &self.redirect_uri))
             && self.scopes.iter().all(|scope| s.scopes.contains(scope))
+            && self
+                .resource
+                .as_deref()
+                .is_none_or(|r| s.allows_resource(r))
     }
 }
 
@@ -265,6 +275,16 @@ pub fn check_request(
     if scopes.is_empty() {
         return Err(refuse("invalid_scope", "scope is missing"));
     }
+    let resource = present(&params.resource).map(str::to_owned);
+    if resource
+        .as_deref()
+        .is_some_and(|r| !client.settings.allows_resource(r))
+    {
+        return Err(refuse(
+            "invalid_target",
+            "resource is not registered for this client",
+        ));
+    }
     let nonce = present(&params.nonce).map(str::to_owned);
     if nonce
         .as_ref()
@@ -325,6 +345,7 @@ pub fn check_request(
         max_age,
         login_hint,
         pushed,
+        resource,
     })
 }
 

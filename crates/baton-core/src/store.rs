@@ -155,6 +155,9 @@ pub struct NewSession {
     pub amr: String,
     /// The scopes granted (space-separated), for a session opened through OAuth with a scope.
     pub scope: Option<String>,
+    /// The audience of its access tokens, when a resource was asked for (RFC 8707); baton's
+    /// own otherwise.
+    pub audience: Option<String>,
     /// When the user authenticated, when earlier than `created_at` (a client's session opened
     /// from a browser session keeps the browser session's sign-in time).
     pub auth_time: Option<OffsetDateTime>,
@@ -205,6 +208,9 @@ pub struct SessionRecord {
     pub amr: crate::mfa::Amr,
     /// The scopes granted (space-separated), for a session opened through OAuth with a scope.
     pub scope: Option<String>,
+    /// The audience of its access tokens, when a resource was asked for (RFC 8707); baton's
+    /// own otherwise.
+    pub audience: Option<String>,
     /// The owner's roles now.
     pub roles: Vec<String>,
     /// When the user authenticated (the access tokens' `auth_time`): `created_at`, or the
@@ -807,6 +813,8 @@ pub struct AuthorizationCode {
     pub scope: String,
     /// The request's `nonce`, for the ID token.
     pub nonce: Option<String>,
+    /// The resource its access tokens are for (RFC 8707), if one was asked for.
+    pub resource: Option<String>,
     /// When it was issued.
     pub created_at: OffsetDateTime,
     /// When it stops working.
@@ -817,7 +825,7 @@ pub struct AuthorizationCode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeUse {
     /// Its first use, in time: the code, now used, with the session id it will open.
-    First(AuthorizationCode),
+    First(Box<AuthorizationCode>),
     /// Used before: the session its first use opened (to revoke), now marked reused.
     Reused {
         /// The code's user.

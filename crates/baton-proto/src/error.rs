@@ -51,6 +51,8 @@ pub enum ErrorCode {
     UnauthorizedClient,
     /// OAuth: a requested scope is unknown, malformed or not the client's.
     InvalidScope,
+    /// RFC 8707: the requested resource is not one the client may ask for (or not the grant's).
+    InvalidTarget,
     /// OAuth: this kind of token cannot be revoked (RFC 7009 §2.2.1).
     UnsupportedTokenType,
     /// RFC 6750 §3.1: the bearer token lacks a scope the resource needs.

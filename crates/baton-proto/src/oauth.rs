@@ -30,6 +30,8 @@ pub struct OAuthTokenForm {
     pub client_assertion_type: Option<String>,
     /// `private_key_jwt`: the client's signed assertion (RFC 7523).
     pub client_assertion: Option<String>,
+    /// RFC 8707: the API the access token is for (one of the client's registered resources).
+    pub resource: Option<String>,
 }
 
 /// A client-credentials answer (RFC 6749 §4.4.3, §5.1): no refresh token.

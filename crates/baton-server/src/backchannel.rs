@@ -6,8 +6,8 @@
 //! user disconnecting an application queues one for it. This worker claims due notices for a
 //! lease, signs a logout token for each at every attempt (nothing secret waits in the
 //! database), and posts it as `logout_token` to the URI the client's settings name at that
-//! moment. A `2xx` answer delivers it; anything else, or no answer within [`SEND_TIMEOUT`], is
-//! tried again after a backoff that doubles from [`FIRST_BACKOFF`] up to [`MAX_BACKOFF`], until
+//! moment. A `2xx` answer delivers it; anything else, or no answer within 10 seconds, is
+//! tried again after a backoff that doubles from 30 seconds up to an hour, until
 //! the notice is a day old ([`baton_core::oidc::LOGOUT_NOTICE_TTL`]). On PostgreSQL each notice
 //! goes to one instance (claimed with `FOR UPDATE SKIP LOCKED`); a crash loses none (a claimed
 //! notice comes back when its lease runs out), so a notice may arrive twice, which a receiver

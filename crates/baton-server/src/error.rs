@@ -95,6 +95,9 @@ pub enum ApiError {
     /// OAuth: a requested scope the client may not have.
     #[error("{0}")]
     InvalidScope(String),
+    /// RFC 8707: a resource the client may not ask for, or not its grant's.
+    #[error("The resource is not one this client may ask for here")]
+    InvalidTarget,
     /// A token an application got through the authorization code flow, at baton's own account
     /// endpoints.
     #[error("This token was issued to an application for its scopes; baton's account endpoints take only baton's own sign-in tokens")]
@@ -177,6 +180,7 @@ impl ApiError {
             | Self::UnsupportedGrantType
             | Self::UnauthorizedClient
             | Self::UnsupportedTokenType
+            | Self::InvalidTarget
             | Self::InvalidScope(_) => StatusCode::BAD_REQUEST,
             Self::PasskeyRefused { login: true } => StatusCode::UNAUTHORIZED,
             Self::TooManyPasskeys | Self::PasskeyTaken => StatusCode::CONFLICT,
@@ -236,6 +240,7 @@ impl ApiError {
             Self::UnsupportedGrantType => ErrorCode::UnsupportedGrantType,
             Self::UnauthorizedClient => ErrorCode::UnauthorizedClient,
             Self::InvalidScope(_) => ErrorCode::InvalidScope,
+            Self::InvalidTarget => ErrorCode::InvalidTarget,
             Self::UnsupportedTokenType => ErrorCode::UnsupportedTokenType,
             Self::InsufficientScope(_) | Self::DelegatedToken => ErrorCode::InsufficientScope,
             Self::MfaRequired { .. } => ErrorCode::MfaRequired,
@@ -314,6 +319,7 @@ impl IntoResponse for ApiError {
             Self::InvalidGrant(_)
             | Self::UnsupportedGrantType
             | Self::UnauthorizedClient
+            | Self::InvalidTarget
             | Self::InvalidScope(_) => {
                 headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
             }
@@ -407,6 +413,7 @@ impl From<AuthError> for ApiError {
             AuthError::UnauthorizedClient => Self::UnauthorizedClient,
             AuthError::UnsupportedTokenType => Self::UnsupportedTokenType,
             AuthError::InvalidScope(e) => Self::InvalidScope(capitalized(&e.to_string())),
+            AuthError::InvalidTarget => Self::InvalidTarget,
             AuthError::Role(e) => Self::InvalidRequest(e.to_string()),
             AuthError::InvalidCode => Self::InvalidCode { login: false },
             // The daily cap lifts as its oldest wrong codes leave the window.

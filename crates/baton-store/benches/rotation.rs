@@ -48,6 +48,7 @@ async fn seeded(store: &Arc<dyn Store>, chains: usize) -> Vec<RefreshToken> {
             scope: None,
             auth_time: None,
             parent_id: None,
+            audience: None,
         };
         store
             .create_session(&session, &token.hash())

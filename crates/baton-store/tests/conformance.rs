@@ -205,6 +205,7 @@ async fn session_for(store: &dyn Store, user: &UserRecord) -> (SessionId, Refres
                 scope: None,
                 auth_time: None,
                 parent_id: None,
+                audience: None,
             },
             &token.hash(),
         )
@@ -566,6 +567,7 @@ async fn no_session_is_created_for_a_deleted_user(store: Arc<dyn Store>, _url: &
                 scope: None,
                 auth_time: None,
                 parent_id: None,
+                audience: None,
             },
             &token.hash(),
         )
@@ -598,6 +600,7 @@ async fn opens_with(store: &dyn Store, user: &UserRecord, hash: &str) -> bool {
                 scope: None,
                 auth_time: None,
                 parent_id: None,
+                audience: None,
             },
             &token.hash(),
         )
@@ -1480,6 +1483,7 @@ async fn session_at(
                 scope: None,
                 auth_time: None,
                 parent_id: None,
+                audience: None,
             },
             &token.hash(),
         )
@@ -2435,6 +2439,7 @@ async fn sessions_keep_how_their_user_authenticated(store: Arc<dyn Store>, _url:
                 scope: None,
                 auth_time: None,
                 parent_id: None,
+                audience: None,
             },
             &token.hash(),
         )
@@ -2623,6 +2628,7 @@ async fn a_first_second_factor_ends_the_password_only_sessions_but_the_callers(
                         scope: None,
                         auth_time: None,
                         parent_id: None,
+                        audience: None,
                     },
                     &token.hash(),
                 )
@@ -2692,6 +2698,7 @@ async fn clients_keep_their_settings_and_secrets(store: Arc<dyn Store>, url: &st
         backchannel_logout_uri: Some("https://app.example/bcl".into()),
         jwks: None,
         claims: [("groups".to_owned(), ClaimSource::Roles)].into(),
+        resources: vec!["https://api.example/".into()],
     };
     let web = client("web", settings.clone());
     store.insert_client(&web).await.expect("insert");
@@ -2814,6 +2821,7 @@ async fn sessions_keep_their_scope(store: Arc<dyn Store>, _url: &str) {
                 scope: Some("openid billing:read".into()),
                 auth_time: None,
                 parent_id: None,
+                audience: Some("https://billing.example/".into()),
             },
             &token.hash(),
         )
@@ -2821,11 +2829,19 @@ async fn sessions_keep_their_scope(store: Arc<dyn Store>, _url: &str) {
         .expect("session")
         .expect("created");
     assert_eq!(created.scope.as_deref(), Some("openid billing:read"));
+    assert_eq!(
+        created.audience.as_deref(),
+        Some("https://billing.example/")
+    );
     let (req, _) = rotation(&token, T0 + Duration::minutes(1));
     let RotateOutcome::Rotated(rotated) = store.rotate(&req).await.expect("rotate") else {
         panic!("not rotated");
     };
     assert_eq!(rotated.scope.as_deref(), Some("openid billing:read"));
+    assert_eq!(
+        rotated.audience.as_deref(),
+        Some("https://billing.example/")
+    );
 }
 
 /// The idle timeout applied at start-up gives the sessions of a client with its own timeout
@@ -2862,6 +2878,7 @@ async fn a_clients_own_idle_timeout_wins_over_the_servers(store: Arc<dyn Store>,
                 scope: None,
                 auth_time: None,
                 parent_id: None,
+                audience: None,
             },
             &token.hash(),
         )
@@ -2906,6 +2923,7 @@ fn auth_code(user: &UserRecord, browser: &SessionId) -> (RefreshToken, Authoriza
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
         scope: "openid profile".into(),
         nonce: Some("n".into()),
+        resource: Some("https://api.example/".into()),
         created_at: T0,
         expires_at: T0 + Duration::seconds(60),
     };
@@ -2936,7 +2954,7 @@ async fn authorization_codes_are_used_once_and_a_reuse_names_the_first_session(
         .use_authorization_code(&code.hash(), &first_session, T0 + Duration::seconds(1))
         .await
         .expect("use");
-    assert_eq!(used, CodeUse::First(record.clone()));
+    assert_eq!(used, CodeUse::First(Box::new(record.clone())));
     let again = store
         .use_authorization_code(
             &code.hash(),
@@ -3147,6 +3165,7 @@ async fn consents_are_remembered_and_disconnecting_revokes_that_clients_sessions
                 scope: Some("openid".into()),
                 auth_time: None,
                 parent_id: None,
+                audience: None,
             },
             &token.hash(),
         )
@@ -3256,6 +3275,7 @@ async fn app_session(
                 scope: Some(scope.into()),
                 auth_time: Some(at),
                 parent_id: Some(parent.clone()),
+                audience: None,
             },
             &token.hash(),
         )

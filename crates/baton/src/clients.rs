@@ -6,7 +6,8 @@ use baton_core::Baton;
 use std::io::Write;
 
 /// What a client may do, as `client add` and `client update` take it. In `update`, a flag not
-/// given leaves that setting as it is, and a list given replaces the old one.
+/// given leaves that setting as it is, a list given replaces the old one, and a list given as
+/// the one word `none` empties it.
 #[derive(Debug, Default, clap::Args)]
 pub struct ClientFlags {
     /// The name users see on the consent page [default: the client_id].
@@ -64,6 +65,10 @@ pub struct ClientFlags {
     /// Where OpenID Connect back-channel logout tokens are posted; `none` to stop.
     #[arg(long, value_name = "URI")]
     backchannel_logout_uri: Option<String>,
+    /// An API (RFC 8707 resource indicator: an absolute URI) it may ask tokens for with
+    /// `resource`; their `aud` is then that URI. Repeat for several.
+    #[arg(long = "resource", value_name = "URI")]
+    resources: Vec<String>,
     /// A claim of its ID tokens and userinfo, NAME=SOURCE (SOURCE: sub, username, email,
     /// email_verified, roles), released with the scope that releases SOURCE; repeat for
     /// several (a given list replaces the old one).
@@ -105,10 +110,13 @@ impl ClientFlags {
             base.display_name = Some(name.clone());
         }
         if !self.redirect_uris.is_empty() {
-            base.redirect_uris = self.redirect_uris.clone();
+            base.redirect_uris = list(&self.redirect_uris);
         }
         if !self.post_logout_redirect_uris.is_empty() {
-            base.post_logout_redirect_uris = self.post_logout_redirect_uris.clone();
+            base.post_logout_redirect_uris = list(&self.post_logout_redirect_uris);
+        }
+        if !self.resources.is_empty() {
+            base.resources = list(&self.resources);
         }
         if !self.grants.is_empty() {
             base.grants = words(&self.grants)
@@ -124,7 +132,7 @@ impl ClientFlags {
                 .collect::<anyhow::Result<_>>()?;
         }
         if !self.scopes.is_empty() {
-            base.scopes = words(&self.scopes);
+            base.scopes = list(&words(&self.scopes));
         }
         if let Some(first_party) = self.first_party {
             base.first_party = first_party;
@@ -146,8 +154,7 @@ impl ClientFlags {
             base.backchannel_logout_uri = (uri != "none").then(|| uri.clone());
         }
         if !self.claims.is_empty() {
-            base.claims = self
-                .claims
+            base.claims = list(&self.claims)
                 .iter()
                 .map(|c| {
                     let (name, source) = c
@@ -249,6 +256,9 @@ pub fn show(out: &mut impl Write, client: &ClientRecord) -> anyhow::Result<()> {
     if let Some(uri) = &s.backchannel_logout_uri {
         writeln!(out, "backchannel_logout_uri: {uri}")?;
     }
+    for uri in &s.resources {
+        writeln!(out, "resource: {uri}")?;
+    }
     for (name, source) in &s.claims {
         writeln!(out, "claim: {name}={}", source.as_str())?;
     }
@@ -275,6 +285,15 @@ pub fn show_json(out: &mut impl Write, client: &ClientRecord) -> anyhow::Result<
     Ok(())
 }
 
+/// A list flag's values: the one word `none` is the empty list.
+fn list(values: &[String]) -> Vec<String> {
+    if values.len() == 1 && values[0] == "none" {
+        Vec::new()
+    } else {
+        values.to_vec()
+    }
+}
+
 /// Refuses an update that would change nothing, so a mistyped command does not pass silently.
 pub fn check_changes(flags: &ClientFlags, new_secret: bool) -> anyhow::Result<()> {
     let untouched = flags.display_name.is_none()
@@ -288,6 +307,7 @@ pub fn check_changes(flags: &ClientFlags, new_secret: bool) -> anyhow::Result<()
         && !flags.default_ttls
         && flags.require_par.is_none()
         && flags.backchannel_logout_uri.is_none()
+        && flags.resources.is_empty()
         && flags.jwks.is_none()
         && flags.claims.is_empty();
     if untouched && !new_secret {

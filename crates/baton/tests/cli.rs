@@ -1021,9 +1021,18 @@ async fn clients_are_added_shown_and_updated_with_flags() {
             "--first-party",
             "--require-par=false",
             "--default-ttls",
+            "--resource",
+            "https://billing.example/",
+            "--refresh-idle-ttl",
+            "2d",
         ],
     );
     assert!(updated.contains("first_party: yes"), "{updated}");
+    assert!(
+        updated.contains("resource: https://billing.example/"),
+        "{updated}"
+    );
+    assert!(updated.contains("refresh_idle_ttl: 2d"), "{updated}");
     let json: Value =
         serde_json::from_str(&run_ok(d, &["client", "show", "web", "--json"])).expect("json");
     assert_eq!(
@@ -1033,7 +1042,26 @@ async fn clients_are_added_shown_and_updated_with_flags() {
     assert_eq!(json["scopes"], json!(["billing:read", "openid", "profile"]));
     assert_eq!(json["require_par"], false);
     assert!(json.get("access_ttl").is_none(), "{json}");
+    assert_eq!(json["refresh_idle_ttl"], 172_800);
+    assert_eq!(json["resources"], json!(["https://billing.example/"]));
     assert_eq!(json["confidential"], true);
+    // A list given as `none` is emptied.
+    run_ok(
+        d,
+        &[
+            "client",
+            "update",
+            "web",
+            "--claim",
+            "none",
+            "--resource",
+            "none",
+        ],
+    );
+    let json: Value =
+        serde_json::from_str(&run_ok(d, &["client", "show", "web", "--json"])).expect("json");
+    assert!(json.get("claims").is_none(), "{json}");
+    assert!(json.get("resources").is_none(), "{json}");
 
     let rotated = run_ok(d, &["client", "update", "web", "--new-secret"]);
     assert!(
@@ -1098,7 +1126,7 @@ async fn clients_are_added_shown_and_updated_with_flags() {
     let listed = run_ok(d, &["client", "list"]);
     assert_eq!(listed, "plain\tpublic\nweb\tconfidential\n");
     let audit = run_ok(d, &["audit", "--type", "client_updated"]);
-    assert_eq!(audit.lines().count(), 2, "{audit}");
+    assert_eq!(audit.lines().count(), 3, "{audit}");
 }
 
 #[tokio::test]

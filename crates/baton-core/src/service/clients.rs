@@ -268,9 +268,13 @@ impl Baton {
         &self,
         client: &ClientRecord,
         requested: Option<&str>,
+        resource: Option<&str>,
     ) -> Result<ClientIssued, AuthError> {
         if !client.confidential || !client.settings.allows(Grant::ClientCredentials) {
             return Err(AuthError::UnauthorizedClient);
+        }
+        if resource.is_some_and(|r| !client.settings.allows_resource(r)) {
+            return Err(AuthError::InvalidTarget);
         }
         let scopes = match requested.filter(|r| !r.trim().is_empty()) {
             Some(r) => {
@@ -292,7 +296,7 @@ impl Baton {
         let claims = ClientAccessClaims {
             iss: self.policy.issuer.clone(),
             sub: client.id.clone(),
-            aud: self.policy.audience.clone(),
+            aud: resource.map_or_else(|| self.policy.audience.clone(), str::to_owned),
             exp: now + ttl,
             iat: now,
             nbf: None,
@@ -305,6 +309,21 @@ impl Baton {
             access_token,
             expires_in: u64::try_from(ttl).unwrap_or(0),
             scope,
+        })
+    }
+
+    /// Whether a refresh grant asking for `resource` (RFC 8707) asks for its session's: a
+    /// refresh token keeps the audience its session was opened with. `true` for a token that is
+    /// not one (the refresh then refuses it as it would anyway).
+    pub async fn refresh_keeps_resource(
+        &self,
+        token: &str,
+        resource: &str,
+    ) -> Result<bool, AuthError> {
+        let hash = RefreshToken::presented(token).hash();
+        Ok(match self.store.refresh_token(&hash).await? {
+            Some(record) => record.session.audience.as_deref() == Some(resource),
+            None => true,
         })
     }
 
@@ -449,7 +468,12 @@ impl Baton {
             exp: Some(session.expires_at().unix_timestamp()),
             iat: Some(record.created_at.unix_timestamp()),
             iss: Some(self.policy.issuer.clone()),
-            aud: Some(self.policy.audience.clone()),
+            aud: Some(
+                session
+                    .audience
+                    .clone()
+                    .unwrap_or_else(|| self.policy.audience.clone()),
+            ),
             sid: Some(session.id.to_string()),
             jti: None,
             scope: session.scope.clone(),

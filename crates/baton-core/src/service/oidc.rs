@@ -96,6 +96,9 @@ pub enum CodeError {
     /// `code_verifier` missing or not the challenge's.
     #[error("PKCE verification failed")]
     Pkce,
+    /// `resource` (RFC 8707) not the authorization request's, or no longer the client's.
+    #[error("resource is not one this code was issued for")]
+    Target,
     /// The browser session it came from ended meanwhile, or the user is gone.
     #[error("The sign-in this code came from has ended")]
     Ended,
@@ -247,6 +250,7 @@ impl Baton {
                 code_challenge: request.code_challenge.clone(),
                 scope: request.scope(),
                 nonce: request.nonce.clone(),
+                resource: request.resource.clone(),
                 created_at: now,
                 expires_at: now + CODE_TTL,
             })
@@ -263,6 +267,7 @@ impl Baton {
         code: &str,
         redirect_uri: Option<&str>,
         verifier: Option<&str>,
+        resource: Option<&str>,
         origin: RequestOrigin,
     ) -> Result<Result<CodeIssued, CodeError>, AuthError> {
         let hash = RefreshToken::presented(code).hash();
@@ -273,7 +278,7 @@ impl Baton {
             .use_authorization_code(&hash, &session_id, now)
             .await?
         {
-            CodeUse::First(code) => code,
+            CodeUse::First(code) => *code,
             CodeUse::Reused {
                 user_id,
                 session_id,
@@ -296,6 +301,18 @@ impl Baton {
         if !verifier.is_some_and(|v| pkce_matches(&code.code_challenge, v)) {
             return Ok(Err(CodeError::Pkce));
         }
+        // RFC 8707 §2.2: the token request may name the resource again, or name one when the
+        // authorization request did not; either way one the client may still ask for.
+        let audience = match (resource, code.resource.as_deref()) {
+            (Some(asked), Some(granted)) if asked != granted => return Ok(Err(CodeError::Target)),
+            (asked, granted) => asked.or(granted).map(str::to_owned),
+        };
+        if audience
+            .as_deref()
+            .is_some_and(|r| !client.settings.allows_resource(r))
+        {
+            return Ok(Err(CodeError::Target));
+        }
         let browser = self.store.session(&code.browser_session).await?;
         let Some(browser) = browser.filter(|b| b.revoked_at.is_none() && now < b.expires_at())
         else {
@@ -315,6 +332,7 @@ impl Baton {
                 scope: Some(code.scope.clone()),
                 auth_time: Some(browser.auth_time),
                 parent: Some(browser.id.clone()),
+                audience,
             })
             .await
         {

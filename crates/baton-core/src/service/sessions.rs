@@ -29,6 +29,8 @@ pub(super) struct Opening<'a> {
     pub auth_time: Option<OffsetDateTime>,
     /// The browser session it was opened from.
     pub parent: Option<SessionId>,
+    /// The audience of its access tokens, when a resource was asked for (RFC 8707).
+    pub audience: Option<String>,
 }
 
 /// How long a client's access tokens live, and its sessions when unused.
@@ -71,6 +73,7 @@ impl Baton {
             scope,
             auth_time: None,
             parent: None,
+            audience: None,
         })
         .await
     }
@@ -94,6 +97,7 @@ impl Baton {
             scope: opening.scope,
             auth_time: opening.auth_time,
             parent_id: opening.parent,
+            audience: opening.audience,
         };
         let token = RefreshToken::generate().map_err(AuthError::internal)?;
         // None: deleted, disabled or given another password while the password was being
@@ -302,7 +306,10 @@ impl Baton {
         let claims = AccessClaims {
             iss: self.policy.issuer.clone(),
             sub: session.user_id.to_string(),
-            aud: self.policy.audience.clone(),
+            aud: session
+                .audience
+                .clone()
+                .unwrap_or_else(|| self.policy.audience.clone()),
             exp: iat + access_ttl.whole_seconds(),
             iat,
             jti: uuid::Uuid::new_v4().to_string(),

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use baton_core::client::{ClientRecord, Grant};
 use baton_core::oidc::{AuthorizeError, AuthorizeParams};
-use baton_core::service::{ClientIssued, CodeIssued, TokenHint};
+use baton_core::service::{ClientIssued, CodeError, CodeIssued, TokenHint};
 use baton_proto::{
     ClientTokenResponse, CodeTokenResponse, Delivery, OAuthTokenForm, OAuthTokenRefForm,
 };
@@ -114,14 +114,20 @@ pub(super) async fn token(
         Some(g) if !client.settings.allows(g) => return Err(ApiError::UnauthorizedClient),
         Some(g) => g,
     };
+    // RFC 8707: one resource at most (a repeated one is a malformed form); an empty one is none.
+    let resource = form.resource.as_deref().filter(|r| !r.is_empty());
     let issued = match grant {
         Grant::ClientCredentials => {
-            let issued = state
-                .baton
-                .client_credentials(&client, form.scope.as_deref())?;
+            let issued =
+                state
+                    .baton
+                    .client_credentials(&client, form.scope.as_deref(), resource)?;
             return Ok(client_token_response(issued));
         }
         Grant::Password => {
+            if resource.is_some() {
+                return Err(ApiError::InvalidTarget);
+            }
             let username = required(form.username, "username")?;
             let password = required(form.password, "password")?;
             // An account with a second factor gets `401 mfa_required`; the login finishes at
@@ -147,6 +153,13 @@ pub(super) async fn token(
         }
         Grant::RefreshToken => {
             let token = required(form.refresh_token, "refresh_token")?;
+            // A refresh keeps its session's audience; asking for another one is refused
+            // before the token is spent.
+            if let Some(resource) = resource {
+                if !state.baton.refresh_keeps_resource(&token, resource).await? {
+                    return Err(ApiError::InvalidTarget);
+                }
+            }
             flows::refresh(&state, &token, client_id, &origin)
                 .await?
                 .map_err(|reason| ApiError::InvalidGrant(reason.to_string()))?
@@ -160,11 +173,13 @@ pub(super) async fn token(
                     &code,
                     form.redirect_uri.as_deref(),
                     form.code_verifier.as_deref(),
+                    resource,
                     origin,
                 )
                 .await?;
             return match exchanged {
                 Ok(done) => Ok(code_token_response(done)),
+                Err(CodeError::Target) => Err(ApiError::InvalidTarget),
                 Err(e) => {
                     tracing::info!(client_id = %client.id, reason = %e, "authorization code refused");
                     Err(ApiError::InvalidGrant(e.to_string()))
@@ -350,6 +365,7 @@ pub(super) async fn par(
             error, description, ..
         }) => Err(match error {
             "invalid_scope" => ApiError::InvalidScope(description),
+            "invalid_target" => ApiError::InvalidTarget,
             "unauthorized_client" => ApiError::UnauthorizedClient,
             _ => ApiError::InvalidRequest(description),
         }),

@@ -113,6 +113,7 @@ async fn a_clock_stepped_ahead_purges_no_live_session() {
                 scope: None,
                 auth_time: None,
                 parent_id: None,
+                audience: None,
             },
             &baton_core::refresh::RefreshToken::generate()
                 .expect("rng")

@@ -1990,3 +1990,177 @@ async fn a_public_clients_pushes_are_limited_per_ip_and_a_confidential_clients_a
     app.advance(301);
     assert_eq!(push("spa", None).await.status(), StatusCode::CREATED);
 }
+
+/// RFC 8707: a client asks for tokens for one of its registered APIs with `resource`, and the
+/// access tokens (refreshed ones too) name it as `aud`; anything else is `invalid_target`.
+#[tokio::test]
+async fn resource_indicators_set_the_access_tokens_audience() {
+    const API: &str = "https://api.example/";
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let rp = Rp::add(
+        &app,
+        "web",
+        ClientSettings {
+            first_party: true,
+            grants: vec![
+                Grant::AuthorizationCode,
+                Grant::RefreshToken,
+                Grant::ClientCredentials,
+                Grant::Password,
+            ],
+            redirect_uris: vec![CB.into()],
+            scopes: ["openid", "profile", "reports:read"]
+                .map(String::from)
+                .to_vec(),
+            resources: vec![API.into()],
+            ..ClientSettings::legacy()
+        },
+    )
+    .await;
+    let secret = rp.secret.clone();
+    let token = |fields: Vec<(&'static str, String)>| {
+        let app = &app;
+        let secret = secret.clone();
+        async move {
+            app.client
+                .post(app.url("/oauth/token"))
+                .basic_auth("web", secret)
+                .form(&fields)
+                .send()
+                .await
+                .expect("request")
+        }
+    };
+    let (verifier, challenge) = pkce();
+    // An API the client was not given: back to the application as invalid_target.
+    let r = rp
+        .authorize(&challenge, &[("resource", "https://other.example/")], None)
+        .await;
+    assert_eq!(
+        param(&redirect_params(&r), "error").as_deref(),
+        Some("invalid_target")
+    );
+    // Its own API: the access token is for it; the ID token stays the client's.
+    let (code, cookie) = rp.code_for("alice", &challenge, &[("resource", API)]).await;
+    let r = token(vec![
+        ("grant_type", "authorization_code".into()),
+        ("code", code),
+        ("redirect_uri", CB.into()),
+        ("code_verifier", verifier.clone()),
+    ])
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let tokens = body(r).await;
+    let access = tokens["access_token"].as_str().expect("at").to_owned();
+    let claims = crate::discovery::verify_for(&app, &access, &app.base, API).await;
+    assert_eq!(
+        claims["sub"],
+        jwt_claims(tokens["id_token"].as_str().expect("id"))["sub"]
+    );
+    assert_eq!(
+        jwt_claims(tokens["id_token"].as_str().expect("id"))["aud"],
+        "web"
+    );
+    // A token for another API is not one for baton's own endpoints.
+    let r = app.get_bearer("/oauth/userinfo", &access).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // A refresh keeps the audience; asking for another refuses before the token is spent.
+    let refresh = tokens["refresh_token"].as_str().expect("rt").to_owned();
+    let r = token(vec![
+        ("grant_type", "refresh_token".into()),
+        ("refresh_token", refresh.clone()),
+        ("resource", "https://other.example/".into()),
+    ])
+    .await;
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_target", None).await;
+    let r = token(vec![
+        ("grant_type", "refresh_token".into()),
+        ("refresh_token", refresh),
+        ("resource", API.into()),
+    ])
+    .await;
+    assert_eq!(r.status(), StatusCode::OK, "the token was not spent");
+    let refreshed = body(r).await;
+    assert_eq!(
+        jwt_claims(refreshed["access_token"].as_str().expect("at"))["aud"],
+        API
+    );
+    // A code issued for the API cannot be exchanged for another resource.
+    let r = rp
+        .authorize(&challenge, &[("resource", API)], Some(&cookie))
+        .await;
+    let code = param(&redirect_params(&r), "code").expect("code");
+    let r = token(vec![
+        ("grant_type", "authorization_code".into()),
+        ("code", code),
+        ("redirect_uri", CB.into()),
+        ("code_verifier", verifier.clone()),
+        ("resource", "https://other.example/".into()),
+    ])
+    .await;
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_target", None).await;
+    // A code without one takes the resource at the token endpoint; without any, baton's.
+    for (resource, aud) in [(Some(API), API), (None, "baton")] {
+        let r = rp.authorize(&challenge, &[], Some(&cookie)).await;
+        let code = param(&redirect_params(&r), "code").expect("code");
+        let mut fields = vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code),
+            ("redirect_uri", CB.into()),
+            ("code_verifier", verifier.clone()),
+        ];
+        fields.extend(resource.map(|r| ("resource", r.to_owned())));
+        let r = token(fields).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let at = body(r).await["access_token"]
+            .as_str()
+            .expect("at")
+            .to_owned();
+        assert_eq!(jwt_claims(&at)["aud"], aud);
+    }
+    // Client credentials: its API, or invalid_target.
+    let r = token(vec![
+        ("grant_type", "client_credentials".into()),
+        ("resource", API.into()),
+    ])
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let at = body(r).await["access_token"]
+        .as_str()
+        .expect("at")
+        .to_owned();
+    assert_eq!(jwt_claims(&at)["aud"], API);
+    let r = token(vec![
+        ("grant_type", "client_credentials".into()),
+        ("resource", "https://other.example/".into()),
+    ])
+    .await;
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_target", None).await;
+    // The password grant takes none.
+    let r = token(vec![
+        ("grant_type", "password".into()),
+        ("username", "alice".into()),
+        ("password", PASSWORD.into()),
+        ("resource", API.into()),
+    ])
+    .await;
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_target", None).await;
+    // A pushed request naming an API the client was not given is refused at once.
+    let r = app
+        .client
+        .post(app.url("/oauth/par"))
+        .basic_auth("web", rp.secret.clone())
+        .form(&[
+            ("response_type", "code"),
+            ("redirect_uri", CB),
+            ("scope", "openid"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("resource", "https://other.example/"),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_target", None).await;
+}

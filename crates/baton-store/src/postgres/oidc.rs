@@ -79,6 +79,7 @@ fn code_from_row(hash: &TokenHash, row: &Row) -> Result<AuthorizationCode, sqlx:
         code_challenge: row.try_get("code_challenge")?,
         scope: row.try_get("scope")?,
         nonce: row.try_get("nonce")?,
+        resource: row.try_get("resource")?,
         created_at: time_col(row, "created_at")?,
         expires_at: time_col(row, "expires_at")?,
     })
@@ -132,6 +133,7 @@ impl OidcStore for PgStore {
             .bind(&code.nonce)
             .bind(to_millis(code.created_at))
             .bind(to_millis(code.expires_at))
+            .bind(&code.resource)
             .execute(&self.writer)
             .await
             .map_err(map)?;
@@ -154,7 +156,9 @@ impl OidcStore for PgStore {
             .await
             .map_err(map)?;
         if let Some(row) = first {
-            return Ok(CodeUse::First(code_from_row(hash, &row).map_err(map)?));
+            return Ok(CodeUse::First(Box::new(
+                code_from_row(hash, &row).map_err(map)?,
+            )));
         }
         let reused = sqlx::query(q::REUSE_AUTHORIZATION_CODE)
             .bind(to_millis(now))

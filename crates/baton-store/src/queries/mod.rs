@@ -47,7 +47,7 @@ macro_rules! session_columns {
             " AS last_used_at, ",
             idle_ttl!(),
             " AS idle_ttl, s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.amr, \
-             s.scope, u.roles, COALESCE(s.auth_time, s.created_at) AS auth_time"
+             s.scope, s.audience, u.roles, COALESCE(s.auth_time, s.created_at) AS auth_time"
         )
     };
 }
@@ -241,14 +241,14 @@ macro_rules! insert_session {
     () => {
         "INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, \
          idle_expires_at, absolute_expires_at, user_agent, ip, idle_ttl, amr, scope, \
-         auth_time, parent_id) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $6 - $5, $10, $11, $12, $13 FROM users \
-         WHERE id = $2 AND deleted_at IS NULL AND disabled_at IS NULL AND password_hash = $14"
+         auth_time, parent_id, audience) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $6 - $5, $10, $11, $12, $13, $14 FROM users \
+         WHERE id = $2 AND deleted_at IS NULL AND disabled_at IS NULL AND password_hash = $15"
     };
 }
 
 /// Creates a session only for a user that still exists, is not disabled and still has the
-/// password hash `$14` the login was checked against (a deletion, a disabling or a password
+/// password hash `$15` the login was checked against (a deletion, a disabling or a password
 /// change committed while the password was being checked must not leave a live session
 /// behind); its idle timeout is the idle end given less the login time. PostgreSQL appends `FOR NO KEY UPDATE`: the user's row
 /// stays locked until the commit, so two logins of one user apply the cap on live sessions one
@@ -695,13 +695,13 @@ pub const BROWSER_SESSION: &str = concat!(
 /// Stores an authorization code.
 pub const INSERT_AUTHORIZATION_CODE: &str = "INSERT INTO authorization_codes \
      (hash, client_id, user_id, browser_session, redirect_uri, code_challenge, scope, nonce, \
-     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+     created_at, expires_at, resource) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 /// Uses the unused, unexpired code `$3` at `$1`, naming the session `$2` its exchange opens.
 pub const USE_AUTHORIZATION_CODE: &str = "UPDATE authorization_codes \
      SET used_at = $1, issued_session_id = $2 \
      WHERE hash = $3 AND used_at IS NULL AND expires_at > $1 \
      RETURNING client_id, user_id, browser_session, redirect_uri, code_challenge, scope, nonce, \
-     created_at, expires_at";
+     created_at, expires_at, resource";
 /// Marks the used code `$2` reused at `$1`; its user and the session its first use opened.
 pub const REUSE_AUTHORIZATION_CODE: &str = "UPDATE authorization_codes SET reused_at = $1 \
      WHERE hash = $2 AND used_at IS NOT NULL RETURNING user_id, issued_session_id";

@@ -39,7 +39,7 @@ pub const ROTATE_FAST: &str = concat!(
         ",
     idle_ttl!(),
     " AS idle_ttl, \
-        s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.amr, s.scope, \
+        s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.amr, s.scope, s.audience, \
         COALESCE(s.auth_time, s.created_at) AS auth_time \
         FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
         WHERE t.hash = $3 AND t.spent_at IS NULL AND s.revoked_at IS NULL \
@@ -59,8 +59,8 @@ pub const ROTATE_FAST: &str = concat!(
         AND sessions.last_used_at + LEAST(live.idle_ttl / 16, 3600000) < $1) \
     SELECT s.id, s.user_id, u.username, u.email, u.email_verified_at, s.client_id, s.created_at, \
         $1::bigint AS last_used_at, s.idle_ttl, \
-        s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.amr, s.scope, u.roles, \
-        s.auth_time \
+        s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.amr, s.scope, s.audience, \
+        u.roles, s.auth_time \
     FROM live s JOIN spent ON spent.session_id = s.id JOIN users u ON u.id = s.user_id"
 );
 

@@ -54,6 +54,7 @@ fn code_from_row(hash: &TokenHash, row: &Row<'_>) -> rusqlite::Result<Authorizat
         code_challenge: row.get("code_challenge")?,
         scope: row.get("scope")?,
         nonce: row.get("nonce")?,
+        resource: row.get("resource")?,
         created_at: time_col(row, "created_at")?,
         expires_at: time_col(row, "expires_at")?,
     })
@@ -113,7 +114,8 @@ impl OidcStore for SqliteStore {
                         code.scope,
                         code.nonce,
                         to_millis(code.created_at),
-                        to_millis(code.expires_at)
+                        to_millis(code.expires_at),
+                        code.resource
                     ],
                 )
                 .map(drop)
@@ -137,7 +139,7 @@ impl OidcStore for SqliteStore {
                     |row| code_from_row(&hash, row),
                 )?;
                 if let Some(code) = first {
-                    return Ok(CodeUse::First(code));
+                    return Ok(CodeUse::First(Box::new(code)));
                 }
                 let reused = query_one(
                     c,

@@ -55,6 +55,7 @@ pub(super) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord>
         revoked_at: opt_time(row, "revoked_at")?,
         amr: Amr::from_stored(row.get::<_, Option<String>>("amr")?.as_deref()),
         scope: row.get("scope")?,
+        audience: row.get("audience")?,
         roles: crate::roles_from_column(row.get::<_, Option<String>>("roles")?.as_deref()),
         auth_time: time_col(row, "auth_time")?,
     })
@@ -87,6 +88,7 @@ impl SessionStore for SqliteStore {
                         s.scope,
                         s.auth_time.map(to_millis),
                         s.parent_id.as_ref().map(SessionId::as_str),
+                        s.audience,
                         s.password_hash
                     ],
                 )?;
