@@ -820,6 +820,33 @@ mod tests {
     }
 
     #[test]
+    fn resources_are_absolute_uris_without_fragment_or_query() {
+        assert!(check_resource("https://api.example/").is_ok());
+        assert!(check_resource("urn:example:billing").is_ok());
+        for bad in [
+            "api.example",
+            "/relative",
+            "https://api.example/#x",
+            "https://api.example/?v=1",
+            "https://api.example/ü",
+            "https://api.example/a b",
+        ] {
+            assert!(check_resource(bad).is_err(), "{bad}");
+        }
+        assert!(check_resource(&format!("https://a.example/{}", "x".repeat(2048))).is_err());
+        let many = ClientSettings {
+            resources: (0..=MAX_CLIENT_RESOURCES)
+                .map(|i| format!("https://api{i}.example/"))
+                .collect(),
+            ..ClientSettings::legacy()
+        };
+        assert!(matches!(
+            many.validated(true),
+            Err(ClientSettingsError::TooManyResources)
+        ));
+    }
+
+    #[test]
     fn redirect_uris_match_exactly_but_for_loopback_ports() {
         let m = redirect_uri_matches;
         assert!(m("https://app.example/cb", "https://app.example/cb"));

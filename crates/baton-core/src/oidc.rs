@@ -68,6 +68,10 @@ pub struct AuthorizeParams {
     /// The API the access token is for (RFC 8707), one of the client's registered resources.
     #[serde(default)]
     pub resource: Option<String>,
+    /// Whether `resource` came more than once (set by whoever parsed the request: baton asks
+    /// tokens for one resource at a time, RFC 8707 §2's `invalid_target`).
+    #[serde(skip)]
+    pub resource_repeated: bool,
 }
 
 /// What `prompt` asked for.
@@ -274,6 +278,9 @@ pub fn check_request(
         })?;
     if scopes.is_empty() {
         return Err(refuse("invalid_scope", "scope is missing"));
+    }
+    if params.resource_repeated {
+        return Err(refuse("invalid_target", "one resource per request"));
     }
     let resource = present(&params.resource).map(str::to_owned);
     if resource

@@ -312,18 +312,22 @@ impl Baton {
         })
     }
 
-    /// Whether a refresh grant asking for `resource` (RFC 8707) asks for its session's: a
-    /// refresh token keeps the audience its session was opened with. `true` for a token that is
-    /// not one (the refresh then refuses it as it would anyway).
+    /// Whether a refresh grant of `client` asking for `resource` (RFC 8707) asks for its
+    /// session's: a refresh token keeps the audience its session was opened with. `true` for
+    /// a token that is unknown, spent or another client's: the refresh then treats it as it
+    /// would anyway (a spent one as a reuse).
     pub async fn refresh_keeps_resource(
         &self,
+        client: &str,
         token: &str,
         resource: &str,
     ) -> Result<bool, AuthError> {
         let hash = RefreshToken::presented(token).hash();
         Ok(match self.store.refresh_token(&hash).await? {
-            Some(record) => record.session.audience.as_deref() == Some(resource),
-            None => true,
+            Some(record) if record.spent_at.is_none() && record.session.client_id == client => {
+                record.session.audience.as_deref() == Some(resource)
+            }
+            _ => true,
         })
     }
 
@@ -346,14 +350,18 @@ impl Baton {
         };
         // An expired access token revokes nothing: it can no longer be used, and accepting it
         // would let anyone holding an old token end a session long after.
+        // Tokens for a client's API (RFC 8707) are baton's too.
+        let rules = self.rules_for_any_audience(token);
         let as_access = || {
-            self.verify_access(token).ok().map(|c| {
-                (
-                    UserId::from_trusted(c.sub),
-                    SessionId::from_trusted(c.sid),
-                    c.client_id,
-                )
-            })
+            access::verify(&self.ring(), &rules, token, self.now())
+                .ok()
+                .map(|c| {
+                    (
+                        UserId::from_trusted(c.sub),
+                        SessionId::from_trusted(c.sid),
+                        c.client_id,
+                    )
+                })
         };
         let found = match hint {
             TokenHint::Access => match as_access() {
@@ -368,7 +376,7 @@ impl Baton {
         let Some((user, session, owner)) = found else {
             // A client's own token has no session to end and stays valid until it expires:
             // RFC 7009 §2.2.1's answer for a token type the server cannot revoke.
-            if access::verify_client(&self.ring(), &self.rules, token, self.now()).is_ok() {
+            if access::verify_client(&self.ring(), &rules, token, self.now()).is_ok() {
                 return Err(AuthError::UnsupportedTokenType);
             }
             return Ok(());
@@ -399,7 +407,9 @@ impl Baton {
     /// RFC 7662: whether a token is active now, and what it says.
     pub async fn introspect(&self, token: &str) -> Result<IntrospectionResponse, AuthError> {
         let now = self.now();
-        if let Ok(claims) = self.verify_access_fresh(token).await {
+        // Tokens for a client's API (RFC 8707) are baton's too.
+        let rules = self.rules_for_any_audience(token);
+        if let Ok(claims) = self.verify_access_fresh_with(&rules, token).await {
             let session = self
                 .store
                 .session(&SessionId::from_trusted(claims.sid.clone()))
@@ -426,7 +436,7 @@ impl Baton {
                 roles: super::sessions::released_roles(claims.scope.as_deref(), &session.roles),
             });
         }
-        if let Ok(claims) = access::verify_client(&self.ring(), &self.rules, token, now) {
+        if let Ok(claims) = access::verify_client(&self.ring(), &rules, token, now) {
             // Active while its client still exists and may still use the grant.
             let live = self
                 .store

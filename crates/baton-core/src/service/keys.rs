@@ -128,17 +128,45 @@ impl Baton {
 
     /// Checks an access token issued by this service, with the keys in hand.
     pub fn verify_access(&self, token: &str) -> Result<AccessClaims, AccessError> {
-        access::verify(&self.ring(), &self.rules, token, self.now()).map_err(|e| match e {
+        self.verify_access_with(&self.rules, token)
+    }
+
+    fn verify_access_with(
+        &self,
+        rules: &access::TokenRules,
+        token: &str,
+    ) -> Result<AccessClaims, AccessError> {
+        access::verify(&self.ring(), rules, token, self.now()).map_err(|e| match e {
             AccessError::UnknownKey => AccessError::Invalid,
             other => other,
         })
+    }
+
+    /// baton's rules with the audience `token` names (read unverified): the rules for the
+    /// issuer's own endpoints that take every token it issued, those for a client's API
+    /// (RFC 8707) too (introspection, revocation). The signature and issuer still decide.
+    pub(super) fn rules_for_any_audience(&self, token: &str) -> access::TokenRules {
+        let mut rules = self.rules.clone();
+        if let Some(aud) = unverified_audience(token) {
+            rules.audience = aud;
+        }
+        rules
     }
 
     /// Checks an access token; a token signed by a key this instance does not know yet (another
     /// instance just rotated) makes it reread the keys first, at most once per
     /// [`UNKNOWN_KEY_RELOAD_INTERVAL`].
     pub async fn verify_access_fresh(&self, token: &str) -> Result<AccessClaims, AccessError> {
-        match access::verify(&self.ring(), &self.rules, token, self.now()) {
+        self.verify_access_fresh_with(&self.rules, token).await
+    }
+
+    /// [`Self::verify_access_fresh`] by `rules`.
+    pub(super) async fn verify_access_fresh_with(
+        &self,
+        rules: &access::TokenRules,
+        token: &str,
+    ) -> Result<AccessClaims, AccessError> {
+        match access::verify(&self.ring(), rules, token, self.now()) {
             Err(AccessError::UnknownKey) => {
                 let now = self.now();
                 let due = {
@@ -157,11 +185,25 @@ impl Baton {
                         tracing::warn!(error = %crate::error::chain(&e), "could not reload the signing keys");
                     }
                 }
-                self.verify_access(token)
+                self.verify_access_with(rules, token)
             }
             other => other,
         }
     }
+}
+
+/// The `aud` a JWT names, read without verifying it (at most 8 KiB of token).
+fn unverified_audience(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    if token.len() > 8 * 1024 {
+        return None;
+    }
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("aud")?.as_str().map(str::to_owned)
 }
 
 /// Seals the keys still stored plain (from before encryption), then has the store rewrite its

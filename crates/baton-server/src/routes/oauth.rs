@@ -156,7 +156,11 @@ pub(super) async fn token(
             // A refresh keeps its session's audience; asking for another one is refused
             // before the token is spent.
             if let Some(resource) = resource {
-                if !state.baton.refresh_keeps_resource(&token, resource).await? {
+                if !state
+                    .baton
+                    .refresh_keeps_resource(client_id, &token, resource)
+                    .await?
+                {
                     return Err(ApiError::InvalidTarget);
                 }
             }
@@ -179,10 +183,12 @@ pub(super) async fn token(
                 .await?;
             return match exchanged {
                 Ok(done) => Ok(code_token_response(done)),
-                Err(CodeError::Target) => Err(ApiError::InvalidTarget),
                 Err(e) => {
                     tracing::info!(client_id = %client.id, reason = %e, "authorization code refused");
-                    Err(ApiError::InvalidGrant(e.to_string()))
+                    Err(match e {
+                        CodeError::Target => ApiError::InvalidTarget,
+                        e => ApiError::InvalidGrant(e.to_string()),
+                    })
                 }
             };
         }

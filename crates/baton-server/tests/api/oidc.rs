@@ -2033,12 +2033,34 @@ async fn resource_indicators_set_the_access_tokens_audience() {
         }
     };
     let (verifier, challenge) = pkce();
-    // An API the client was not given: back to the application as invalid_target.
+    // An API the client was not given, or two at once: back to the application as
+    // invalid_target.
     let r = rp
         .authorize(&challenge, &[("resource", "https://other.example/")], None)
         .await;
     assert_eq!(
         param(&redirect_params(&r), "error").as_deref(),
+        Some("invalid_target")
+    );
+    let twice = app
+        .client
+        .get(app.url("/oauth/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", "web"),
+            ("redirect_uri", CB),
+            ("scope", "openid"),
+            ("state", "st-123"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("resource", API),
+            ("resource", API),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        param(&redirect_params(&twice), "error").as_deref(),
         Some("invalid_target")
     );
     // Its own API: the access token is for it; the ID token stays the client's.
@@ -2065,6 +2087,26 @@ async fn resource_indicators_set_the_access_tokens_audience() {
     // A token for another API is not one for baton's own endpoints.
     let r = app.get_bearer("/oauth/userinfo", &access).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Introspection knows it (the API asks baton about its own tokens).
+    let introspect = |token: String| {
+        let app = &app;
+        let secret = rp.secret.clone();
+        async move {
+            body(
+                app.client
+                    .post(app.url("/oauth/introspect"))
+                    .basic_auth("web", secret)
+                    .form(&[("token", token.as_str())])
+                    .send()
+                    .await
+                    .expect("request"),
+            )
+            .await
+        }
+    };
+    let seen = introspect(access.clone()).await;
+    assert_eq!(seen["active"], true, "{seen}");
+    assert_eq!(seen["aud"], API);
     // A refresh keeps the audience; asking for another refuses before the token is spent.
     let refresh = tokens["refresh_token"].as_str().expect("rt").to_owned();
     let r = token(vec![
@@ -2131,6 +2173,18 @@ async fn resource_indicators_set_the_access_tokens_audience() {
         .expect("at")
         .to_owned();
     assert_eq!(jwt_claims(&at)["aud"], API);
+    let seen = introspect(at.clone()).await;
+    assert_eq!(seen["active"], true, "{seen}");
+    assert_eq!(seen["aud"], API);
+    let r = app
+        .client
+        .post(app.url("/oauth/revoke"))
+        .basic_auth("web", rp.secret.clone())
+        .form(&[("token", at.as_str())])
+        .send()
+        .await
+        .expect("request");
+    assert_error(r, StatusCode::BAD_REQUEST, "unsupported_token_type", None).await;
     let r = token(vec![
         ("grant_type", "client_credentials".into()),
         ("resource", "https://other.example/".into()),
@@ -2146,6 +2200,57 @@ async fn resource_indicators_set_the_access_tokens_audience() {
     ])
     .await;
     assert_error(r, StatusCode::BAD_REQUEST, "invalid_target", None).await;
+    // A pushed request naming its API carries it to the token.
+    let r = app
+        .client
+        .post(app.url("/oauth/par"))
+        .basic_auth("web", rp.secret.clone())
+        .form(&[
+            ("response_type", "code"),
+            ("redirect_uri", CB),
+            ("scope", "openid"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("resource", API),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let request_uri = body(r).await["request_uri"]
+        .as_str()
+        .expect("request_uri")
+        .to_owned();
+    let r = app
+        .client
+        .get(app.url("/oauth/authorize"))
+        .query(&[("client_id", "web"), ("request_uri", request_uri.as_str())])
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("request");
+    let code = param(&redirect_params(&r), "code").expect("code");
+    let r = token(vec![
+        ("grant_type", "authorization_code".into()),
+        ("code", code),
+        ("redirect_uri", CB.into()),
+        ("code_verifier", verifier.clone()),
+    ])
+    .await;
+    let pushed = body(r).await;
+    let pushed_at = pushed["access_token"].as_str().expect("at").to_owned();
+    assert_eq!(jwt_claims(&pushed_at)["aud"], API);
+    // Revoking a token for the API ends its session.
+    let r = app
+        .client
+        .post(app.url("/oauth/revoke"))
+        .basic_auth("web", rp.secret.clone())
+        .form(&[("token", pushed_at.as_str())])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(introspect(pushed_at).await["active"], false);
     // A pushed request naming an API the client was not given is refused at once.
     let r = app
         .client

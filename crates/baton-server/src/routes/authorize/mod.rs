@@ -42,7 +42,25 @@ pub(super) async fn authorize(
     } else {
         query.unwrap_or_default()
     };
-    let Ok(params) = serde_urlencoded::from_str::<AuthorizeParams>(&source) else {
+    // RFC 8707 lets a request name several resources; baton takes one, and answers more with
+    // `invalid_target` once the client and redirect URI are known good.
+    let resources = url::form_urlencoded::parse(source.as_bytes())
+        .filter(|(k, _)| k == "resource")
+        .count();
+    let parsed = if resources > 1 {
+        let kept: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(
+                url::form_urlencoded::parse(source.as_bytes()).filter(|(k, _)| k != "resource"),
+            )
+            .finish();
+        serde_urlencoded::from_str::<AuthorizeParams>(&kept).map(|mut p| {
+            p.resource_repeated = true;
+            p
+        })
+    } else {
+        serde_urlencoded::from_str::<AuthorizeParams>(&source)
+    };
+    let Ok(params) = parsed else {
         return Page::error(StatusCode::BAD_REQUEST, "The sign-in request is malformed.")
             .into_response();
     };
