@@ -40,6 +40,23 @@ pub fn token(data: &[u8]) {
     assert!(access::verify(ring(), &rules, text, NOW).is_err());
 }
 
+/// DPoP proofs (RFC 9449): the whole check, and `htu` normalisation. Nothing may panic (a
+/// proof names its own key, so unlike an access token a well-formed one may pass).
+pub fn dpop(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = baton_core::dpop::normalized_htu(text);
+    let context = baton_core::dpop::ProofContext {
+        method: "POST",
+        uri: "https://auth.example.com/auth/refresh",
+        now: NOW.unix_timestamp(),
+        access_token: Some("token"),
+        nonce: Some("nonce"),
+    };
+    let _ = baton_core::dpop::check_proof(text, &context);
+}
+
 /// Request decoding: JSON bodies, OAuth form bodies, cookies, HTTP Basic credentials,
 /// `X-Forwarded-For` and the CSRF rule. Nothing may panic.
 pub fn request(data: &[u8]) {

@@ -6,6 +6,7 @@ pub mod access;
 pub mod audit;
 pub mod client;
 pub mod clock;
+pub mod dpop;
 pub mod email;
 pub mod error;
 pub mod ids;

@@ -40,3 +40,8 @@ fn request_inputs() {
 fn username_inputs() {
     replay("username", checks::username);
 }
+
+#[test]
+fn dpop_inputs() {
+    replay("dpop", checks::dpop);
+}
