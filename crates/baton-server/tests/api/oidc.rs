@@ -162,6 +162,20 @@ impl<'a> Rp<'a> {
             .expect("request")
     }
 
+    /// `POST /oauth/introspect` of `token`, as this client: the answer.
+    pub(crate) async fn introspect(&self, token: &str) -> Value {
+        let r = self
+            .app
+            .client
+            .post(self.app.url("/oauth/introspect"))
+            .basic_auth(self.id, self.secret.as_deref())
+            .form(&[("token", token)])
+            .send()
+            .await
+            .expect("request");
+        body(r).await
+    }
+
     /// `POST /oauth/token` with the code.
     pub(crate) async fn exchange(
         &self,
@@ -1034,23 +1048,9 @@ async fn roles_go_to_code_flow_tokens_only_with_the_roles_scope() {
         .get("roles")
         .is_none());
     // Introspection releases no more than the token does.
-    let introspect = |token: String| {
-        let app = &app;
-        let secret = rp.secret.clone();
-        async move {
-            body(
-                app.client
-                    .post(app.url("/oauth/introspect"))
-                    .basic_auth("web", secret)
-                    .form(&[("token", token.as_str())])
-                    .send()
-                    .await
-                    .expect("request"),
-            )
-            .await
-        }
-    };
-    let seen = introspect(tokens["access_token"].as_str().expect("at").into()).await;
+    let seen = rp
+        .introspect(tokens["access_token"].as_str().expect("at"))
+        .await;
     assert_eq!(seen["active"], true);
     assert!(seen.get("roles").is_none(), "{seen}");
     let r = rp
@@ -1062,7 +1062,9 @@ async fn roles_go_to_code_flow_tokens_only_with_the_roles_scope() {
     assert_eq!(access["roles"], serde_json::json!(["admin"]));
     let id = jwt_claims(tokens["id_token"].as_str().expect("id"));
     assert_eq!(id["roles"], serde_json::json!(["admin"]));
-    let seen = introspect(tokens["access_token"].as_str().expect("at").into()).await;
+    let seen = rp
+        .introspect(tokens["access_token"].as_str().expect("at"))
+        .await;
     assert_eq!(seen["roles"], serde_json::json!(["admin"]));
     let info = body(
         app.get_bearer(
@@ -2088,23 +2090,7 @@ async fn resource_indicators_set_the_access_tokens_audience() {
     let r = app.get_bearer("/oauth/userinfo", &access).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // Introspection knows it (the API asks baton about its own tokens).
-    let introspect = |token: String| {
-        let app = &app;
-        let secret = rp.secret.clone();
-        async move {
-            body(
-                app.client
-                    .post(app.url("/oauth/introspect"))
-                    .basic_auth("web", secret)
-                    .form(&[("token", token.as_str())])
-                    .send()
-                    .await
-                    .expect("request"),
-            )
-            .await
-        }
-    };
-    let seen = introspect(access.clone()).await;
+    let seen = rp.introspect(&access).await;
     assert_eq!(seen["active"], true, "{seen}");
     assert_eq!(seen["aud"], API);
     // A refresh keeps the audience; asking for another refuses before the token is spent.
@@ -2173,7 +2159,7 @@ async fn resource_indicators_set_the_access_tokens_audience() {
         .expect("at")
         .to_owned();
     assert_eq!(jwt_claims(&at)["aud"], API);
-    let seen = introspect(at.clone()).await;
+    let seen = rp.introspect(&at).await;
     assert_eq!(seen["active"], true, "{seen}");
     assert_eq!(seen["aud"], API);
     let r = app
@@ -2250,7 +2236,7 @@ async fn resource_indicators_set_the_access_tokens_audience() {
         .await
         .expect("request");
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(introspect(pushed_at).await["active"], false);
+    assert_eq!(rp.introspect(&pushed_at).await["active"], false);
     // A pushed request naming an API the client was not given is refused at once.
     let r = app
         .client

@@ -91,6 +91,35 @@ async fn pending(
     }
 }
 
+/// A form of the pages: it carries the pending request it answers.
+trait PageForm: DeserializeOwned {
+    /// The sealed pending request.
+    fn request(&self) -> &str;
+}
+
+macro_rules! page_forms {
+    ($($form:ty),*) => {
+        $(impl PageForm for $form {
+            fn request(&self) -> &str {
+                &self.request
+            }
+        })*
+    };
+}
+page_forms!(SignInForm, MfaForm, PasskeyForm, ConsentForm);
+
+/// A page's form, the pending request it carries and its client as it is now; or the page
+/// that says why not ([`malformed`], [`pending`]).
+async fn opened<T: PageForm>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(T, PendingRequest, ClientRecord), Response> {
+    let form = fields::<T>(body).ok_or_else(malformed)?;
+    let (pending, client) = pending(state, headers, form.request()).await?;
+    Ok((form, pending, client))
+}
+
 /// The sign-in form.
 #[derive(Deserialize)]
 struct SignInForm {
@@ -106,11 +135,8 @@ pub(in crate::routes) async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(form) = fields::<SignInForm>(&body) else {
-        return malformed();
-    };
-    let (pending, client) = match pending(&state, &headers, &form.request).await {
-        Ok(found) => found,
+    let (form, pending, client) = match opened::<SignInForm>(&state, &headers, &body).await {
+        Ok(opened) => opened,
         Err(page) => return page,
     };
     let outcome = flows::password_login(
@@ -345,11 +371,8 @@ pub(in crate::routes) async fn mfa(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(form) = fields::<MfaForm>(&body) else {
-        return malformed();
-    };
-    let (pending, client) = match pending(&state, &headers, &form.request).await {
-        Ok(found) => found,
+    let (form, pending, client) = match opened::<MfaForm>(&state, &headers, &body).await {
+        Ok(opened) => opened,
         Err(page) => return page,
     };
     if form.mfa_token.is_empty() || form.mfa_token.len() > 256 || form.code.len() > 64 {
@@ -436,11 +459,8 @@ pub(in crate::routes) async fn passkey(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(form) = fields::<PasskeyForm>(&body) else {
-        return malformed();
-    };
-    let (pending, client) = match pending(&state, &headers, &form.request).await {
-        Ok(found) => found,
+    let (form, pending, client) = match opened::<PasskeyForm>(&state, &headers, &body).await {
+        Ok(opened) => opened,
         Err(page) => return page,
     };
     let (Some(ceremony), Some(credential)) = (
@@ -487,11 +507,8 @@ pub(in crate::routes) async fn consent(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(form) = fields::<ConsentForm>(&body) else {
-        return malformed();
-    };
-    let (pending, client) = match pending(&state, &headers, &form.request).await {
-        Ok(found) => found,
+    let (form, pending, client) = match opened::<ConsentForm>(&state, &headers, &body).await {
+        Ok(opened) => opened,
         Err(page) => return page,
     };
     if form.decision != "allow" {
