@@ -84,9 +84,12 @@ pub fn decide(
     }
     match token.spent_at {
         None => Decision::Rotate,
-        // A token spent after `now` was spent while the wall clock ran ahead and has since been
-        // set back past what the server waits for: not inside any window that can be reckoned.
-        Some(spent) if grace > Duration::ZERO && spent <= now && now - spent <= grace => {
+        // The window reaches as far after the spending as before it: a request that read its
+        // clock before another one spent the token (two tabs, two instances) but reached the
+        // store after it finds the token spent "after" its now, and is no thief. A token spent
+        // further ahead was spent while the wall clock ran ahead and has since been set back
+        // past what the server waits for: not inside any window that can be reckoned.
+        Some(spent) if grace > Duration::ZERO && (now - spent).abs() <= grace => {
             if token.successor_spent || token.replays >= MAX_REPLAYS {
                 Decision::Reject(RefreshError::Invalid)
             } else {
@@ -173,6 +176,18 @@ mod tests {
         assert_eq!(
             decide(spent(11), live(), true, NOW, Duration::seconds(10)),
             Decision::RevokeForReuse
+        );
+    }
+
+    #[test]
+    fn a_token_spent_just_after_now_is_a_concurrent_request_inside_the_window() {
+        let just_after = TokenState {
+            spent_at: Some(NOW + Duration::milliseconds(30)),
+            ..TokenState::default()
+        };
+        assert_eq!(
+            decide(just_after, live(), true, NOW, Duration::seconds(10)),
+            Decision::Replay
         );
     }
 

@@ -97,6 +97,7 @@ every_backend!(
     one_reset_token_resets_once_however_many_try,
     successors_sealed_before_the_grace_window_are_dropped,
     a_replay_gets_the_successor_only_while_it_is_unspent,
+    a_request_that_read_the_clock_before_the_rotation_is_a_replay,
     replays_of_one_token_are_capped,
     a_revocation_committed_during_a_rotation_wins,
     sessions_past_the_limit_are_revoked_oldest_first,
@@ -1377,6 +1378,30 @@ async fn a_replay_gets_the_successor_only_while_it_is_unspent(store: Arc<dyn Sto
         store.rotate(&late).await.expect("refused"),
         RotateOutcome::Refused(RefreshError::Invalid)
     ));
+    let session = store.session(&id).await.expect("read").expect("exists");
+    assert!(session.revoked_at.is_none(), "the session lives on");
+}
+
+/// Two refreshes of one token in flight at once: the one that read the clock first may reach the
+/// store second, and then finds the token spent "after" its own now. That is the two tabs of the
+/// grace window, not a thief: it gets the successor, and the session lives on.
+async fn a_request_that_read_the_clock_before_the_rotation_is_a_replay(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (id, first) = session_for(store.as_ref(), &alice).await;
+    let (req, second) = rotation(&first, T0 + Duration::milliseconds(40));
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    let (earlier, _) = rotation(&first, T0);
+    match store.rotate(&earlier).await.expect("replay") {
+        RotateOutcome::Replayed(_, sealed) => assert_eq!(first.open(&sealed), Some(second)),
+        other => panic!("expected a replay, got {other:?}"),
+    }
     let session = store.session(&id).await.expect("read").expect("exists");
     assert!(session.revoked_at.is_none(), "the session lives on");
 }
