@@ -134,6 +134,7 @@ fn signing_rate(alg: SigningAlg) -> anyhow::Result<Value> {
         amr: Vec::new(),
         scope: None,
         roles: Vec::new(),
+        cnf: None,
     };
     let rules = TokenRules {
         issuer: issuer.into(),

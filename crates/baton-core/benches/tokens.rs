@@ -31,6 +31,7 @@ fn claims() -> AccessClaims {
         amr: Vec::new(),
         scope: None,
         roles: Vec::new(),
+        cnf: None,
     }
 }
 

@@ -155,6 +155,7 @@ mod tests {
             scope: None,
             roles: Vec::new(),
             nbf: None,
+            cnf: None,
         }
     }
 

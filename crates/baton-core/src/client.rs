@@ -225,6 +225,10 @@ pub struct ClientSettings {
     /// Whether its authorization requests must be pushed first (RFC 9126).
     #[serde(default)]
     pub require_par: bool,
+    /// Whether its token requests must come with a DPoP proof (RFC 9449), so that every
+    /// token it gets is bound to its key.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_dpop: bool,
     /// Where OpenID Connect back-channel logout tokens are posted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_logout_uri: Option<String>,
@@ -334,6 +338,7 @@ impl ClientSettings {
             access_ttl: None,
             refresh_idle_ttl: None,
             require_par: false,
+            require_dpop: false,
             backchannel_logout_uri: None,
             jwks: None,
             claims: std::collections::BTreeMap::new(),

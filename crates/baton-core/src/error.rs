@@ -19,6 +19,10 @@ pub enum RefreshError {
     /// A spent token came back after the grace window; the session is now revoked.
     #[error("Refresh token reuse detected")]
     ReuseDetected,
+    /// The token is bound to a DPoP key (RFC 9449 §5) and came without a proof by that key;
+    /// nothing was changed.
+    #[error("The refresh token is bound to a DPoP key this request did not prove")]
+    DpopKey,
 }
 
 /// The cause of an unexpected failure, kept whole (with its `source()` chain) for the log.

@@ -45,6 +45,37 @@ impl SessionState {
     }
 }
 
+/// Who presents the token, as far as the rules care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Presenter {
+    /// The token was issued to the client presenting it (or no client was named).
+    pub client_matches: bool,
+    /// The session is bound to no DPoP key, or the request proved it holds that key.
+    pub key_matches: bool,
+}
+
+impl Presenter {
+    /// Whether the session's client and DPoP key (`client`, `bound`) are the request's
+    /// (`wanted_client`, `proved_key`).
+    pub fn of(
+        client: &str,
+        bound: Option<&str>,
+        wanted_client: Option<&str>,
+        proved_key: Option<&str>,
+    ) -> Self {
+        Self {
+            client_matches: wanted_client.is_none_or(|c| c == client),
+            key_matches: bound.is_none_or(|b| proved_key == Some(b)),
+        }
+    }
+
+    /// Its own client, proving the key the session is bound to if any.
+    pub const OWNER: Self = Self {
+        client_matches: true,
+        key_matches: true,
+    };
+}
+
 /// What to do with a presented refresh token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -69,12 +100,17 @@ pub enum Decision {
 pub fn decide(
     token: TokenState,
     session: SessionState,
-    client_matches: bool,
+    presenter: Presenter,
     now: OffsetDateTime,
     grace: Duration,
 ) -> Decision {
-    if !client_matches {
+    if !presenter.client_matches {
         return Decision::Reject(RefreshError::Invalid);
+    }
+    // Before any rule that changes something: a thief without the key spends nothing and
+    // revokes nothing.
+    if !presenter.key_matches {
+        return Decision::Reject(RefreshError::DpopKey);
     }
     if session.revoked {
         return Decision::Reject(RefreshError::Revoked);
@@ -127,7 +163,7 @@ mod tests {
         let d = decide(
             TokenState::unspent(),
             live(),
-            true,
+            Presenter::OWNER,
             NOW,
             Duration::seconds(10),
         );
@@ -137,7 +173,13 @@ mod tests {
     #[test]
     fn a_spent_token_within_the_grace_window_replays() {
         assert_eq!(
-            decide(spent(10), live(), true, NOW, Duration::seconds(10)),
+            decide(
+                spent(10),
+                live(),
+                Presenter::OWNER,
+                NOW,
+                Duration::seconds(10)
+            ),
             Decision::Replay
         );
     }
@@ -149,7 +191,7 @@ mod tests {
             ..spent(1)
         };
         assert_eq!(
-            decide(token, live(), true, NOW, Duration::seconds(10)),
+            decide(token, live(), Presenter::OWNER, NOW, Duration::seconds(10)),
             Decision::Reject(RefreshError::Invalid)
         );
     }
@@ -162,11 +204,11 @@ mod tests {
         };
         let grace = Duration::seconds(10);
         assert_eq!(
-            decide(token(MAX_REPLAYS - 1), live(), true, NOW, grace),
+            decide(token(MAX_REPLAYS - 1), live(), Presenter::OWNER, NOW, grace),
             Decision::Replay
         );
         assert_eq!(
-            decide(token(MAX_REPLAYS), live(), true, NOW, grace),
+            decide(token(MAX_REPLAYS), live(), Presenter::OWNER, NOW, grace),
             Decision::Reject(RefreshError::Invalid)
         );
     }
@@ -174,8 +216,36 @@ mod tests {
     #[test]
     fn a_spent_token_after_the_grace_window_revokes_the_session() {
         assert_eq!(
-            decide(spent(11), live(), true, NOW, Duration::seconds(10)),
+            decide(
+                spent(11),
+                live(),
+                Presenter::OWNER,
+                NOW,
+                Duration::seconds(10)
+            ),
             Decision::RevokeForReuse
+        );
+    }
+
+    #[test]
+    fn a_bound_token_without_its_key_changes_nothing_whatever_its_state() {
+        let thief = Presenter::of("baton", Some("key-a"), Some("baton"), None);
+        let other = Presenter::of("baton", Some("key-a"), Some("baton"), Some("key-b"));
+        for presenter in [thief, other] {
+            for token in [TokenState::unspent(), spent(1), spent(3600)] {
+                assert_eq!(
+                    decide(token, live(), presenter, NOW, Duration::seconds(10)),
+                    Decision::Reject(RefreshError::DpopKey)
+                );
+            }
+        }
+        let owner = Presenter::of("baton", Some("key-a"), None, Some("key-a"));
+        assert_eq!(owner, Presenter::OWNER);
+        let unbound = Presenter::of("baton", None, Some("baton"), Some("key-b"));
+        assert_eq!(
+            unbound,
+            Presenter::OWNER,
+            "an unbound session takes any key"
         );
     }
 
@@ -186,7 +256,13 @@ mod tests {
             ..TokenState::default()
         };
         assert_eq!(
-            decide(just_after, live(), true, NOW, Duration::seconds(10)),
+            decide(
+                just_after,
+                live(),
+                Presenter::OWNER,
+                NOW,
+                Duration::seconds(10)
+            ),
             Decision::Replay
         );
     }
@@ -194,7 +270,13 @@ mod tests {
     #[test]
     fn a_token_spent_in_the_future_is_outside_the_grace_window() {
         assert_eq!(
-            decide(spent(-3600), live(), true, NOW, Duration::seconds(10)),
+            decide(
+                spent(-3600),
+                live(),
+                Presenter::OWNER,
+                NOW,
+                Duration::seconds(10)
+            ),
             Decision::RevokeForReuse
         );
     }
@@ -202,7 +284,7 @@ mod tests {
     #[test]
     fn a_zero_grace_window_treats_every_replay_as_reuse() {
         assert_eq!(
-            decide(spent(0), live(), true, NOW, Duration::ZERO),
+            decide(spent(0), live(), Presenter::OWNER, NOW, Duration::ZERO),
             Decision::RevokeForReuse
         );
     }
@@ -212,12 +294,12 @@ mod tests {
         let mut s = live();
         s.idle_expires_at = NOW - Duration::seconds(1);
         assert_eq!(
-            decide(spent(100), s, true, NOW, Duration::seconds(10)),
+            decide(spent(100), s, Presenter::OWNER, NOW, Duration::seconds(10)),
             Decision::Reject(RefreshError::Expired)
         );
         s.revoked = true;
         assert_eq!(
-            decide(spent(100), s, true, NOW, Duration::seconds(10)),
+            decide(spent(100), s, Presenter::OWNER, NOW, Duration::seconds(10)),
             Decision::Reject(RefreshError::Revoked)
         );
     }
@@ -227,7 +309,10 @@ mod tests {
         let d = decide(
             TokenState::unspent(),
             live(),
-            false,
+            Presenter {
+                client_matches: false,
+                key_matches: true,
+            },
             NOW,
             Duration::seconds(10),
         );
@@ -239,7 +324,13 @@ mod tests {
         let mut s = live();
         s.absolute_expires_at = NOW;
         assert_eq!(
-            decide(TokenState::unspent(), s, true, NOW, Duration::seconds(10)),
+            decide(
+                TokenState::unspent(),
+                s,
+                Presenter::OWNER,
+                NOW,
+                Duration::seconds(10)
+            ),
             Decision::Reject(RefreshError::Expired)
         );
     }

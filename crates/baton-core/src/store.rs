@@ -158,6 +158,9 @@ pub struct NewSession {
     /// The audience of its access tokens, when a resource was asked for (RFC 8707); baton's
     /// own otherwise.
     pub audience: Option<String>,
+    /// The thumbprint of the DPoP key a public client's refresh tokens are bound to (RFC 9449
+    /// §5), when it signed in with a proof.
+    pub dpop_jkt: Option<String>,
     /// When the user authenticated, when earlier than `created_at` (a client's session opened
     /// from a browser session keeps the browser session's sign-in time).
     pub auth_time: Option<OffsetDateTime>,
@@ -211,6 +214,9 @@ pub struct SessionRecord {
     /// The audience of its access tokens, when a resource was asked for (RFC 8707); baton's
     /// own otherwise.
     pub audience: Option<String>,
+    /// The thumbprint of the DPoP key a public client's refresh tokens are bound to (RFC 9449
+    /// §5), when it signed in with a proof.
+    pub dpop_jkt: Option<String>,
     /// The owner's roles now.
     pub roles: Vec<String>,
     /// When the user authenticated (the access tokens' `auth_time`): `created_at`, or the
@@ -249,6 +255,9 @@ pub struct RotateRequest {
     pub grace: Duration,
     /// The client that must have been issued the token; `None` accepts any.
     pub client_id: Option<String>,
+    /// The thumbprint of the DPoP key the request proved it holds: a session bound to a key
+    /// (RFC 9449 §5) rotates only with a proof by that key.
+    pub dpop_jkt: Option<String>,
 }
 
 /// A refresh token as storage knows it, with its session.
@@ -469,6 +478,17 @@ pub trait ClientStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Forgets used client assertions that expired before `before`; how many.
     async fn purge_client_assertions(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Records the use of a DPoP proof (`id`, [`crate::dpop::Proof::replay_id`]) until
+    /// `expires_at`; `false` when it was used before. Bounded: a backend that keeps them in
+    /// memory answers [`StoreError::Unavailable`] when full of live ones.
+    async fn use_dpop_proof(
+        &self,
+        id: [u8; 32],
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Forgets used DPoP proofs that expired before `before`; how many.
+    async fn purge_dpop_proofs(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
     /// Replaces a client's settings and secret hash; `false` if there is no such client.
     async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError>;
 }

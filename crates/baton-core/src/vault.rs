@@ -56,6 +56,9 @@ impl aws_lc_rs::hkdf::KeyType for OutputLen {
 struct Kek {
     id: [u8; KEK_ID_LEN],
     key: LessSafeKey,
+    /// The MAC key of the server's DPoP nonces, derived from the same secret so that every
+    /// instance makes and takes the same nonces.
+    nonce_key: aws_lc_rs::hmac::Key,
 }
 
 impl Kek {
@@ -73,9 +76,14 @@ impl Kek {
             .and_then(|okm| okm.fill(&mut id))
             .map_err(|_| VaultError::Crypto)?;
         let key = UnboundKey::new(&AES_256_GCM, &key).map_err(|_| VaultError::Crypto)?;
+        let mut nonce_key = [0u8; 32];
+        prk.expand(&[b"dpop nonce"], OutputLen(32))
+            .and_then(|okm| okm.fill(&mut nonce_key))
+            .map_err(|_| VaultError::Crypto)?;
         Ok(Self {
             id,
             key: LessSafeKey::new(key),
+            nonce_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &nonce_key),
         })
     }
 }
@@ -108,6 +116,14 @@ impl KeyVault {
             current: Kek::derive(secret)?,
             previous: previous.map(Kek::derive).transpose()?,
         })
+    }
+
+    /// The server's DPoP nonce (RFC 9449 §8) for the time window `window`: a MAC of it under
+    /// a key derived from the secret, base64url, so nothing need be stored or shared.
+    pub fn dpop_nonce(&self, window: i64) -> String {
+        use base64::Engine as _;
+        let tag = aws_lc_rs::hmac::sign(&self.current.nonce_key, &window.to_be_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag.as_ref()[..18])
     }
 
     /// Whether `key` is stored as an envelope (rather than plain, from before encryption).

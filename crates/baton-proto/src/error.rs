@@ -53,6 +53,11 @@ pub enum ErrorCode {
     InvalidScope,
     /// RFC 8707: the requested resource is not one the client may ask for (or not the grant's).
     InvalidTarget,
+    /// RFC 9449: the DPoP proof is missing, malformed or does not fit the request, or the
+    /// refresh token is bound to a key the request did not prove.
+    InvalidDpopProof,
+    /// RFC 9449 §8, §9: the DPoP proof must carry the server's nonce (`DPoP-Nonce`).
+    UseDpopNonce,
     /// OAuth: this kind of token cannot be revoked (RFC 7009 §2.2.1).
     UnsupportedTokenType,
     /// RFC 6750 §3.1: the bearer token lacks a scope the resource needs.

@@ -191,4 +191,11 @@ pub struct IntrospectionResponse {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(test, ts(as = "Option<Vec<String>>", optional))]
     pub roles: Vec<String>,
+    /// RFC 9449 §6.2: the key a DPoP-bound token is bound to (`{"jkt": …}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        test,
+        ts(as = "Option<std::collections::HashMap<String, String>>", optional)
+    )]
+    pub cnf: Option<serde_json::Value>,
 }

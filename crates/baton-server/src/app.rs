@@ -263,6 +263,9 @@ async fn purge_loop(state: AppState) {
         if let Err(e) = state.baton.purge_client_assertions().await {
             tracing::warn!(error = %e, "purging used client assertions failed");
         }
+        if let Err(e) = state.baton.purge_dpop_proofs().await {
+            tracing::warn!(error = %e, "purging used DPoP proofs failed");
+        }
         if let Err(e) = state.baton.purge_logouts().await {
             tracing::warn!(error = %e, "purging expired logout notices failed");
         }

@@ -95,6 +95,25 @@ pub enum ApiError {
     /// OAuth: a requested scope the client may not have.
     #[error("{0}")]
     InvalidScope(String),
+    /// RFC 9449: a refused DPoP proof at a token request (`400 invalid_dpop_proof`).
+    #[error("{0}")]
+    InvalidDpopProof(String),
+    /// RFC 9449 §8: the proof lacks the server's current nonce (`400 use_dpop_nonce`; the
+    /// nonce goes in `DPoP-Nonce`).
+    #[error("The DPoP proof must carry the server's nonce (DPoP-Nonce)")]
+    UseDpopNonce,
+    /// RFC 9449 §7: a refused request with the `DPoP` scheme at a protected resource (`401`,
+    /// `WWW-Authenticate: DPoP …`).
+    #[error("{description}")]
+    DpopAccess {
+        /// `invalid_token`, `invalid_dpop_proof` or `use_dpop_nonce`.
+        error: ErrorCode,
+        /// What was wrong.
+        description: String,
+    },
+    /// RFC 9449 §7.2: a DPoP-bound access token sent with the `Bearer` scheme.
+    #[error("This access token is bound to a DPoP key: send it with the DPoP scheme and a proof")]
+    BoundAsBearer,
     /// RFC 8707: a resource the client may not ask for, or not its grant's.
     #[error("The resource is not one this client may ask for here")]
     InvalidTarget,
@@ -162,6 +181,25 @@ pub enum ApiError {
 
 const REALM: &str = "Bearer realm=\"baton\"";
 
+/// RFC 9449 §7.1's challenge: the realm, the error if any, and the proof algorithms taken.
+fn dpop_challenge(error: Option<(ErrorCode, &str)>) -> HeaderValue {
+    let algs = baton_core::dpop::DPOP_ALGS.join(" ");
+    let value = match error {
+        Some((code, description)) => {
+            let code = serde_json::to_value(code)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            format!(
+                "DPoP realm=\"baton\", error=\"{code}\", error_description=\"{description}\", \
+                 algs=\"{algs}\""
+            )
+        }
+        None => format!("DPoP realm=\"baton\", algs=\"{algs}\""),
+    };
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("DPoP"))
+}
+
 impl ApiError {
     /// An unexpected failure caused by `cause` (logged, never shown).
     pub fn internal(cause: impl Into<Cause>) -> Self {
@@ -181,7 +219,11 @@ impl ApiError {
             | Self::UnauthorizedClient
             | Self::UnsupportedTokenType
             | Self::InvalidTarget
+            | Self::InvalidDpopProof(_)
+            | Self::UseDpopNonce
+            | Self::Refresh(RefreshError::DpopKey)
             | Self::InvalidScope(_) => StatusCode::BAD_REQUEST,
+            Self::DpopAccess { .. } | Self::BoundAsBearer => StatusCode::UNAUTHORIZED,
             Self::PasskeyRefused { login: true } => StatusCode::UNAUTHORIZED,
             Self::TooManyPasskeys | Self::PasskeyTaken => StatusCode::CONFLICT,
             Self::MfaRequired { .. }
@@ -219,6 +261,12 @@ impl ApiError {
             | Self::NoRefreshToken
             | Self::DuplicateCookie
             | Self::RequestTimeout => ErrorCode::InvalidRequest,
+            Self::InvalidDpopProof(_) | Self::Refresh(RefreshError::DpopKey) => {
+                ErrorCode::InvalidDpopProof
+            }
+            Self::UseDpopNonce => ErrorCode::UseDpopNonce,
+            Self::DpopAccess { error, .. } => *error,
+            Self::BoundAsBearer => ErrorCode::InvalidToken,
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
             Self::Refresh(_) | Self::Access(_) | Self::InvalidLinkToken => ErrorCode::InvalidToken,
             Self::EmailTaken => ErrorCode::EmailTaken,
@@ -342,6 +390,20 @@ impl IntoResponse for ApiError {
                 if let Ok(v) = HeaderValue::from_str(&value) {
                     headers.insert(header::WWW_AUTHENTICATE, v);
                 }
+            }
+            Self::BoundAsBearer => {
+                let value =
+                    format!("{REALM}, error=\"invalid_token\", error_description=\"{self}\"");
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    headers.insert(header::WWW_AUTHENTICATE, v);
+                }
+                headers.append(header::WWW_AUTHENTICATE, dpop_challenge(None));
+            }
+            Self::DpopAccess { error, description } => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    dpop_challenge(Some((*error, description))),
+                );
             }
             Self::InsufficientUserAuthentication {
                 description,

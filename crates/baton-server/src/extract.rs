@@ -229,6 +229,15 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     baton_verify::bearer_token(value)
 }
 
+/// The access token of a request with the `DPoP` scheme (RFC 9449 §7.1; the scheme name is
+/// case-insensitive): `None` without one.
+pub fn dpop_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("dpop") && !token.is_empty()).then_some(token)
+}
+
 impl<S> FromRequestParts<S> for Authenticated
 where
     S: Send + Sync,
@@ -258,13 +267,32 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let token = bearer_token(&parts.headers).ok_or(ApiError::MissingToken)?;
-        state
-            .baton
-            .verify_access_fresh(token)
-            .await
-            .map(|claims| Self(Authenticated::from(claims)))
-            .map_err(ApiError::Access)
+        if let Some(token) = bearer_token(&parts.headers) {
+            let claims = state
+                .baton
+                .verify_access_fresh(token)
+                .await
+                .map_err(ApiError::Access)?;
+            // RFC 9449 §7.2: a bound token is no bearer token.
+            if claims.cnf.is_some() {
+                return Err(ApiError::BoundAsBearer);
+            }
+            return Ok(Self(Authenticated::from(claims)));
+        }
+        let token = dpop_token(&parts.headers)
+            .filter(|_| state.config.dpop != crate::config::Dpop::Off)
+            .ok_or(ApiError::MissingToken)?;
+        let claims =
+            state
+                .baton
+                .verify_access_fresh(token)
+                .await
+                .map_err(|e| ApiError::DpopAccess {
+                    error: baton_proto::ErrorCode::InvalidToken,
+                    description: e.to_string(),
+                })?;
+        crate::dpop::resource_request(&state, parts, token, claims.dpop_jkt()).await?;
+        Ok(Self(Authenticated::from(claims)))
     }
 }
 
@@ -295,6 +323,7 @@ where
         Ok(Self(RequestOrigin {
             user_agent,
             ip: ip.map(|ip| ip.to_string()),
+            dpop_jkt: None,
         }))
     }
 }

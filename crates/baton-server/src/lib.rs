@@ -6,6 +6,7 @@ pub mod app;
 pub mod backchannel;
 pub mod config;
 pub mod cookie;
+pub mod dpop;
 pub mod error;
 pub mod extract;
 pub mod limiter;

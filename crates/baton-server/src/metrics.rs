@@ -79,6 +79,7 @@ pub struct Metrics {
     logins: Family<OutcomeLabels, Counter>,
     refreshes: Family<OutcomeLabels, Counter>,
     reuse: Counter,
+    dpop_refused: Family<OutcomeLabels, Counter>,
     events: Family<EventLabels, Counter>,
     shed: Family<ClassLabels, Counter>,
     mails: Family<MailLabels, Counter>,
@@ -128,6 +129,12 @@ impl Metrics {
             "Spent refresh tokens presented after the grace window (sessions revoked)",
             reuse.clone(),
         );
+        let dpop_refused = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "dpop_proofs_refused",
+            "DPoP proofs refused, by the check they failed",
+            dpop_refused.clone(),
+        );
         let events = Family::<EventLabels, Counter>::default();
         registry.register(
             "audit_events",
@@ -168,6 +175,7 @@ impl Metrics {
             logins,
             refreshes,
             reuse,
+            dpop_refused,
             events,
             shed,
         }
@@ -176,6 +184,15 @@ impl Metrics {
     /// Counts a login by outcome (`success`, `invalid_credentials`, `rate_limited`, `error`).
     pub fn login(&self, outcome: &'static str) {
         self.logins.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// Counts a refused DPoP proof by the check it failed (a fixed set of labels).
+    pub fn dpop_refused(&self, why: baton_core::dpop::ProofError) {
+        self.dpop_refused
+            .get_or_create(&OutcomeLabels {
+                outcome: why.label(),
+            })
+            .inc();
     }
 
     /// Counts a refresh by outcome.

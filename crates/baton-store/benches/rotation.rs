@@ -49,6 +49,7 @@ async fn seeded(store: &Arc<dyn Store>, chains: usize) -> Vec<RefreshToken> {
             auth_time: None,
             parent_id: None,
             audience: None,
+            dpop_jkt: None,
         };
         store
             .create_session(&session, &token.hash())
@@ -69,6 +70,7 @@ async fn rotate(store: &dyn Store, token: &RefreshToken) -> RefreshToken {
         now: T0 + Duration::seconds(1),
         grace: Duration::seconds(10),
         client_id: None,
+        dpop_jkt: None,
     };
     match store.rotate(&request).await.expect("rotate") {
         RotateOutcome::Rotated(_) => next,

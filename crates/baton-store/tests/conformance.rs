@@ -98,6 +98,8 @@ every_backend!(
     successors_sealed_before_the_grace_window_are_dropped,
     a_replay_gets_the_successor_only_while_it_is_unspent,
     a_request_that_read_the_clock_before_the_rotation_is_a_replay,
+    dpop_proofs_are_taken_once_within_their_window,
+    a_bound_session_rotates_only_for_its_key,
     replays_of_one_token_are_capped,
     a_revocation_committed_during_a_rotation_wins,
     sessions_past_the_limit_are_revoked_oldest_first,
@@ -207,6 +209,7 @@ async fn session_for(store: &dyn Store, user: &UserRecord) -> (SessionId, Refres
                 auth_time: None,
                 parent_id: None,
                 audience: None,
+                dpop_jkt: None,
             },
             &token.hash(),
         )
@@ -233,6 +236,7 @@ fn rotation(presented: &RefreshToken, now: OffsetDateTime) -> (RotateRequest, Re
         now,
         grace: Duration::seconds(10),
         client_id: None,
+        dpop_jkt: None,
     };
     (req, next)
 }
@@ -569,6 +573,7 @@ async fn no_session_is_created_for_a_deleted_user(store: Arc<dyn Store>, _url: &
                 auth_time: None,
                 parent_id: None,
                 audience: None,
+                dpop_jkt: None,
             },
             &token.hash(),
         )
@@ -602,6 +607,7 @@ async fn opens_with(store: &dyn Store, user: &UserRecord, hash: &str) -> bool {
                 auth_time: None,
                 parent_id: None,
                 audience: None,
+                dpop_jkt: None,
             },
             &token.hash(),
         )
@@ -1406,6 +1412,88 @@ async fn a_request_that_read_the_clock_before_the_rotation_is_a_replay(
     assert!(session.revoked_at.is_none(), "the session lives on");
 }
 
+/// A DPoP proof's id is taken once while it is remembered, by every instance alike; past its
+/// end it is forgotten (by the purge, or by the memory cache itself).
+async fn dpop_proofs_are_taken_once_within_their_window(store: Arc<dyn Store>, _url: &str) {
+    let id = [7u8; 32];
+    let until = T0 + Duration::seconds(65);
+    assert!(store.use_dpop_proof(id, until, T0).await.expect("first"));
+    assert!(!store.use_dpop_proof(id, until, T0).await.expect("again"));
+    assert!(!store
+        .use_dpop_proof(id, until, T0 + Duration::seconds(60))
+        .await
+        .expect("later, within"));
+    assert!(store
+        .use_dpop_proof([8u8; 32], until, T0)
+        .await
+        .expect("another"));
+    let after = T0 + Duration::seconds(66);
+    assert!(store
+        .use_dpop_proof(id, after + Duration::seconds(65), after)
+        .await
+        .expect("past its end"));
+    store.purge_dpop_proofs(after).await.expect("purge");
+}
+
+/// A session bound to a DPoP key rotates only for a request that proved that key; without
+/// it nothing changes, even for a spent token long after the grace window.
+async fn a_bound_session_rotates_only_for_its_key(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let token = RefreshToken::generate().expect("rng");
+    let id = SessionId::generate();
+    store
+        .create_session(
+            &NewSession {
+                id: id.clone(),
+                user_id: alice.id.clone(),
+                client_id: "baton".into(),
+                created_at: T0,
+                idle_expires_at: T0 + Duration::days(7),
+                absolute_expires_at: T0 + Duration::days(30),
+                user_agent: None,
+                ip: None,
+                live_limit: 0,
+                password_hash: alice.password_hash.clone(),
+                amr: String::new(),
+                scope: None,
+                auth_time: None,
+                parent_id: None,
+                audience: None,
+                dpop_jkt: Some("key-a".into()),
+            },
+            &token.hash(),
+        )
+        .await
+        .expect("create")
+        .expect("created");
+    let with = |jkt: Option<&str>, at: OffsetDateTime| {
+        let (mut req, next) = rotation(&token, at);
+        req.dpop_jkt = jkt.map(str::to_owned);
+        (req, next)
+    };
+    for jkt in [None, Some("key-b")] {
+        let (req, _) = with(jkt, T0);
+        assert!(matches!(
+            store.rotate(&req).await.expect("refused"),
+            RotateOutcome::Refused(RefreshError::DpopKey)
+        ));
+    }
+    let (req, _) = with(Some("key-a"), T0);
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    let (late, _) = with(None, T0 + Duration::minutes(5));
+    assert!(matches!(
+        store.rotate(&late).await.expect("refused"),
+        RotateOutcome::Refused(RefreshError::DpopKey)
+    ));
+    let session = store.session(&id).await.expect("read").expect("exists");
+    assert!(session.revoked_at.is_none(), "no reuse was detected");
+    assert_eq!(session.dpop_jkt.as_deref(), Some("key-a"));
+}
+
 async fn replays_of_one_token_are_capped(store: Arc<dyn Store>, _url: &str) {
     let alice = user("alice");
     store.insert_user(&alice).await.expect("user");
@@ -1509,6 +1597,7 @@ async fn session_at(
                 auth_time: None,
                 parent_id: None,
                 audience: None,
+                dpop_jkt: None,
             },
             &token.hash(),
         )
@@ -2465,6 +2554,7 @@ async fn sessions_keep_how_their_user_authenticated(store: Arc<dyn Store>, _url:
                 auth_time: None,
                 parent_id: None,
                 audience: None,
+                dpop_jkt: None,
             },
             &token.hash(),
         )
@@ -2654,6 +2744,7 @@ async fn a_first_second_factor_ends_the_password_only_sessions_but_the_callers(
                         auth_time: None,
                         parent_id: None,
                         audience: None,
+                        dpop_jkt: None,
                     },
                     &token.hash(),
                 )
@@ -2720,6 +2811,7 @@ async fn clients_keep_their_settings_and_secrets(store: Arc<dyn Store>, url: &st
         access_ttl: Some(60),
         refresh_idle_ttl: Some(3600),
         require_par: true,
+        require_dpop: true,
         backchannel_logout_uri: Some("https://app.example/bcl".into()),
         jwks: None,
         claims: [("groups".to_owned(), ClaimSource::Roles)].into(),
@@ -2847,6 +2939,7 @@ async fn sessions_keep_their_scope(store: Arc<dyn Store>, _url: &str) {
                 auth_time: None,
                 parent_id: None,
                 audience: Some("https://billing.example/".into()),
+                dpop_jkt: None,
             },
             &token.hash(),
         )
@@ -2904,6 +2997,7 @@ async fn a_clients_own_idle_timeout_wins_over_the_servers(store: Arc<dyn Store>,
                 auth_time: None,
                 parent_id: None,
                 audience: None,
+                dpop_jkt: None,
             },
             &token.hash(),
         )
@@ -3191,6 +3285,7 @@ async fn consents_are_remembered_and_disconnecting_revokes_that_clients_sessions
                 auth_time: None,
                 parent_id: None,
                 audience: None,
+                dpop_jkt: None,
             },
             &token.hash(),
         )
@@ -3301,6 +3396,7 @@ async fn app_session(
                 auth_time: Some(at),
                 parent_id: Some(parent.clone()),
                 audience: None,
+                dpop_jkt: None,
             },
             &token.hash(),
         )

@@ -84,6 +84,7 @@ fn bench(c: &mut Criterion) {
         amr: Vec::new(),
         scope: None,
         roles: Vec::new(),
+        cnf: None,
     };
     let mut group = c.benchmark_group("verify");
     group.throughput(Throughput::Elements(1));

@@ -47,6 +47,22 @@ pub struct Claims {
     /// The user's roles (RFC 9068 §7.2.1.1), as an operator gave them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
+    /// The key the token is bound to (RFC 9449 §6.1): present on DPoP-bound tokens, which
+    /// work only with a proof by that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800's confirmation claim, as DPoP uses it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The RFC 7638 thumbprint (SHA-256, base64url) of the key the token is bound to.
+    pub jkt: String,
+}
+
+/// The thumbprint of the key `cnf` binds a token to, if it does.
+pub(crate) fn bound_key(cnf: Option<&Confirmation>) -> Option<&str> {
+    cnf.map(|c| c.jkt.as_str())
 }
 
 impl Claims {
@@ -71,6 +87,11 @@ impl Claims {
     /// Whether the user has `role`.
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
+    }
+
+    /// The thumbprint of the DPoP key the token is bound to, if it is bound.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        bound_key(self.cnf.as_ref())
     }
 }
 
@@ -98,12 +119,20 @@ pub struct ClientClaims {
     /// The scopes granted, space-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The key the token is bound to (RFC 9449 §6.1), on DPoP-bound tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
 }
 
 impl ClientClaims {
     /// Whether the token was granted `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
         has_scope(self.scope.as_deref(), scope)
+    }
+
+    /// The thumbprint of the DPoP key the token is bound to, if it is bound.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        bound_key(self.cnf.as_ref())
     }
 }
 

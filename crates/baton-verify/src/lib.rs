@@ -33,6 +33,7 @@
 
 mod cache;
 mod claims;
+pub mod dpop;
 mod keys;
 mod rules;
 
@@ -43,7 +44,7 @@ mod remote;
 mod web;
 
 pub use cache::{VerifiedCache, VERIFIED_CACHE_ENTRIES};
-pub use claims::{Claims, ClientClaims};
+pub use claims::{Claims, ClientClaims, Confirmation};
 pub use keys::{KeySet, KeySetError};
 pub use rules::{bearer_token, verify, verify_client, Rules, VerifyError, ACCESS_TOKEN_TYP};
 

@@ -62,6 +62,16 @@ pub struct ClientFlags {
         default_missing_value = "true"
     )]
     require_par: Option<bool>,
+    /// Its token requests must come with a DPoP proof (RFC 9449), binding its tokens to its
+    /// key (`--require-dpop=false` to undo).
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    require_dpop: Option<bool>,
     /// Where OpenID Connect back-channel logout tokens are posted; `none` to stop.
     #[arg(long, value_name = "URI")]
     backchannel_logout_uri: Option<String>,
@@ -149,6 +159,9 @@ impl ClientFlags {
         }
         if let Some(require_par) = self.require_par {
             base.require_par = require_par;
+        }
+        if let Some(require_dpop) = self.require_dpop {
+            base.require_dpop = require_dpop;
         }
         if let Some(uri) = &self.backchannel_logout_uri {
             base.backchannel_logout_uri = (uri != "none").then(|| uri.clone());
@@ -253,6 +266,7 @@ pub fn show(out: &mut impl Write, client: &ClientRecord) -> anyhow::Result<()> {
     writeln!(out, "access_ttl: {}", seconds(s.access_ttl))?;
     writeln!(out, "refresh_idle_ttl: {}", seconds(s.refresh_idle_ttl))?;
     writeln!(out, "require_par: {}", yes_no(s.require_par))?;
+    writeln!(out, "require_dpop: {}", yes_no(s.require_dpop))?;
     if let Some(uri) = &s.backchannel_logout_uri {
         writeln!(out, "backchannel_logout_uri: {uri}")?;
     }
@@ -306,6 +320,7 @@ pub fn check_changes(flags: &ClientFlags, new_secret: bool) -> anyhow::Result<()
         && flags.refresh_idle_ttl.is_none()
         && !flags.default_ttls
         && flags.require_par.is_none()
+        && flags.require_dpop.is_none()
         && flags.backchannel_logout_uri.is_none()
         && flags.resources.is_empty()
         && flags.jwks.is_none()

@@ -252,3 +252,52 @@ async fn authlib_authenticates_with_private_key_jwt() {
     let err = run_with(&other.path().join("key.pem")).expect_err("another key is refused");
     assert!(err.contains("invalid_client"), "{err}");
 }
+
+/// RFC 9449 with proofs made by another implementation (`interop/python/dpop_attacks.py`:
+/// PyJWT and `cryptography`): login, refresh and `/api/me` with a bound token, and each attack
+/// the issue lists refused for its own reason.
+#[tokio::test]
+async fn dpop_proofs_made_by_pyjwt_bind_tokens_and_every_attack_is_refused() {
+    let Some(stacks) = stacks() else {
+        eprintln!("interop stacks not installed; skipping");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path(), &[]);
+    let out = Command::new(&stacks.python)
+        .arg(interop_dir().join("python/dpop_attacks.py"))
+        .arg(&server.base)
+        .output()
+        .expect("the script runs");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "no report; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let checks = report["checks"].as_array().expect("checks");
+    let failed: Vec<&Value> = checks.iter().filter(|c| c["ok"] != true).collect();
+    assert!(failed.is_empty(), "failed checks: {failed:#?}");
+    assert!(out.status.success());
+    // Every attack of the list is among them.
+    let names: Vec<&str> = checks.iter().filter_map(|c| c["name"].as_str()).collect();
+    for attack in [
+        "another key",
+        "replay",
+        "stale",
+        "future",
+        "htm",
+        "htu",
+        "ath",
+        "private key",
+        "alg none",
+        "HS256",
+        "Bearer",
+        "stolen",
+    ] {
+        assert!(
+            names.iter().any(|n| n.contains(attack)),
+            "no check for {attack}: {names:?}"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 /**
  * Machine-readable error codes: the `error` of every error body.
  */
-export type ErrorCode = "invalid_request" | "invalid_credentials" | "invalid_token" | "missing_token" | "username_taken" | "email_taken" | "registration_closed" | "account_disabled" | "csrf_rejected" | "too_many_requests" | "unsupported_media_type" | "payload_too_large" | "request_header_fields_too_large" | "not_found" | "method_not_allowed" | "unavailable" | "server_error" | "invalid_grant" | "invalid_client" | "unsupported_grant_type" | "unauthorized_client" | "invalid_scope" | "invalid_target" | "unsupported_token_type" | "insufficient_scope" | "mfa_required" | "invalid_code" | "mfa_already_enabled" | "insufficient_user_authentication" | "too_many_passkeys" | "passkey_already_registered";
+export type ErrorCode = "invalid_request" | "invalid_credentials" | "invalid_token" | "missing_token" | "username_taken" | "email_taken" | "registration_closed" | "account_disabled" | "csrf_rejected" | "too_many_requests" | "unsupported_media_type" | "payload_too_large" | "request_header_fields_too_large" | "not_found" | "method_not_allowed" | "unavailable" | "server_error" | "invalid_grant" | "invalid_client" | "unsupported_grant_type" | "unauthorized_client" | "invalid_scope" | "invalid_target" | "invalid_dpop_proof" | "use_dpop_nonce" | "unsupported_token_type" | "insufficient_scope" | "mfa_required" | "invalid_code" | "mfa_already_enabled" | "insufficient_user_authentication" | "too_many_passkeys" | "passkey_already_registered";
 /**
  * The JSON body of every error answer.
  */
@@ -390,6 +390,12 @@ export type IntrospectionResponse = {
      * The user's roles, for an access token that carries them.
      */
     roles?: Array<string>;
+    /**
+     * RFC 9449 §6.2: the key a DPoP-bound token is bound to (`{"jkt": …}`).
+     */
+    cnf?: {
+        [key in string]: string;
+    };
 };
 /**
  * A client-credentials answer (RFC 6749 §4.4.3, §5.1): no refresh token.

@@ -18,6 +18,8 @@ pub struct ClientIssued {
     pub expires_in: u64,
     /// The scopes granted, space-separated.
     pub scope: Option<String>,
+    /// Bound to a DPoP key (`token_type` `DPoP`).
+    pub dpop_bound: bool,
 }
 
 impl std::fmt::Debug for ClientIssued {
@@ -269,6 +271,7 @@ impl Baton {
         client: &ClientRecord,
         requested: Option<&str>,
         resource: Option<&str>,
+        dpop_jkt: Option<&str>,
     ) -> Result<ClientIssued, AuthError> {
         if !client.confidential || !client.settings.allows(Grant::ClientCredentials) {
             return Err(AuthError::UnauthorizedClient);
@@ -303,12 +306,16 @@ impl Baton {
             jti: uuid::Uuid::new_v4().to_string(),
             client_id: client.id.clone(),
             scope: scope.clone(),
+            cnf: dpop_jkt.map(|jkt| baton_verify::Confirmation {
+                jkt: jkt.to_owned(),
+            }),
         };
         let access_token = access::mint(&self.ring(), &claims).map_err(AuthError::internal)?;
         Ok(ClientIssued {
             access_token,
             expires_in: u64::try_from(ttl).unwrap_or(0),
             scope,
+            dpop_bound: dpop_jkt.is_some(),
         })
     }
 
@@ -404,7 +411,8 @@ impl Baton {
         Ok(self.store.client(id).await?.is_some_and(|c| c.confidential))
     }
 
-    /// RFC 7662: whether a token is active now, and what it says.
+    /// RFC 7662: whether a token is active now, and what it says; RFC 9449 §6.2 adds `cnf`
+    /// and the `DPoP` token type for a bound one.
     pub async fn introspect(&self, token: &str) -> Result<IntrospectionResponse, AuthError> {
         let now = self.now();
         // Tokens for a client's API (RFC 8707) are baton's too.
@@ -423,7 +431,8 @@ impl Baton {
                 sub: Some(claims.sub),
                 username: Some(claims.preferred_username),
                 client_id: Some(claims.client_id),
-                token_type: Some("Bearer".into()),
+                token_type: Some(token_type(claims.cnf.as_ref()).into()),
+                cnf: confirmation(claims.cnf.as_ref()),
                 exp: Some(claims.exp),
                 iat: Some(claims.iat),
                 iss: Some(claims.iss),
@@ -450,7 +459,8 @@ impl Baton {
                 active: true,
                 sub: Some(claims.sub),
                 client_id: Some(claims.client_id),
-                token_type: Some("Bearer".into()),
+                token_type: Some(token_type(claims.cnf.as_ref()).into()),
+                cnf: confirmation(claims.cnf.as_ref()),
                 exp: Some(claims.exp),
                 iat: Some(claims.iat),
                 iss: Some(claims.iss),
@@ -488,6 +498,25 @@ impl Baton {
             jti: None,
             scope: session.scope.clone(),
             roles: Vec::new(),
+            // A refresh token bound to a DPoP key names it too.
+            cnf: session
+                .dpop_jkt
+                .as_ref()
+                .map(|jkt| serde_json::json!({ "jkt": jkt })),
         })
     }
+}
+
+/// The `token_type` of an access token bound to `cnf`'s key (RFC 9449 §6.2) or to none.
+fn token_type(cnf: Option<&baton_verify::Confirmation>) -> &'static str {
+    if cnf.is_some() {
+        "DPoP"
+    } else {
+        "Bearer"
+    }
+}
+
+/// `cnf` as introspection answers it.
+fn confirmation(cnf: Option<&baton_verify::Confirmation>) -> Option<serde_json::Value> {
+    cnf.map(|c| serde_json::json!({ "jkt": c.jkt }))
 }

@@ -16,6 +16,7 @@ use time::{Duration, OffsetDateTime};
 
 mod audit;
 mod clients;
+mod dpop;
 mod keys;
 mod mail;
 mod mfa;
@@ -25,6 +26,7 @@ mod users;
 mod webauthn;
 
 pub use clients::{ClientIssued, TokenHint};
+pub use dpop::{DpopRequest, DPOP_NONCE_WINDOW};
 use keys::{load_keys, seal_plain_keys};
 pub use keys::{KEY_RELOAD_SLACK, UNKNOWN_KEY_RELOAD_INTERVAL};
 pub use mail::ResetRequest;
@@ -108,6 +110,9 @@ pub struct RequestOrigin {
     pub user_agent: Option<String>,
     /// Client IP.
     pub ip: Option<String>,
+    /// The RFC 7638 thumbprint of the DPoP key the request proved it holds (RFC 9449), when
+    /// it came with a valid proof: the tokens it gets are bound to that key.
+    pub dpop_jkt: Option<String>,
 }
 
 /// Tokens handed out by a login or a refresh (debug output hides the access token; the refresh
@@ -130,6 +135,8 @@ pub struct Issued {
     pub scope: Option<String>,
     /// A spent token was presented within the grace window and got its successor again.
     pub replayed: bool,
+    /// The access token is bound to a DPoP key (`cnf.jkt`): its `token_type` is `DPoP`.
+    pub dpop_bound: bool,
 }
 
 impl std::fmt::Debug for Issued {
@@ -143,6 +150,7 @@ impl std::fmt::Debug for Issued {
             .field("user_id", &self.user_id)
             .field("scope", &self.scope)
             .field("replayed", &self.replayed)
+            .field("dpop_bound", &self.dpop_bound)
             .finish()
     }
 }

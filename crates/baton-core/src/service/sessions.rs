@@ -9,6 +9,7 @@ use crate::refresh::RefreshToken;
 use crate::store::{
     NewSession, RotateOutcome, RotateRequest, SessionCursor, SessionRecord, UserRecord,
 };
+use baton_verify::Confirmation;
 use time::{Duration, OffsetDateTime};
 
 /// A session about to be opened.
@@ -38,6 +39,9 @@ pub(super) struct Opening<'a> {
 pub(super) struct Lifetimes {
     pub access: Duration,
     pub refresh_idle: Duration,
+    /// A public client's: its refresh tokens are bound to the DPoP key it signs in with (RFC
+    /// 9449 §5; a confidential client's are bound by its authentication instead).
+    pub public: bool,
 }
 
 impl Baton {
@@ -82,6 +86,7 @@ impl Baton {
     pub(super) async fn open(&self, opening: Opening<'_>) -> Result<Issued, AuthError> {
         let now = self.now();
         let lifetimes = self.lifetimes_of(opening.client_id).await?;
+        let dpop_jkt = opening.origin.dpop_jkt.clone();
         let session = NewSession {
             id: opening.id,
             user_id: opening.user.id.clone(),
@@ -98,6 +103,7 @@ impl Baton {
             auth_time: opening.auth_time,
             parent_id: opening.parent,
             audience: opening.audience,
+            dpop_jkt: dpop_jkt.clone().filter(|_| lifetimes.public),
         };
         let token = RefreshToken::generate().map_err(AuthError::internal)?;
         // None: deleted, disabled or given another password while the password was being
@@ -105,15 +111,18 @@ impl Baton {
         let Some(record) = self.store.create_session(&session, &token.hash()).await? else {
             return Err(AuthError::InvalidCredentials);
         };
-        self.issue(&record, token, now, lifetimes.access)
+        self.issue(&record, token, now, lifetimes.access, dpop_jkt.as_deref())
     }
 
     /// Rotates a refresh token per the rules in [`crate::rotation`]; it must have been issued
-    /// to `client` when one is given (RFC 6749 §6: a token refreshes only for its own client).
+    /// to `client` when one is given (RFC 6749 §6: a token refreshes only for its own client),
+    /// and, when its session is bound to a DPoP key, the request must have proved that key
+    /// (`dpop_jkt`). The access token is bound to the key proved, if any.
     pub async fn refresh(
         &self,
         presented: &str,
         client: Option<&str>,
+        dpop_jkt: Option<&str>,
     ) -> Result<Issued, AuthError> {
         // A client's own access-token lifetime is read before the rotation commits, so that
         // nothing after it can fail (the successor would be lost).
@@ -134,19 +143,20 @@ impl Baton {
                 now,
                 grace: self.policy.refresh_grace,
                 client_id: client.map(str::to_owned),
+                dpop_jkt: dpop_jkt.map(str::to_owned),
             })
             .await?;
         match outcome {
             RotateOutcome::Rotated(session) => {
                 let ttl = self.access_ttl_after(&session, known).await;
-                self.issue(&session, successor, now, ttl)
+                self.issue(&session, successor, now, ttl, dpop_jkt)
             }
             RotateOutcome::Replayed(session, sealed) => {
                 let same = presented.open(&sealed).ok_or(RefreshError::Invalid)?;
                 tracing::info!(session_id = %session.id, user_id = %session.user_id,
                     "spent refresh token replayed within the grace window");
                 let ttl = self.access_ttl_after(&session, known).await;
-                let mut issued = self.issue(&session, same, now, ttl)?;
+                let mut issued = self.issue(&session, same, now, ttl, dpop_jkt)?;
                 issued.replayed = true;
                 Ok(issued)
             }
@@ -248,6 +258,7 @@ impl Baton {
         let server = Lifetimes {
             access: self.policy.access_ttl,
             refresh_idle: self.policy.refresh_idle_ttl,
+            public: true,
         };
         if client_id == super::FIRST_PARTY_CLIENT {
             return Ok(server);
@@ -270,6 +281,7 @@ impl Baton {
                 .settings
                 .refresh_idle_ttl
                 .map_or(self.policy.refresh_idle_ttl, secs),
+            public: !client.confidential,
         }
     }
 
@@ -300,6 +312,7 @@ impl Baton {
         refresh_token: RefreshToken,
         now: OffsetDateTime,
         access_ttl: Duration,
+        dpop_jkt: Option<&str>,
     ) -> Result<Issued, AuthError> {
         let iat = now.unix_timestamp();
         let first_party = session.client_id == super::FIRST_PARTY_CLIENT;
@@ -326,6 +339,9 @@ impl Baton {
             amr: session.amr.values().map(str::to_owned).collect(),
             scope: session.scope.clone(),
             roles: released_roles(session.scope.as_deref(), &session.roles),
+            cnf: dpop_jkt.map(|jkt| Confirmation {
+                jkt: jkt.to_owned(),
+            }),
         };
         let access_token = access::mint(&self.ring(), &claims).map_err(AuthError::internal)?;
         let remaining = (session.expires_at() - now).whole_seconds().max(0);
@@ -338,6 +354,7 @@ impl Baton {
             user_id: session.user_id.clone(),
             scope: session.scope.clone(),
             replayed: false,
+            dpop_bound: dpop_jkt.is_some(),
         })
     }
 }

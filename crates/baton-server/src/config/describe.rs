@@ -56,6 +56,8 @@ impl Config {
             ("register_min_score", self.register_min_score.to_string()),
             ("allowed_origins", list(&self.allowed_origins)),
             ("cookie_secure", self.cookie_secure.to_string()),
+            ("dpop", self.dpop.to_string()),
+            ("dpop_nonce", self.dpop_nonce.to_string()),
             ("clock_leeway", secs(self.clock_leeway)),
             ("login_limit_user", self.login_limit_user.to_string()),
             ("login_limit_ip", self.login_limit_ip.to_string()),

@@ -36,6 +36,28 @@ pub enum Registration {
     Closed,
 }
 
+/// DPoP (RFC 9449) for baton's own client (`/auth/*`, and `/oauth/token` without a client).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dpop {
+    /// The `DPoP` header is ignored everywhere, and the `DPoP` scheme not accepted.
+    Off,
+    /// A request with a proof gets tokens bound to its key; one without, bearer tokens.
+    Allowed,
+    /// Token requests of baton's own client must come with a proof.
+    Required,
+}
+
+impl std::fmt::Display for Dpop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Off => "off",
+            Self::Allowed => "allowed",
+            Self::Required => "required",
+        })
+    }
+}
+
 /// The database URL: shown by `Debug` with its password hidden.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DatabaseUrl(String);
@@ -98,6 +120,10 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Whether the refresh cookie is `Secure`.
     pub cookie_secure: bool,
+    /// DPoP for baton's own client.
+    pub dpop: Dpop,
+    /// Whether DPoP proofs must carry the server's nonce.
+    pub dpop_nonce: bool,
     /// Leeway on `exp` for baton's own checks.
     pub clock_leeway: Duration,
     /// Failed logins per username per window.
@@ -186,6 +212,8 @@ impl Settings {
             register_min_score: self.register_min_score.or(file.register_min_score),
             allowed_origins: self.allowed_origins.or(file.allowed_origins),
             cookie_secure: self.cookie_secure.or(file.cookie_secure),
+            dpop: self.dpop.or(file.dpop),
+            dpop_nonce: self.dpop_nonce.or(file.dpop_nonce),
             clock_leeway: self.clock_leeway.or(file.clock_leeway),
             login_limit_user: self.login_limit_user.or(file.login_limit_user),
             login_limit_ip: self.login_limit_ip.or(file.login_limit_ip),
@@ -255,6 +283,8 @@ impl Default for Config {
             register_min_score: 0,
             allowed_origins: Vec::new(),
             cookie_secure: true,
+            dpop: Dpop::Allowed,
+            dpop_nonce: false,
             clock_leeway: Duration::ZERO,
             login_limit_user: 10,
             login_limit_ip: 30,
@@ -345,6 +375,8 @@ impl Config {
                     .collect()
             }),
             cookie_secure: s.cookie_secure.unwrap_or(d.cookie_secure),
+            dpop: s.dpop.unwrap_or(d.dpop),
+            dpop_nonce: s.dpop_nonce.unwrap_or(d.dpop_nonce),
             clock_leeway: s.clock_leeway.unwrap_or(d.clock_leeway),
             login_limit_user: s.login_limit_user.unwrap_or(d.login_limit_user),
             login_limit_ip: s.login_limit_ip.unwrap_or(d.login_limit_ip),

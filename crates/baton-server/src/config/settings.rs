@@ -4,7 +4,7 @@
 use super::values::{
     boolean, de, list, number, parse_duration, setting, signing_alg, List, Network, Secret,
 };
-use super::{LogFormat, Registration};
+use super::{Dpop, LogFormat, Registration};
 use baton_core::keys::SigningAlg;
 use clap::{ArgAction, Args};
 use serde::Deserialize;
@@ -182,6 +182,25 @@ pub struct Settings {
     )]
     #[serde(default, deserialize_with = "de::boolean")]
     pub cookie_secure: Option<bool>,
+    /// DPoP for baton's own client: `off`, `allowed` or `required` [default: allowed]
+    #[arg(
+        value_enum,
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_DPOP"
+    )]
+    pub dpop: Option<Dpop>,
+    /// DPoP proofs must carry the server's nonce (`DPoP-Nonce`) [default: false]
+    #[arg(
+        value_parser = setting("dpop_nonce", boolean), action = ArgAction::Set,
+        long,
+        global = true,
+        hide_env_values = true,
+        env = "BATON_DPOP_NONCE"
+    )]
+    #[serde(default, deserialize_with = "de::boolean")]
+    pub dpop_nonce: Option<bool>,
     /// Clock leeway for baton's own token checks [default: 0]
     #[arg(
         value_parser = setting("clock_leeway", parse_duration),

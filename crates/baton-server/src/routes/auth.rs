@@ -2,6 +2,7 @@
 
 use super::{audit, event, flows};
 use crate::cookie::{check_csrf, clear_planted, refresh_cookie, set_cookie};
+use crate::dpop::{first_party_required, TokenProof};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, OptionalJsonBody, Origin};
 use crate::state::AppState;
@@ -12,7 +13,7 @@ use axum::Json;
 use baton_core::audit::EventKind;
 use baton_core::email::Email;
 use baton_core::service::{Issued, FIRST_PARTY_CLIENT};
-use baton_core::{AuthError, Username};
+use baton_core::{AuthError, RefreshError, Username};
 use baton_proto::{
     Delivery, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserResponse,
 };
@@ -111,9 +112,12 @@ pub(super) async fn register(
 
 pub(super) async fn login(
     State(state): State<AppState>,
-    Origin(origin): Origin,
+    Origin(mut origin): Origin,
+    proof: TokenProof,
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
+    proof.require(first_party_required(&state))?;
+    origin.dpop_jkt = proof.jkt();
     let issued = flows::password_login(
         &state,
         &req.username,
@@ -144,7 +148,8 @@ fn presented_token(
 
 pub(super) async fn refresh(
     State(state): State<AppState>,
-    Origin(origin): Origin,
+    Origin(mut origin): Origin,
+    proof: TokenProof,
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody<RefreshRequest>,
 ) -> Result<Response, ApiError> {
@@ -152,11 +157,15 @@ pub(super) async fn refresh(
         Ok(presented) => presented.ok_or(ApiError::NoRefreshToken)?,
         Err(e) => return Ok(clearing_cookie(&state, e)),
     };
+    proof.require(first_party_required(&state))?;
+    origin.dpop_jkt = proof.jkt();
     match flows::refresh(&state, &token, FIRST_PARTY_CLIENT, &origin).await? {
         Ok(issued) => Ok(token_response(&state, issued, delivery)),
         Err(reason) => {
             let mut response = ApiError::Refresh(reason).into_response();
-            if delivery == Delivery::Cookie {
+            // A token bound to a key the request did not prove was left as it was: the
+            // cookie stays for the client that holds the key.
+            if delivery == Delivery::Cookie && reason != RefreshError::DpopKey {
                 let clear = set_cookie(None, 0, state.config.cookie_secure);
                 response.headers_mut().insert(header::SET_COOKIE, clear);
             }
@@ -230,12 +239,21 @@ fn clearing_cookie(state: &AppState, error: ApiError) -> Response {
     response
 }
 
+/// RFC 9449 §5: `DPoP` for an access token bound to a key, `Bearer` otherwise.
+pub(super) fn token_type(dpop_bound: bool) -> &'static str {
+    if dpop_bound {
+        "DPoP"
+    } else {
+        "Bearer"
+    }
+}
+
 /// The login/refresh answer, with the refresh token in the body or in the cookie.
 pub(super) fn token_response(state: &AppState, issued: Issued, delivery: Delivery) -> Response {
     let in_body = delivery == Delivery::Body;
     let body = TokenResponse {
         access_token: issued.access_token,
-        token_type: "Bearer".into(),
+        token_type: token_type(issued.dpop_bound).into(),
         expires_in: issued.expires_in,
         refresh_token: in_body.then(|| issued.refresh_token.expose().to_owned()),
         refresh_expires_in: issued.refresh_expires_in,

@@ -61,7 +61,16 @@ fn common(state: &AppState) -> serde_json::Map<String, serde_json::Value> {
         "request_uri_parameter_supported": false,
     });
     match value {
-        serde_json::Value::Object(map) => map,
+        serde_json::Value::Object(mut map) => {
+            // RFC 9449 §5.1.
+            if state.config.dpop != crate::config::Dpop::Off {
+                map.insert(
+                    "dpop_signing_alg_values_supported".into(),
+                    json!(baton_core::dpop::DPOP_ALGS),
+                );
+            }
+            map
+        }
         _ => serde_json::Map::new(),
     }
 }

@@ -75,7 +75,11 @@ pub(super) async fn refresh(
     client_id: &str,
     origin: &RequestOrigin,
 ) -> Result<Result<Issued, RefreshError>, ApiError> {
-    match state.baton.refresh(token, Some(client_id)).await {
+    match state
+        .baton
+        .refresh(token, Some(client_id), origin.dpop_jkt.as_deref())
+        .await
+    {
         Ok(issued) => {
             state.metrics.refresh(if issued.replayed {
                 "replayed"
@@ -115,6 +119,7 @@ fn refresh_outcome(reason: RefreshError) -> &'static str {
         RefreshError::Revoked => "revoked",
         RefreshError::Expired => "expired",
         RefreshError::ReuseDetected => "reuse_detected",
+        RefreshError::DpopKey => "dpop_key",
     }
 }
 

@@ -22,9 +22,12 @@ use baton_proto::{
 /// `POST /auth/login/mfa`: the second step of a login, with a TOTP code or a recovery code.
 pub(super) async fn login_mfa(
     State(state): State<AppState>,
-    Origin(origin): Origin,
+    Origin(mut origin): Origin,
+    proof: crate::dpop::TokenProof,
     JsonBody(req): JsonBody<LoginMfaRequest>,
 ) -> Result<Response, ApiError> {
+    proof.require(crate::dpop::first_party_required(&state))?;
+    origin.dpop_jkt = proof.jkt();
     let code = req.code.as_deref().filter(|c| !c.is_empty());
     let recovery = req.recovery_code.as_deref().filter(|c| !c.is_empty());
     let factor = match (code, recovery, &req.webauthn) {

@@ -142,6 +142,10 @@ pub fn router(state: AppState) -> Router {
         .merge(verify)
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::dpop::nonce_header,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), read_body))
         .layer(middleware::from_fn(size_guard))
@@ -291,7 +295,9 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
                 header::CONTENT_TYPE,
                 header::AUTHORIZATION,
                 header::HeaderName::from_static("x-requested-with"),
+                crate::dpop::DPOP,
             ])
+            .expose_headers([crate::dpop::DPOP_NONCE, header::WWW_AUTHENTICATE])
             .max_age(std::time::Duration::from_secs(600)),
     )
 }

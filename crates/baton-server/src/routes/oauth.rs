@@ -4,6 +4,7 @@
 
 use super::auth::token_response;
 use super::flows;
+use crate::dpop::{first_party_required, TokenProof};
 use crate::error::ApiError;
 use crate::extract::{basic_credentials, FormBody, Origin};
 use crate::state::AppState;
@@ -13,7 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use baton_core::client::{ClientRecord, Grant};
 use baton_core::oidc::{AuthorizeError, AuthorizeParams};
-use baton_core::service::{ClientIssued, CodeError, CodeIssued, TokenHint};
+use baton_core::service::{ClientIssued, CodeError, CodeIssued, TokenHint, FIRST_PARTY_CLIENT};
+use baton_core::RefreshError;
 use baton_proto::{
     ClientTokenResponse, CodeTokenResponse, Delivery, OAuthTokenForm, OAuthTokenRefForm,
 };
@@ -89,7 +91,8 @@ fn required(value: Option<String>, name: &str) -> Result<String, ApiError> {
 
 pub(super) async fn token(
     State(state): State<AppState>,
-    Origin(origin): Origin,
+    Origin(mut origin): Origin,
+    proof: TokenProof,
     headers: HeaderMap,
     FormBody(form): FormBody<OAuthTokenForm>,
 ) -> Result<Response, ApiError> {
@@ -107,6 +110,11 @@ pub(super) async fn token(
     )
     .await?;
     let client_id = client.id.as_str();
+    proof.require(
+        client.settings.require_dpop
+            || (client_id == FIRST_PARTY_CLIENT && first_party_required(&state)),
+    )?;
+    origin.dpop_jkt = proof.jkt();
     // RFC 6749 §5.2: a grant baton does not know is `unsupported_grant_type`; one this client
     // was not given, `unauthorized_client`.
     let grant = match Grant::parse(&grant) {
@@ -118,10 +126,12 @@ pub(super) async fn token(
     let resource = form.resource.as_deref().filter(|r| !r.is_empty());
     let issued = match grant {
         Grant::ClientCredentials => {
-            let issued =
-                state
-                    .baton
-                    .client_credentials(&client, form.scope.as_deref(), resource)?;
+            let issued = state.baton.client_credentials(
+                &client,
+                form.scope.as_deref(),
+                resource,
+                origin.dpop_jkt.as_deref(),
+            )?;
             return Ok(client_token_response(issued));
         }
         Grant::Password => {
@@ -166,7 +176,10 @@ pub(super) async fn token(
             }
             flows::refresh(&state, &token, client_id, &origin)
                 .await?
-                .map_err(|reason| ApiError::InvalidGrant(reason.to_string()))?
+                .map_err(|reason| match reason {
+                    RefreshError::DpopKey => ApiError::Refresh(reason),
+                    reason => ApiError::InvalidGrant(reason.to_string()),
+                })?
         }
         Grant::AuthorizationCode => {
             let code = required(form.code, "code")?;
@@ -200,8 +213,8 @@ pub(super) async fn token(
 fn code_token_response(done: CodeIssued) -> Response {
     let scope = done.issued.scope.clone().unwrap_or_default();
     let body = CodeTokenResponse {
+        token_type: super::auth::token_type(done.issued.dpop_bound).into(),
         access_token: done.issued.access_token,
-        token_type: "Bearer".into(),
         expires_in: done.issued.expires_in,
         refresh_token: done
             .refresh
@@ -221,7 +234,7 @@ fn code_token_response(done: CodeIssued) -> Response {
 fn client_token_response(issued: ClientIssued) -> Response {
     let body = ClientTokenResponse {
         access_token: issued.access_token,
-        token_type: "Bearer".into(),
+        token_type: super::auth::token_type(issued.dpop_bound).into(),
         expires_in: issued.expires_in,
         scope: issued.scope,
     };

@@ -185,9 +185,12 @@ pub(super) async fn login_start(
 /// `POST /auth/webauthn/login/finish`: signs in with a passkey alone.
 pub(super) async fn login_finish(
     State(state): State<AppState>,
-    Origin(origin): Origin,
+    Origin(mut origin): Origin,
+    proof: crate::dpop::TokenProof,
     JsonBody(req): JsonBody<PasskeyLoginFinishRequest>,
 ) -> Result<Response, ApiError> {
+    proof.require(crate::dpop::first_party_required(&state))?;
+    origin.dpop_jkt = proof.jkt();
     let issued = flows::passkey_login(&state, &req.ceremony, &req.credential, origin).await?;
     Ok(super::auth::token_response(&state, issued, req.delivery))
 }

@@ -114,6 +114,7 @@ async fn a_clock_stepped_ahead_purges_no_live_session() {
                 auth_time: None,
                 parent_id: None,
                 audience: None,
+                dpop_jkt: None,
             },
             &baton_core::refresh::RefreshToken::generate()
                 .expect("rng")

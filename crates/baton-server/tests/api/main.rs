@@ -13,6 +13,7 @@ mod clients;
 mod clock;
 mod cookies;
 mod discovery;
+mod dpop;
 mod keys;
 mod limits;
 mod login;

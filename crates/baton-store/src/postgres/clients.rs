@@ -116,6 +116,32 @@ impl ClientStore for PgStore {
         }
     }
 
+    async fn use_dpop_proof(
+        &self,
+        id: [u8; 32],
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(crate::queries::postgres::USE_DPOP_PROOF)
+            .bind(&id[..])
+            .bind(to_millis(expires_at))
+            .bind(to_millis(now))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?
+            .rows_affected()
+            == 1)
+    }
+
+    async fn purge_dpop_proofs(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        Ok(sqlx::query(crate::queries::postgres::PURGE_DPOP_PROOFS)
+            .bind(to_millis(before))
+            .execute(&self.writer)
+            .await
+            .map_err(map)?
+            .rows_affected())
+    }
+
     async fn purge_client_assertions(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         Ok(sqlx::query(q::PURGE_CLIENT_ASSERTIONS)
             .bind(to_millis(before))

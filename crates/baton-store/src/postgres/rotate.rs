@@ -21,7 +21,7 @@ use crate::queries as q;
 use crate::queries::postgres as qp;
 use baton_core::clock::to_millis;
 use baton_core::refresh::SealedSuccessor;
-use baton_core::rotation::{decide, Decision, TokenState, MAX_REPLAYS};
+use baton_core::rotation::{decide, Decision, Presenter, TokenState, MAX_REPLAYS};
 use baton_core::store::{RotateOutcome, RotateRequest, SessionRecord, StoreError};
 use baton_core::RefreshError;
 use sqlx::Row as _;
@@ -58,6 +58,7 @@ impl PgStore {
             .bind(&req.presented.0[..])
             .bind(req.client_id.as_deref())
             .bind(&req.sealed_successor.0)
+            .bind(req.dpop_jkt.as_deref())
             .fetch_optional(&self.writer)
             .await
             .map_err(map)?;
@@ -85,11 +86,13 @@ impl PgStore {
                 .unwrap_or(u32::MAX),
         };
         let sealed: Option<Vec<u8>> = row.try_get("sealed_successor").map_err(map)?;
-        let client_matches = req
-            .client_id
-            .as_deref()
-            .is_none_or(|c| c == session.client_id);
-        let outcome = match decide(token, session.state(), client_matches, req.now, req.grace) {
+        let presenter = Presenter::of(
+            &session.client_id,
+            session.dpop_jkt.as_deref(),
+            req.client_id.as_deref(),
+            req.dpop_jkt.as_deref(),
+        );
+        let outcome = match decide(token, session.state(), presenter, req.now, req.grace) {
             Decision::Rotate => return Ok(None),
             Decision::Replay => {
                 let Some(sealed) = sealed else {

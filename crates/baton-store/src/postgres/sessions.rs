@@ -55,6 +55,7 @@ pub(super) fn session_from_row(row: &Row) -> Result<SessionRecord, sqlx::Error> 
         amr: Amr::from_stored(row.try_get::<Option<String>, _>("amr")?.as_deref()),
         scope: row.try_get("scope")?,
         audience: row.try_get("audience")?,
+        dpop_jkt: row.try_get("dpop_jkt")?,
         roles: crate::roles_from_column(row.try_get::<Option<String>, _>("roles")?.as_deref()),
         auth_time: time_col(row, "auth_time")?,
     })
@@ -85,6 +86,7 @@ impl SessionStore for PgStore {
             .bind(session.auth_time.map(to_millis))
             .bind(session.parent_id.as_ref().map(SessionId::as_str))
             .bind(&session.audience)
+            .bind(&session.dpop_jkt)
             .bind(&session.password_hash)
             .execute(&mut *tx)
             .await

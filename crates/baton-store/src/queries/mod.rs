@@ -47,7 +47,8 @@ macro_rules! session_columns {
             " AS last_used_at, ",
             idle_ttl!(),
             " AS idle_ttl, s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.amr, \
-             s.scope, s.audience, u.roles, COALESCE(s.auth_time, s.created_at) AS auth_time"
+             s.scope, s.audience, s.dpop_jkt, u.roles, \
+             COALESCE(s.auth_time, s.created_at) AS auth_time"
         )
     };
 }
@@ -241,14 +242,15 @@ macro_rules! insert_session {
     () => {
         "INSERT INTO sessions (id, user_id, client_id, created_at, last_used_at, \
          idle_expires_at, absolute_expires_at, user_agent, ip, idle_ttl, amr, scope, \
-         auth_time, parent_id, audience) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $6 - $5, $10, $11, $12, $13, $14 FROM users \
-         WHERE id = $2 AND deleted_at IS NULL AND disabled_at IS NULL AND password_hash = $15"
+         auth_time, parent_id, audience, dpop_jkt) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $6 - $5, $10, $11, $12, $13, $14, $15 \
+         FROM users \
+         WHERE id = $2 AND deleted_at IS NULL AND disabled_at IS NULL AND password_hash = $16"
     };
 }
 
 /// Creates a session only for a user that still exists, is not disabled and still has the
-/// password hash `$15` the login was checked against (a deletion, a disabling or a password
+/// password hash `$16` the login was checked against (a deletion, a disabling or a password
 /// change committed while the password was being checked must not leave a live session
 /// behind); its idle timeout is the idle end given less the login time. PostgreSQL appends `FOR NO KEY UPDATE`: the user's row
 /// stays locked until the commit, so two logins of one user apply the cap on live sessions one

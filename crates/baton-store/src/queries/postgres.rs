@@ -26,7 +26,8 @@ pub const DIALECT: Dialect = Dialect {
 /// The whole rotation when [`baton_core::rotation::decide`] would answer *rotate*: the token is unspent (`$3`), its
 /// session not revoked, before its absolute end and its idle end at `$1` (the token is the
 /// session's newest, so the idle end is its issue time plus the session's idle timeout), and
-/// issued to the presenting client (`$4`, or any when `NULL`). The session row is locked first
+/// issued to the presenting client (`$4`, or any when `NULL`), and the session bound to no DPoP
+/// key or to the one the request proved (`$6`). The session row is locked first
 /// (`FOR NO KEY UPDATE`: a revocation committing meanwhile is waited for and seen), then the
 /// token is spent (naming its successor `$2`) and the successor stored with its sealed copy
 /// (`$5`). The session row itself is written only when its checkpoint of the last use is due
@@ -39,7 +40,7 @@ pub const ROTATE_FAST: &str = concat!(
         ",
     idle_ttl!(),
     " AS idle_ttl, \
-        s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.amr, s.scope, s.audience, \
+        s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.amr, s.scope, s.audience, s.dpop_jkt, \
         COALESCE(s.auth_time, s.created_at) AS auth_time \
         FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
         WHERE t.hash = $3 AND t.spent_at IS NULL AND s.revoked_at IS NULL \
@@ -47,7 +48,8 @@ pub const ROTATE_FAST: &str = concat!(
         AND t.created_at + ",
     idle_ttl!(),
     " > $1 \
-        AND ($4::text IS NULL OR s.client_id = $4) FOR NO KEY UPDATE OF s), \
+        AND ($4::text IS NULL OR s.client_id = $4) \
+        AND (s.dpop_jkt IS NULL OR s.dpop_jkt = $6) FOR NO KEY UPDATE OF s), \
     spent AS (\
         UPDATE refresh_tokens SET spent_at = $1, successor_hash = $2 \
         WHERE hash = $3 AND spent_at IS NULL AND session_id = (SELECT id FROM live) \
@@ -59,7 +61,7 @@ pub const ROTATE_FAST: &str = concat!(
         AND sessions.last_used_at + LEAST(live.idle_ttl / 16, 3600000) < $1) \
     SELECT s.id, s.user_id, u.username, u.email, u.email_verified_at, s.client_id, s.created_at, \
         $1::bigint AS last_used_at, s.idle_ttl, \
-        s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.amr, s.scope, s.audience, \
+        s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.amr, s.scope, s.audience, s.dpop_jkt, \
         u.roles, s.auth_time \
     FROM live s JOIN spent ON spent.session_id = s.id JOIN users u ON u.id = s.user_id"
 );
@@ -82,3 +84,11 @@ pub const LOCK_TOKEN_USER: &str =
 /// Locks a live user's row until the transaction ends: a passkey's insertion takes it first, so
 /// two registrations of one user count their passkeys one after the other.
 pub const LOCK_USER: &str = "SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE";
+
+/// Records a DPoP proof (SQLite keeps them in memory) used at `$3`, unless one with its id is remembered still (a row past
+/// its end, not yet purged, is taken over); no row changed means it was used before.
+pub const USE_DPOP_PROOF: &str = "INSERT INTO dpop_proofs_used (id, expires_at) VALUES ($1, $2) \
+     ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at \
+     WHERE dpop_proofs_used.expires_at < $3";
+/// Forgets used DPoP proofs that expired before `$1`.
+pub const PURGE_DPOP_PROOFS: &str = "DELETE FROM dpop_proofs_used WHERE expires_at < $1";

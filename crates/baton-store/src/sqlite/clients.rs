@@ -104,6 +104,22 @@ impl ClientStore for SqliteStore {
         }
     }
 
+    async fn use_dpop_proof(
+        &self,
+        id: [u8; 32],
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.dpop_proofs
+            .record_id(id, expires_at.unix_timestamp(), now.unix_timestamp())
+            .map_err(|full| StoreError::Unavailable(full.to_string()))
+    }
+
+    async fn purge_dpop_proofs(&self, _before: OffsetDateTime) -> Result<u64, StoreError> {
+        // The memory cache forgets what is past its window by itself.
+        Ok(0)
+    }
+
     async fn purge_client_assertions(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         let before = to_millis(before);
         self.engine

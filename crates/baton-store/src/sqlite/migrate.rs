@@ -49,6 +49,7 @@ pub(crate) const MIGRATIONS: &[Migration] = migrations![
     20261205000005 "client_assertions" "client assertions",
     20261206000001 "backchannel_logout" "backchannel logout",
     20261206000002 "resource_indicators" "resource indicators",
+    20261207000001 "dpop" "dpop",
 ];
 
 fn checksum(sql: &str) -> Vec<u8> {

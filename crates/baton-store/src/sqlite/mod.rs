@@ -40,7 +40,13 @@ pub struct SqliteStore {
     path: PathBuf,
     /// Opened for commands that only read.
     read_only: bool,
+    /// The DPoP proofs used within their window (one process owns the database).
+    dpop_proofs: std::sync::Arc<baton_core::dpop::ReplayCache>,
 }
+
+/// How many DPoP proofs within their window SQLite's memory cache holds at most (about 32 MiB
+/// when full): past it, proofs are refused with `503` until older ones leave their window.
+pub const DPOP_PROOFS_KEPT: usize = 1 << 19;
 
 /// The file a `sqlite:` URL names: `sqlite://baton.db`, `sqlite:baton.db` or
 /// `sqlite:///abs/path.db`, with any `?…` options ignored.
@@ -163,6 +169,7 @@ impl SqliteStore {
             engine: Engine::start(writer, readers, Some(checkpointer))?,
             path: path.to_owned(),
             read_only: false,
+            dpop_proofs: std::sync::Arc::new(baton_core::dpop::ReplayCache::new(DPOP_PROOFS_KEPT)),
         })
     }
 
@@ -178,6 +185,7 @@ impl SqliteStore {
             engine: Engine::start(writer, readers, None)?,
             path: path.to_owned(),
             read_only: true,
+            dpop_proofs: std::sync::Arc::new(baton_core::dpop::ReplayCache::new(DPOP_PROOFS_KEPT)),
         })
     }
 }

@@ -7,7 +7,7 @@ use super::sessions::session_from_row;
 use crate::queries as q;
 use baton_core::clock::to_millis;
 use baton_core::refresh::SealedSuccessor;
-use baton_core::rotation::{decide, Decision, TokenState, MAX_REPLAYS};
+use baton_core::rotation::{decide, Decision, Presenter, TokenState, MAX_REPLAYS};
 use baton_core::store::{RotateOutcome, RotateRequest, StoreError};
 use baton_core::RefreshError;
 use rusqlite::{params, Connection};
@@ -30,12 +30,14 @@ pub(super) fn rotate_in(
     let Some((token, sealed, mut session)) = loaded else {
         return Ok(RotateOutcome::Refused(RefreshError::Invalid));
     };
-    let client_matches = req
-        .client_id
-        .as_deref()
-        .is_none_or(|c| c == session.client_id);
+    let presenter = Presenter::of(
+        &session.client_id,
+        session.dpop_jkt.as_deref(),
+        req.client_id.as_deref(),
+        req.dpop_jkt.as_deref(),
+    );
     Ok(
-        match decide(token, session.state(), client_matches, req.now, req.grace) {
+        match decide(token, session.state(), presenter, req.now, req.grace) {
             Decision::Rotate => {
                 let spent = execute(
                     conn,

@@ -56,6 +56,7 @@ pub(super) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord>
         amr: Amr::from_stored(row.get::<_, Option<String>>("amr")?.as_deref()),
         scope: row.get("scope")?,
         audience: row.get("audience")?,
+        dpop_jkt: row.get("dpop_jkt")?,
         roles: crate::roles_from_column(row.get::<_, Option<String>>("roles")?.as_deref()),
         auth_time: time_col(row, "auth_time")?,
     })
@@ -89,6 +90,7 @@ impl SessionStore for SqliteStore {
                         s.auth_time.map(to_millis),
                         s.parent_id.as_ref().map(SessionId::as_str),
                         s.audience,
+                        s.dpop_jkt,
                         s.password_hash
                     ],
                 )?;
