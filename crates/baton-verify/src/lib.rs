@@ -17,7 +17,11 @@
 //! that answer RFC 6750 `401`s exactly like baton's own `/api/me`. [`RequireMfa`] and
 //! [`RequireMfaLayer`] also ask for a second factor (`amr` holding `mfa`, and with
 //! [`RequireMfaLayer::max_age`] a recent `auth_time`), answering RFC 9470's
-//! `insufficient_user_authentication` so the client can step up.
+//! `insufficient_user_authentication` so the client can step up. [`DpopBearer`] and
+//! [`RequireDpopBearerLayer`] take sender-constrained tokens (RFC 9449): a token bound to a key
+//! (`cnf.jkt`) with the `DPoP` scheme and a proof by that key for this request ([`dpop`] checks
+//! it; `htu` is [`VerifierOptions::external_url`] and the path), each proof once; [`Bearer`]
+//! refuses bound tokens, which are no bearer tokens.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -49,10 +53,11 @@ pub use keys::{KeySet, KeySetError};
 pub use rules::{bearer_token, verify, verify_client, Rules, VerifyError, ACCESS_TOKEN_TYP};
 
 #[cfg(feature = "remote")]
-pub use remote::{Verifier, VerifierOptions};
+pub use remote::{DpopError, Verifier, VerifierOptions};
 
 #[cfg(feature = "axum")]
 pub use web::{
-    Bearer, BearerRejection, MfaRejection, RequireBearer, RequireBearerLayer, RequireMfa,
-    RequireMfaLayer, RequireMfaService,
+    Bearer, BearerRejection, DpopBearer, DpopRejection, MfaRejection, RequireBearer,
+    RequireBearerLayer, RequireDpopBearer, RequireDpopBearerLayer, RequireMfa, RequireMfaLayer,
+    RequireMfaService,
 };

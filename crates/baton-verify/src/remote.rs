@@ -21,6 +21,16 @@ pub struct VerifierOptions {
     pub realm: String,
     /// The HTTP client; a default one when `None`.
     pub http: Option<reqwest::Client>,
+    /// The URL clients address this service by (scheme, host, port and any path prefix the
+    /// service is mounted under, as a proxy in front of it sees it): DPoP proofs name it and
+    /// the request's path as `htu`. [`crate::DpopBearer`] refuses every proof without it.
+    pub external_url: Option<String>,
+    /// Whether [`crate::DpopBearer`] refuses tokens not bound to a key (sent as `Bearer`).
+    /// Default `false`: bound tokens need a proof, unbound ones go as bearer tokens.
+    pub dpop_required: bool,
+    /// How many DPoP proofs within their window are remembered against replay (each is
+    /// taken once). Default 65,536; when full of live ones, proofs get `503`.
+    pub dpop_replay_capacity: usize,
 }
 
 impl Default for VerifierOptions {
@@ -31,6 +41,9 @@ impl Default for VerifierOptions {
             min_refetch_interval: Duration::from_secs(10),
             realm: "baton".into(),
             http: None,
+            external_url: None,
+            dpop_required: false,
+            dpop_replay_capacity: 1 << 16,
         }
     }
 }
@@ -56,6 +69,33 @@ struct Inner {
     fetches: AtomicU64,
     last_failure: std::sync::Mutex<Option<Instant>>,
     last_unknown_kid_fetch: std::sync::Mutex<Option<Instant>>,
+    dpop_replay: crate::dpop::ReplayCache,
+}
+
+/// Why [`Verifier::verify_dpop`] refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DpopError {
+    /// The access token itself was refused.
+    #[error(transparent)]
+    Token(VerifyError),
+    /// The proof failed a check of RFC 9449 §4.3 (or was seen before).
+    #[error(transparent)]
+    Proof(crate::dpop::ProofError),
+    /// No `DPoP` header, or more than one.
+    #[error("A request with the DPoP scheme carries exactly one DPoP proof")]
+    NoProof,
+    /// The token is not bound to a key (`cnf.jkt`).
+    #[error("The access token is not bound to a DPoP key")]
+    NotBound,
+    /// The proof is by another key than the token's.
+    #[error("The access token is bound to another DPoP key")]
+    OtherKey,
+    /// The service has no [`VerifierOptions::external_url`] to check `htu` against.
+    #[error("DPoP needs the service's external URL (VerifierOptions::external_url)")]
+    NoExternalUrl,
+    /// The replay cache is full of proofs within their window.
+    #[error("Too many DPoP proofs at once")]
+    Busy,
 }
 
 /// Verifies access tokens of one issuer and audience. Cheap to clone; share one per process.
@@ -132,7 +172,6 @@ impl Verifier {
             inner: Arc::new(Inner {
                 issuer,
                 rules,
-                options,
                 http,
                 metadata: RwLock::new(None),
                 cache: RwLock::new(None),
@@ -140,6 +179,8 @@ impl Verifier {
                 fetches: AtomicU64::new(0),
                 last_failure: std::sync::Mutex::new(None),
                 last_unknown_kid_fetch: std::sync::Mutex::new(None),
+                dpop_replay: crate::dpop::ReplayCache::new(options.dpop_replay_capacity),
+                options,
             }),
         }
     }
@@ -152,6 +193,55 @@ impl Verifier {
     /// How many times the JWKS has been fetched.
     pub fn jwks_fetches(&self) -> u64 {
         self.inner.fetches.load(Ordering::Relaxed)
+    }
+
+    /// Whether unbound tokens are refused where DPoP is taken.
+    pub fn dpop_required(&self) -> bool {
+        self.inner.options.dpop_required
+    }
+
+    /// Verifies a token sent with the `DPoP` scheme (RFC 9449 §7) and its `proof` for a
+    /// request of `method` to `path` (the path as this service received it; the configured
+    /// external URL is put before it): the token as [`Self::verify`] does, then the proof with
+    /// `ath`, then that the proof's key is the one the token is bound to. Each proof works
+    /// once.
+    pub async fn verify_dpop(
+        &self,
+        token: &str,
+        proof: Option<&str>,
+        method: &str,
+        path: &str,
+    ) -> Result<Claims, DpopError> {
+        let claims = self.verify(token).await.map_err(DpopError::Token)?;
+        let proof = proof.ok_or(DpopError::NoProof)?;
+        let bound = claims.dpop_jkt().ok_or(DpopError::NotBound)?;
+        let base = self
+            .inner
+            .options
+            .external_url
+            .as_deref()
+            .ok_or(DpopError::NoExternalUrl)?;
+        let uri = format!("{}{path}", base.trim_end_matches('/'));
+        let now = unix_now();
+        let checked = crate::dpop::check_proof(
+            proof,
+            &crate::dpop::ProofContext {
+                method,
+                uri: &uri,
+                now,
+                access_token: Some(token),
+                nonce: None,
+            },
+        )
+        .map_err(DpopError::Proof)?;
+        if checked.jkt != bound {
+            return Err(DpopError::OtherKey);
+        }
+        match self.inner.dpop_replay.record(&checked, now) {
+            Ok(true) => Ok(claims),
+            Ok(false) => Err(DpopError::Proof(crate::dpop::ProofError::Replayed)),
+            Err(_) => Err(DpopError::Busy),
+        }
     }
 
     /// Verifies a token: signature against the issuer's published keys, `typ`, `iss`, `aud`,

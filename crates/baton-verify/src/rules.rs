@@ -37,6 +37,10 @@ pub enum VerifyError {
     /// The issuer's keys could not be fetched, so nothing can be verified.
     #[error("The issuer's keys are unavailable")]
     KeysUnavailable,
+    /// A token bound to a DPoP key (`cnf.jkt`) sent as a bearer token (RFC 9449 §7.2): it
+    /// works only with the `DPoP` scheme and a proof ([`crate::DpopBearer`]).
+    #[error("This access token is bound to a DPoP key: send it with the DPoP scheme and a proof")]
+    DpopBound,
 }
 
 /// The header checks that need no key: a JWT with `typ: at+jwt` and a `kid`.

@@ -2,7 +2,7 @@
 //! RFC 6750 §3 challenges exactly as baton's own `/api/me` does.
 
 use crate::claims::Claims;
-use crate::remote::Verifier;
+use crate::remote::{DpopError, Verifier};
 use crate::rules::{bearer_token, VerifyError};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
@@ -62,6 +62,7 @@ impl IntoResponse for BearerRejection {
                 )),
             ),
         };
+        let dpop_hint = self.error == Some(VerifyError::DpopBound);
         let json = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = (status, json).into_response();
         let headers = response.headers_mut();
@@ -73,10 +74,248 @@ impl IntoResponse for BearerRejection {
         if let Some(v) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, v);
         }
+        if dpop_hint {
+            if let Ok(v) = HeaderValue::from_str(&dpop_challenge(&realm, None)) {
+                headers.append(header::WWW_AUTHENTICATE, v);
+            }
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
+    }
+}
+
+/// RFC 9449 §7.1's challenge: the realm, the error if any, and the proof algorithms taken.
+fn dpop_challenge(realm: &str, error: Option<(&str, &str)>) -> String {
+    let algs = crate::dpop::DPOP_ALGS.join(" ");
+    match error {
+        Some((code, description)) => format!(
+            "DPoP realm=\"{realm}\", error=\"{code}\", error_description=\"{description}\", \
+             algs=\"{algs}\""
+        ),
+        None => format!("DPoP realm=\"{realm}\", algs=\"{algs}\""),
+    }
+}
+
+/// The verified claims of a request's access token, sender-constrained when it is bound to a
+/// key (RFC 9449 §7): a bound token must come with the `DPoP` scheme and a proof by its key
+/// (`htu` is [`crate::VerifierOptions::external_url`] and the request's path), each proof
+/// once; an unbound one with the `Bearer` scheme, unless
+/// [`crate::VerifierOptions::dpop_required`] refuses those. Refusals answer `401` with a
+/// `WWW-Authenticate: DPoP …` challenge.
+#[derive(Debug, Clone)]
+pub struct DpopBearer(pub Claims);
+
+/// Why [`DpopBearer`] or [`RequireDpopBearerLayer`] refused a request.
+#[derive(Debug, Clone)]
+pub enum DpopRejection {
+    /// A bearer token refused as [`Bearer`] refuses it.
+    Bearer(BearerRejection),
+    /// A request with the `DPoP` scheme refused, or a bearer token where DPoP is required.
+    Dpop {
+        /// The realm of the challenge.
+        realm: String,
+        /// Why.
+        error: DpopError,
+    },
+}
+
+impl IntoResponse for DpopRejection {
+    fn into_response(self) -> Response {
+        let (realm, error) = match self {
+            Self::Bearer(rejection) => return rejection.into_response(),
+            Self::Dpop { realm, error } => (realm.replace('"', ""), error),
+        };
+        let (status, code, description) = match error {
+            DpopError::Token(VerifyError::KeysUnavailable) | DpopError::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                None,
+            ),
+            DpopError::NoExternalUrl => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::ServerError,
+                None,
+            ),
+            DpopError::Token(_) | DpopError::NotBound | DpopError::OtherKey => (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidToken,
+                Some(error.to_string()),
+            ),
+            DpopError::Proof(crate::dpop::ProofError::Nonce) => (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::UseDpopNonce,
+                Some(error.to_string()),
+            ),
+            DpopError::Proof(_) | DpopError::NoProof => (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidDpopProof,
+                Some(error.to_string()),
+            ),
+        };
+        let body = ErrorBody {
+            error: code,
+            error_description: description.clone(),
+        };
+        let json = serde_json::to_vec(&body).unwrap_or_default();
+        let mut response = (status, json).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if status == StatusCode::UNAUTHORIZED {
+            let code = serde_json::to_value(code)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let challenge =
+                dpop_challenge(&realm, Some((&code, description.as_deref().unwrap_or(""))));
+            if let Ok(v) = HeaderValue::from_str(&challenge) {
+                headers.insert(header::WWW_AUTHENTICATE, v);
+            }
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+/// The access token of the `DPoP` scheme (case-insensitive), if the request uses it.
+fn dpop_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("dpop") && !token.is_empty()).then_some(token)
+}
+
+/// The request's one `DPoP` header, if it has exactly one that is text.
+fn dpop_proof(headers: &HeaderMap) -> Result<Option<&str>, DpopError> {
+    let mut all = headers.get_all("dpop").iter();
+    let Some(first) = all.next() else {
+        return Ok(None);
+    };
+    if all.next().is_some() {
+        return Err(DpopError::NoProof);
+    }
+    first
+        .to_str()
+        .map(|p| Some(p.trim()))
+        .map_err(|_| DpopError::Proof(crate::dpop::ProofError::Malformed))
+}
+
+async fn check_dpop(
+    verifier: &Verifier,
+    method: &http::Method,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<Claims, DpopRejection> {
+    let reject = |error| DpopRejection::Dpop {
+        realm: verifier.realm().to_owned(),
+        error,
+    };
+    let Some(token) = dpop_token(headers) else {
+        if verifier.dpop_required() {
+            return Err(reject(DpopError::NotBound));
+        }
+        return check(verifier, headers)
+            .await
+            .map_err(DpopRejection::Bearer);
+    };
+    let proof = dpop_proof(headers).map_err(reject)?;
+    verifier
+        .verify_dpop(token, proof, method.as_str(), path)
+        .await
+        .map_err(reject)
+}
+
+impl<S> FromRequestParts<S> for DpopBearer
+where
+    S: Send + Sync,
+    Verifier: FromRef<S>,
+{
+    type Rejection = DpopRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let verifier = Verifier::from_ref(state);
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or(parts.uri.path(), |o| o.0.path())
+            .to_owned();
+        check_dpop(&verifier, &parts.method, &path, &parts.headers)
+            .await
+            .map(DpopBearer)
+    }
+}
+
+/// A tower layer that admits requests as [`DpopBearer`] does and puts the [`Claims`] of the
+/// admitted ones in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct RequireDpopBearerLayer {
+    verifier: Verifier,
+}
+
+impl RequireDpopBearerLayer {
+    /// Protects the wrapped service with `verifier` (give it an
+    /// [`crate::VerifierOptions::external_url`]).
+    pub fn new(verifier: Verifier) -> Self {
+        Self { verifier }
+    }
+}
+
+impl<S> tower::Layer<S> for RequireDpopBearerLayer {
+    type Service = RequireDpopBearer<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireDpopBearer {
+            inner,
+            verifier: self.verifier.clone(),
+        }
+    }
+}
+
+/// The service of [`RequireDpopBearerLayer`].
+#[derive(Debug, Clone)]
+pub struct RequireDpopBearer<S> {
+    inner: S,
+    verifier: Verifier,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for RequireDpopBearer<S>
+where
+    S: tower::Service<http::Request<B>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let verifier = self.verifier.clone();
+        Box::pin(async move {
+            let path = req
+                .extensions()
+                .get::<axum::extract::OriginalUri>()
+                .map_or(req.uri().path(), |o| o.0.path())
+                .to_owned();
+            match check_dpop(&verifier, req.method(), &path, req.headers()).await {
+                Ok(claims) => {
+                    req.extensions_mut().insert(claims);
+                    inner.call(req).await
+                }
+                Err(rejection) => Ok(rejection.into_response()),
+            }
+        })
     }
 }
 
@@ -90,7 +329,12 @@ async fn check(verifier: &Verifier, headers: &HeaderMap) -> Result<Claims, Beare
         .and_then(|v| v.to_str().ok())
         .and_then(bearer_token)
         .ok_or_else(|| reject(None))?;
-    verifier.verify(token).await.map_err(|e| reject(Some(e)))
+    let claims = verifier.verify(token).await.map_err(|e| reject(Some(e)))?;
+    // RFC 9449 §7.2: a token bound to a key is no bearer token.
+    if claims.cnf.is_some() {
+        return Err(reject(Some(VerifyError::DpopBound)));
+    }
+    Ok(claims)
 }
 
 impl<S> FromRequestParts<S> for Bearer

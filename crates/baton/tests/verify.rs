@@ -415,3 +415,243 @@ async fn routes_that_require_a_second_factor_send_password_only_tokens_to_step_u
         .expect("json");
     assert_eq!(account["amr"], json!(["pwd", "otp", "mfa"]));
 }
+
+/// A client's ES256 DPoP key, signing proofs by the real clock.
+struct DpopKey {
+    encoding: jsonwebtoken::EncodingKey,
+    jwk: Value,
+}
+
+impl DpopKey {
+    fn new() -> Self {
+        use baton_core::keys::{KeyRing, SigningAlg, StoredKey};
+        let at = time::macros::datetime!(2026-01-01 0:00 UTC);
+        let stored = StoredKey::generate(SigningAlg::ES256, at).expect("key");
+        let ring = KeyRing::build(
+            &stored,
+            std::slice::from_ref(&stored),
+            at,
+            time::Duration::ZERO,
+        )
+        .expect("ring");
+        let mut jwk = ring.jwks()["keys"][0].clone();
+        for member in ["kid", "use", "alg"] {
+            jwk.as_object_mut().expect("object").remove(member);
+        }
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&stored.pkcs8);
+        let pem = format!("-----BEGIN PRIVATE KEY-----\n{b64}\n-----END PRIVATE KEY-----\n");
+        Self {
+            encoding: jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()).expect("pem"),
+            jwk,
+        }
+    }
+
+    /// A proof for `method` `url`, for the access token `token` when given.
+    fn proof(&self, method: &str, url: &str, token: Option<&str>) -> String {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        #[allow(clippy::disallowed_methods)] // the servers run on the real clock
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs();
+        let mut claims = json!({
+            "jti": format!("verify-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)),
+            "htm": method,
+            "htu": url,
+            "iat": now,
+        });
+        if let Some(token) = token {
+            let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+            claims["ath"] = json!(URL_SAFE_NO_PAD.encode(hash.as_ref()));
+        }
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.typ = Some("dpop+jwt".into());
+        header.jwk = Some(serde_json::from_value(self.jwk.clone()).expect("jwk"));
+        jsonwebtoken::encode(&header, &claims, &self.encoding).expect("sign")
+    }
+}
+
+#[tokio::test]
+async fn dpop_bound_tokens_work_at_a_resource_server_only_with_a_proof_by_their_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path(), &[]);
+    common::register_alice(&server.base).await;
+    let http = reqwest::Client::new();
+    let key = DpopKey::new();
+    let login: Value = http
+        .post(format!("{}/auth/login", server.base))
+        .header(
+            "DPoP",
+            key.proof("POST", &format!("{}/auth/login", server.base), None),
+        )
+        .json(&json!({"username": "alice", "password": common::PASSWORD}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(login["token_type"], "DPoP");
+    let bound = login["access_token"].as_str().expect("token").to_owned();
+    let plain = login_alice_plain(&server).await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let api = format!("http://{}", listener.local_addr().expect("addr"));
+    let verifier = Verifier::with_options(
+        &server.base,
+        "baton",
+        VerifierOptions {
+            external_url: Some(api.clone()),
+            ..VerifierOptions::default()
+        },
+    );
+    tokio::spawn(async move {
+        axum::serve(listener, resource_server::app(verifier))
+            .await
+            .expect("serve");
+    });
+    let call =
+        |method: reqwest::Method, path: &str, scheme: &str, token: &str, proof: Option<String>| {
+            let mut req = http
+                .request(method, format!("{api}{path}"))
+                .header("Authorization", format!("{scheme} {token}"));
+            if let Some(proof) = proof {
+                req = req.header("DPoP", proof);
+            }
+            async move {
+                let r = req.send().await.expect("request");
+                let status = r.status().as_u16();
+                let challenge = r
+                    .headers()
+                    .get("www-authenticate")
+                    .map(|v| v.to_str().expect("ascii").to_owned())
+                    .unwrap_or_default();
+                let body: Value = r.json().await.unwrap_or(Value::Null);
+                (status, challenge, body)
+            }
+        };
+    let profile = format!("{api}/profile");
+
+    // The bound token with a proof by its key: taken, once per proof.
+    let proof = key.proof("GET", &profile, Some(&bound));
+    let (status, _, body) = call(
+        reqwest::Method::GET,
+        "/profile",
+        "DPoP",
+        &bound,
+        Some(proof.clone()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["jkt"], json!(jwt_claims(&bound)["cnf"]["jkt"]));
+    let (status, challenge, body) = call(
+        reqwest::Method::GET,
+        "/profile",
+        "DPoP",
+        &bound,
+        Some(proof),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_dpop_proof"))
+    );
+    assert!(
+        challenge.starts_with("DPoP realm=\"baton\", error=\"invalid_dpop_proof\""),
+        "{challenge}"
+    );
+    // Through the layer, for its own method and path.
+    let payments = format!("{api}/payments");
+    let (status, _, body) = call(
+        reqwest::Method::POST,
+        "/payments",
+        "DPoP",
+        &bound,
+        Some(key.proof("POST", &payments, Some(&bound))),
+    )
+    .await;
+    assert_eq!((status, body["accepted"].as_bool()), (200, Some(true)));
+    let (status, _, body) = call(
+        reqwest::Method::POST,
+        "/payments",
+        "DPoP",
+        &bound,
+        Some(key.proof("POST", &profile, Some(&bound))),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_dpop_proof")),
+        "htu"
+    );
+    // Another key, no proof, a proof without ath: refused.
+    let thief = DpopKey::new();
+    let (status, _, body) = call(
+        reqwest::Method::GET,
+        "/profile",
+        "DPoP",
+        &bound,
+        Some(thief.proof("GET", &profile, Some(&bound))),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_token"))
+    );
+    let (status, _, body) = call(reqwest::Method::GET, "/profile", "DPoP", &bound, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_dpop_proof"))
+    );
+    let (status, _, body) = call(
+        reqwest::Method::GET,
+        "/profile",
+        "DPoP",
+        &bound,
+        Some(key.proof("GET", &profile, None)),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_dpop_proof")),
+        "ath"
+    );
+    // The bound token as a bearer token: refused everywhere, with a DPoP challenge too.
+    for path in ["/hello", "/profile", "/orders"] {
+        let (status, challenge, body) =
+            call(reqwest::Method::GET, path, "Bearer", &bound, None).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_token")),
+            "{path}"
+        );
+        assert!(challenge.starts_with("Bearer realm"), "{path}: {challenge}");
+    }
+    // An unbound token goes as a bearer token where DPoP is taken, but not with the DPoP scheme.
+    let (status, _, body) = call(reqwest::Method::GET, "/profile", "Bearer", &plain, None).await;
+    assert_eq!((status, body["jkt"].clone()), (200, Value::Null));
+    let (status, _, body) = call(
+        reqwest::Method::GET,
+        "/profile",
+        "DPoP",
+        &plain,
+        Some(key.proof("GET", &profile, Some(&plain))),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_token"))
+    );
+}
+
+/// A bearer token of `alice`, without DPoP.
+async fn login_alice_plain(server: &Server) -> String {
+    login(server).await
+}
+
+fn jwt_claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("json")
+}

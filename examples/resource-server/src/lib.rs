@@ -2,11 +2,17 @@
 //! sits behind the [`RequireBearerLayer`] and reads the claims from the request, `/account`
 //! needs a second factor ([`RequireMfa`]) and `/transfers` a second factor proven in the last
 //! ten minutes ([`RequireMfaLayer`] with a `max_age`): a token without one gets RFC 9470's
-//! `insufficient_user_authentication`, and the client steps up.
+//! `insufficient_user_authentication`, and the client steps up. `/profile` takes DPoP-bound
+//! tokens with their proof ([`DpopBearer`]; unbound ones as bearer tokens), and `/payments`
+//! sits behind the [`RequireDpopBearerLayer`]. A bound token is refused everywhere else: it is
+//! no bearer token.
 
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use baton_verify::{Bearer, Claims, RequireBearerLayer, RequireMfa, RequireMfaLayer, Verifier};
+use baton_verify::{
+    Bearer, Claims, DpopBearer, RequireBearerLayer, RequireDpopBearerLayer, RequireMfa,
+    RequireMfaLayer, Verifier,
+};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -21,12 +27,27 @@ pub fn app(verifier: Verifier) -> Router {
     let transfers = Router::new()
         .route("/transfers", post(transfer))
         .layer(RequireMfaLayer::new(verifier.clone()).max_age(TRANSFER_MAX_AGE));
+    let payments = Router::new()
+        .route("/payments", post(payment))
+        .layer(RequireDpopBearerLayer::new(verifier.clone()));
     Router::new()
         .route("/hello", get(hello))
         .route("/account", get(account))
+        .route("/profile", get(profile))
         .merge(orders)
         .merge(transfers)
+        .merge(payments)
         .with_state(verifier)
+}
+
+/// The caller's profile, and whether their token was bound to a key (`cnf.jkt`).
+async fn profile(DpopBearer(claims): DpopBearer) -> Json<Value> {
+    Json(json!({ "user": claims.preferred_username, "jkt": claims.dpop_jkt() }))
+}
+
+/// A payment, through the DPoP layer.
+async fn payment(Extension(claims): Extension<Claims>) -> Json<Value> {
+    Json(json!({ "user": claims.sub, "jkt": claims.dpop_jkt(), "accepted": true }))
 }
 
 /// Greets the caller by name.
