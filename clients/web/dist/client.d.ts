@@ -12,6 +12,13 @@
  * authenticator app, a recovery code or a passkey finishes it. Passkeys (WebAuthn) also sign in
  * by themselves.
  *
+ * With `dpop: true` the tokens are sender-constrained (DPoP, RFC 9449): the client holds an
+ * ECDSA P-256 key pair made by WebCrypto with a non-extractable private key, kept in IndexedDB
+ * (one per browser profile, baton origin and channel name, shared by every tab), and signs a
+ * proof for each refresh and sign-in and each {@link BatonClient.fetch} to an allowed origin.
+ * A stolen refresh cookie or access token is then useless without the key, which no script
+ * can read out. Logging out deletes the key.
+ *
  * No runtime dependencies.
  */
 import type { ErrorCode, MfaMethod, MfaStatus, PasskeyView, TotpSetupResponse, SessionView, ConnectedApp, UserResponse } from "./generated/wire.js";
@@ -43,6 +50,10 @@ export interface ClientOptions {
     maxBackoff?: number;
     /** A number in [0, 1) for the jitter; defaults to `Math.random`. */
     random?: () => number;
+    /** Bind the tokens to a key of this browser with DPoP (RFC 9449). Default false. Needs
+     *  WebCrypto; the key is kept in IndexedDB (in memory only where there is none, so a reload
+     *  then signs out). The server must allow it (`BATON_DPOP`, on by default). */
+    dpop?: boolean;
 }
 /** The signed-in user, as the access token describes it. */
 export interface User {

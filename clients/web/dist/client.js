@@ -12,6 +12,13 @@
  * authenticator app, a recovery code or a passkey finishes it. Passkeys (WebAuthn) also sign in
  * by themselves.
  *
+ * With `dpop: true` the tokens are sender-constrained (DPoP, RFC 9449): the client holds an
+ * ECDSA P-256 key pair made by WebCrypto with a non-extractable private key, kept in IndexedDB
+ * (one per browser profile, baton origin and channel name, shared by every tab), and signs a
+ * proof for each refresh and sign-in and each {@link BatonClient.fetch} to an allowed origin.
+ * A stolen refresh cookie or access token is then useless without the key, which no script
+ * can read out. Logging out deletes the key.
+ *
  * No runtime dependencies.
  */
 /** An error answer of baton (`{"error": …, "error_description": …}`).
@@ -193,6 +200,57 @@ async function isInvalidToken(res) {
         return false;
     }
 }
+/** Whether an answer asks for the server's DPoP nonce (RFC 9449 §8: `400 use_dpop_nonce` at a
+ *  token endpoint; §9: a `401` whose challenge says so at a resource). */
+async function needsNonce(res) {
+    if (res.status !== 400 && res.status !== 401)
+        return false;
+    if (/error="?use_dpop_nonce"?/i.test(res.headers.get("WWW-Authenticate") ?? ""))
+        return true;
+    try {
+        const body = (await res.clone().json());
+        return body.error === "use_dpop_nonce";
+    }
+    catch {
+        return false;
+    }
+}
+/** Text as base64url, for a JWT's header and claims. */
+function base64urlOfJson(value) {
+    return base64urlOf(new TextEncoder().encode(JSON.stringify(value)).buffer);
+}
+/** Where DPoP keys are kept: one IndexedDB database of this origin, keys by baton origin. */
+const DPOP_DB = "baton-dpop";
+const DPOP_STORE = "keys";
+/** Runs `use` on the DPoP key store, or answers `undefined` where there is no IndexedDB. */
+function withKeyStore(mode, use) {
+    if (typeof indexedDB === "undefined")
+        return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+        const open = indexedDB.open(DPOP_DB, 1);
+        open.onupgradeneeded = () => {
+            if (!open.result.objectStoreNames.contains(DPOP_STORE))
+                open.result.createObjectStore(DPOP_STORE);
+        };
+        open.onerror = () => reject(open.error ?? new Error("IndexedDB did not open"));
+        open.onsuccess = () => {
+            const db = open.result;
+            const request = use(db.transaction(DPOP_STORE, mode).objectStore(DPOP_STORE));
+            request.onsuccess = () => {
+                db.close();
+                resolve(request.result);
+            };
+            request.onerror = () => {
+                db.close();
+                reject(request.error ?? new Error("IndexedDB request failed"));
+            };
+        };
+    });
+}
+/** A random `jti`: 128 bits, base64url. */
+function randomJti() {
+    return base64urlOf(crypto.getRandomValues(new Uint8Array(16)).buffer);
+}
 /** Creates a client. One per page is enough. */
 export function createClient(options = {}) {
     const base = (options.baseUrl ?? "").replace(/\/+$/, "");
@@ -220,6 +278,98 @@ export function createClient(options = {}) {
     const trusted = new Set([base || pageOrigin || "", pageOrigin ?? "", ...(options.apiOrigins ?? [])]
         .map(originOf)
         .filter((o) => o !== null && o !== "null"));
+    const dpop = options.dpop ?? false;
+    /** The key's name in the store: one per baton origin and channel name. */
+    const keyId = `${name}|${originOf(base || pageOrigin || "") ?? ""}`;
+    let dpopKey = null;
+    /** The newest nonce each allowed origin gave (`DPoP-Nonce`): as many as there are origins. */
+    const nonces = new Map();
+    /** The DPoP key: read from IndexedDB, or made and stored there (under a Web Lock, so two
+     *  tabs starting at once make one key). */
+    const loadKey = () => {
+        if (dpopKey === null) {
+            const load = async () => {
+                const getOrCreate = async () => {
+                    const stored = await withKeyStore("readonly", (s) => s.get(keyId));
+                    if (stored)
+                        return stored;
+                    const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
+                    await withKeyStore("readwrite", (s) => s.put(pair, keyId));
+                    return pair;
+                };
+                const pair = locks ? await locks.request(`${name}:dpop-key`, getOrCreate) : await getOrCreate();
+                const jwk = await crypto.subtle.exportKey("jwk", pair.publicKey);
+                return {
+                    privateKey: pair.privateKey,
+                    jwk: { crv: String(jwk.crv), kty: String(jwk.kty), x: String(jwk.x), y: String(jwk.y) },
+                };
+            };
+            const loading = load();
+            dpopKey = loading;
+            loading.catch(() => {
+                if (dpopKey === loading)
+                    dpopKey = null;
+            });
+        }
+        return dpopKey;
+    };
+    /** Forgets the key, here and in IndexedDB (a logout: the next sign-in makes a new one). */
+    const dropKey = async () => {
+        dpopKey = null;
+        nonces.clear();
+        try {
+            await withKeyStore("readwrite", (s) => s.delete(keyId));
+        }
+        catch (e) {
+            console.error("baton: could not delete the DPoP key", e);
+        }
+    };
+    /** A DPoP proof for `method` `target` (RFC 9449 §4.2), naming `accessToken` when given. */
+    const proofFor = async (method, target, accessToken) => {
+        const key = await loadKey();
+        const htu = new URL(target, pageOrigin);
+        htu.search = "";
+        htu.hash = "";
+        const claims = {
+            jti: randomJti(),
+            htm: method.toUpperCase(),
+            htu: htu.href,
+            iat: Math.floor(now() / 1000),
+        };
+        if (accessToken !== undefined) {
+            const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(accessToken));
+            claims.ath = base64urlOf(hash);
+        }
+        const nonce = nonces.get(htu.origin);
+        if (nonce !== undefined)
+            claims.nonce = nonce;
+        const input = `${base64urlOfJson({ typ: "dpop+jwt", alg: "ES256", jwk: key.jwk })}.${base64urlOfJson(claims)}`;
+        const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key.privateKey, new TextEncoder().encode(input));
+        return `${input}.${base64urlOf(signature)}`;
+    };
+    /** Keeps the nonce an answer from `target` gives. */
+    const noteNonce = (res, target) => {
+        const nonce = res.headers.get("DPoP-Nonce");
+        const origin = originOf(target);
+        if (nonce !== null && origin !== null && trusted.has(origin))
+            nonces.set(origin, nonce);
+    };
+    /** A request to one of baton's endpoints that issue tokens: with a proof when DPoP is on, and
+     *  once more with the server's nonce when it asks for one. */
+    const tokenFetch = async (path, init) => {
+        if (!dpop)
+            return doFetch(url(path), init);
+        const target = new URL(url(path), pageOrigin).href;
+        const send = async () => {
+            const headers = new Headers(init.headers);
+            headers.set("DPoP", await proofFor("POST", target));
+            const res = await doFetch(url(path), { ...init, headers });
+            noteNonce(res, target);
+            return res;
+        };
+        const first = await send();
+        return (await needsNonce(first)) ? send() : first;
+    };
     let held = null;
     /** False until the first restore, login or sign-out tells whether there is a session. */
     let settled = false;
@@ -264,17 +414,18 @@ export function createClient(options = {}) {
             });
         }, Math.max(0, lifetime - lead));
     };
-    const hold = (token, expiresAt, reason) => {
-        held = { token, expiresAt, user: userOf(token) };
+    const hold = (token, expiresAt, scheme, reason) => {
+        held = { token, expiresAt, user: userOf(token), scheme };
         settled = true;
         schedule();
         emit(reason);
     };
     const accept = (answer, reason) => {
         const expiresAt = now() + answer.expires_in * 1000;
-        hold(answer.access_token, expiresAt, reason);
+        const scheme = answer.token_type?.toLowerCase() === "dpop" ? "DPoP" : "Bearer";
+        hold(answer.access_token, expiresAt, scheme, reason);
         if (!closed) {
-            channel?.postMessage({ type: "token", token: answer.access_token, expiresAt });
+            channel?.postMessage({ type: "token", token: answer.access_token, expiresAt, scheme });
         }
         return answer.access_token;
     };
@@ -297,9 +448,12 @@ export function createClient(options = {}) {
         const msg = event.data;
         if (msg?.type === "token") {
             if (!held || msg.expiresAt > held.expiresAt)
-                hold(msg.token, msg.expiresAt, "refresh");
+                hold(msg.token, msg.expiresAt, msg.scheme ?? "Bearer", "refresh");
         }
         else if (msg?.type === "logout") {
+            // The tab that logged out deletes the key; this one forgets its copy.
+            dpopKey = null;
+            nonces.clear();
             drop("logout", false);
         }
     });
@@ -349,7 +503,7 @@ export function createClient(options = {}) {
             const gen = generation;
             let res;
             try {
-                res = await doFetch(url("/auth/refresh"), {
+                res = await tokenFetch("/auth/refresh", {
                     method: "POST",
                     credentials: "include",
                     headers: REFRESH_HEADERS,
@@ -441,15 +595,29 @@ export function createClient(options = {}) {
         const target = originOf(template.url);
         if (target === null || !trusted.has(target))
             return doFetch(template);
-        const send = (token) => {
+        const send = async (token) => {
             const req = template.clone();
             const headers = new Headers(req.headers);
-            if (token)
+            const scheme = held !== null && held.token === token ? held.scheme : "Bearer";
+            if (token && scheme === "DPoP") {
+                headers.set("Authorization", `DPoP ${token}`);
+                headers.set("DPoP", await proofFor(req.method, req.url, token));
+            }
+            else if (token) {
                 headers.set("Authorization", `Bearer ${token}`);
-            return doFetch(new Request(req, { headers }));
+            }
+            const res = await doFetch(new Request(req, { headers }));
+            if (scheme === "DPoP")
+                noteNonce(res, req.url);
+            return res;
+        };
+        /** Sends once, and once more with the server's nonce when it asks for one. */
+        const sendWithNonce = async (token) => {
+            const res = await send(token);
+            return dpop && (await needsNonce(res)) ? send(token) : res;
         };
         const token = await getAccessToken();
-        const first = await send(token);
+        const first = await sendWithNonce(token);
         if (!(await isInvalidToken(first)))
             return first;
         let renewed;
@@ -459,7 +627,7 @@ export function createClient(options = {}) {
         catch {
             return first;
         }
-        return send(renewed);
+        return sendWithNonce(renewed);
     };
     const logout = async () => {
         try {
@@ -471,6 +639,8 @@ export function createClient(options = {}) {
         }
         finally {
             drop("logout", true);
+            if (dpop)
+                await dropKey();
         }
     };
     const json = async (res) => {
@@ -497,8 +667,15 @@ export function createClient(options = {}) {
         accept(answer, "login");
         return userOf(answer.access_token);
     };
+    /** A JSON request to an endpoint that issues tokens: with a DPoP proof when DPoP is on. */
+    const tokenPostJson = (path, body) => tokenFetch(path, {
+        method: "POST",
+        credentials: "include",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+    });
     /** The second step of a login, with one factor. */
-    const loginMfa = async (request) => signIn(await json(await postJson("/auth/login/mfa", request)));
+    const loginMfa = async (request) => signIn(await json(await tokenPostJson("/auth/login/mfa", request)));
     /** A passkey's answer to the options `start` gives. */
     const passkeyAssertion = async (start) => {
         requirePasskeys();
@@ -543,7 +720,7 @@ export function createClient(options = {}) {
         },
         async login(username, password) {
             // The second step delivers the refresh token the way this first one asks.
-            const res = await postJson("/auth/login", { username, password, delivery: "cookie" });
+            const res = await tokenPostJson("/auth/login", { username, password, delivery: "cookie" });
             const mfa = await mfaRequiredOf(res);
             if (mfa !== null)
                 return { status: "mfa-required", mfaToken: mfa.mfa_token, methods: mfa.methods };
@@ -560,7 +737,7 @@ export function createClient(options = {}) {
         },
         async loginWithPasskey() {
             const assertion = await passkeyAssertion({});
-            return signIn(await json(await postJson("/auth/webauthn/login/finish", { ...assertion, delivery: "cookie" })));
+            return signIn(await json(await tokenPostJson("/auth/webauthn/login/finish", { ...assertion, delivery: "cookie" })));
         },
         restore,
         logout,

@@ -12,6 +12,13 @@
  * authenticator app, a recovery code or a passkey finishes it. Passkeys (WebAuthn) also sign in
  * by themselves.
  *
+ * With `dpop: true` the tokens are sender-constrained (DPoP, RFC 9449): the client holds an
+ * ECDSA P-256 key pair made by WebCrypto with a non-extractable private key, kept in IndexedDB
+ * (one per browser profile, baton origin and channel name, shared by every tab), and signs a
+ * proof for each refresh and sign-in and each {@link BatonClient.fetch} to an allowed origin.
+ * A stolen refresh cookie or access token is then useless without the key, which no script
+ * can read out. Logging out deletes the key.
+ *
  * No runtime dependencies.
  */
 
@@ -80,6 +87,10 @@ export interface ClientOptions {
   maxBackoff?: number;
   /** A number in [0, 1) for the jitter; defaults to `Math.random`. */
   random?: () => number;
+  /** Bind the tokens to a key of this browser with DPoP (RFC 9449). Default false. Needs
+   *  WebCrypto; the key is kept in IndexedDB (in memory only where there is none, so a reload
+   *  then signs out). The server must allow it (`BATON_DPOP`, on by default). */
+  dpop?: boolean;
 }
 
 /** The signed-in user, as the access token describes it. */
@@ -260,18 +271,22 @@ export interface BatonClient {
   close(): void;
 }
 
+/** How an access token is sent: as a bearer token, or bound to the DPoP key. */
+type Scheme = "Bearer" | "DPoP";
+
 interface Held {
   token: string;
   expiresAt: number;
   user: User;
+  scheme: Scheme;
 }
 
 type TabMessage =
-  | { type: "token"; token: string; expiresAt: number }
+  | { type: "token"; token: string; expiresAt: number; scheme: Scheme }
   | { type: "logout" };
 
 /** What the client reads of a token answer. */
-type TokenAnswer = Pick<TokenResponse, "access_token" | "expires_in">;
+type TokenAnswer = Pick<TokenResponse, "access_token" | "expires_in" | "token_type">;
 
 const REFRESH_HEADERS = { "X-Requested-With": "baton" } as const;
 
@@ -440,6 +455,63 @@ async function isInvalidToken(res: Response): Promise<boolean> {
   }
 }
 
+/** Whether an answer asks for the server's DPoP nonce (RFC 9449 §8: `400 use_dpop_nonce` at a
+ *  token endpoint; §9: a `401` whose challenge says so at a resource). */
+async function needsNonce(res: Response): Promise<boolean> {
+  if (res.status !== 400 && res.status !== 401) return false;
+  if (/error="?use_dpop_nonce"?/i.test(res.headers.get("WWW-Authenticate") ?? "")) return true;
+  try {
+    const body = (await res.clone().json()) as Partial<ErrorBody>;
+    return body.error === "use_dpop_nonce";
+  } catch {
+    return false;
+  }
+}
+
+/** Text as base64url, for a JWT's header and claims. */
+function base64urlOfJson(value: unknown): string {
+  return base64urlOf(new TextEncoder().encode(JSON.stringify(value)).buffer as ArrayBuffer);
+}
+
+/** The DPoP key: the private half (not extractable) and the public JWK proofs carry. */
+interface DpopKey {
+  privateKey: CryptoKey;
+  jwk: { crv: string; kty: string; x: string; y: string };
+}
+
+/** Where DPoP keys are kept: one IndexedDB database of this origin, keys by baton origin. */
+const DPOP_DB = "baton-dpop";
+const DPOP_STORE = "keys";
+
+/** Runs `use` on the DPoP key store, or answers `undefined` where there is no IndexedDB. */
+function withKeyStore<T>(mode: IDBTransactionMode, use: (store: IDBObjectStore) => IDBRequest<T>): Promise<T | undefined> {
+  if (typeof indexedDB === "undefined") return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const open = indexedDB.open(DPOP_DB, 1);
+    open.onupgradeneeded = () => {
+      if (!open.result.objectStoreNames.contains(DPOP_STORE)) open.result.createObjectStore(DPOP_STORE);
+    };
+    open.onerror = () => reject(open.error ?? new Error("IndexedDB did not open"));
+    open.onsuccess = () => {
+      const db = open.result;
+      const request = use(db.transaction(DPOP_STORE, mode).objectStore(DPOP_STORE));
+      request.onsuccess = () => {
+        db.close();
+        resolve(request.result);
+      };
+      request.onerror = () => {
+        db.close();
+        reject(request.error ?? new Error("IndexedDB request failed"));
+      };
+    };
+  });
+}
+
+/** A random `jti`: 128 bits, base64url. */
+function randomJti(): string {
+  return base64urlOf(crypto.getRandomValues(new Uint8Array(16)).buffer as ArrayBuffer);
+}
+
 /** Creates a client. One per page is enough. */
 export function createClient(options: ClientOptions = {}): BatonClient {
   const base = (options.baseUrl ?? "").replace(/\/+$/, "");
@@ -472,6 +544,102 @@ export function createClient(options: ClientOptions = {}): BatonClient {
       .map(originOf)
       .filter((o): o is string => o !== null && o !== "null"),
   );
+
+  const dpop = options.dpop ?? false;
+  /** The key's name in the store: one per baton origin and channel name. */
+  const keyId = `${name}|${originOf(base || pageOrigin || "") ?? ""}`;
+  let dpopKey: Promise<DpopKey> | null = null;
+  /** The newest nonce each allowed origin gave (`DPoP-Nonce`): as many as there are origins. */
+  const nonces = new Map<string, string>();
+
+  /** The DPoP key: read from IndexedDB, or made and stored there (under a Web Lock, so two
+   *  tabs starting at once make one key). */
+  const loadKey = (): Promise<DpopKey> => {
+    if (dpopKey === null) {
+      const load = async (): Promise<DpopKey> => {
+        const getOrCreate = async (): Promise<CryptoKeyPair> => {
+          const stored = await withKeyStore<CryptoKeyPair>("readonly", (s) => s.get(keyId) as IDBRequest<CryptoKeyPair>);
+          if (stored) return stored;
+          const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
+          await withKeyStore("readwrite", (s) => s.put(pair, keyId));
+          return pair;
+        };
+        const pair = locks ? await locks.request(`${name}:dpop-key`, getOrCreate) : await getOrCreate();
+        const jwk = await crypto.subtle.exportKey("jwk", pair.publicKey);
+        return {
+          privateKey: pair.privateKey,
+          jwk: { crv: String(jwk.crv), kty: String(jwk.kty), x: String(jwk.x), y: String(jwk.y) },
+        };
+      };
+      const loading = load();
+      dpopKey = loading;
+      loading.catch(() => {
+        if (dpopKey === loading) dpopKey = null;
+      });
+    }
+    return dpopKey;
+  };
+
+  /** Forgets the key, here and in IndexedDB (a logout: the next sign-in makes a new one). */
+  const dropKey = async (): Promise<void> => {
+    dpopKey = null;
+    nonces.clear();
+    try {
+      await withKeyStore("readwrite", (s) => s.delete(keyId));
+    } catch (e) {
+      console.error("baton: could not delete the DPoP key", e);
+    }
+  };
+
+  /** A DPoP proof for `method` `target` (RFC 9449 §4.2), naming `accessToken` when given. */
+  const proofFor = async (method: string, target: string, accessToken?: string): Promise<string> => {
+    const key = await loadKey();
+    const htu = new URL(target, pageOrigin);
+    htu.search = "";
+    htu.hash = "";
+    const claims: Record<string, string | number> = {
+      jti: randomJti(),
+      htm: method.toUpperCase(),
+      htu: htu.href,
+      iat: Math.floor(now() / 1000),
+    };
+    if (accessToken !== undefined) {
+      const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(accessToken));
+      claims.ath = base64urlOf(hash);
+    }
+    const nonce = nonces.get(htu.origin);
+    if (nonce !== undefined) claims.nonce = nonce;
+    const input = `${base64urlOfJson({ typ: "dpop+jwt", alg: "ES256", jwk: key.jwk })}.${base64urlOfJson(claims)}`;
+    const signature = await crypto.subtle.sign(
+      { name: "ECDSA", hash: "SHA-256" },
+      key.privateKey,
+      new TextEncoder().encode(input),
+    );
+    return `${input}.${base64urlOf(signature)}`;
+  };
+
+  /** Keeps the nonce an answer from `target` gives. */
+  const noteNonce = (res: Response, target: string) => {
+    const nonce = res.headers.get("DPoP-Nonce");
+    const origin = originOf(target);
+    if (nonce !== null && origin !== null && trusted.has(origin)) nonces.set(origin, nonce);
+  };
+
+  /** A request to one of baton's endpoints that issue tokens: with a proof when DPoP is on, and
+   *  once more with the server's nonce when it asks for one. */
+  const tokenFetch = async (path: string, init: RequestInit): Promise<Response> => {
+    if (!dpop) return doFetch(url(path), init);
+    const target = new URL(url(path), pageOrigin).href;
+    const send = async () => {
+      const headers = new Headers(init.headers);
+      headers.set("DPoP", await proofFor("POST", target));
+      const res = await doFetch(url(path), { ...init, headers });
+      noteNonce(res, target);
+      return res;
+    };
+    const first = await send();
+    return (await needsNonce(first)) ? send() : first;
+  };
 
   let held: Held | null = null;
   /** False until the first restore, login or sign-out tells whether there is a session. */
@@ -520,8 +688,8 @@ export function createClient(options: ClientOptions = {}): BatonClient {
     }, Math.max(0, lifetime - lead));
   };
 
-  const hold = (token: string, expiresAt: number, reason: ChangeReason) => {
-    held = { token, expiresAt, user: userOf(token) };
+  const hold = (token: string, expiresAt: number, scheme: Scheme, reason: ChangeReason) => {
+    held = { token, expiresAt, user: userOf(token), scheme };
     settled = true;
     schedule();
     emit(reason);
@@ -529,9 +697,10 @@ export function createClient(options: ClientOptions = {}): BatonClient {
 
   const accept = (answer: TokenAnswer, reason: ChangeReason): string => {
     const expiresAt = now() + answer.expires_in * 1000;
-    hold(answer.access_token, expiresAt, reason);
+    const scheme: Scheme = answer.token_type?.toLowerCase() === "dpop" ? "DPoP" : "Bearer";
+    hold(answer.access_token, expiresAt, scheme, reason);
     if (!closed) {
-      channel?.postMessage({ type: "token", token: answer.access_token, expiresAt } satisfies TabMessage);
+      channel?.postMessage({ type: "token", token: answer.access_token, expiresAt, scheme } satisfies TabMessage);
     }
     return answer.access_token;
   };
@@ -552,8 +721,11 @@ export function createClient(options: ClientOptions = {}): BatonClient {
   channel?.addEventListener("message", (event: MessageEvent<TabMessage>) => {
     const msg = event.data;
     if (msg?.type === "token") {
-      if (!held || msg.expiresAt > held.expiresAt) hold(msg.token, msg.expiresAt, "refresh");
+      if (!held || msg.expiresAt > held.expiresAt) hold(msg.token, msg.expiresAt, msg.scheme ?? "Bearer", "refresh");
     } else if (msg?.type === "logout") {
+      // The tab that logged out deletes the key; this one forgets its copy.
+      dpopKey = null;
+      nonces.clear();
       drop("logout", false);
     }
   });
@@ -601,7 +773,7 @@ export function createClient(options: ClientOptions = {}): BatonClient {
       const gen = generation;
       let res: Response;
       try {
-        res = await doFetch(url("/auth/refresh"), {
+        res = await tokenFetch("/auth/refresh", {
           method: "POST",
           credentials: "include",
           headers: REFRESH_HEADERS,
@@ -685,14 +857,27 @@ export function createClient(options: ClientOptions = {}): BatonClient {
     // The token goes only where it is meant to: never to a third-party origin.
     const target = originOf(template.url);
     if (target === null || !trusted.has(target)) return doFetch(template);
-    const send = (token: string | null) => {
+    const send = async (token: string | null) => {
       const req = template.clone();
       const headers = new Headers(req.headers);
-      if (token) headers.set("Authorization", `Bearer ${token}`);
-      return doFetch(new Request(req, { headers }));
+      const scheme = held !== null && held.token === token ? held.scheme : "Bearer";
+      if (token && scheme === "DPoP") {
+        headers.set("Authorization", `DPoP ${token}`);
+        headers.set("DPoP", await proofFor(req.method, req.url, token));
+      } else if (token) {
+        headers.set("Authorization", `Bearer ${token}`);
+      }
+      const res = await doFetch(new Request(req, { headers }));
+      if (scheme === "DPoP") noteNonce(res, req.url);
+      return res;
+    };
+    /** Sends once, and once more with the server's nonce when it asks for one. */
+    const sendWithNonce = async (token: string | null) => {
+      const res = await send(token);
+      return dpop && (await needsNonce(res)) ? send(token) : res;
     };
     const token = await getAccessToken();
-    const first = await send(token);
+    const first = await sendWithNonce(token);
     if (!(await isInvalidToken(first))) return first;
     let renewed: string;
     try {
@@ -700,7 +885,7 @@ export function createClient(options: ClientOptions = {}): BatonClient {
     } catch {
       return first;
     }
-    return send(renewed);
+    return sendWithNonce(renewed);
   };
 
   const logout = async (): Promise<void> => {
@@ -712,6 +897,7 @@ export function createClient(options: ClientOptions = {}): BatonClient {
       });
     } finally {
       drop("logout", true);
+      if (dpop) await dropKey();
     }
   };
 
@@ -766,9 +952,18 @@ export function createClient(options: ClientOptions = {}): BatonClient {
     return userOf(answer.access_token);
   };
 
+  /** A JSON request to an endpoint that issues tokens: with a DPoP proof when DPoP is on. */
+  const tokenPostJson = (path: string, body: LoginRequest | LoginMfaRequest | PasskeyLoginFinishRequest) =>
+    tokenFetch(path, {
+      method: "POST",
+      credentials: "include",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+
   /** The second step of a login, with one factor. */
   const loginMfa = async (request: LoginMfaRequest): Promise<User> =>
-    signIn(await json<TokenAnswer>(await postJson("/auth/login/mfa", request)));
+    signIn(await json<TokenAnswer>(await tokenPostJson("/auth/login/mfa", request)));
 
   /** A passkey's answer to the options `start` gives. */
   const passkeyAssertion = async (start: PasskeyLoginStartRequest) => {
@@ -815,7 +1010,7 @@ export function createClient(options: ClientOptions = {}): BatonClient {
 
     async login(username, password) {
       // The second step delivers the refresh token the way this first one asks.
-      const res = await postJson("/auth/login", { username, password, delivery: "cookie" });
+      const res = await tokenPostJson("/auth/login", { username, password, delivery: "cookie" });
       const mfa = await mfaRequiredOf(res);
       if (mfa !== null) return { status: "mfa-required", mfaToken: mfa.mfa_token, methods: mfa.methods };
       return { status: "signed-in", user: signIn(await json<TokenAnswer>(res)) };
@@ -837,7 +1032,7 @@ export function createClient(options: ClientOptions = {}): BatonClient {
       const assertion = await passkeyAssertion({});
       return signIn(
         await json<TokenAnswer>(
-          await postJson("/auth/webauthn/login/finish", { ...assertion, delivery: "cookie" }),
+          await tokenPostJson("/auth/webauthn/login/finish", { ...assertion, delivery: "cookie" }),
         ),
       );
     },

@@ -5,7 +5,7 @@
  * It uses only the public API of the client library.
  *
  * `?proactive=off` turns off the early renewal, so that the access token really expires and the
- * next call renews it on its 401.
+ * next call renews it on its 401. `?dpop=on` binds the tokens to a key of this browser (DPoP).
  */
 import {
   BatonError,
@@ -22,7 +22,10 @@ import {
 } from "./client.js";
 
 const params = new URLSearchParams(location.search);
-const client = createClient({ proactiveRefresh: params.get("proactive") !== "off" });
+const client = createClient({
+  proactiveRefresh: params.get("proactive") !== "off",
+  dpop: params.get("dpop") === "on",
+});
 (globalThis as { batonDemo?: unknown }).batonDemo = { client };
 
 function $<T extends HTMLElement>(id: string): T {
