@@ -18,7 +18,10 @@ from xml.sax.saxutils import escape
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SYSTEMS = ["baton-sqlite", "baton-postgres", "express", "drf"]
-SCENARIOS = ["protected", "refresh", "login", "mixed", "protected-flood", "refresh-flood"]
+SCENARIOS = [
+    "protected", "refresh", "login", "mixed", "protected-flood", "refresh-flood",
+    "dpop-protected", "dpop-refresh",
+]
 COLOURS = {
     "baton-sqlite": "#1f5fbf",
     "baton-postgres": "#6fa8ff",
@@ -235,6 +238,18 @@ def limits_section(res):
         out.append("Access tokens (baton's own `mint` / `verify`, one thread):\n")
         out.append(table(["algorithm", "signs/s", "verifies/s", "token bytes"], rows))
         out.append("")
+    dp = lim.get("dpop_proof_check", {})
+    if dp:
+        rows = [
+            (alg, fnum(v.get("check_per_sec")), fnum(v.get("check_us")), fnum(v.get("sign_per_sec")), v.get("proof_bytes", "–"))
+            for alg, v in dp.items()
+        ]
+        out.append(
+            "DPoP proofs (RFC 9449): a check with baton's own `check_proof` (every check of §4.3, the "
+            "key's thumbprint and `ath`; not the replay record), and a client's signature, one thread:\n"
+        )
+        out.append(table(["proof alg", "checks/s", "µs per check", "signed/s (client)", "proof bytes"], rows))
+        out.append("")
     a = lim.get("argon2id")
     if a:
         out.append(
@@ -412,6 +427,12 @@ def headline(res):
         ("baton-sqlite protected p99 under a login flood ÷ without", fratio(div(p(bs("protected-flood"), "p99"), p(bs("protected"), "p99")))),
         ("baton-sqlite refresh p99 under a login flood ÷ without", fratio(div(p(bs("refresh-flood"), "p99"), p(bs("refresh"), "p99")))),
     ]
+    for system in ("baton-sqlite", "baton-postgres"):
+        for plain in ("protected", "refresh"):
+            d = res.run(system, "dpop-" + plain, c)
+            if d:
+                rows.append((f"{system} DPoP {plain} ÷ {plain} (bearer)", fratio(div(rps(d), rps(res.run(system, plain, c))))))
+                rows.append((f"{system} DPoP {plain} ÷ Express {plain}", fratio(div(rps(d), rps(res.run("express", plain, c))))))
     for system in ("baton-sqlite", "baton-postgres"):
         r = res.run(system, "chain-age")
         if r and r.get("chain_age"):
@@ -626,7 +647,10 @@ def markdown(res, notes):
         "presenting the newest refresh token where the system rotates; a refused refresh is an "
         "error and the client logs in again); **login** — every client loops logins; **mixed** — "
         "90% protected, 9% refresh, 1% login per client; **protected-flood**, **refresh-flood** — "
-        "protected calls or refreshes while other clients flood logins. Latencies are the clients' (HDR histograms of the "
+        "protected calls or refreshes while other clients flood logins; **dpop-protected**, "
+        "**dpop-refresh** (baton only) — the same with DPoP (RFC 9449): each client holds an ES256 "
+        "key, its tokens are bound to it, and every call and refresh carries a fresh proof it "
+        "signs (the client's signing shows in its CPU). Latencies are the clients' (HDR histograms of the "
         "successful requests; a gunicorn reconnect per request counts in). Peak RSS covers setup "
         "and load, steady RSS the measured load only. CPU columns are cores used during the "
         "measured load: the server's process tree (for baton-postgres, + the PostgreSQL server's), "

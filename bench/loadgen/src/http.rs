@@ -103,6 +103,18 @@ impl Conn {
         bearer: Option<&HeaderValue>,
         body: Option<Bytes>,
     ) -> Result<Reply, TransportError> {
+        self.request_with(method, path, bearer, None, body).await
+    }
+
+    /// [`Self::request`] with a `DPoP` proof header.
+    pub async fn request_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        bearer: Option<&HeaderValue>,
+        dpop: Option<&HeaderValue>,
+        body: Option<Bytes>,
+    ) -> Result<Reply, TransportError> {
         for attempt in 0..2 {
             let (mut sender, fresh) = match self.sender.take() {
                 Some(s) if !s.is_closed() => (s, false),
@@ -121,6 +133,9 @@ impl Conn {
                 .header(HOST, self.target.host.clone());
             if let Some(b) = bearer {
                 builder = builder.header(AUTHORIZATION, b.clone());
+            }
+            if let Some(proof) = dpop {
+                builder = builder.header("dpop", proof.clone());
             }
             let req = match &body {
                 Some(b) => builder

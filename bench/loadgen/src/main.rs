@@ -10,6 +10,7 @@
 // A benchmark tool: its one-line summaries go to standard output on purpose.
 #![allow(clippy::print_stdout)]
 
+mod dpop;
 mod http;
 mod limits;
 mod procfs;

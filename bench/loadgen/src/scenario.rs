@@ -1,6 +1,7 @@
 //! The `run` subcommand: setup logins, the measured load of one scenario, and the resource
 //! figures of the server process tree and of this client.
 
+use crate::dpop::{unix_now, ClientKey};
 use crate::http::{Conn, Target};
 use crate::procfs::{self, Phase, Sampler};
 use crate::stats::{OpError, OpStats};
@@ -8,6 +9,7 @@ use crate::system::{System, Tokens};
 use anyhow::Context as _;
 use bytes::Bytes;
 use clap::ValueEnum;
+use hyper::header::HeaderValue;
 use hyper::Method;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -31,12 +33,22 @@ pub enum Scenario {
     RefreshFlood,
     /// One client: 2000 refreshes on a fresh chain, 10,000 more, then 2000 on the aged chain.
     ChainAge,
+    /// Like `protected`, each client holding a DPoP key (ES256): tokens bound to it, a proof
+    /// with each call (baton only).
+    DpopProtected,
+    /// Like `refresh`, with DPoP: a proof with each refresh (baton only).
+    DpopRefresh,
 }
 
 impl Scenario {
     /// Whether extra clients flood logins meanwhile.
     fn floods(self) -> bool {
         matches!(self, Self::ProtectedFlood | Self::RefreshFlood)
+    }
+
+    /// Whether the clients hold DPoP keys.
+    fn dpop(self) -> bool {
+        matches!(self, Self::DpopProtected | Self::DpopRefresh)
     }
 
     fn name(self) -> &'static str {
@@ -48,6 +60,8 @@ impl Scenario {
             Self::ProtectedFlood => "protected-flood",
             Self::RefreshFlood => "refresh-flood",
             Self::ChainAge => "chain-age",
+            Self::DpopProtected => "dpop-protected",
+            Self::DpopRefresh => "dpop-refresh",
         }
     }
 }
@@ -112,6 +126,9 @@ const SETUP_ATTEMPTS: usize = 5;
 struct Ctx {
     system: System,
     target: Target,
+    /// The server's issuer, which DPoP proofs name (with the path) as `htu`; set for the DPoP
+    /// scenarios.
+    issuer: Option<String>,
     login_body: Bytes,
     flood_login_body: Bytes,
     setup: OpStats,
@@ -126,15 +143,45 @@ struct Client {
     conn: Conn,
     tokens: Option<Tokens>,
     rng: u64,
+    /// Its DPoP key, in the DPoP scenarios.
+    dpop: Option<ClientKey>,
 }
 
 impl Client {
-    fn new(target: &Target, seed: u64) -> Self {
+    fn new(ctx: &Ctx, seed: u64) -> Self {
         Self {
-            conn: Conn::new(target.clone()),
+            conn: Conn::new(ctx.target.clone()),
             tokens: None,
             rng: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03,
+            dpop: ctx
+                .issuer
+                .as_ref()
+                .and_then(|_| ClientKey::es256(seed).ok()),
         }
+    }
+
+    /// A `DPoP` header for `htm` `path` at the server, naming `access_token` when given:
+    /// `None` outside the DPoP scenarios.
+    fn proof(
+        &mut self,
+        ctx: &Ctx,
+        htm: &str,
+        path: &str,
+        access_token: Option<&str>,
+    ) -> Result<Option<HeaderValue>, OpError> {
+        let Some(issuer) = &ctx.issuer else {
+            return Ok(None);
+        };
+        let key = self
+            .dpop
+            .as_mut()
+            .ok_or_else(|| OpError::Body("no DPoP key".into()))?;
+        let proof = key
+            .proof(htm, &format!("{issuer}{path}"), unix_now(), access_token)
+            .map_err(|e| OpError::Body(e.to_string()))?;
+        HeaderValue::from_str(&proof)
+            .map(Some)
+            .map_err(|e| OpError::Body(e.to_string()))
     }
 
     /// splitmix64: cheap, good enough to pick operations.
@@ -158,9 +205,16 @@ async fn login(ctx: &Ctx, c: &mut Client) -> Result<(), OpError> {
 }
 
 async fn login_as(ctx: &Ctx, c: &mut Client, body: Bytes) -> Result<(), OpError> {
+    let proof = c.proof(ctx, "POST", ctx.system.login_path(), None)?;
     let r = c
         .conn
-        .request(Method::POST, ctx.system.login_path(), None, Some(body))
+        .request_with(
+            Method::POST,
+            ctx.system.login_path(),
+            None,
+            proof.as_ref(),
+            Some(body),
+        )
         .await
         .map_err(OpError::Transport)?;
     if r.status != 200 {
@@ -174,12 +228,20 @@ async fn protected(ctx: &Ctx, c: &mut Client) -> Result<(), OpError> {
     let Some(tokens) = &c.tokens else {
         return Err(OpError::Body("no access token (its login failed)".into()));
     };
+    let (auth, access) = (tokens.bearer.clone(), tokens.access.clone());
+    let proof = c.proof(ctx, "GET", ctx.system.protected_path(), Some(&access))?;
+    let auth = match proof {
+        Some(_) => HeaderValue::from_str(&format!("DPoP {access}"))
+            .map_err(|e| OpError::Body(e.to_string()))?,
+        None => auth,
+    };
     let r = c
         .conn
-        .request(
+        .request_with(
             Method::GET,
             ctx.system.protected_path(),
-            Some(&tokens.bearer),
+            Some(&auth),
+            proof.as_ref(),
             None,
         )
         .await
@@ -191,18 +253,28 @@ async fn protected(ctx: &Ctx, c: &mut Client) -> Result<(), OpError> {
 }
 
 async fn refresh(ctx: &Ctx, c: &mut Client) -> Result<(), OpError> {
-    let Some(tokens) = c.tokens.as_mut() else {
+    let Some(tokens) = c.tokens.as_ref() else {
         return Err(OpError::Body("no refresh token (its login failed)".into()));
     };
     let body = ctx.system.refresh_body(&tokens.refresh);
+    let proof = c.proof(ctx, "POST", ctx.system.refresh_path(), None)?;
     let r = c
         .conn
-        .request(Method::POST, ctx.system.refresh_path(), None, Some(body))
+        .request_with(
+            Method::POST,
+            ctx.system.refresh_path(),
+            None,
+            proof.as_ref(),
+            Some(body),
+        )
         .await
         .map_err(OpError::Transport)?;
     if r.status != 200 {
         return Err(status_error(r.status, &r.body));
     }
+    let Some(tokens) = c.tokens.as_mut() else {
+        return Err(OpError::Body("no tokens".into()));
+    };
     ctx.system
         .apply_refresh(&r.body, tokens)
         .map_err(OpError::Body)
@@ -252,10 +324,12 @@ async fn client_loop(
 ) -> Client {
     while Instant::now() < deadline {
         match scenario {
-            Scenario::Protected | Scenario::ProtectedFlood => {
+            Scenario::Protected | Scenario::ProtectedFlood | Scenario::DpopProtected => {
                 protected_or_relogin(&ctx, &mut c).await;
             }
-            Scenario::Refresh | Scenario::RefreshFlood => refresh_or_relogin(&ctx, &mut c).await,
+            Scenario::Refresh | Scenario::RefreshFlood | Scenario::DpopRefresh => {
+                refresh_or_relogin(&ctx, &mut c).await;
+            }
             Scenario::Login => {
                 let _ = timed(&ctx.login, login(&ctx, &mut c)).await;
             }
@@ -292,7 +366,7 @@ async fn setup(ctx: &Arc<Ctx>, n: usize) -> anyhow::Result<Vec<Client>> {
         .map(|i| {
             let ctx = ctx.clone();
             tokio::spawn(async move {
-                let mut c = Client::new(&ctx.target, i as u64 + 1);
+                let mut c = Client::new(&ctx, i as u64 + 1);
                 for attempt in 0..SETUP_ATTEMPTS {
                     if timed(&ctx.setup, login(&ctx, &mut c)).await.is_ok() {
                         break;
@@ -375,11 +449,41 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// The server's issuer, from its RFC 8414 metadata.
+async fn issuer_of(target: &Target) -> anyhow::Result<String> {
+    let mut conn = Conn::new(target.clone());
+    let r = conn
+        .request(
+            Method::GET,
+            "/.well-known/oauth-authorization-server",
+            None,
+            None,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("metadata: {e}"))?;
+    anyhow::ensure!(r.status == 200, "metadata answered {}", r.status);
+    let v: Value = serde_json::from_slice(&r.body).context("metadata")?;
+    v["issuer"]
+        .as_str()
+        .map(|s| s.trim_end_matches('/').to_owned())
+        .context("metadata without issuer")
+}
+
 /// Runs one scenario and writes its JSON.
 pub async fn run(args: RunArgs, threads: usize) -> anyhow::Result<()> {
     let target = Target::parse(&args.base)?;
+    let issuer = if args.scenario.dpop() {
+        anyhow::ensure!(
+            args.system == System::Baton,
+            "the DPoP scenarios are baton's"
+        );
+        Some(issuer_of(&target).await?)
+    } else {
+        None
+    };
     let ctx = Arc::new(Ctx {
         system: args.system,
+        issuer,
         target,
         login_body: args.system.login_body(&args.user, &args.password),
         flood_login_body: args.system.login_body(
@@ -408,9 +512,7 @@ pub async fn run(args: RunArgs, threads: usize) -> anyhow::Result<()> {
     // --- setup ---------------------------------------------------------------------------
     let setup_start = Instant::now();
     let clients = match args.scenario {
-        Scenario::Login => (0..n)
-            .map(|i| Client::new(&ctx.target, i as u64 + 1))
-            .collect(),
+        Scenario::Login => (0..n).map(|i| Client::new(&ctx, i as u64 + 1)).collect(),
         _ => setup(&ctx, n).await?,
     };
     let setup_logins_secs = setup_start.elapsed().as_secs_f64();
@@ -452,7 +554,7 @@ pub async fn run(args: RunArgs, threads: usize) -> anyhow::Result<()> {
         }
         if args.scenario.floods() {
             for i in 0..args.flood {
-                let c = Client::new(&ctx.target, 1_000_000 + i as u64);
+                let c = Client::new(&ctx, 1_000_000 + i as u64);
                 tasks.push(tokio::spawn(flood_loop(ctx.clone(), c, deadline)));
             }
         }
@@ -473,8 +575,10 @@ pub async fn run(args: RunArgs, threads: usize) -> anyhow::Result<()> {
 
     // --- results -------------------------------------------------------------------------
     let measured: Vec<(&str, &OpStats)> = match args.scenario {
-        Scenario::Protected | Scenario::ProtectedFlood => vec![("protected", &ctx.protected)],
-        Scenario::Refresh | Scenario::RefreshFlood | Scenario::ChainAge => {
+        Scenario::Protected | Scenario::ProtectedFlood | Scenario::DpopProtected => {
+            vec![("protected", &ctx.protected)]
+        }
+        Scenario::Refresh | Scenario::RefreshFlood | Scenario::ChainAge | Scenario::DpopRefresh => {
             vec![("refresh", &ctx.refresh)]
         }
         Scenario::Login => vec![("login", &ctx.login)],

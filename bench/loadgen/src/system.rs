@@ -21,6 +21,8 @@ pub enum System {
 pub struct Tokens {
     /// `Bearer <access token>`, ready for the `Authorization` header.
     pub bearer: HeaderValue,
+    /// The access token itself (a DPoP proof names its hash).
+    pub access: String,
     /// The refresh token to present next.
     pub refresh: String,
 }
@@ -108,8 +110,10 @@ impl System {
     /// Reads the tokens of a successful login.
     pub fn parse_login(self, body: &[u8]) -> Result<Tokens, String> {
         let v: Value = serde_json::from_slice(body).map_err(|e| format!("login answer: {e}"))?;
+        let access = self.field(&v, self.access_field())?;
         Ok(Tokens {
-            bearer: bearer(&self.field(&v, self.access_field())?)?,
+            bearer: bearer(&access)?,
+            access,
             refresh: self.field(&v, self.refresh_field())?,
         })
     }
@@ -123,6 +127,7 @@ impl System {
             tokens.refresh = self.field(&v, self.refresh_field())?;
         }
         tokens.bearer = bearer(&access)?;
+        tokens.access = access;
         Ok(())
     }
 }
