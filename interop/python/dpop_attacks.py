@@ -250,9 +250,27 @@ def refresh_attacks(b: Baton, key, refresh):
     r = b.refresh(refresh, new_key())
     expect_error("stolen refresh token with another key's proof: 400 invalid_dpop_proof", r,
                  400, "invalid_dpop_proof")
-    r = b.refresh(refresh, key)
+    # The same at the OAuth token endpoint, and proofs that do not fit the token request.
+    r = requests.post(b.base + "/oauth/token", timeout=TIMEOUT,
+                      data={"grant_type": "refresh_token", "refresh_token": refresh})
+    expect_error("stolen refresh token at /oauth/token without a proof: 400 invalid_dpop_proof",
+                 r, 400, "invalid_dpop_proof")
+    other_endpoint = proof(key, "POST", b.htu("/auth/login"))
+    r = b.post("/auth/refresh", {"refresh_token": refresh}, other_endpoint)
+    expect_error("refresh with a proof made for /auth/login: 400 invalid_dpop_proof", r, 400,
+                 "invalid_dpop_proof")
+    wrong_method = proof(key, "GET", b.htu("/auth/refresh"))
+    r = b.post("/auth/refresh", {"refresh_token": refresh}, wrong_method)
+    expect_error("refresh with a proof for GET: 400 invalid_dpop_proof", r, 400,
+                 "invalid_dpop_proof")
+    # The owner's refresh works, once per proof: its replay gets nothing.
+    dpop = proof(key, "POST", b.htu("/auth/refresh"))
+    r = b.post("/auth/refresh", {"refresh_token": refresh}, dpop)
     check("owner's refresh after the attempts: 200 (token not spent)",
           r.status_code == 200 and body_of(r).get("token_type") == "DPoP", describe(r))
+    replayed = b.post("/auth/refresh", {"refresh_token": refresh}, dpop)
+    expect_error("replayed refresh proof: 400 invalid_dpop_proof", replayed, 400,
+                 "invalid_dpop_proof")
 
 
 def main() -> int:

@@ -251,19 +251,52 @@ mod tests {
             nonce: None,
         };
         let cache = ReplayCache::new(2);
-        assert_eq!(cache.record(&proof("a", NOW), NOW), Ok(true));
-        assert_eq!(cache.record(&proof("a", NOW), NOW + 10), Ok(false));
+        assert_eq!(cache.record(&proof("a", NOW), NOW), Ok(Recorded::Fresh));
+        assert_eq!(
+            cache.record(&proof("a", NOW), NOW + 10),
+            Ok(Recorded::Replayed)
+        );
         // Another key's proof with the same jti is another proof.
         let theirs = Proof {
             jkt: "other".into(),
             ..proof("a", NOW)
         };
-        assert_eq!(cache.record(&theirs, NOW), Ok(true));
-        // Full of live proofs: a new one is refused, not an old one forgotten.
+        assert_eq!(cache.record(&theirs, NOW), Ok(Recorded::Fresh));
+        // Full of proofs of the last seconds: a new one is refused, none forgotten early.
         assert_eq!(cache.record(&proof("b", NOW), NOW), Err(ReplayCacheFull));
+        assert_eq!(
+            cache.record(&proof("a", NOW), NOW + 1),
+            Ok(Recorded::Replayed)
+        );
         // Once the first ones are past their window they make room.
         let later = NOW + PROOF_MAX_AGE + PROOF_MAX_SKEW + 1;
-        assert_eq!(cache.record(&proof("b", later), later), Ok(true));
+        assert_eq!(cache.record(&proof("b", later), later), Ok(Recorded::Fresh));
         assert!(cache.len() <= 2);
+
+        // Full of older proofs still within their window: the window narrows, so that fresh
+        // proofs are taken and the older ones refused as too old (never taken twice).
+        let flooded = ReplayCache::new(2);
+        assert_eq!(
+            flooded.record(&proof("x", NOW - 50), NOW),
+            Ok(Recorded::Fresh)
+        );
+        assert_eq!(
+            flooded.record(&proof("y", NOW - 40), NOW),
+            Ok(Recorded::Fresh)
+        );
+        assert_eq!(flooded.record(&proof("z", NOW), NOW), Ok(Recorded::Fresh));
+        assert_eq!(
+            flooded.record(&proof("x", NOW - 50), NOW),
+            Ok(Recorded::TooOld)
+        );
+        assert_eq!(
+            flooded.record(&proof("w", NOW - 45), NOW),
+            Ok(Recorded::TooOld)
+        );
+        assert_eq!(
+            flooded.record(&proof("z", NOW), NOW + 1),
+            Ok(Recorded::Replayed)
+        );
+        assert!(flooded.len() <= 2);
     }
 }

@@ -258,6 +258,9 @@ pub struct RotateRequest {
     /// The thumbprint of the DPoP key the request proved it holds: a session bound to a key
     /// (RFC 9449 §5) rotates only with a proof by that key.
     pub dpop_jkt: Option<String>,
+    /// A key to bind the session to as it rotates, when it is bound to none yet: a public
+    /// client's refresh with a proof (RFC 9449 §5: its refresh tokens are then bound).
+    pub bind_jkt: Option<String>,
 }
 
 /// A refresh token as storage knows it, with its session.
@@ -479,14 +482,15 @@ pub trait ClientStore: Send + Sync {
     /// Forgets used client assertions that expired before `before`; how many.
     async fn purge_client_assertions(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
     /// Records the use of a DPoP proof (`id`, [`crate::dpop::Proof::replay_id`]) until
-    /// `expires_at`; `false` when it was used before. Bounded: a backend that keeps them in
-    /// memory answers [`StoreError::Unavailable`] when full of live ones.
+    /// `expires_at`: whether it is fresh, used before, or (a backend that keeps them in memory,
+    /// its window narrowed under a flood: [`crate::dpop::ReplayCache`]) too old now. Such a
+    /// backend answers [`StoreError::Unavailable`] only when full of proofs of the last seconds.
     async fn use_dpop_proof(
         &self,
         id: [u8; 32],
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<crate::dpop::Recorded, StoreError>;
     /// Forgets used DPoP proofs that expired before `before`; how many.
     async fn purge_dpop_proofs(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
     /// Replaces a client's settings and secret hash; `false` if there is no such client.

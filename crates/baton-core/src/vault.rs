@@ -52,6 +52,13 @@ impl aws_lc_rs::hkdf::KeyType for OutputLen {
     }
 }
 
+/// The DPoP nonce of `window` under `kek`'s nonce key.
+fn nonce_of(kek: &Kek, window: i64) -> String {
+    use base64::Engine as _;
+    let tag = aws_lc_rs::hmac::sign(&kek.nonce_key, &window.to_be_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag.as_ref()[..18])
+}
+
 /// One key-encryption key.
 struct Kek {
     id: [u8; KEK_ID_LEN],
@@ -121,9 +128,15 @@ impl KeyVault {
     /// The server's DPoP nonce (RFC 9449 §8) for the time window `window`: a MAC of it under
     /// a key derived from the secret, base64url, so nothing need be stored or shared.
     pub fn dpop_nonce(&self, window: i64) -> String {
-        use base64::Engine as _;
-        let tag = aws_lc_rs::hmac::sign(&self.current.nonce_key, &window.to_be_bytes());
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag.as_ref()[..18])
+        nonce_of(&self.current, window)
+    }
+
+    /// Whether `nonce` is the nonce of `window` under the current secret or the previous one
+    /// (instances part-way through a change of secret take each other's).
+    pub fn is_dpop_nonce(&self, nonce: &str, window: i64) -> bool {
+        std::iter::once(&self.current)
+            .chain(self.previous.as_ref())
+            .any(|kek| nonce_of(kek, window) == nonce)
     }
 
     /// Whether `key` is stored as an envelope (rather than plain, from before encryption).

@@ -263,9 +263,6 @@ async fn purge_loop(state: AppState) {
         if let Err(e) = state.baton.purge_client_assertions().await {
             tracing::warn!(error = %e, "purging used client assertions failed");
         }
-        if let Err(e) = state.baton.purge_dpop_proofs().await {
-            tracing::warn!(error = %e, "purging used DPoP proofs failed");
-        }
         if let Err(e) = state.baton.purge_logouts().await {
             tracing::warn!(error = %e, "purging expired logout notices failed");
         }
@@ -280,8 +277,8 @@ async fn purge_loop(state: AppState) {
     }
 }
 
-/// Drops stale sealed successors and forgets the limiters' old entries every minute, beside a
-/// purge that may take longer than that.
+/// Drops stale sealed successors, forgets the limiters' old entries and the DPoP proofs past
+/// their window every minute, beside a purge that may take longer than that.
 async fn sweep_loop(state: AppState) {
     let mut sweep = tokio::time::interval(SEAL_SWEEP_INTERVAL);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -289,6 +286,9 @@ async fn sweep_loop(state: AppState) {
         sweep.tick().await;
         if let Err(e) = state.baton.drop_stale_seals().await {
             tracing::warn!(error = %e, "dropping stale sealed successors failed");
+        }
+        if let Err(e) = state.baton.purge_dpop_proofs().await {
+            tracing::warn!(error = %e, "purging used DPoP proofs failed");
         }
         state.limiter.purge().await;
         state.registrations.purge().await;

@@ -120,6 +120,19 @@ pub fn first_party_required(state: &AppState) -> bool {
     state.config.dpop == Dpop::Required
 }
 
+/// Whether the client `client_id` must send proofs: baton's own as `BATON_DPOP` says, the
+/// others as registered (`--require-dpop`); a client deleted since need not.
+pub async fn required_for(state: &AppState, client_id: &str) -> Result<bool, ApiError> {
+    if client_id == baton_core::service::FIRST_PARTY_CLIENT {
+        return Ok(first_party_required(state));
+    }
+    match state.baton.client(client_id).await {
+        Ok(client) => Ok(client.settings.require_dpop && state.config.dpop != Dpop::Off),
+        Err(baton_core::AuthError::UnknownClient) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The access token of a request with the `DPoP` scheme, checked with its proof (RFC 9449
 /// §7): the token is `token`, the claims' key `jkt` must be the proof's.
 pub async fn resource_request(

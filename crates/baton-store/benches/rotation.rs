@@ -71,6 +71,7 @@ async fn rotate(store: &dyn Store, token: &RefreshToken) -> RefreshToken {
         grace: Duration::seconds(10),
         client_id: None,
         dpop_jkt: None,
+        bind_jkt: None,
     };
     match store.rotate(&request).await.expect("rotate") {
         RotateOutcome::Rotated(_) => next,

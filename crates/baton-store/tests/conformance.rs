@@ -100,6 +100,7 @@ every_backend!(
     a_request_that_read_the_clock_before_the_rotation_is_a_replay,
     dpop_proofs_are_taken_once_within_their_window,
     a_bound_session_rotates_only_for_its_key,
+    an_unbound_session_is_bound_by_a_refresh_with_a_key,
     replays_of_one_token_are_capped,
     a_revocation_committed_during_a_rotation_wins,
     sessions_past_the_limit_are_revoked_oldest_first,
@@ -237,6 +238,7 @@ fn rotation(presented: &RefreshToken, now: OffsetDateTime) -> (RotateRequest, Re
         grace: Duration::seconds(10),
         client_id: None,
         dpop_jkt: None,
+        bind_jkt: None,
     };
     (req, next)
 }
@@ -1415,24 +1417,54 @@ async fn a_request_that_read_the_clock_before_the_rotation_is_a_replay(
 /// A DPoP proof's id is taken once while it is remembered, by every instance alike; past its
 /// end it is forgotten (by the purge, or by the memory cache itself).
 async fn dpop_proofs_are_taken_once_within_their_window(store: Arc<dyn Store>, _url: &str) {
+    use baton_core::dpop::Recorded;
     let id = [7u8; 32];
     let until = T0 + Duration::seconds(65);
-    assert!(store.use_dpop_proof(id, until, T0).await.expect("first"));
-    assert!(!store.use_dpop_proof(id, until, T0).await.expect("again"));
-    assert!(!store
-        .use_dpop_proof(id, until, T0 + Duration::seconds(60))
-        .await
-        .expect("later, within"));
-    assert!(store
-        .use_dpop_proof([8u8; 32], until, T0)
-        .await
-        .expect("another"));
+    assert_eq!(
+        store.use_dpop_proof(id, until, T0).await.expect("first"),
+        Recorded::Fresh
+    );
+    assert_eq!(
+        store.use_dpop_proof(id, until, T0).await.expect("again"),
+        Recorded::Replayed
+    );
+    assert_eq!(
+        store
+            .use_dpop_proof(id, until, T0 + Duration::seconds(60))
+            .await
+            .expect("later, within"),
+        Recorded::Replayed
+    );
+    assert_eq!(
+        store
+            .use_dpop_proof([8u8; 32], until, T0)
+            .await
+            .expect("another"),
+        Recorded::Fresh
+    );
     let after = T0 + Duration::seconds(66);
-    assert!(store
-        .use_dpop_proof(id, after + Duration::seconds(65), after)
+    assert_eq!(
+        store
+            .use_dpop_proof(id, after + Duration::seconds(65), after)
+            .await
+            .expect("past its end"),
+        Recorded::Fresh
+    );
+    store
+        .purge_dpop_proofs(after + Duration::seconds(66))
         .await
-        .expect("past its end"));
-    store.purge_dpop_proofs(after).await.expect("purge");
+        .expect("purge");
+    // Past every end and purged: each id is taken again.
+    let later = after + Duration::seconds(67);
+    for id in [id, [8u8; 32]] {
+        assert_eq!(
+            store
+                .use_dpop_proof(id, later + Duration::seconds(65), later)
+                .await
+                .expect("after the purge"),
+            Recorded::Fresh
+        );
+    }
 }
 
 /// A session bound to a DPoP key rotates only for a request that proved that key; without
@@ -1484,6 +1516,17 @@ async fn a_bound_session_rotates_only_for_its_key(store: Arc<dyn Store>, _url: &
         store.rotate(&req).await.expect("rotate"),
         RotateOutcome::Rotated(_)
     ));
+    // Within the grace window a thief without the key gets no successor either.
+    let (thief, _) = with(Some("key-b"), T0 + Duration::seconds(1));
+    assert!(matches!(
+        store.rotate(&thief).await.expect("refused"),
+        RotateOutcome::Refused(RefreshError::DpopKey)
+    ));
+    let (owner, _) = with(Some("key-a"), T0 + Duration::seconds(1));
+    assert!(matches!(
+        store.rotate(&owner).await.expect("replay"),
+        RotateOutcome::Replayed(..)
+    ));
     let (late, _) = with(None, T0 + Duration::minutes(5));
     assert!(matches!(
         store.rotate(&late).await.expect("refused"),
@@ -1491,6 +1534,38 @@ async fn a_bound_session_rotates_only_for_its_key(store: Arc<dyn Store>, _url: &
     ));
     let session = store.session(&id).await.expect("read").expect("exists");
     assert!(session.revoked_at.is_none(), "no reuse was detected");
+    assert_eq!(session.dpop_jkt.as_deref(), Some("key-a"));
+}
+
+/// A public client's session opened without a proof is bound by its first refresh with one
+/// (RFC 9449 §5): from then on its tokens rotate only with that key.
+async fn an_unbound_session_is_bound_by_a_refresh_with_a_key(store: Arc<dyn Store>, _url: &str) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (id, first) = session_for(store.as_ref(), &alice).await;
+    let (mut req, second) = rotation(&first, T0);
+    req.dpop_jkt = Some("key-a".into());
+    req.bind_jkt = Some("key-a".into());
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    let session = store.session(&id).await.expect("read").expect("exists");
+    assert_eq!(session.dpop_jkt.as_deref(), Some("key-a"));
+    let (without, _) = rotation(&second, T0 + Duration::seconds(1));
+    assert!(matches!(
+        store.rotate(&without).await.expect("refused"),
+        RotateOutcome::Refused(RefreshError::DpopKey)
+    ));
+    // Bound once: another key given later binds nothing.
+    let (mut other, _) = rotation(&second, T0 + Duration::seconds(2));
+    other.dpop_jkt = Some("key-a".into());
+    other.bind_jkt = Some("key-b".into());
+    assert!(matches!(
+        store.rotate(&other).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    let session = store.session(&id).await.expect("read").expect("exists");
     assert_eq!(session.dpop_jkt.as_deref(), Some("key-a"));
 }
 

@@ -179,7 +179,8 @@ pub fn check_proof(proof: &str, request: &ProofContext<'_>) -> Result<Proof, Pro
     if claims.jti.is_empty() || claims.jti.len() > MAX_JTI_LEN {
         return Err(ProofError::Malformed);
     }
-    if !claims.htm.eq_ignore_ascii_case(request.method) {
+    // RFC 9110 §9.1: methods are case-sensitive.
+    if claims.htm != request.method {
         return Err(ProofError::Htm);
     }
     match (normalized_htu(&claims.htu), normalized_htu(request.uri)) {
@@ -224,9 +225,10 @@ pub fn thumbprint(jwk: &Jwk, alg: Algorithm) -> Option<String> {
     fits.then(|| jwk.thumbprint(ThumbprintHash::SHA256))
 }
 
-/// RFC 9449 §4.3: `htu` compared without query and fragment, after RFC 3986 §6's syntax- and
-/// scheme-based normalization (case of scheme and host, default port, dot segments, an empty
-/// path as `/`, percent-encoding's case), which the URL parser applies.
+/// RFC 9449 §4.3: `htu` compared without query and fragment, after the parts of RFC 3986 §6's
+/// syntax- and scheme-based normalization the URL parser applies (case of scheme and host,
+/// default port, dot segments, an empty path as `/`). Percent-encodings are compared as sent:
+/// a proof that encodes differently from the request is refused, never wrongly taken.
 pub fn normalized_htu(uri: &str) -> Option<String> {
     if uri.len() > 4096 {
         return None;
@@ -262,6 +264,13 @@ impl Proof {
 /// The `jti`s of proofs taken within their window, so a proof works once: bounded, keyed by
 /// [`Proof::replay_id`], each kept until [`Proof::replay_until`]. One process's memory: servers
 /// that share a database share the check there instead.
+///
+/// When it is full of proofs still within their window (a flood of valid proofs), it does not
+/// refuse everyone: it narrows the window instead. Proofs issued before a floor are refused as
+/// too old from then on, so the `jti`s of older ones need not be kept; fresh proofs of honest
+/// clients go on being taken. The floor moves up by half of what is left of the window each time
+/// the cache fills, so only a flood of more than `capacity` proofs within a few seconds fills it
+/// for good.
 #[derive(Debug)]
 pub struct ReplayCache {
     inner: Mutex<Seen>,
@@ -271,15 +280,29 @@ pub struct ReplayCache {
 #[derive(Debug, Default)]
 struct Seen {
     ids: HashMap<[u8; 32], i64>,
-    /// When proofs past their window were last forgotten: at most once a second, so a full
-    /// cache under a flood costs no sweep per proof.
-    swept_at: i64,
+    /// Proofs issued before this (seconds) are refused: the window narrowed under a flood.
+    floor: i64,
 }
 
-/// A proof could not be recorded: the cache is full of proofs still within their window.
+/// What [`ReplayCache::record`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// The first use of the proof: taken.
+    Fresh,
+    /// Seen before.
+    Replayed,
+    /// Issued before the window narrowed under a flood: refused as too old.
+    TooOld,
+}
+
+/// A proof could not be recorded: the cache is full of proofs issued within the last
+/// [`MIN_WINDOW`] seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("too many DPoP proofs at once")]
 pub struct ReplayCacheFull;
+
+/// The narrowest the window gets under a flood, in seconds (clocks and networks need some).
+pub const MIN_WINDOW: i64 = 5;
 
 impl ReplayCache {
     /// A cache of at most `capacity` proofs.
@@ -290,35 +313,54 @@ impl ReplayCache {
         }
     }
 
-    /// Records `proof` at `now` (seconds): `Ok(true)` the first time, `Ok(false)` for a
-    /// replay. When full, proofs past their window are forgotten first; if none is, the
-    /// proof is refused rather than another forgotten early.
-    pub fn record(&self, proof: &Proof, now: i64) -> Result<bool, ReplayCacheFull> {
+    /// Records `proof` at `now` (seconds).
+    pub fn record(&self, proof: &Proof, now: i64) -> Result<Recorded, ReplayCacheFull> {
         self.record_id(proof.replay_id(), proof.replay_until(), now)
     }
 
     /// [`Self::record`] by [`Proof::replay_id`] and [`Proof::replay_until`].
-    pub fn record_id(&self, id: [u8; 32], until: i64, now: i64) -> Result<bool, ReplayCacheFull> {
+    pub fn record_id(
+        &self,
+        id: [u8; 32],
+        until: i64,
+        now: i64,
+    ) -> Result<Recorded, ReplayCacheFull> {
+        let issued = until.saturating_sub(PROOF_MAX_AGE + PROOF_MAX_SKEW);
         let mut seen = self
             .inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if issued < seen.floor {
+            return Ok(Recorded::TooOld);
+        }
         if let Some(kept) = seen.ids.get(&id) {
             if *kept >= now {
-                return Ok(false);
+                return Ok(Recorded::Replayed);
             }
         }
-        if seen.ids.len() >= self.capacity && !seen.ids.contains_key(&id) {
-            if seen.swept_at != now {
-                seen.swept_at = now;
-                seen.ids.retain(|_, kept| *kept >= now);
-            }
-            if seen.ids.len() >= self.capacity {
+        while seen.ids.len() >= self.capacity && !seen.ids.contains_key(&id) {
+            let oldest_taken = now - PROOF_MAX_AGE;
+            let narrowest = now - MIN_WINDOW;
+            if seen.floor >= narrowest {
                 return Err(ReplayCacheFull);
+            }
+            // Forget what is past its window, or failing that, narrow the window by half.
+            let before = seen.ids.len();
+            seen.ids.retain(|_, kept| *kept >= now);
+            if seen.ids.len() < before && seen.ids.len() < self.capacity {
+                break;
+            }
+            let from = seen.floor.max(oldest_taken);
+            let floor = (from + (now - from) / 2).min(narrowest).max(from + 1);
+            seen.floor = floor;
+            let keep_from = floor + PROOF_MAX_AGE + PROOF_MAX_SKEW;
+            seen.ids.retain(|_, kept| *kept >= keep_from);
+            if issued < floor {
+                return Ok(Recorded::TooOld);
             }
         }
         seen.ids.insert(id, until);
-        Ok(true)
+        Ok(Recorded::Fresh)
     }
 
     /// How many proofs it holds.

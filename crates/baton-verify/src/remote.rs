@@ -238,14 +238,20 @@ impl Verifier {
             return Err(DpopError::OtherKey);
         }
         match self.inner.dpop_replay.record(&checked, now) {
-            Ok(true) => Ok(claims),
-            Ok(false) => Err(DpopError::Proof(crate::dpop::ProofError::Replayed)),
+            Ok(crate::dpop::Recorded::Fresh) => Ok(claims),
+            Ok(crate::dpop::Recorded::Replayed) => {
+                Err(DpopError::Proof(crate::dpop::ProofError::Replayed))
+            }
+            Ok(crate::dpop::Recorded::TooOld) => {
+                Err(DpopError::Proof(crate::dpop::ProofError::Iat))
+            }
             Err(_) => Err(DpopError::Busy),
         }
     }
 
     /// Verifies a token: signature against the issuer's published keys, `typ`, `iss`, `aud`,
-    /// `exp` and `nbf`.
+    /// `exp` and `nbf`. A token bound to a DPoP key (`claims.cnf` is set) is no bearer token:
+    /// take it only through [`Self::verify_dpop`] (the axum [`crate::Bearer`] refuses it).
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         // What needs no key is checked before anything could reach the network.
         checked_header(token)?;

@@ -3,7 +3,7 @@
 //! sharing one share the check).
 
 use super::Baton;
-use crate::dpop::{check_proof, Proof, ProofContext, ProofError};
+use crate::dpop::{check_proof, Proof, ProofContext, ProofError, Recorded};
 use crate::error::AuthError;
 
 /// How long one server nonce is made for, in seconds; a nonce is taken in its window and the
@@ -55,22 +55,29 @@ impl Baton {
         };
         if request.nonce_required {
             let window = now.unix_timestamp().div_euclid(DPOP_NONCE_WINDOW);
-            let fresh = [window, window - 1].map(|w| self.vault.dpop_nonce(w));
-            if !proof.nonce.as_ref().is_some_and(|n| fresh.contains(n)) {
+            let fresh = proof.nonce.as_deref().is_some_and(|n| {
+                [window, window - 1]
+                    .iter()
+                    .any(|w| self.vault.is_dpop_nonce(n, *w))
+            });
+            if !fresh {
                 return Ok(Err(ProofError::Nonce));
             }
         }
         let until = time::OffsetDateTime::from_unix_timestamp(proof.replay_until())
             .map_err(AuthError::internal)?;
-        if !self
+        match self
             .store
             .use_dpop_proof(proof.replay_id(), until, now)
             .await?
         {
-            tracing::info!("DPoP proof replayed");
-            return Ok(Err(ProofError::Replayed));
+            Recorded::Fresh => Ok(Ok(proof)),
+            Recorded::Replayed => {
+                tracing::info!("DPoP proof replayed");
+                Ok(Err(ProofError::Replayed))
+            }
+            Recorded::TooOld => Ok(Err(ProofError::Iat)),
         }
-        Ok(Ok(proof))
     }
 
     /// Forgets used DPoP proofs past their window; how many.

@@ -144,6 +144,10 @@ impl Baton {
                 grace: self.policy.refresh_grace,
                 client_id: client.map(str::to_owned),
                 dpop_jkt: dpop_jkt.map(str::to_owned),
+                // baton's own client is public; another one as registered.
+                bind_jkt: dpop_jkt
+                    .filter(|_| known.is_none_or(|(_, l)| l.public))
+                    .map(str::to_owned),
             })
             .await?;
         match outcome {

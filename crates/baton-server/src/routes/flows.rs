@@ -302,14 +302,25 @@ pub(super) fn delivery_name(delivery: Delivery) -> &'static str {
 
 /// The second step of a login: `factor` for the login waiting behind `mfa_token`, under the
 /// failed-login limits of its account (a wrong code counts as a failed login, and five spend
-/// the token). The tokens, and the delivery the first step asked for.
+/// the token). The tokens, and the delivery the first step asked for. With `dpop_checked`
+/// (the JSON endpoint), a client that must send DPoP proofs must have sent one.
 pub(super) async fn mfa_login(
     state: &AppState,
     mfa_token: &str,
     factor: Factor<'_>,
     origin: RequestOrigin,
+    dpop_checked: bool,
 ) -> Result<(Issued, Delivery), ApiError> {
     let (challenge, user) = state.baton.mfa_challenge(mfa_token).await?;
+    // The tokens go to the client of the first step, which may have to bind them to a key.
+    if dpop_checked
+        && origin.dpop_jkt.is_none()
+        && crate::dpop::required_for(state, &challenge.client_id).await?
+    {
+        return Err(ApiError::InvalidDpopProof(
+            "This client must send a DPoP proof".into(),
+        ));
+    }
     if user.disabled_at.is_some() {
         return Err(ApiError::AccountDisabled);
     }

@@ -26,7 +26,6 @@ pub(super) async fn login_mfa(
     proof: crate::dpop::TokenProof,
     JsonBody(req): JsonBody<LoginMfaRequest>,
 ) -> Result<Response, ApiError> {
-    proof.require(crate::dpop::first_party_required(&state))?;
     origin.dpop_jkt = proof.jkt();
     let code = req.code.as_deref().filter(|c| !c.is_empty());
     let recovery = req.recovery_code.as_deref().filter(|c| !c.is_empty());
@@ -46,7 +45,7 @@ pub(super) async fn login_mfa(
     if req.mfa_token.is_empty() || req.mfa_token.len() > 256 {
         return Err(ApiError::InvalidMfaToken);
     }
-    let (issued, delivery) = flows::mfa_login(&state, &req.mfa_token, factor, origin).await?;
+    let (issued, delivery) = flows::mfa_login(&state, &req.mfa_token, factor, origin, true).await?;
     Ok(super::auth::token_response(&state, issued, delivery))
 }
 

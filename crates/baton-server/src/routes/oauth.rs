@@ -110,10 +110,11 @@ pub(super) async fn token(
     )
     .await?;
     let client_id = client.id.as_str();
-    proof.require(
-        client.settings.require_dpop
-            || (client_id == FIRST_PARTY_CLIENT && first_party_required(&state)),
-    )?;
+    proof.require(if client_id == FIRST_PARTY_CLIENT {
+        first_party_required(&state)
+    } else {
+        client.settings.require_dpop && state.config.dpop != crate::config::Dpop::Off
+    })?;
     origin.dpop_jkt = proof.jkt();
     // RFC 6749 §5.2: a grant baton does not know is `unsupported_grant_type`; one this client
     // was not given, `unauthorized_client`.

@@ -562,3 +562,171 @@ async fn dpop_can_be_required_for_baton_s_own_client_or_turned_off() {
     .await;
     assert!(meta.get("dpop_signing_alg_values_supported").is_none());
 }
+
+#[tokio::test]
+async fn a_proof_works_once_at_token_endpoints_too() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let key = ClientKey::new(SigningAlg::ES256);
+    let proof = key.proof(&app, "POST", "/auth/login", json!({}));
+    assert_eq!(
+        app.login_with("alice", Some(&proof)).await.status(),
+        StatusCode::OK
+    );
+    assert_error(
+        app.login_with("alice", Some(&proof)).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_dpop_proof",
+        Some("The DPoP proof was used before"),
+    )
+    .await;
+    // Made for the login, it is no proof for a refresh.
+    let t = Tokens::from(
+        body(
+            app.login_with(
+                "alice",
+                Some(&key.proof(&app, "POST", "/auth/login", json!({}))),
+            )
+            .await,
+        )
+        .await,
+    );
+    let r = app
+        .refresh_with(
+            &t.refresh,
+            Some(&key.proof(&app, "POST", "/auth/login", json!({}))),
+        )
+        .await;
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_dpop_proof", None).await;
+}
+
+#[tokio::test]
+async fn a_session_opened_without_a_key_is_bound_by_its_first_refresh_with_one() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let t = Tokens::from(body(app.login_with("alice", None).await).await);
+    let key = ClientKey::new(SigningAlg::ES256);
+    let r = app
+        .refresh_with(
+            &t.refresh,
+            Some(&key.proof(&app, "POST", "/auth/refresh", json!({}))),
+        )
+        .await;
+    let next = Tokens::from(body(r).await);
+    assert_eq!(next.json["token_type"], "DPoP");
+    assert_error(
+        app.refresh_with(&next.refresh, None).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_dpop_proof",
+        None,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_cookie_refresh_without_the_key_keeps_the_cookie() {
+    let app = TestApp::spawn_with(|s| s.cookie_secure = Some(false)).await;
+    app.create_user("alice").await;
+    let key = ClientKey::new(SigningAlg::ES256);
+    let r = app
+        .client
+        .post(app.url("/auth/login"))
+        .header("DPoP", key.proof(&app, "POST", "/auth/login", json!({})))
+        .json(&json!({"username": "alice", "password": PASSWORD, "delivery": "cookie"}))
+        .send()
+        .await
+        .expect("request");
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .expect("cookie")
+        .to_str()
+        .expect("text")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    let refresh = |proof: Option<String>| {
+        let mut req = app
+            .client
+            .post(app.url("/auth/refresh"))
+            .header("cookie", cookie.clone())
+            .header("x-requested-with", "baton");
+        if let Some(proof) = proof {
+            req = req.header("DPoP", proof);
+        }
+        req.send()
+    };
+    let r = refresh(None).await.expect("request");
+    assert!(
+        r.headers().get("set-cookie").is_none(),
+        "the cookie is kept"
+    );
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_dpop_proof", None).await;
+    let r = refresh(Some(key.proof(&app, "POST", "/auth/refresh", json!({}))))
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_second_step_of_a_login_must_carry_a_proof_when_its_client_must() {
+    use crate::mfa::{code_at, enrol, now, second_step};
+    let app = TestApp::spawn().await;
+    app.state
+        .baton
+        .add_client(
+            "phone",
+            false,
+            ClientSettings {
+                require_dpop: true,
+                ..ClientSettings::legacy()
+            },
+        )
+        .await
+        .expect("client");
+    let first = app.user_session("alice").await;
+    let (secret, _) = enrol(&app, &first.access).await;
+    let key = ClientKey::new(SigningAlg::ES256);
+    let r = app
+        .client
+        .post(app.url("/oauth/token"))
+        .header("DPoP", key.proof(&app, "POST", "/oauth/token", json!({})))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", PASSWORD),
+            ("client_id", "phone"),
+        ])
+        .send()
+        .await
+        .expect("request");
+    let token = body(r).await["mfa_token"]
+        .as_str()
+        .expect("mfa_required")
+        .to_owned();
+    // Without a proof the second step gives the client nothing.
+    assert_error(
+        second_step(&app, &token, json!({"code": code_at(&secret, now(&app))})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_dpop_proof",
+        Some("This client must send a DPoP proof"),
+    )
+    .await;
+    let r = app
+        .client
+        .post(app.url("/auth/login/mfa"))
+        .header(
+            "DPoP",
+            key.proof(&app, "POST", "/auth/login/mfa", json!({})),
+        )
+        .json(&json!({"mfa_token": token, "code": code_at(&secret, now(&app))}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
+    let t = Tokens::from(body(r).await);
+    assert_eq!(t.json["token_type"], "DPoP");
+    assert_eq!(jwt_claims(&t.access)["cnf"]["jkt"], key.jkt());
+    assert_eq!(jwt_claims(&t.access)["client_id"], "phone");
+}

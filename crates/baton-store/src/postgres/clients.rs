@@ -121,8 +121,8 @@ impl ClientStore for PgStore {
         id: [u8; 32],
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        Ok(sqlx::query(crate::queries::postgres::USE_DPOP_PROOF)
+    ) -> Result<baton_core::dpop::Recorded, StoreError> {
+        let taken = sqlx::query(crate::queries::postgres::USE_DPOP_PROOF)
             .bind(&id[..])
             .bind(to_millis(expires_at))
             .bind(to_millis(now))
@@ -130,7 +130,12 @@ impl ClientStore for PgStore {
             .await
             .map_err(map)?
             .rows_affected()
-            == 1)
+            == 1;
+        Ok(if taken {
+            baton_core::dpop::Recorded::Fresh
+        } else {
+            baton_core::dpop::Recorded::Replayed
+        })
     }
 
     async fn purge_dpop_proofs(&self, before: OffsetDateTime) -> Result<u64, StoreError> {

@@ -59,6 +59,7 @@ impl PgStore {
             .bind(req.client_id.as_deref())
             .bind(&req.sealed_successor.0)
             .bind(req.dpop_jkt.as_deref())
+            .bind(req.bind_jkt.as_deref())
             .fetch_optional(&self.writer)
             .await
             .map_err(map)?;

@@ -291,6 +291,9 @@ pub const TOUCH_SESSION: &str = concat!(
     touch_idle_ttl!(),
     " / 16 ELSE 3600000 END < $1"
 );
+/// Binds the session `$2` to the DPoP key `$1` unless it is bound already.
+pub const BIND_SESSION_KEY: &str =
+    "UPDATE sessions SET dpop_jkt = $1 WHERE id = $2 AND dpop_jkt IS NULL";
 /// Counts one grace-window replay of a spent token, only while its successor is unspent, its
 /// session live (at `$3`) and fewer than `$2` replays were counted: no row changes otherwise,
 /// and nothing is handed out.

@@ -27,11 +27,12 @@ pub const DIALECT: Dialect = Dialect {
 /// session not revoked, before its absolute end and its idle end at `$1` (the token is the
 /// session's newest, so the idle end is its issue time plus the session's idle timeout), and
 /// issued to the presenting client (`$4`, or any when `NULL`), and the session bound to no DPoP
-/// key or to the one the request proved (`$6`). The session row is locked first
+/// key or to the one the request proved (`$6`); a session bound to none is bound to `$7` when
+/// given (a public client's refresh with a proof). The session row is locked first
 /// (`FOR NO KEY UPDATE`: a revocation committing meanwhile is waited for and seen), then the
 /// token is spent (naming its successor `$2`) and the successor stored with its sealed copy
 /// (`$5`). The session row itself is written only when its checkpoint of the last use is due
-/// ([`super::TOUCH_SESSION`]), so spending and storing are the whole write in the common case: two token
+/// ([`super::TOUCH_SESSION`]) or it is to be bound to a key, so spending and storing are the whole write in the common case: two token
 /// rows, the spent one updated in place (no indexed column changes). The session comes back as
 /// it now stands, or no row when any condition fails (nothing is then changed).
 pub const ROTATE_FAST: &str = concat!(
@@ -56,9 +57,15 @@ pub const ROTATE_FAST: &str = concat!(
         RETURNING session_id), \
     stored AS (INSERT INTO refresh_tokens (hash, session_id, created_at, sealed) \
         SELECT $2, session_id, $1, $5 FROM spent), \
-    touched AS (UPDATE sessions SET last_used_at = $1, idle_expires_at = $1 + live.idle_ttl \
+    touched AS (UPDATE sessions SET \
+        last_used_at = CASE WHEN sessions.last_used_at + LEAST(live.idle_ttl / 16, 3600000) < $1 \
+            THEN $1 ELSE sessions.last_used_at END, \
+        idle_expires_at = CASE WHEN sessions.last_used_at + LEAST(live.idle_ttl / 16, 3600000) < $1 \
+            THEN $1 + live.idle_ttl ELSE sessions.idle_expires_at END, \
+        dpop_jkt = COALESCE(sessions.dpop_jkt, $7::text) \
         FROM live JOIN spent ON spent.session_id = live.id WHERE sessions.id = live.id \
-        AND sessions.last_used_at + LEAST(live.idle_ttl / 16, 3600000) < $1) \
+        AND (sessions.last_used_at + LEAST(live.idle_ttl / 16, 3600000) < $1 \
+            OR (sessions.dpop_jkt IS NULL AND $7::text IS NOT NULL))) \
     SELECT s.id, s.user_id, u.username, u.email, u.email_verified_at, s.client_id, s.created_at, \
         $1::bigint AS last_used_at, s.idle_ttl, \
         s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.amr, s.scope, s.audience, s.dpop_jkt, \

@@ -145,6 +145,7 @@ const ALL: &[&str] = &[
     DELETE_CLIENT_LOGOUTS,
     USE_CLIENT_ASSERTION,
     PURGE_CLIENT_ASSERTIONS,
+    BIND_SESSION_KEY,
 ];
 
 /// The placeholders in order of first appearance.

@@ -109,7 +109,7 @@ impl ClientStore for SqliteStore {
         id: [u8; 32],
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<baton_core::dpop::Recorded, StoreError> {
         self.dpop_proofs
             .record_id(id, expires_at.unix_timestamp(), now.unix_timestamp())
             .map_err(|full| StoreError::Unavailable(full.to_string()))

@@ -62,6 +62,10 @@ pub(super) fn rotate_in(
                     ],
                 )?;
                 execute(conn, q::TOUCH_SESSION, params![now, session.id.as_str()])?;
+                if let (Some(jkt), None) = (&req.bind_jkt, &session.dpop_jkt) {
+                    execute(conn, q::BIND_SESSION_KEY, params![jkt, session.id.as_str()])?;
+                    session.dpop_jkt = Some(jkt.clone());
+                }
                 // The successor is now the newest token: the session's last use is now, its
                 // idle end its idle timeout later.
                 let idle_ttl = session.idle_expires_at - session.last_used_at;

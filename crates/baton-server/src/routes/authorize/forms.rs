@@ -402,7 +402,9 @@ pub(in crate::routes) async fn mfa(
         _ if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) => Factor::Totp(&code),
         _ => Factor::RecoveryCode(&code),
     };
-    match flows::mfa_login(&state, &form.mfa_token, factor, origin).await {
+    // Its session's tokens go to no one: it stands behind the browser session, and the
+    // application's come from the code exchange, where its proof is asked for.
+    match flows::mfa_login(&state, &form.mfa_token, factor, origin, false).await {
         Ok((issued, _)) => signed_in(&state, &headers, &client, &pending, &issued).await,
         // A passkey refused, or its ceremony not this login's, expired or forged.
         Err(
