@@ -367,6 +367,7 @@ async fn sqlite_rotations(secs: f64) -> anyhow::Result<Value> {
                     None::<i64>,
                     None::<String>,
                     None::<String>,
+                    None::<String>,
                     HASH
                 ],
             )?;

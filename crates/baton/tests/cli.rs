@@ -981,6 +981,7 @@ async fn clients_are_added_shown_and_updated_with_flags() {
             "--access-ttl",
             "5m",
             "--require-par",
+            "--require-dpop",
             "--claim",
             "groups=roles",
         ],
@@ -999,6 +1000,7 @@ async fn clients_are_added_shown_and_updated_with_flags() {
         "access_ttl: 5m",
         "refresh_idle_ttl: default",
         "require_par: yes",
+        "require_dpop: yes",
         "claim: groups=roles",
     ] {
         assert!(shown.lines().any(|l| l == line), "{line:?} not in\n{shown}");
@@ -1020,6 +1022,7 @@ async fn clients_are_added_shown_and_updated_with_flags() {
             "authorization_code,refresh_token,client_credentials",
             "--first-party",
             "--require-par=false",
+            "--require-dpop=false",
             "--default-ttls",
             "--resource",
             "https://billing.example/",
@@ -1041,6 +1044,7 @@ async fn clients_are_added_shown_and_updated_with_flags() {
     );
     assert_eq!(json["scopes"], json!(["billing:read", "openid", "profile"]));
     assert_eq!(json["require_par"], false);
+    assert!(json.get("require_dpop").is_none(), "{json}");
     assert!(json.get("access_ttl").is_none(), "{json}");
     assert_eq!(json["refresh_idle_ttl"], 172_800);
     assert_eq!(json["resources"], json!(["https://billing.example/"]));
