@@ -638,9 +638,10 @@ export function createClient(options = {}) {
             });
         }
         finally {
-            drop("logout", true);
+            // The key goes first, so that nothing signs with it once the logout is told.
             if (dpop)
                 await dropKey();
+            drop("logout", true);
         }
     };
     const json = async (res) => {

@@ -124,6 +124,22 @@ describe("DPoP in Chromium", { timeout: 120_000 }, () => {
     await a.click("#logout");
     await a.waitForSelector("#signed-out:not([hidden])");
     await b.waitForSelector("#signed-out:not([hidden])", { timeout: 5000 });
+    await a.waitForFunction(
+      () =>
+        new Promise((resolve) => {
+          const open = indexedDB.open("baton-dpop");
+          open.onsuccess = () => {
+            const db = open.result;
+            const all = db.transaction("keys").objectStore("keys").count();
+            all.onsuccess = () => {
+              db.close();
+              resolve(all.result === 0);
+            };
+          };
+        }),
+      null,
+      { timeout: 5000 },
+    );
     assert.deepEqual(await a.evaluate(inspectKeys), [], "no key left");
     await context.close();
   });

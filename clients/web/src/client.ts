@@ -896,8 +896,9 @@ export function createClient(options: ClientOptions = {}): BatonClient {
         headers: REFRESH_HEADERS,
       });
     } finally {
-      drop("logout", true);
+      // The key goes first, so that nothing signs with it once the logout is told.
       if (dpop) await dropKey();
+      drop("logout", true);
     }
   };
 
