@@ -3,7 +3,7 @@
 //! the key the access token is bound to), and the server's nonce.
 
 use crate::config::Dpop;
-use crate::error::ApiError;
+use crate::error::{capitalized, ApiError};
 use crate::state::AppState;
 use axum::extract::{FromRef, FromRequestParts, OriginalUri, Request, State};
 use axum::http::request::Parts;
@@ -198,13 +198,4 @@ pub async fn nonce_header(State(state): State<AppState>, request: Request, next:
         }
     }
     response
-}
-
-/// `text` with its first letter in upper case, as the error descriptions are written.
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }

@@ -183,20 +183,14 @@ const REALM: &str = "Bearer realm=\"baton\"";
 
 /// RFC 9449 §7.1's challenge: the realm, the error if any, and the proof algorithms taken.
 fn dpop_challenge(error: Option<(ErrorCode, &str)>) -> HeaderValue {
-    let algs = baton_core::dpop::DPOP_ALGS.join(" ");
-    let value = match error {
-        Some((code, description)) => {
-            let code = serde_json::to_value(code)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            format!(
-                "DPoP realm=\"baton\", error=\"{code}\", error_description=\"{description}\", \
-                 algs=\"{algs}\""
-            )
-        }
-        None => format!("DPoP realm=\"baton\", algs=\"{algs}\""),
-    };
+    let code = error.map(|(code, description)| {
+        let code = serde_json::to_value(code)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        (code, description)
+    });
+    let value = baton_core::dpop::challenge("baton", code.as_ref().map(|(c, d)| (c.as_str(), *d)));
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("DPoP"))
 }
 
@@ -504,7 +498,7 @@ impl From<AuthError> for ApiError {
 }
 
 /// `text` with its first letter in upper case, as the error descriptions are written.
-fn capitalized(text: &str) -> String {
+pub(crate) fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     chars
         .next()

@@ -232,10 +232,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// The access token of a request with the `DPoP` scheme (RFC 9449 §7.1; the scheme name is
 /// case-insensitive): `None` without one.
 pub fn dpop_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("dpop") && !token.is_empty()).then_some(token)
+    baton_verify::dpop_token(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
 }
 
 impl<S> FromRequestParts<S> for Authenticated

@@ -100,6 +100,19 @@ pub enum ProofError {
     Replayed,
 }
 
+/// RFC 9449 §7.1's `WWW-Authenticate` challenge: the realm, the error code and description if
+/// any, and the proof algorithms taken.
+pub fn challenge(realm: &str, error: Option<(&str, &str)>) -> String {
+    let algs = DPOP_ALGS.join(" ");
+    match error {
+        Some((code, description)) => format!(
+            "DPoP realm=\"{realm}\", error=\"{code}\", error_description=\"{description}\", \
+             algs=\"{algs}\""
+        ),
+        None => format!("DPoP realm=\"{realm}\", algs=\"{algs}\""),
+    }
+}
+
 impl ProofError {
     /// A short name of the check that failed, for metrics and logs.
     pub fn label(self) -> &'static str {

@@ -50,7 +50,9 @@ mod web;
 pub use cache::{VerifiedCache, VERIFIED_CACHE_ENTRIES};
 pub use claims::{Claims, ClientClaims, Confirmation};
 pub use keys::{KeySet, KeySetError};
-pub use rules::{bearer_token, verify, verify_client, Rules, VerifyError, ACCESS_TOKEN_TYP};
+pub use rules::{
+    bearer_token, dpop_token, verify, verify_client, Rules, VerifyError, ACCESS_TOKEN_TYP,
+};
 
 #[cfg(feature = "remote")]
 pub use remote::{DpopError, Verifier, VerifierOptions};

@@ -135,9 +135,19 @@ pub(crate) fn check_time(claims: &impl Timed, rules: &Rules, now: i64) -> Result
 /// The bearer token of an `Authorization` header value: `None` for another scheme or an empty
 /// token. The scheme name is case-insensitive (RFC 7235).
 pub fn bearer_token(authorization: &str) -> Option<&str> {
+    scheme_token(authorization, "bearer")
+}
+
+/// The access token of an `Authorization` header value with the `DPoP` scheme (RFC 9449
+/// §7.1; the scheme name is case-insensitive), or `None`.
+pub fn dpop_token(authorization: &str) -> Option<&str> {
+    scheme_token(authorization, "dpop")
+}
+
+fn scheme_token<'a>(authorization: &'a str, wanted: &str) -> Option<&'a str> {
     let (scheme, token) = authorization.trim().split_once(' ')?;
     let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    (scheme.eq_ignore_ascii_case(wanted) && !token.is_empty()).then_some(token)
 }
 
 #[cfg(test)]

@@ -86,17 +86,7 @@ impl IntoResponse for BearerRejection {
     }
 }
 
-/// RFC 9449 §7.1's challenge: the realm, the error if any, and the proof algorithms taken.
-fn dpop_challenge(realm: &str, error: Option<(&str, &str)>) -> String {
-    let algs = crate::dpop::DPOP_ALGS.join(" ");
-    match error {
-        Some((code, description)) => format!(
-            "DPoP realm=\"{realm}\", error=\"{code}\", error_description=\"{description}\", \
-             algs=\"{algs}\""
-        ),
-        None => format!("DPoP realm=\"{realm}\", algs=\"{algs}\""),
-    }
-}
+use crate::dpop::challenge as dpop_challenge;
 
 /// The verified claims of a request's access token, sender-constrained when it is bound to a
 /// key (RFC 9449 §7): a bound token must come with the `DPoP` scheme and a proof by its key
@@ -185,10 +175,7 @@ impl IntoResponse for DpopRejection {
 
 /// The access token of the `DPoP` scheme (case-insensitive), if the request uses it.
 fn dpop_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("dpop") && !token.is_empty()).then_some(token)
+    crate::rules::dpop_token(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
 }
 
 /// The request's one `DPoP` header, if it has exactly one that is text.
