@@ -299,4 +299,40 @@ mod tests {
         );
         assert!(flooded.len() <= 2);
     }
+
+    #[test]
+    fn the_replay_cache_recovers_from_a_clock_step_back_and_holds_at_least_one() {
+        let proof = |jti: &str, iat: i64| Proof {
+            jkt: "k".into(),
+            jti: jti.into(),
+            iat,
+            nonce: None,
+        };
+        // A flood narrows the window (proofs before NOW - 30 are too old from then on)...
+        let cache = ReplayCache::new(3);
+        for (jti, iat) in [
+            ("x", NOW - 50),
+            ("y", NOW - 40),
+            ("z", NOW - 30),
+            ("w", NOW),
+        ] {
+            assert_eq!(cache.record(&proof(jti, iat), NOW), Ok(Recorded::Fresh));
+        }
+        assert_eq!(
+            cache.record(&proof("v", NOW - 35), NOW),
+            Ok(Recorded::TooOld)
+        );
+        // ...then the clock steps back a minute: fresh proofs by the new clock are taken.
+        let back = NOW - 60;
+        assert_eq!(cache.record(&proof("c", back), back), Ok(Recorded::Fresh));
+        assert_eq!(
+            cache.record(&proof("c", back), back),
+            Ok(Recorded::Replayed)
+        );
+
+        // A capacity of 0 is taken as 1 rather than refusing every proof.
+        let empty = ReplayCache::new(0);
+        assert_eq!(empty.record(&proof("a", NOW), NOW), Ok(Recorded::Fresh));
+        assert_eq!(empty.record(&proof("a", NOW), NOW), Ok(Recorded::Replayed));
+    }
 }

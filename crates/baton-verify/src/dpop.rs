@@ -318,11 +318,11 @@ pub struct ReplayCacheFull;
 pub const MIN_WINDOW: i64 = 5;
 
 impl ReplayCache {
-    /// A cache of at most `capacity` proofs.
+    /// A cache of at most `capacity` proofs (at least one).
     pub fn new(capacity: usize) -> Self {
         Self {
             inner: Mutex::new(Seen::default()),
-            capacity,
+            capacity: capacity.max(1),
         }
     }
 
@@ -343,6 +343,8 @@ impl ReplayCache {
             .inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A floor is never above the narrowest window, also after the clock stepped back.
+        seen.floor = seen.floor.min(now - MIN_WINDOW);
         if issued < seen.floor {
             return Ok(Recorded::TooOld);
         }

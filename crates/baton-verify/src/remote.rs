@@ -70,6 +70,9 @@ struct Inner {
     last_failure: std::sync::Mutex<Option<Instant>>,
     last_unknown_kid_fetch: std::sync::Mutex<Option<Instant>>,
     dpop_replay: crate::dpop::ReplayCache,
+    /// [`VerifierOptions::external_url`] checked and without its trailing `/`; `None` when
+    /// absent or not an absolute `http(s)` URL without query or fragment.
+    external_url: Option<String>,
 }
 
 /// Why [`Verifier::verify_dpop`] refused a request.
@@ -90,7 +93,7 @@ pub enum DpopError {
     /// The proof is by another key than the token's.
     #[error("The access token is bound to another DPoP key")]
     OtherKey,
-    /// The service has no [`VerifierOptions::external_url`] to check `htu` against.
+    /// The service has no usable [`VerifierOptions::external_url`] to check `htu` against.
     #[error("DPoP needs the service's external URL (VerifierOptions::external_url)")]
     NoExternalUrl,
     /// The replay cache is full of proofs within their window.
@@ -132,6 +135,28 @@ fn same_origin(a: &str, b: &str) -> bool {
         (Ok(a), Ok(b)) => a.origin() == b.origin(),
         _ => false,
     }
+}
+
+/// The base of DPoP proofs' `htu` from [`VerifierOptions::external_url`]: an absolute `http` or
+/// `https` URL with a host and neither query nor fragment, without its trailing `/`. Anything
+/// else is logged and ignored, so DPoP requests get `500` rather than checks against a wrong URI.
+fn external_base(url: &str) -> Option<String> {
+    let usable = reqwest::Url::parse(url).ok().filter(|u| {
+        matches!(u.scheme(), "http" | "https")
+            && u.host().is_some()
+            && u.query().is_none()
+            && u.fragment().is_none()
+            && u.username().is_empty()
+            && u.password().is_none()
+    });
+    if usable.is_none() {
+        tracing::error!(
+            url,
+            "VerifierOptions::external_url is not an absolute http(s) URL without query, \
+             fragment or credentials; DPoP requests will be refused"
+        );
+    }
+    usable.map(|_| url.trim_end_matches('/').to_owned())
 }
 
 /// Seconds since the epoch by the system clock.
@@ -180,6 +205,7 @@ impl Verifier {
                 last_failure: std::sync::Mutex::new(None),
                 last_unknown_kid_fetch: std::sync::Mutex::new(None),
                 dpop_replay: crate::dpop::ReplayCache::new(options.dpop_replay_capacity),
+                external_url: options.external_url.as_deref().and_then(external_base),
                 options,
             }),
         }
@@ -212,16 +238,15 @@ impl Verifier {
         method: &str,
         path: &str,
     ) -> Result<Claims, DpopError> {
-        let claims = self.verify(token).await.map_err(DpopError::Token)?;
+        let claims = self.verify_any(token).await.map_err(DpopError::Token)?;
         let proof = proof.ok_or(DpopError::NoProof)?;
         let bound = claims.dpop_jkt().ok_or(DpopError::NotBound)?;
         let base = self
             .inner
-            .options
             .external_url
             .as_deref()
             .ok_or(DpopError::NoExternalUrl)?;
-        let uri = format!("{}{path}", base.trim_end_matches('/'));
+        let uri = format!("{base}{path}");
         let now = unix_now();
         let checked = crate::dpop::check_proof(
             proof,
@@ -249,10 +274,20 @@ impl Verifier {
         }
     }
 
-    /// Verifies a token: signature against the issuer's published keys, `typ`, `iss`, `aud`,
-    /// `exp` and `nbf`. A token bound to a DPoP key (`claims.cnf` is set) is no bearer token:
-    /// take it only through [`Self::verify_dpop`] (the axum [`crate::Bearer`] refuses it).
+    /// Verifies a bearer token: signature against the issuer's published keys, `typ`, `iss`,
+    /// `aud`, `exp` and `nbf`. A token bound to a DPoP key (`cnf`) is no bearer token (RFC 9449
+    /// §7.2): it is refused with [`VerifyError::DpopBound`]; take it through
+    /// [`Self::verify_dpop`] with its proof.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        let claims = self.verify_any(token).await?;
+        if claims.cnf.is_some() {
+            return Err(VerifyError::DpopBound);
+        }
+        Ok(claims)
+    }
+
+    /// [`Self::verify`] without the bearer rule: bound tokens too.
+    async fn verify_any(&self, token: &str) -> Result<Claims, VerifyError> {
         // What needs no key is checked before anything could reach the network.
         checked_header(token)?;
         let keys = self.keys().await?;
@@ -462,5 +497,34 @@ impl Verifier {
             fetched_at: Instant::now(),
         });
         Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::external_base;
+
+    #[test]
+    fn the_external_url_must_be_an_absolute_http_url_without_query_or_credentials() {
+        assert_eq!(
+            external_base("https://api.example/v1/").as_deref(),
+            Some("https://api.example/v1")
+        );
+        assert_eq!(
+            external_base("http://127.0.0.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        for bad in [
+            "",
+            "api.example",
+            "/v1",
+            "ftp://api.example",
+            "https://api.example/?a=1",
+            "https://api.example/#top",
+            "https://user:pw@api.example",
+            "file:///etc",
+        ] {
+            assert_eq!(external_base(bad), None, "{bad}");
+        }
     }
 }

@@ -193,6 +193,15 @@ fn dpop_proof(headers: &HeaderMap) -> Result<Option<&str>, DpopError> {
         .map_err(|_| DpopError::Proof(crate::dpop::ProofError::Malformed))
 }
 
+/// The path the client sent (a nested router's `OriginalUri` when there is one): DPoP proofs
+/// name it.
+fn request_path(path: &str, extensions: &http::Extensions) -> String {
+    extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(path, |o| o.0.path())
+        .to_owned()
+}
+
 async fn check_dpop(
     verifier: &Verifier,
     method: &http::Method,
@@ -227,11 +236,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let verifier = Verifier::from_ref(state);
-        let path = parts
-            .extensions
-            .get::<axum::extract::OriginalUri>()
-            .map_or(parts.uri.path(), |o| o.0.path())
-            .to_owned();
+        let path = request_path(parts.uri.path(), &parts.extensions);
         check_dpop(&verifier, &parts.method, &path, &parts.headers)
             .await
             .map(DpopBearer)
@@ -290,11 +295,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let verifier = self.verifier.clone();
         Box::pin(async move {
-            let path = req
-                .extensions()
-                .get::<axum::extract::OriginalUri>()
-                .map_or(req.uri().path(), |o| o.0.path())
-                .to_owned();
+            let path = request_path(req.uri().path(), req.extensions());
             match check_dpop(&verifier, req.method(), &path, req.headers()).await {
                 Ok(claims) => {
                     req.extensions_mut().insert(claims);
@@ -316,12 +317,8 @@ async fn check(verifier: &Verifier, headers: &HeaderMap) -> Result<Claims, Beare
         .and_then(|v| v.to_str().ok())
         .and_then(bearer_token)
         .ok_or_else(|| reject(None))?;
-    let claims = verifier.verify(token).await.map_err(|e| reject(Some(e)))?;
-    // RFC 9449 §7.2: a token bound to a key is no bearer token.
-    if claims.cnf.is_some() {
-        return Err(reject(Some(VerifyError::DpopBound)));
-    }
-    Ok(claims)
+    // RFC 9449 §7.2: a token bound to a key is no bearer token (`verify` refuses it).
+    verifier.verify(token).await.map_err(|e| reject(Some(e)))
 }
 
 impl<S> FromRequestParts<S> for Bearer
@@ -400,10 +397,11 @@ where
     }
 }
 
-/// The verified claims of a bearer token whose user proved a second factor (`amr` holds `mfa`):
+/// The verified claims of an access token whose user proved a second factor (`amr` holds `mfa`):
 /// an extractor for routes that need more than a password. A token without it is refused with
 /// RFC 9470's `insufficient_user_authentication`, so the client can sign in again with a second
-/// factor and retry. [`RequireMfaLayer`] also bounds the age of that sign-in.
+/// factor and retry. [`RequireMfaLayer`] also bounds the age of that sign-in. The token is taken
+/// as [`DpopBearer`] takes it: a bearer token, or a DPoP-bound one with its proof.
 #[derive(Debug, Clone)]
 pub struct RequireMfa(pub Claims);
 
@@ -412,6 +410,8 @@ pub struct RequireMfa(pub Claims);
 pub enum MfaRejection {
     /// No valid bearer token: the RFC 6750 answer of [`Bearer`].
     Bearer(BearerRejection),
+    /// A request with the `DPoP` scheme refused as [`DpopBearer`] refuses it.
+    Dpop(DpopRejection),
     /// A valid token whose authentication is too weak (no second factor) or, with a
     /// `max_age`, too old (RFC 9470).
     Insufficient {
@@ -419,14 +419,21 @@ pub enum MfaRejection {
         realm: String,
         /// The largest age (seconds since `auth_time`) the route accepts, if it bounds it.
         max_age: Option<u64>,
+        /// Whether the token came with the `DPoP` scheme (the challenge then names it).
+        dpop: bool,
     },
 }
 
 impl IntoResponse for MfaRejection {
     fn into_response(self) -> Response {
-        let (realm, max_age) = match self {
+        let (realm, max_age, dpop) = match self {
             Self::Bearer(rejection) => return rejection.into_response(),
-            Self::Insufficient { realm, max_age } => (realm.replace('"', ""), max_age),
+            Self::Dpop(rejection) => return rejection.into_response(),
+            Self::Insufficient {
+                realm,
+                max_age,
+                dpop,
+            } => (realm.replace('"', ""), max_age, dpop),
         };
         let description = match max_age {
             Some(_) => "A recent sign-in with a second factor is required",
@@ -444,10 +451,17 @@ impl IntoResponse for MfaRejection {
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        let mut challenge = format!(
-            "Bearer realm=\"{realm}\", error=\"insufficient_user_authentication\", \
-             error_description=\"{description}\""
-        );
+        let mut challenge = if dpop {
+            dpop_challenge(
+                &realm,
+                Some(("insufficient_user_authentication", description)),
+            )
+        } else {
+            format!(
+                "Bearer realm=\"{realm}\", error=\"insufficient_user_authentication\", \
+                 error_description=\"{description}\""
+            )
+        };
         if let Some(age) = max_age {
             challenge.push_str(&format!(", max_age={age}"));
         }
@@ -458,16 +472,21 @@ impl IntoResponse for MfaRejection {
     }
 }
 
-/// Checks the request's bearer token, then that its user proved a second factor, and with
-/// `max_age` that they did so no more than that many seconds ago.
+/// Checks the request's access token (as [`DpopBearer`] does), then that its user proved a
+/// second factor, and with `max_age` that they did so no more than that many seconds ago.
 async fn check_mfa(
     verifier: &Verifier,
+    method: &http::Method,
+    path: &str,
     headers: &HeaderMap,
     max_age: Option<u64>,
 ) -> Result<Claims, MfaRejection> {
-    let claims = check(verifier, headers)
+    let claims = check_dpop(verifier, method, path, headers)
         .await
-        .map_err(MfaRejection::Bearer)?;
+        .map_err(|rejection| match rejection {
+            DpopRejection::Bearer(bearer) => MfaRejection::Bearer(bearer),
+            dpop => MfaRejection::Dpop(dpop),
+        })?;
     let recent = max_age.is_none_or(|age| {
         claims.authenticated_within(
             i64::try_from(age).unwrap_or(i64::MAX),
@@ -480,6 +499,7 @@ async fn check_mfa(
         Err(MfaRejection::Insufficient {
             realm: verifier.realm().to_owned(),
             max_age,
+            dpop: claims.cnf.is_some(),
         })
     }
 }
@@ -493,7 +513,8 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let verifier = Verifier::from_ref(state);
-        check_mfa(&verifier, &parts.headers, None)
+        let path = request_path(parts.uri.path(), &parts.extensions);
+        check_mfa(&verifier, &parts.method, &path, &parts.headers, None)
             .await
             .map(RequireMfa)
     }
@@ -566,7 +587,8 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let (verifier, max_age) = (self.verifier.clone(), self.max_age);
         Box::pin(async move {
-            match check_mfa(&verifier, req.headers(), max_age).await {
+            let path = request_path(req.uri().path(), req.extensions());
+            match check_mfa(&verifier, req.method(), &path, req.headers(), max_age).await {
                 Ok(claims) => {
                     req.extensions_mut().insert(claims);
                     inner.call(req).await

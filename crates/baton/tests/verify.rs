@@ -305,11 +305,18 @@ fn totp_now(secret: &str) -> String {
 async fn routes_that_require_a_second_factor_send_password_only_tokens_to_step_up() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (server, token) = baton_with_alice(dir.path(), &[]).await;
-    let verifier = Verifier::with_options(&server.base, "baton", strict(Default::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let api = format!("http://{}", listener.local_addr().expect("addr"));
+    let verifier = Verifier::with_options(
+        &server.base,
+        "baton",
+        strict(VerifierOptions {
+            external_url: Some(api.clone()),
+            ..Default::default()
+        }),
+    );
     tokio::spawn(async move {
         axum::serve(listener, resource_server::app(verifier))
             .await
@@ -375,6 +382,7 @@ async fn routes_that_require_a_second_factor_send_password_only_tokens_to_step_u
         .await
         .expect("json");
     let recovery = confirmed["recovery_codes"][0].as_str().expect("code");
+    let recovery_dpop = confirmed["recovery_codes"][1].as_str().expect("code");
     let r = http
         .post(format!("{}/auth/login", server.base))
         .json(&json!({"username": "alice", "password": common::PASSWORD}))
@@ -414,6 +422,68 @@ async fn routes_that_require_a_second_factor_send_password_only_tokens_to_step_u
         .await
         .expect("json");
     assert_eq!(account["amr"], json!(["pwd", "otp", "mfa"]));
+
+    // The same with a DPoP-bound token: the second factor's token goes with its proof, and a
+    // refusal's challenge names the DPoP scheme.
+    let key = DpopKey::new();
+    let login_url = format!("{}/auth/login", server.base);
+    let first: Value = http
+        .post(&login_url)
+        .header("DPoP", key.proof("POST", &login_url, None))
+        .json(&json!({"username": "alice", "password": common::PASSWORD}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let mfa_url = format!("{}/auth/login/mfa", server.base);
+    let second: Value = http
+        .post(&mfa_url)
+        .header("DPoP", key.proof("POST", &mfa_url, None))
+        .json(&json!({"mfa_token": first["mfa_token"], "recovery_code": recovery_dpop}))
+        .send()
+        .await
+        .expect("second step")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(second["token_type"], "DPoP");
+    let bound = second["access_token"].as_str().expect("token");
+    for (method, path) in [("GET", "/account"), ("POST", "/transfers")] {
+        let url = format!("{api}{path}");
+        let r = http
+            .request(method.parse().expect("method"), &url)
+            .header("Authorization", format!("DPoP {bound}"))
+            .header("DPoP", key.proof(method, &url, Some(bound)))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 200, "{path}");
+        // As a bearer token, or with another key's proof: refused.
+        let r = http
+            .request(method.parse().expect("method"), &url)
+            .bearer_auth(bound)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 401, "{path}");
+        let r = http
+            .request(method.parse().expect("method"), &url)
+            .header("Authorization", format!("DPoP {bound}"))
+            .header("DPoP", DpopKey::new().proof(method, &url, Some(bound)))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 401, "{path}");
+        assert!(
+            r.headers()["www-authenticate"]
+                .to_str()
+                .expect("ascii")
+                .starts_with("DPoP realm"),
+            "{path}"
+        );
+    }
 }
 
 /// A client's ES256 DPoP key, signing proofs by the real clock.
@@ -494,6 +564,13 @@ async fn dpop_bound_tokens_work_at_a_resource_server_only_with_a_proof_by_their_
     assert_eq!(login["token_type"], "DPoP");
     let bound = login["access_token"].as_str().expect("token").to_owned();
     let plain = login_alice_plain(&server).await;
+    // Verifying a bound token as a bearer token is refused by the verifier itself.
+    let bearer_only = Verifier::new(&server.base, "baton");
+    assert_eq!(
+        bearer_only.verify(&bound).await,
+        Err(VerifyError::DpopBound)
+    );
+    assert!(bearer_only.verify(&plain).await.is_ok());
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -644,6 +721,26 @@ async fn dpop_bound_tokens_work_at_a_resource_server_only_with_a_proof_by_their_
         (status, body["error"].as_str()),
         (401, Some("invalid_token"))
     );
+    // A route that needs a second factor: a password-only bound token is sent to step up
+    // with a DPoP challenge, on the extractor and on the layer.
+    for (method, path) in [
+        (reqwest::Method::GET, "/account"),
+        (reqwest::Method::POST, "/transfers"),
+    ] {
+        let url = format!("{api}{path}");
+        let proof = key.proof(method.as_str(), &url, Some(&bound));
+        let (status, challenge, body) = call(method, path, "DPoP", &bound, Some(proof)).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("insufficient_user_authentication")),
+            "{path}"
+        );
+        assert!(
+            challenge
+                .starts_with("DPoP realm=\"baton\", error=\"insufficient_user_authentication\""),
+            "{path}: {challenge}"
+        );
+    }
 }
 
 /// A bearer token of `alice`, without DPoP.

@@ -297,7 +297,12 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
                 header::HeaderName::from_static("x-requested-with"),
                 crate::dpop::DPOP,
             ])
-            .expose_headers([crate::dpop::DPOP_NONCE, header::WWW_AUTHENTICATE])
+            .expose_headers([
+                crate::dpop::DPOP_NONCE,
+                header::WWW_AUTHENTICATE,
+                // The DPoP client keeps its proofs' iat on the server's clock.
+                header::DATE,
+            ])
             .max_age(std::time::Duration::from_secs(600)),
     )
 }

@@ -330,6 +330,35 @@ async fn a_cookie_refresh_from_an_allowed_origin_carries_the_cors_headers() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["access-control-allow-origin"], APP_ORIGIN);
     assert_eq!(r.headers()["access-control-allow-credentials"], "true");
+    // A DPoP client reads the server's nonce, its challenges, and its clock (proofs' iat).
+    let exposed = r.headers()["access-control-expose-headers"]
+        .to_str()
+        .expect("ASCII")
+        .to_ascii_lowercase();
+    for name in ["dpop-nonce", "www-authenticate", "date"] {
+        assert!(exposed.split(',').any(|h| h.trim() == name), "{exposed}");
+    }
+}
+
+#[tokio::test]
+async fn a_preflight_allows_the_dpop_header() {
+    let app =
+        TestApp::spawn_with(|s| s.allowed_origins = Some(APP_ORIGIN.parse().expect("a list")))
+            .await;
+    let r = send(
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/me"))
+            .header("origin", APP_ORIGIN)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization, dpop"),
+    )
+    .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let allowed = r.headers()["access-control-allow-headers"]
+        .to_str()
+        .expect("ASCII")
+        .to_ascii_lowercase();
+    assert!(allowed.split(',').any(|h| h.trim() == "dpop"), "{allowed}");
 }
 
 #[tokio::test]
