@@ -99,6 +99,7 @@ every_backend!(
     a_replay_gets_the_successor_only_while_it_is_unspent,
     a_request_that_read_the_clock_before_the_rotation_is_a_replay,
     dpop_proofs_are_taken_once_within_their_window,
+    concurrent_uses_of_dpop_proofs_take_each_once,
     a_bound_session_rotates_only_for_its_key,
     an_unbound_session_is_bound_by_a_refresh_with_a_key,
     replays_of_one_token_are_capped,
@@ -1464,6 +1465,45 @@ async fn dpop_proofs_are_taken_once_within_their_window(store: Arc<dyn Store>, _
                 .expect("after the purge"),
             Recorded::Fresh
         );
+    }
+}
+
+/// Many proofs at once (PostgreSQL records them in batches), each sent several times, some of
+/// them used before: each is taken exactly once, whichever batches its uses fall in.
+async fn concurrent_uses_of_dpop_proofs_take_each_once(store: Arc<dyn Store>, _url: &str) {
+    use baton_core::dpop::Recorded;
+    let until = T0 + Duration::seconds(65);
+    let id = |n: u16| {
+        let mut id = [0u8; 32];
+        id[..2].copy_from_slice(&n.to_be_bytes());
+        id[2] = 0xd0;
+        id
+    };
+    for n in 0..50 {
+        assert_eq!(
+            store.use_dpop_proof(id(n), until, T0).await.expect("use"),
+            Recorded::Fresh
+        );
+    }
+    let mut uses = Vec::new();
+    for _ in 0..4 {
+        for n in 0..300u16 {
+            let store = store.clone();
+            uses.push(tokio::spawn(async move {
+                (n, store.use_dpop_proof(id(n), until, T0).await)
+            }));
+        }
+    }
+    let mut fresh = std::collections::HashMap::<u16, u32>::new();
+    for used in uses {
+        let (n, recorded) = used.await.expect("task");
+        if recorded.expect("recorded") == Recorded::Fresh {
+            *fresh.entry(n).or_default() += 1;
+        }
+    }
+    for n in 0..300u16 {
+        let expected = u32::from(n >= 50);
+        assert_eq!(fresh.get(&n).copied().unwrap_or(0), expected, "proof {n}");
     }
 }
 

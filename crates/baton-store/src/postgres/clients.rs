@@ -122,20 +122,9 @@ impl ClientStore for PgStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<baton_core::dpop::Recorded, StoreError> {
-        let taken = sqlx::query(crate::queries::postgres::USE_DPOP_PROOF)
-            .bind(&id[..])
-            .bind(to_millis(expires_at))
-            .bind(to_millis(now))
-            .execute(&self.writer)
+        self.dpop_proofs
+            .record(id, to_millis(expires_at), to_millis(now))
             .await
-            .map_err(map)?
-            .rows_affected()
-            == 1;
-        Ok(if taken {
-            baton_core::dpop::Recorded::Fresh
-        } else {
-            baton_core::dpop::Recorded::Replayed
-        })
     }
 
     async fn purge_dpop_proofs(&self, before: OffsetDateTime) -> Result<u64, StoreError> {

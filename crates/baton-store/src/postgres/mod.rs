@@ -14,6 +14,7 @@ use std::time::Duration;
 
 mod audit;
 mod clients;
+mod dpop;
 mod keys;
 mod limits;
 mod mail;
@@ -50,6 +51,7 @@ impl Default for PoolSettings {
 pub struct PgStore {
     writer: PgPool,
     reader: PgPool,
+    dpop_proofs: dpop::ProofBatcher,
 }
 
 impl PgStore {
@@ -90,6 +92,7 @@ impl PgStore {
             .await
             .map_err(map)?;
         Ok(Self {
+            dpop_proofs: dpop::ProofBatcher::start(pool.clone()),
             writer: pool.clone(),
             reader: pool,
         })

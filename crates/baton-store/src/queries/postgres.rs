@@ -92,10 +92,13 @@ pub const LOCK_TOKEN_USER: &str =
 /// two registrations of one user count their passkeys one after the other.
 pub const LOCK_USER: &str = "SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE";
 
-/// Records a DPoP proof (SQLite keeps them in memory) used at `$3`, unless one with its id is remembered still (a row past
-/// its end, not yet purged, is taken over); no row changed means it was used before.
-pub const USE_DPOP_PROOF: &str = "INSERT INTO dpop_proofs_used (id, expires_at) VALUES ($1, $2) \
+/// Records the DPoP proofs `$1` (ids, distinct) with their ends `$2`, used at `$3` (SQLite keeps
+/// them in memory), each unless one with its id is remembered still (a row past its end, not yet
+/// purged, is taken over). The ids returned are the ones taken; the others were used before.
+pub const USE_DPOP_PROOFS: &str = "INSERT INTO dpop_proofs_used (id, expires_at) \
+     SELECT * FROM unnest($1::bytea[], $2::bigint[]) \
      ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at \
-     WHERE dpop_proofs_used.expires_at < $3";
+     WHERE dpop_proofs_used.expires_at < $3 \
+     RETURNING id";
 /// Forgets used DPoP proofs that expired before `$1`.
 pub const PURGE_DPOP_PROOFS: &str = "DELETE FROM dpop_proofs_used WHERE expires_at < $1";
