@@ -70,6 +70,9 @@ pub enum EventKind {
     RefreshReuse,
     /// A spent refresh token came back within the grace window and got its successor again.
     GraceReplay,
+    /// A refresh token bound to a DPoP key came without a proof by that key: refused, nothing
+    /// spent (a stolen token, or a client that lost its key).
+    DpopKeyRefused,
     /// A session ended by logout.
     Logout,
     /// Every session of a user ended.
@@ -127,7 +130,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [Self; 31] = [
+    pub const ALL: [Self; 32] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LockedOut,
@@ -159,6 +162,7 @@ impl EventKind {
         Self::RoleRemoved,
         Self::ConsentGranted,
         Self::AppDisconnected,
+        Self::DpopKeyRefused,
     ];
 
     /// The stored name.
@@ -195,6 +199,7 @@ impl EventKind {
             Self::RoleRemoved => "role_removed",
             Self::ConsentGranted => "consent_granted",
             Self::AppDisconnected => "app_disconnected",
+            Self::DpopKeyRefused => "dpop_key_refused",
         }
     }
 

@@ -185,17 +185,42 @@ pub async fn resource_request(
     }
 }
 
-/// Adds the server's current nonce to the answer of every request that came with a proof,
-/// when nonces are on (RFC 9449 §8, §9: a client takes the newest one it was given).
-pub async fn nonce_header(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let with_proof = state.config.dpop_nonce
-        && state.config.dpop != Dpop::Off
-        && request.headers().contains_key(DPOP);
+/// What every answer to a DPoP request carries, whichever layer answered it:
+/// - the server's current nonce, to each request that came with a proof when nonces are on
+///   (RFC 9449 §8, §9: a client takes the newest one it was given);
+/// - to a request with the `DPoP` scheme, refusals for scope or step-up
+///   (`insufficient_scope`, `insufficient_user_authentication`) challenge with the `DPoP`
+///   scheme it used rather than `Bearer` (RFC 9449 §7.1).
+pub async fn answers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let on = state.config.dpop != Dpop::Off;
+    let with_proof = on && state.config.dpop_nonce && request.headers().contains_key(DPOP);
+    let dpop_scheme = on && crate::extract::dpop_token(request.headers()).is_some();
     let mut response = next.run(request).await;
     if with_proof {
         if let Ok(nonce) = HeaderValue::from_str(&state.baton.dpop_nonce()) {
             response.headers_mut().insert(DPOP_NONCE, nonce);
         }
     }
+    if dpop_scheme {
+        as_dpop_challenge(response.headers_mut());
+    }
     response
+}
+
+/// Turns a `Bearer` challenge for scope or step-up into the same under the `DPoP` scheme.
+fn as_dpop_challenge(headers: &mut HeaderMap) {
+    let www = axum::http::header::WWW_AUTHENTICATE;
+    let Some(challenge) = headers.get(&www).and_then(|v| v.to_str().ok()) else {
+        return;
+    };
+    let Some(params) = challenge.strip_prefix("Bearer ") else {
+        return;
+    };
+    if !params.contains("error=\"insufficient_") {
+        return;
+    }
+    let algs = baton_core::dpop::DPOP_ALGS.join(" ");
+    if let Ok(v) = HeaderValue::from_str(&format!("DPoP {params}, algs=\"{algs}\"")) {
+        headers.insert(www, v);
+    }
 }

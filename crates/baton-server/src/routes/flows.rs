@@ -96,15 +96,28 @@ pub(super) async fn refresh(
         }
         Err(AuthError::Refresh(reason)) => {
             state.metrics.refresh(refresh_outcome(reason));
-            if reason == RefreshError::ReuseDetected {
+            let filed = match reason {
+                RefreshError::ReuseDetected => Some((EventKind::RefreshReuse, "reuse_detected")),
+                // A bound token without its key: a thief's attempt, or a client that lost it.
+                RefreshError::DpopKey => Some((
+                    EventKind::DpopKeyRefused,
+                    if origin.dpop_jkt.is_some() {
+                        "another_key"
+                    } else {
+                        "no_proof"
+                    },
+                )),
+                _ => None,
+            };
+            if let Some((kind, why)) = filed {
                 // Filed under the account and session the token belongs to.
-                let mut reuse = event(state, EventKind::RefreshReuse, origin);
-                reuse.reason = Some("reuse_detected".into());
+                let mut refused = event(state, kind, origin);
+                refused.reason = Some(why.into());
                 if let Ok(Some((user, session, _))) = state.baton.token_owner(token).await {
-                    reuse.user_id = Some(user);
-                    reuse.session_id = Some(session);
+                    refused.user_id = Some(user);
+                    refused.session_id = Some(session);
                 }
-                audit(state, reuse).await;
+                audit(state, refused).await;
             }
             Ok(Err(reason))
         }

@@ -142,10 +142,6 @@ pub fn router(state: AppState) -> Router {
         .merge(verify)
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::dpop::nonce_header,
-        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), read_body))
         .layer(middleware::from_fn(size_guard))
@@ -162,6 +158,11 @@ pub fn router(state: AppState) -> Router {
                 "handler panicked".into(),
             ))
         }))
+        // Outside every layer that may refuse a request: each answer carries the DPoP nonce.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::dpop::answers,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security_headers,

@@ -213,6 +213,24 @@ async fn a_bound_refresh_token_without_its_key_is_refused_and_not_spent() {
         .await,
     );
     assert!(!next.refresh.is_empty());
+    // Each refusal is filed under the session, saying whether a proof came at all.
+    let refused: Vec<_> = app
+        .state
+        .baton
+        .events(&baton_core::audit::EventQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.kind.as_str() == "dpop_key_refused")
+        .collect();
+    let reasons: Vec<_> = refused.iter().rev().map(|e| e.reason.as_deref()).collect();
+    assert_eq!(reasons, [Some("no_proof"), Some("another_key")]);
+    assert!(refused
+        .iter()
+        .all(|e| e.session_id.is_some() && e.user_id.is_some()));
     // Long after, the spent token without the key still changes nothing: no reuse detection
     // is triggered by someone who cannot use the token anyway.
     app.advance(60);
@@ -506,6 +524,67 @@ async fn nonces_are_asked_for_and_taken_when_required() {
         None,
     )
     .await;
+}
+
+/// Whichever layer refuses a request with a proof, the answer carries the nonce; a refusal for
+/// scope to a request of the DPoP scheme challenges with that scheme.
+#[tokio::test]
+async fn every_answer_to_a_proof_carries_the_nonce_and_scope_refusals_name_dpop() {
+    let app = TestApp::spawn_with(|s| s.dpop_nonce = Some(true)).await;
+    app.create_user("alice").await;
+    let key = ClientKey::new(SigningAlg::ES256);
+    // A body over the limit is refused before any route: the nonce is there all the same.
+    let r = app
+        .client
+        .post(app.url("/auth/login"))
+        .header("DPoP", key.proof(&app, "POST", "/auth/login", json!({})))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 1 << 20])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.headers().contains_key("dpop-nonce"), "{:?}", r.headers());
+    let nonce = r.headers()["dpop-nonce"].to_str().expect("text").to_owned();
+    let r = app
+        .login_with(
+            "alice",
+            Some(&key.proof(&app, "POST", "/auth/login", json!({ "nonce": nonce }))),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let t = Tokens::from(body(r).await);
+    // userinfo needs the openid scope, which a first-party sign-in's token has not.
+    let proof = key.proof(
+        &app,
+        "GET",
+        "/oauth/userinfo",
+        json!({ "ath": ath(&t.access), "nonce": nonce }),
+    );
+    let r = app
+        .client
+        .get(app.url("/oauth/userinfo"))
+        .header("Authorization", format!("DPoP {}", t.access))
+        .header("DPoP", proof)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.headers().contains_key("dpop-nonce"));
+    let challenge = r.headers()["www-authenticate"].to_str().expect("text");
+    assert!(
+        challenge.starts_with("DPoP realm=\"baton\", error=\"insufficient_scope\"")
+            && challenge.ends_with("algs=\"ES256 EdDSA RS256\""),
+        "{challenge}"
+    );
+    // A bearer token gets the Bearer challenge as before.
+    let plain = Tokens::from(body(app.login("alice", PASSWORD).await).await);
+    let r = app.get_bearer("/oauth/userinfo", &plain.access).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .expect("text")
+        .starts_with("Bearer realm"));
 }
 
 #[tokio::test]
