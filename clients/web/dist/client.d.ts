@@ -17,7 +17,10 @@
  * (one per browser profile, baton origin and channel name, shared by every tab), and signs a
  * proof for each refresh and sign-in and each {@link BatonClient.fetch} to an allowed origin.
  * A stolen refresh cookie or access token is then useless without the key, which no script
- * can read out. Logging out deletes the key.
+ * can read out. Logging out deletes the key. A proof's `iat` is on the server's clock, as the
+ * `Date` header of its answers tells it, so that a device clock that is off does not get every
+ * proof refused. A refresh refused for its proof reads the key again (another tab may have
+ * replaced it) and tries once more; refused still, the session is over for this tab.
  *
  * No runtime dependencies.
  */
@@ -33,7 +36,8 @@ export interface ClientOptions {
     refreshMargin?: number;
     /** Renew the access token before it expires. Default true. */
     proactiveRefresh?: boolean;
-    /** Coordinate refreshes and logouts with other tabs of this origin. Default true. */
+    /** Coordinate refreshes and logouts with other tabs of this origin. Default true. (The DPoP
+     *  key is made under a Web Lock either way.) */
     crossTab?: boolean;
     /** Name of the Web Lock and the BroadcastChannel. Default `baton`. */
     channelName?: string;
@@ -51,8 +55,10 @@ export interface ClientOptions {
     /** A number in [0, 1) for the jitter; defaults to `Math.random`. */
     random?: () => number;
     /** Bind the tokens to a key of this browser with DPoP (RFC 9449). Default false. Needs
-     *  WebCrypto; the key is kept in IndexedDB (in memory only where there is none, so a reload
-     *  then signs out). The server must allow it (`BATON_DPOP`, on by default). */
+     *  WebCrypto (else the first request that needs a proof throws `dpop_unavailable`); the key
+     *  is kept in IndexedDB (in memory only where there is none or it fails, with a console
+     *  warning, so a reload then signs out). The server must allow it (`BATON_DPOP`, on by
+     *  default). */
     dpop?: boolean;
 }
 /** The signed-in user, as the access token describes it. */
@@ -113,10 +119,11 @@ export interface RegisteredPasskey {
     recoveryCodes?: string[];
 }
 /** Errors the client itself reports: a non-JSON error answer, a network failure, a refresh
- *  held back after a failure, a refresh overtaken by a logout, a browser without WebAuthn, and
- *  a passkey prompt that gave no passkey (dismissed, timed out or refused: the `cause` is the
- *  browser's exception). */
-export type ClientErrorCode = "http_error" | "network_error" | "backoff" | "superseded" | "passkeys_unsupported" | "passkey_failed";
+ *  held back after a failure, a refresh overtaken by a logout, a browser without WebAuthn, a
+ *  passkey prompt that gave no passkey (dismissed, timed out or refused: the `cause` is the
+ *  browser's exception), and `dpop: true` in a browser without WebCrypto (a page not served
+ *  over HTTPS or from localhost has none). */
+export type ClientErrorCode = "http_error" | "network_error" | "backoff" | "superseded" | "passkeys_unsupported" | "passkey_failed" | "dpop_unavailable";
 /** An error answer of baton (`{"error": …, "error_description": …}`).
  *
  *  `insufficient_user_authentication` (RFC 9470) refuses a change to the password, the e-mail
@@ -228,7 +235,9 @@ export interface BatonClient {
     /** A valid access token (renewed if needed), or null when signed out. */
     getAccessToken(): Promise<string | null>;
     /** `fetch` with the bearer token for baton's origin, the page's own and `apiOrigins` (other
-     *  URLs are fetched without it); on a 401 `invalid_token` it refreshes once and retries once. */
+     *  URLs are fetched without it); on a 401 `invalid_token` it refreshes once and retries once.
+     *  A token bound to the DPoP key goes in the `DPoP` scheme with a proof, sent once more when
+     *  the answer asks for the server's nonce or refuses the proof for the device's clock. */
     fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
     /** Subscribes to state changes; returns the unsubscribe function. */
     onChange(listener: ChangeListener): () => void;

@@ -17,7 +17,10 @@
  * (one per browser profile, baton origin and channel name, shared by every tab), and signs a
  * proof for each refresh and sign-in and each {@link BatonClient.fetch} to an allowed origin.
  * A stolen refresh cookie or access token is then useless without the key, which no script
- * can read out. Logging out deletes the key.
+ * can read out. Logging out deletes the key. A proof's `iat` is on the server's clock, as the
+ * `Date` header of its answers tells it, so that a device clock that is off does not get every
+ * proof refused. A refresh refused for its proof reads the key again (another tab may have
+ * replaced it) and tries once more; refused still, the session is over for this tab.
  *
  * No runtime dependencies.
  */
@@ -75,6 +78,18 @@ function userOf(token) {
         user.emailVerified = c.email_verified === true;
     }
     return user;
+}
+/** How `token` is sent: in the DPoP scheme when it is bound to a key (its `cnf.jkt`, RFC 9449
+ *  §6.1), else as a bearer token. Read off the token rather than the state, so that one held
+ *  across a sign-out or a sign-in still goes the way it was issued. */
+function schemeOf(token) {
+    try {
+        const cnf = decodeClaims(token).cnf;
+        return typeof cnf?.jkt === "string" ? "DPoP" : "Bearer";
+    }
+    catch {
+        return "Bearer";
+    }
 }
 async function errorOf(res) {
     try {
@@ -200,20 +215,30 @@ async function isInvalidToken(res) {
         return false;
     }
 }
-/** Whether an answer asks for the server's DPoP nonce (RFC 9449 §8: `400 use_dpop_nonce` at a
- *  token endpoint; §9: a `401` whose challenge says so at a resource). */
-async function needsNonce(res) {
+/** Why an answer refuses a DPoP proof, if it does: `use_dpop_nonce` when it asks for the
+ *  server's nonce (RFC 9449 §8, §9), `invalid_dpop_proof` when the proof failed a check (its
+ *  `iat`, say). `400` with the code at a token endpoint, a `401` whose challenge names it at a
+ *  resource; either way the request was not carried out (nor a refresh token spent). */
+async function dpopRefusal(res) {
     if (res.status !== 400 && res.status !== 401)
-        return false;
-    if (/error="?use_dpop_nonce"?/i.test(res.headers.get("WWW-Authenticate") ?? ""))
-        return true;
+        return null;
+    const challenge = /error="?(use_dpop_nonce|invalid_dpop_proof)\b/i.exec(res.headers.get("WWW-Authenticate") ?? "");
+    if (challenge)
+        return challenge[1].toLowerCase() === "use_dpop_nonce" ? "use_dpop_nonce" : "invalid_dpop_proof";
     try {
         const body = (await res.clone().json());
-        return body.error === "use_dpop_nonce";
+        return body.error === "use_dpop_nonce" || body.error === "invalid_dpop_proof" ? body.error : null;
     }
     catch {
-        return false;
+        return null;
     }
+}
+/** The server's clock when it answered (its `Date` header, which baton exposes to allowed
+ *  origins), in milliseconds since the epoch; null when the header is absent or unreadable. */
+function serverTimeOf(res) {
+    const date = res.headers.get("Date");
+    const time = date === null ? NaN : Date.parse(date);
+    return Number.isNaN(time) ? null : time;
 }
 /** Text as base64url, for a JWT's header and claims. */
 function base64urlOfJson(value) {
@@ -222,28 +247,62 @@ function base64urlOfJson(value) {
 /** Where DPoP keys are kept: one IndexedDB database of this origin, keys by baton origin. */
 const DPOP_DB = "baton-dpop";
 const DPOP_STORE = "keys";
-/** Runs `use` on the DPoP key store, or answers `undefined` where there is no IndexedDB. */
+/** Runs `use` on the DPoP key store, or answers `undefined` where there is no IndexedDB.
+ *  Settles when its transaction does (so a write is on disk once it resolves), and rejects
+ *  rather than hangs when the database is blocked by another tab, fails, or throws. */
 function withKeyStore(mode, use) {
     if (typeof indexedDB === "undefined")
         return Promise.resolve(undefined);
     return new Promise((resolve, reject) => {
-        const open = indexedDB.open(DPOP_DB, 1);
-        open.onupgradeneeded = () => {
-            if (!open.result.objectStoreNames.contains(DPOP_STORE))
-                open.result.createObjectStore(DPOP_STORE);
+        let settled = false;
+        const settle = (db, outcome) => {
+            db?.close();
+            if (settled)
+                return;
+            settled = true;
+            outcome();
         };
-        open.onerror = () => reject(open.error ?? new Error("IndexedDB did not open"));
+        const fail = (db, e) => settle(db, () => reject(e ?? new Error("The DPoP key store failed")));
+        let open;
+        try {
+            open = indexedDB.open(DPOP_DB, 1);
+        }
+        catch (e) {
+            fail(null, e);
+            return;
+        }
+        open.onupgradeneeded = () => {
+            try {
+                if (!open.result.objectStoreNames.contains(DPOP_STORE))
+                    open.result.createObjectStore(DPOP_STORE);
+            }
+            catch (e) {
+                // Settled here: a success that may still follow only closes the connection.
+                fail(null, e);
+            }
+        };
+        // Another tab holds an older version open: do not wait for it (it may never close).
+        open.onblocked = () => fail(null, new Error("The DPoP key store is blocked by another tab"));
+        open.onerror = () => fail(null, open.error);
         open.onsuccess = () => {
             const db = open.result;
-            const request = use(db.transaction(DPOP_STORE, mode).objectStore(DPOP_STORE));
-            request.onsuccess = () => {
+            // Too late (blocked, or failed in the upgrade): let go of the connection.
+            if (settled) {
                 db.close();
-                resolve(request.result);
-            };
-            request.onerror = () => {
-                db.close();
-                reject(request.error ?? new Error("IndexedDB request failed"));
-            };
+                return;
+            }
+            // Never be the one that holds up another tab's upgrade.
+            db.onversionchange = () => db.close();
+            try {
+                const tx = db.transaction(DPOP_STORE, mode);
+                const request = use(tx.objectStore(DPOP_STORE));
+                tx.oncomplete = () => settle(db, () => resolve(request.result));
+                tx.onabort = () => fail(db, tx.error ?? request.error);
+                tx.onerror = () => fail(db, tx.error ?? request.error);
+            }
+            catch (e) {
+                fail(db, e);
+            }
         };
     });
 }
@@ -279,25 +338,62 @@ export function createClient(options = {}) {
         .map(originOf)
         .filter((o) => o !== null && o !== "null"));
     const dpop = options.dpop ?? false;
+    /** baton's origin: the key's, and the clock proofs use for an origin not heard from yet. */
+    const batonOrigin = originOf(base || pageOrigin || "");
     /** The key's name in the store: one per baton origin and channel name. */
-    const keyId = `${name}|${originOf(base || pageOrigin || "") ?? ""}`;
+    const keyId = `${name}|${batonOrigin ?? ""}`;
+    /** The key is made under a Web Lock even with `crossTab: false`: the store is the origin's,
+     *  shared by every tab whatever the client's options. */
+    const keyLocks = typeof navigator !== "undefined" ? navigator.locks : undefined;
+    /** Whether the key is kept in IndexedDB: not where there is none, nor on this page once the
+     *  store failed (the key then lives in memory until the page goes). */
+    let storeKeys = dpop && typeof indexedDB !== "undefined";
     let dpopKey = null;
     /** The newest nonce each allowed origin gave (`DPoP-Nonce`): as many as there are origins. */
     const nonces = new Map();
+    /** How far each origin's clock is ahead of this device's, in milliseconds: learnt from the
+     *  `Date` of baton's token answers, and of any answer that refused a proof for its time. */
+    const clockOffsets = new Map();
+    /** The offset a proof to `origin` uses: its own, else baton's, else none. */
+    const offsetFor = (origin) => (origin !== null ? clockOffsets.get(origin) : undefined) ??
+        (batonOrigin !== null ? clockOffsets.get(batonOrigin) : undefined) ??
+        0;
+    /** Gives up on the store for this page; the key stays in memory. */
+    const keepKeyInMemory = (e) => {
+        storeKeys = false;
+        console.warn("baton: the DPoP key store failed; this page keeps its key in memory (a reload signs out)", e);
+    };
     /** The DPoP key: read from IndexedDB, or made and stored there (under a Web Lock, so two
      *  tabs starting at once make one key). */
     const loadKey = () => {
         if (dpopKey === null) {
             const load = async () => {
+                if (typeof crypto === "undefined" || crypto.subtle === undefined) {
+                    throw new BatonError(0, "dpop_unavailable", "DPoP needs WebCrypto, which this page does not have");
+                }
                 const getOrCreate = async () => {
-                    const stored = await withKeyStore("readonly", (s) => s.get(keyId));
-                    if (stored)
-                        return stored;
+                    if (storeKeys) {
+                        try {
+                            const stored = await withKeyStore("readonly", (s) => s.get(keyId));
+                            if (stored)
+                                return stored;
+                        }
+                        catch (e) {
+                            keepKeyInMemory(e);
+                        }
+                    }
                     const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
-                    await withKeyStore("readwrite", (s) => s.put(pair, keyId));
+                    if (storeKeys) {
+                        try {
+                            await withKeyStore("readwrite", (s) => s.put(pair, keyId));
+                        }
+                        catch (e) {
+                            keepKeyInMemory(e);
+                        }
+                    }
                     return pair;
                 };
-                const pair = locks ? await locks.request(`${name}:dpop-key`, getOrCreate) : await getOrCreate();
+                const pair = keyLocks ? await keyLocks.request(`${name}:dpop-key`, getOrCreate) : await getOrCreate();
                 const jwk = await crypto.subtle.exportKey("jwk", pair.publicKey);
                 return {
                     privateKey: pair.privateKey,
@@ -317,6 +413,8 @@ export function createClient(options = {}) {
     const dropKey = async () => {
         dpopKey = null;
         nonces.clear();
+        if (!storeKeys)
+            return;
         try {
             await withKeyStore("readwrite", (s) => s.delete(keyId));
         }
@@ -324,17 +422,19 @@ export function createClient(options = {}) {
             console.error("baton: could not delete the DPoP key", e);
         }
     };
-    /** A DPoP proof for `method` `target` (RFC 9449 §4.2), naming `accessToken` when given. */
-    const proofFor = async (method, target, accessToken) => {
+    /** A DPoP proof for `method` `target` (RFC 9449 §4.2), naming `accessToken` when given, its
+     *  `iat` on a clock `offset` milliseconds ahead of this device's. `method` is as `fetch`
+     *  sends it (a `Request`'s): the server compares `htm` exactly. */
+    const proofFor = async (method, target, offset, accessToken) => {
         const key = await loadKey();
         const htu = new URL(target, pageOrigin);
         htu.search = "";
         htu.hash = "";
         const claims = {
             jti: randomJti(),
-            htm: method.toUpperCase(),
+            htm: method,
             htu: htu.href,
-            iat: Math.floor(now() / 1000),
+            iat: Math.floor((now() + offset) / 1000),
         };
         if (accessToken !== undefined) {
             const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(accessToken));
@@ -347,28 +447,63 @@ export function createClient(options = {}) {
         const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key.privateKey, new TextEncoder().encode(input));
         return `${input}.${base64urlOf(signature)}`;
     };
-    /** Keeps the nonce an answer from `target` gives. */
+    /** Keeps the nonce an answer from `target` gives; not one that came by way of a redirect,
+     *  whose nonce is another origin's. */
     const noteNonce = (res, target) => {
         const nonce = res.headers.get("DPoP-Nonce");
         const origin = originOf(target);
-        if (nonce !== null && origin !== null && trusted.has(origin))
+        if (nonce !== null && !res.redirected && origin !== null && trusted.has(origin))
             nonces.set(origin, nonce);
     };
+    /** How far the answering server's clock is ahead of this device's, by the answer's `Date`
+     *  (rounded down to the second, so proofs err on the old side, which the server allows
+     *  more of); null when it does not say, or the answer came by way of a redirect. */
+    const offsetOf = (res) => {
+        const server = serverTimeOf(res);
+        return server === null || res.redirected ? null : server - now();
+    };
+    /** Whether a refused proof should go once more: the server asked for its nonce (now kept),
+     *  or refused the proof while its `Date` shows that the clock offset the proof used was more
+     *  than two seconds off (now corrected). Other refusals would only be refused again, and so
+     *  would one from the far end of a redirect, whose nonce and clock this client does not take. */
+    const worthRetrying = async (res, target, used) => {
+        if (res.redirected)
+            return false;
+        const refusal = await dpopRefusal(res);
+        if (refusal === "use_dpop_nonce")
+            return true;
+        if (refusal !== "invalid_dpop_proof")
+            return false;
+        const offset = offsetOf(res);
+        const origin = originOf(target);
+        if (offset === null || origin === null || Math.abs(offset - used) <= 2000)
+            return false;
+        clockOffsets.set(origin, offset);
+        return true;
+    };
     /** A request to one of baton's endpoints that issue tokens: with a proof when DPoP is on, and
-     *  once more with the server's nonce when it asks for one. */
+     *  once more (never twice) when the server asks for its nonce or refuses the proof for the
+     *  device's clock. Either refusal means nothing was done, no refresh token spent; any other
+     *  answer is final. */
     const tokenFetch = async (path, init) => {
         if (!dpop)
             return doFetch(url(path), init);
         const target = new URL(url(path), pageOrigin).href;
-        const send = async () => {
+        const origin = originOf(target);
+        const send = async (offset) => {
             const headers = new Headers(init.headers);
-            headers.set("DPoP", await proofFor("POST", target));
+            headers.set("DPoP", await proofFor("POST", target, offset));
             const res = await doFetch(url(path), { ...init, headers });
             noteNonce(res, target);
+            // Each answer here is baton's own, fresh (never cached): it keeps baton's clock current.
+            const learnt = offsetOf(res);
+            if (learnt !== null && origin !== null)
+                clockOffsets.set(origin, learnt);
             return res;
         };
-        const first = await send();
-        return (await needsNonce(first)) ? send() : first;
+        const used = offsetFor(origin);
+        const first = await send(used);
+        return (await worthRetrying(first, target, used)) ? send(offsetFor(origin)) : first;
     };
     let held = null;
     /** False until the first restore, login or sign-out tells whether there is a session. */
@@ -414,17 +549,17 @@ export function createClient(options = {}) {
             });
         }, Math.max(0, lifetime - lead));
     };
-    const hold = (token, expiresAt, scheme, reason) => {
-        held = { token, expiresAt, user: userOf(token), scheme };
+    const hold = (token, expiresAt, reason) => {
+        held = { token, expiresAt, user: userOf(token) };
         settled = true;
         schedule();
         emit(reason);
     };
     const accept = (answer, reason) => {
         const expiresAt = now() + answer.expires_in * 1000;
-        const scheme = answer.token_type?.toLowerCase() === "dpop" ? "DPoP" : "Bearer";
-        hold(answer.access_token, expiresAt, scheme, reason);
+        hold(answer.access_token, expiresAt, reason);
         if (!closed) {
+            const scheme = schemeOf(answer.access_token);
             channel?.postMessage({ type: "token", token: answer.access_token, expiresAt, scheme });
         }
         return answer.access_token;
@@ -448,7 +583,7 @@ export function createClient(options = {}) {
         const msg = event.data;
         if (msg?.type === "token") {
             if (!held || msg.expiresAt > held.expiresAt)
-                hold(msg.token, msg.expiresAt, msg.scheme ?? "Bearer", "refresh");
+                hold(msg.token, msg.expiresAt, "refresh");
         }
         else if (msg?.type === "logout") {
             // The tab that logged out deletes the key; this one forgets its copy.
@@ -501,15 +636,26 @@ export function createClient(options = {}) {
                 throw new BatonError(0, "backoff", "The last refresh failed; trying again shortly");
             }
             const gen = generation;
+            const post = () => tokenFetch("/auth/refresh", {
+                method: "POST",
+                credentials: "include",
+                headers: REFRESH_HEADERS,
+            });
             let res;
             try {
-                res = await tokenFetch("/auth/refresh", {
-                    method: "POST",
-                    credentials: "include",
-                    headers: REFRESH_HEADERS,
-                });
+                res = await post();
+                if (dpop && storeKeys && (await dpopRefusal(res)) === "invalid_dpop_proof") {
+                    // The session is bound to a key other than the one this tab read: another tab may
+                    // have replaced it in the store (a logout and a sign-in there). Read it again, once;
+                    // the refusal spent nothing.
+                    dpopKey = null;
+                    res = await post();
+                }
             }
             catch (e) {
+                // No WebCrypto (`dpop_unavailable`): no outage to wait out.
+                if (e instanceof BatonError)
+                    throw e;
                 backOff();
                 throw new BatonError(0, "network_error", e instanceof Error ? e.message : String(e));
             }
@@ -528,6 +674,10 @@ export function createClient(options = {}) {
                 const err = await errorOf(res);
                 if (res.status === 401 || res.status === 403)
                     drop("expired", true);
+                // Still refused for its proof: the session is bound to a key this tab cannot have. It
+                // is lost here; the logout is not told (nor other tabs, which may hold that key).
+                else if (err.code === "invalid_dpop_proof")
+                    drop("expired", false);
                 throw err;
             }
             const answer = (await res.json());
@@ -595,29 +745,32 @@ export function createClient(options = {}) {
         const target = originOf(template.url);
         if (target === null || !trusted.has(target))
             return doFetch(template);
+        /** Sends the request with `token`: a bound one in the DPoP scheme with a proof, once more
+         *  (never twice) when the answer asks for the server's nonce or refuses the proof for the
+         *  device's clock (the request was then not carried out). */
         const send = async (token) => {
-            const req = template.clone();
-            const headers = new Headers(req.headers);
-            const scheme = held !== null && held.token === token ? held.scheme : "Bearer";
-            if (token && scheme === "DPoP") {
+            if (token === null || !dpop || schemeOf(token) === "Bearer") {
+                const req = template.clone();
+                const headers = new Headers(req.headers);
+                if (token !== null)
+                    headers.set("Authorization", `Bearer ${token}`);
+                return doFetch(new Request(req, { headers }));
+            }
+            const sendOnce = async (offset) => {
+                const req = template.clone();
+                const headers = new Headers(req.headers);
                 headers.set("Authorization", `DPoP ${token}`);
-                headers.set("DPoP", await proofFor(req.method, req.url, token));
-            }
-            else if (token) {
-                headers.set("Authorization", `Bearer ${token}`);
-            }
-            const res = await doFetch(new Request(req, { headers }));
-            if (scheme === "DPoP")
+                headers.set("DPoP", await proofFor(req.method, req.url, offset, token));
+                const res = await doFetch(new Request(req, { headers }));
                 noteNonce(res, req.url);
-            return res;
-        };
-        /** Sends once, and once more with the server's nonce when it asks for one. */
-        const sendWithNonce = async (token) => {
-            const res = await send(token);
-            return dpop && (await needsNonce(res)) ? send(token) : res;
+                return res;
+            };
+            const used = offsetFor(target);
+            const first = await sendOnce(used);
+            return (await worthRetrying(first, template.url, used)) ? sendOnce(offsetFor(target)) : first;
         };
         const token = await getAccessToken();
-        const first = await sendWithNonce(token);
+        const first = await send(token);
         if (!(await isInvalidToken(first)))
             return first;
         let renewed;
@@ -627,7 +780,7 @@ export function createClient(options = {}) {
         catch {
             return first;
         }
-        return sendWithNonce(renewed);
+        return send(renewed);
     };
     const logout = async () => {
         try {

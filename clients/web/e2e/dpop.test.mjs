@@ -5,6 +5,7 @@
 // cross-tab single flight, each with its proof.
 
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { launchChromium, loginThroughPage, openDemo, register, startBaton } from "./harness.mjs";
 
@@ -177,4 +178,104 @@ describe("DPoP in Chromium", { timeout: 120_000 }, () => {
     assert.equal(refreshed, true, "the session still refreshes: the cookie was not spent");
     await context.close();
   });
+});
+
+/** A page of another origin that loads the client from baton and exposes it as `client`, its
+ *  device clock `skew` milliseconds off (`?skew=…`). */
+const crossOriginPage = (batonBase) => `<!doctype html><meta charset="utf-8"><title>app</title>
+<script type="module">
+  const skew = Number(new URLSearchParams(location.search).get("skew") ?? "0");
+  const { createClient } = await import(${JSON.stringify(batonBase)} + "/assets/client.js");
+  globalThis.client = createClient({
+    baseUrl: ${JSON.stringify(batonBase)},
+    dpop: true,
+    proactiveRefresh: false,
+    now: () => Date.now() + skew,
+  });
+  document.body.dataset.ready = "true";
+</script><body></body>`;
+
+describe("DPoP required, with nonces, from another origin", { timeout: 120_000 }, () => {
+  let baton;
+  let browser;
+  let server;
+  let app;
+  let n = 0;
+
+  before(async () => {
+    let batonBase = "";
+    server = createServer((req, res) => {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      res.end(crossOriginPage(batonBase));
+    });
+    await new Promise((r) => server.listen(0, "127.0.0.1", r));
+    app = `http://127.0.0.1:${server.address().port}`;
+    baton = await startBaton({
+      BATON_ALLOWED_ORIGINS: app,
+      BATON_DPOP: "required",
+      BATON_DPOP_NONCE: "true",
+      BATON_ACCESS_TTL: "3",
+      BATON_REFRESH_GRACE: "0",
+    });
+    batonBase = baton.base;
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await baton?.stop();
+    server?.close();
+  });
+
+  for (const [label, skew] of [
+    ["a device clock that is right", 0],
+    ["a device clock ten minutes fast", 600_000],
+    ["a device clock ten minutes slow", -600_000],
+  ]) {
+    test(`signs in, calls and refreshes through CORS with nonces, with ${label}`, async () => {
+      const name = `cross${++n}`;
+      await register(baton.base, name, PASSWORD);
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(`${app}/?skew=${skew}`);
+      await page.waitForSelector("body[data-ready=true]", { state: "attached" });
+      const outcome = await page.evaluate(
+        async ({ name, password, base, ttl }) => {
+          const { client } = globalThis;
+          const login = await client.login(name, password);
+          const token = await client.getAccessToken();
+          const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+          const me = await client.fetch(`${base}/api/me`);
+          // Past the token's life: the call refreshes first (with a proof and the nonce).
+          await new Promise((r) => setTimeout(r, ttl + 300));
+          const later = await client.fetch(`${base}/api/me`);
+          const renewed = await client.getAccessToken();
+          // Without a proof, baton's own client is refused: DPoP is required.
+          const bare = await fetch(`${base}/auth/login`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ username: name, password }),
+          });
+          return {
+            login: login.status,
+            bound: typeof claims.cnf?.jkt === "string",
+            me: me.status,
+            later: later.status,
+            rotated: renewed !== token,
+            bare: [bare.status, (await bare.json()).error],
+          };
+        },
+        { name, password: PASSWORD, base: baton.base, ttl: TTL_MS },
+      );
+      assert.deepEqual(outcome, {
+        login: "signed-in",
+        bound: true,
+        me: 200,
+        later: 200,
+        rotated: true,
+        bare: [400, "invalid_dpop_proof"],
+      });
+      await context.close();
+    });
+  }
 });

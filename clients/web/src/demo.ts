@@ -333,6 +333,7 @@ const ACTIVITY: Partial<Record<EventKind, string>> = {
   role_removed: "Role taken away by an administrator",
   consent_granted: "An application was allowed",
   app_disconnected: "An application was disconnected",
+  dpop_key_refused: "A refresh without this browser's key was refused",
 };
 
 async function loadEvents() {

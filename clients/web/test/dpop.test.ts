@@ -173,6 +173,59 @@ describe("DPoP", () => {
     expect(a.header.jwk).not.toEqual(b.header.jwk);
   });
 
+  it("a token held across a sign-in goes with the DPoP scheme it was issued with", async () => {
+    fake.dpop = true;
+    const client = makeClient();
+    await client.login("alice", "correct horse battery");
+    const first = (await client.getAccessToken())!;
+    // While the request is out, the user signs in again; the answer asks for the nonce, and
+    // the request goes once more with the first token, which the client no longer holds.
+    fake.overrides.set("/api/me", async () => {
+      fake.overrides.delete("/api/me");
+      await client.login("alice", "correct horse battery");
+      return new Response(JSON.stringify({ error: "use_dpop_nonce" }), {
+        status: 401,
+        headers: { "WWW-Authenticate": 'DPoP error="use_dpop_nonce"', "DPoP-Nonce": "api-1" },
+      });
+    });
+    const res = await client.fetch(ME);
+    expect(res.status).toBe(200);
+    expect(await client.getAccessToken()).not.toBe(first);
+    const me = fake.requests("/api/me");
+    expect(me).toHaveLength(2);
+    expect(me[1]!.headers.get("Authorization")).toBe(`DPoP ${first}`);
+    expect(fake.count("/auth/refresh")).toBe(0);
+  });
+
+  it("signs htm as fetch sends the method: DELETE upper-cased, patch as written", async () => {
+    fake.dpop = true;
+    const client = makeClient();
+    await client.login("alice", "correct horse battery");
+    fake.overrides.set("/api/thing", () => new Response("{}", { status: 200 }));
+    await client.fetch("http://api.test/api/thing", { method: "delete" });
+    await client.fetch("http://api.test/api/thing", { method: "patch" });
+    const [del, patch] = fake.requests("/api/thing");
+    expect(del!.method).toBe("DELETE");
+    expect((await verifiedProof(del!.headers.get("DPoP"))).claims.htm).toBe("DELETE");
+    expect(patch!.method).toBe("patch");
+    expect((await verifiedProof(patch!.headers.get("DPoP"))).claims.htm).toBe("patch");
+  });
+
+  it("takes no nonce from an answer that came by way of a redirect", async () => {
+    dpopServer();
+    const client = makeClient();
+    await client.login("alice", "correct horse battery");
+    fake.overrides.set("/api/me", () => {
+      const res = new Response("{}", { status: 200, headers: { "DPoP-Nonce": "another-origins" } });
+      Object.defineProperty(res, "redirected", { value: true });
+      return res;
+    });
+    await client.fetch(ME);
+    await client.fetch(ME);
+    const second = await verifiedProof(fake.requests("/api/me")[1]!.headers.get("DPoP"));
+    expect(second.claims.nonce).toBeUndefined();
+  });
+
   it("without dpop nothing changes: bearer tokens and no proofs", async () => {
     const client = makeClient({ dpop: false });
     await client.login("alice", "correct horse battery");

@@ -12,6 +12,10 @@
  * `credentials: "include"` and is stored when a response that sets it "arrives" (i.e. when the
  * fake resolves its answer), never visible to page scripts.
  *
+ * With `dpop` on it checks DPoP proofs as docs/api.md#dpop says (signature, `htm`, `htu`, `iat`
+ * against its own `clock`, `ath`, a `jti` used once; no nonces) and binds sessions and access
+ * tokens to their key. Every answer carries a `Date` header of that clock.
+ *
  * Its bodies are typed with the wire types generated from the server's (src/generated/wire.ts),
  * so the fake cannot drift from the real API's shapes unnoticed (`npm run typecheck`).
  */
@@ -61,6 +65,8 @@ interface Session {
   spent: Set<string>;
   revoked: boolean;
   createdAt: string;
+  /** Thumbprint of the DPoP key the session is bound to. */
+  jkt?: string;
 }
 
 interface User {
@@ -104,6 +110,34 @@ function json(status: number, body: Answer, headers: Record<string, string> = {}
   });
 }
 
+/** A refusal at a protected route of a request in the DPoP scheme. */
+function dpopChallenge(error: "invalid_token" | "invalid_dpop_proof", description: string): Response {
+  return json(
+    401,
+    { error, error_description: description },
+    {
+      "WWW-Authenticate": `DPoP realm="baton", error="${error}", error_description="${description}", algs="ES256"`,
+    },
+  );
+}
+
+function bytesOf(b64url: string): Uint8Array<ArrayBuffer> {
+  const b64 = b64url.replace(/-/g, "+").replace(/_/g, "/");
+  return Uint8Array.from(atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4)), (c) => c.charCodeAt(0));
+}
+
+function base64urlOfBytes(bytes: ArrayBuffer): string {
+  let bin = "";
+  for (const b of new Uint8Array(bytes)) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** RFC 7638 thumbprint of an EC public key. */
+export async function thumbprint(jwk: { crv: string; kty: string; x: string; y: string }): Promise<string> {
+  const canonical = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });
+  return base64urlOfBytes(await crypto.subtle.digest("SHA-256", enc.encode(canonical)));
+}
+
 function invalidToken(description: string): Response {
   return json(
     401,
@@ -130,8 +164,15 @@ export class FakeBaton {
   /** When set, every sign-in is older than the step-up age: a password or address change of an
    *  account with a second factor needs its code. */
   staleSignIns = false;
+  /** Check DPoP proofs and bind tokens to their key (docs/api.md#dpop). */
+  dpop = false;
+  /** The server's clock, in milliseconds since the epoch: its `Date` headers and the window
+   *  of a proof's `iat` (60 seconds before it to 5 after). */
+  clock: () => number = () => Date.now();
   /** `mfa_token`s of the logins waiting for their second step. */
   private readonly pendingLogins = new Map<string, PendingLogin>();
+  /** `jti`s of the DPoP proofs taken. */
+  private readonly usedJtis = new Set<string>();
 
   private readonly users = new Map<string, User>();
   private readonly sessions = new Map<string, Session>();
@@ -142,8 +183,13 @@ export class FakeBaton {
   private seq = 0;
   private gate: Gate | null = null;
 
-  /** Bound so it can be handed over as `options.fetch`. */
-  readonly fetch: typeof fetch = (input, init) => this.handle(new Request(input, init));
+  /** Bound so it can be handed over as `options.fetch`. Every answer gets a `Date` (unless
+   *  an override set its own). */
+  readonly fetch: typeof fetch = async (input, init) => {
+    const res = await this.handle(new Request(input, init));
+    if (!res.headers.has("Date")) res.headers.set("Date", new Date(this.clock()).toUTCString());
+    return res;
+  };
 
   /** How many requests hit `path` (optionally with `method`). */
   count(path: string, method?: string): number {
@@ -186,6 +232,12 @@ export class FakeBaton {
     this.users.get(username.toLowerCase())!.secondFactor = { code, recoveryCodes: new Set(recoveryCodes) };
   }
 
+  /** Binds every live session to the DPoP key of thumbprint `jkt` (as a sign-in with another
+   *  key would leave them). */
+  bindSessions(jkt: string): void {
+    for (const s of this.sessions.values()) s.jkt = jkt;
+  }
+
   /** A login from another device: a second session of `username`, not touching the cookie jar. */
   loginElsewhere(username: string): string {
     const user = this.users.get(username.toLowerCase())!;
@@ -209,7 +261,7 @@ export class FakeBaton {
     return this.sessions.get(sid)?.revoked ?? true;
   }
 
-  private newSession(user: User): Session {
+  private newSession(user: User, jkt?: string): Session {
     const s: Session = {
       id: `sid-${++this.seq}`,
       userId: user.id,
@@ -219,13 +271,14 @@ export class FakeBaton {
       revoked: false,
       createdAt: new Date().toISOString(),
     };
+    if (jkt !== undefined) s.jkt = jkt;
     this.sessions.set(s.id, s);
     return s;
   }
 
   private issueAccess(s: Session): string {
     for (const [tok, sid] of this.valid) if (sid === s.id) this.valid.delete(tok);
-    const nowS = Math.floor(Date.now() / 1000);
+    const nowS = Math.floor(this.clock() / 1000);
     const header = base64url(JSON.stringify({ alg: "EdDSA", typ: "at+jwt", kid: "k1" }));
     const payload = base64url(
       JSON.stringify({
@@ -238,6 +291,7 @@ export class FakeBaton {
         client_id: "baton",
         iat: nowS,
         exp: nowS + this.accessTtl,
+        ...(s.jkt === undefined ? {} : { cnf: { jkt: s.jkt } }),
         jti: `jti-${++this.seq}`,
       }),
     );
@@ -259,7 +313,7 @@ export class FakeBaton {
   private tokenAnswer(s: Session, delivery: Delivery): { res: Response; cookie?: string } {
     const body: TokenResponse = {
       access_token: this.issueAccess(s),
-      token_type: "Bearer",
+      token_type: s.jkt === undefined ? "Bearer" : "DPoP",
       expires_in: this.accessTtl,
       refresh_expires_in: this.refreshTtl,
     };
@@ -288,20 +342,86 @@ export class FakeBaton {
     return req.headers.get("X-Requested-With") === "baton";
   }
 
+  /** The caller of a protected route. A `DPoP` one's proof was checked by `dpopCaller`. */
   private bearer(req: Request): { token: string; sid: string } | Response {
     const auth = req.headers.get("Authorization");
-    const m = auth ? /^bearer\s+(.+)$/i.exec(auth) : null;
-    if (!m) {
+    const m = auth ? /^(bearer|dpop)\s+(.+)$/i.exec(auth) : null;
+    const dpopScheme = m?.[1]!.toLowerCase() === "dpop";
+    if (!m || (dpopScheme && !this.dpop)) {
       return json(
         401,
         { error: "missing_token", error_description: "No token provided" },
         { "WWW-Authenticate": 'Bearer realm="baton"' },
       );
     }
-    const token = m[1]!;
+    const token = m[2]!;
     const sid = this.valid.get(token);
     if (sid === undefined) return invalidToken("Token has expired");
+    if (!dpopScheme && this.dpop && decodePayload(token).cnf !== undefined) {
+      return invalidToken("The access token is bound to a DPoP key");
+    }
     return { token, sid };
+  }
+
+  /** The refusal of a request in the `DPoP` scheme whose proof does not hold, if it is one. */
+  private async dpopCaller(req: Request): Promise<Response | null> {
+    const m = /^dpop\s+(.+)$/i.exec(req.headers.get("Authorization") ?? "");
+    if (!this.dpop || !m) return null;
+    const token = m[1]!;
+    if (!this.valid.has(token)) return dpopChallenge("invalid_token", "Token has expired");
+    const jkt = (decodePayload(token).cnf as { jkt?: string } | undefined)?.jkt;
+    if (jkt === undefined) return dpopChallenge("invalid_token", "The access token is not bound to a DPoP key");
+    const proof = await this.dpopProof(req, token);
+    if (proof === null) return dpopChallenge("invalid_dpop_proof", "A DPoP proof is required");
+    if ("refused" in proof) return dpopChallenge("invalid_dpop_proof", proof.refused);
+    if (proof.jkt !== jkt) return dpopChallenge("invalid_token", "The access token is bound to another DPoP key");
+    return null;
+  }
+
+  /** The DPoP proof of `req` checked as baton checks it: its key's thumbprint, null without
+   *  one (or with DPoP off), or why it is refused. */
+  private async dpopProof(req: Request, accessToken?: string): Promise<{ jkt: string } | { refused: string } | null> {
+    const proof = req.headers.get("DPoP");
+    if (!this.dpop || proof === null) return null;
+    const [h, c, sig] = proof.split(".");
+    let header: Record<string, any>;
+    let claims: Record<string, any>;
+    try {
+      header = JSON.parse(new TextDecoder().decode(bytesOf(h!)));
+      claims = decodePayload(proof);
+    } catch {
+      return { refused: "The DPoP proof is malformed" };
+    }
+    if (header.typ !== "dpop+jwt" || header.alg !== "ES256" || typeof header.jwk !== "object" || "d" in header.jwk) {
+      return { refused: "The DPoP proof's header is not acceptable" };
+    }
+    const key = await crypto.subtle.importKey("jwk", header.jwk, { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
+    const signed = await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, bytesOf(sig ?? ""), enc.encode(`${h}.${c}`));
+    if (!signed) return { refused: "The DPoP proof's signature does not verify" };
+    const htu = new URL(req.url);
+    htu.search = "";
+    htu.hash = "";
+    if (claims.htm !== req.method || claims.htu !== htu.href) return { refused: "The DPoP proof is for another request" };
+    const nowS = Math.floor(this.clock() / 1000);
+    if (typeof claims.iat !== "number" || claims.iat > nowS + 5 || claims.iat < nowS - 60) {
+      return { refused: "The DPoP proof is too old or from the future" };
+    }
+    if (accessToken !== undefined) {
+      const ath = base64urlOfBytes(await crypto.subtle.digest("SHA-256", enc.encode(accessToken)));
+      if (claims.ath !== ath) return { refused: "The DPoP proof is for another access token" };
+    }
+    if (typeof claims.jti !== "string" || this.usedJtis.has(claims.jti)) return { refused: "The DPoP proof was used before" };
+    this.usedJtis.add(claims.jti);
+    return { jkt: await thumbprint(header.jwk) };
+  }
+
+  /** The proof of a request to a token endpoint: its thumbprint (undefined without one), or
+   *  the `400 invalid_dpop_proof` that refuses it. */
+  private async tokenProof(req: Request): Promise<string | undefined | Response> {
+    const proof = await this.dpopProof(req);
+    if (proof === null) return undefined;
+    if ("refused" in proof) return json(400, { error: "invalid_dpop_proof", error_description: proof.refused });
+    return proof.jkt;
   }
 
   private async handle(req: Request): Promise<Response> {
@@ -322,6 +442,8 @@ export class FakeBaton {
 
     const override = this.overrides.get(u.pathname);
     if (override) return override(req);
+    const refusal = await this.dpopCaller(req);
+    if (refusal) return refusal;
 
     const route = `${req.method} ${u.pathname}`;
     switch (route) {
@@ -338,6 +460,8 @@ export class FakeBaton {
         return json(201, { id: user.id, username: user.username });
       }
       case "POST /auth/login": {
+        const jkt = await this.tokenProof(req);
+        if (jkt instanceof Response) return jkt;
         const { username, password, delivery } = JSON.parse(body) as LoginRequest;
         const user = this.users.get(username.toLowerCase());
         if (!user || user.password !== password) {
@@ -356,11 +480,13 @@ export class FakeBaton {
             methods: ["totp", "recovery_code"],
           });
         }
-        const { res, cookie } = this.tokenAnswer(this.newSession(user), delivery ?? "body");
+        const { res, cookie } = this.tokenAnswer(this.newSession(user, jkt), delivery ?? "body");
         if (cookie !== undefined && req.credentials === "include") this.cookie = cookie;
         return res;
       }
       case "POST /auth/login/mfa": {
+        const jkt = await this.tokenProof(req);
+        if (jkt instanceof Response) return jkt;
         const { mfa_token, code, recovery_code } = JSON.parse(body) as LoginMfaRequest;
         const pending = this.pendingLogins.get(mfa_token);
         if (!pending) return json(401, { error: "invalid_token", error_description: "Invalid or expired MFA token" });
@@ -373,7 +499,7 @@ export class FakeBaton {
           return json(401, { error: "invalid_code", error_description: "Invalid or already used code" });
         }
         this.pendingLogins.delete(mfa_token);
-        const { res, cookie } = this.tokenAnswer(this.newSession(user), pending.delivery);
+        const { res, cookie } = this.tokenAnswer(this.newSession(user, jkt), pending.delivery);
         if (cookie !== undefined && req.credentials === "include") this.cookie = cookie;
         return res;
       }
@@ -533,11 +659,14 @@ export class FakeBaton {
     const gate = this.gate;
     const jar = this.cookieOf(req); // the browser attaches the cookie when the request leaves
     if (gate && !gate.after) await gate.promise;
+    const jkt = this.dpop ? await this.tokenProof(req) : undefined;
 
     let answer: Response;
     let setCookie: string | null | undefined; // undefined: leave the jar alone
     const fromBody = body ? (JSON.parse(body) as RefreshRequest).refresh_token : undefined;
-    if (this.refreshFailure !== null) {
+    if (jkt instanceof Response) {
+      answer = jkt;
+    } else if (this.refreshFailure !== null) {
       answer = json(401, { error: "invalid_token", error_description: this.refreshFailure });
     } else if (!fromBody && !this.csrfOk(req)) {
       answer = json(403, { error: "csrf_rejected" });
@@ -550,11 +679,18 @@ export class FakeBaton {
         answer = json(401, { error: "invalid_token", error_description: "Invalid refresh token" });
       } else if (s.revoked) {
         answer = json(401, { error: "invalid_token", error_description: "Refresh token has been revoked" });
+      } else if (s.jkt !== undefined && jkt !== s.jkt) {
+        // Nothing changes: the token is not spent, no reuse is detected.
+        answer = json(400, {
+          error: "invalid_dpop_proof",
+          error_description: "The refresh token is bound to a DPoP key this request did not prove",
+        });
       } else if (s.refresh !== rt) {
         // A spent token again (this fake has no grace window): the whole session is revoked.
         s.revoked = true;
         answer = json(401, { error: "invalid_token", error_description: "Refresh token reuse detected" });
       } else {
+        if (jkt !== undefined) s.jkt = jkt; // a session opened without a key is bound by its first proof
         s.spent.add(s.refresh);
         s.refresh = `rt-${++this.seq}-${Math.random().toString(36).slice(2)}`; // rotation
         const { res, cookie } = this.tokenAnswer(s, fromBody ? "body" : "cookie");

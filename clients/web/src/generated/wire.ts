@@ -292,7 +292,7 @@ apps: Array<ConnectedApp>, };
  * What happened, in the audit log (`GET /auth/events`' `type`). The names are also the stored
  * kind and the metrics label, a closed set.
  */
-export type EventKind = "login_succeeded" | "login_failed" | "locked_out" | "refresh_reuse" | "grace_replay" | "logout" | "logout_all" | "session_revoked" | "registered" | "user_added" | "user_deleted" | "key_rotated" | "client_added" | "client_deleted" | "client_updated" | "role_added" | "role_removed" | "consent_granted" | "app_disconnected" | "password_changed" | "user_disabled" | "user_enabled" | "password_reset_requested" | "password_reset" | "email_changed" | "email_verified" | "mfa_enabled" | "mfa_disabled" | "recovery_code_used" | "recovery_codes_regenerated" | "mfa_reset";
+export type EventKind = "login_succeeded" | "login_failed" | "locked_out" | "refresh_reuse" | "grace_replay" | "dpop_key_refused" | "logout" | "logout_all" | "session_revoked" | "registered" | "user_added" | "user_deleted" | "key_rotated" | "client_added" | "client_deleted" | "client_updated" | "role_added" | "role_removed" | "consent_granted" | "app_disconnected" | "password_changed" | "user_disabled" | "user_enabled" | "password_reset_requested" | "password_reset" | "email_changed" | "email_verified" | "mfa_enabled" | "mfa_disabled" | "recovery_code_used" | "recovery_codes_regenerated" | "mfa_reset";
 
 /**
  * One event of the caller's audit log in `GET /auth/events`.
