@@ -184,6 +184,17 @@ mod tests {
             check_proof(&with(&|c| c["iat"] = json!(NOW + 6)), &ctx),
             Err(ProofError::Iat)
         );
+        // A NumericDate may have a fraction (RFC 7519 §2).
+        #[allow(clippy::cast_precision_loss)]
+        let fractional = NOW as f64 + 0.25;
+        assert_eq!(
+            check_proof(&with(&|c| c["iat"] = json!(fractional)), &ctx).map(|p| p.iat),
+            Ok(NOW)
+        );
+        assert_eq!(
+            check_proof(&with(&|c| c["iat"] = json!("soon")), &ctx),
+            Err(ProofError::Malformed)
+        );
         assert_eq!(
             check_proof(&with(&|c| c["jti"] = json!("")), &ctx),
             Err(ProofError::Malformed)
@@ -224,6 +235,8 @@ mod tests {
             ("HTTPS://Auth.Example:443/auth/refresh", URI),
             ("https://auth.example/auth/refresh?x=1#f", URI),
             ("https://auth.example/auth/./refresh", URI),
+            ("https://auth.example/auth/%72efresh", URI),
+            ("https://auth.example/%61uth/refresh", URI),
         ] {
             let mut c = claims();
             c["htu"] = json!(claimed);
@@ -234,6 +247,15 @@ mod tests {
             };
             assert!(check_proof(&proof, &ctx).is_ok(), "{claimed}");
         }
+        // Percent-encodings compare in either case; reserved ones stay encoded.
+        assert_eq!(
+            normalized_htu("https://a.example/x%2fy%7e%41"),
+            normalized_htu("https://a.example/x%2Fy~A")
+        );
+        assert_ne!(
+            normalized_htu("https://a.example/x%2Fy"),
+            normalized_htu("https://a.example/x/y")
+        );
         assert_eq!(normalized_htu("ftp://auth.example/"), None);
         assert_eq!(normalized_htu("/auth/refresh"), None);
         assert_ne!(

@@ -72,6 +72,10 @@ pub struct AuthorizeParams {
     /// tokens for one resource at a time, RFC 8707 §2's `invalid_target`).
     #[serde(skip)]
     pub resource_repeated: bool,
+    /// The RFC 7638 thumbprint of the DPoP key the code is bound to (RFC 9449 §10): its
+    /// exchange must carry a proof by that key.
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
 }
 
 /// What `prompt` asked for.
@@ -113,6 +117,9 @@ pub struct AuthorizeRequest {
     /// The API the access tokens are for (RFC 8707); baton's audience when absent.
     #[serde(default)]
     pub resource: Option<String>,
+    /// The DPoP key the code is bound to (RFC 9449 §10), by its thumbprint.
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
 }
 
 impl AuthorizeRequest {
@@ -292,6 +299,11 @@ pub fn check_request(
             "resource is not registered for this client",
         ));
     }
+    let dpop_jkt = present(&params.dpop_jkt).map(str::to_owned);
+    // A SHA-256 thumbprint: 43 characters of base64url, as an S256 challenge.
+    if dpop_jkt.as_deref().is_some_and(|j| !is_s256_challenge(j)) {
+        return Err(refuse("invalid_request", "dpop_jkt is malformed"));
+    }
     let nonce = present(&params.nonce).map(str::to_owned);
     if nonce
         .as_ref()
@@ -353,6 +365,7 @@ pub fn check_request(
         login_hint,
         pushed,
         resource,
+        dpop_jkt,
     })
 }
 

@@ -52,6 +52,9 @@ pub struct Presenter {
     pub client_matches: bool,
     /// The session is bound to no DPoP key, or the request proved it holds that key.
     pub key_matches: bool,
+    /// The token was issued before its session was bound to a key (by a refresh with a
+    /// proof): a bearer token then, whose reuse is reuse whoever presents it.
+    pub before_key: bool,
 }
 
 impl Presenter {
@@ -66,6 +69,17 @@ impl Presenter {
         Self {
             client_matches: wanted_client.is_none_or(|c| c == client),
             key_matches: bound.is_none_or(|b| proved_key == Some(b)),
+            before_key: false,
+        }
+    }
+
+    /// The same, for a token issued before its session was bound to a key (`issued` before
+    /// `bound_at`; a session bound when it was opened has no `bound_at`).
+    #[must_use]
+    pub fn issued(self, issued: OffsetDateTime, bound_at: Option<OffsetDateTime>) -> Self {
+        Self {
+            before_key: bound_at.is_some_and(|b| issued < b),
+            ..self
         }
     }
 
@@ -73,6 +87,7 @@ impl Presenter {
     pub const OWNER: Self = Self {
         client_matches: true,
         key_matches: true,
+        before_key: false,
     };
 }
 
@@ -108,8 +123,11 @@ pub fn decide(
         return Decision::Reject(RefreshError::Invalid);
     }
     // Before any rule that changes something: a thief without the key spends nothing and
-    // revokes nothing.
-    if !presenter.key_matches {
+    // revokes nothing. But a token of the session from before it was bound (by a refresh with
+    // a proof) was a bearer token: presented again past the grace window it is reuse as ever,
+    // or a thief who bound the session to their own key would have it to themselves.
+    let bearer_reuse = presenter.before_key && token.spent_at.is_some();
+    if !(presenter.key_matches || bearer_reuse) {
         return Decision::Reject(RefreshError::DpopKey);
     }
     if session.revoked {
@@ -120,6 +138,12 @@ pub fn decide(
     }
     match token.spent_at {
         None => Decision::Rotate,
+        // Within the window, a token from before the binding gets nothing without the key.
+        Some(spent)
+            if !presenter.key_matches && grace > Duration::ZERO && (now - spent).abs() <= grace =>
+        {
+            Decision::Reject(RefreshError::DpopKey)
+        }
         // The window reaches as far after the spending as before it: a request that read its
         // clock before another one spent the token (two tabs, two instances) but reached the
         // store after it finds the token spent "after" its now, and is no thief. A token spent
@@ -250,6 +274,38 @@ mod tests {
     }
 
     #[test]
+    fn a_token_from_before_the_session_was_bound_is_reused_without_the_key_past_the_window() {
+        let bound_at = NOW - Duration::seconds(3600);
+        let earlier = bound_at - Duration::seconds(60);
+        let grace = Duration::seconds(10);
+        for proved in [None, Some("key-b")] {
+            let presenter = Presenter::of("baton", Some("key-a"), Some("baton"), proved)
+                .issued(earlier, Some(bound_at));
+            assert!(presenter.before_key);
+            assert_eq!(
+                decide(spent(3600), live(), presenter, NOW, grace),
+                Decision::RevokeForReuse
+            );
+            assert_eq!(
+                decide(spent(5), live(), presenter, NOW, grace),
+                Decision::Reject(RefreshError::DpopKey),
+                "within the window: nothing without the key"
+            );
+        }
+        // Tokens issued at or after the binding are bound: nothing without the key.
+        let after = Presenter::of("baton", Some("key-a"), Some("baton"), None)
+            .issued(bound_at, Some(bound_at));
+        assert_eq!(
+            decide(spent(3600), live(), after, NOW, grace),
+            Decision::Reject(RefreshError::DpopKey)
+        );
+        // A session bound when it was opened has no binding time.
+        let opened_bound =
+            Presenter::of("baton", Some("key-a"), Some("baton"), None).issued(earlier, None);
+        assert!(!opened_bound.before_key);
+    }
+
+    #[test]
     fn a_token_spent_just_after_now_is_a_concurrent_request_inside_the_window() {
         let just_after = TokenState {
             spent_at: Some(NOW + Duration::milliseconds(30)),
@@ -312,6 +368,7 @@ mod tests {
             Presenter {
                 client_matches: false,
                 key_matches: true,
+                before_key: false,
             },
             NOW,
             Duration::seconds(10),

@@ -839,6 +839,8 @@ pub struct AuthorizationCode {
     pub nonce: Option<String>,
     /// The resource its access tokens are for (RFC 8707), if one was asked for.
     pub resource: Option<String>,
+    /// The thumbprint of the DPoP key its exchange must prove (RFC 9449 §10), if bound.
+    pub dpop_jkt: Option<String>,
     /// When it was issued.
     pub created_at: OffsetDateTime,
     /// When it stops working.

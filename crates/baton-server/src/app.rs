@@ -128,6 +128,7 @@ impl Application {
             mailer,
             mail_wake: Arc::default(),
             lockouts: Arc::default(),
+            dpop_refusals: Arc::default(),
         });
         Ok(Self {
             listener,

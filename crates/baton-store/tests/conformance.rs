@@ -102,6 +102,7 @@ every_backend!(
     concurrent_uses_of_dpop_proofs_take_each_once,
     a_bound_session_rotates_only_for_its_key,
     an_unbound_session_is_bound_by_a_refresh_with_a_key,
+    a_token_from_before_the_binding_is_still_reuse_without_the_key,
     replays_of_one_token_are_capped,
     a_revocation_committed_during_a_rotation_wins,
     sessions_past_the_limit_are_revoked_oldest_first,
@@ -1607,6 +1608,75 @@ async fn an_unbound_session_is_bound_by_a_refresh_with_a_key(store: Arc<dyn Stor
     ));
     let session = store.session(&id).await.expect("read").expect("exists");
     assert_eq!(session.dpop_jkt.as_deref(), Some("key-a"));
+}
+
+/// A thief who binds an unbound session to their own key with a stolen token does not escape
+/// reuse detection: the tokens issued before the binding were bearer tokens, and one presented
+/// again past the grace window (by its owner, without the thief's key) revokes the session.
+async fn a_token_from_before_the_binding_is_still_reuse_without_the_key(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("user");
+    let (id, first) = session_for(store.as_ref(), &alice).await;
+    // The owner rotates without DPoP; the thief steals the successor and binds with it.
+    let (req, stolen) = rotation(&first, T0 + Duration::seconds(60));
+    assert!(matches!(
+        store.rotate(&req).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    let (mut bind, thiefs) = rotation(&stolen, T0 + Duration::seconds(120));
+    bind.dpop_jkt = Some("thief-key".into());
+    bind.bind_jkt = Some("thief-key".into());
+    assert!(matches!(
+        store.rotate(&bind).await.expect("bind"),
+        RotateOutcome::Rotated(_)
+    ));
+    // Within the grace window, the owner's copy gets nothing without the key.
+    let (soon, _) = rotation(&stolen, T0 + Duration::seconds(125));
+    assert!(matches!(
+        store.rotate(&soon).await.expect("refused"),
+        RotateOutcome::Refused(RefreshError::DpopKey)
+    ));
+    let session = store.session(&id).await.expect("read").expect("exists");
+    assert!(session.revoked_at.is_none());
+    // The thief's own bound token without the key is refused and spends nothing.
+    let (thief_without, _) = rotation(&thiefs, T0 + Duration::seconds(130));
+    assert!(matches!(
+        store.rotate(&thief_without).await.expect("refused"),
+        RotateOutcome::Refused(RefreshError::DpopKey)
+    ));
+    // Past the window, the owner's copy is reuse: the session ends, the thief's key or not.
+    let (late, _) = rotation(&stolen, T0 + Duration::seconds(300));
+    assert!(matches!(
+        store.rotate(&late).await.expect("reuse"),
+        RotateOutcome::Refused(RefreshError::ReuseDetected)
+    ));
+    let session = store.session(&id).await.expect("read").expect("exists");
+    assert!(session.revoked_at.is_some(), "reuse ends the session");
+    let (mut thief_later, _) = rotation(&thiefs, T0 + Duration::seconds(301));
+    thief_later.dpop_jkt = Some("thief-key".into());
+    assert!(matches!(
+        store.rotate(&thief_later).await.expect("refused"),
+        RotateOutcome::Refused(RefreshError::Revoked)
+    ));
+    // The first token, spent before the binding too, likewise on another session.
+    let (other, first_b) = session_for(store.as_ref(), &alice).await;
+    let (mut bind, _) = rotation(&first_b, T0 + Duration::seconds(60));
+    bind.dpop_jkt = Some("key-a".into());
+    bind.bind_jkt = Some("key-a".into());
+    assert!(matches!(
+        store.rotate(&bind).await.expect("bind"),
+        RotateOutcome::Rotated(_)
+    ));
+    let (late, _) = rotation(&first_b, T0 + Duration::seconds(600));
+    assert!(matches!(
+        store.rotate(&late).await.expect("reuse"),
+        RotateOutcome::Refused(RefreshError::ReuseDetected)
+    ));
+    let other = store.session(&other).await.expect("read").expect("exists");
+    assert!(other.revoked_at.is_some());
 }
 
 async fn replays_of_one_token_are_capped(store: Arc<dyn Store>, _url: &str) {
@@ -3158,6 +3228,7 @@ fn auth_code(user: &UserRecord, browser: &SessionId) -> (RefreshToken, Authoriza
         scope: "openid profile".into(),
         nonce: Some("n".into()),
         resource: Some("https://api.example/".into()),
+        dpop_jkt: Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into()),
         created_at: T0,
         expires_at: T0 + Duration::seconds(60),
     };

@@ -138,11 +138,25 @@ struct ProofClaims {
     jti: String,
     htm: String,
     htu: String,
+    #[serde(deserialize_with = "numeric_date")]
     iat: i64,
     #[serde(default)]
     ath: Option<String>,
     #[serde(default)]
     nonce: Option<String>,
+}
+
+/// A NumericDate (RFC 7519 §2): whole seconds, or a fraction of them (taken down to the second).
+fn numeric_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        #[allow(clippy::cast_possible_truncation)] // checked to be in range just before
+        Some(f) if f.is_finite() && f.abs() < 1e15 => Ok(f.floor() as i64),
+        _ => Err(serde::de::Error::custom("iat is not a usable NumericDate")),
+    }
 }
 
 /// Members a private JWK has and a public one does not (RFC 7518 §6).
@@ -252,7 +266,38 @@ pub fn normalized_htu(uri: &str) -> Option<String> {
     }
     url.set_query(None);
     url.set_fragment(None);
+    // RFC 3986 §6.2.2.1 and §6.2.2.2: percent-encodings in upper case, and those of unreserved
+    // characters decoded (the parser did case, default ports and dot segments).
+    let path = normalized_percent_encoding(url.path());
+    url.set_path(&path);
     Some(url.to_string())
+}
+
+/// `path` with each `%XX` of an unreserved character decoded and every other `%xx` upper-cased.
+fn normalized_percent_encoding(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        if let (b'%', Some(&h), Some(&l)) = (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            if let (Some(hi), Some(lo)) = (hex(h), hex(l)) {
+                let c = char::from(u8::try_from(hi * 16 + lo).unwrap_or(0));
+                if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~') {
+                    out.push(c);
+                } else {
+                    out.push('%');
+                    out.push(char::from(h).to_ascii_uppercase());
+                    out.push(char::from(l).to_ascii_uppercase());
+                }
+                i += 3;
+                continue;
+            }
+        }
+        out.push(char::from(bytes[i]));
+        i += 1;
+    }
+    out
 }
 
 impl Proof {

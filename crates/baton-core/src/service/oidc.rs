@@ -99,6 +99,9 @@ pub enum CodeError {
     /// `resource` (RFC 8707) not the authorization request's, or no longer the client's.
     #[error("resource is not one this code was issued for")]
     Target,
+    /// The code is bound to a DPoP key (RFC 9449 §10) the token request did not prove.
+    #[error("The authorization code is bound to a DPoP key this request did not prove")]
+    DpopKey,
     /// The browser session it came from ended meanwhile, or the user is gone.
     #[error("The sign-in this code came from has ended")]
     Ended,
@@ -251,6 +254,7 @@ impl Baton {
                 scope: request.scope(),
                 nonce: request.nonce.clone(),
                 resource: request.resource.clone(),
+                dpop_jkt: request.dpop_jkt.clone(),
                 created_at: now,
                 expires_at: now + CODE_TTL,
             })
@@ -300,6 +304,14 @@ impl Baton {
         }
         if !verifier.is_some_and(|v| pkce_matches(&code.code_challenge, v)) {
             return Ok(Err(CodeError::Pkce));
+        }
+        // RFC 9449 §10: a code bound to a key is exchanged only with a proof by that key.
+        if code
+            .dpop_jkt
+            .as_deref()
+            .is_some_and(|bound| origin.dpop_jkt.as_deref() != Some(bound))
+        {
+            return Ok(Err(CodeError::DpopKey));
         }
         // RFC 8707 §2.2: the token request may name the resource again, or name one when the
         // authorization request did not; either way one the client may still ask for.

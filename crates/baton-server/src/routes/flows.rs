@@ -117,7 +117,20 @@ pub(super) async fn refresh(
                     refused.user_id = Some(user);
                     refused.session_id = Some(session);
                 }
-                audit(state, refused).await;
+                // A refusal for the key spends nothing, so the token can come back at will:
+                // filed once per session and reason per ten minutes.
+                let again = kind == EventKind::DpopKeyRefused
+                    && !state.dpop_refusals.allow(
+                        &format!(
+                            "{}\u{0}{why}",
+                            refused.session_id.as_ref().map_or("", |s| s.as_str())
+                        ),
+                        state.baton.now(),
+                        time::Duration::minutes(10),
+                    );
+                if !again {
+                    audit(state, refused).await;
+                }
             }
             Ok(Err(reason))
         }

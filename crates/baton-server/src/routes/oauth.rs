@@ -333,6 +333,7 @@ pub(super) struct PushedForm {
 pub(super) async fn par(
     State(state): State<AppState>,
     Origin(origin): Origin,
+    proof: TokenProof,
     headers: HeaderMap,
     FormBody(form): FormBody<PushedForm>,
 ) -> Result<Response, ApiError> {
@@ -368,6 +369,18 @@ pub(super) async fn par(
         push.failed().await;
     }
     params.client_id = Some(client.id.clone());
+    // RFC 9449 §10.1: a proof at the pushed request binds the code to its key, as `dpop_jkt`
+    // does; given both, they must name the same key.
+    if let Some(jkt) = proof.jkt() {
+        match params.dpop_jkt.as_deref() {
+            Some(given) if given != jkt => {
+                return Err(ApiError::InvalidDpopProof(
+                    "dpop_jkt is not the thumbprint of the DPoP proof's key".into(),
+                ))
+            }
+            _ => params.dpop_jkt = Some(jkt),
+        }
+    }
     match state.baton.push_request(&client, &params).await? {
         Ok((request_uri, expires_in)) => {
             let mut response = (

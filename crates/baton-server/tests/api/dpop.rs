@@ -191,6 +191,7 @@ async fn a_bound_refresh_token_without_its_key_is_refused_and_not_spent() {
     let thief = ClientKey::new(SigningAlg::ES256);
     for proof in [
         None,
+        None,
         Some(thief.proof(&app, "POST", "/auth/refresh", json!({}))),
     ] {
         assert_error(
@@ -213,7 +214,8 @@ async fn a_bound_refresh_token_without_its_key_is_refused_and_not_spent() {
         .await,
     );
     assert!(!next.refresh.is_empty());
-    // Each refusal is filed under the session, saying whether a proof came at all.
+    // Each refusal is filed under the session, saying whether a proof came at all; once per
+    // session and reason per ten minutes (the token is not spent and can come back at will).
     let refused: Vec<_> = app
         .state
         .baton
@@ -685,6 +687,7 @@ async fn a_session_opened_without_a_key_is_bound_by_its_first_refresh_with_one()
     app.create_user("alice").await;
     let t = Tokens::from(body(app.login_with("alice", None).await).await);
     let key = ClientKey::new(SigningAlg::ES256);
+    app.advance(1);
     let r = app
         .refresh_with(
             &t.refresh,
@@ -700,6 +703,23 @@ async fn a_session_opened_without_a_key_is_bound_by_its_first_refresh_with_one()
         None,
     )
     .await;
+    // Had a thief bound it with a stolen token, the owner's copy coming back past the grace
+    // window is reuse all the same: the session ends.
+    app.advance(60);
+    assert_error(
+        app.refresh_with(&t.refresh, None).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        Some("Refresh token reuse detected"),
+    )
+    .await;
+    let r = app
+        .refresh_with(
+            &next.refresh,
+            Some(&key.proof(&app, "POST", "/auth/refresh", json!({}))),
+        )
+        .await;
+    assert_error(r, StatusCode::UNAUTHORIZED, "invalid_token", None).await;
 }
 
 #[tokio::test]
@@ -808,4 +828,138 @@ async fn the_second_step_of_a_login_must_carry_a_proof_when_its_client_must() {
     assert_eq!(t.json["token_type"], "DPoP");
     assert_eq!(jwt_claims(&t.access)["cnf"]["jkt"], key.jkt());
     assert_eq!(jwt_claims(&t.access)["client_id"], "phone");
+}
+
+/// RFC 9449 §10: a code asked for with `dpop_jkt`, or pushed with a proof, is exchanged only
+/// with a proof by that key; a malformed thumbprint, or one that is not the pushed proof's key,
+/// is refused.
+#[tokio::test]
+async fn an_authorization_code_bound_to_a_key_is_exchanged_only_with_it() {
+    use crate::oidc::{param, pkce, redirect_params, Rp, CB};
+    let app = TestApp::spawn().await;
+    app.create_user("alice").await;
+    let rp = Rp::first_party(&app).await;
+    let key = ClientKey::new(SigningAlg::ES256);
+    let thief = ClientKey::new(SigningAlg::ES256);
+    let jkt = key.jkt();
+    let exchange = |code: String, verifier: String, proof: Option<String>| {
+        let app = &app;
+        let secret = rp.secret.clone();
+        async move {
+            let mut req = app
+                .client
+                .post(app.url("/oauth/token"))
+                .basic_auth("web", secret)
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", CB),
+                    ("code_verifier", verifier.as_str()),
+                ]);
+            if let Some(proof) = proof {
+                req = req.header("DPoP", proof);
+            }
+            req.send().await.expect("request")
+        }
+    };
+    let token_proof = |k: &ClientKey| k.proof(&app, "POST", "/oauth/token", json!({}));
+    for presented in [None, Some(&thief)] {
+        let (verifier, challenge) = pkce();
+        let (code, _) = rp
+            .code_for("alice", &challenge, &[("dpop_jkt", jkt.as_str())])
+            .await;
+        let r = exchange(code, verifier, presented.map(token_proof)).await;
+        assert_error(
+            r,
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            Some("The authorization code is bound to a DPoP key this request did not prove"),
+        )
+        .await;
+    }
+    let (verifier, challenge) = pkce();
+    let (code, _) = rp
+        .code_for("alice", &challenge, &[("dpop_jkt", jkt.as_str())])
+        .await;
+    let r = exchange(code, verifier, Some(token_proof(&key))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let tokens = body(r).await;
+    assert_eq!(tokens["token_type"], "DPoP");
+    assert_eq!(
+        jwt_claims(tokens["access_token"].as_str().expect("token"))["cnf"]["jkt"],
+        jkt
+    );
+
+    // A malformed thumbprint goes back to the client as invalid_request.
+    let (_, challenge) = pkce();
+    let r = rp
+        .authorize(&challenge, &[("dpop_jkt", "not-a-thumbprint")], None)
+        .await;
+    assert_eq!(
+        param(&redirect_params(&r), "error").as_deref(),
+        Some("invalid_request")
+    );
+
+    // Pushed with a proof: the code is bound to the proof's key.
+    let push = |challenge: String, proof: Option<String>, dpop_jkt: Option<String>| {
+        let app = &app;
+        let secret = rp.secret.clone();
+        async move {
+            let mut fields = vec![
+                ("response_type", "code".to_owned()),
+                ("redirect_uri", CB.to_owned()),
+                ("scope", "openid".to_owned()),
+                ("code_challenge", challenge),
+                ("code_challenge_method", "S256".to_owned()),
+            ];
+            if let Some(j) = dpop_jkt {
+                fields.push(("dpop_jkt", j));
+            }
+            let mut req = app
+                .client
+                .post(app.url("/oauth/par"))
+                .basic_auth("web", secret)
+                .form(&fields);
+            if let Some(proof) = proof {
+                req = req.header("DPoP", proof);
+            }
+            req.send().await.expect("request")
+        }
+    };
+    let par_proof = |k: &ClientKey| k.proof(&app, "POST", "/oauth/par", json!({}));
+    let r = push(pkce().1, Some(par_proof(&key)), Some(thief.jkt())).await;
+    assert_error(
+        r,
+        StatusCode::BAD_REQUEST,
+        "invalid_dpop_proof",
+        Some("dpop_jkt is not the thumbprint of the DPoP proof's key"),
+    )
+    .await;
+    for (presented, ok) in [(&thief, false), (&key, true)] {
+        let (verifier, challenge) = pkce();
+        let r = push(challenge.clone(), Some(par_proof(&key)), None).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let uri = body(r).await["request_uri"]
+            .as_str()
+            .expect("request_uri")
+            .to_owned();
+        let (code, _) = rp
+            .code_for(
+                "alice",
+                &challenge,
+                &[
+                    ("request_uri", uri.as_str()),
+                    ("response_type", ""),
+                    ("redirect_uri", ""),
+                    ("scope", ""),
+                    ("state", ""),
+                    ("nonce", ""),
+                    ("code_challenge", ""),
+                    ("code_challenge_method", ""),
+                ],
+            )
+            .await;
+        let r = exchange(code, verifier, Some(token_proof(presented))).await;
+        assert_eq!(r.status().is_success(), ok, "{}", r.status());
+    }
 }

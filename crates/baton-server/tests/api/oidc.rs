@@ -64,7 +64,7 @@ pub(crate) fn sso_cookie(r: &Response) -> Option<String> {
 pub(crate) struct Rp<'a> {
     app: &'a TestApp,
     id: &'static str,
-    secret: Option<String>,
+    pub(crate) secret: Option<String>,
 }
 
 impl<'a> Rp<'a> {
@@ -197,7 +197,7 @@ impl<'a> Rp<'a> {
     }
 
     /// Signs `username` in from scratch: (code, browser-session cookie).
-    async fn code_for(
+    pub(crate) async fn code_for(
         &self,
         username: &str,
         challenge: &str,

@@ -16,6 +16,8 @@ const BATCH: usize = 512;
 /// Most proofs waiting for a statement; more wait to be queued (the server's concurrency limit
 /// bounds them too).
 const QUEUED: usize = 4096;
+/// Longest a request waits for its proof's record (the pool's statement timeout is shorter).
+const WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
 struct Use {
     id: [u8; 32],
@@ -57,7 +59,11 @@ impl ProofBatcher {
             })
             .await
             .map_err(|_| stopped())?;
-        recorded.await.map_err(|_| stopped())?
+        // A statement that hangs fails its waiters rather than holding them.
+        tokio::time::timeout(WAIT, recorded)
+            .await
+            .map_err(|_| StoreError::Unavailable("recording the DPoP proof timed out".into()))?
+            .map_err(|_| stopped())?
     }
 }
 
@@ -80,17 +86,30 @@ async fn record_batch(pool: &PgPool, batch: Vec<Use>) {
             again.push(used);
         }
     }
+    // In one order everywhere: two instances' batches naming the same proofs (a replay sent
+    // to both) then lock their rows in the same order and cannot deadlock.
+    first.sort_unstable_by_key(|u| u.id);
     let ids: Vec<Vec<u8>> = first.iter().map(|u| u.id.to_vec()).collect();
     let ends: Vec<i64> = first.iter().map(|u| u.expires_at).collect();
     // A row past its end is taken over only when it ended before every use in the batch.
     let now = first.iter().map(|u| u.now).min().unwrap_or(0);
-    let taken: Result<Vec<Vec<u8>>, StoreError> = sqlx::query_scalar(q::USE_DPOP_PROOFS)
-        .bind(&ids)
-        .bind(&ends)
-        .bind(now)
-        .fetch_all(pool)
-        .await
-        .map_err(map);
+    let insert = || {
+        sqlx::query_scalar::<_, Vec<u8>>(q::USE_DPOP_PROOFS)
+            .bind(&ids)
+            .bind(&ends)
+            .bind(now)
+            .fetch_all(pool)
+    };
+    let taken = match insert().await {
+        // A lock conflict with another instance's batch: once more.
+        Err(sqlx::Error::Database(e))
+            if matches!(e.code().as_deref(), Some("40P01" | "55P03" | "40001")) =>
+        {
+            insert().await
+        }
+        other => other,
+    }
+    .map_err(map);
     match taken {
         Ok(taken) => {
             let taken: HashSet<&[u8]> = taken.iter().map(Vec::as_slice).collect();

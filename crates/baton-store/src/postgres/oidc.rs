@@ -80,6 +80,7 @@ fn code_from_row(hash: &TokenHash, row: &Row) -> Result<AuthorizationCode, sqlx:
         scope: row.try_get("scope")?,
         nonce: row.try_get("nonce")?,
         resource: row.try_get("resource")?,
+        dpop_jkt: row.try_get("dpop_jkt")?,
         created_at: time_col(row, "created_at")?,
         expires_at: time_col(row, "expires_at")?,
     })
@@ -134,6 +135,7 @@ impl OidcStore for PgStore {
             .bind(to_millis(code.created_at))
             .bind(to_millis(code.expires_at))
             .bind(&code.resource)
+            .bind(&code.dpop_jkt)
             .execute(&self.writer)
             .await
             .map_err(map)?;

@@ -267,8 +267,8 @@ pub const INSERT_SUCCESSOR: &str =
 /// The presented token, its successor's state and sealed copy, and its session, for the
 /// rotation rules. Only key lookups: the cost does not grow with the session's age.
 pub const ROTATION_STATE: &str = concat!(
-    "SELECT t.spent_at AS token_spent_at, t.replays, n.sealed AS sealed_successor, \
-     n.spent_at AS successor_spent_at, ",
+    "SELECT t.spent_at AS token_spent_at, t.created_at AS token_created_at, t.replays, \
+     n.sealed AS sealed_successor, n.spent_at AS successor_spent_at, s.dpop_bound_at, ",
     session_columns!(),
     " FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
      JOIN users u ON u.id = s.user_id \
@@ -291,9 +291,9 @@ pub const TOUCH_SESSION: &str = concat!(
     touch_idle_ttl!(),
     " / 16 ELSE 3600000 END < $1"
 );
-/// Binds the session `$2` to the DPoP key `$1` unless it is bound already.
+/// Binds the session `$3` to the DPoP key `$1` at `$2` unless it is bound already.
 pub const BIND_SESSION_KEY: &str =
-    "UPDATE sessions SET dpop_jkt = $1 WHERE id = $2 AND dpop_jkt IS NULL";
+    "UPDATE sessions SET dpop_jkt = $1, dpop_bound_at = $2 WHERE id = $3 AND dpop_jkt IS NULL";
 /// Counts one grace-window replay of a spent token, only while its successor is unspent, its
 /// session live (at `$3`) and fewer than `$2` replays were counted: no row changes otherwise,
 /// and nothing is handed out.
@@ -700,13 +700,14 @@ pub const BROWSER_SESSION: &str = concat!(
 /// Stores an authorization code.
 pub const INSERT_AUTHORIZATION_CODE: &str = "INSERT INTO authorization_codes \
      (hash, client_id, user_id, browser_session, redirect_uri, code_challenge, scope, nonce, \
-     created_at, expires_at, resource) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+     created_at, expires_at, resource, dpop_jkt) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 /// Uses the unused, unexpired code `$3` at `$1`, naming the session `$2` its exchange opens.
 pub const USE_AUTHORIZATION_CODE: &str = "UPDATE authorization_codes \
      SET used_at = $1, issued_session_id = $2 \
      WHERE hash = $3 AND used_at IS NULL AND expires_at > $1 \
      RETURNING client_id, user_id, browser_session, redirect_uri, code_challenge, scope, nonce, \
-     created_at, expires_at, resource";
+     created_at, expires_at, resource, dpop_jkt";
 /// Marks the used code `$2` reused at `$1`; its user and the session its first use opened.
 pub const REUSE_AUTHORIZATION_CODE: &str = "UPDATE authorization_codes SET reused_at = $1 \
      WHERE hash = $2 AND used_at IS NOT NULL RETURNING user_id, issued_session_id";

@@ -62,14 +62,16 @@ pub const ROTATE_FAST: &str = concat!(
             THEN $1 ELSE sessions.last_used_at END, \
         idle_expires_at = CASE WHEN sessions.last_used_at + LEAST(live.idle_ttl / 16, 3600000) < $1 \
             THEN $1 + live.idle_ttl ELSE sessions.idle_expires_at END, \
-        dpop_jkt = COALESCE(sessions.dpop_jkt, $7::text) \
+        dpop_jkt = COALESCE(sessions.dpop_jkt, $7::text), \
+        dpop_bound_at = CASE WHEN sessions.dpop_jkt IS NULL AND $7::text IS NOT NULL \
+            THEN $1 ELSE sessions.dpop_bound_at END \
         FROM live JOIN spent ON spent.session_id = live.id WHERE sessions.id = live.id \
         AND (sessions.last_used_at + LEAST(live.idle_ttl / 16, 3600000) < $1 \
             OR (sessions.dpop_jkt IS NULL AND $7::text IS NOT NULL))) \
     SELECT s.id, s.user_id, u.username, u.email, u.email_verified_at, s.client_id, s.created_at, \
         $1::bigint AS last_used_at, s.idle_ttl, \
-        s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.amr, s.scope, s.audience, s.dpop_jkt, \
-        u.roles, s.auth_time \
+        s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.amr, s.scope, s.audience, \
+        COALESCE(s.dpop_jkt, $7::text) AS dpop_jkt, u.roles, s.auth_time \
     FROM live s JOIN spent ON spent.session_id = s.id JOIN users u ON u.id = s.user_id"
 );
 

@@ -50,6 +50,7 @@ pub(crate) const MIGRATIONS: &[Migration] = migrations![
     20261206000001 "backchannel_logout" "backchannel logout",
     20261206000002 "resource_indicators" "resource indicators",
     20261207000001 "dpop" "dpop",
+    20261208000001 "dpop_binding" "dpop binding",
 ];
 
 fn checksum(sql: &str) -> Vec<u8> {

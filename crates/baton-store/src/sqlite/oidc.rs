@@ -55,6 +55,7 @@ fn code_from_row(hash: &TokenHash, row: &Row<'_>) -> rusqlite::Result<Authorizat
         scope: row.get("scope")?,
         nonce: row.get("nonce")?,
         resource: row.get("resource")?,
+        dpop_jkt: row.get("dpop_jkt")?,
         created_at: time_col(row, "created_at")?,
         expires_at: time_col(row, "expires_at")?,
     })
@@ -115,7 +116,8 @@ impl OidcStore for SqliteStore {
                         code.nonce,
                         to_millis(code.created_at),
                         to_millis(code.expires_at),
-                        code.resource
+                        code.resource,
+                        code.dpop_jkt
                     ],
                 )
                 .map(drop)

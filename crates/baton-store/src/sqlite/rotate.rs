@@ -2,7 +2,7 @@
 //! token, its successor's state and its session (primary-key lookups only), ask [`decide`], and
 //! apply the answer. The single writer makes the read and the writes one atomic step.
 
-use super::rows::{execute, opt_time, query_one};
+use super::rows::{execute, opt_time, query_one, time_col};
 use super::sessions::session_from_row;
 use crate::queries as q;
 use baton_core::clock::to_millis;
@@ -25,9 +25,13 @@ pub(super) fn rotate_in(
             replays: u32::try_from(row.get::<_, i64>("replays")?).unwrap_or(u32::MAX),
         };
         let sealed: Option<Vec<u8>> = row.get("sealed_successor")?;
-        Ok((token, sealed, session_from_row(row)?))
+        let issued = (
+            time_col(row, "token_created_at")?,
+            opt_time(row, "dpop_bound_at")?,
+        );
+        Ok((token, sealed, session_from_row(row)?, issued))
     })?;
-    let Some((token, sealed, mut session)) = loaded else {
+    let Some((token, sealed, mut session, (issued, bound_at))) = loaded else {
         return Ok(RotateOutcome::Refused(RefreshError::Invalid));
     };
     let presenter = Presenter::of(
@@ -35,7 +39,8 @@ pub(super) fn rotate_in(
         session.dpop_jkt.as_deref(),
         req.client_id.as_deref(),
         req.dpop_jkt.as_deref(),
-    );
+    )
+    .issued(issued, bound_at);
     Ok(
         match decide(token, session.state(), presenter, req.now, req.grace) {
             Decision::Rotate => {
@@ -63,7 +68,11 @@ pub(super) fn rotate_in(
                 )?;
                 execute(conn, q::TOUCH_SESSION, params![now, session.id.as_str()])?;
                 if let (Some(jkt), None) = (&req.bind_jkt, &session.dpop_jkt) {
-                    execute(conn, q::BIND_SESSION_KEY, params![jkt, session.id.as_str()])?;
+                    execute(
+                        conn,
+                        q::BIND_SESSION_KEY,
+                        params![jkt, now, session.id.as_str()],
+                    )?;
                     session.dpop_jkt = Some(jkt.clone());
                 }
                 // The successor is now the newest token: the session's last use is now, its
