@@ -2,7 +2,8 @@
 it logs in with a proof, calls the protected resource, refreshes, and then tries the attacks
 the RFC warns about (replay, stolen tokens, forged or malformed proofs).
 
-Usage: dpop_attacks.py BASE_URL   (e.g. http://127.0.0.1:4000)
+Usage: dpop_attacks.py BASE_URL            (e.g. http://127.0.0.1:4000)
+       dpop_attacks.py --nonces BASE_URL   (a baton with BATON_DPOP_NONCE=true: the nonce flow)
 Prints one JSON object {"checks": [{"name", "ok", "detail"}, ...]} on stdout and exits 0 when
 every check is ok, 1 otherwise."""
 
@@ -15,8 +16,10 @@ import sys
 import time
 
 import jwt
+import pyotp
 import requests
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 PASSWORD = "correct horse battery staple"
 TIMEOUT = 10
@@ -56,8 +59,23 @@ def public_jwk(key) -> dict:
 
 def thumbprint(jwk: dict) -> str:
     """RFC 7638: SHA-256 of the required members, lexicographic order, no whitespace."""
-    canonical = json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"))
+    required = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x"), "RSA": ("e", "kty", "n")}
+    members = required[jwk["kty"]]
+    canonical = json.dumps({k: jwk[k] for k in members}, separators=(",", ":"))
     return b64url(hashlib.sha256(canonical.encode()).digest())
+
+
+def other_key(alg: str):
+    """A key and its public JWK for EdDSA (Ed25519) or RS256 (RSA 2048)."""
+    if alg == "EdDSA":
+        key = ed25519.Ed25519PrivateKey.generate()
+        raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return key, {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    nums = key.public_key().public_numbers()
+    n = nums.n.to_bytes((nums.n.bit_length() + 7) // 8, "big")
+    e = nums.e.to_bytes((nums.e.bit_length() + 7) // 8, "big")
+    return key, {"kty": "RSA", "n": b64url(n), "e": b64url(e)}
 
 
 def ath_of(token: str) -> str:
@@ -72,12 +90,12 @@ def claims_for(htm: str, htu: str, token=None, iat=None) -> dict:
     return claims
 
 
-def sign_proof(key, claims: dict, jwk=None, typ="dpop+jwt") -> str:
-    """An ES256 proof (RFC 9449 section 4.2) signed with PyJWT."""
+def sign_proof(key, claims: dict, jwk=None, typ="dpop+jwt", alg="ES256") -> str:
+    """A proof (RFC 9449 section 4.2) signed with PyJWT, ES256 unless told."""
     headers = {"typ": typ, "jwk": jwk if jwk is not None else public_jwk(key)}
-    proof = jwt.encode(claims, key, algorithm="ES256", headers=headers)
+    proof = jwt.encode(claims, key, algorithm=alg, headers=headers)
     header = jwt.get_unverified_header(proof)
-    assert header["typ"] == typ and header["alg"] == "ES256" and "jwk" in header, header
+    assert header["typ"] == typ and header["alg"] == alg and "jwk" in header, header
     return proof
 
 
@@ -273,11 +291,139 @@ def refresh_attacks(b: Baton, key, refresh):
                  "invalid_dpop_proof")
 
 
+def other_algorithms(b: Baton, username):
+    """EdDSA and RS256 proofs, made by `cryptography` keys: tokens bound to their thumbprints."""
+    for alg in ("EdDSA", "RS256"):
+        key, jwk = other_key(alg)
+        check(f"metadata advertises {alg}", alg in b.algs, f"algs {b.algs}")
+        dpop = sign_proof(key, claims_for("POST", b.htu("/auth/login")), jwk=jwk, alg=alg)
+        r = b.post("/auth/login", {"username": username, "password": PASSWORD}, dpop)
+        body = body_of(r)
+        cnf = jwt_payload(body["access_token"]).get("cnf", {}) if r.status_code == 200 else {}
+        check(f"{alg} login: 200, DPoP, cnf.jkt is the key's thumbprint",
+              r.status_code == 200 and cnf.get("jkt") == thumbprint(jwk),
+              f"cnf {cnf}; {describe(r)}")
+        if r.status_code != 200:
+            continue
+        access = body["access_token"]
+        dpop = sign_proof(key, claims_for("GET", b.htu("/api/me"), access), jwk=jwk, alg=alg)
+        r = b.me(access, dpop)
+        check(f"{alg} proof at /api/me: 200", r.status_code == 200, describe(r))
+
+
+def token_endpoint_and_htu(b: Baton, key, refresh):
+    """The OAuth token endpoint binds as /auth/refresh does, and htu is compared normalized."""
+    jkt = thumbprint(public_jwk(key))
+    r = requests.post(b.base + "/oauth/token", timeout=TIMEOUT,
+                      data={"grant_type": "refresh_token", "refresh_token": refresh},
+                      headers={"DPoP": proof(key, "POST", b.htu("/oauth/token"))})
+    body = body_of(r)
+    cnf = jwt_payload(body["access_token"]).get("cnf", {}) if r.status_code == 200 else {}
+    check("/oauth/token refresh grant with proof: 200, DPoP, cnf.jkt",
+          r.status_code == 200 and body.get("token_type") == "DPoP" and cnf.get("jkt") == jkt,
+          f"cnf {cnf}; {describe(r)}")
+    if r.status_code != 200:
+        return
+    access = body["access_token"]
+    # RFC 3986 normalization: scheme and host case, percent-encoding of unreserved characters.
+    scheme, rest = b.issuer.split("://", 1)
+    shouted = f"{scheme.upper()}://{rest.upper()}/api/%6De"
+    r = b.me(access, proof(key, "GET", shouted, access))
+    check("htu in another case with %6D for 'm': 200", r.status_code == 200,
+          f"htu {shouted}; {describe(r)}")
+    r = b.me(access, proof(key, "GET", b.htu("/api/me") + "?q=1#frag", access))
+    check("htu with query and fragment: 200 (both ignored)", r.status_code == 200, describe(r))
+    r = b.me(access, proof(key, "GET", b.htu("/api/me/"), access))
+    expect_error("htu with a trailing slash: 401 invalid_dpop_proof", r, 401,
+                 "invalid_dpop_proof", dpop_challenge=True)
+
+
+def second_factor(b: Baton):
+    """/auth/login/mfa binds like /auth/login: the second step's proof names the key."""
+    username = "dpop-mfa-" + secrets.token_hex(4)
+    b.post("/auth/register", {"username": username, "password": PASSWORD})
+    plain = body_of(b.post("/auth/login", {"username": username, "password": PASSWORD}))
+    auth = {"Authorization": f"Bearer {plain.get('access_token')}"}
+    setup = requests.post(b.base + "/auth/mfa/totp/setup", headers=auth, timeout=TIMEOUT,
+                          json={"current_password": PASSWORD})
+    if not check("TOTP setup for the second-step check", setup.status_code == 200,
+                 describe(setup)):
+        return
+    code = pyotp.parse_uri(body_of(setup)["otpauth_uri"]).now()
+    confirmed = requests.post(b.base + "/auth/mfa/totp/confirm", headers=auth, timeout=TIMEOUT,
+                              json={"code": code})
+    if not check("TOTP confirmed", confirmed.status_code == 200, describe(confirmed)):
+        return
+    recovery = body_of(confirmed)["recovery_codes"][0]
+    key = new_key()
+    first = b.login(username, key)
+    token = body_of(first).get("mfa_token")
+    check("login with a proof of an account with a second factor: 401 mfa_required",
+          first.status_code == 401 and token is not None, describe(first))
+    r = b.post("/auth/login/mfa", {"mfa_token": token, "recovery_code": recovery},
+               proof(key, "POST", b.htu("/auth/login/mfa")))
+    body = body_of(r)
+    cnf = jwt_payload(body["access_token"]).get("cnf", {}) if r.status_code == 200 else {}
+    check("/auth/login/mfa with proof: 200, DPoP, cnf.jkt is the key's thumbprint",
+          r.status_code == 200 and body.get("token_type") == "DPoP"
+          and cnf.get("jkt") == thumbprint(public_jwk(key)),
+          f"cnf {cnf}; {describe(r)}")
+
+
+def nonces(b: Baton):
+    """With BATON_DPOP_NONCE=true: use_dpop_nonce and DPoP-Nonce at the token endpoint and at
+    the resource, then the retry with the nonce taken."""
+    username = "dpop-nonce-" + secrets.token_hex(4)
+    r = b.post("/auth/register", {"username": username, "password": PASSWORD})
+    check("register", r.status_code == 201, describe(r))
+    key = new_key()
+    r = b.login(username, key)
+    nonce = r.headers.get("DPoP-Nonce")
+    ok = expect_error("login without the nonce: 400 use_dpop_nonce", r, 400, "use_dpop_nonce")
+    check("the refusal carries DPoP-Nonce", bool(nonce), describe(r))
+    if not (ok and nonce):
+        return
+    claims = claims_for("POST", b.htu("/auth/login"))
+    claims["nonce"] = nonce
+    r = b.post("/auth/login", {"username": username, "password": PASSWORD},
+               sign_proof(key, claims))
+    check("login with the nonce: 200 DPoP", r.status_code == 200
+          and body_of(r).get("token_type") == "DPoP", describe(r))
+    if r.status_code != 200:
+        return
+    access = body_of(r)["access_token"]
+    r = b.me(access, b.me_proof(key, access))
+    www = r.headers.get("WWW-Authenticate", "")
+    check("/api/me without the nonce: 401, DPoP challenge use_dpop_nonce, DPoP-Nonce",
+          r.status_code == 401 and www.startswith("DPoP") and 'error="use_dpop_nonce"' in www
+          and bool(r.headers.get("DPoP-Nonce")), describe(r))
+    claims = claims_for("GET", b.htu("/api/me"), access)
+    claims["nonce"] = r.headers.get("DPoP-Nonce") or nonce
+    r = b.me(access, sign_proof(key, claims))
+    check("/api/me with the nonce: 200", r.status_code == 200, describe(r))
+    claims = claims_for("GET", b.htu("/api/me"), access)
+    claims["nonce"] = "made-up"
+    expect_error("/api/me with a made-up nonce: 401 use_dpop_nonce",
+                 b.me(access, sign_proof(key, claims)), 401, "use_dpop_nonce",
+                 dpop_challenge=True)
+
+
 def main() -> int:
-    if len(sys.argv) != 2:
+    args = sys.argv[1:]
+    only_nonces = args[:1] == ["--nonces"]
+    if only_nonces:
+        args = args[1:]
+    if len(args) != 1:
         print(__doc__, file=sys.stderr)
         return 2
-    b = Baton(sys.argv[1])
+    b = Baton(args[0])
+    if only_nonces:
+        try:
+            nonces(b)
+        except Exception as exc:  # report, don't crash: the JSON must still come out
+            check("unexpected error", False, f"{type(exc).__name__}: {exc}")
+        print(json.dumps({"checks": CHECKS}))
+        return 0 if all(c["ok"] for c in CHECKS) else 1
     username = "dpop-" + secrets.token_hex(4)
     r = b.post("/auth/register", {"username": username, "password": PASSWORD})
     if check("register", r.status_code == 201, describe(r)):
@@ -286,6 +432,10 @@ def main() -> int:
             access, refresh = happy_paths(b, key, username)
             resource_attacks(b, key, access)
             refresh_attacks(b, key, refresh)
+            other_algorithms(b, username)
+            fresh = body_of(b.login(username, key)).get("refresh_token", "")
+            token_endpoint_and_htu(b, key, fresh)
+            second_factor(b)
         except SystemExit as stop:
             check("aborted", False, str(stop))
         except Exception as exc:  # report, don't crash: the JSON must still come out

@@ -301,6 +301,11 @@ async fn dpop_proofs_made_by_pyjwt_bind_tokens_and_every_attack_is_refused() {
         "refresh with a proof made for /auth/login",
         "refresh with a proof for GET",
         "replayed refresh proof",
+        "EdDSA login",
+        "RS256 login",
+        "/oauth/token refresh grant with proof",
+        "htu in another case",
+        "/auth/login/mfa with proof",
     ] {
         assert!(
             names
@@ -309,4 +314,25 @@ async fn dpop_proofs_made_by_pyjwt_bind_tokens_and_every_attack_is_refused() {
             "no check for {attack}: {names:?}"
         );
     }
+
+    // The nonce flow, against a baton that asks for nonces.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path(), &[("BATON_DPOP_NONCE", "true")]);
+    let out = Command::new(&stacks.python)
+        .arg(interop_dir().join("python/dpop_attacks.py"))
+        .arg("--nonces")
+        .arg(&server.base)
+        .output()
+        .expect("the script runs");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "no report; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let checks = report["checks"].as_array().expect("checks");
+    let failed: Vec<&Value> = checks.iter().filter(|c| c["ok"] != true).collect();
+    assert!(failed.is_empty(), "failed nonce checks: {failed:#?}");
+    assert!(checks.len() >= 7, "{checks:#?}");
+    assert!(out.status.success());
 }
