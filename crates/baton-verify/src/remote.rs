@@ -29,7 +29,9 @@ pub struct VerifierOptions {
     /// Default `false`: bound tokens need a proof, unbound ones go as bearer tokens.
     pub dpop_required: bool,
     /// How many DPoP proofs within their window are remembered against replay (each is
-    /// taken once). Default 65,536; when full of live ones, proofs get `503`.
+    /// taken once). Default 262,144 (about 16 MB at most): under a flood the window narrows to
+    /// five seconds, and only more proofs than this within five seconds (some 52,000 a second,
+    /// more than a few cores check) fill it, when further proofs get `503`.
     pub dpop_replay_capacity: usize,
 }
 
@@ -43,7 +45,7 @@ impl Default for VerifierOptions {
             http: None,
             external_url: None,
             dpop_required: false,
-            dpop_replay_capacity: 1 << 16,
+            dpop_replay_capacity: 1 << 18,
         }
     }
 }
