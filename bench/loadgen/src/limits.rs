@@ -310,7 +310,8 @@ fn rotate(
         &successor[..],
         session_id.as_str(),
         now,
-        sealed
+        sealed,
+        false
     ])?;
     conn.prepare_cached(q::TOUCH_SESSION)?
         .execute(params![now, session_id.as_str()])?;
@@ -375,7 +376,7 @@ async fn sqlite_rotations(secs: f64) -> anyhow::Result<Value> {
                 return Err(anyhow!("the session was not created"));
             }
             let first = random32()?;
-            conn.execute(q::INSERT_TOKEN, params![&first[..], sid, now])?;
+            conn.execute(q::INSERT_TOKEN, params![&first[..], sid, now, false])?;
             heads.push(first);
         }
         let sealed = [0x5au8; SEALED_LEN];

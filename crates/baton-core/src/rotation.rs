@@ -52,8 +52,8 @@ pub struct Presenter {
     pub client_matches: bool,
     /// The session is bound to no DPoP key, or the request proved it holds that key.
     pub key_matches: bool,
-    /// The token was issued before its session was bound to a key (by a refresh with a
-    /// proof): a bearer token then, whose reuse is reuse whoever presents it.
+    /// The token was issued while its session was bound to no key (before a refresh with a
+    /// proof bound it): a bearer token, whose reuse is reuse whoever presents it.
     pub before_key: bool,
 }
 
@@ -73,12 +73,12 @@ impl Presenter {
         }
     }
 
-    /// The same, for a token issued before its session was bound to a key (`issued` before
-    /// `bound_at`; a session bound when it was opened has no `bound_at`).
+    /// The same, for a token issued while its session was bound to a key (`bound`) or not.
+    /// Stored with each token, not reckoned from clocks, which instances may disagree on.
     #[must_use]
-    pub fn issued(self, issued: OffsetDateTime, bound_at: Option<OffsetDateTime>) -> Self {
+    pub fn issued_bound(self, bound: bool) -> Self {
         Self {
-            before_key: bound_at.is_some_and(|b| issued < b),
+            before_key: !bound,
             ..self
         }
     }
@@ -124,8 +124,10 @@ pub fn decide(
     }
     // Before any rule that changes something: a thief without the key spends nothing and
     // revokes nothing. But a token of the session from before it was bound (by a refresh with
-    // a proof) was a bearer token: presented again past the grace window it is reuse as ever,
-    // or a thief who bound the session to their own key would have it to themselves.
+    // a proof) was a bearer token: spent and presented again without the key it is reuse, also
+    // within the grace window, or a thief who bound the session to their own key with a stolen
+    // one would have it to themselves (baton's client never races itself with and without a
+    // key: one key per browser, made under a lock).
     let bearer_reuse = presenter.before_key && token.spent_at.is_some();
     if !(presenter.key_matches || bearer_reuse) {
         return Decision::Reject(RefreshError::DpopKey);
@@ -138,12 +140,8 @@ pub fn decide(
     }
     match token.spent_at {
         None => Decision::Rotate,
-        // Within the window, a token from before the binding gets nothing without the key.
-        Some(spent)
-            if !presenter.key_matches && grace > Duration::ZERO && (now - spent).abs() <= grace =>
-        {
-            Decision::Reject(RefreshError::DpopKey)
-        }
+        // A bearer token from before the binding, back without the key.
+        Some(_) if !presenter.key_matches => Decision::RevokeForReuse,
         // The window reaches as far after the spending as before it: a request that read its
         // clock before another one spent the token (two tabs, two instances) but reached the
         // store after it finds the token spent "after" its now, and is no thief. A token spent
@@ -274,35 +272,39 @@ mod tests {
     }
 
     #[test]
-    fn a_token_from_before_the_session_was_bound_is_reused_without_the_key_past_the_window() {
-        let bound_at = NOW - Duration::seconds(3600);
-        let earlier = bound_at - Duration::seconds(60);
+    fn a_bearer_token_from_before_the_session_was_bound_is_reuse_without_the_key() {
         let grace = Duration::seconds(10);
         for proved in [None, Some("key-b")] {
-            let presenter = Presenter::of("baton", Some("key-a"), Some("baton"), proved)
-                .issued(earlier, Some(bound_at));
+            let presenter =
+                Presenter::of("baton", Some("key-a"), Some("baton"), proved).issued_bound(false);
             assert!(presenter.before_key);
+            for token in [spent(3600), spent(5)] {
+                assert_eq!(
+                    decide(token, live(), presenter, NOW, grace),
+                    Decision::RevokeForReuse
+                );
+            }
+            // Unspent it cannot be (binding spends it), but were it: nothing changes.
             assert_eq!(
-                decide(spent(3600), live(), presenter, NOW, grace),
-                Decision::RevokeForReuse
-            );
-            assert_eq!(
-                decide(spent(5), live(), presenter, NOW, grace),
-                Decision::Reject(RefreshError::DpopKey),
-                "within the window: nothing without the key"
+                decide(TokenState::unspent(), live(), presenter, NOW, grace),
+                Decision::Reject(RefreshError::DpopKey)
             );
         }
-        // Tokens issued at or after the binding are bound: nothing without the key.
-        let after = Presenter::of("baton", Some("key-a"), Some("baton"), None)
-            .issued(bound_at, Some(bound_at));
+        // Tokens issued bound: nothing without the key, whatever their state.
+        let bound = Presenter::of("baton", Some("key-a"), Some("baton"), None).issued_bound(true);
+        for token in [spent(3600), spent(5), TokenState::unspent()] {
+            assert_eq!(
+                decide(token, live(), bound, NOW, grace),
+                Decision::Reject(RefreshError::DpopKey)
+            );
+        }
+        // With the key, a bearer token from before the binding follows the usual rules.
+        let owner =
+            Presenter::of("baton", Some("key-a"), Some("baton"), Some("key-a")).issued_bound(false);
         assert_eq!(
-            decide(spent(3600), live(), after, NOW, grace),
-            Decision::Reject(RefreshError::DpopKey)
+            decide(spent(5), live(), owner, NOW, grace),
+            Decision::Replay
         );
-        // A session bound when it was opened has no binding time.
-        let opened_bound =
-            Presenter::of("baton", Some("key-a"), Some("baton"), None).issued(earlier, None);
-        assert!(!opened_bound.before_key);
     }
 
     #[test]

@@ -252,10 +252,10 @@ pub fn thumbprint(jwk: &Jwk, alg: Algorithm) -> Option<String> {
     fits.then(|| jwk.thumbprint(ThumbprintHash::SHA256))
 }
 
-/// RFC 9449 §4.3: `htu` compared without query and fragment, after the parts of RFC 3986 §6's
-/// syntax- and scheme-based normalization the URL parser applies (case of scheme and host,
-/// default port, dot segments, an empty path as `/`). Percent-encodings are compared as sent:
-/// a proof that encodes differently from the request is refused, never wrongly taken.
+/// RFC 9449 §4.3: `htu` compared without query and fragment, after RFC 3986 §6's syntax- and
+/// scheme-based normalization: case of scheme and host, default port, dot segments, an empty
+/// path as `/` (the URL parser's), percent-encodings in upper case and those of unreserved
+/// characters decoded. Reserved characters stay encoded (`%2F` is not `/`).
 pub fn normalized_htu(uri: &str) -> Option<String> {
     if uri.len() > 4096 {
         return None;

@@ -118,12 +118,13 @@ pub(super) async fn refresh(
                     refused.session_id = Some(session);
                 }
                 // A refusal for the key spends nothing, so the token can come back at will:
-                // filed once per session and reason per ten minutes.
+                // filed once per session, reason and address per ten minutes.
                 let again = kind == EventKind::DpopKeyRefused
                     && !state.dpop_refusals.allow(
                         &format!(
-                            "{}\u{0}{why}",
-                            refused.session_id.as_ref().map_or("", |s| s.as_str())
+                            "{}\u{0}{why}\u{0}{}",
+                            refused.session_id.as_ref().map_or("", |s| s.as_str()),
+                            origin.ip.as_deref().unwrap_or_default()
                         ),
                         state.baton.now(),
                         time::Duration::minutes(10),

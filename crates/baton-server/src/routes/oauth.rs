@@ -371,8 +371,10 @@ pub(super) async fn par(
     params.client_id = Some(client.id.clone());
     // RFC 9449 §10.1: a proof at the pushed request binds the code to its key, as `dpop_jkt`
     // does; given both, they must name the same key.
-    if let Some(jkt) = proof.jkt() {
-        match params.dpop_jkt.as_deref() {
+    if state.config.dpop == crate::config::Dpop::Off {
+        params.dpop_jkt = None;
+    } else if let Some(jkt) = proof.jkt() {
+        match params.dpop_jkt.as_deref().filter(|j| !j.is_empty()) {
             Some(given) if given != jkt => {
                 return Err(ApiError::InvalidDpopProof(
                     "dpop_jkt is not the thumbprint of the DPoP proof's key".into(),

@@ -687,7 +687,6 @@ async fn a_session_opened_without_a_key_is_bound_by_its_first_refresh_with_one()
     app.create_user("alice").await;
     let t = Tokens::from(body(app.login_with("alice", None).await).await);
     let key = ClientKey::new(SigningAlg::ES256);
-    app.advance(1);
     let r = app
         .refresh_with(
             &t.refresh,
@@ -962,4 +961,21 @@ async fn an_authorization_code_bound_to_a_key_is_exchanged_only_with_it() {
         let r = exchange(code, verifier, Some(token_proof(presented))).await;
         assert_eq!(r.status().is_success(), ok, "{}", r.status());
     }
+}
+
+/// With DPoP off nothing can prove a key at the exchange, so `dpop_jkt` binds nothing.
+#[tokio::test]
+async fn dpop_jkt_binds_nothing_while_dpop_is_off() {
+    use crate::oidc::{pkce, Rp, CB};
+    let app = TestApp::spawn_with(|s| s.dpop = Some(Dpop::Off)).await;
+    app.create_user("alice").await;
+    let rp = Rp::first_party(&app).await;
+    let jkt = ClientKey::new(SigningAlg::ES256).jkt();
+    let (verifier, challenge) = pkce();
+    let (code, _) = rp
+        .code_for("alice", &challenge, &[("dpop_jkt", jkt.as_str())])
+        .await;
+    let r = rp.exchange(&code, &verifier, CB).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body(r).await["token_type"], "Bearer");
 }

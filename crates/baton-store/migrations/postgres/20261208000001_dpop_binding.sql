@@ -1,7 +1,9 @@
--- DPoP (RFC 9449). When a session opened without a key was bound to one by a refresh with a
--- proof (NULL: bound when opened, or not bound): its tokens issued before then were bearer
--- tokens, and one of them presented again after the grace window is reuse, key or no key. And
--- §10: the thumbprint of the key an authorization code is bound to (dpop_jkt at the
--- authorization request, or the key of a pushed request's proof; NULL: not bound).
-ALTER TABLE sessions ADD COLUMN dpop_bound_at BIGINT;
+-- DPoP (RFC 9449). Whether a refresh token was issued while its session was bound to a key:
+-- a session opened without one and bound by a refresh with a proof had bearer tokens until
+-- then, and one of those presented again without the key is reuse (it revokes the session), so
+-- that someone who stole a bearer token and bound the session to their own key does not keep
+-- it. Tokens issued before this migration count as bearer tokens. And §10: the thumbprint of
+-- the key an authorization code is bound to (dpop_jkt at the authorization request, or the key
+-- of a pushed request's proof; NULL: not bound).
+ALTER TABLE refresh_tokens ADD COLUMN dpop_bound BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE authorization_codes ADD COLUMN dpop_jkt TEXT;

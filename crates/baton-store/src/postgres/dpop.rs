@@ -16,8 +16,9 @@ const BATCH: usize = 512;
 /// Most proofs waiting for a statement; more wait to be queued (the server's concurrency limit
 /// bounds them too).
 const QUEUED: usize = 4096;
-/// Longest a request waits for its proof's record (the pool's statement timeout is shorter).
-const WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+/// Longest a request waits to queue its proof and for its record: more than a batch's worst
+/// (two attempts of a connection wait and a statement timeout, at their defaults).
+const WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 struct Use {
     id: [u8; 32],
@@ -50,20 +51,20 @@ impl ProofBatcher {
     ) -> Result<Recorded, StoreError> {
         let (answer, recorded) = oneshot::channel();
         let stopped = || StoreError::Unavailable("the DPoP proof recorder stopped".into());
-        self.queue
-            .send(Use {
-                id,
-                expires_at,
-                now,
-                answer,
-            })
-            .await
-            .map_err(|_| stopped())?;
-        // A statement that hangs fails its waiters rather than holding them.
-        tokio::time::timeout(WAIT, recorded)
+        let used = Use {
+            id,
+            expires_at,
+            now,
+            answer,
+        };
+        // A full queue or a statement that hangs fails the request rather than holding it.
+        let waited = tokio::time::timeout(WAIT, async {
+            self.queue.send(used).await.map_err(|_| stopped())?;
+            recorded.await.map_err(|_| stopped())?
+        });
+        waited
             .await
             .map_err(|_| StoreError::Unavailable("recording the DPoP proof timed out".into()))?
-            .map_err(|_| stopped())?
     }
 }
 
@@ -101,12 +102,8 @@ async fn record_batch(pool: &PgPool, batch: Vec<Use>) {
             .fetch_all(pool)
     };
     let taken = match insert().await {
-        // A lock conflict with another instance's batch: once more.
-        Err(sqlx::Error::Database(e))
-            if matches!(e.code().as_deref(), Some("40P01" | "55P03" | "40001")) =>
-        {
-            insert().await
-        }
+        // Chosen as a deadlock's victim (the order above should leave none): once more.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("40P01") => insert().await,
         other => other,
     }
     .map_err(map);

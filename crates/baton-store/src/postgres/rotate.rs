@@ -13,7 +13,7 @@
 //! is what makes this compare-and-set sound. The conformance suite runs every rule's case through
 //! it, so the SQL form of *rotate* cannot drift from [`decide`] unnoticed.
 
-use super::rows::{opt_time, time_col};
+use super::rows::opt_time;
 use super::sessions::session_from_row;
 use super::PgStore;
 use crate::error::map;
@@ -93,10 +93,7 @@ impl PgStore {
             req.client_id.as_deref(),
             req.dpop_jkt.as_deref(),
         )
-        .issued(
-            time_col(&row, "token_created_at").map_err(map)?,
-            opt_time(&row, "dpop_bound_at").map_err(map)?,
-        );
+        .issued_bound(row.try_get("token_dpop_bound").map_err(map)?);
         let outcome = match decide(token, session.state(), presenter, req.now, req.grace) {
             Decision::Rotate => return Ok(None),
             Decision::Replay => {

@@ -98,6 +98,7 @@ impl SessionStore for PgStore {
             .bind(&first_token.0[..])
             .bind(session.id.as_str())
             .bind(to_millis(session.created_at))
+            .bind(session.dpop_jkt.is_some())
             .execute(&mut *tx)
             .await
             .map_err(map)?;

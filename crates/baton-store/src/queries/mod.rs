@@ -256,19 +256,21 @@ macro_rules! insert_session {
 /// stays locked until the commit, so two logins of one user apply the cap on live sessions one
 /// after the other.
 pub const INSERT_SESSION: &str = insert_session!();
-/// Stores a session's first refresh token's hash.
-pub const INSERT_TOKEN: &str =
-    "INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)";
+/// Stores a session's first refresh token's hash, and whether the session is bound to a DPoP
+/// key (`$4`).
+pub const INSERT_TOKEN: &str = "INSERT INTO refresh_tokens (hash, session_id, created_at, \
+     dpop_bound) VALUES ($1, $2, $3, $4)";
 /// Stores a successor's hash with its sealed copy (sealed under the token it replaces, kept for
-/// the grace window on this new row, so that spending a token changes no indexed column).
-pub const INSERT_SUCCESSOR: &str =
-    "INSERT INTO refresh_tokens (hash, session_id, created_at, sealed) VALUES ($1, $2, $3, $4)";
+/// the grace window on this new row, so that spending a token changes no indexed column), and
+/// whether its session is bound to a DPoP key (`$5`).
+pub const INSERT_SUCCESSOR: &str = "INSERT INTO refresh_tokens (hash, session_id, created_at, \
+     sealed, dpop_bound) VALUES ($1, $2, $3, $4, $5)";
 
 /// The presented token, its successor's state and sealed copy, and its session, for the
 /// rotation rules. Only key lookups: the cost does not grow with the session's age.
 pub const ROTATION_STATE: &str = concat!(
-    "SELECT t.spent_at AS token_spent_at, t.created_at AS token_created_at, t.replays, \
-     n.sealed AS sealed_successor, n.spent_at AS successor_spent_at, s.dpop_bound_at, ",
+    "SELECT t.spent_at AS token_spent_at, t.dpop_bound AS token_dpop_bound, t.replays, \
+     n.sealed AS sealed_successor, n.spent_at AS successor_spent_at, ",
     session_columns!(),
     " FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
      JOIN users u ON u.id = s.user_id \
@@ -291,9 +293,9 @@ pub const TOUCH_SESSION: &str = concat!(
     touch_idle_ttl!(),
     " / 16 ELSE 3600000 END < $1"
 );
-/// Binds the session `$3` to the DPoP key `$1` at `$2` unless it is bound already.
+/// Binds the session `$2` to the DPoP key `$1` unless it is bound already.
 pub const BIND_SESSION_KEY: &str =
-    "UPDATE sessions SET dpop_jkt = $1, dpop_bound_at = $2 WHERE id = $3 AND dpop_jkt IS NULL";
+    "UPDATE sessions SET dpop_jkt = $1 WHERE id = $2 AND dpop_jkt IS NULL";
 /// Counts one grace-window replay of a spent token, only while its successor is unspent, its
 /// session live (at `$3`) and fewer than `$2` replays were counted: no row changes otherwise,
 /// and nothing is handed out.

@@ -31,7 +31,7 @@ pub const DIALECT: Dialect = Dialect {
 /// given (a public client's refresh with a proof). The session row is locked first
 /// (`FOR NO KEY UPDATE`: a revocation committing meanwhile is waited for and seen), then the
 /// token is spent (naming its successor `$2`) and the successor stored with its sealed copy
-/// (`$5`). The session row itself is written only when its checkpoint of the last use is due
+/// (`$5`), marked bound to a key when the session is or now becomes. The session row itself is written only when its checkpoint of the last use is due
 /// ([`super::TOUCH_SESSION`]) or it is to be bound to a key, so spending and storing are the whole write in the common case: two token
 /// rows, the spent one updated in place (no indexed column changes). The session comes back as
 /// it now stands, or no row when any condition fails (nothing is then changed).
@@ -55,16 +55,15 @@ pub const ROTATE_FAST: &str = concat!(
         UPDATE refresh_tokens SET spent_at = $1, successor_hash = $2 \
         WHERE hash = $3 AND spent_at IS NULL AND session_id = (SELECT id FROM live) \
         RETURNING session_id), \
-    stored AS (INSERT INTO refresh_tokens (hash, session_id, created_at, sealed) \
-        SELECT $2, session_id, $1, $5 FROM spent), \
+    stored AS (INSERT INTO refresh_tokens (hash, session_id, created_at, sealed, dpop_bound) \
+        SELECT $2, spent.session_id, $1, $5, live.dpop_jkt IS NOT NULL OR $7::text IS NOT NULL \
+        FROM spent JOIN live ON live.id = spent.session_id), \
     touched AS (UPDATE sessions SET \
         last_used_at = CASE WHEN sessions.last_used_at + LEAST(live.idle_ttl / 16, 3600000) < $1 \
             THEN $1 ELSE sessions.last_used_at END, \
         idle_expires_at = CASE WHEN sessions.last_used_at + LEAST(live.idle_ttl / 16, 3600000) < $1 \
             THEN $1 + live.idle_ttl ELSE sessions.idle_expires_at END, \
-        dpop_jkt = COALESCE(sessions.dpop_jkt, $7::text), \
-        dpop_bound_at = CASE WHEN sessions.dpop_jkt IS NULL AND $7::text IS NOT NULL \
-            THEN $1 ELSE sessions.dpop_bound_at END \
+        dpop_jkt = COALESCE(sessions.dpop_jkt, $7::text) \
         FROM live JOIN spent ON spent.session_id = live.id WHERE sessions.id = live.id \
         AND (sessions.last_used_at + LEAST(live.idle_ttl / 16, 3600000) < $1 \
             OR (sessions.dpop_jkt IS NULL AND $7::text IS NOT NULL))) \
@@ -98,7 +97,7 @@ pub const LOCK_USER: &str = "SELECT id FROM users WHERE id = $1 FOR NO KEY UPDAT
 /// them in memory), each unless one with its id is remembered still (a row past its end, not yet
 /// purged, is taken over). The ids returned are the ones taken; the others were used before.
 pub const USE_DPOP_PROOFS: &str = "INSERT INTO dpop_proofs_used (id, expires_at) \
-     SELECT * FROM unnest($1::bytea[], $2::bigint[]) \
+     SELECT * FROM unnest($1::bytea[], $2::bigint[]) AS p(id, expires_at) ORDER BY id \
      ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at \
      WHERE dpop_proofs_used.expires_at < $3 \
      RETURNING id";

@@ -2,7 +2,7 @@
 //! token, its successor's state and its session (primary-key lookups only), ask [`decide`], and
 //! apply the answer. The single writer makes the read and the writes one atomic step.
 
-use super::rows::{execute, opt_time, query_one, time_col};
+use super::rows::{execute, opt_time, query_one};
 use super::sessions::session_from_row;
 use crate::queries as q;
 use baton_core::clock::to_millis;
@@ -25,13 +25,10 @@ pub(super) fn rotate_in(
             replays: u32::try_from(row.get::<_, i64>("replays")?).unwrap_or(u32::MAX),
         };
         let sealed: Option<Vec<u8>> = row.get("sealed_successor")?;
-        let issued = (
-            time_col(row, "token_created_at")?,
-            opt_time(row, "dpop_bound_at")?,
-        );
-        Ok((token, sealed, session_from_row(row)?, issued))
+        let token_bound: bool = row.get("token_dpop_bound")?;
+        Ok((token, sealed, session_from_row(row)?, token_bound))
     })?;
-    let Some((token, sealed, mut session, (issued, bound_at))) = loaded else {
+    let Some((token, sealed, mut session, token_bound)) = loaded else {
         return Ok(RotateOutcome::Refused(RefreshError::Invalid));
     };
     let presenter = Presenter::of(
@@ -40,7 +37,7 @@ pub(super) fn rotate_in(
         req.client_id.as_deref(),
         req.dpop_jkt.as_deref(),
     )
-    .issued(issued, bound_at);
+    .issued_bound(token_bound);
     Ok(
         match decide(token, session.state(), presenter, req.now, req.grace) {
             Decision::Rotate => {
@@ -63,16 +60,13 @@ pub(super) fn rotate_in(
                         &req.successor.0[..],
                         session.id.as_str(),
                         now,
-                        req.sealed_successor.0
+                        req.sealed_successor.0,
+                        session.dpop_jkt.is_some() || req.bind_jkt.is_some()
                     ],
                 )?;
                 execute(conn, q::TOUCH_SESSION, params![now, session.id.as_str()])?;
                 if let (Some(jkt), None) = (&req.bind_jkt, &session.dpop_jkt) {
-                    execute(
-                        conn,
-                        q::BIND_SESSION_KEY,
-                        params![jkt, now, session.id.as_str()],
-                    )?;
+                    execute(conn, q::BIND_SESSION_KEY, params![jkt, session.id.as_str()])?;
                     session.dpop_jkt = Some(jkt.clone());
                 }
                 // The successor is now the newest token: the session's last use is now, its

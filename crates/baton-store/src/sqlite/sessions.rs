@@ -100,7 +100,12 @@ impl SessionStore for SqliteStore {
                 execute(
                     c,
                     q::INSERT_TOKEN,
-                    params![&token.0[..], s.id.as_str(), to_millis(s.created_at)],
+                    params![
+                        &token.0[..],
+                        s.id.as_str(),
+                        to_millis(s.created_at),
+                        s.dpop_jkt.is_some()
+                    ],
                 )?;
                 if s.live_limit > 0 {
                     let now = to_millis(s.created_at);

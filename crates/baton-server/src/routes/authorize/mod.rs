@@ -85,6 +85,11 @@ pub(super) async fn authorize(
                 }
             }
         };
+    // With DPoP off no exchange carries a proof: a code bound to a key could never be used.
+    let mut params = params;
+    if state.config.dpop == crate::config::Dpop::Off {
+        params.dpop_jkt = None;
+    }
     let client = match params.client_id.as_deref().filter(|id| id.len() <= 64) {
         Some(id) => match state.baton.client(id).await {
             Ok(client) => Some(client),
