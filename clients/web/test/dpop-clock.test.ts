@@ -1,30 +1,20 @@
 // DPoP proofs against a server that checks their `iat` on its own clock (60 seconds before it
 // to 5 after), from a device whose clock is off.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BatonError, createClient, type BatonClient, type ClientOptions } from "../src/client";
+import { BatonError } from "../src/client";
 import { FakeBaton, decodePayload } from "./fake-baton";
+import { dpopClients } from "./dpop-clients";
 
-const BASE = "http://baton.test";
 const ME = "http://api.test/api/me";
 
 let fake: FakeBaton;
 /** How far the device's clock is ahead of the server's, in milliseconds. */
 let deviceAhead = 0;
-const clients: BatonClient[] = [];
 
-function makeClient(extra: Partial<ClientOptions> = {}): BatonClient {
-  const c = createClient({
-    baseUrl: BASE,
-    fetch: fake.fetch,
-    crossTab: false,
-    apiOrigins: ["http://api.test"],
-    dpop: true,
-    now: () => Date.now() + deviceAhead,
-    ...extra,
-  });
-  clients.push(c);
-  return c;
-}
+const { make: makeClient, closeAll } = dpopClients(
+  () => fake,
+  () => ({ now: () => Date.now() + deviceAhead }),
+);
 
 /** The `iat` of each proof sent to `path`. */
 const iats = (path: string) => fake.requests(path).map((r) => decodePayload(r.headers.get("DPoP")!).iat as number);
@@ -45,7 +35,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
-  for (const c of clients.splice(0)) c.close();
+  closeAll();
 });
 
 describe("DPoP on the server's clock", () => {

@@ -1,30 +1,18 @@
 // The DPoP key's store (IndexedDB, here a fake of it) and lock: what the client does when the
 // store fails, when WebCrypto is missing, and when another tab replaced the key.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createClient, type BatonClient, type ClientOptions } from "../src/client";
+import type { BatonClient } from "../src/client";
 import { FakeBaton, decodePayload, thumbprint } from "./fake-baton";
+import { BASE, dpopClients } from "./dpop-clients";
 import { FakeIndexedDB } from "./fake-idb";
 
-const BASE = "http://baton.test";
 const ME = "http://api.test/api/me";
 const KEY_ID = `baton|${BASE}`;
 
 let fake: FakeBaton;
 let idb: FakeIndexedDB;
-const clients: BatonClient[] = [];
 
-function makeClient(extra: Partial<ClientOptions> = {}): BatonClient {
-  const c = createClient({
-    baseUrl: BASE,
-    fetch: fake.fetch,
-    crossTab: false,
-    apiOrigins: ["http://api.test"],
-    dpop: true,
-    ...extra,
-  });
-  clients.push(c);
-  return c;
-}
+const { make: makeClient, closeAll } = dpopClients(() => fake);
 
 /** `p`, or a rejection once it has hung for half a second. */
 function within<T>(p: Promise<T>): Promise<T> {
@@ -57,7 +45,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
-  for (const c of clients.splice(0)) c.close();
+  closeAll();
   vi.unstubAllGlobals();
 });
 

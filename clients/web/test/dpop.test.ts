@@ -1,25 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createClient, type BatonClient, type ClientOptions } from "../src/client";
+import type { BatonClient } from "../src/client";
 import { FakeBaton, base64url, decodePayload } from "./fake-baton";
+import { BASE, dpopClients } from "./dpop-clients";
 
-const BASE = "http://baton.test";
 const ME = "http://api.test/api/me?x=1#frag";
 
 let fake: FakeBaton;
-const clients: BatonClient[] = [];
 
-function makeClient(extra: Partial<ClientOptions> = {}): BatonClient {
-  const c = createClient({
-    baseUrl: BASE,
-    fetch: fake.fetch,
-    crossTab: false,
-    apiOrigins: ["http://api.test"],
-    dpop: true,
-    ...extra,
-  });
-  clients.push(c);
-  return c;
-}
+const { make: makeClient, closeAll } = dpopClients(() => fake);
 
 /** An access token the way baton's looks to the client (its signature is not checked). */
 function accessToken(n: number, jkt: string): string {
@@ -92,7 +80,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
-  for (const c of clients.splice(0)) c.close();
+  closeAll();
 });
 
 describe("DPoP", () => {

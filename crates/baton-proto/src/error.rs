@@ -78,6 +78,16 @@ pub enum ErrorCode {
     PasskeyAlreadyRegistered,
 }
 
+impl ErrorCode {
+    /// The code as it is written on the wire (`invalid_token`), for challenges.
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
 /// The JSON body of every error answer.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]

@@ -183,13 +183,7 @@ const REALM: &str = "Bearer realm=\"baton\"";
 
 /// RFC 9449 §7.1's challenge: the realm, the error if any, and the proof algorithms taken.
 fn dpop_challenge(error: Option<(ErrorCode, &str)>) -> HeaderValue {
-    let code = error.map(|(code, description)| {
-        let code = serde_json::to_value(code)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        (code, description)
-    });
+    let code = error.map(|(code, description)| (code.name(), description));
     let value = baton_core::dpop::challenge("baton", code.as_ref().map(|(c, d)| (c.as_str(), *d)));
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("DPoP"))
 }

@@ -64,8 +64,8 @@ pub struct Shared {
     pub mail_wake: Arc<tokio::sync::Notify>,
     /// Lockout events recorded once per username and address per window.
     pub lockouts: Arc<crate::throttle::Throttle>,
-    /// `dpop_key_refused` events recorded once per session and reason per ten minutes (the
-    /// refused token is not spent, so it can come back at will).
+    /// `dpop_key_refused` events recorded once per token, reason and address per ten minutes
+    /// (the refused token is not spent, so it can come back at will).
     pub dpop_refusals: Arc<crate::throttle::Throttle>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,

@@ -157,12 +157,10 @@ impl IntoResponse for DpopRejection {
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if status == StatusCode::UNAUTHORIZED {
-            let code = serde_json::to_value(code)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            let challenge =
-                dpop_challenge(&realm, Some((&code, description.as_deref().unwrap_or(""))));
+            let challenge = dpop_challenge(
+                &realm,
+                Some((&code.name(), description.as_deref().unwrap_or(""))),
+            );
             if let Ok(v) = HeaderValue::from_str(&challenge) {
                 headers.insert(header::WWW_AUTHENTICATE, v);
             }

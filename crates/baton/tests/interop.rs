@@ -264,21 +264,7 @@ async fn dpop_proofs_made_by_pyjwt_bind_tokens_and_every_attack_is_refused() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let server = Server::start(dir.path(), &[]);
-    let out = Command::new(&stacks.python)
-        .arg(interop_dir().join("python/dpop_attacks.py"))
-        .arg(&server.base)
-        .output()
-        .expect("the script runs");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-        panic!(
-            "no report; stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    let checks = report["checks"].as_array().expect("checks");
-    let failed: Vec<&Value> = checks.iter().filter(|c| c["ok"] != true).collect();
-    assert!(failed.is_empty(), "failed checks: {failed:#?}");
-    assert!(out.status.success());
+    let checks = dpop_script(&stacks.python, &[&server.base]);
     // Every attack of the list is among them.
     let names: Vec<&str> = checks.iter().filter_map(|c| c["name"].as_str()).collect();
     for attack in [
@@ -318,10 +304,15 @@ async fn dpop_proofs_made_by_pyjwt_bind_tokens_and_every_attack_is_refused() {
     // The nonce flow, against a baton that asks for nonces.
     let dir = tempfile::tempdir().expect("temp dir");
     let server = Server::start(dir.path(), &[("BATON_DPOP_NONCE", "true")]);
-    let out = Command::new(&stacks.python)
+    let checks = dpop_script(&stacks.python, &["--nonces", &server.base]);
+    assert!(checks.len() >= 7, "{checks:#?}");
+}
+
+/// Runs `interop/python/dpop_attacks.py` with `args`: its checks, every one of them passed.
+fn dpop_script(python: &std::path::Path, args: &[&str]) -> Vec<Value> {
+    let out = Command::new(python)
         .arg(interop_dir().join("python/dpop_attacks.py"))
-        .arg("--nonces")
-        .arg(&server.base)
+        .args(args)
         .output()
         .expect("the script runs");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
@@ -330,9 +321,9 @@ async fn dpop_proofs_made_by_pyjwt_bind_tokens_and_every_attack_is_refused() {
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    let checks = report["checks"].as_array().expect("checks");
+    let checks = report["checks"].as_array().expect("checks").clone();
     let failed: Vec<&Value> = checks.iter().filter(|c| c["ok"] != true).collect();
-    assert!(failed.is_empty(), "failed nonce checks: {failed:#?}");
-    assert!(checks.len() >= 7, "{checks:#?}");
+    assert!(failed.is_empty(), "failed checks: {failed:#?}");
     assert!(out.status.success());
+    checks
 }

@@ -426,17 +426,7 @@ async fn routes_that_require_a_second_factor_send_password_only_tokens_to_step_u
     // The same with a DPoP-bound token: the second factor's token goes with its proof, and a
     // refusal's challenge names the DPoP scheme.
     let key = DpopKey::new();
-    let login_url = format!("{}/auth/login", server.base);
-    let first: Value = http
-        .post(&login_url)
-        .header("DPoP", key.proof("POST", &login_url, None))
-        .json(&json!({"username": "alice", "password": common::PASSWORD}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
+    let first = key.login_alice(&server).await;
     let mfa_url = format!("{}/auth/login/mfa", server.base);
     let second: Value = http
         .post(&mfa_url)
@@ -516,6 +506,21 @@ impl DpopKey {
         }
     }
 
+    /// `alice`'s login with a proof by this key: the answer's body.
+    async fn login_alice(&self, server: &Server) -> Value {
+        let url = format!("{}/auth/login", server.base);
+        reqwest::Client::new()
+            .post(&url)
+            .header("DPoP", self.proof("POST", &url, None))
+            .json(&json!({"username": "alice", "password": common::PASSWORD}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("json")
+    }
+
     /// A proof for `method` `url`, for the access token `token` when given.
     fn proof(&self, method: &str, url: &str, token: Option<&str>) -> String {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -548,19 +553,7 @@ async fn dpop_bound_tokens_work_at_a_resource_server_only_with_a_proof_by_their_
     common::register_alice(&server.base).await;
     let http = reqwest::Client::new();
     let key = DpopKey::new();
-    let login: Value = http
-        .post(format!("{}/auth/login", server.base))
-        .header(
-            "DPoP",
-            key.proof("POST", &format!("{}/auth/login", server.base), None),
-        )
-        .json(&json!({"username": "alice", "password": common::PASSWORD}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
+    let login = key.login_alice(&server).await;
     assert_eq!(login["token_type"], "DPoP");
     let bound = login["access_token"].as_str().expect("token").to_owned();
     let plain = login_alice_plain(&server).await;

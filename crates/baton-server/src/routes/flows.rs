@@ -9,8 +9,11 @@ use crate::extract::Authenticated;
 use crate::limiter::Refusal;
 use crate::limits::Ticket;
 use crate::state::AppState;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use baton_core::audit::{AuditEvent, EventKind};
 use baton_core::mfa::Amr;
+use baton_core::refresh::RefreshToken;
 use baton_core::service::Factor;
 use baton_core::service::{Issued, RequestOrigin};
 use baton_core::store::UserRecord;
@@ -109,6 +112,21 @@ pub(super) async fn refresh(
                 )),
                 _ => None,
             };
+            // A refusal for the key spends nothing, so the token can come back at will: filed
+            // once per token (by its hash), reason and address per ten minutes, and the
+            // lookup below skipped for the others.
+            let filed = filed.filter(|(kind, why)| {
+                *kind != EventKind::DpopKeyRefused
+                    || state.dpop_refusals.allow(
+                        &format!(
+                            "{}\u{0}{why}\u{0}{}",
+                            URL_SAFE_NO_PAD.encode(RefreshToken::presented(token).hash().0),
+                            origin.ip.as_deref().unwrap_or_default()
+                        ),
+                        state.baton.now(),
+                        time::Duration::minutes(10),
+                    )
+            });
             if let Some((kind, why)) = filed {
                 // Filed under the account and session the token belongs to.
                 let mut refused = event(state, kind, origin);
@@ -117,21 +135,7 @@ pub(super) async fn refresh(
                     refused.user_id = Some(user);
                     refused.session_id = Some(session);
                 }
-                // A refusal for the key spends nothing, so the token can come back at will:
-                // filed once per session, reason and address per ten minutes.
-                let again = kind == EventKind::DpopKeyRefused
-                    && !state.dpop_refusals.allow(
-                        &format!(
-                            "{}\u{0}{why}\u{0}{}",
-                            refused.session_id.as_ref().map_or("", |s| s.as_str()),
-                            origin.ip.as_deref().unwrap_or_default()
-                        ),
-                        state.baton.now(),
-                        time::Duration::minutes(10),
-                    );
-                if !again {
-                    audit(state, refused).await;
-                }
+                audit(state, refused).await;
             }
             Ok(Err(reason))
         }
